@@ -1,0 +1,195 @@
+/**
+ * The XML element type used for every stanza in Canto, with a small builder and query API.
+ *
+ * Names are stored namespace-resolved: `name` is the local name and `xmlns` the namespace URI,
+ * whatever prefixes the sender used. Attributes are kept by their qualified name as written
+ * (`type`, `xml:lang`); namespace declarations are not attributes, except `xmlns:*` declarations
+ * that prefixed attributes need, which the parser keeps so the element re-serializes well-formed.
+ */
+import { escapeAttr, escapeText } from './escape.js';
+
+export type Node = Element | string;
+export type Attrs = Record<string, string>;
+/** Attributes as given to the builder: `undefined` values are dropped, `xmlns` sets the namespace. */
+export type AttrsInput = Record<string, string | number | undefined>;
+
+export const NS_STREAM = 'http://etherx.jabber.org/streams';
+
+export class Element {
+  name: string;
+  xmlns: string;
+  attrs: Attrs;
+  children: Node[];
+  parent: Element | undefined;
+
+  /**
+   * @param name local name (a `prefix:` is not resolved here; use the parser for that)
+   * @param attrs attributes; `xmlns` sets the namespace, otherwise `inheritedNs` is used
+   */
+  constructor(name: string, attrs?: AttrsInput, inheritedNs = '') {
+    this.name = name;
+    this.attrs = {};
+    this.children = [];
+    this.parent = undefined;
+    this.xmlns = inheritedNs;
+    if (attrs) {
+      for (const key of Object.keys(attrs)) {
+        const v = attrs[key];
+        if (v === undefined) continue;
+        if (key === 'xmlns') this.xmlns = String(v);
+        else this.attrs[key] = String(v);
+      }
+    }
+  }
+
+  // ---- builder ----
+
+  /** Append a child element in this element's namespace unless `attrs.xmlns` says otherwise; returns the child. */
+  c(name: string, attrs?: AttrsInput): Element {
+    const child = new Element(name, attrs, this.xmlns);
+    child.parent = this;
+    this.children.push(child);
+    return child;
+  }
+
+  /** Append a text node; returns this element. */
+  t(text: string): this {
+    if (text.length > 0) this.children.push(text);
+    return this;
+  }
+
+  /** Append an existing element (re-parented); returns this element. */
+  cnode(child: Element): this {
+    child.parent = this;
+    this.children.push(child);
+    return this;
+  }
+
+  /** The parent (for chaining `c(...).up()`); the element itself at the root. */
+  up(): Element {
+    return this.parent ?? this;
+  }
+
+  root(): Element {
+    let e: Element = this;
+    while (e.parent) e = e.parent;
+    return e;
+  }
+
+  // ---- queries ----
+
+  attr(name: string): string | undefined {
+    return this.attrs[name];
+  }
+
+  setAttr(name: string, value: string | undefined): this {
+    if (value === undefined) delete this.attrs[name];
+    else this.attrs[name] = value;
+    return this;
+  }
+
+  is(name: string, xmlns?: string): boolean {
+    return this.name === name && (xmlns === undefined || this.xmlns === xmlns);
+  }
+
+  /** First child element with this local name (and namespace, when given; default: any namespace). */
+  getChild(name: string, xmlns?: string): Element | undefined {
+    for (const c of this.children) {
+      if (typeof c !== 'string' && c.name === name && (xmlns === undefined || c.xmlns === xmlns)) return c;
+    }
+    return undefined;
+  }
+
+  getChildren(name?: string, xmlns?: string): Element[] {
+    const out: Element[] = [];
+    for (const c of this.children) {
+      if (typeof c === 'string') continue;
+      if (name !== undefined && c.name !== name) continue;
+      if (xmlns !== undefined && c.xmlns !== xmlns) continue;
+      out.push(c);
+    }
+    return out;
+  }
+
+  /** First child element in the namespace, whatever its name. */
+  getChildByNs(xmlns: string): Element | undefined {
+    for (const c of this.children) if (typeof c !== 'string' && c.xmlns === xmlns) return c;
+    return undefined;
+  }
+
+  get elements(): Element[] {
+    return this.getChildren();
+  }
+
+  /** Concatenated direct text content. */
+  getText(): string {
+    let s = '';
+    for (const c of this.children) if (typeof c === 'string') s += c;
+    return s;
+  }
+
+  getChildText(name: string, xmlns?: string): string | undefined {
+    return this.getChild(name, xmlns)?.getText();
+  }
+
+  removeChildren(name?: string, xmlns?: string): this {
+    this.children = this.children.filter(
+      (c) => typeof c === 'string' || !((name === undefined || c.name === name) && (xmlns === undefined || c.xmlns === xmlns)),
+    );
+    return this;
+  }
+
+  /** A deep copy, detached from any parent. */
+  clone(): Element {
+    const e = new Element(this.name, undefined, this.xmlns);
+    e.attrs = { ...this.attrs };
+    for (const c of this.children) {
+      if (typeof c === 'string') e.children.push(c);
+      else {
+        const cc = c.clone();
+        cc.parent = e;
+        e.children.push(cc);
+      }
+    }
+    return e;
+  }
+
+  /** Serialize, declaring `xmlns` wherever it differs from the enclosing namespace. */
+  toString(): string {
+    return serialize(this, undefined);
+  }
+}
+
+/**
+ * Serialize an element. `contextNs` is the namespace in scope where the element is written:
+ * `undefined` (standalone: always declare), or a stream's content namespace. Elements in the
+ * streams namespace are written with the `stream:` prefix that every stream header declares.
+ */
+export function serialize(el: Element, contextNs: string | undefined): string {
+  const parts: string[] = [];
+  writeElement(el, contextNs, parts);
+  return parts.join('');
+}
+
+function writeElement(el: Element, contextNs: string | undefined, out: string[]): void {
+  const isStreamNs = el.xmlns === NS_STREAM;
+  const tag = isStreamNs ? 'stream:' + el.name : el.name;
+  let s = '<' + tag;
+  let inner = contextNs;
+  if (!isStreamNs && el.xmlns !== contextNs) {
+    s += ' xmlns="' + escapeAttr(el.xmlns) + '"';
+    inner = el.xmlns;
+  }
+  const attrs = el.attrs;
+  for (const k in attrs) s += ' ' + k + '="' + escapeAttr(attrs[k] as string) + '"';
+  if (el.children.length === 0) {
+    out.push(s + '/>');
+    return;
+  }
+  out.push(s + '>');
+  for (const c of el.children) {
+    if (typeof c === 'string') out.push(escapeText(c));
+    else writeElement(c, inner, out);
+  }
+  out.push('</' + tag + '>');
+}
