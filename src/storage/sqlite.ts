@@ -1,0 +1,400 @@
+/**
+ * The default storage driver: one SQLite file via better-sqlite3, in WAL mode.
+ *
+ * better-sqlite3 is synchronous: each call blocks the event loop for its duration (typically
+ * tens of microseconds for these indexed single-row statements). The async interface lets a
+ * network driver slot in later; callers should still batch where they can.
+ * Fixed statements are prepared once at open; archive queries, whose SQL depends on which
+ * filters are set, are prepared on first use of each shape and cached.
+ */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import {
+  bareOf,
+  checkArchiveItem,
+  checkArchiveQuery,
+  checkCredentials,
+  checkHost,
+  checkKey,
+  checkScope,
+  checkUsername,
+  decodeValue,
+  encodeValue,
+  newArchiveId,
+} from './common.js';
+import { StorageDuplicateIdError, StorageItemNotFoundError } from './errors.js';
+import { migrate } from './sqlite-migrations.js';
+import {
+  SCRAM_MECHANISM_NAMES,
+  type Account,
+  type AccountCredentials,
+  type AccountStore,
+  type ArchiveItem,
+  type ArchiveQuery,
+  type ArchiveStore,
+  type KeyValStore,
+  type MapStore,
+  type ScramMechanismName,
+  type StorageDriver,
+} from './types.js';
+
+export interface SqliteStorageOptions {
+  dataDir: string;
+  /** default 'canto.sqlite' */
+  fileName?: string;
+  /** ms to wait for a lock held by another connection; default 5000 */
+  busyTimeoutMs?: number;
+}
+
+interface CredentialRow {
+  mechanism: ScramMechanismName;
+  salt: string;
+  iterations: number;
+  stored_key: string;
+  server_key: string;
+}
+interface ArchiveRow {
+  id: string;
+  at: number;
+  with_jid: string;
+  value: string;
+}
+type Stmt<P extends unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
+
+export function openSqliteStorage(opts: SqliteStorageOptions): StorageDriver {
+  return SqliteStorage.open(opts);
+}
+
+class SqliteStorage implements StorageDriver {
+  readonly accounts: AccountStore;
+  private closed = false;
+  private readonly deleteUserDataTx: BetterSqlite3.Transaction<(host: string, username: string) => void>;
+  /** Archive statements keyed by their SQL text; the number of shapes is small and fixed. */
+  private readonly archiveStatements = new Map<string, Stmt<unknown[]>>();
+  private readonly stmt;
+
+  static open(opts: SqliteStorageOptions): SqliteStorage {
+    // 0700 applies only when the directory is created here; an existing one is left as it is.
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    const file = join(opts.dataDir, opts.fileName ?? 'canto.sqlite');
+    // Create the file owner-only before SQLite does; SQLite gives -wal/-shm the same mode.
+    closeSync(openSync(file, 'a', 0o600));
+    const db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000 });
+    try {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`could not switch ${file} to WAL mode (got ${String(mode)})`);
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db, undefined, file);
+      return new SqliteStorage(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private constructor(private readonly db: BetterSqlite3.Database) {
+    this.stmt = {
+      kvGet: db.prepare<[string, string, string], { value: string }>(
+        'SELECT value FROM keyval WHERE host = ? AND username = ? AND store = ?',
+      ),
+      kvPut: db.prepare<[string, string, string, string]>(
+        `INSERT INTO keyval (host, username, store, value) VALUES (?, ?, ?, ?)
+         ON CONFLICT (host, username, store) DO UPDATE SET value = excluded.value`,
+      ),
+      kvDelete: db.prepare<[string, string, string]>('DELETE FROM keyval WHERE host = ? AND username = ? AND store = ?'),
+      mapGet: db.prepare<[string, string, string, string], { value: string }>(
+        'SELECT value FROM map WHERE host = ? AND username = ? AND store = ? AND key = ?',
+      ),
+      mapPut: db.prepare<[string, string, string, string, string]>(
+        `INSERT INTO map (host, username, store, key, value) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (host, username, store, key) DO UPDATE SET value = excluded.value`,
+      ),
+      mapDelete: db.prepare<[string, string, string, string]>(
+        'DELETE FROM map WHERE host = ? AND username = ? AND store = ? AND key = ?',
+      ),
+      mapAll: db.prepare<[string, string, string], { key: string; value: string }>(
+        'SELECT key, value FROM map WHERE host = ? AND username = ? AND store = ? ORDER BY key',
+      ),
+      mapKeys: db.prepare<[string, string, string], { key: string }>(
+        'SELECT key FROM map WHERE host = ? AND username = ? AND store = ? ORDER BY key',
+      ),
+      archiveInsert: db.prepare<[string, string, string, string, number, string, string, string]>(
+        `INSERT INTO archive (host, username, store, id, at, with_jid, with_bare, value)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      archiveAnchor: db.prepare<[string, string, string, string], { at: number; seq: number }>(
+        'SELECT at, seq FROM archive WHERE host = ? AND username = ? AND store = ? AND id = ?',
+      ),
+      accountInsert: db.prepare<[string, string, number]>(
+        'INSERT INTO accounts (host, username, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      accountGet: db.prepare<[string, string], { created: number }>(
+        'SELECT created FROM accounts WHERE host = ? AND username = ?',
+      ),
+      accountDelete: db.prepare<[string, string]>('DELETE FROM accounts WHERE host = ? AND username = ?'),
+      accountList: db.prepare<[string], { username: string }>('SELECT username FROM accounts WHERE host = ? ORDER BY username'),
+      accountCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM accounts WHERE host = ?'),
+      credentialsGet: db.prepare<[string, string], CredentialRow>(
+        `SELECT mechanism, salt, iterations, stored_key, server_key FROM account_credentials
+         WHERE host = ? AND username = ?`,
+      ),
+      credentialsClear: db.prepare<[string, string]>('DELETE FROM account_credentials WHERE host = ? AND username = ?'),
+      credentialInsert: db.prepare<[string, string, string, string, number, string, string]>(
+        `INSERT INTO account_credentials (host, username, mechanism, salt, iterations, stored_key, server_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      userKeyvalDelete: db.prepare<[string, string]>('DELETE FROM keyval WHERE host = ? AND username = ?'),
+      userMapDelete: db.prepare<[string, string]>('DELETE FROM map WHERE host = ? AND username = ?'),
+      userArchiveDelete: db.prepare<[string, string]>('DELETE FROM archive WHERE host = ? AND username = ?'),
+    };
+    this.deleteUserDataTx = db.transaction((host: string, username: string) => {
+      this.stmt.userKeyvalDelete.run(host, username);
+      this.stmt.userMapDelete.run(host, username);
+      this.stmt.userArchiveDelete.run(host, username);
+    });
+    this.accounts = this.makeAccountStore();
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new Error('storage is closed');
+  }
+
+  keyval<T>(host: string, store: string): KeyValStore<T> {
+    checkScope(host, store);
+    return {
+      get: async (username) => {
+        this.ensureOpen();
+        checkUsername(username);
+        const row = this.stmt.kvGet.get(host, username, store);
+        return row === undefined ? undefined : decodeValue<T>(row.value);
+      },
+      set: async (username, value) => {
+        this.ensureOpen();
+        checkUsername(username);
+        if (value === undefined) this.stmt.kvDelete.run(host, username, store);
+        else this.stmt.kvPut.run(host, username, store, encodeValue(value));
+      },
+    };
+  }
+
+  map<T>(host: string, store: string): MapStore<T> {
+    checkScope(host, store);
+    return {
+      get: async (username, key) => {
+        this.ensureOpen();
+        checkUsername(username);
+        checkKey(key);
+        const row = this.stmt.mapGet.get(host, username, store, key);
+        return row === undefined ? undefined : decodeValue<T>(row.value);
+      },
+      set: async (username, key, value) => {
+        this.ensureOpen();
+        checkUsername(username);
+        checkKey(key);
+        if (value === undefined) this.stmt.mapDelete.run(host, username, store, key);
+        else this.stmt.mapPut.run(host, username, store, key, encodeValue(value));
+      },
+      getAll: async (username) => {
+        this.ensureOpen();
+        checkUsername(username);
+        const all = new Map<string, T>();
+        for (const row of this.stmt.mapAll.all(host, username, store)) all.set(row.key, decodeValue<T>(row.value));
+        return all;
+      },
+      keys: async (username) => {
+        this.ensureOpen();
+        checkUsername(username);
+        return this.stmt.mapKeys.all(host, username, store).map((row) => row.key);
+      },
+    };
+  }
+
+  archive<T>(host: string, store: string): ArchiveStore<T> {
+    checkScope(host, store);
+    return {
+      append: async (username, item) => {
+        this.ensureOpen();
+        checkUsername(username);
+        checkArchiveItem(item);
+        const id = item.id ?? newArchiveId();
+        const withJid = item.with ?? '';
+        const value = encodeValue(item.value);
+        try {
+          this.stmt.archiveInsert.run(host, username, store, id, item.when ?? Date.now(), withJid, bareOf(withJid), value);
+        } catch (err) {
+          if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new StorageDuplicateIdError(id);
+          throw err;
+        }
+        return id;
+      },
+      find: async (username, query) => {
+        this.ensureOpen();
+        checkUsername(username);
+        const { sql, params } = this.selectArchive('SELECT id, at, with_jid, value', host, username, store, query);
+        const rows = this.archiveStatement(sql).all(...params) as ArchiveRow[];
+        return rows.map(
+          (row): ArchiveItem<T> => ({ id: row.id, when: row.at, with: row.with_jid, value: decodeValue<T>(row.value) }),
+        );
+      },
+      count: async (username, query) => {
+        this.ensureOpen();
+        checkUsername(username);
+        const { sql, params } = this.selectArchive('SELECT 1', host, username, store, query);
+        const row = this.archiveStatement(`SELECT count(*) AS n FROM (${sql})`).get(...params) as { n: number };
+        return row.n;
+      },
+      delete: async (username, query) => {
+        this.ensureOpen();
+        checkUsername(username);
+        const { sql, params } = this.selectArchive('SELECT seq', host, username, store, query);
+        return this.archiveStatement(`DELETE FROM archive WHERE seq IN (${sql})`).run(...params).changes;
+      },
+    };
+  }
+
+  /** Builds `<columns> FROM archive WHERE … ORDER BY … [LIMIT ?]` for a validated query. */
+  private selectArchive(
+    columns: string,
+    host: string,
+    username: string,
+    store: string,
+    query: ArchiveQuery | undefined,
+  ): { sql: string; params: unknown[] } {
+    const q = checkArchiveQuery(query);
+    const where = ['host = ?', 'username = ?', 'store = ?'];
+    const params: unknown[] = [host, username, store];
+    if (q.start !== undefined) {
+      where.push('at >= ?');
+      params.push(q.start);
+    }
+    if (q.end !== undefined) {
+      where.push('at <= ?');
+      params.push(q.end);
+    }
+    if (q.with !== undefined) {
+      where.push('with_bare = ?');
+      params.push(bareOf(q.with));
+      if (q.with.includes('/')) {
+        where.push('with_jid = ?');
+        params.push(q.with);
+      }
+    }
+    for (const [field, op] of [['after', '>'], ['before', '<']] as const) {
+      const id = q[field];
+      if (id === undefined) continue;
+      const anchor = this.stmt.archiveAnchor.get(host, username, store, id);
+      if (!anchor) throw new StorageItemNotFoundError(id);
+      where.push(`(at, seq) ${op} (?, ?)`);
+      params.push(anchor.at, anchor.seq);
+    }
+    if (q.ids !== undefined) {
+      where.push('id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(q.ids));
+    }
+    const direction = q.reverse ? 'DESC' : 'ASC';
+    let sql = `${columns} FROM archive WHERE ${where.join(' AND ')} ORDER BY at ${direction}, seq ${direction}`;
+    if (q.limit !== undefined) {
+      sql += ' LIMIT ?';
+      params.push(q.limit);
+    }
+    return { sql, params };
+  }
+
+  private archiveStatement(sql: string): Stmt<unknown[]> {
+    let statement = this.archiveStatements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.archiveStatements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private makeAccountStore(): AccountStore {
+    const { stmt, db } = this;
+    const writeCredentials = (host: string, username: string, credentials: AccountCredentials): void => {
+      for (const mech of SCRAM_MECHANISM_NAMES) {
+        const c = credentials[mech];
+        if (c) stmt.credentialInsert.run(host, username, mech, c.salt, c.iterations, c.storedKey, c.serverKey);
+      }
+    };
+    const createTx = db.transaction((host: string, username: string, credentials: AccountCredentials): boolean => {
+      if (stmt.accountInsert.run(host, username, Date.now()).changes === 0) return false;
+      writeCredentials(host, username, credentials);
+      return true;
+    });
+    const setCredentialsTx = db.transaction((host: string, username: string, credentials: AccountCredentials): boolean => {
+      if (!stmt.accountGet.get(host, username)) return false;
+      stmt.credentialsClear.run(host, username);
+      writeCredentials(host, username, credentials);
+      return true;
+    });
+    const deleteTx = db.transaction((host: string, username: string): boolean => {
+      const existed = stmt.accountDelete.run(host, username).changes > 0; // credentials go by cascade
+      this.deleteUserDataTx(host, username); // nested: becomes a savepoint in this transaction
+      return existed;
+    });
+    const getTx = db.transaction((host: string, username: string): Account | undefined => {
+      const account = stmt.accountGet.get(host, username);
+      if (!account) return undefined;
+      const credentials: AccountCredentials = {};
+      for (const row of stmt.credentialsGet.all(host, username)) {
+        credentials[row.mechanism] = {
+          salt: row.salt,
+          iterations: row.iterations,
+          storedKey: row.stored_key,
+          serverKey: row.server_key,
+        };
+      }
+      return { host, username, credentials, created: account.created };
+    });
+    const checkAccount = (host: string, username: string): void => {
+      this.ensureOpen();
+      checkHost(host);
+      checkUsername(username);
+    };
+    return {
+      create: async (host, username, credentials) => {
+        checkAccount(host, username);
+        return createTx.immediate(host, username, checkCredentials(credentials));
+      },
+      get: async (host, username) => {
+        checkAccount(host, username);
+        return getTx(host, username);
+      },
+      setCredentials: async (host, username, credentials) => {
+        checkAccount(host, username);
+        return setCredentialsTx.immediate(host, username, checkCredentials(credentials));
+      },
+      delete: async (host, username) => {
+        checkAccount(host, username);
+        return deleteTx.immediate(host, username);
+      },
+      list: async (host) => {
+        checkAccount(host, '');
+        return stmt.accountList.all(host).map((row) => row.username);
+      },
+      count: async (host) => {
+        checkAccount(host, '');
+        return stmt.accountCount.get(host)?.n ?? 0;
+      },
+    };
+  }
+
+  async deleteUserData(host: string, username: string): Promise<void> {
+    this.ensureOpen();
+    checkHost(host);
+    checkUsername(username);
+    this.deleteUserDataTx.immediate(host, username);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Fold the WAL back into the main file and truncate it, so the file alone is a full copy.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+}
