@@ -71,9 +71,7 @@ export class Element {
   }
 
   root(): Element {
-    let e: Element = this;
-    while (e.parent) e = e.parent;
-    return e;
+    return this.parent ? this.parent.root() : this;
   }
 
   // ---- queries ----
