@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite uses beyond npm (real peers and clients).
+# Idempotent: does nothing when everything is present. Needs root (CI and dev machines are).
+set -euo pipefail
+need=()
+# Packages are added here as the suite starts using them (prosody, python3-slixmpp, chromium, nginx).
+PACKAGES=(openssl)
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "install-test-deps: installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi

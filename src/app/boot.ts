@@ -1,0 +1,35 @@
+/**
+ * Boot: from a validated config to a running server. Used by `canto start` and by tests.
+ * Creates the data directory, opens storage, makes the localhost certificate on first start,
+ * and wires the built-in module registry into the core.
+ */
+import { mkdirSync } from 'node:fs';
+import type { CantoConfig } from '../core/config.js';
+import { createLogger, type Logger } from '../core/logging.js';
+import { Server } from '../core/server.js';
+import { openSqliteStorage } from '../storage/sqlite.js';
+import type { StorageDriver } from '../storage/types.js';
+import { builtinModules } from '../modules/index.js';
+import type { ModuleRegistry } from '../core/modules.js';
+import { ensureHostCertificates } from '../net/certificates.js';
+import { TlsContexts } from '../net/tls.js';
+
+export interface BootOptions {
+  config: CantoConfig;
+  log?: Logger;
+  storage?: StorageDriver;
+  modules?: ModuleRegistry;
+}
+
+export async function bootServer(opts: BootOptions): Promise<Server> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger({ level: config.log_level, format: config.log_format });
+  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  await ensureHostCertificates(config, log);
+  const tls = new TlsContexts(config);
+  for (const w of TlsContexts.warnings(config)) log.warn(w);
+  const storage = opts.storage ?? openSqliteStorage({ dataDir: config.data_dir });
+  const server = new Server({ config, log, storage, tls, modules: opts.modules ?? builtinModules });
+  await server.start();
+  return server;
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+/**
+ * The `canto` command: start the server and manage accounts. Exit codes:
+ *   0 success · 1 the operation failed (e.g. the account exists, `check` found problems)
+ *   2 usage error · 78 configuration error (EX_CONFIG)
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { loadConfig, ConfigError, type CantoConfig } from '../core/config.js';
+import { runStart } from './start.js';
+import { runAdduser, runPasswd, runDeluser } from './accounts.js';
+import { runCheck } from './check.js';
+import { EXIT, UsageError, CommandFailed } from './errors.js';
+
+
+const HELP = `Usage: canto <command> [options]
+
+Commands:
+  start                    run the server (stops cleanly on SIGTERM/SIGINT)
+  adduser JID [--password P]  create an account (prompts for the password when omitted)
+  passwd JID [--password P]   change an account's password
+  deluser JID              delete an account and all its data
+  check [--no-dns]         check the configuration, certificates and DNS records
+
+Options:
+  --config FILE            configuration file (default: ./canto.toml if present,
+                           otherwise a built-in default serving localhost)
+  --version                print the version
+  --help                   print this help
+
+Exit codes: 0 success, 1 operation failed, 2 usage error, 78 configuration error.
+`;
+
+export function version(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/src/cli → the package root is three levels up.
+  const pkg = JSON.parse(readFileSync(join(here, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        password: { type: 'string', short: 'p' },
+        'no-dns': { type: 'boolean' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`canto: ${(err as Error).message}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`canto ${version()}\n`);
+    return EXIT.ok;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || command === 'help') {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  if (command === undefined) {
+    process.stderr.write(HELP);
+    return EXIT.usage;
+  }
+
+  let config: CantoConfig;
+  let file: string | undefined;
+  try {
+    ({ config, file } = loadConfig(values.config));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`canto: configuration error\n${err.message}\n`);
+      return EXIT.config;
+    }
+    throw err;
+  }
+
+  try {
+    switch (command) {
+      case 'start':
+        expectArgs(command, rest, 0);
+        return await runStart(config, file);
+      case 'adduser':
+        expectArgs(command, rest, 1);
+        return await runAdduser(config, rest[0] as string, values.password);
+      case 'passwd':
+        expectArgs(command, rest, 1);
+        return await runPasswd(config, rest[0] as string, values.password);
+      case 'deluser':
+        expectArgs(command, rest, 1);
+        return await runDeluser(config, rest[0] as string);
+      case 'check':
+        expectArgs(command, rest, 0);
+        return await runCheck(config, file, { dns: !values['no-dns'] });
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`canto: ${err.message}\n\n${HELP}`);
+      return EXIT.usage;
+    }
+    if (err instanceof CommandFailed) {
+      process.stderr.write(`canto: ${err.message}\n`);
+      return EXIT.failed;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`canto: configuration error\n${err.message}\n`);
+      return EXIT.config;
+    }
+    process.stderr.write(`canto: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT.failed;
+  }
+}
+
+function expectArgs(command: string, args: string[], n: number): void {
+  if (args.length !== n) throw new UsageError(`${command} takes ${n === 0 ? 'no arguments' : n === 1 ? 'one argument' : `${n} arguments`}`);
+}
+
+// Run when executed directly (not when imported by tests).
+if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // Anything still holding the event loop open after a finished command is not worth waiting for.
+      setTimeout(() => process.exit(code), 2000).unref();
+    },
+    (err: unknown) => {
+      process.stderr.write(`canto: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = EXIT.failed;
+    },
+  );
+}

@@ -1,0 +1,63 @@
+/**
+ * Every event name with its payload type, in one place. Stanza events follow Prosody's names:
+ * `<kind>/<bare|full|host>` (and `pre-` variants fired first), and for iq get/set with a payload
+ * `iq-<type>/<bare|full|host>/<namespace>:<local name>`, e.g. `iq-get/host/jabber:iq:version:query`.
+ * Modules add their own events by declaration merging:
+ *   declare module '../core/event-map.js' { interface EventMap { 'my-event': MyPayload } }
+ */
+import type { Element } from '../xml/element.js';
+import type { Jid } from '../jid/index.js';
+import type { StanzaKind } from '../xml/stanza.js';
+import type { C2SSession, LocalSession, Session, StreamSession } from './session.js';
+import type { CloseReason } from './session.js';
+
+export type Destination = 'bare' | 'full' | 'host';
+
+/** Payload of every stanza event. `to` and `from` are parsed and validated by the router. */
+export interface StanzaEvent {
+  origin: StreamSession | LocalSession;
+  stanza: Element;
+  to: Jid;
+  from: Jid;
+  handlerError?: unknown;
+}
+
+type StanzaEvents = {
+  [K in `${StanzaKind}/${Destination}` | `pre-${StanzaKind}/${Destination}`]: StanzaEvent;
+};
+
+export interface StreamFeaturesEvent {
+  origin: StreamSession;
+  features: Element;
+}
+
+export interface SessionEvent {
+  session: Session;
+}
+
+export interface EventMap extends StanzaEvents {
+  /** `iq-get/host/<ns>:<name>`, `iq-set/full/<ns>:<name>`, … */
+  [iqPayloadEvent: `iq-${string}/${string}/${string}`]: StanzaEvent;
+  /** A stanza from a local session to a domain this server does not serve. */
+  'route/remote': StanzaEvent & { toHost: string; fromHost: string };
+  /** A stanza to a component's domain (internal or external). */
+  'route/component': StanzaEvent & { toHost: string };
+  /** Build the <stream:features/> for a session; handlers append children. */
+  'stream-features': StreamFeaturesEvent;
+  /** A top-level element on a stream that is not a stanza (e.g. <starttls/>, <auth/>): handlers claim it. */
+  'stream-element': { origin: StreamSession; element: Element };
+  'session-created': SessionEvent;
+  /** Vetoable: a handler returning true refuses the authentication. */
+  'pre-authenticated': { session: Session; username: string };
+  'authenticated': { session: C2SSession };
+  /** Vetoable: a handler returning true refuses the bind. */
+  'pre-resource-bind': { session: C2SSession; resource: string };
+  'resource-bind': { session: C2SSession };
+  'resource-unbind': { session: C2SSession; reason?: CloseReason };
+  'session-destroyed': { session: StreamSession; reason?: CloseReason };
+  'host-activated': { host: string };
+  'server-started': Record<string, never>;
+  'server-stopping': { reason: string };
+  /** An account was deleted (by the CLI or in-band): modules drop the user's state. */
+  'user-deleted': { host: string; username: string };
+}

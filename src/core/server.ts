@@ -1,0 +1,196 @@
+/**
+ * The server: configuration, storage, the served hosts (local sessions), the session registry,
+ * the router and the modules. Start and stop are the only lifecycle; everything else is events.
+ */
+import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { CantoConfig } from './config.js';
+import { EventBus } from './events.js';
+import { HostContext } from './host.js';
+import type { Logger } from './logging.js';
+import { loadModule, resolveLoadOrder, suggestModule, type LoadedModule, type ModuleRegistry } from './modules.js';
+import { Router } from './router.js';
+import { SessionManager } from './sessionmanager.js';
+import type { CloseReason, StreamSession } from './session.js';
+import type { StorageDriver } from '../storage/types.js';
+import type { TlsContexts } from '../net/tls.js';
+
+/** Modules every server loads whatever the config says (the connection layer). */
+export const CORE_GLOBAL_MODULES = ['c2s'];
+/** Host modules every host loads: without them no client can log in. */
+export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind'];
+
+export interface ServerOptions {
+  config: CantoConfig;
+  log: Logger;
+  storage: StorageDriver;
+  modules: ModuleRegistry;
+  tls: TlsContexts;
+}
+
+export interface ListenerInfo {
+  kind: string;
+  server: NetServer;
+}
+
+export class Server {
+  readonly config: CantoConfig;
+  readonly log: Logger;
+  readonly storage: StorageDriver;
+  readonly registry: ModuleRegistry;
+  /** Secure contexts per host, chosen by SNI. */
+  readonly tls: TlsContexts;
+  /** Server-wide events (global modules, session lifecycle, remote/component routing). */
+  readonly events: EventBus;
+  readonly hosts = new Map<string, HostContext>();
+  /** Component domains from the config, whether connected or not. */
+  readonly components = new Set<string>();
+  readonly sessions: SessionManager;
+  readonly router: Router;
+  readonly startedAt = Date.now();
+  private readonly globalModules = new Map<string, LoadedModule>();
+  private readonly listeners: ListenerInfo[] = [];
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+
+  constructor(opts: ServerOptions) {
+    this.config = opts.config;
+    this.log = opts.log;
+    this.storage = opts.storage;
+    this.registry = opts.modules;
+    this.tls = opts.tls;
+    this.events = new EventBus(this.log);
+    this.sessions = new SessionManager(this);
+    this.router = new Router(this);
+    for (const c of this.config.component) this.components.add(c.domain);
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`server cannot start from state ${this.state}`);
+    this.state = 'starting';
+    try {
+      for (const vh of this.config.virtualhost) {
+        const ctx = new HostContext(vh.domain, vh, this.log.child({ host: vh.domain }), (stanza) => this.router.route(ctx.session, stanza));
+        this.hosts.set(vh.domain, ctx);
+      }
+      // Host modules first, so listeners (global modules) only accept once hosts are ready.
+      for (const ctx of this.hosts.values()) await this.activateHost(ctx);
+      const globalWanted = [...CORE_GLOBAL_MODULES, ...this.config.modules_enabled];
+      for (const def of resolveLoadOrder(globalWanted, this.registry, 'global').order) {
+        this.globalModules.set(def.name, await loadModule(this, def, undefined));
+      }
+      this.warnUnknownModules();
+    } catch (err) {
+      await this.stop('startup failed').catch(() => {});
+      throw err;
+    }
+    this.state = 'running';
+    this.events.fire('server-started', {});
+    this.log.info({ hosts: [...this.hosts.keys()], listening: this.describeListeners() }, 'server started');
+  }
+
+  private async activateHost(ctx: HostContext): Promise<void> {
+    const vh = ctx.settings;
+    const disabled = new Set(vh.modules_disabled);
+    const wanted = [...new Set([...CORE_HOST_MODULES, ...this.config.modules_enabled, ...vh.modules_enabled])].filter((m) => !disabled.has(m));
+    for (const def of resolveLoadOrder(wanted, this.registry, 'host').order) {
+      ctx.modules.set(def.name, await loadModule(this, def, ctx));
+    }
+    this.events.fire('host-activated', { host: ctx.host });
+    ctx.log.debug({ modules: [...ctx.modules.keys()] }, 'host activated');
+  }
+
+  /** Module names in the config that no built-in module has: warned about once, then skipped. */
+  private warnUnknownModules(): void {
+    const named = new Set([...this.config.modules_enabled, ...this.config.virtualhost.flatMap((vh) => vh.modules_enabled)]);
+    const unknown = [...named].filter((name) => !this.registry.has(name));
+    if (unknown.length === 0) return;
+    const described = unknown.map((name) => {
+      const hint = suggestModule(name, this.registry);
+      return hint ? `${name} (did you mean ${hint}?)` : name;
+    });
+    this.log.warn({ modules: unknown }, `modules_enabled names modules this version does not have, skipped: ${described.join(', ')}`);
+  }
+
+  /** Called by listener modules so tests and logs can learn the bound addresses (port 0). */
+  registerListener(kind: string, server: NetServer): void {
+    this.listeners.push({ kind, server });
+  }
+
+  unregisterListener(server: NetServer): void {
+    const i = this.listeners.findIndex((l) => l.server === server);
+    if (i >= 0) this.listeners.splice(i, 1);
+  }
+
+  /** Bound addresses of the listeners of one kind ('c2s', 'c2s_direct_tls', 's2s', 'http', …). */
+  addresses(kind: string): AddressInfo[] {
+    const out: AddressInfo[] = [];
+    for (const l of this.listeners) {
+      if (l.kind !== kind) continue;
+      const a = l.server.address();
+      if (a && typeof a === 'object') out.push(a);
+    }
+    return out;
+  }
+
+  /** The first bound port of a listener kind (convenience for tests). */
+  port(kind: string): number {
+    const a = this.addresses(kind)[0];
+    if (!a) throw new Error(`no ${kind} listener`);
+    return a.port;
+  }
+
+  private describeListeners(): string[] {
+    return this.listeners.flatMap((l) => {
+      const a = l.server.address();
+      return a && typeof a === 'object' ? [`${l.kind} ${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`] : [];
+    });
+  }
+
+  /**
+   * Graceful shutdown: every stream closed with `system-shutdown`, listeners closed, modules
+   * unloaded, storage flushed and closed. Waits at most `graceMs` for peers to close.
+   */
+  async stop(reason = 'shutting down', graceMs = 3000): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    this.log.info({ reason }, 'server stopping');
+    this.events.fire('server-stopping', { reason });
+    for (const l of this.listeners) l.server.close();
+    await this.closeAllSessions({ condition: 'system-shutdown', text: reason }, graceMs);
+    for (const m of [...this.globalModules.values()].reverse()) await m.unload();
+    this.globalModules.clear();
+    for (const ctx of this.hosts.values()) {
+      for (const m of [...ctx.modules.values()].reverse()) await m.unload();
+      ctx.modules.clear();
+    }
+    await this.storage.close();
+    this.state = 'stopped';
+    this.log.info('server stopped');
+  }
+
+  private async closeAllSessions(reason: CloseReason, graceMs: number): Promise<void> {
+    const sessions: StreamSession[] = [...this.sessions.all];
+    if (sessions.length === 0) return;
+    const gone = new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.sessions.all.size === 0) {
+          off();
+          resolve();
+        }
+      };
+      const off = this.events.on('session-destroyed', check, -1000);
+    });
+    for (const s of sessions) s.close(reason);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([gone, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    // Whatever did not close in time is cut.
+    for (const s of [...this.sessions.all]) {
+      s.conn.destroy();
+      this.sessions.destroySession(s, reason);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * One XML stream over a Connection: feeds bytes to the parser, writes our stream header,
+ * serializes stanzas in the stream's content namespace, and implements the documented
+ * `close(reason)`: an optional <stream:error/> or element, then </stream:stream>, then the
+ * socket is closed (at once if the peer already closed its stream, after a short wait otherwise).
+ */
+import { randomBytes } from 'node:crypto';
+import { Element, NS_STREAM, serialize } from '../xml/element.js';
+import { escapeAttr } from '../xml/escape.js';
+import { StreamParser, type XmlError } from '../xml/parser.js';
+import { STANZA_NAMESPACES } from '../xml/ns.js';
+import type { Logger } from './logging.js';
+import type { CloseReason, Connection } from './session.js';
+import { streamError } from './stream-errors.js';
+
+export interface StreamLimits {
+  max_stanza_size: number;
+  max_depth: number;
+  max_attributes: number;
+  max_name_length: number;
+  max_send_buffer: number;
+}
+
+export interface StreamHandlers {
+  streamOpen(header: Element, contentNs: string): void;
+  element(el: Element): void;
+  /** The peer closed its stream (we have already answered with our closing tag). */
+  streamClose(): void;
+}
+
+/** How long we wait for the peer to close after we sent </stream:stream>. */
+const CLOSE_GRACE_MS = 2000;
+
+export class XmppStream {
+  headerSent = false;
+  closing = false;
+  private peerClosed = false;
+  private readonly parser: StreamParser;
+  private closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly conn: Connection,
+    /** The namespace this stream carries stanzas in: jabber:client, jabber:server, … */
+    readonly contentNs: string,
+    private readonly limits: StreamLimits,
+    private readonly log: Logger,
+    private readonly handlers: StreamHandlers,
+  ) {
+    this.parser = new StreamParser(
+      {
+        streamOpen: (header, ns) => this.handlers.streamOpen(header, ns),
+        stanza: (el) => this.handlers.element(el),
+        streamClose: () => this.onPeerClose(),
+        error: (err) => this.onParseError(err),
+      },
+      {
+        maxStanzaBytes: limits.max_stanza_size,
+        maxDepth: limits.max_depth,
+        maxAttributes: limits.max_attributes,
+        maxNameLength: limits.max_name_length,
+      },
+    );
+  }
+
+  feed(data: Buffer): void {
+    if (this.peerClosed) return;
+    this.parser.write(data);
+  }
+
+  /** Send our stream header. `id` is generated when not given; returns the id used. */
+  openStream(attrs: { from?: string; to?: string; id?: string; version?: string; lang?: string }): string {
+    const id = attrs.id ?? randomBytes(12).toString('base64url');
+    let header = `<?xml version='1.0'?><stream:stream xmlns='${this.contentNs}' xmlns:stream='${NS_STREAM}'`;
+    header += ` id='${id}'`;
+    if (attrs.from !== undefined) header += ` from='${escapeAttr(attrs.from)}'`;
+    if (attrs.to !== undefined) header += ` to='${escapeAttr(attrs.to)}'`;
+    header += ` version='${attrs.version ?? '1.0'}' xml:lang='${escapeAttr(attrs.lang ?? 'en')}'>`;
+    this.headerSent = true;
+    this.conn.write(header);
+    return id;
+  }
+
+  /** Expect a new stream header from the peer (after STARTTLS or SASL success). */
+  restart(): void {
+    this.headerSent = false;
+    this.parser.reset();
+  }
+
+  send(data: Element | string): void {
+    if (this.closing) return;
+    const text = typeof data === 'string' ? data : this.serialize(data);
+    this.conn.write(text);
+    if (this.conn.bufferedBytes > this.limits.max_send_buffer) {
+      this.log.warn({ buffered: this.conn.bufferedBytes }, 'peer is not reading: closing the stream');
+      this.close({ condition: 'policy-violation', text: 'too much unread data queued for this connection' });
+    }
+  }
+
+  /** Serialize a stanza for this stream: stanza namespaces become the stream's own. */
+  serialize(el: Element): string {
+    return serialize(el, STANZA_NAMESPACES.has(el.xmlns) ? el.xmlns : this.contentNs);
+  }
+
+  close(reason?: CloseReason): void {
+    if (this.closing) return;
+    if (!this.headerSent) this.openStream({});
+    this.closing = true;
+    let out = '';
+    if (reason !== undefined) {
+      const el = reason instanceof Element ? reason : typeof reason === 'string' ? streamError(reason) : streamError(reason.condition, reason.text);
+      out += serialize(el, this.contentNs);
+      this.log.debug({ reason: describeReason(reason) }, 'closing stream');
+    }
+    out += '</stream:stream>';
+    this.conn.write(out);
+    if (this.peerClosed) {
+      this.conn.end();
+    } else {
+      // Give the peer a moment to close its side; then cut the connection.
+      this.closeTimer = setTimeout(() => this.conn.destroy(), CLOSE_GRACE_MS);
+      this.closeTimer.unref();
+      this.conn.end();
+    }
+  }
+
+  /** The connection is gone: stop timers. */
+  disposed(): void {
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+  }
+
+  private onPeerClose(): void {
+    this.peerClosed = true;
+    if (!this.closing) {
+      this.close();
+      this.handlers.streamClose();
+    } else {
+      this.conn.end();
+    }
+  }
+
+  private onParseError(err: XmlError): void {
+    this.log.info({ condition: err.condition, text: err.text }, 'closing stream on bad XML');
+    this.close({ condition: err.condition, text: err.text });
+  }
+}
+
+export function describeReason(reason: CloseReason | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  if (typeof reason === 'string') return reason;
+  if (reason instanceof Element) return reason.getChildren()[0]?.name ?? reason.name;
+  return reason.condition;
+}

@@ -1,0 +1,148 @@
+/**
+ * The `canto` command as an operator uses it: accounts, config errors, check, and a real
+ * `canto start` that serves and shuts down cleanly on SIGTERM.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { runCanto, CANTO_BIN } from '../helpers/cli.js';
+import { tempDir } from '../helpers/server.js';
+import { RawClient, clientHeader } from '../helpers/raw-client.js';
+import { openSqliteStorage } from '../../src/storage/sqlite.js';
+
+function writeConfig(dir: string, extra = ''): string {
+  const file = join(dir, 'canto.toml');
+  writeFileSync(file, `data_dir = "data"\nlog_level = "warn"\n\n[c2s]\ninterfaces = ["127.0.0.1"]\nports = [0]\ndirect_tls_ports = []\n\n[s2s]\nports = []\n\n[component_listener]\nports = []\n\n[http]\nports = []\ntls_ports = []\n${extra}\n[[virtualhost]]\ndomain = "localhost"\n`);
+  return file;
+}
+
+const PASSWORD = 'correct-horse-battery-7431';
+
+test('adduser stores SCRAM credentials only; deluser removes the account and its data', async () => {
+  const dir = tempDir();
+  const cfg = writeConfig(dir);
+  const add = await runCanto(['adduser', 'Alice@localhost', '--password', PASSWORD, '--config', cfg]);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, /created alice@localhost/);
+
+  const again = await runCanto(['adduser', 'alice@localhost', '--password', 'x', '--config', cfg]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already exists/);
+
+  // No trace of the password in any database file.
+  const dataDir = join(dir, 'data');
+  for (const f of readdirSync(dataDir)) {
+    const bytes = readFileSync(join(dataDir, f));
+    for (const form of [PASSWORD, Buffer.from(PASSWORD).toString('base64'), Buffer.from(PASSWORD).toString('hex')]) {
+      assert.equal(bytes.includes(form), false, `${f} contains the password as ${form}`);
+    }
+  }
+  const storage = openSqliteStorage({ dataDir });
+  const account = await storage.accounts.get('localhost', 'alice');
+  assert.ok(account?.credentials['SCRAM-SHA-1']);
+  assert.ok(account?.credentials['SCRAM-SHA-256']);
+  assert.ok((account?.credentials['SCRAM-SHA-256']?.iterations ?? 0) >= 4096);
+  await storage.keyval<string>('localhost', 'vcard').set('alice', '<vCard/>');
+  await storage.close();
+
+  const pw = await runCanto(['passwd', 'alice@localhost', '--config', cfg], { input: 'another-secret\n' });
+  assert.equal(pw.code, 0, pw.stderr);
+
+  const del = await runCanto(['deluser', 'alice@localhost', '--config', cfg]);
+  assert.equal(del.code, 0, del.stderr);
+  const after = openSqliteStorage({ dataDir });
+  assert.equal(await after.accounts.get('localhost', 'alice'), undefined);
+  assert.equal(await after.keyval<string>('localhost', 'vcard').get('alice'), undefined);
+  await after.close();
+
+  const delAgain = await runCanto(['deluser', 'alice@localhost', '--config', cfg]);
+  assert.equal(delAgain.code, 1);
+  assert.match(delAgain.stderr, /no account/);
+});
+
+test('usage and host errors have distinct exit codes', async () => {
+  const dir = tempDir();
+  const cfg = writeConfig(dir);
+  assert.equal((await runCanto(['frobnicate', '--config', cfg])).code, 2);
+  assert.equal((await runCanto(['adduser', '--config', cfg])).code, 2);
+  assert.equal((await runCanto(['adduser', 'not a jid@@', '--password', 'x', '--config', cfg])).code, 2);
+  const other = await runCanto(['adduser', 'bob@elsewhere.example', '--password', 'x', '--config', cfg]);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /not a virtual host/);
+  const version = await runCanto(['--version']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^canto \d+\.\d+\.\d+/);
+  const help = await runCanto(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /adduser/);
+});
+
+test('a config error names the key and the line, with exit code 78', async () => {
+  const dir = tempDir();
+  const cfg = join(dir, 'bad.toml');
+  writeFileSync(cfg, 'data_dir = "data"\n\n[c2s]\nports = [5222]\nrequire_encryption = "yes"\n');
+  const r = await runCanto(['check', '--config', cfg]);
+  assert.equal(r.code, 78);
+  assert.match(r.stderr, /c2s\.require_encryption/);
+  assert.match(r.stderr, /line 5/);
+  const missing = await runCanto(['start', '--config', join(dir, 'nope.toml')]);
+  assert.equal(missing.code, 78);
+  assert.match(missing.stderr, /not found/);
+});
+
+test('check reports the configuration and certificates', async () => {
+  const dir = tempDir();
+  const cfg = writeConfig(dir);
+  const r = await runCanto(['check', '--no-dns', '--config', cfg]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /configuration .* is valid/);
+  assert.match(r.stdout, /localhost: a self-signed certificate will be made/);
+  const bad = writeConfig(tempDir(), '').replace(/canto\.toml$/, 'other.toml');
+  writeFileSync(bad, readFileSync(cfg, 'utf8') + '\n[[virtualhost]]\ndomain = "chat.example.org"\n');
+  const r2 = await runCanto(['check', '--no-dns', '--config', bad]);
+  assert.equal(r2.code, 1);
+  assert.match(r2.stdout, /chat\.example\.org: no certificate configured/);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test('canto start serves a stream, makes the localhost certificate, and exits 0 on SIGTERM', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const cfg = writeConfig(dir).replace(/canto\.toml$/, 'start.toml');
+  writeFileSync(cfg, readFileSync(join(dir, 'canto.toml'), 'utf8').replace('ports = [0]', `ports = [${port}]`));
+  const child = spawn(process.execPath, [CANTO_BIN, 'start', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  try {
+    let client: RawClient | undefined;
+    for (let i = 0; i < 100 && !client; i++) {
+      client = await RawClient.connect(port).catch(() => undefined);
+      if (!client) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(client, `server did not listen; output: ${out}`);
+    client.send(clientHeader());
+    await client.waitFor(/<stream:features/);
+    assert.ok(existsSync(join(dir, 'data', 'localhost.crt')));
+    child.kill('SIGTERM');
+    await client.waitFor(/system-shutdown/);
+    await client.waitClosed();
+    assert.equal(await exited, 0, out);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { defineModule, resolveLoadOrder, suggestModule, type ModuleDefinition } from '../../src/core/modules.js';
+import { startTestServer } from '../helpers/server.js';
+import { builtinModules } from '../../src/modules/index.js';
+
+const noop = () => {};
+const reg = (defs: ModuleDefinition[]) => new Map(defs.map((d) => [d.name, d]));
+
+test('dependencies load first, each once', () => {
+  const r = reg([
+    defineModule({ name: 'a', depends: ['b', 'c'], setup: noop }),
+    defineModule({ name: 'b', depends: ['c'], setup: noop }),
+    defineModule({ name: 'c', setup: noop }),
+    defineModule({ name: 'g', scope: 'global', setup: noop }),
+  ]);
+  assert.deepEqual(resolveLoadOrder(['a', 'c', 'g'], r, 'host').order.map((d) => d.name), ['c', 'b', 'a']);
+  assert.deepEqual(resolveLoadOrder(['a', 'g'], r, 'global').order.map((d) => d.name), ['g']);
+});
+
+test('unknown configured names are reported, unknown dependencies and cycles throw', () => {
+  const r = reg([
+    defineModule({ name: 'a', depends: ['b'], setup: noop }),
+    defineModule({ name: 'b', depends: ['a'], setup: noop }),
+    defineModule({ name: 'x', depends: ['missing'], setup: noop }),
+  ]);
+  assert.throws(() => resolveLoadOrder(['a'], r, 'host'), /cycle: a → b → a/);
+  assert.throws(() => resolveLoadOrder(['x'], r, 'host'), /unknown module "missing" \(needed by x\)/);
+  assert.deepEqual(resolveLoadOrder(['nope'], r, 'host'), { order: [], unknown: ['nope'] });
+  assert.equal(suggestModule('pign', new Map([['ping', r.get('a') as ModuleDefinition]])), 'ping');
+});
+
+test('a module sees its host, its options, and is fully cleaned up on unload', async () => {
+  let fired = 0;
+  let ticks = 0;
+  const probe = defineModule({
+    name: 'probe',
+    setup(mod) {
+      assert.equal(mod.host, 'localhost');
+      assert.equal(mod.option.number('answer', 0), 42);
+      assert.equal(mod.option.period('every', '1 minute'), 60_000);
+      mod.hook('host-activated', () => void fired++);
+      mod.addFeature('urn:example:probe');
+      mod.addIdentity({ category: 'test', type: 'probe' });
+      mod.setInterval(() => void ticks++, 5);
+    },
+  });
+  const modules = new Map(builtinModules);
+  modules.set('probe', probe);
+  const ts = await startTestServer(
+    (c) => {
+      c.modules_enabled = ['probe'];
+      c.modules.probe = { answer: 42 };
+    },
+    { modules },
+  );
+  const s = ts.server;
+  const ctx = s.hosts.get('localhost');
+  assert.ok(ctx);
+  assert.ok(ctx.features.includes('urn:example:probe'));
+  assert.equal(ctx.identities.length, 1);
+  ctx.events.fire('host-activated', { host: 'localhost' });
+  assert.ok(fired >= 1);
+  await new Promise((r) => setTimeout(r, 30));
+  await ts.stop();
+  assert.equal(ctx.features.includes('urn:example:probe'), false);
+  assert.equal(ctx.identities.length, 0);
+  const before = ticks;
+  const firedBefore = fired;
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(ticks, before, 'interval stopped');
+  ctx.events.fire('host-activated', { host: 'localhost' });
+  assert.equal(fired, firedBefore, 'hook removed');
+});
