@@ -1,0 +1,285 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ScramServer, decodeSaslname, encodeSaslname, type ScramServerOptions } from '../../src/sasl/scram.js';
+import { FakeCredentials } from '../../src/sasl/fake-credentials.js';
+import { SaslError, type SaslStep } from '../../src/sasl/mechanism.js';
+import { deriveScramCredential, type ScramHash } from '../../src/sasl/scram-credentials.js';
+import type { ScramCredential } from '../../src/storage/types.js';
+import type { ChannelBindings } from '../../src/sasl/channel-binding.js';
+import { ScramClient } from '../helpers/scram-client.js';
+
+const fake = new FakeCredentials(4096, Buffer.alloc(32, 7));
+
+interface Vector {
+  hash: ScramHash;
+  clientNonce: string;
+  serverPart: string;
+  salt: string;
+  clientFirst: string;
+  serverFirst: string;
+  clientFinal: string;
+  serverFinal: string;
+}
+
+const RFC5802: Vector = {
+  hash: 'SHA-1',
+  clientNonce: 'fyko+d2lbbFgONRv9qkxdawL',
+  serverPart: '3rfcNHYJY1ZVvWVs7j',
+  salt: 'QSXCR+Q6sek8bf92',
+  clientFirst: 'n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL',
+  serverFirst: 'r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096',
+  clientFinal: 'c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=',
+  serverFinal: 'v=rmF9pqV8S7suAoZWja4dJRkFsKQ=',
+};
+
+const RFC7677: Vector = {
+  hash: 'SHA-256',
+  clientNonce: 'rOprNGfwEbeRWgbNEkqO',
+  serverPart: '%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0',
+  salt: 'W22ZaJ0SNY7soEsUEjb6gQ==',
+  clientFirst: 'n,,n=user,r=rOprNGfwEbeRWgbNEkqO',
+  serverFirst: 'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096',
+  clientFinal: 'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=',
+  serverFinal: 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=',
+};
+
+const credCache = new Map<string, ScramCredential>();
+function cred(hash: ScramHash, password = 'pencil', salt = 'QSXCR+Q6sek8bf92'): ScramCredential {
+  const key = `${hash}/${password}/${salt}`;
+  let c = credCache.get(key);
+  if (!c) {
+    c = deriveScramCredential(password, hash, 4096, Buffer.from(salt, 'base64'));
+    credCache.set(key, c);
+  }
+  return c;
+}
+
+function server(over: Partial<ScramServerOptions> = {}, accounts: Record<string, ScramCredential> = {}): ScramServer {
+  const hash = over.hash ?? 'SHA-256';
+  return new ScramServer({
+    hash,
+    plus: false,
+    host: 'localhost',
+    fake,
+    lookup: async (u) => accounts[u],
+    ...over,
+  });
+}
+
+const buf = (s: string) => Buffer.from(s, 'utf8');
+const text = (step: SaslStep) => {
+  assert.ok(step.kind === 'challenge' || step.kind === 'success', `expected progress, got ${JSON.stringify(step)}`);
+  return step.data?.toString('utf8') ?? '';
+};
+function assertFailure(step: SaslStep, condition: string): void {
+  assert.equal(step.kind, 'failure', `expected ${condition}, got ${JSON.stringify(step)}`);
+  if (step.kind === 'failure') assert.equal(step.condition, condition);
+}
+
+/** A full exchange with the test client; returns the final step. */
+async function exchange(s: ScramServer, c: ScramClient, tamper?: (cb: Buffer) => Buffer): Promise<SaslStep> {
+  const first = await s.step(buf(c.first()));
+  if (first.kind !== 'challenge') return first;
+  return s.step(buf(c.final(first.data.toString('utf8'), tamper)));
+}
+
+describe('SCRAM server: RFC test vectors', () => {
+  for (const v of [RFC5802, RFC7677]) {
+    it(`${v.hash}: reproduces the RFC's server-first and server-final`, async () => {
+      const s = server({ hash: v.hash, serverNonce: () => v.serverPart }, { user: cred(v.hash, 'pencil', v.salt) });
+      assert.equal(s.name, `SCRAM-${v.hash}`);
+      assert.equal(text(await s.step(buf(v.clientFirst))), v.serverFirst);
+      const last = await s.step(buf(v.clientFinal));
+      assert.equal(last.kind, 'success');
+      assert.equal(text(last), v.serverFinal);
+      if (last.kind === 'success') assert.equal(last.username, 'user');
+      assertFailure(await s.step(buf('again')), 'malformed-request');
+    });
+
+    it(`${v.hash}: a changed proof is not-authorized`, async () => {
+      const s = server({ hash: v.hash, serverNonce: () => v.serverPart }, { user: cred(v.hash, 'pencil', v.salt) });
+      await s.step(buf(v.clientFirst));
+      assertFailure(await s.step(buf(v.clientFinal.replace(/p=./, 'p=A'))), 'not-authorized');
+    });
+  }
+});
+
+describe('SCRAM server: exchanges', () => {
+  const accounts = { user: cred('SHA-256'), 'a,b=c': cred('SHA-256') };
+
+  it('random server nonce extends the client nonce by at least 18 bytes of base64', async () => {
+    const s = server({}, accounts);
+    const first = text(await s.step(buf('n,,n=user,r=abc')));
+    const nonce = /^r=([^,]+),/.exec(first)?.[1] ?? '';
+    assert.ok(nonce.startsWith('abc'));
+    assert.ok(Buffer.from(nonce.slice(3), 'base64').length >= 18);
+  });
+
+  it('succeeds with the right password and the server-final verifies', async () => {
+    const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil' });
+    const last = await exchange(server({}, accounts), c);
+    assert.equal(last.kind, 'success');
+    assert.ok(c.verifyServerFinal(text(last)));
+  });
+
+  it('case-folds the username (SASLprep + localpart profile)', async () => {
+    const last = await exchange(server({}, accounts), new ScramClient({ hash: 'SHA-256', username: 'USER', password: 'pencil' }));
+    assert.equal(last.kind, 'success');
+    if (last.kind === 'success') assert.equal(last.username, 'user');
+  });
+
+  it('decodes =2C and =3D in the username', async () => {
+    const last = await exchange(server({}, accounts), new ScramClient({ hash: 'SHA-256', username: 'a,b=c', password: 'pencil' }));
+    assert.equal(last.kind, 'success');
+    if (last.kind === 'success') assert.equal(last.username, 'a,b=c');
+  });
+
+  it('answers an <auth/> with no initial response with an empty challenge', async () => {
+    const s = server({}, accounts);
+    const empty = await s.step(undefined);
+    assert.equal(empty.kind, 'challenge');
+    if (empty.kind === 'challenge') assert.equal(empty.data.length, 0);
+    assert.ok(text(await s.step(buf('n,,n=user,r=abc'))).startsWith('r=abc'));
+  });
+
+  it('wrong password and unknown user both get not-authorized, with no text', async () => {
+    const wrong = await exchange(server({}, accounts), new ScramClient({ hash: 'SHA-256', username: 'user', password: 'nope' }));
+    const unknown = await exchange(server({}, accounts), new ScramClient({ hash: 'SHA-256', username: 'ghost', password: 'pencil' }));
+    for (const step of [wrong, unknown]) {
+      assertFailure(step, 'not-authorized');
+      if (step.kind === 'failure') assert.equal(step.text, undefined);
+    }
+    if (unknown.kind === 'failure') assert.equal(unknown.username, 'ghost');
+  });
+
+  it('gives an unknown user a stable fake salt and the configured iteration count', async () => {
+    const first = async (name: string) => text(await server({}, accounts).step(buf(`n,,n=${name},r=abc`)));
+    const a = await first('ghost');
+    const b = await first('ghost');
+    const other = await first('ghost2');
+    const salt = (s: string) => /,s=([^,]+),/.exec(s)?.[1];
+    assert.equal(salt(a), salt(b));
+    assert.notEqual(salt(a), salt(other));
+    assert.match(a, /,i=4096$/);
+    assert.equal(Buffer.from(salt(a) ?? '', 'base64').length, 16);
+  });
+
+  it('accepts the own JID as authzid and refuses another one', async () => {
+    const self = await exchange(server({}, accounts), new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil', authzid: 'user@localhost' }));
+    assert.equal(self.kind, 'success');
+    const s = server({}, accounts);
+    assertFailure(await s.step(buf('n,a=admin@localhost,n=user,r=abc')), 'invalid-authzid');
+    assertFailure(await server({}, accounts).step(buf('n,a=user@elsewhere,n=user,r=abc')), 'invalid-authzid');
+  });
+
+  it('refuses a nonce that does not match', async () => {
+    const s = server({}, accounts);
+    const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil' });
+    const first = text(await s.step(buf(c.first())));
+    assertFailure(await s.step(buf(c.final(first.replace(/^r=([^,]+)/, 'r=$1x')))), 'not-authorized');
+  });
+
+  for (const [label, msg] of [
+    ['no GS2 header', 'n=user,r=abc'],
+    ['a bad cbind flag', 'x,,n=user,r=abc'],
+    ['a mandatory extension', 'n,,m=ext,n=user,r=abc'],
+    ['no nonce', 'n,,n=user'],
+    ['a nonce with a bad character', 'n,,n=user,r=ab\x01c'],
+    ['a bad saslname escape', 'n,,n=us=2Xer,r=abc'],
+    ['a bad authzid escape', 'n,a=u=,n=user,r=abc'],
+    ['an authzid without a=', 'n,b=x,n=user,r=abc'],
+    ['channel binding with a non-PLUS mechanism', 'p=tls-exporter,,n=user,r=abc'],
+  ] as const) {
+    it(`client-first with ${label} is malformed-request`, async () => {
+      assertFailure(await server({}, accounts).step(buf(msg)), 'malformed-request');
+    });
+  }
+
+  it('refuses empty and non-UTF-8 messages as malformed-request', async () => {
+    assertFailure(await server({}, accounts).step(Buffer.alloc(0)), 'malformed-request');
+    assertFailure(await server({}, accounts).step(Buffer.from([0x6e, 0x2c, 0x2c, 0xff])), 'malformed-request');
+  });
+
+  it('refuses a client-final without proof or with bad base64', async () => {
+    for (const bad of ['c=biws,r=x', 'c=biws,r=x,p=***', 'r=x,c=biws,p=AAAA']) {
+      const s = server({}, accounts);
+      await s.step(buf('n,,n=user,r=abc'));
+      assertFailure(await s.step(buf(bad)), 'malformed-request');
+    }
+  });
+
+  it('an unparsable username is not-authorized', async () => {
+    assertFailure(await server({}, accounts).step(buf('n,,n=a@b,r=abc')), 'not-authorized');
+  });
+
+  it('maps lookup errors: SaslError keeps its condition, others are temporary-auth-failure', async () => {
+    for (const condition of ['account-disabled', 'credentials-expired'] as const) {
+      const s = server({ lookup: async () => { throw new SaslError(condition); } });
+      assertFailure(await s.step(buf('n,,n=user,r=abc')), condition);
+    }
+    const s = server({ lookup: async () => { throw new Error('database is down'); } });
+    assertFailure(await s.step(buf('n,,n=user,r=abc')), 'temporary-auth-failure');
+  });
+});
+
+describe('SCRAM server: channel binding', () => {
+  const accounts = { user: cred('SHA-256') };
+  const exporter = Buffer.alloc(32, 1);
+  const endPoint = Buffer.alloc(32, 2);
+  const bindings = { 'tls-exporter': exporter, 'tls-server-end-point': endPoint };
+
+  for (const [type, data] of [['tls-exporter', exporter], ['tls-server-end-point', endPoint]] as const) {
+    it(`-PLUS succeeds with ${type}`, async () => {
+      const s = server({ plus: true, channelBindings: bindings }, accounts);
+      assert.equal(s.name, 'SCRAM-SHA-256-PLUS');
+      const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil', binding: { type, data } });
+      const last = await exchange(s, c);
+      assert.equal(last.kind, 'success');
+    });
+
+    it(`-PLUS fails with altered ${type} data`, async () => {
+      const s = server({ plus: true, channelBindings: bindings }, accounts);
+      const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil', binding: { type, data: Buffer.alloc(32, 9) } });
+      assertFailure(await exchange(s, c), 'not-authorized');
+    });
+  }
+
+  it('-PLUS fails when c= does not repeat the GS2 header', async () => {
+    const s = server({ plus: true, channelBindings: bindings }, accounts);
+    const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil', binding: { type: 'tls-exporter', data: exporter } });
+    assertFailure(await exchange(s, c, (cb) => Buffer.concat([Buffer.from('p=tls-server-end-point,,'), cb.subarray(17)])), 'not-authorized');
+  });
+
+  it('-PLUS refuses n, y, unknown and unavailable binding types', async () => {
+    const plus = (b: ChannelBindings = bindings) => server({ plus: true, channelBindings: b }, accounts);
+    assertFailure(await plus().step(buf('n,,n=user,r=abc')), 'malformed-request');
+    assertFailure(await plus().step(buf('y,,n=user,r=abc')), 'malformed-request');
+    assertFailure(await plus().step(buf('p=tls-unique,,n=user,r=abc')), 'malformed-request');
+    assertFailure(await plus({ 'tls-server-end-point': endPoint }).step(buf('p=tls-exporter,,n=user,r=abc')), 'malformed-request');
+  });
+
+  it('downgrade: "y" fails when -PLUS was offered, and works when it was not', async () => {
+    const offered = server({ channelBindings: bindings }, accounts);
+    assertFailure(await offered.step(buf('y,,n=user,r=abc')), 'not-authorized');
+    const explicit = server({ channelBindings: {}, plusOffered: true }, accounts);
+    assertFailure(await explicit.step(buf('y,,n=user,r=abc')), 'not-authorized');
+    const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil', binding: 'y' });
+    assert.equal((await exchange(server({}, accounts), c)).kind, 'success');
+  });
+
+  it('non-PLUS "n" still works on a connection that could bind', async () => {
+    const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil' });
+    assert.equal((await exchange(server({ channelBindings: bindings }, accounts), c)).kind, 'success');
+  });
+});
+
+describe('saslname', () => {
+  it('decodes and encodes =2C and =3D', () => {
+    assert.equal(decodeSaslname('a=2Cb=3Dc'), 'a,b=c');
+    assert.equal(encodeSaslname('a,b=c'), 'a=2Cb=3Dc');
+    assert.equal(decodeSaslname(encodeSaslname('=,==,,')), '=,==,,');
+  });
+  it('refuses other escapes, a trailing =, commas and the empty name', () => {
+    for (const bad of ['a=2c', 'a=', 'a=3', 'a,b', '', '=41']) assert.equal(decodeSaslname(bad), undefined, bad);
+  });
+});
