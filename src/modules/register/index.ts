@@ -1,0 +1,43 @@
+/**
+ * XEP-0077 In-Band Registration: creating an account before authentication (when the host has
+ * `allow_registration`), and for signed-in users, changing the password and deleting the
+ * account. Options are in `[modules.register]` (docs/configuration.md).
+ */
+import { defineModule } from '../../core/modules.js';
+import { NS } from '../../xml/ns.js';
+import { AccountManagement } from './account-management.js';
+import { RegistrationBeforeAuth } from './before-auth.js';
+import { readRegisterOptions } from './options.js';
+import { NS_REGISTER, NS_REGISTER_FEATURE } from './query.js';
+import { RegistrationThrottle } from './throttle.js';
+
+export default defineModule({
+  name: 'register',
+  description: 'XEP-0077 In-Band Registration',
+  setup(mod) {
+    const options = readRegisterOptions(mod.option);
+    const throttle = new RegistrationThrottle({ max: options.throttleMax, periodMs: options.throttlePeriod, exempt: options.throttleExempt });
+    const beforeAuth = new RegistrationBeforeAuth(mod, options, throttle);
+    const management = new AccountManagement(mod, options);
+
+    mod.addFeature(NS_REGISTER);
+
+    mod.hook('stream-features', ({ origin, features }) => {
+      if (origin.type !== 'c2s_unauthed' || beforeAuth.availability(origin) !== 'open') return;
+      features.c('register', { xmlns: NS_REGISTER_FEATURE });
+    });
+
+    // Unauthenticated streams' stanzas are offered as stream elements (the router takes only
+    // bound sessions' stanzas).
+    mod.hook('stream-element', ({ origin, element }) => {
+      if (origin.type !== 'c2s_unauthed' || !element.is('iq', NS.client)) return undefined;
+      return beforeAuth.handle(origin, element);
+    });
+
+    // To the host, or with no 'to' (the router then addresses the iq to the user's bare JID).
+    mod.hook(`iq-get/host/${NS_REGISTER}:query`, management.onGet);
+    mod.hook(`iq-get/bare/${NS_REGISTER}:query`, management.onGet);
+    mod.hook(`iq-set/host/${NS_REGISTER}:query`, management.onSet);
+    mod.hook(`iq-set/bare/${NS_REGISTER}:query`, management.onSet);
+  },
+});

@@ -1,0 +1,287 @@
+/**
+ * XEP-0077 end to end: accounts are created in-band over a real STARTTLS stream (xmpp.js
+ * cannot register, so a small raw client does it), then used, changed and removed with the
+ * real @xmpp/client.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { clientHeader } from '../helpers/raw-client.js';
+import type { CantoConfig } from '../../src/core/config.js';
+import type { ModuleDefinition } from '../../src/core/modules.js';
+import { builtinModules } from '../../src/modules/index.js';
+import saslauth from '../../src/modules/saslauth/index.js';
+
+// The test server's certificate is self-signed; xmpp.js offers no way to pass a CA.
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+
+/** The part of @xmpp/client used here (the package ships no type declarations). */
+interface XmlElement {
+  getChild(name: string): XmlElement | undefined;
+  getChildText(name: string): string | null;
+}
+interface XmppClient {
+  start(): Promise<unknown>;
+  stop(): Promise<unknown>;
+  on(event: 'error', listener: (err: Error & { condition?: string }) => void): void;
+  once(event: 'disconnect', listener: () => void): void;
+  reconnect: { stop(): void };
+  jid?: { bare(): { toString(): string } };
+  iqCaller: { get(payload: XmlElement): Promise<XmlElement | undefined>; set(payload: XmlElement): Promise<XmlElement | undefined> };
+}
+interface XmppClientModule {
+  client(options: { service: string; domain: string; username: string; password: string; resource?: string }): XmppClient;
+  xml(name: string, attrs?: Record<string, string>, ...children: Array<XmlElement | string>): XmlElement;
+}
+// A non-literal specifier keeps tsc from looking for the missing declarations.
+const XMPP_CLIENT_PACKAGE = '@xmpp/client';
+const { client: xmppClient, xml } = (await import(XMPP_CLIENT_PACKAGE)) as XmppClientModule;
+
+const NS_REGISTER = 'jabber:iq:register';
+const STANZA_ERROR = (condition: string) => new RegExp(`<${condition} xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']`);
+
+/** A byte-level client that negotiates STARTTLS, then exchanges raw XML on the encrypted stream. */
+class TlsRawClient {
+  received = '';
+  closed = false;
+  private waiters: Array<() => void> = [];
+
+  private constructor(private socket: Socket) {
+    this.listen(socket);
+  }
+
+  /** Connect, open the stream, do STARTTLS and open the encrypted stream; resolves after its features. */
+  static async open(port: number): Promise<TlsRawClient> {
+    const plain = await new Promise<Socket>((resolve, reject) => {
+      const s = netConnect({ port, host: '127.0.0.1' }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const c = new TlsRawClient(plain);
+    c.send(clientHeader());
+    await c.waitFor(/<\/stream:features>/);
+    assert.match(c.received, /<starttls/);
+    assert.doesNotMatch(c.received, /iq-register/, 'registration is not offered before TLS');
+    c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await c.waitFor(/<proceed/);
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    const secure = tlsConnect({ socket: plain, servername: 'localhost', rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+    });
+    c.socket = secure;
+    c.received = '';
+    c.listen(secure);
+    c.send(clientHeader());
+    await c.waitFor(/<\/stream:features>/);
+    return c;
+  }
+
+  send(data: string): void {
+    this.socket.write(data);
+  }
+
+  /** Send an iq and return the serialized reply with the same id. */
+  async iq(id: string, type: 'get' | 'set', payload: string): Promise<string> {
+    this.send(`<iq type='${type}' id='${id}'><query xmlns='${NS_REGISTER}'>${payload}</query></iq>`);
+    const re = new RegExp(`<iq\\b[^>]*\\bid=["']${id}["'][^>]*?(?:/>|>[\\s\\S]*?</iq>)`);
+    await this.waitFor(re);
+    return re.exec(this.received)?.[0] ?? '';
+  }
+
+  async waitFor(re: RegExp, ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!re.test(this.received)) {
+      if (this.closed) throw new Error(`closed before ${String(re)}; received: ${this.received}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${String(re)}; received: ${this.received}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private listen(socket: Socket): void {
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.received += d;
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => {});
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
+const modules = new Map<string, ModuleDefinition>(builtinModules);
+modules.set(saslauth.name, saslauth);
+
+async function serverWith(adjust: (c: CantoConfig) => void): Promise<TestServer> {
+  return startTestServer(
+    (c) => {
+      c.modules_enabled = [...new Set([...c.modules_enabled, 'saslauth', 'register'])];
+      const vh = c.virtualhost[0];
+      if (vh) vh.allow_registration = true;
+      adjust(c);
+    },
+    { modules },
+  );
+}
+
+/** Register in-band over STARTTLS; returns the reply to the iq set. */
+async function registerAccount(port: number, username: string, password: string): Promise<string> {
+  const c = await TlsRawClient.open(port);
+  try {
+    assert.match(c.received, /<register xmlns=["']http:\/\/jabber.org\/features\/iq-register["']/);
+    const form = await c.iq('form', 'get', '');
+    assert.match(form, /type=["']result["']/);
+    assert.match(form, /<username\/>/);
+    assert.match(form, /<password\/>/);
+    return await c.iq('reg', 'set', `<username>${username}</username><password>${password}</password>`);
+  } finally {
+    c.close();
+  }
+}
+
+const started: XmppClient[] = [];
+
+/** Log in with @xmpp/client; rejects when authentication fails. */
+async function login(port: number, username: string, password: string, resource?: string): Promise<XmppClient> {
+  const x = xmppClient({ service: `xmpp://127.0.0.1:${port}`, domain: 'localhost', username, password, resource });
+  x.reconnect.stop();
+  x.on('error', () => {});
+  started.push(x);
+  try {
+    await x.start();
+  } catch (err) {
+    await x.stop().catch(() => {});
+    throw err;
+  }
+  return x;
+}
+
+async function loginFails(port: number, username: string, password: string): Promise<void> {
+  await assert.rejects(login(port, username, password), (err: Error & { condition?: string }) => {
+    assert.equal(err.condition, 'not-authorized', String(err));
+    return true;
+  });
+}
+
+let ts: TestServer;
+before(async () => {
+  ts = await serverWith((c) => void (c.modules.register = { registration_throttle_max: 0 }));
+});
+after(async () => {
+  for (const x of started) await x.stop().catch(() => {});
+  await ts.stop();
+});
+
+test('register over STARTTLS, then log in with @xmpp/client', { timeout: 15_000 }, async () => {
+  const res = await registerAccount(ts.c2sPort, 'romeo', 'Montague-1');
+  assert.match(res, /type=["']result["']/);
+  const x = await login(ts.c2sPort, 'romeo', 'Montague-1');
+  assert.equal(x.jid?.bare().toString(), 'romeo@localhost');
+  await x.stop();
+  await loginFails(ts.c2sPort, 'romeo', 'wrong');
+});
+
+test('a taken username is a conflict; missing password is not-acceptable', { timeout: 15_000 }, async () => {
+  assert.match(await registerAccount(ts.c2sPort, 'tybalt', 'pw1'), /type=["']result["']/);
+  assert.match(await registerAccount(ts.c2sPort, 'Tybalt', 'other'), STANZA_ERROR('conflict'));
+  const c = await TlsRawClient.open(ts.c2sPort);
+  try {
+    assert.match(await c.iq('x', 'set', '<username>benvolio</username>'), STANZA_ERROR('not-acceptable'));
+  } finally {
+    c.close();
+  }
+  // The original password still works.
+  const x = await login(ts.c2sPort, 'tybalt', 'pw1');
+  await x.stop();
+});
+
+test('a signed-in user changes the password: the new one works, the old one fails', { timeout: 15_000 }, async () => {
+  await registerAccount(ts.c2sPort, 'mercutio', 'old-pass');
+  const x = await login(ts.c2sPort, 'mercutio', 'old-pass');
+  const info = await x.iqCaller.get(xml('query', { xmlns: NS_REGISTER }));
+  assert.ok(info);
+  assert.ok(info.getChild('registered'));
+  assert.equal(info.getChildText('username'), 'mercutio');
+  await x.iqCaller.set(xml('query', { xmlns: NS_REGISTER }, xml('username', {}, 'mercutio'), xml('password', {}, 'new-pass')));
+  await x.stop();
+  await loginFails(ts.c2sPort, 'mercutio', 'old-pass');
+  const y = await login(ts.c2sPort, 'mercutio', 'new-pass');
+  await y.stop();
+});
+
+test('removal: every session gets not-authorized, the account and its data are gone', { timeout: 15_000 }, async () => {
+  await registerAccount(ts.c2sPort, 'paris', 'county');
+  const storage = ts.server.storage;
+  await storage.keyval<string>('localhost', 'vcard').set('paris', '<vCard/>');
+  const a = await login(ts.c2sPort, 'paris', 'county', 'a');
+  const b = await login(ts.c2sPort, 'paris', 'county', 'b');
+  const streamErrors: string[] = [];
+  b.on('error', (err: Error & { condition?: string }) => void streamErrors.push(err.condition ?? err.message));
+  const bDisconnected = new Promise<void>((r) => b.once('disconnect', () => r()));
+
+  const res = await a.iqCaller.set(xml('query', { xmlns: NS_REGISTER }, xml('remove')));
+  assert.equal(res, undefined, 'an empty result');
+  await bDisconnected;
+  assert.deepEqual(streamErrors, ['not-authorized']);
+  assert.equal(await storage.accounts.get('localhost', 'paris'), undefined);
+  assert.equal(await storage.keyval('localhost', 'vcard').get('paris'), undefined);
+  assert.equal(ts.server.sessions.getUserSessions('localhost', 'paris').length, 0);
+  await loginFails(ts.c2sPort, 'paris', 'county');
+});
+
+test('registration disabled: no stream feature, service-unavailable, no account', { timeout: 15_000 }, async () => {
+  const off = await serverWith((c) => {
+    const vh = c.virtualhost[0];
+    if (vh) vh.allow_registration = false;
+  });
+  try {
+    const c = await TlsRawClient.open(off.c2sPort);
+    try {
+      assert.doesNotMatch(c.received, /iq-register/);
+      assert.match(await c.iq('g', 'get', ''), STANZA_ERROR('service-unavailable'));
+      assert.match(await c.iq('s', 'set', '<username>juliet</username><password>pw</password>'), STANZA_ERROR('service-unavailable'));
+    } finally {
+      c.close();
+    }
+    assert.equal(await off.server.storage.accounts.get('localhost', 'juliet'), undefined);
+  } finally {
+    await off.stop();
+  }
+});
+
+test('throttle: more registrations from one address than allowed are refused', { timeout: 15_000 }, async () => {
+  const tight = await serverWith((c) => void (c.modules.register = { registration_throttle_max: 2, registration_throttle_period: '1 hour' }));
+  try {
+    assert.match(await registerAccount(tight.c2sPort, 'one', 'pw'), /type=["']result["']/);
+    assert.match(await registerAccount(tight.c2sPort, 'two', 'pw'), /type=["']result["']/);
+    const third = await registerAccount(tight.c2sPort, 'three', 'pw');
+    assert.match(third, STANZA_ERROR('not-acceptable'));
+    assert.match(third, /<error [^>]*type=["']wait["']/);
+    assert.equal(await tight.server.storage.accounts.get('localhost', 'three'), undefined);
+  } finally {
+    await tight.stop();
+  }
+});
