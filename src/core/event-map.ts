@@ -58,6 +58,13 @@ export interface EventMap extends StanzaEvents {
   'host-activated': { host: string };
   'server-started': Record<string, never>;
   'server-stopping': { reason: string };
+  /**
+   * A message to an account that no available resource can take (RFC 6121 §8.5.2.2): the
+   * offline module stores it and returns true; unclaimed, the message module bounces it.
+   */
+  'message/offline': StanzaEvent & { username: string; host: string };
+  /** A resource sent its initial available presence (presence module; offline delivery listens). */
+  'presence/initial': { session: C2SSession; presence: Element };
   /** An account was deleted (by the CLI or in-band): modules drop the user's state. */
   'user-deleted': { host: string; username: string };
 }
