@@ -16,6 +16,7 @@ export interface HostTls {
   context: SecureContext;
   /** PEM of the leaf certificate (for tls-server-end-point channel binding). */
   certificatePem: string;
+  keyPem: string;
 }
 
 export class TlsContexts {
@@ -35,7 +36,7 @@ export class TlsContexts {
       if (fatal.length) throw new CertificateError(`${vh.domain}: ${fatal.join('; ')}`);
       const cert = readFileSync(vh.certificate, 'utf8');
       const key = readFileSync(vh.key, 'utf8');
-      this.byDomain.set(vh.domain, { domain: vh.domain, context: createSecureContext({ cert, key, minVersion: 'TLSv1.2' }), certificatePem: cert });
+      this.byDomain.set(vh.domain, { domain: vh.domain, context: createSecureContext({ cert, key, minVersion: 'TLSv1.2' }), certificatePem: cert, keyPem: key });
     }
     this.fallback = this.byDomain.values().next().value;
   }
@@ -66,6 +67,15 @@ export class TlsContexts {
   get defaultContext(): SecureContext {
     if (!this.fallback) throw new CertificateError('no virtual host has a certificate');
     return this.fallback.context;
+  }
+
+  /**
+   * Options for tls.createServer: the first host's certificate serves clients that send no SNI
+   * (createServer ignores a `secureContext` option), SNI picks the others.
+   */
+  serverOptions(): { cert: string; key: string; SNICallback: TlsContexts['sniCallback']; minVersion: 'TLSv1.2' } {
+    if (!this.fallback) throw new CertificateError('no virtual host has a certificate');
+    return { cert: this.fallback.certificatePem, key: this.fallback.keyPem, SNICallback: this.sniCallback, minVersion: 'TLSv1.2' };
   }
 
   /** For tls.createServer / TLSSocket: pick the context by the client's SNI. */

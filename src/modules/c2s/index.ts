@@ -31,7 +31,7 @@ export default defineModule({
       cfg.direct_tls_ports,
       () =>
         createTlsServer(
-          { secureContext: tlsContexts.defaultContext, SNICallback: tlsContexts.sniCallback, ALPNProtocols: ['xmpp-client'], minVersion: 'TLSv1.2' },
+          { ...tlsContexts.serverOptions(), ALPNProtocols: ['xmpp-client'] },
           (socket) => acceptClient(mod, socket, unauthedPerIp),
         ),
       mod.log,
