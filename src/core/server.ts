@@ -17,7 +17,7 @@ import type { TlsContexts } from '../net/tls.js';
 /** Modules every server loads whatever the config says (the connection layer). */
 export const CORE_GLOBAL_MODULES = ['c2s'];
 /** Host modules every host loads: without them no client can log in. */
-export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind'];
+export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind', 'iq'];
 
 export interface ServerOptions {
   config: CantoConfig;

@@ -8,7 +8,10 @@ import tls from './tls/index.js';
 import bind from './bind/index.js';
 import register from './register/index.js';
 import saslauth from './saslauth/index.js';
+import message from './message/index.js';
+import offline from './offline/index.js';
+import iq from './iq/index.js';
 
-const builtins: ModuleDefinition[] = [c2s, tls, bind, register, saslauth];
+const builtins: ModuleDefinition[] = [c2s, tls, bind, register, saslauth, message, offline, iq];
 
 export const builtinModules: ModuleRegistry = new Map(builtins.map((m) => [m.name, m]));

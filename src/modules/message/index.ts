@@ -1,0 +1,75 @@
+/**
+ * Message delivery to local accounts (RFC 6121 §8.5): to a full JID, to that resource or by the
+ * bare-JID rules when it is gone; to a bare JID, to the available resource(s) with the highest
+ * non-negative priority; with no such resource, offered to offline storage ('message/offline')
+ * or answered with service-unavailable. Per-type rules for chat, normal, groupchat, headline and
+ * error follow the RFC's tables.
+ */
+import { defineModule, type ModuleApi } from '../../core/modules.js';
+import type { StanzaEvent } from '../../core/event-map.js';
+import type { C2SSession } from '../../core/session.js';
+
+export default defineModule({
+  name: 'message',
+  description: 'RFC 6121 §8.5 message delivery',
+  setup(mod) {
+    mod.hook('message/full', (event) => {
+      const { to, stanza } = event;
+      const session = mod.server.sessions.getSession(to.domain, to.local, to.resource);
+      if (session) {
+        session.send(stanza);
+        return true;
+      }
+      // §8.5.3.2.1: the resource is gone.
+      const type = stanza.attrs.type ?? 'normal';
+      if (type === 'error') return true;
+      if (type === 'groupchat') {
+        mod.server.router.bounce(event.origin, stanza, 'service-unavailable');
+        return true;
+      }
+      void deliverToBare(mod, event);
+      return true;
+    });
+
+    mod.hook('message/bare', (event) => {
+      void deliverToBare(mod, event);
+      return true;
+    });
+  },
+});
+
+/** Available resources with non-negative priority (RFC 6121 §8.5.2.1): those that can receive. */
+export function availableResources(sessions: C2SSession[]): C2SSession[] {
+  return sessions.filter((s) => s.presence !== undefined && (s.priority ?? 0) >= 0);
+}
+
+async function deliverToBare(mod: ModuleApi, event: StanzaEvent): Promise<void> {
+  const { to, stanza, origin } = event;
+  const type = stanza.attrs.type ?? 'normal';
+  if (type === 'error') return; // §8.5.2: errors to a bare JID are dropped
+  const server = mod.server;
+  const sessions = server.sessions.getUserSessions(to.domain, to.local);
+  const exists = sessions.length > 0 || (await server.storage.accounts.get(to.domain, to.local)) !== undefined;
+  if (!exists) {
+    // §8.5.1: no such user.
+    if (type !== 'headline') server.router.bounce(origin, stanza, 'service-unavailable');
+    return;
+  }
+  if (type === 'groupchat') {
+    server.router.bounce(origin, stanza, 'service-unavailable');
+    return;
+  }
+  const available = availableResources(sessions);
+  if (available.length > 0) {
+    if (type === 'headline') {
+      for (const s of available) s.send(stanza);
+      return;
+    }
+    const top = Math.max(...available.map((s) => s.priority ?? 0));
+    for (const s of available) if ((s.priority ?? 0) === top) s.send(stanza);
+    return;
+  }
+  if (type === 'headline') return;
+  if (mod.fire('message/offline', { ...event, username: to.local, host: to.domain })) return;
+  server.router.bounce(origin, stanza, 'service-unavailable');
+}

@@ -1,0 +1,124 @@
+/** RFC 6121 §8.5 delivery rules and XEP-0160 offline storage, with in-process fake sessions. */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { message, presence } from '../../src/xml/stanza.js';
+import { makeCredentials } from '../../src/sasl/scram-credentials.js';
+
+let ts: TestServer;
+const creds = makeCredentials('pw', { iterations: 4096, hashes: ['SHA-1'] });
+before(async () => {
+  ts = await startTestServer((c) => {
+    c.modules_enabled = ['message', 'offline'];
+    c.modules.offline = { max_messages: 2 };
+  });
+  for (const u of ['romeo', 'juliet', 'nurse', 'friar', 'lonely']) await ts.server.storage.accounts.create('localhost', u, creds);
+});
+after(async () => {
+  await ts.stop();
+});
+
+function online(c: FakeClient, priority = 0): FakeClient {
+  c.session.priority = priority;
+  c.session.presence = presence(priority ? { from: c.session.fullJid } : {});
+  return c;
+}
+const chat = (to: string, body: string, type = 'chat') => message({ to, type, id: body }).c('body').t(body).up();
+const tick = () => new Promise((r) => setTimeout(r, 50));
+const bodies = (c: FakeClient) => c.sent.filter((s) => s.name === 'message' && s.attrs.type !== 'error').map((s) => s.getChildText('body'));
+const errors = (c: FakeClient) => c.sent.filter((s) => s.attrs.type === 'error').map((s) => s.getChild('error')?.elements[0]?.name);
+
+test('a bare-JID message reaches only the highest-priority resources, never negative ones', async () => {
+  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r');
+  const a = online(fakeClient(ts.server, 'juliet', 'localhost', 'a'), 5);
+  const b = online(fakeClient(ts.server, 'juliet', 'localhost', 'b'), 5);
+  const c = online(fakeClient(ts.server, 'juliet', 'localhost', 'c'), 1);
+  const d = online(fakeClient(ts.server, 'juliet', 'localhost', 'd'), -1);
+  const e = fakeClient(ts.server, 'juliet', 'localhost', 'e'); // bound, no presence
+  ts.server.router.fromClient(romeo.session, chat('juliet@localhost', 'hello'));
+  await tick();
+  assert.deepEqual(bodies(a), ['hello']);
+  assert.deepEqual(bodies(b), ['hello']);
+  assert.deepEqual(bodies(c), []);
+  assert.deepEqual(bodies(d), []);
+  assert.deepEqual(bodies(e), []);
+  ts.server.router.fromClient(romeo.session, chat('juliet@localhost', 'news', 'headline'));
+  await tick();
+  assert.deepEqual(bodies(c), ['news'], 'headlines go to every non-negative resource');
+  assert.deepEqual(bodies(d), []);
+  // A full JID reaches exactly that resource, even with negative priority.
+  ts.server.router.fromClient(romeo.session, chat('juliet@localhost/d', 'direct'));
+  await tick();
+  assert.deepEqual(bodies(d), ['direct']);
+  for (const x of [a, b, c, d, e]) x.session.close();
+});
+
+test('a full JID that is gone falls back to the bare-JID rules; groupchat gets an error', async () => {
+  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r2');
+  const nurse = online(fakeClient(ts.server, 'nurse', 'localhost', 'home'));
+  ts.server.router.fromClient(romeo.session, chat('nurse@localhost/gone', 'fallback'));
+  ts.server.router.fromClient(romeo.session, chat('nurse@localhost/gone', 'gc', 'groupchat'));
+  ts.server.router.fromClient(romeo.session, chat('nurse@localhost', 'gc2', 'groupchat'));
+  await tick();
+  assert.deepEqual(bodies(nurse), ['fallback']);
+  assert.deepEqual(errors(romeo), ['service-unavailable', 'service-unavailable']);
+  nurse.session.close();
+});
+
+test('messages to unknown users get service-unavailable, headlines and errors are dropped', async () => {
+  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r3');
+  ts.server.router.fromClient(romeo.session, chat('nobody@localhost', 'x'));
+  ts.server.router.fromClient(romeo.session, chat('nobody@localhost', 'y', 'headline'));
+  ts.server.router.fromClient(romeo.session, chat('nobody@localhost', 'z', 'error'));
+  await tick();
+  assert.deepEqual(errors(romeo), ['service-unavailable']);
+  assert.equal(romeo.sent[0]?.attrs.from, 'nobody@localhost');
+});
+
+test('offline messages are stored with a delay stamp and delivered at the next initial presence', async () => {
+  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r4');
+  ts.server.router.fromClient(romeo.session, chat('friar@localhost', 'first'));
+  ts.server.router.fromClient(romeo.session, message({ to: 'friar@localhost', type: 'chat' }).c('composing', { xmlns: 'http://jabber.org/protocol/chatstates' }).up());
+  ts.server.router.fromClient(romeo.session, chat('friar@localhost', 'second', 'normal'));
+  await tick();
+  assert.equal(await ts.server.storage.archive('localhost', 'offline').count('friar'), 2, 'the chat state alone is not stored');
+  ts.server.router.fromClient(romeo.session, chat('friar@localhost', 'third'));
+  await tick();
+  assert.deepEqual(errors(romeo), ['service-unavailable'], 'over the limit, the sender is told');
+
+  const friar = online(fakeClient(ts.server, 'friar', 'localhost', 'cell'));
+  ts.server.hosts.get('localhost')?.events.fire('presence/initial', { session: friar.session, presence: presence() });
+  await tick();
+  assert.deepEqual(bodies(friar), ['first', 'second']);
+  const delay = friar.sent[0]?.getChild('delay', 'urn:xmpp:delay');
+  assert.equal(delay?.attrs.from, 'localhost');
+  assert.match(delay?.attrs.stamp ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+  assert.equal(friar.sent[0]?.attrs.from, 'romeo@localhost/r4');
+  assert.equal(await ts.server.storage.archive('localhost', 'offline').count('friar'), 0);
+});
+
+test('negative priority does not trigger offline delivery', async () => {
+  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r5');
+  ts.server.router.fromClient(romeo.session, chat('lonely@localhost', 'wait'));
+  await tick();
+  const lonely = online(fakeClient(ts.server, 'lonely', 'localhost', 'x'), -5);
+  ts.server.hosts.get('localhost')?.events.fire('presence/initial', { session: lonely.session, presence: presence() });
+  await tick();
+  assert.deepEqual(bodies(lonely), []);
+  assert.equal(await ts.server.storage.archive('localhost', 'offline').count('lonely'), 1);
+});
+
+test('an iq to a connected full JID is delivered; to a missing one it gets service-unavailable', async () => {
+  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r6');
+  const juliet = fakeClient(ts.server, 'juliet', 'localhost', 'phone');
+  const { iq } = await import('../../src/xml/stanza.js');
+  const q = iq({ type: 'get', id: 'q1', to: 'juliet@localhost/phone' });
+  q.c('query', { xmlns: 'jabber:iq:version' });
+  ts.server.router.fromClient(romeo.session, q);
+  assert.equal(juliet.last()?.attrs.id, 'q1');
+  const q2 = iq({ type: 'get', id: 'q2', to: 'juliet@localhost/laptop' });
+  q2.c('query', { xmlns: 'jabber:iq:version' });
+  ts.server.router.fromClient(romeo.session, q2);
+  assert.deepEqual(errors(romeo), ['service-unavailable']);
+});
