@@ -1,11 +1,18 @@
 /**
  * The streaming XML parser for XMPP streams, hardened for untrusted peers.
  *
- * Bytes go through a streaming, fatal UTF-8 decoder; the decoded text is checked once against
- * XML 1.0's Char production (a native regex scan), then scanned with indexOf/charCodeAt. Only the
- * unfinished end of the input is kept between writes, and every construct that can grow (a stanza,
- * a name, a reference, an attribute value, whitespace in a tag) is either bounded by a limit or
- * consumed incrementally, so a peer cannot make the parser buffer or rescan without bound.
+ * Bytes go through a fatal UTF-8 decoder (invalid UTF-8 is an error); a character split across
+ * writes waits for its remaining bytes, and a short unconsumed tail is decoded again together with
+ * the next bytes, so the parser always scans one flat string (V8 is markedly slower on concatenated
+ * strings). The decoded text is checked once against XML 1.0's Char production (a native regex
+ * scan), then scanned with indexOf/charCodeAt. Only the unfinished end of the input is kept between
+ * writes, and every construct that can grow (a stanza, a name, a reference, an attribute value,
+ * whitespace in a tag, a CDATA section) is either bounded by a limit or consumed incrementally, so
+ * a peer cannot make the parser buffer or rescan without bound.
+ *
+ * Exceptions thrown by a handler are passed on to the caller of write(); the parser then ignores
+ * input until reset(). A handler may call reset() (stream restart) or end(): the rest of the
+ * current write is then discarded, which is what STARTTLS needs (no plaintext injection).
  *
  * What RFC 6120 §11 forbids is refused: DTDs, comments, processing instructions (other than the
  * XML declaration at the very start), and references to entities other than the five predefined
@@ -76,9 +83,8 @@ export const DEFAULT_PARSER_LIMITS = {
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 
-/** An attribute value up to its closing quote that needs no decoding (sticky: used with lastIndex). */
-const PLAIN_DQ_VALUE = /[^"&<\t\n\r]*/y;
-const PLAIN_SQ_VALUE = /[^'&<\t\n\r]*/y;
+/** A cached search position that has not been searched yet (less than every real position). */
+const UNKNOWN = -2;
 
 /** Character data that needs a closer look: references, line ends to normalise, or "]]>". */
 const TEXT_SPECIAL = /[&\r]|\]\]>/;
@@ -89,6 +95,9 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
 /** Unconsumed input longer than this stays a string instead of being re-encoded with the next bytes. */
 const MAX_REENCODED_TAIL = 4096;
+
+/** Whitespace allowed between an attribute's name and its value's opening quote. */
+const MAX_SPACE_AROUND_EQ = 1024;
 
 /** Longest numeric character reference accepted, '&' to ';' (leading zeros are legal but bounded). */
 const MAX_CHAR_REF_LENGTH = 32;
@@ -168,8 +177,12 @@ export class StreamParser {
   private bomCheck = true;
   /** The input being parsed is all ASCII: byte lengths are string lengths. */
   private sAscii = false;
-  /** Set by decodeBytes: how many UTF-16 units at the end of its result are new input. */
-  private freshLength = 0;
+  /** Set by decodeBytes: its result starts with the unconsumed tail. */
+  private decodedWithTail = false;
+  /** While a long attribute value is open: its quote character, and the input received since. */
+  private awaitQuote = '';
+  private tailPieces: string[] = [];
+  private tailPiecesLength = 0;
   /** A high surrogate ending a string write, waiting for its low half. */
   private pendingHigh = '';
   /** Decoded, already validated input not consumed yet. */
@@ -213,6 +226,8 @@ export class StreamParser {
   private tagWs = false;
   /** Some attribute is a namespace declaration or has a prefix: resolve before building attrs. */
   private tagSpecial = false;
+  /** The value of the tag's xmlns attribute, if it has one. */
+  private tagDefaultNs: string | undefined = undefined;
   /** Attributes of the tag without prefix or namespace declaration, as they are parsed. */
   private tagAttrs: Attrs = {};
   private attrNames: string[] = [];
@@ -220,7 +235,17 @@ export class StreamParser {
   private nAttrs = 0;
   /** Chars after the held attribute's start already searched for the closing quote. */
   private valueScanOffset = 0;
+  /** The quote character of the held attribute value. */
+  private pendingQuote = '';
   private endName = '';
+
+  // Positions in the current input of the next '<', '&', LF, CR, TAB at or after some earlier
+  // point (-1: none until the end; UNKNOWN: not searched yet). See isPlainValue.
+  private ltAt = UNKNOWN;
+  private ampAt = UNKNOWN;
+  private lfAt = UNKNOWN;
+  private crAt = UNKNOWN;
+  private tabAt = UNKNOWN;
 
   private unit = U_NONE;
   /** Where the unit starts in the current input (0 once it started in an earlier write). */
@@ -242,28 +267,26 @@ export class StreamParser {
 
   write(data: Buffer | Uint8Array | string): void {
     if (this.stopped) return;
-    let s: string;
-    /** Where input not yet checked against the Char production starts in `s`. */
-    let fresh = 0;
+    /** The decoded new input; it already starts with the unconsumed tail when `withTail`. */
+    let text: string;
+    let withTail = false;
     if (typeof data === 'string') {
       if (this.pendingBytes !== null) {
         this.fail('not-well-formed', 'incomplete UTF-8 sequence');
         return;
       }
-      let chunk = this.pendingHigh === '' ? data : this.pendingHigh + data;
+      text = this.pendingHigh === '' ? data : this.pendingHigh + data;
       this.pendingHigh = '';
-      if (this.bomCheck && chunk !== '') {
+      if (this.bomCheck && text !== '') {
         this.bomCheck = false;
-        if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       }
-      const last = chunk.charCodeAt(chunk.length - 1);
+      const last = text.charCodeAt(text.length - 1);
       if (last >= 0xd800 && last <= 0xdbff) {
-        this.pendingHigh = chunk.slice(-1);
-        chunk = chunk.slice(0, -1);
+        this.pendingHigh = text.slice(-1);
+        text = text.slice(0, -1);
       }
-      if (chunk === '') return;
-      fresh = this.tail.length;
-      s = fresh === 0 ? chunk : this.tail + chunk;
+      if (text === '') return;
       this.sAscii = false;
     } else {
       if (this.pendingHigh !== '') {
@@ -272,16 +295,36 @@ export class StreamParser {
       }
       const decoded = this.decodeBytes(data);
       if (decoded === null) return;
-      s = decoded;
-      fresh = s.length - this.freshLength;
-      if (s === '') return;
+      text = decoded;
+      withTail = this.decodedWithTail;
     }
 
     // Input after a forbidden character is never parsed: what precedes it is, then the error comes.
-    let bad = findInvalidChar(fresh === 0 ? s : s.slice(fresh), typeof data === 'string');
-    if (bad >= 0) {
-      bad += fresh;
-      s = s.slice(0, bad);
+    const fresh = withTail ? this.tail.length : 0;
+    const bad = findInvalidChar(fresh === 0 ? text : text.slice(fresh), typeof data === 'string');
+    if (bad >= 0) text = text.slice(0, fresh + bad);
+
+    let s = text;
+    if (!withTail && this.tail !== '') {
+      if (this.awaitQuote !== '') {
+        // A long attribute value still open: collect input until its quote comes, without
+        // rescanning or copying what came before (that would be quadratic in the value's length).
+        if (text.indexOf(this.awaitQuote) === -1) {
+          this.tailPieces.push(text);
+          this.tailPiecesLength += text.length;
+          if (bad >= 0) this.fail('not-well-formed', 'character not allowed in XML');
+          else if (this.unitBytes + this.tail.length + this.tailPiecesLength > this.unitLimit) {
+            this.fail('policy-violation', this.unit === U_HEADER ? 'stream header too large' : 'stanza too large');
+          }
+          return;
+        }
+        this.valueScanOffset = this.tail.length + this.tailPiecesLength;
+        s = this.tail + this.tailPieces.join('') + text;
+        this.tailPieces = [];
+        this.tailPiecesLength = 0;
+        this.awaitQuote = '';
+      } else s = this.tail + text;
+      this.sAscii = false;
     }
     this.tail = '';
 
@@ -310,23 +353,29 @@ export class StreamParser {
         return;
       }
     }
-    if (bad >= 0) this.fail('not-well-formed', 'character not allowed in XML');
+    if (bad >= 0) {
+      this.fail('not-well-formed', 'character not allowed in XML');
+      return;
+    }
+    if (this.mode === M_START_TAG && this.valueScanOffset > 0 && this.tail.length > MAX_REENCODED_TAIL) {
+      this.awaitQuote = this.pendingQuote;
+    }
   }
 
   /**
-   * Decodes a chunk of bytes together with the unconsumed tail, returning one flat string (V8
-   * scans a flat string noticeably faster than the concatenation of two). A UTF-8 sequence split
-   * at the end of the chunk waits in `pendingBytes`. Sets `freshLength` (how much of the result is
-   * new input) and `sAscii`. Null after reporting invalid UTF-8, or when there is nothing to parse.
+   * Decodes a chunk of bytes, together with the unconsumed tail when that is short, so the parser
+   * gets one flat string (V8 scans a flat string noticeably faster than a concatenation). A UTF-8
+   * sequence split at the end of the chunk waits in `pendingBytes`. Sets `decodedWithTail` and
+   * `sAscii`. Null after reporting invalid UTF-8, or when there is nothing to parse yet.
    */
   private decodeBytes(data: Uint8Array): string | null {
     let bytes = data;
     const tail = this.tail;
-    // A long tail (a big attribute value arriving in small pieces) is not re-encoded every time.
-    const tailAsBytes = tail.length <= MAX_REENCODED_TAIL;
-    if ((tailAsBytes && tail !== '') || this.pendingBytes !== null) {
+    // A long tail (a big attribute value arriving in pieces) is not re-encoded every time.
+    const withTail = tail !== '' && tail.length <= MAX_REENCODED_TAIL;
+    if (withTail || this.pendingBytes !== null) {
       const parts: Uint8Array[] = [];
-      if (tailAsBytes && tail !== '') parts.push(Buffer.from(tail, 'utf8'));
+      if (withTail) parts.push(Buffer.from(tail, 'utf8'));
       if (this.pendingBytes !== null) parts.push(this.pendingBytes);
       parts.push(data);
       bytes = Buffer.concat(parts);
@@ -353,15 +402,10 @@ export class StreamParser {
       this.fail('not-well-formed', 'invalid UTF-8');
       return null;
     }
-    if (tailAsBytes) {
-      // One UTF-16 unit per byte only when every byte was ASCII.
-      this.sAscii = text.length === bytes.length;
-      this.freshLength = text.length - (tail === '' ? 0 : tail.length);
-      return text;
-    }
-    this.sAscii = false;
-    this.freshLength = text.length;
-    return tail + text;
+    // One UTF-16 unit per byte only when every byte was ASCII.
+    this.sAscii = text.length === bytes.length;
+    this.decodedWithTail = withTail;
+    return text;
   }
 
   /** UTF-8 length of s[from, to). */
@@ -412,6 +456,9 @@ export class StreamParser {
     this.attrNames = [];
     this.attrValues = [];
     this.tagAttrs = {};
+    this.awaitQuote = '';
+    this.tailPieces = [];
+    this.tailPiecesLength = 0;
   }
 
   private fail(condition: XmlErrorCondition, text: string): number {
@@ -455,12 +502,14 @@ export class StreamParser {
   /** Parses `s` as far as it goes; returns how much was consumed, or STOP. */
   private run(s: string): number {
     const end = s.length;
+    this.ltAt = this.ampAt = this.lfAt = this.crAt = this.tabAt = UNKNOWN;
     let pos = 0;
     while (pos < end) {
       let next: number;
       switch (this.mode) {
         case M_TEXT: {
-          let lt = s.indexOf('<', pos);
+          let lt = this.ltAt;
+          if (lt < pos && lt !== -1) lt = this.ltAt = s.indexOf('<', pos);
           if (lt === -1) lt = end;
           if (lt > pos) {
             const r = this.onText(s, pos, lt, lt === end);
@@ -578,6 +627,7 @@ export class StreamParser {
     this.tagIsDecl = false;
     this.tagWs = false;
     this.tagSpecial = false;
+    this.tagDefaultNs = undefined;
     this.tagAttrs = {};
     this.nAttrs = 0;
     this.valueScanOffset = 0;
@@ -631,6 +681,8 @@ export class StreamParser {
       if (p < end && s.charCodeAt(p) !== 0x3d) return this.fail('not-well-formed', 'expected "=" after an attribute name');
       p++;
       while (p < end && isXmlSpace(s.charCodeAt(p))) p++;
+      // Bounded so that an attribute's start, kept while more input is awaited, stays short.
+      if (p - nameEnd - 1 > MAX_SPACE_AROUND_EQ) return this.fail('policy-violation', 'too much whitespace around "="');
       if (p >= end) {
         this.tagWs = true;
         return this.needMore(nameStart);
@@ -638,26 +690,15 @@ export class StreamParser {
       const q = s.charCodeAt(p);
       if (q !== 0x22 && q !== 0x27) return this.fail('not-well-formed', 'attribute values must be quoted');
       const valueStart = p + 1;
-      let close: number;
-      let value: string | undefined;
-      if (this.valueScanOffset === 0) {
-        // Common case in one native scan: a value without references, '<' or whitespace to normalise.
-        const plain = q === 0x22 ? PLAIN_DQ_VALUE : PLAIN_SQ_VALUE;
-        plain.lastIndex = valueStart;
-        plain.test(s);
-        const stopAt = plain.lastIndex;
-        if (stopAt < end && s.charCodeAt(stopAt) === q) {
-          close = stopAt;
-          value = s.slice(valueStart, close);
-        } else close = s.indexOf(q === 0x22 ? '"' : "'", stopAt);
-      } else {
-        close = s.indexOf(q === 0x22 ? '"' : "'", Math.max(valueStart, nameStart + this.valueScanOffset));
-      }
+      // valueScanOffset: how far an earlier write already searched this value for its closing quote.
+      const close = s.indexOf(q === 0x22 ? '"' : "'", Math.max(valueStart, nameStart + this.valueScanOffset));
       if (close === -1) {
         this.valueScanOffset = end - nameStart;
+        this.pendingQuote = q === 0x22 ? '"' : "'";
         this.tagWs = true;
         return this.needMore(nameStart);
       }
+      let value = this.isPlainValue(s, valueStart, close) ? s.slice(valueStart, close) : undefined;
       this.valueScanOffset = 0;
 
       const name = ATTRIBUTE_NAMES.get(s, nameStart, nameEnd);
@@ -675,7 +716,8 @@ export class StreamParser {
       this.nAttrs = n + 1;
       // Plain attributes go straight into the element's attrs; declarations and prefixed names
       // wait for openElement, which resolves namespaces.
-      if (nameColon >= 0 || (nameEnd - nameStart === 5 && s.startsWith('xmlns', nameStart))) this.tagSpecial = true;
+      if (nameColon >= 0) this.tagSpecial = true;
+      else if (name === 'xmlns') this.tagDefaultNs = value;
       else if (name.length === 9 && name === '__proto__') setAttr(this.tagAttrs, name, value);
       else this.tagAttrs[name] = value;
       pos = close + 1;
@@ -683,14 +725,27 @@ export class StreamParser {
     }
   }
 
-  /** An attribute value in [a, b): references decoded, whitespace normalised (XML 1.0 §3.3.3). */
-  private attrValue(s: string, a: number, b: number): string | null {
-    let i = a;
-    for (; i < b; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 0x3d && (c === 0x26 || c === 0x3c || c < 0x20)) break;
-    }
-    return i === b ? s.slice(a, b) : this.decodeSlow(s, a, b, true);
+  /**
+   * Whether s[a, b) holds none of '&', '<', TAB, LF, CR, so it needs no decoding. Uses the cached
+   * position of the next such character at or after some earlier point, so each kind of character
+   * is searched for about once per input instead of once per value.
+   */
+  private isPlainValue(s: string, a: number, b: number): boolean {
+    let i = this.ltAt;
+    if (i < a && i !== -1) i = this.ltAt = s.indexOf('<', a);
+    if (i !== -1 && i < b) return false;
+    i = this.ampAt;
+    if (i < a && i !== -1) i = this.ampAt = s.indexOf('&', a);
+    if (i !== -1 && i < b) return false;
+    i = this.lfAt;
+    if (i < a && i !== -1) i = this.lfAt = s.indexOf('\n', a);
+    if (i !== -1 && i < b) return false;
+    i = this.crAt;
+    if (i < a && i !== -1) i = this.crAt = s.indexOf('\r', a);
+    if (i !== -1 && i < b) return false;
+    i = this.tabAt;
+    if (i < a && i !== -1) i = this.tabAt = s.indexOf('\t', a);
+    return i === -1 || i >= b;
   }
 
   /** Decodes references and normalises line ends (and, in attributes, whitespace) in [a, b). */
@@ -789,24 +844,22 @@ export class StreamParser {
     const depth = this.stack.length;
     let ns = depth > 0 ? (this.defaultNs[depth - 1] as string) : this.baseNs;
     let scope = depth > 0 ? (this.scopes[depth - 1] as NsScope | null) : this.baseScope;
-    let declaredDefault: string | undefined;
+    const declaredDefault = this.tagDefaultNs;
     const n = this.nAttrs;
     const names = this.attrNames;
     const values = this.attrValues;
     const attrs = this.tagAttrs;
 
+    if (declaredDefault !== undefined) {
+      if (declaredDefault === XML_NS || declaredDefault === XMLNS_NS) return this.fail('not-well-formed', 'reserved namespace as default');
+      ns = declaredDefault;
+    }
     if (this.tagSpecial) {
       // Declarations first: they apply to the element's own name and to all its attributes.
       for (let i = 0; i < n; i++) {
         const name = names[i] as string;
-        if (!isXmlnsName(name)) continue;
+        if (name.length <= 6 || !name.startsWith('xmlns:')) continue;
         const value = values[i] as string;
-        if (name.length === 5) {
-          if (value === XML_NS || value === XMLNS_NS) return this.fail('not-well-formed', 'reserved namespace as default');
-          ns = value;
-          declaredDefault = value;
-          continue;
-        }
         const prefix = name.slice(6);
         if (prefix === 'xml') {
           if (value !== XML_NS) return this.fail('not-well-formed', 'the xml prefix cannot be rebound');
@@ -1045,6 +1098,7 @@ export class StreamParser {
         this.tagIsDecl = true;
         this.tagWs = false;
         this.tagSpecial = false;
+        this.tagDefaultNs = undefined;
         this.tagAttrs = {};
         this.nAttrs = 0;
         this.valueScanOffset = 0;

@@ -502,6 +502,36 @@ describe('StreamParser: limits', () => {
     }
   });
 
+  it('a long attribute value arriving in small pieces is parsed right, in linear time', () => {
+    const value = 'é&amp;x'.repeat(25_000); // 225 KB in the document
+    const doc = Buffer.from(HEADER + `<message id='${value}' to="a"><body/></message><iq/>`, 'utf8');
+    const expected = 'é&x'.repeat(25_000);
+    for (const [size, asString] of [[7, false], [1000, true], [3, false]] as const) {
+      const { parser, events } = recorder();
+      const started = Date.now();
+      for (let i = 0; i < doc.length; i += size) {
+        const piece = doc.subarray(i, i + size);
+        parser.write(asString ? piece.toString('latin1') : piece);
+      }
+      if (asString) {
+        // latin1 strings are not the UTF-8 text; only check that it finished without error.
+        assert.deepEqual(errors(events), []);
+        continue;
+      }
+      assert.deepEqual(errors(events), []);
+      const msg = firstStanza(events);
+      assert.equal(msg.attr('id'), expected);
+      assert.equal(msg.attr('to'), 'a');
+      assert.equal(stanzas(events).length, 2);
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    }
+  });
+
+  it('whitespace around "=" is bounded', () => {
+    assert.equal(stanzas(inStream(`<m a${' '.repeat(512)}=${' '.repeat(512)}'1'/>`)).length, 1);
+    assertError(inStream(`<m a${' '.repeat(512)}=${' '.repeat(513)}'1'/>`), 'policy-violation');
+  });
+
   it('the stream header size is limited', () => {
     const header = (extra: number): string => HEADER.replace("to='example.com'", `to='${'e'.repeat(extra)}'`);
     const base = Buffer.byteLength(header(0));
