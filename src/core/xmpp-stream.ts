@@ -64,7 +64,13 @@ export class XmppStream {
 
   feed(data: Buffer): void {
     if (this.peerClosed) return;
-    this.parser.write(data);
+    try {
+      this.parser.write(data);
+    } catch (err) {
+      // A bug in a handler must cost one connection, never the process.
+      this.log.error({ err }, 'error while handling input: closing the stream');
+      this.close({ condition: 'internal-server-error' });
+    }
   }
 
   /** Send our stream header. `id` is generated when not given; returns the id used. */
