@@ -55,6 +55,8 @@ interface StreamSessionBase {
   log: Logger;
   /** Set once the session is destroyed; a destroyed session ignores send() and close(). */
   destroyed: boolean;
+  /** ms since epoch of the last data received from the peer (stamped by the transport). */
+  lastActivity?: number;
   send(stanza: Element | string): void;
   close(reason?: CloseReason): void;
   /** Expect a fresh stream header (after STARTTLS or SASL success); sets `notopen`. */

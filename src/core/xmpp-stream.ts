@@ -34,6 +34,8 @@ const CLOSE_GRACE_MS = 2000;
 export class XmppStream {
   headerSent = false;
   closing = false;
+  /** Why we closed the stream, for the session-destroyed event. */
+  closeReason: CloseReason | undefined;
   private peerClosed = false;
   private readonly parser: StreamParser;
   private closeTimer: NodeJS.Timeout | undefined;
@@ -111,6 +113,7 @@ export class XmppStream {
     if (this.closing) return;
     if (!this.headerSent) this.openStream({});
     this.closing = true;
+    this.closeReason = reason;
     let out = '';
     if (reason !== undefined) {
       const el = reason instanceof Element ? reason : typeof reason === 'string' ? streamError(reason) : streamError(reason.condition, reason.text);

@@ -52,7 +52,10 @@ function acceptClient(mod: ModuleApi, socket: Socket, unauthedPerIp: Map<string,
   const cfg = server.config.c2s;
   const id = newSessionId('c2s');
   const conn: SocketConnection = new SocketConnection(socket, {
-    data: (data) => stream.feed(data),
+    data: (data) => {
+      session.lastActivity = Date.now(); // read by the ping module to find idle connections
+      stream.feed(data);
+    },
     error: (err) => log.debug({ err: err.message }, 'socket error'),
     close: () => onClose(),
   });
@@ -118,7 +121,7 @@ function acceptClient(mod: ModuleApi, socket: Socket, unauthedPerIp: Map<string,
     releaseUnauthed();
     stream.disposed();
     log.debug('client disconnected');
-    server.sessions.destroySession(current());
+    server.sessions.destroySession(current(), stream.closeReason);
   }
 
   function onStreamOpen(header: Element, contentNs: string): void {
