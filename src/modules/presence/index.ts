@@ -1,0 +1,63 @@
+/**
+ * Presence and presence subscriptions (RFC 6121 §3, §4, Appendix A), with subscription
+ * pre-approval (§3.4). The roster data lives in the roster module's store (../roster/store.ts).
+ * Options in `[modules.presence]`; see README.md for the events.
+ */
+import { defineModule } from '../../core/modules.js';
+import type { StanzaEvent } from '../../core/event-map.js';
+import { PresenceService } from './service.js';
+
+export const NS_PRE_APPROVAL_FEATURE = 'urn:xmpp:features:pre-approval';
+
+/** Each host's service, so a stanza seen on another host's bus is handled by its sender's host. */
+const services = new Map<string, PresenceService>();
+
+/** Outbound presence of a local user, wherever it is seen (destination host, s2s, component). */
+function outbound({ origin, stanza, to }: StanzaEvent): boolean | undefined {
+  if (origin.type !== 'c2s' || stanza.name !== 'presence') return undefined;
+  return services.get(origin.host)?.outbound(origin, stanza, to);
+}
+
+export default defineModule({
+  name: 'presence',
+  description: 'RFC 6121 presence and subscriptions, §3.4 pre-approval',
+  depends: ['roster'],
+  setup(mod) {
+    const preApproval = mod.option.boolean('pre_approval', true);
+    const service = new PresenceService(mod, { preApproval });
+    services.set(mod.host, service);
+    mod.onUnload(() => {
+      if (services.get(mod.host) === service) services.delete(mod.host);
+    });
+
+    mod.hook('stream-features', ({ origin, features }) => {
+      if (!preApproval || origin.type !== 'c2s' || origin.resource !== undefined) return;
+      features.c('sub', { xmlns: NS_PRE_APPROVAL_FEATURE });
+    });
+
+    // What a user sends: the 'pre-' events fire on the destination host, so this catches local
+    // destinations; remote domains and components are caught on their routes. Priority 100 runs
+    // before s2s and component delivery.
+    mod.hook('pre-presence/bare', outbound);
+    mod.hook('pre-presence/full', outbound);
+    mod.hook('pre-presence/host', outbound);
+    mod.hook('route/remote', outbound, 100);
+    mod.hookGlobal('route/component', (event) => (event.origin.type === 'c2s' && event.origin.host === mod.host ? outbound(event) : undefined), 100);
+
+    mod.hook('presence/bare', (event) => {
+      const { origin, stanza } = event;
+      // No 'to' (the router addressed it to the sender's bare JID): the user's own broadcast.
+      if (origin.type === 'c2s' && stanza.attrs.to === undefined) service.broadcast(origin, stanza);
+      else service.inbound(event);
+      return true;
+    });
+    mod.hook('presence/full', (event) => {
+      service.inbound(event);
+      return true;
+    });
+
+    mod.hook('resource-unbind', ({ session }) => {
+      service.sessionEnded(session);
+    });
+  },
+});

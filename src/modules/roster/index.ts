@@ -1,0 +1,162 @@
+/**
+ * Rosters (RFC 6121 §2): get, set and remove, with the checks of §2.3.3 and §2.5.3, pushes to
+ * interested resources, and roster versioning (§2.6, XEP-0237). Subscription states change in
+ * the presence module; both use the storage API in ./store.ts. Options in `[modules.roster]`.
+ */
+import { defineModule, type ModuleApi } from '../../core/modules.js';
+import type { StanzaEvent } from '../../core/event-map.js';
+import type { C2SSession } from '../../core/session.js';
+import { errorReply, presence, reply } from '../../xml/stanza.js';
+import { NS_ROSTER, NS_ROSTERVER_FEATURE, itemElement, parseRosterSet, type RosterLimits } from './items.js';
+import { modifyAndPush } from './push.js';
+import { loadRoster, type RosterItem } from './store.js';
+
+interface RosterOptions extends RosterLimits {
+  maxItems: number;
+  versioning: boolean;
+}
+
+export default defineModule({
+  name: 'roster',
+  description: 'RFC 6121 §2 rosters, XEP-0237 roster versioning',
+  setup(mod) {
+    const options: RosterOptions = {
+      maxItems: mod.option.number('max_items', 1000, 1),
+      maxNameLength: mod.option.number('max_name_length', 1024, 1),
+      maxGroupLength: mod.option.number('max_group_length', 1024, 1),
+      versioning: mod.option.boolean('versioning', true),
+    };
+
+    mod.hook('stream-features', ({ origin, features }) => {
+      if (!options.versioning || origin.type !== 'c2s' || origin.resource !== undefined) return;
+      features.c('ver', { xmlns: NS_ROSTERVER_FEATURE });
+    });
+
+    // session.roster is loaded when the resource binds and kept current by every change.
+    mod.hook('resource-bind', ({ session }) => {
+      loadRoster(mod.server, session.host, session.username).then(
+        (roster) => {
+          session.roster ??= roster;
+        },
+        (err: unknown) => session.log.error({ err }, 'could not load the roster'),
+      );
+    });
+
+    const fail = (origin: StanzaEvent['origin'], stanza: StanzaEvent['stanza']) => (err: unknown) => {
+      mod.log.error({ err }, 'roster request failed');
+      origin.send(errorReply(stanza, 'internal-server-error'));
+    };
+
+    mod.hook(`iq-get/bare/${NS_ROSTER}:query`, (event) => {
+      const session = ownSession(event);
+      if (!session) return forbid(event);
+      onGet(mod, options, session, event).catch(fail(event.origin, event.stanza));
+      return true;
+    });
+
+    mod.hook(`iq-set/bare/${NS_ROSTER}:query`, (event) => {
+      const session = ownSession(event);
+      if (!session) return forbid(event);
+      onSet(mod, options, session, event).catch(fail(event.origin, event.stanza));
+      return true;
+    });
+  },
+});
+
+/** The sending session when it is the account's own resource (only it may see or change the roster). */
+function ownSession({ origin, to, from }: StanzaEvent): C2SSession | undefined {
+  if (origin.type !== 'c2s' || from.bare !== to.bare || origin.username !== to.local || origin.host !== to.domain) return undefined;
+  return origin;
+}
+
+function forbid({ origin, stanza }: StanzaEvent): true {
+  origin.send(errorReply(stanza, 'forbidden', 'only the account itself may use its roster'));
+  return true;
+}
+
+async function onGet(mod: ModuleApi, options: RosterOptions, session: C2SSession, { stanza }: StanzaEvent): Promise<void> {
+  session.interested = true;
+  const roster = await loadRoster(mod.server, session.host, session.username);
+  session.roster = roster;
+  const clientVer = stanza.elements[0]?.attrs.ver;
+  if (options.versioning && clientVer !== undefined && clientVer === roster.ver) {
+    // XEP-0237 §2.3: the client's copy is current; changes from now on come as pushes.
+    session.send(reply(stanza));
+    return;
+  }
+  const result = reply(stanza);
+  const query = result.c('query', { xmlns: NS_ROSTER, ver: options.versioning ? roster.ver : undefined });
+  for (const item of roster.items()) query.cnode(itemElement(item));
+  session.send(result);
+}
+
+type SetOutcome =
+  | { kind: 'updated' }
+  | { kind: 'full' }
+  | { kind: 'not-found' }
+  | { kind: 'removed'; previous: RosterItem; pendingIn: boolean };
+
+async function onSet(mod: ModuleApi, options: RosterOptions, session: C2SSession, { stanza }: StanzaEvent): Promise<void> {
+  const query = stanza.elements[0];
+  if (!query) return;
+  const parsed = parseRosterSet(query, options);
+  if (!parsed.ok) {
+    session.send(errorReply(stanza, parsed.condition, parsed.text));
+    return;
+  }
+  const request = parsed.request;
+  const own = `${session.username}@${session.host}`;
+  if (request.jid === own) {
+    session.send(errorReply(stanza, 'not-allowed', 'your own JID cannot be a roster item'));
+    return;
+  }
+  const { result: outcome } = await modifyAndPush(mod.server, session.host, session.username, (roster): SetOutcome => {
+    const existing = roster.getItem(request.jid);
+    if (request.kind === 'remove') {
+      if (!existing) return { kind: 'not-found' };
+      const pendingIn = roster.hasPendingIn(request.jid);
+      roster.removeItem(request.jid);
+      roster.setPendingIn(request.jid, undefined);
+      return { kind: 'removed', previous: existing, pendingIn };
+    }
+    if (!existing && roster.size >= options.maxItems) return { kind: 'full' };
+    const item: RosterItem = existing ?? { jid: request.jid, groups: [], subscription: 'none', ask: false, approved: false };
+    item.groups = request.groups;
+    if (request.name === undefined) delete item.name;
+    else item.name = request.name;
+    roster.setItem(item);
+    return { kind: 'updated' };
+  });
+  switch (outcome.kind) {
+    case 'not-found':
+      session.send(errorReply(stanza, 'item-not-found', 'no such item in the roster'));
+      return;
+    case 'full':
+      session.send(errorReply(stanza, 'policy-violation', `a roster holds at most ${options.maxItems} items`));
+      return;
+    case 'removed':
+      cancelSubscriptions(mod, session, outcome.previous, outcome.pendingIn);
+      break;
+    case 'updated':
+      break;
+  }
+  session.send(reply(stanza));
+}
+
+/**
+ * RFC 6121 §2.5.2: removing an item ends the subscriptions both ways: unsubscribe when the user
+ * was subscribed to (or asked for) the contact's presence, unsubscribed when the contact was
+ * subscribed to (or asked for) the user's, then unavailable from the user's available resources.
+ */
+function cancelSubscriptions(mod: ModuleApi, session: C2SSession, previous: RosterItem, pendingIn: boolean): void {
+  const own = `${session.username}@${session.host}`;
+  const to = previous.jid;
+  const sub = previous.subscription;
+  if (sub === 'to' || sub === 'both' || previous.ask) mod.send(presence({ type: 'unsubscribe', from: own, to }));
+  const subscriber = sub === 'from' || sub === 'both';
+  if (subscriber || pendingIn) mod.send(presence({ type: 'unsubscribed', from: own, to }));
+  if (!subscriber) return;
+  for (const s of mod.server.sessions.getUserSessions(session.host, session.username)) {
+    if (s.presence !== undefined && s.fullJid !== undefined) mod.send(presence({ type: 'unavailable', from: s.fullJid, to }));
+  }
+}
