@@ -1,0 +1,76 @@
+/**
+ * What other modules use to extend service discovery (XEP-0030) beyond `mod.addFeature`,
+ * `mod.addIdentity` and `mod.addDiscoExtension`:
+ *
+ * - `addDiscoItem(mod, item)`: a fixed item in the host's disco#items (removed on unload);
+ * - the events below, fired on the host for every query, to answer per requester or per node.
+ *
+ * Events for queries without a node collect (handlers append and must not return true);
+ * events for a node are claimed: the handler that knows the node fills the reply and returns
+ * true, and a node nobody claims is answered with item-not-found.
+ */
+import type { ModuleApi } from '../../core/modules.js';
+import type { HostContext } from '../../core/host.js';
+import type { LocalSession, StreamSession } from '../../core/session.js';
+import type { Jid } from '../../jid/index.js';
+import type { Element } from '../../xml/element.js';
+
+export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
+
+export interface DiscoItem {
+  jid: string;
+  name?: string;
+  node?: string;
+}
+
+export interface DiscoQuery {
+  origin: StreamSession | LocalSession;
+  stanza: Element;
+  from: Jid;
+  /** The host (no localpart) or an account's bare JID. */
+  to: Jid;
+  /**
+   * For an account: whether the requester may see the account's presence (the user themself,
+   * or a contact with a 'from'/'both' subscription), as XEP-0030 §8 requires for anything
+   * that reveals availability. Always true for the host.
+   */
+  trusted: boolean;
+}
+
+declare module '../../core/event-map.js' {
+  interface EventMap {
+    /** disco#info without a node (host, or an account for trusted requesters): append to `query`. */
+    'disco-info': DiscoQuery & { query: Element };
+    /** disco#info for a node: fill `query` and return true if the node is yours. */
+    'disco-info-node': DiscoQuery & { node: string; query: Element };
+    /** disco#items without a node: push to `items`. */
+    'disco-items': DiscoQuery & { items: DiscoItem[] };
+    /** disco#items for a node: push to `items` and return true if the node is yours. */
+    'disco-items-node': DiscoQuery & { node: string; items: DiscoItem[] };
+  }
+}
+
+const fixedItems = new WeakMap<HostContext, DiscoItem[]>();
+
+/** Add an item to the disco#items of `mod`'s host; it goes away when `mod` unloads. */
+export function addDiscoItem(mod: ModuleApi, item: DiscoItem): void {
+  const ctx = mod.context;
+  if (!ctx) throw new Error(`module ${mod.name}: addDiscoItem needs a host (this module is global)`);
+  let list = fixedItems.get(ctx);
+  if (!list) {
+    list = [];
+    fixedItems.set(ctx, list);
+  }
+  const own = { ...item };
+  list.push(own);
+  mod.onUnload(() => {
+    const i = list.indexOf(own);
+    if (i >= 0) list.splice(i, 1);
+  });
+}
+
+/** The fixed items modules added to a host (a copy). */
+export function hostItems(ctx: HostContext): DiscoItem[] {
+  return [...(fixedItems.get(ctx) ?? [])];
+}

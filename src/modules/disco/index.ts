@@ -1,0 +1,28 @@
+/**
+ * XEP-0030 Service Discovery: disco#info and disco#items for the host (identity, features and
+ * XEP-0128 forms that modules register on the host; items = components plus what modules add)
+ * and for users' bare JIDs on the account's behalf. See api.ts to extend it, README.md.
+ */
+import { defineModule } from '../../core/modules.js';
+import { NS_DISCO_INFO, NS_DISCO_ITEMS } from './api.js';
+import { DiscoResponder } from './responder.js';
+
+export { addDiscoItem, NS_DISCO_INFO, NS_DISCO_ITEMS, type DiscoItem, type DiscoQuery } from './api.js';
+
+export default defineModule({
+  name: 'disco',
+  description: 'XEP-0030 Service Discovery',
+  setup(mod) {
+    const ctx = mod.context;
+    if (!ctx) throw new Error('disco is a host module');
+    mod.addIdentity({ category: 'server', type: 'im', name: mod.option.string('name', 'Canto') });
+    mod.addFeature(NS_DISCO_INFO);
+    mod.addFeature(NS_DISCO_ITEMS);
+
+    const disco = new DiscoResponder(mod, ctx);
+    mod.hook(`iq-get/host/${NS_DISCO_INFO}:query`, disco.hostInfo);
+    mod.hook(`iq-get/host/${NS_DISCO_ITEMS}:query`, disco.hostItems);
+    mod.hook(`iq-get/bare/${NS_DISCO_INFO}:query`, disco.accountInfo);
+    mod.hook(`iq-get/bare/${NS_DISCO_ITEMS}:query`, disco.accountItems);
+  },
+});

@@ -1,0 +1,161 @@
+/**
+ * Answers disco#info and disco#items (XEP-0030) for the host and, on the account's behalf, for
+ * its users' bare JIDs. Accounts follow §8: info only for the user and contacts that see the
+ * account's presence (service-unavailable otherwise, and for accounts that do not exist, so the
+ * answer does not reveal which exist); items are an empty list where info would be refused.
+ */
+import type { ModuleApi } from '../../core/modules.js';
+import type { HostContext } from '../../core/host.js';
+import type { StanzaEvent } from '../../core/event-map.js';
+import { Element } from '../../xml/element.js';
+import { errorReply, reply } from '../../xml/stanza.js';
+import { hostItems, NS_DISCO_INFO, NS_DISCO_ITEMS, type DiscoItem, type DiscoQuery } from './api.js';
+import { accountExists, maySeePresence } from './presence-access.js';
+
+export class DiscoResponder {
+  constructor(
+    private readonly mod: ModuleApi,
+    private readonly ctx: HostContext,
+  ) {}
+
+  hostInfo = (event: StanzaEvent): boolean => {
+    const node = nodeOf(event.stanza);
+    const query = new Element('query', { xmlns: NS_DISCO_INFO, node });
+    const q: DiscoQuery = { ...base(event), trusted: true };
+    if (node !== undefined) {
+      if (!this.mod.fire('disco-info-node', { ...q, node, query })) return this.notFound(event, node);
+    } else {
+      appendIdentities(query, this.ctx.identities);
+      for (const ns of this.ctx.features) query.c('feature', { var: ns });
+      this.mod.fire('disco-info', { ...q, query });
+      // The forms are shared by every reply: send copies.
+      for (const form of this.ctx.discoExtensions) query.cnode(form.clone());
+    }
+    event.origin.send(reply(event.stanza).cnode(query));
+    return true;
+  };
+
+  hostItems = (event: StanzaEvent): boolean => {
+    const node = nodeOf(event.stanza);
+    const items: DiscoItem[] = [];
+    const q: DiscoQuery = { ...base(event), trusted: true };
+    if (node !== undefined) {
+      if (!this.mod.fire('disco-items-node', { ...q, node, items })) return this.notFound(event, node);
+    } else {
+      for (const domain of [...this.mod.server.components].sort()) items.push({ jid: domain });
+      items.push(...hostItems(this.ctx));
+      this.mod.fire('disco-items', { ...q, items });
+    }
+    event.origin.send(reply(event.stanza).cnode(itemsQuery(items, node)));
+    return true;
+  };
+
+  accountInfo = (event: StanzaEvent): boolean => {
+    this.answerLater(event, async () => {
+      const node = nodeOf(event.stanza);
+      const { username, trusted } = await this.requesterStanding(event);
+      if (trusted !== true) {
+        // §8: the same answer whether the account is missing or the requester not allowed.
+        this.mod.log.debug({ username, from: event.from.full }, 'disco#info to an account refused');
+        return errorReply(event.stanza, 'service-unavailable');
+      }
+      const query = new Element('query', { xmlns: NS_DISCO_INFO, node });
+      const q: DiscoQuery = { ...base(event), trusted };
+      if (node !== undefined) {
+        if (!this.mod.fire('disco-info-node', { ...q, node, query })) return notFoundReply(event, node);
+      } else {
+        query.c('identity', { category: 'account', type: 'registered' });
+        query.c('feature', { var: NS_DISCO_INFO });
+        query.c('feature', { var: NS_DISCO_ITEMS });
+        this.mod.fire('disco-info', { ...q, query });
+      }
+      return reply(event.stanza).cnode(query);
+    });
+    return true;
+  };
+
+  accountItems = (event: StanzaEvent): boolean => {
+    this.answerLater(event, async () => {
+      const node = nodeOf(event.stanza);
+      const { trusted } = await this.requesterStanding(event);
+      const items: DiscoItem[] = [];
+      // §8: an account that does not exist has an empty list, whatever the node.
+      if (trusted !== undefined) {
+        const q: DiscoQuery = { ...base(event), trusted };
+        if (node !== undefined) {
+          const claimed = this.mod.fire('disco-items-node', { ...q, node, items });
+          // Only someone allowed to see the account learns that a node does not exist.
+          if (!claimed && trusted) return notFoundReply(event, node);
+        } else {
+          this.mod.fire('disco-items', { ...q, items });
+        }
+      }
+      return reply(event.stanza).cnode(itemsQuery(items, node));
+    });
+    return true;
+  };
+
+  /**
+   * Whether the target account exists and the requester may see its presence:
+   * `trusted` is undefined when the account does not exist.
+   */
+  private async requesterStanding(event: StanzaEvent): Promise<{ username: string; trusted: boolean | undefined }> {
+    const username = event.to.local;
+    // The user themself is signed in, so the account exists: no storage lookup.
+    if (event.from.bare === event.to.bare) return { username, trusted: true };
+    if (!(await accountExists(this.mod, username))) return { username, trusted: undefined };
+    return { username, trusted: await maySeePresence(this.mod, username, event.from) };
+  }
+
+  private answerLater(event: StanzaEvent, answer: () => Promise<Element>): void {
+    answer().then(
+      (stanza) => event.origin.send(stanza),
+      (err: unknown) => {
+        this.mod.log.error({ err, to: event.to.full, from: event.from.full }, 'disco query failed');
+        event.origin.send(errorReply(event.stanza, 'internal-server-error'));
+      },
+    );
+  }
+
+  private notFound(event: StanzaEvent, node: string): true {
+    event.origin.send(notFoundReply(event, node));
+    return true;
+  }
+}
+
+function base(event: StanzaEvent): Omit<DiscoQuery, 'trusted'> {
+  return { origin: event.origin, stanza: event.stanza, from: event.from, to: event.to };
+}
+
+/** The 'node' of the query; an empty node is the same as none. */
+function nodeOf(stanza: Element): string | undefined {
+  const node = stanza.elements[0]?.attrs.node;
+  return node === undefined || node === '' ? undefined : node;
+}
+
+function notFoundReply(event: StanzaEvent, node: string): Element {
+  return errorReply(event.stanza, 'item-not-found', `no such node: ${node}`);
+}
+
+/** Identities in order, without duplicates (XEP-0115 rejects a list with duplicates). */
+function appendIdentities(query: Element, identities: Iterable<{ category: string; type: string; name?: string }>): void {
+  const seen = new Set<string>();
+  for (const id of identities) {
+    const key = `${id.category}/${id.type}/${id.name ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    query.c('identity', { category: id.category, type: id.type, name: id.name });
+  }
+}
+
+function itemsQuery(items: DiscoItem[], node: string | undefined): Element {
+  const query = new Element('query', { xmlns: NS_DISCO_ITEMS, node });
+  const seen = new Set<string>();
+  for (const item of items) {
+    const key = `${item.jid}\u0000${item.node ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    query.c('item', { jid: item.jid, name: item.name, node: item.node });
+  }
+  return query;
+}

@@ -1,0 +1,98 @@
+/**
+ * XEP-0012 Last Activity: to the server, its uptime; to a user's bare JID, answered by the
+ * server on the account's behalf: 0 while the user has an available resource, otherwise the
+ * seconds since the last resource went offline with the status of its last unavailable
+ * presence. Only for the user and contacts allowed to see the user's presence (forbidden
+ * otherwise). A query to a full JID is the client's to answer (routed by the iq module).
+ */
+import { defineModule, type ModuleApi } from '../../core/modules.js';
+import type { StanzaEvent } from '../../core/event-map.js';
+import type { C2SSession } from '../../core/session.js';
+import { Element } from '../../xml/element.js';
+import { errorReply, reply } from '../../xml/stanza.js';
+import { accountExists, maySeePresence } from '../disco/presence-access.js';
+
+export const NS_LAST = 'jabber:iq:last';
+
+/** What is stored per user when the last resource goes offline. */
+export interface LastLogout {
+  /** ms since epoch */
+  when: number;
+  /** the <status/> of the last unavailable presence, '' when there was none */
+  status: string;
+}
+
+export const LAST_STORE = 'last_activity';
+
+export default defineModule({
+  name: 'last',
+  description: 'XEP-0012 Last Activity',
+  setup(mod) {
+    const store = mod.keyval<LastLogout>(LAST_STORE);
+    const statusOnLeaving = new WeakMap<C2SSession, string>();
+    const writes = new Set<Promise<void>>();
+
+    mod.addFeature(NS_LAST);
+
+    mod.hook(`iq-get/host/${NS_LAST}:query`, ({ origin, stanza }) => {
+      const seconds = Math.max(0, Math.floor((Date.now() - mod.server.startedAt) / 1000));
+      origin.send(reply(stanza).cnode(new Element('query', { xmlns: NS_LAST, seconds })));
+      return true;
+    });
+
+    // A resource's broadcast presence (no 'to': addressed to its own bare JID) carries the
+    // status to remember if it is the last one to go. Only watched, never claimed.
+    mod.hook(
+      'pre-presence/bare',
+      ({ origin, stanza, from, to }) => {
+        if (origin.type !== 'c2s' || from.bare !== to.bare) return;
+        if (stanza.attrs.type === 'unavailable') statusOnLeaving.set(origin, stanza.getChildText('status') ?? '');
+        else if (stanza.attrs.type === undefined) statusOnLeaving.delete(origin);
+      },
+      1000,
+    );
+
+    mod.hook('resource-unbind', ({ session }) => {
+      if (mod.server.sessions.getUserSessions(session.host, session.username).length > 0) return;
+      const record: LastLogout = { when: Date.now(), status: statusOnLeaving.get(session) ?? '' };
+      // Started now, not later: an account deletion that unbinds the sessions first and then
+      // deletes the data must find this write already done.
+      const write = store.set(session.username, record).catch((err: unknown) => {
+        mod.log.error({ err, username: session.username }, 'could not store the last logout');
+      });
+      writes.add(write);
+      void write.finally(() => writes.delete(write));
+    });
+    mod.onUnload(async () => {
+      await Promise.all(writes);
+    });
+
+    mod.hook(`iq-get/bare/${NS_LAST}:query`, (event) => {
+      accountLast(mod, store, event).then(
+        (answer) => event.origin.send(answer),
+        (err: unknown) => {
+          mod.log.error({ err, to: event.to.full }, 'last activity query failed');
+          event.origin.send(errorReply(event.stanza, 'internal-server-error'));
+        },
+      );
+      return true;
+    });
+  },
+});
+
+async function accountLast(mod: ModuleApi, store: { get(u: string): Promise<LastLogout | undefined> }, event: StanzaEvent): Promise<Element> {
+  const { stanza, from, to } = event;
+  const username = to.local;
+  const self = from.bare === to.bare;
+  // RFC 6121 §8.5.1: an iq to an account that does not exist is service-unavailable.
+  if (!self && !(await accountExists(mod, username))) return errorReply(stanza, 'service-unavailable');
+  if (!self && !(await maySeePresence(mod, username, from))) {
+    return errorReply(stanza, 'forbidden', 'you are not subscribed to the presence of this user');
+  }
+  const online = mod.server.sessions.getUserSessions(mod.host, username).some((s) => s.presence !== undefined);
+  if (online) return reply(stanza).cnode(new Element('query', { xmlns: NS_LAST, seconds: 0 }));
+  const last = await store.get(username);
+  if (!last) return errorReply(stanza, 'item-not-found', 'no last activity is known for this user');
+  const seconds = Math.max(0, Math.floor((Date.now() - last.when) / 1000));
+  return reply(stanza).cnode(new Element('query', { xmlns: NS_LAST, seconds }).t(last.status));
+}

@@ -1,0 +1,55 @@
+/**
+ * XEP-0092 Software Version: the server's name (Canto), its version from package.json and,
+ * only when `hide_os = false`, the operating system. `hide_version = true` answers
+ * service-unavailable and stops advertising the feature. Options in `[modules.version]`.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type as osType, release as osRelease } from 'node:os';
+import { defineModule } from '../../core/modules.js';
+import { errorReply, reply } from '../../xml/stanza.js';
+
+export const NS_VERSION = 'jabber:iq:version';
+
+/** Canto's version: the nearest package.json above this file that is Canto's own. */
+export function cantoVersion(from = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; ) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'canto' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // No (readable) package.json here: look further up.
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
+  }
+}
+
+export default defineModule({
+  name: 'version',
+  description: 'XEP-0092 Software Version',
+  setup(mod) {
+    const hideVersion = mod.option.boolean('hide_version', false);
+    const hideOs = mod.option.boolean('hide_os', true);
+    if (hideVersion) {
+      mod.hook(`iq-get/host/${NS_VERSION}:query`, ({ origin, stanza }) => {
+        origin.send(errorReply(stanza, 'service-unavailable'));
+        return true;
+      });
+      return;
+    }
+    const version = cantoVersion();
+    const os = hideOs ? undefined : `${osType()} ${osRelease()}`;
+    mod.addFeature(NS_VERSION);
+    mod.hook(`iq-get/host/${NS_VERSION}:query`, ({ origin, stanza }) => {
+      const query = reply(stanza).c('query', { xmlns: NS_VERSION });
+      query.c('name').t('Canto');
+      query.c('version').t(version);
+      if (os !== undefined) query.c('os').t(os);
+      origin.send(query.root());
+      return true;
+    });
+  },
+});
