@@ -1,0 +1,67 @@
+/**
+ * XEP-0191 Blocking Command: the blocklist IQs and their pushes (commands.ts), the effect of a
+ * blocklist on every stanza to and from the user (enforce.ts), presence on block and unblock
+ * (presence-effects.ts). Lists are cached per user while they are online (cache.ts). Options are
+ * in `[modules.blocking]` (docs/configuration.md).
+ */
+import { defineModule } from '../../core/modules.js';
+import type { StanzaKind } from '../../xml/stanza.js';
+import type { Destination } from '../../core/event-map.js';
+import { BlocklistCache } from './cache.js';
+import { BlockingCommands, NS_BLOCKING } from './commands.js';
+import { BlockEnforcer } from './enforce.js';
+import { PresenceEffects, rosterSubscribers } from './presence-effects.js';
+import { registerHost } from './registry.js';
+
+export { NS_BLOCKING } from './commands.js';
+export { NS_BLOCKING_ERRORS } from './enforce.js';
+/** Storage: keyval store, one array of prepared JID strings per user. */
+export const BLOCKLIST_STORE = 'blocklist';
+/** Above every delivery hook, so nothing is delivered before the check. */
+export const BLOCKING_PRIORITY = 1000;
+
+const KINDS: StanzaKind[] = ['message', 'presence', 'iq'];
+const DESTINATIONS: Destination[] = ['bare', 'full', 'host'];
+
+export default defineModule({
+  name: 'blocking',
+  description: 'XEP-0191 Blocking Command',
+  setup(mod) {
+    const maxItems = mod.option.number('max_items', 1000, 1);
+    const cacheSize = mod.option.number('offline_cache_size', 1000, 0);
+    const cache = new BlocklistCache(mod.keyval<string[]>(BLOCKLIST_STORE), cacheSize);
+    mod.onUnload(registerHost(mod.server, mod.host, cache));
+    const enforcer = new BlockEnforcer(mod);
+    const effects = new PresenceEffects(mod, enforcer, rosterSubscribers(mod));
+    const commands = new BlockingCommands(mod, cache, effects, maxItems);
+
+    mod.addFeature(NS_BLOCKING);
+    mod.hook(`iq-get/bare/${NS_BLOCKING}:blocklist`, commands.onBlocklist);
+    mod.hook(`iq-set/bare/${NS_BLOCKING}:block`, commands.onBlock);
+    mod.hook(`iq-set/bare/${NS_BLOCKING}:unblock`, commands.onUnblock);
+    mod.hook(`iq-set/bare/${NS_BLOCKING}:blocklist`, commands.onWrongType);
+    mod.hook(`iq-get/bare/${NS_BLOCKING}:block`, commands.onWrongType);
+    mod.hook(`iq-get/bare/${NS_BLOCKING}:unblock`, commands.onWrongType);
+
+    for (const kind of KINDS) {
+      for (const dest of DESTINATIONS) mod.hook(`pre-${kind}/${dest}`, enforcer.onLocalStanza, BLOCKING_PRIORITY);
+    }
+    // Fired on the sender's host for remote domains; server-wide for components.
+    mod.hook('route/remote', enforcer.onOutgoingStanza, BLOCKING_PRIORITY);
+    mod.hookGlobal(
+      'route/component',
+      (event) => event.from.domain === mod.host && enforcer.onOutgoingStanza(event),
+      BLOCKING_PRIORITY,
+    );
+
+    // Keep lists of online users in memory; load them at bind so the first stanzas need no wait.
+    mod.hook('resource-bind', ({ session }) => {
+      cache.userOnline(session.username);
+      cache.load(session.username).catch((err: unknown) => mod.log.error({ err, user: session.username }, 'could not load the blocklist'));
+    });
+    mod.hook('resource-unbind', ({ session }) => {
+      if (mod.server.sessions.getUserSessions(mod.host, session.username).length === 0) cache.userOffline(session.username);
+    });
+    mod.hook('user-deleted', ({ username }) => cache.forget(username));
+  },
+});
