@@ -108,7 +108,7 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 /** Modules enabled on every host unless the config says otherwise. */
 export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'disco', 'ping', 'version', 'time', 'roster', 'presence', 'message',
-  'offline', 'vcard', 'private', 'blocking', 'last', 'register',
+  'offline', 'vcard', 'private', 'blocking', 'last', 'register', 'contact',
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

@@ -11,7 +11,18 @@ import saslauth from './saslauth/index.js';
 import message from './message/index.js';
 import offline from './offline/index.js';
 import iq from './iq/index.js';
+import disco from './disco/index.js';
+import ping from './ping/index.js';
+import version from './version/index.js';
+import time from './time/index.js';
+import last from './last/index.js';
+import contact from './contact/index.js';
+import vcard from './vcard/index.js';
+import privateStorage from './private/index.js';
+import blocking from './blocking/index.js';
+import roster from './roster/index.js';
+import presence from './presence/index.js';
 
-const builtins: ModuleDefinition[] = [c2s, tls, bind, register, saslauth, message, offline, iq];
+const builtins: ModuleDefinition[] = [c2s, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence];
 
 export const builtinModules: ModuleRegistry = new Map(builtins.map((m) => [m.name, m]));
