@@ -3,8 +3,9 @@
 # Idempotent: does nothing when everything is present. Needs root (CI and dev machines are).
 set -euo pipefail
 need=()
-# Packages are added here as the suite starts using them (prosody, python3-slixmpp, chromium, nginx).
-PACKAGES=(openssl)
+# Packages are added here as the suite starts using them (prosody, chromium, nginx).
+# python3-slixmpp: the second client stack (test/interop/slixmpp*.test.ts, run with /usr/bin/python3).
+PACKAGES=(openssl python3-slixmpp)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

@@ -70,7 +70,7 @@ describe('after STARTTLS', () => {
     const { c, features } = await secured();
     const mechs = [...features.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((m) => m[1]);
     assert.deepEqual(mechs, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
-    assert.match(features, /<sasl-channel-binding xmlns=["']urn:xss:sasl-cb:0["']><channel-binding type=["']tls-exporter["']\/><channel-binding type=["']tls-server-end-point["']\/>/);
+    assert.match(features, /<sasl-channel-binding xmlns=["']urn:xmpp:sasl-cb:0["']><channel-binding type=["']tls-exporter["']\/><channel-binding type=["']tls-server-end-point["']\/>/);
     c.close();
   });
 

@@ -23,7 +23,7 @@ import { PlainServer } from '../../sasl/plain.js';
 import { chooseMechanism, offeredMechanisms, type OfferPolicy, type StreamSecurity } from './offer.js';
 import { FailureLimiter } from './rate-limit.js';
 
-export const NS_SASL_CB = 'urn:xss:sasl-cb:0';
+export const NS_SASL_CB = 'urn:xmpp:sasl-cb:0';
 
 /** Conditions that mean "wrong credentials": these feed the rate limiter. */
 const CREDENTIAL_FAILURES: ReadonlySet<SaslCondition> = new Set(['not-authorized', 'invalid-authzid']);

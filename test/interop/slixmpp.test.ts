@@ -1,0 +1,124 @@
+/**
+ * Issue 3, interop: slixmpp (Debian python3-slixmpp, run with /usr/bin/python3) as a second
+ * client stack logs in over STARTTLS with SCRAM, binds, and gets its own message back.
+ * In CI a missing slixmpp fails the test (scripts/install-test-deps.sh installs it);
+ * elsewhere the test is skipped with a message saying how to get it.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createAccount } from '../helpers/xmpp-client.js';
+
+const PYTHON = '/usr/bin/python3';
+/** Non-ASCII on purpose: SASLprep and UTF-8 on both sides. */
+const PASSWORD = 'slix-password-ü';
+// Compiled to dist*/test/interop/; the script stays in the source tree.
+const SCRIPT = fileURLToPath(new URL('../../../test/interop/slixmpp_selftest.py', import.meta.url));
+
+function slixmppMissing(): string | undefined {
+  const r = spawnSync(PYTHON, ['-c', 'import slixmpp'], { encoding: 'utf8' });
+  if (r.error) return `${PYTHON} cannot run: ${r.error.message}`;
+  if (r.status !== 0) return `${PYTHON} -c 'import slixmpp' failed: ${r.stderr.trim()}`;
+  return undefined;
+}
+
+const missing = slixmppMissing();
+if (missing !== undefined && process.env.CI) {
+  // CI installs python3-slixmpp; a missing client there is a broken setup, never a skip.
+  test('slixmpp is installed (CI)', () => {
+    assert.fail(`${missing} — run scripts/install-test-deps.sh`);
+  });
+}
+const skip = missing !== undefined && !process.env.CI ? `slixmpp is not available (${missing}); install python3-slixmpp (scripts/install-test-deps.sh)` : false;
+
+interface ScriptEvent {
+  event: string;
+  [key: string]: unknown;
+}
+
+async function runSelfTest(args: string[]): Promise<{ status: number | null; events: ScriptEvent[]; stderr: string }> {
+  const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const status = await new Promise<number | null>((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code) => {
+      clearTimeout(kill);
+      resolve(code);
+    });
+  });
+  const events = stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as ScriptEvent);
+  return { status, events, stderr };
+}
+
+let ts: TestServer;
+let caFile: string;
+before(async () => {
+  if (skip) return;
+  ts = await startTestServer();
+  await createAccount(ts, 'slix', PASSWORD);
+  const pem = ts.server.tls.forDomain('localhost')?.certificatePem;
+  assert.ok(pem, 'the test server has a certificate for localhost');
+  caFile = join(ts.dataDir, 'localhost-ca.pem');
+  writeFileSync(caFile, pem);
+});
+after(async () => {
+  if (skip) return;
+  await ts.stop();
+});
+
+function selfTestArgs(resource: string, extra: string[]): string[] {
+  const args = ['--jid', `slix@localhost/${resource}`, '--password', PASSWORD, '--port', String(ts.c2sPort), '--ca', caFile, ...extra];
+  // CANTO_TEST_SLIXMPP_DEBUG=1 puts slixmpp's debug log (the XML both ways) in failure messages.
+  if (process.env.CANTO_TEST_SLIXMPP_DEBUG) args.push('--debug');
+  return args;
+}
+
+for (const mechanism of [undefined, 'SCRAM-SHA-1'] as const) {
+  const label = mechanism ?? "slixmpp's preferred SCRAM";
+  test(`slixmpp logs in over STARTTLS with ${label}, binds, and messages itself`, { skip, timeout: 40_000 }, async () => {
+    const resource = `slix-${mechanism ?? 'default'}`;
+    // Channel binding off: see the script's docstring and the stock-slixmpp test below.
+    const { status, events, stderr } = await runSelfTest(selfTestArgs(resource, mechanism ? ['--mechanism', mechanism] : []));
+    const diagnostics = `events: ${JSON.stringify(events)}\nstderr: ${stderr}`;
+    assert.equal(status, 0, diagnostics);
+    const start = events.find((e) => e.event === 'session_start');
+    assert.ok(start, diagnostics);
+    assert.equal(start.jid, `slix@localhost/${resource}`);
+    assert.equal(start.mechanism, mechanism ?? 'SCRAM-SHA-256', diagnostics);
+    assert.match(String(start.tls), /^TLSv1\.[23]$/);
+    assert.equal(events.filter((e) => e.event === 'auth_failure').length, 0, diagnostics);
+    const received = events.find((e) => e.event === 'received');
+    assert.ok(received, diagnostics);
+    assert.equal(received.from, `slix@localhost/${resource}`);
+    assert.equal(received.body, 'hello from slixmpp');
+    assert.equal(received.type, 'chat');
+    console.log(`slixmpp: ${String(start.mechanism)} over ${String(start.tls)} as ${String(start.jid)}`);
+  });
+}
+
+/**
+ * Stock slixmpp 1.8 (Debian bookworm) binds only with tls-unique, which TLS 1.3 lacks (RFC 9266),
+ * and does not read XEP-0440, so it asks for SCRAM-*-PLUS with tls-unique (refused: not offered)
+ * and then falls back to plain SCRAM with the "y" flag, which RFC 5802 §6 requires a server that
+ * offered -PLUS to refuse (downgrade protection). This pins that behaviour: the refusals are clean
+ * SASL failures, never a crash or a hang. Such clients log in with channel binding switched off.
+ */
+test('stock slixmpp 1.8 (tls-unique only) is refused cleanly by the downgrade protection', { skip, timeout: 40_000 }, async () => {
+  const { status, events, stderr } = await runSelfTest(selfTestArgs('slix-stock', ['--channel-binding', 'stock']));
+  const diagnostics = `events: ${JSON.stringify(events)}\nstderr: ${stderr}`;
+  assert.notEqual(status, 0, diagnostics);
+  const failures = events.filter((e) => e.event === 'auth_failure');
+  assert.ok(failures.some((e) => String(e.mechanism).endsWith('-PLUS') && e.condition === 'malformed-request'), diagnostics);
+  assert.ok(failures.some((e) => !String(e.mechanism).endsWith('-PLUS') && e.condition === 'not-authorized'), diagnostics);
+  assert.equal(events.filter((e) => e.event === 'session_start').length, 0, diagnostics);
+});
