@@ -5,10 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { clientHeader } from '../helpers/raw-client.js';
+import { RawTlsClient } from '../helpers/scram-client.js';
 import type { CantoConfig } from '../../src/core/config.js';
 import type { ModuleDefinition } from '../../src/core/modules.js';
 import { builtinModules } from '../../src/modules/index.js';
@@ -42,93 +40,31 @@ const { client: xmppClient, xml } = (await import(XMPP_CLIENT_PACKAGE)) as XmppC
 const NS_REGISTER = 'jabber:iq:register';
 const STANZA_ERROR = (condition: string) => new RegExp(`<${condition} xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']`);
 
-/** A byte-level client that negotiates STARTTLS, then exchanges raw XML on the encrypted stream. */
+/** A raw STARTTLS stream (the shared test client) with the features seen after TLS and an iq helper. */
 class TlsRawClient {
-  received = '';
-  closed = false;
-  private waiters: Array<() => void> = [];
+  private constructor(
+    private readonly raw: RawTlsClient,
+    /** The stream features offered on the encrypted stream. */
+    readonly received: string,
+  ) {}
 
-  private constructor(private socket: Socket) {
-    this.listen(socket);
-  }
-
-  /** Connect, open the stream, do STARTTLS and open the encrypted stream; resolves after its features. */
+  /** Connect, check what is offered before TLS, do STARTTLS; resolves with the new features. */
   static async open(port: number): Promise<TlsRawClient> {
-    const plain = await new Promise<Socket>((resolve, reject) => {
-      const s = netConnect({ port, host: '127.0.0.1' }, () => resolve(s));
-      s.once('error', reject);
-    });
-    const c = new TlsRawClient(plain);
-    c.send(clientHeader());
-    await c.waitFor(/<\/stream:features>/);
-    assert.match(c.received, /<starttls/);
-    assert.doesNotMatch(c.received, /iq-register/, 'registration is not offered before TLS');
-    c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    await c.waitFor(/<proceed/);
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    const secure = tlsConnect({ socket: plain, servername: 'localhost', rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', resolve);
-      secure.once('error', reject);
-    });
-    c.socket = secure;
-    c.received = '';
-    c.listen(secure);
-    c.send(clientHeader());
-    await c.waitFor(/<\/stream:features>/);
-    return c;
-  }
-
-  send(data: string): void {
-    this.socket.write(data);
+    const raw = await RawTlsClient.connect(port);
+    const before = await raw.open();
+    assert.match(before, /<starttls/);
+    assert.doesNotMatch(before, /iq-register/, 'registration is not offered before TLS');
+    return new TlsRawClient(raw, await raw.startTls());
   }
 
   /** Send an iq and return the serialized reply with the same id. */
   async iq(id: string, type: 'get' | 'set', payload: string): Promise<string> {
-    this.send(`<iq type='${type}' id='${id}'><query xmlns='${NS_REGISTER}'>${payload}</query></iq>`);
-    const re = new RegExp(`<iq\\b[^>]*\\bid=["']${id}["'][^>]*?(?:/>|>[\\s\\S]*?</iq>)`);
-    await this.waitFor(re);
-    return re.exec(this.received)?.[0] ?? '';
-  }
-
-  async waitFor(re: RegExp, ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!re.test(this.received)) {
-      if (this.closed) throw new Error(`closed before ${String(re)}; received: ${this.received}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${String(re)}; received: ${this.received}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    this.raw.send(`<iq type='${type}' id='${id}'><query xmlns='${NS_REGISTER}'>${payload}</query></iq>`);
+    return (await this.raw.next(new RegExp(`<iq\\b[^>]*\\bid=["']${id}["'][^>]*?(?:/>|>[\\s\\S]*?</iq>)`)))[0];
   }
 
   close(): void {
-    this.socket.destroy();
-  }
-
-  private listen(socket: Socket): void {
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.received += d;
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => {});
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    this.raw.close();
   }
 }
 
