@@ -8,12 +8,15 @@ import { isIP } from 'node:net';
 import type { CantoConfig } from '../core/config.js';
 import { inspectCertificate, localhostCertPaths } from '../net/certificates.js';
 import { existsSync } from 'node:fs';
+import { builtinModules } from '../modules/index.js';
+import { suggestModule } from '../core/modules.js';
 
 type Line = { level: 'ok' | 'warn' | 'error'; text: string };
 
 export async function runCheck(config: CantoConfig, file: string | undefined, opts: { dns: boolean }): Promise<number> {
   const lines: Line[] = [];
   lines.push({ level: 'ok', text: `configuration ${file ?? '(built-in default)'} is valid` });
+  lines.push(...checkModules(config));
   for (const vh of config.virtualhost) {
     lines.push(...checkCertificate(config, vh.domain, vh.certificate, vh.key));
     if (opts.dns) lines.push(...(await checkDns(vh.domain, config)));
@@ -26,6 +29,18 @@ export async function runCheck(config: CantoConfig, file: string | undefined, op
   const warnings = lines.filter((l) => l.level === 'warn').length;
   process.stdout.write(`\n${errors} error(s), ${warnings} warning(s)\n`);
   return errors > 0 ? 1 : 0;
+}
+
+/** Module names no built-in module has are skipped at start: say so here, with a hint. */
+function checkModules(config: CantoConfig): Line[] {
+  const named = new Set([...config.modules_enabled, ...config.virtualhost.flatMap((vh) => [...vh.modules_enabled, ...vh.modules_disabled])]);
+  const out: Line[] = [];
+  for (const name of named) {
+    if (builtinModules.has(name)) continue;
+    const hint = suggestModule(name, builtinModules);
+    out.push({ level: 'warn', text: `module "${name}" is not part of this version and will be skipped${hint ? ` (did you mean "${hint}"?)` : ''}` });
+  }
+  return out;
 }
 
 function checkCertificate(config: CantoConfig, domain: string, certificate: string | undefined, key: string | undefined): Line[] {

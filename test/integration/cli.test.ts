@@ -100,6 +100,12 @@ test('check reports the configuration and certificates', async () => {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /configuration .* is valid/);
   assert.match(r.stdout, /localhost: a self-signed certificate will be made/);
+  assert.doesNotMatch(r.stdout, /not part of this version/, 'the default module list is all built in');
+  const typo = join(dir, 'typo.toml');
+  writeFileSync(typo, readFileSync(cfg, 'utf8').replace('log_level = "warn"', 'log_level = "warn"\nmodules_enabled = ["rostr", "presence"]'));
+  const r3 = await runCanto(['check', '--no-dns', '--config', typo]);
+  assert.equal(r3.code, 0, r3.stdout + r3.stderr);
+  assert.match(r3.stdout, /warn +module "rostr" is not part of this version and will be skipped \(did you mean "roster"\?\)/);
   const bad = writeConfig(tempDir(), '').replace(/canto\.toml$/, 'other.toml');
   writeFileSync(bad, readFileSync(cfg, 'utf8') + '\n[[virtualhost]]\ndomain = "chat.example.org"\n');
   const r2 = await runCanto(['check', '--no-dns', '--config', bad]);
