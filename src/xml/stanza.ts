@@ -61,12 +61,19 @@ export function errorReply(
   if (stanza.name !== 'iq') {
     for (const c of stanza.children) if (typeof c !== 'string' && c.name !== 'error') err.cnode(c.clone());
   }
-  err.cnode(stanzaError(condition, text, type, by));
+  err.cnode(stanzaError(condition, text, type, by, err.xmlns));
   return err;
 }
 
-export function stanzaError(condition: StanzaErrorCondition, text?: string, type: ErrorType = DEFAULT_ERROR_TYPE[condition], by?: string): Element {
-  const e = new Element('error', { type, by }, NS.client);
+/** The <error/> child of an error stanza, in the stanza's namespace (`ns`) so it is serialized without a stray xmlns. */
+export function stanzaError(
+  condition: StanzaErrorCondition,
+  text?: string,
+  type: ErrorType = DEFAULT_ERROR_TYPE[condition],
+  by?: string,
+  ns: string = NS.client,
+): Element {
+  const e = new Element('error', { type, by }, ns);
   e.c(condition, { xmlns: NS.stanzas });
   if (text) e.c('text', { xmlns: NS.stanzas, 'xml:lang': 'en' }).t(text);
   return e;

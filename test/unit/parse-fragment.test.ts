@@ -20,3 +20,14 @@ test('unnamespaced elements take the default namespace; bad XML and several elem
   assert.throws(() => parseXmlFragment('<a/><b/>'), /exactly one/);
   assert.throws(() => parseXmlFragment('text'), /exactly one/);
 });
+
+test('an error reply keeps the stanza namespace on its <error/> child', async () => {
+  const { errorReply } = await import('../../src/xml/stanza.js');
+  const { Element } = await import('../../src/xml/element.js');
+  const { serialize } = await import('../../src/xml/element.js');
+  const original = new Element('iq', { type: 'get', id: '1', from: 'a.example', to: 'b.example' }, 'jabber:server');
+  original.c('query', { xmlns: 'urn:example' });
+  const err = errorReply(original, 'service-unavailable');
+  assert.equal(err.getChild('error')?.xmlns, 'jabber:server');
+  assert.doesNotMatch(serialize(err, 'jabber:server'), /jabber:client/);
+});
