@@ -1,0 +1,211 @@
+/**
+ * The load generator's client: one raw TCP socket, STARTTLS (node:tls over that socket),
+ * SCRAM-SHA-1 with cached keys (./scram.ts), resource binding and optionally initial presence.
+ * Incoming text is cut into stanzas by ./splitter.ts; after login every stanza goes to
+ * `onStanza`, so scenarios see plain strings and do only the matching they need.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { StanzaSplitter } from './splitter.js';
+import { ScramSha1 } from './scram.js';
+
+export interface LoginOptions {
+  port: number;
+  /** The server's domain (stream 'to', TLS SNI). */
+  domain: string;
+  username: string;
+  password: string;
+  resource?: string;
+  /** Send initial presence (<presence/>) after binding. */
+  presence?: boolean;
+  /** Per-step timeout in ms. */
+  timeoutMs?: number;
+}
+
+const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+/** Stanzas kept for a client with no listener (login steps need only one or two). */
+const MAX_QUEUED = 1000;
+
+function streamHeader(domain: string): string {
+  return `<?xml version='1.0'?><stream:stream to='${domain}' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`;
+}
+
+/** Text content of the first element in a stanza, e.g. the base64 of <challenge>…</challenge>. */
+function innerText(stanza: string): string {
+  const open = stanza.indexOf('>');
+  const close = stanza.lastIndexOf('</');
+  return open === -1 || close <= open ? '' : stanza.slice(open + 1, close);
+}
+
+export class BenchClient {
+  jid = '';
+  closed = false;
+  /** Every stanza received after login. */
+  onStanza: ((stanza: string) => void) | undefined;
+  /** Called once when the connection closes (either side). */
+  onClose: (() => void) | undefined;
+
+  private readonly splitter = new StanzaSplitter();
+  private readonly queue: string[] = [];
+  private wake: (() => void) | undefined;
+  private socket: Socket | TLSSocket;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    this.attach(socket);
+  }
+
+  /** Connect, STARTTLS, SCRAM-SHA-1, bind (and initial presence if asked). */
+  static async login(o: LoginOptions): Promise<BenchClient> {
+    const ms = o.timeoutMs ?? 15_000;
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = netConnect({ port: o.port, host: '127.0.0.1', noDelay: true }, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+      s.once('error', reject);
+    });
+    const c = new BenchClient(socket);
+    try {
+      await c.handshake(o, ms);
+      return c;
+    } catch (err) {
+      c.destroy();
+      throw err;
+    }
+  }
+
+  private async handshake(o: LoginOptions, ms: number): Promise<void> {
+    this.send(streamHeader(o.domain));
+    const features = await this.expect('<stream:features', ms);
+    if (!features.includes('<starttls')) throw new Error(`no STARTTLS offered: ${features}`);
+    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await this.expect('<proceed', ms);
+    await this.upgrade(o.domain, ms);
+
+    this.send(streamHeader(o.domain));
+    const saslFeatures = await this.expect('<stream:features', ms);
+    if (!saslFeatures.includes('>SCRAM-SHA-1<')) throw new Error(`no SCRAM-SHA-1 offered: ${saslFeatures}`);
+    const scram = new ScramSha1(o.username, o.password);
+    this.send(`<auth xmlns='${NS_SASL}' mechanism='SCRAM-SHA-1'>${scram.firstB64()}</auth>`);
+    const challenge = await this.expect('<challenge', ms);
+    this.send(`<response xmlns='${NS_SASL}'>${scram.finalB64(innerText(challenge))}</response>`);
+    const success = await this.expect('<success', ms);
+    if (!scram.verifyB64(innerText(success))) throw new Error('SCRAM: the server signature does not verify');
+
+    this.splitter.reset();
+    this.send(streamHeader(o.domain));
+    await this.expect('<stream:features', ms);
+    const resource = o.resource === undefined ? '' : `<resource>${o.resource}</resource>`;
+    this.send(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${resource}</bind></iq>`);
+    const bound = await this.expect('<iq', ms);
+    const jid = /<jid>([^<]+)<\/jid>/.exec(bound)?.[1];
+    if (jid === undefined) throw new Error(`bind failed: ${bound}`);
+    this.jid = jid;
+    if (o.presence) this.send('<presence/>');
+  }
+
+  /** Start delivering stanzas to `handler`, including any already queued. */
+  listen(handler: (stanza: string) => void): void {
+    this.onStanza = handler;
+    for (const s of this.queue.splice(0)) handler(s);
+  }
+
+  send(text: string): boolean {
+    if (this.closed) return false;
+    return this.socket.write(text);
+  }
+
+  /** Close our stream politely, then the socket. */
+  close(): void {
+    if (this.closed) return;
+    this.socket.end('</stream:stream>');
+    // Do not wait for the server's </stream:stream>: a stuck peer must not hold the bench.
+    setTimeout(() => this.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Wait until the socket has closed (bounded). */
+  async closedWithin(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.closed;
+  }
+
+  private attach(socket: Socket): void {
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      const { stanzas, closed } = this.splitter.push(text);
+      for (const s of stanzas) {
+        if (this.onStanza) this.onStanza(s);
+        else if (this.queue.length < MAX_QUEUED) this.queue.push(s); // nobody listening: keep a few
+      }
+      if (closed) this.socket.end();
+      this.signal();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.signal();
+      this.onClose?.();
+    });
+    socket.on('error', () => {
+      // 'close' follows; the waiting step reports it.
+    });
+  }
+
+  private signal(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** The next stanza; it must start with `prefix` (a stream error or SASL failure otherwise). */
+  private async expect(prefix: string, ms: number): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const s = this.queue.shift();
+      if (s !== undefined) {
+        if (s.startsWith(prefix)) return s;
+        // Ignore stray presence or messages during login (none is expected, but be lenient).
+        if (s.startsWith('<presence') || s.startsWith('<message')) continue;
+        throw new Error(`expected ${prefix}…, got: ${s.slice(0, 300)}`);
+      }
+      if (this.closed) throw new Error(`connection closed while waiting for ${prefix}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${prefix}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Replace the plain socket by TLS over it (after <proceed/>); the stream restarts. */
+  private async upgrade(servername: string, ms: number): Promise<void> {
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    this.splitter.reset();
+    const tls = await new Promise<TLSSocket>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('TLS handshake timed out')), ms);
+      const t = tlsConnect({ socket: plain, servername, rejectUnauthorized: false }, () => {
+        clearTimeout(timer);
+        t.off('error', reject);
+        resolve(t);
+      });
+      t.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    this.socket = tls;
+    this.attach(tls);
+  }
+}

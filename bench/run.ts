@@ -1,0 +1,228 @@
+/**
+ * The benchmark suite (issue 6): runs each scenario against Canto and, with `--vs prosody`,
+ * against Debian's Prosody in the same run, one server after the other, each on a fresh data
+ * directory; prints a table with ratios, writes bench/results/<timestamp>.json and the latest
+ * table into bench/RESULTS.md.
+ *
+ *   npm run bench -- [--scenario login|messages|idle|fanout] [--size small|full|tiny] [--vs prosody]
+ */
+import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { scenarios, scenarioByName } from './scenarios/index.js';
+import type { ScenarioResult, Size } from './scenarios/types.js';
+import type { ServerUnderTest } from './servers/types.js';
+import { canto } from './servers/canto.js';
+import { prosody, ensureProsodyInstalled } from './servers/prosody.js';
+import { ownNofile, SERVER_NOFILE } from './servers/proc.js';
+
+const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
+
+export interface RunRecord {
+  scenario: string;
+  params: Record<string, number>;
+  results: Partial<Record<string, ScenarioResult>>;
+  errors: Partial<Record<string, string>>;
+}
+
+export interface SuiteReport {
+  date: string;
+  size: Size;
+  machine: { cores: number; cpuModel: string; memoryGiB: number; node: string };
+  /** 1-minute load average at the start and the end: other work on the machine skews rates. */
+  loadAverage: { start: number; end: number };
+  versions: Record<string, string>;
+  runs: RunRecord[];
+}
+
+function usage(): string {
+  return `usage: node dist/bench/run.js [--scenario NAME[,NAME…]] [--size tiny|small|full] [--vs prosody] [--no-write]
+scenarios: ${scenarios.map((s) => s.name).join(', ')}\n`;
+}
+
+function fmt(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return '–';
+  return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(Math.abs(n) >= 1 ? 2 : 3);
+}
+
+function paramsText(params: Record<string, number>): string {
+  return Object.entries(params)
+    .filter(([k]) => k !== 'maxSeconds' && k !== 'settleSeconds')
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+/** Markdown table: one row per metric; the last column is how many times better Canto is. */
+export function table(report: SuiteReport): string {
+  const servers = Object.keys(report.versions);
+  const withRatio = servers.includes('prosody');
+  const head = ['scenario', 'parameters', 'metric', ...servers, ...(withRatio ? ['Canto ×'] : [])];
+  const rows: string[][] = [];
+  for (const run of report.runs) {
+    const first = Object.values(run.results)[0];
+    for (const server of servers) {
+      const err = run.errors[server];
+      if (err) rows.push([run.scenario, paramsText(run.params), `${server} failed`, ...servers.map((s) => (s === server ? err.split('\n')[0]!.slice(0, 140) : '')), ...(withRatio ? [''] : [])]);
+    }
+    if (!first) continue;
+    for (const metric of first.metrics) {
+      const values = servers.map((s) => run.results[s]?.metrics.find((m) => m.name === metric.name)?.value);
+      const row = [run.scenario, paramsText(run.params), `${metric.name} (${metric.unit})`, ...values.map(fmt)];
+      if (withRatio) {
+        const [c, p] = [values[servers.indexOf('canto')], values[servers.indexOf('prosody')]];
+        const ratio = c !== undefined && p !== undefined && c > 0 && p > 0 ? (metric.better === 'higher' ? c / p : p / c) : undefined;
+        row.push(ratio === undefined ? '–' : `${ratio.toFixed(2)}`);
+      }
+      rows.push(row);
+    }
+    const gen = servers.map((s) => {
+      const g = run.results[s]?.generator;
+      return g ? `${Math.round((g.cpuSeconds / Math.max(g.wallSeconds, 1e-9)) * 100)} %` : '–';
+    });
+    rows.push([run.scenario, paramsText(run.params), 'load generator CPU', ...gen, ...(withRatio ? [''] : [])]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  const sep = `| ${widths.map((w, i) => (i >= 3 ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(head), sep, ...rows.map(line)].join('\n');
+}
+
+export function resultsMarkdown(report: SuiteReport, command: string): string {
+  const m = report.machine;
+  const versions = Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ');
+  const params = report.runs.map((r) => `- ${r.scenario}: ${Object.entries(r.params).map(([k, v]) => `${k} = ${v}`).join(', ')}`);
+  const notes = report.runs.flatMap((r) => Object.values(r.results).flatMap((res) => (res ? res.notes.map((n) => `- ${res.server} ${r.scenario} (${paramsText(r.params)}): ${n}`) : [])));
+  return `# Benchmark results
+
+Latest run of the suite (see README.md, "Suite", for what each scenario measures).
+
+- **Command**: \`${command}\` (size \`${report.size}\`)
+- **Date**: ${report.date}
+- **Machine**: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB RAM; Node ${m.node}
+- **Load average** (1 minute) ${report.loadAverage.start.toFixed(2)} at the start, ${report.loadAverage.end.toFixed(2)} at the end${
+    Math.max(report.loadAverage.start, report.loadAverage.end) > m.cores / 2
+      ? ': other work shared the machine, which skews rates and latencies (CPU per operation much less)'
+      : ''
+  }
+- **Servers**: ${versions}
+- Load generator: the bench process (one core); each server: its own process. "load generator
+  CPU" near 100 % means that row measured the generator as much as the server.
+- "Canto ×" is how many times better Canto is (higher-is-better metrics: Canto ÷ Prosody;
+  lower-is-better: Prosody ÷ Canto).
+
+Parameters of each run (\`maxSeconds\` bounds the measured phase; \`settleSeconds\` is the rest
+before each idle RSS reading):
+
+${params.join('\n')}
+
+${table(report)}
+${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        scenario: { type: 'string', multiple: true },
+        size: { type: 'string', default: 'small' },
+        vs: { type: 'string' },
+        'no-write': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage()}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const size = values.size as Size;
+  if (!['tiny', 'small', 'full'].includes(size)) {
+    process.stderr.write(`unknown size ${size}\n${usage()}`);
+    return 2;
+  }
+  const names = (values.scenario ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
+  const chosen = names.length === 0 ? [...scenarios] : names.map((n) => scenarioByName(n));
+  if (chosen.some((s) => s === undefined)) {
+    process.stderr.write(`unknown scenario in ${names.join(', ')}\n${usage()}`);
+    return 2;
+  }
+  const servers: ServerUnderTest[] = [canto];
+  if (values.vs !== undefined) {
+    if (values.vs !== 'prosody') {
+      process.stderr.write(`--vs: only "prosody" is supported\n`);
+      return 2;
+    }
+    ensureProsodyInstalled();
+    servers.push(prosody);
+  }
+
+  // Every client connection is one file descriptor in this process.
+  const needed = Math.max(...chosen.flatMap((s) => s!.sizes[size].map((p) => (p.connections ?? 0) + (p.accounts ?? 0) + 2 * (p.pairs ?? 0) + (p.contacts ?? 0)))) + 100;
+  if (ownNofile() < needed) {
+    process.stderr.write(`warning: this process may open ~${needed} sockets but its open-files limit is ${ownNofile()}; run \`ulimit -n ${SERVER_NOFILE}\` first\n`);
+  }
+
+  const cpuList = cpus();
+  const report: SuiteReport = {
+    date: new Date().toISOString(),
+    size,
+    machine: { cores: cpuList.length, cpuModel: cpuList[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    loadAverage: { start: loadavg()[0] ?? 0, end: 0 },
+    versions: Object.fromEntries(servers.map((s) => [s.name, s.version()])),
+    runs: [],
+  };
+
+  for (const scenario of chosen) {
+    for (const params of scenario!.sizes[size]) {
+      const record: RunRecord = { scenario: scenario!.name, params, results: {}, errors: {} };
+      for (const server of servers) {
+        process.stderr.write(`${scenario!.name} ${paramsText(params)} on ${server.name}… `);
+        let running;
+        try {
+          running = await server.start(scenario!.setup(params));
+          record.results[server.name] = await scenario!.run(running, params);
+          process.stderr.write(`${record.results[server.name]!.metrics.map((m) => `${m.name} ${fmt(m.value)} ${m.unit}`).join(', ')}\n`);
+        } catch (err) {
+          record.errors[server.name] = (err as Error).message;
+          process.stderr.write(`FAILED: ${(err as Error).message}\n`);
+        } finally {
+          await running?.stop();
+        }
+      }
+      report.runs.push(record);
+    }
+  }
+
+  report.loadAverage.end = loadavg()[0] ?? 0;
+  process.stdout.write(`\n${table(report)}\n`);
+  if (!values['no-write']) {
+    const stamp = report.date.replace(/[:.]/g, '-');
+    mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
+    const jsonFile = join(BENCH_DIR, 'results', `${stamp}.json`);
+    writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+    const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+    writeFileSync(join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(report, command));
+    process.stdout.write(`\nwrote ${jsonFile} and bench/RESULTS.md\n`);
+  }
+  return report.runs.some((r) => Object.keys(r.errors).length > 0) ? 1 : 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+      // Closed client sockets may linger a moment; nothing else should hold the process.
+      setTimeout(() => process.exit(code), 3000).unref();
+    },
+    (err: unknown) => {
+      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,34 @@
+/** Logging many bench users in at once, shared by the scenarios that need them online. */
+import { BenchClient } from '../load/client.js';
+import { nowMs, pool } from '../load/stats.js';
+import type { RunningServer } from '../servers/types.js';
+
+/** Concurrent logins while populating a scenario (not a measured phase). */
+export const SETUP_CONCURRENCY = 100;
+
+/** Log users `first` … `first + count - 1` in with initial presence; all or an error. */
+export async function loginMany(server: RunningServer, first: number, count: number, opts: { presence: boolean; deadlineMs: number; resource?: string }): Promise<BenchClient[]> {
+  const clients = new Array<BenchClient>(count);
+  const deadline = nowMs() + opts.deadlineMs;
+  try {
+    const done = await pool(count, SETUP_CONCURRENCY, deadline, async (k) => {
+      clients[k] = await BenchClient.login({
+        port: server.port,
+        domain: server.domain,
+        username: server.username(first + k),
+        password: server.password,
+        presence: opts.presence,
+        resource: opts.resource ?? 'bench',
+      });
+    });
+    if (done < count) throw new Error(`only ${done} of ${count} logins within ${opts.deadlineMs} ms`);
+  } catch (err) {
+    closeAll(clients);
+    throw err;
+  }
+  return clients;
+}
+
+export function closeAll(clients: Array<BenchClient | undefined>): void {
+  for (const c of clients) c?.close();
+}

@@ -1,0 +1,127 @@
+/**
+ * Canto under test: a fresh data directory seeded through the storage API (accounts with one
+ * precomputed set of SCRAM credentials, rosters through the roster module's store), a TOML
+ * config equivalent to the Prosody one, and `node dist/src/cli/main.js start --config FILE`
+ * as a child process.
+ */
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openSqliteStorage } from '../../src/storage/sqlite.js';
+import { makeCredentials } from '../../src/sasl/scram-credentials.js';
+import { modifyRoster } from '../../src/modules/roster/store.js';
+import type { Server } from '../../src/core/server.js';
+import { freePort, spawnServer, stopChild, waitForPort } from './proc.js';
+import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
+
+/** The same feature set as the Prosody config: roster, presence, message (+offline), ping, disco. */
+const MODULES = ['disco', 'ping', 'roster', 'presence', 'message', 'offline'];
+
+function configToml(dataDir: string, port: number): string {
+  return `# Written by the bench suite (bench/servers/canto.ts).
+data_dir = ${JSON.stringify(dataDir)}
+log_level = "warn"
+log_format = "text"
+modules_enabled = ${JSON.stringify(MODULES)}
+
+[auth]
+scram_iterations = ${BENCH_SCRAM_ITERATIONS}
+scram_hashes = ["SHA-1"]
+
+[c2s]
+interfaces = ["127.0.0.1"]
+ports = [${port}]
+direct_tls_ports = []
+require_encryption = true
+# The load comes from one IP: the per-IP cap on connections still authenticating would
+# otherwise throttle the login scenario (Prosody has no such cap without mod_limits).
+max_unauthed_per_ip = 100000
+
+[s2s]
+interfaces = ["127.0.0.1"]
+ports = []
+
+[component_listener]
+ports = []
+
+[http]
+interfaces = ["127.0.0.1"]
+ports = []
+tls_ports = []
+
+[[virtualhost]]
+domain = "${BENCH_DOMAIN}"
+`;
+}
+
+async function seed(dataDir: string, setup: ServerSetup): Promise<void> {
+  const storage = openSqliteStorage({ dataDir });
+  try {
+    // One derivation for all accounts: same salt everywhere, which the client cache exploits.
+    const credentials = makeCredentials(BENCH_PASSWORD, { iterations: BENCH_SCRAM_ITERATIONS, hashes: ['SHA-1'] });
+    for (let i = 0; i < setup.accounts; i++) await storage.accounts.create(BENCH_DOMAIN, benchUsername(i), credentials);
+    const contacts = setup.fanoutContacts ?? 0;
+    if (contacts > 0) {
+      // The roster store only uses server.storage; a full Server is not needed to seed it.
+      const server = { storage } as unknown as Server;
+      const owner = benchUsername(0);
+      const ownerJid = `${owner}@${BENCH_DOMAIN}`;
+      await modifyRoster(server, BENCH_DOMAIN, owner, (roster) => {
+        for (let i = 1; i <= contacts; i++) {
+          roster.setItem({ jid: `${benchUsername(i)}@${BENCH_DOMAIN}`, groups: [], subscription: 'both', ask: false, approved: false });
+        }
+      });
+      for (let i = 1; i <= contacts; i++) {
+        await modifyRoster(server, BENCH_DOMAIN, benchUsername(i), (roster) => {
+          roster.setItem({ jid: ownerJid, groups: [], subscription: 'both', ask: false, approved: false });
+        });
+      }
+    }
+  } finally {
+    await storage.close();
+  }
+}
+
+export const canto: ServerUnderTest = {
+  name: 'canto',
+  version() {
+    return (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+  },
+  async start(setup: ServerSetup): Promise<RunningServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'canto-bench-'));
+    const dataDir = join(dir, 'data');
+    await seed(dataDir, setup);
+    const port = await freePort();
+    const configFile = join(dir, 'canto.toml');
+    writeFileSync(configFile, configToml(dataDir, port));
+    // CANTO_BENCH_NODE_ARGS go to the server's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = (process.env.CANTO_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+    const child = spawnServer(process.execPath, [...nodeArgs, CLI, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log') });
+    const cleanup = async () => {
+      await stopChild(child, 10_000);
+      rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+      await waitForPort(port, 20_000, child);
+    } catch (err) {
+      const log = readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000);
+      await cleanup();
+      throw new Error(`Canto did not start: ${(err as Error).message}\n${log}`);
+    }
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('no PID for the Canto process');
+    return {
+      name: 'canto',
+      domain: BENCH_DOMAIN,
+      port,
+      pid,
+      password: BENCH_PASSWORD,
+      username: benchUsername,
+      stop: cleanup,
+    };
+  },
+};

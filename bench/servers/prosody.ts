@@ -1,0 +1,137 @@
+/**
+ * Debian's Prosody (0.12) under test, configured like Canto: c2s with STARTTLS required on a
+ * free loopback port, internal_hashed SCRAM-SHA-1 with 4096 iterations, roster, saslauth, tls,
+ * presence, message (+ offline, autoloaded), ping, disco; an EC P-256 self-signed certificate
+ * for localhost made the same way as Canto's; data and pid in a temp dir; `prosody -F`.
+ *
+ * Accounts and rosters are written straight into Prosody's file storage (what prosodyctl
+ * would do, without one process per account):
+ *   data/<host>/accounts/<user>.dat  return { stored_key = hex, server_key = hex, salt, iteration_count }
+ *   data/<host>/roster/<user>.dat    return { [false] = { version, pending = {} }, [jid] = { subscription, groups = {} } }
+ * (host and user names are %-encoded for non-alphanumerics; the bench's names need none).
+ */
+import { createHash, createHmac, pbkdf2Sync, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeSelfSigned } from '../../src/net/certificates.js';
+import { freePort, spawnServer, stopChild, waitForPort } from './proc.js';
+import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
+
+const PROSODY_BIN = '/usr/bin/prosody';
+
+/** Installs Debian's prosody package when it is missing (needs root; uses apt-get). */
+export function ensureProsodyInstalled(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
+  if (existsSync(PROSODY_BIN)) return;
+  log('prosody is not installed: apt-get update && apt-get install -y prosody');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update'], ['install', '-y', 'prosody']]) {
+    const r = spawnSync('apt-get', args, { env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (status ${r.status ?? r.signal})`);
+  }
+  if (!existsSync(PROSODY_BIN)) throw new Error('prosody still missing after apt-get install');
+}
+
+/** Lua string literal. */
+function lua(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
+
+function configLua(dir: string, port: number, cert: string, key: string): string {
+  return `-- Written by the bench suite (bench/servers/prosody.ts).
+daemonize = false
+run_as_root = true
+pidfile = ${lua(join(dir, 'prosody.pid'))}
+data_path = ${lua(join(dir, 'data'))}
+network_backend = "epoll"
+interfaces = { "127.0.0.1" }
+c2s_ports = { ${port} }
+c2s_direct_tls_ports = {}
+s2s_ports = {}
+modules_enabled = { "roster", "saslauth", "tls", "presence", "message", "ping", "disco" }
+modules_disabled = { "s2s" }
+c2s_require_encryption = true
+authentication = "internal_hashed"
+default_iteration_count = ${BENCH_SCRAM_ITERATIONS}
+storage = "internal"
+log = { { levels = { min = "warn" }, to = "file", filename = ${lua(join(dir, 'prosody.log'))} } }
+
+VirtualHost "${BENCH_DOMAIN}"
+  ssl = { certificate = ${lua(cert)}, key = ${lua(key)} }
+`;
+}
+
+function accountFile(salt: string): string {
+  const salted = pbkdf2Sync(BENCH_PASSWORD, Buffer.from(salt, 'utf8'), BENCH_SCRAM_ITERATIONS, 20, 'sha1');
+  const clientKey = createHmac('sha1', salted).update('Client Key').digest();
+  const storedKey = createHash('sha1').update(clientKey).digest('hex');
+  const serverKey = createHmac('sha1', salted).update('Server Key').digest('hex');
+  return `return {\n\t["iteration_count"] = ${BENCH_SCRAM_ITERATIONS};\n\t["salt"] = ${lua(salt)};\n\t["server_key"] = ${lua(serverKey)};\n\t["stored_key"] = ${lua(storedKey)};\n};\n`;
+}
+
+function rosterFile(contacts: string[]): string {
+  const items = contacts.map((jid) => `\t[${lua(jid)}] = { ["subscription"] = "both"; ["groups"] = {}; };\n`).join('');
+  return `return {\n\t[false] = { ["version"] = 1; ["pending"] = {}; };\n${items}};\n`;
+}
+
+function seed(dataDir: string, setup: ServerSetup): void {
+  // The domain and the u<N> names are alphanumeric apart from '.', which Prosody encodes.
+  const hostDir = join(dataDir, BENCH_DOMAIN.replace(/\W/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  const accounts = join(hostDir, 'accounts');
+  mkdirSync(accounts, { recursive: true });
+  const account = accountFile(randomUUID());
+  for (let i = 0; i < setup.accounts; i++) writeFileSync(join(accounts, `${benchUsername(i)}.dat`), account);
+  const contacts = setup.fanoutContacts ?? 0;
+  if (contacts > 0) {
+    const rosters = join(hostDir, 'roster');
+    mkdirSync(rosters, { recursive: true });
+    const contactJids = Array.from({ length: contacts }, (_, k) => `${benchUsername(k + 1)}@${BENCH_DOMAIN}`);
+    writeFileSync(join(rosters, `${benchUsername(0)}.dat`), rosterFile(contactJids));
+    const back = rosterFile([`${benchUsername(0)}@${BENCH_DOMAIN}`]);
+    for (const jid of contactJids) writeFileSync(join(rosters, `${jid.slice(0, jid.indexOf('@'))}.dat`), back);
+  }
+}
+
+function prosodyVersion(): string {
+  try {
+    return execFileSync('dpkg-query', ['-W', '-f=${Version}', 'prosody'], { encoding: 'utf8' }).trim();
+  } catch {
+    try {
+      return readFileSync('/usr/lib/prosody/prosody.version', 'utf8').trim();
+    } catch {
+      return 'unknown';
+    }
+  }
+}
+
+export const prosody: ServerUnderTest = {
+  name: 'prosody',
+  version: prosodyVersion,
+  async start(setup: ServerSetup): Promise<RunningServer> {
+    ensureProsodyInstalled();
+    const dir = mkdtempSync(join(tmpdir(), 'prosody-bench-'));
+    const dataDir = join(dir, 'data');
+    seed(dataDir, setup);
+    const cert = { certificate: join(dir, 'localhost.crt'), key: join(dir, 'localhost.key') };
+    await makeSelfSigned(BENCH_DOMAIN, cert);
+    const port = await freePort();
+    const configFile = join(dir, 'prosody.cfg.lua');
+    writeFileSync(configFile, configLua(dir, port, cert.certificate, cert.key));
+    const child = spawnServer(PROSODY_BIN, ['-F', '--config', configFile], { cwd: dir, logFile: join(dir, 'stdout.log') });
+    const cleanup = async () => {
+      await stopChild(child, 10_000);
+      rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+      await waitForPort(port, 20_000, child);
+    } catch (err) {
+      const out = ['stdout.log', 'prosody.log'].map((f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').slice(-1500) : '')).join('\n');
+      await cleanup();
+      throw new Error(`Prosody did not start: ${(err as Error).message}\n${out}`);
+    }
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('no PID for the Prosody process');
+    return { name: 'prosody', domain: BENCH_DOMAIN, port, pid, password: BENCH_PASSWORD, username: benchUsername, stop: cleanup };
+  },
+};
