@@ -71,7 +71,13 @@ export interface CantoConfig {
     hosts: Record<string, string>; // domain → "host:port"
   };
   component_listener: ListenerConfig;
-  http: ListenerConfig & { tls_ports: number[]; cors_origins: string[]; trusted_proxies: string[] };
+  http: ListenerConfig & {
+    tls_ports: number[];
+    cors_origins: string[];
+    trusted_proxies: string[];
+    /** The URL clients reach the HTTP server at (e.g. behind a proxy); endpoints advertised from it. */
+    public_url?: string;
+  };
   virtualhost: VirtualHostConfig[];
   component: ComponentConfig[];
   modules: Record<string, Record<string, unknown>>;
@@ -109,6 +115,7 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'disco', 'ping', 'version', 'time', 'roster', 'presence', 'message',
   'offline', 'vcard', 'private', 'blocking', 'last', 'register', 'contact',
+  'websocket', 'hostmeta',
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────
@@ -154,6 +161,16 @@ function isHostPort(v: unknown): v is string {
 
 function isOrigin(v: unknown): v is string {
   return typeof v === 'string' && (v === '*' || /^https?:\/\/[^/\s?#]+$/.test(v));
+}
+
+function isHttpUrl(v: unknown): v is string {
+  if (typeof v !== 'string' || !/^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/.test(v)) return false;
+  try {
+    new URL(v);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isModuleName(v: unknown): v is string {
@@ -268,6 +285,7 @@ const configSchema = z.strictObject({
     tls_ports: ports([5281]),
     cors_origins: strings(check(isOrigin, 'an origin such as "https://chat.example.com" (no path), or "*"')),
     trusted_proxies: strings(check(isIpOrCidr, 'an IP address or CIDR range such as "10.0.0.0/8"')),
+    public_url: check(isHttpUrl, 'an http(s) URL such as "https://chat.example.com" (no query)').optional(),
   }),
   virtualhost: z.array(virtualHostSchema).prefault(() => [{ domain: 'localhost' }]),
   component: z.array(componentSchema).default(() => []),

@@ -4,6 +4,7 @@
  */
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { CantoConfig } from './config.js';
+import { ComponentRegistry } from './components.js';
 import { EventBus } from './events.js';
 import { HostContext } from './host.js';
 import type { Logger } from './logging.js';
@@ -15,7 +16,7 @@ import type { StorageDriver } from '../storage/types.js';
 import type { TlsContexts } from '../net/tls.js';
 
 /** Modules every server loads whatever the config says (the connection layer). */
-export const CORE_GLOBAL_MODULES = ['c2s'];
+export const CORE_GLOBAL_MODULES = ['c2s', 'component'];
 /** Host modules every host loads: without them no client can log in. */
 export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind', 'iq'];
 
@@ -42,8 +43,8 @@ export class Server {
   /** Server-wide events (global modules, session lifecycle, remote/component routing). */
   readonly events: EventBus;
   readonly hosts = new Map<string, HostContext>();
-  /** Component domains from the config, whether connected or not. */
-  readonly components = new Set<string>();
+  /** Component domains from the config, whether connected or not, and what serves each. */
+  readonly components: ComponentRegistry;
   readonly sessions: SessionManager;
   readonly router: Router;
   readonly startedAt = Date.now();
@@ -60,7 +61,7 @@ export class Server {
     this.events = new EventBus(this.log);
     this.sessions = new SessionManager(this);
     this.router = new Router(this);
-    for (const c of this.config.component) this.components.add(c.domain);
+    this.components = new ComponentRegistry(this.config.component);
   }
 
   get running(): boolean {

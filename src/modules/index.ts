@@ -4,6 +4,7 @@
  */
 import type { ModuleDefinition, ModuleRegistry } from '../core/modules.js';
 import c2s from './c2s/index.js';
+import component from './component/index.js';
 import tls from './tls/index.js';
 import bind from './bind/index.js';
 import register from './register/index.js';
@@ -22,7 +23,10 @@ import privateStorage from './private/index.js';
 import blocking from './blocking/index.js';
 import roster from './roster/index.js';
 import presence from './presence/index.js';
+import http from './http/index.js';
+import websocket from './websocket/index.js';
+import hostmeta from './hostmeta/index.js';
 
-const builtins: ModuleDefinition[] = [c2s, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence];
+const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, http, websocket, hostmeta];
 
 export const builtinModules: ModuleRegistry = new Map(builtins.map((m) => [m.name, m]));

@@ -56,6 +56,7 @@ const refusals: Array<[string, string, string]> = [
   ['a wrong stream namespace', `<stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='urn:wrong'>`, 'invalid-namespace'],
   ['a server namespace on the client port', clientHeader().replace('jabber:client', 'jabber:server'), 'invalid-namespace'],
   ['an unknown host', clientHeader('nowhere.example'), 'host-unknown'],
+  ['an invalid from in the header', clientHeader('localhost', " from='not a jid@@'"), 'invalid-from'],
   ['an old stream version', clientHeader().replace("to='localhost' version='1.0'", "to='localhost' version='0.9'"), 'unsupported-version'],
   ['a stream version 2', clientHeader().replace("to='localhost' version='1.0'", "to='localhost' version='2.0'"), 'unsupported-version'],
   ['a stanza before authentication', `${clientHeader()}<message to='x@localhost'><body>hi</body></message>`, 'not-authorized'],

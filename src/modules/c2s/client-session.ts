@@ -1,0 +1,232 @@
+/**
+ * The client session, shared by every transport (TCP/TLS, WebSocket, and BOSH later): the
+ * c2s_unauthed → c2s lifecycle, the stream open checks (to, version, host kept across
+ * restarts), stream features, the dispatch of stream elements, the auth timeout, the per-IP cap
+ * on unauthenticated connections and the destroy on close.
+ *
+ * A transport provides the Connection and a framing object (how opens, stanzas and closes look
+ * on its wire) and calls the returned handle when its framing reports something. The framing
+ * checks what is framing-specific itself (e.g. TCP: <stream:stream> in the streams namespace;
+ * WebSocket: <open/> in the framing namespace) and reports an accepted open as a StreamOpen.
+ */
+import type { Server } from '../../core/server.js';
+import type { Logger } from '../../core/logging.js';
+import { newSessionId, type C2SSession, type C2SUnauthedSession, type CloseReason, type Connection } from '../../core/session.js';
+import { Element, NS_STREAM } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { prepareDomain, tryParseJid } from '../../jid/index.js';
+
+/** The attributes of a client's stream open that matter to the session. */
+export interface StreamOpen {
+  to: string | undefined;
+  /** The client's optional 'from' (RFC 6120 §4.7.1: its bare JID); checked for validity only. */
+  from?: string | undefined;
+  version: string | undefined;
+  lang: string | undefined;
+}
+
+/** What a transport's framing does for the session. */
+export interface ClientFraming {
+  /** Send our stream open; `id` is generated. Returns the stream id. */
+  openStream(attrs: { from?: string; lang?: string }): string;
+  /** Expect a new stream open from the client (after SASL success or STARTTLS). */
+  restart(): void;
+  send(data: Element | string): void;
+  /** The documented close(reason): optional error, the framing's close, then the connection. */
+  close(reason?: CloseReason): void;
+  /** Why we closed, for the session-destroyed event. */
+  readonly closeReason: CloseReason | undefined;
+  /** The connection is gone: stop timers. */
+  disposed(): void;
+}
+
+/** What the framing reports to the session. */
+export interface ClientStreamEvents {
+  /** The client opened (or re-opened) its stream; framing-level checks already passed. */
+  streamOpen(open: StreamOpen): void;
+  element(el: Element): void;
+  /** The client closed its stream (the framing has answered). */
+  streamClose(): void;
+}
+
+/** What the transport calls on the session. */
+export interface ClientSessionHandle extends ClientStreamEvents {
+  readonly session: C2SUnauthedSession | C2SSession;
+  /** Bytes or a message arrived (stamps lastActivity for the ping module). */
+  activity(): void;
+  /** The connection is closed: destroy the session. */
+  connectionClosed(): void;
+}
+
+export interface ClientSessionOptions {
+  server: Server;
+  /** Parent logger (the transport module's). */
+  log: Logger;
+  conn: Connection;
+  /** The client's address; defaults to conn.remoteAddress (a trusted proxy may say otherwise). */
+  ip?: string;
+  /** Extra fields for the session's log lines, e.g. the local port. */
+  logFields?: Record<string, unknown>;
+  makeFraming(events: ClientStreamEvents, log: Logger): ClientFraming;
+}
+
+/**
+ * Unauthenticated connections per address, shared by every transport of one server so that the
+ * `c2s.max_unauthed_per_ip` cap counts TCP and WebSocket connections together.
+ */
+const unauthedCounts = new WeakMap<Server, Map<string, number>>();
+
+function unauthedPerIp(server: Server): Map<string, number> {
+  let map = unauthedCounts.get(server);
+  if (!map) {
+    map = new Map();
+    unauthedCounts.set(server, map);
+  }
+  return map;
+}
+
+export function startClientSession(opts: ClientSessionOptions): ClientSessionHandle {
+  const { server, conn } = opts;
+  const cfg = server.config.c2s;
+  const id = newSessionId('c2s');
+  const ip = opts.ip ?? conn.remoteAddress;
+  const log = opts.log.child({ session: id, ip });
+  const counts = unauthedPerIp(server);
+
+  const count = (counts.get(ip) ?? 0) + 1;
+  counts.set(ip, count);
+  let countedUnauthed = true;
+  const releaseUnauthed = () => {
+    if (!countedUnauthed) return;
+    countedUnauthed = false;
+    const n = (counts.get(ip) ?? 1) - 1;
+    if (n <= 0) counts.delete(ip);
+    else counts.set(ip, n);
+  };
+
+  const events: ClientStreamEvents = {
+    streamOpen: (open) => onStreamOpen(open),
+    element: (el) => onElement(el),
+    streamClose: () => log.debug('client closed the stream'),
+  };
+  const framing = opts.makeFraming(events, log);
+
+  const session: C2SUnauthedSession = {
+    type: 'c2s_unauthed',
+    id,
+    conn,
+    notopen: true,
+    secure: conn.encrypted,
+    ip,
+    streamId: '',
+    log,
+    destroyed: false,
+    send: (stanza) => framing.send(stanza),
+    close: (reason) => framing.close(reason),
+    resetStream: () => {
+      session.notopen = true;
+      session.secure = conn.encrypted;
+      framing.restart();
+    },
+  };
+  server.sessions.add(session);
+  log.debug({ transport: conn.transport, ...opts.logFields }, 'client connected');
+
+  if (count > cfg.max_unauthed_per_ip) {
+    log.warn({ count }, 'too many unauthenticated connections from this address');
+    session.close({ condition: 'policy-violation', text: 'too many unauthenticated connections from your address' });
+  }
+
+  const authTimer = setTimeout(() => {
+    if (session.type === 'c2s_unauthed' && !session.destroyed) {
+      log.info('closing a connection that did not authenticate in time');
+      session.close({ condition: 'connection-timeout', text: 'authentication took too long' });
+    }
+  }, cfg.auth_timeout);
+  authTimer.unref();
+
+  // The session object changes type in place as it authenticates.
+  const current = (): C2SUnauthedSession | C2SSession => session as C2SUnauthedSession | C2SSession;
+
+  function onStreamOpen(open: StreamOpen): void {
+    const s = current();
+    let host: string;
+    try {
+      if (open.to === undefined || open.to === '') throw new Error('missing');
+      host = prepareDomain(open.to);
+    } catch {
+      s.close({ condition: 'host-unknown', text: "the stream header needs a valid 'to' naming a domain served here" });
+      return;
+    }
+    if (open.from !== undefined && open.from !== '' && tryParseJid(open.from) === undefined) {
+      s.close({ condition: 'invalid-from', text: "the stream header's 'from' is not a valid JID" });
+      return;
+    }
+    const previous = s.notopen && s.streamId === '' ? undefined : s.host;
+    if (previous !== undefined && previous !== host) {
+      s.close({ condition: 'not-authorized', text: "the 'to' attribute must stay the same across stream restarts" });
+      return;
+    }
+    if (!server.hosts.has(host)) {
+      s.close({ condition: 'host-unknown', text: `this server does not serve ${host}` });
+      return;
+    }
+    const version = open.version ?? '0.0';
+    const major = Number.parseInt(version.split('.')[0] ?? '0', 10);
+    if (major !== 1) {
+      framing.openStream({ from: host });
+      s.close({ condition: 'unsupported-version', text: 'only XMPP 1.0 streams are supported' });
+      return;
+    }
+    if (s.type === 'c2s_unauthed') s.host = host;
+    s.notopen = false;
+    s.secure = conn.encrypted;
+    s.streamId = framing.openStream({ from: host, lang: open.lang });
+    const features = new Element('features', undefined, NS_STREAM);
+    server.hosts.get(host)?.events.fire('stream-features', { origin: s, features });
+    s.send(features);
+  }
+
+  function onElement(el: Element): void {
+    const s = current();
+    if (s.notopen) return;
+    const isStanza = el.xmlns === NS.client && (el.name === 'message' || el.name === 'presence' || el.name === 'iq');
+    // Non-stanza elements (<starttls/>, <auth/>, …) and, until a resource is bound, stanzas
+    // (the bind iq) are offered to the modules first.
+    const bound = s.type === 'c2s' && s.resource !== undefined;
+    if (!isStanza || !bound) {
+      const ctx = server.hosts.get(s.host ?? '');
+      if (ctx?.events.fire('stream-element', { origin: s, element: el })) {
+        if (s.type !== 'c2s_unauthed') {
+          clearTimeout(authTimer);
+          releaseUnauthed();
+        }
+        return;
+      }
+      if (!isStanza) {
+        s.close({ condition: 'unsupported-stanza-type', text: `<${el.name} xmlns='${el.xmlns}'/> is not understood here` });
+        return;
+      }
+    }
+    if (s.type === 'c2s_unauthed') {
+      s.close({ condition: 'not-authorized', text: 'authenticate before sending stanzas' });
+      return;
+    }
+    server.router.fromClient(s, el);
+  }
+
+  return {
+    session,
+    ...events,
+    activity: () => {
+      session.lastActivity = Date.now(); // read by the ping module to find idle connections
+    },
+    connectionClosed: () => {
+      clearTimeout(authTimer);
+      releaseUnauthed();
+      framing.disposed();
+      log.debug('client disconnected');
+      server.sessions.destroySession(current(), framing.closeReason);
+    },
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * One external component connection (XEP-0114, jabber:component:accept): the stream header
+ * naming the component's domain, the <handshake/>, then stanzas both ways.
+ *
+ * Until the handshake succeeds the connection is kept out of the SessionManager (the session
+ * union has no "component_unauthed" type); the module tracks it and closes it at unload.
+ * Afterwards it is a registered `component` session with `host` = the domain.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { escapeAttr } from '../../xml/escape.js';
+import { Element, NS_STREAM } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { prepareDomain } from '../../jid/index.js';
+import type { Logger } from '../../core/logging.js';
+import type { Server } from '../../core/server.js';
+import { newSessionId, type ComponentSession } from '../../core/session.js';
+import { XmppStream, describeReason } from '../../core/xmpp-stream.js';
+import type { ExternalComponent } from '../../core/components.js';
+import { SocketConnection } from '../../net/socket-connection.js';
+import { verifyHandshake } from './handshake.js';
+import { checkComponentAddresses, isComponentStanza, toClientNamespace } from './addressing.js';
+
+/** What happens when a component authenticates while another stream serves its domain. */
+export type ConflictPolicy = 'refuse_new' | 'kick_old';
+
+export interface ExternalOptions {
+  authTimeoutMs: number;
+  onConflict: ConflictPolicy;
+}
+
+/** The module's view of a connection that has not authenticated yet. */
+export interface PendingConnection {
+  close(): void;
+}
+
+export function acceptComponent(
+  server: Server,
+  parentLog: Logger,
+  socket: Socket,
+  options: ExternalOptions,
+  pending: Set<PendingConnection>,
+): void {
+  const id = newSessionId('comp');
+  let authenticated = false;
+  let entry: ExternalComponent | undefined;
+
+  const conn = new SocketConnection(socket, {
+    data: (chunk) => {
+      session.lastActivity = Date.now();
+      framing.feed(chunk);
+    },
+    error: (err) => log.debug({ err: err.message }, 'socket error'),
+    close: () => connectionClosed(),
+  });
+  const log = parentLog.child({ session: id, ip: conn.remoteAddress });
+  // The socket reports nothing before the next tick, so the handlers above may refer to these.
+  const framing: XmppStream = new XmppStream(conn, NS.componentAccept, server.config.limits, log, {
+    streamOpen: (header, contentNs) => onStreamOpen(header, contentNs),
+    element: (el) => onElement(el),
+    streamClose: () => log.debug('component closed the stream'),
+  });
+
+  const session: ComponentSession = {
+    type: 'component',
+    id,
+    conn,
+    notopen: true,
+    secure: conn.encrypted,
+    ip: conn.remoteAddress,
+    streamId: '',
+    host: '',
+    log,
+    destroyed: false,
+    send: (stanza) => {
+      // Counted here rather than in route/component so error replies the router sends back count too.
+      if (authenticated && entry && typeof stanza !== 'string') entry.stanzasOut++;
+      framing.send(stanza);
+    },
+    close: (reason) => framing.close(reason),
+    // Component streams are never restarted (no STARTTLS, no SASL).
+    resetStream: () => {},
+  };
+  const pendingHandle: PendingConnection = { close: () => session.close({ condition: 'system-shutdown' }) };
+  pending.add(pendingHandle);
+  server.components.counters.connections++;
+  log.info({ port: socket.localPort }, 'component connection');
+
+  const authTimer = setTimeout(() => {
+    if (!authenticated && !session.destroyed) {
+      log.info({ domain: entry?.domain }, 'closing a component connection that did not authenticate in time');
+      session.close({ condition: 'connection-timeout', text: 'the handshake took too long' });
+    }
+  }, options.authTimeoutMs);
+  authTimer.unref();
+
+  function onStreamOpen(header: Element, contentNs: string): void {
+    if (!session.notopen) return;
+    if (header.name !== 'stream' || header.xmlns !== NS_STREAM) {
+      session.close({ condition: 'invalid-namespace', text: 'the stream element must be <stream:stream> in the streams namespace' });
+      return;
+    }
+    if (contentNs !== NS.componentAccept) {
+      session.close({ condition: 'invalid-namespace', text: `component streams use the ${NS.componentAccept} namespace` });
+      return;
+    }
+    let domain: string;
+    try {
+      domain = prepareDomain(header.attrs.to ?? '');
+    } catch {
+      session.close({ condition: 'host-unknown', text: "the stream header needs a 'to' naming the component's domain" });
+      return;
+    }
+    const found = server.components.get(domain);
+    if (found?.kind !== 'external') {
+      // Unknown, or served by a module in this process: no external program may claim it.
+      log.info({ domain }, 'component stream for a domain that is not an external component');
+      session.close({ condition: 'host-unknown', text: `${domain} is not an external component of this server` });
+      return;
+    }
+    entry = found;
+    session.host = domain;
+    session.notopen = false;
+    session.streamId = openStream(domain);
+    if (found.session && options.onConflict === 'refuse_new') {
+      log.info({ domain }, 'component already connected: refusing the new stream');
+      session.close({ condition: 'conflict', text: `a component is already connected for ${domain}` });
+    }
+  }
+
+  /** Our header per XEP-0114 example 2: no version (this is not an RFC 6120 stream), no features. */
+  function openStream(domain: string): string {
+    const streamId = randomBytes(12).toString('hex');
+    conn.write(
+      `<?xml version='1.0'?><stream:stream xmlns='${NS.componentAccept}' xmlns:stream='${NS_STREAM}' id='${streamId}' from='${escapeAttr(domain)}'>`,
+    );
+    framing.headerSent = true;
+    return streamId;
+  }
+
+  function onElement(el: Element): void {
+    if (session.notopen || !entry) return;
+    if (!authenticated) {
+      if (el.is('handshake', NS.componentAccept)) handshake(entry, el);
+      else session.close({ condition: 'not-authorized', text: 'send the <handshake/> before anything else' });
+      return;
+    }
+    if (el.is('handshake', NS.componentAccept)) return; // a repeated handshake changes nothing
+    if (!isComponentStanza(el)) {
+      session.close({ condition: 'unsupported-stanza-type', text: `<${el.name} xmlns='${el.xmlns}'/> is not a stanza` });
+      return;
+    }
+    const check = checkComponentAddresses(el, entry.domain);
+    if (!check.ok) {
+      log.info({ condition: check.condition, from: el.attrs.from, to: el.attrs.to }, 'closing a component stream on bad addressing');
+      session.close({ condition: check.condition, text: check.text });
+      return;
+    }
+    entry.stanzasIn++;
+    server.router.route(session, toClientNamespace(el));
+  }
+
+  function handshake(target: ExternalComponent, el: Element): void {
+    if (!verifyHandshake(el.getText(), session.streamId, target.secret)) {
+      server.components.counters.authFailed++;
+      log.warn({ domain: target.domain, ip: session.ip }, 'component authentication failed');
+      session.close({ condition: 'not-authorized', text: 'the handshake does not match the shared secret' });
+      return;
+    }
+    const existing = target.session;
+    if (existing) {
+      if (options.onConflict === 'refuse_new') {
+        log.info({ domain: target.domain }, 'component already connected: refusing the new stream');
+        session.close({ condition: 'conflict', text: `a component is already connected for ${target.domain}` });
+        return;
+      }
+      log.info({ domain: target.domain, replaced: existing.id }, 'component replaces its previous connection');
+      target.session = undefined;
+      existing.close({ condition: 'conflict', text: 'replaced by a new connection' });
+    }
+    authenticated = true;
+    clearTimeout(authTimer);
+    pending.delete(pendingHandle);
+    server.components.counters.authSucceeded++;
+    target.session = session;
+    server.sessions.add(session);
+    session.log = log.child({ component: target.domain });
+    log.info({ domain: target.domain, ip: session.ip }, 'component authenticated');
+    framing.send(new Element('handshake', undefined, NS.componentAccept));
+  }
+
+  function connectionClosed(): void {
+    clearTimeout(authTimer);
+    framing.disposed();
+    pending.delete(pendingHandle);
+    if (!authenticated) {
+      session.destroyed = true;
+      log.debug('unauthenticated component connection closed');
+      return;
+    }
+    if (entry && entry.session === session) entry.session = undefined;
+    log.info({ domain: session.host, reason: describeReason(framing.closeReason) }, 'component disconnected');
+    server.sessions.destroySession(session, framing.closeReason);
+  }
+}
