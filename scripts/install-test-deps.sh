@@ -5,7 +5,9 @@ set -euo pipefail
 need=()
 # Packages are added here as the suite starts using them (prosody, chromium, nginx).
 # python3-slixmpp: the second client stack (test/interop/slixmpp*.test.ts, run with /usr/bin/python3).
-PACKAGES=(openssl python3-slixmpp)
+# nginx: the reverse proxy in test/integration/nginx-proxy.test.ts (the test runs its own instance
+# on a loopback port; the package's system service is not needed and may stay stopped).
+PACKAGES=(openssl python3-slixmpp nginx)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
