@@ -7,7 +7,9 @@ need=()
 # python3-slixmpp: the second client stack (test/interop/slixmpp*.test.ts, run with /usr/bin/python3).
 # nginx: the reverse proxy in test/integration/nginx-proxy.test.ts (the test runs its own instance
 # on a loopback port; the package's system service is not needed and may stay stopped).
-PACKAGES=(openssl python3-slixmpp nginx)
+# chromium: Debian's headless browser for test/browser/converse.test.ts (driven by playwright-core
+# with executablePath=/usr/bin/chromium; playwright never downloads a browser of its own).
+PACKAGES=(openssl python3-slixmpp nginx chromium)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

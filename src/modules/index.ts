@@ -26,7 +26,8 @@ import presence from './presence/index.js';
 import http from './http/index.js';
 import websocket from './websocket/index.js';
 import hostmeta from './hostmeta/index.js';
+import bosh from './bosh/index.js';
 
-const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, http, websocket, hostmeta];
+const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, http, websocket, hostmeta, bosh];
 
 export const builtinModules: ModuleRegistry = new Map(builtins.map((m) => [m.name, m]));

@@ -69,7 +69,7 @@ test('oversized request headers are refused with 431', async () => {
   assert.equal(r.status, 431);
 });
 
-test('host-meta (XRD and JSON) advertises the WebSocket endpoint for the Host asked for', async () => {
+test('host-meta (XRD and JSON) advertises the WebSocket and BOSH endpoints for the Host asked for', async () => {
   const xrd = await get(port, '/.well-known/host-meta', { headers: { Host: 'localhost:5280' } });
   assert.equal(xrd.status, 200);
   assert.match(String(xrd.headers['content-type']), /^application\/xrd\+xml/);
@@ -79,14 +79,23 @@ test('host-meta (XRD and JSON) advertises the WebSocket endpoint for the Host as
   const json = await get(port, '/.well-known/host-meta.json', { headers: { Host: 'localhost:5280' } });
   assert.equal(json.status, 200);
   assert.match(String(json.headers['content-type']), /^application\/json/);
-  assert.deepEqual(JSON.parse(json.body), { links: [{ rel: 'urn:xmpp:alt-connections:websocket', href: 'ws://localhost:5280/xmpp-websocket' }] });
+  assert.deepEqual(JSON.parse(json.body), {
+    links: [
+      { rel: 'urn:xmpp:alt-connections:websocket', href: 'ws://localhost:5280/xmpp-websocket' },
+      { rel: 'urn:xmpp:alt-connections:xbosh', href: 'http://localhost:5280/http-bind' },
+    ],
+  });
+  assert.match(xrd.body, /<Link rel='urn:xmpp:alt-connections:xbosh' href='http:\/\/localhost:5280\/http-bind'\/>/);
 });
 
 test('host-meta uses http.public_url when set', async () => {
   const t = await webServer((c) => (c.http.public_url = 'https://chat.example.com'));
   try {
     const json = await get(t.server.port('http'), '/.well-known/host-meta.json');
-    assert.deepEqual(JSON.parse(json.body).links, [{ rel: 'urn:xmpp:alt-connections:websocket', href: 'wss://chat.example.com/xmpp-websocket' }]);
+    assert.deepEqual(JSON.parse(json.body).links, [
+      { rel: 'urn:xmpp:alt-connections:websocket', href: 'wss://chat.example.com/xmpp-websocket' },
+      { rel: 'urn:xmpp:alt-connections:xbosh', href: 'https://chat.example.com/http-bind' },
+    ]);
   } finally {
     await t.stop();
   }

@@ -1,0 +1,128 @@
+/**
+ * BOSH (XEP-0124) carrying XMPP (XEP-0206), mounted on the HTTP server at `/http-bind`. A BOSH
+ * session is a client session like a TCP or WebSocket one (client-session.ts): same lifecycle
+ * and modules; session.ts keeps it alive across HTTP requests. POST only (and the OPTIONS
+ * preflight, answered with CORS headers from `http.cors_origins`); with that list set, a
+ * browser whose Origin is not in it is refused with 403.
+ *
+ * A session's `ip` and `secure` are those of its creation request (trusted-proxy headers
+ * applied). Later requests are not tied to that address (mobile clients move), but a session
+ * created over HTTPS is only reachable over HTTPS: the sid alone must not be enough on plain
+ * HTTP, where it could have been read.
+ *
+ * Options ([modules.bosh]): path ("/http-bind"), max_wait ("60s"), max_hold (1),
+ * inactivity ("60s"), polling ("5s"), max_body_size (the http module's max_body_size).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { defineModule } from '../../core/modules.js';
+import { corsHeaders, originAllowed, readBody, sendText, type RequestContext } from '../../net/http.js';
+import { normalizeAddress } from '../../net/proxy.js';
+import { httpRouter, httpService } from '../http/index.js';
+import { intAttr, parseBody, terminateBody } from './body.js';
+import { BoshSession, type BoshReply, type BoshSettings } from './session.js';
+
+export const REL_BOSH = 'urn:xmpp:alt-connections:xbosh';
+const CONTENT_TYPE = 'text/xml; charset=utf-8';
+
+export default defineModule({
+  name: 'bosh',
+  description: 'XEP-0124/XEP-0206 XMPP over BOSH',
+  scope: 'global',
+  depends: ['http'],
+  setup(mod) {
+    const server = mod.server;
+    const path = mod.option.string('path', '/http-bind');
+    if (!path.startsWith('/')) throw new Error(`modules.bosh.path: expected a path starting with "/", got "${path}"`);
+    const settings: BoshSettings = {
+      maxWaitMs: mod.option.period('max_wait', '60s'),
+      maxHold: mod.option.number('max_hold', 1, 0, 1),
+      inactivityMs: mod.option.period('inactivity', '60s'),
+      pollingMs: mod.option.period('polling', '5s'),
+    };
+    if (settings.inactivityMs <= 0) throw new Error('modules.bosh.inactivity: must be more than 0');
+    const configuredBodySize = mod.option.size('max_body_size', 0);
+    const limits = server.config.limits;
+    const corsOrigins = server.config.http.cors_origins;
+    const sessions = new Map<string, BoshSession>();
+
+    const onRequest = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> => {
+      if (!originAllowed(ctx.origin, corsOrigins)) {
+        mod.log.info({ origin: ctx.origin, ip: ctx.ip }, 'BOSH request from an origin not in http.cors_origins refused');
+        sendText(res, 403, 'origin not allowed');
+        return;
+      }
+      const cors = corsHeaders(ctx.origin, corsOrigins, 'POST, OPTIONS') ?? {};
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, cors);
+        res.end();
+        return;
+      }
+      const maxBytes = configuredBodySize > 0 ? configuredBodySize : httpService(server).limits.maxBodyBytes;
+      const data = await readBody(req, maxBytes); // HttpError 413 above the limit
+      const reply = httpReply(res, cors);
+      const parsed = parseBody(data, { maxBytes, maxDepth: limits.max_depth, maxAttributes: limits.max_attributes, maxNameLength: limits.max_name_length });
+      if (!parsed.ok) {
+        mod.log.debug({ ip: ctx.ip, reason: parsed.reason }, 'bad BOSH request body');
+        reply.send(terminateBody('bad-request'));
+        return;
+      }
+      const body = parsed.body;
+      const sid = body.attrs.sid;
+      if (sid === undefined) {
+        const rid = intAttr(body, 'rid');
+        if (rid === undefined) {
+          reply.send(terminateBody('bad-request'));
+          return;
+        }
+        const socket = req.socket;
+        const session = new BoshSession({
+          server,
+          log: mod.log,
+          settings,
+          ip: ctx.ip,
+          secure: ctx.secure,
+          remoteAddress: normalizeAddress(socket.remoteAddress ?? ''),
+          remotePort: socket.remotePort ?? 0,
+          forget: (gone) => sessions.delete(gone),
+        });
+        sessions.set(session.sid, session);
+        session.create(body, rid, reply);
+        return;
+      }
+      const session = sessions.get(sid);
+      if (!session || (session.secure && !ctx.secure)) {
+        reply.send(terminateBody('item-not-found'));
+        return;
+      }
+      session.receive(body, reply);
+    };
+
+    const router = httpRouter(server);
+    mod.onUnload(router.route(path, onRequest, { methods: ['POST', 'OPTIONS'], title: 'XMPP over BOSH (XEP-0124, XEP-0206)' }));
+    mod.onUnload(router.advertise({ rel: REL_BOSH, path, kind: 'http' }));
+    mod.onUnload(() => {
+      for (const s of [...sessions.values()]) s.shutdown();
+      sessions.clear();
+    });
+  },
+});
+
+/** A BoshReply answering one HTTP request with a text/xml body. */
+function httpReply(res: ServerResponse, cors: Record<string, string>): BoshReply {
+  let answered = false;
+  return {
+    send(body) {
+      if (answered) return;
+      answered = true;
+      if (res.destroyed || res.writableEnded) return;
+      const bytes = Buffer.from(body, 'utf8');
+      res.writeHead(200, { 'Content-Type': CONTENT_TYPE, 'Content-Length': String(bytes.length), 'Cache-Control': 'no-store', ...cors });
+      res.end(bytes);
+    },
+    onAbort(listener) {
+      res.on('close', () => {
+        if (!answered) listener();
+      });
+    },
+  };
+}
