@@ -16,7 +16,7 @@ import type { StorageDriver } from '../storage/types.js';
 import type { TlsContexts } from '../net/tls.js';
 
 /** Modules every server loads whatever the config says (the connection layer). */
-export const CORE_GLOBAL_MODULES = ['c2s', 'component'];
+export const CORE_GLOBAL_MODULES = ['c2s', 'component', 's2s'];
 /** Host modules every host loads: without them no client can log in. */
 export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind', 'iq'];
 

@@ -23,11 +23,12 @@ import privateStorage from './private/index.js';
 import blocking from './blocking/index.js';
 import roster from './roster/index.js';
 import presence from './presence/index.js';
+import s2s from './s2s/index.js';
 import http from './http/index.js';
 import websocket from './websocket/index.js';
 import hostmeta from './hostmeta/index.js';
 import bosh from './bosh/index.js';
 
-const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, http, websocket, hostmeta, bosh];
+const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, s2s, http, websocket, hostmeta, bosh];
 
 export const builtinModules: ModuleRegistry = new Map(builtins.map((m) => [m.name, m]));

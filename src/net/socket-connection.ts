@@ -7,7 +7,7 @@
  * client that does not read cannot make us queue replies without bound).
  */
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, connect as tlsConnect, type ConnectionOptions, type SecureContext } from 'node:tls';
 import type { Connection } from '../core/session.js';
 
 export interface SocketHandlers {
@@ -20,6 +20,10 @@ export interface StartTlsOptions {
   secureContext: SecureContext;
   SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
   ALPNProtocols?: string[];
+  /** Ask the peer for a certificate (server-to-server streams authenticate with it). */
+  requestCert?: boolean;
+  /** With requestCert: false keeps a peer with a missing or untrusted certificate connected. */
+  rejectUnauthorized?: boolean;
 }
 
 export class SocketConnection implements Connection {
@@ -106,6 +110,31 @@ export class SocketConnection implements Connection {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       tlsSocket.once('secure', () => {
+        tlsSocket.off('error', onError);
+        resolve();
+      });
+      tlsSocket.once('error', onError);
+    });
+  }
+
+  /**
+   * The client side of STARTTLS (our outgoing server-to-server streams): upgrade in place with
+   * us as the TLS client. Resolves once the handshake is done; certificate checks are the
+   * caller's (pass rejectUnauthorized: false to inspect an untrusted peer yourself).
+   */
+  startTlsClient(opts: ConnectionOptions): Promise<void> {
+    this.uncork();
+    const raw = this.socketRef;
+    raw.removeAllListeners('data');
+    raw.removeAllListeners('close');
+    raw.removeAllListeners('error');
+    raw.removeAllListeners('drain');
+    const tlsSocket = tlsConnect({ ...opts, socket: raw });
+    this.socketRef = tlsSocket;
+    this.attach(tlsSocket);
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      tlsSocket.once('secureConnect', () => {
         tlsSocket.off('error', onError);
         resolve();
       });

@@ -1,0 +1,321 @@
+/**
+ * Incoming server-to-server streams: header checks (jabber:server, `to` served here), STARTTLS
+ * (required; the peer's certificate is requested), SASL EXTERNAL for a peer whose certificate
+ * names it, dialback as receiving server (db:result, several domain pairs per stream) and as
+ * authoritative server (db:verify), and the address checks on every stanza before routing.
+ * Stanzas never go back on an incoming stream: the session's send() routes them out.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { Element, NS_STREAM } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { XmppStream } from '../../core/xmpp-stream.js';
+import { newSessionId, type S2SSession, type S2SUnauthedSession } from '../../core/session.js';
+import { SocketConnection } from '../../net/socket-connection.js';
+import { prepareDomain, tryParseJid } from '../../jid/index.js';
+import { answer, dialbackFeature, keyMatches, NS_DIALBACK } from './dialback.js';
+import { writeStreamHeader, type S2SContext } from './context.js';
+
+export interface IncomingHandle {
+  readonly session: S2SUnauthedSession | S2SSession;
+  /** Authenticated (from domain, to domain) pairs. */
+  readonly pairs: ReadonlySet<string>;
+}
+
+function safeDomain(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  try {
+    return prepareDomain(value);
+  } catch {
+    return undefined;
+  }
+}
+
+const pairKey = (from: string, to: string) => `${from} ${to}`;
+
+export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<IncomingHandle>): void {
+  const { server, security, stats } = ctx;
+  /** Domains a peer may address: our hosts and our components. */
+  const served = (domain: string) => server.hosts.has(domain) || server.components.has(domain);
+  const id = newSessionId('s2sin');
+  const log = ctx.log.child({ s2s: 'in', session: id, ip: socket.remoteAddress });
+  const pairs = new Set<string>();
+  let streamTo: string | undefined;
+  let streamFrom: string | undefined;
+  let saslDone = false;
+  stats.incomingStreams++;
+
+  const conn = new SocketConnection(socket, {
+    data: (d) => {
+      session.lastActivity = Date.now();
+      s.feed(d);
+    },
+    error: (err) => log.debug({ err: err.message }, 'socket error'),
+    close: () => {
+      clearTimeout(authTimer);
+      live.delete(handle);
+      s.disposed();
+      log.debug('incoming s2s connection closed');
+      server.sessions.destroySession(current(), s.closeReason);
+    },
+  });
+  const s = new XmppStream(conn, NS.server, server.config.limits, log, {
+    streamOpen: (header, ns) => onStreamOpen(header, ns),
+    element: (el) => onElement(el),
+    streamClose: () => log.debug('remote closed the stream'),
+  });
+
+  const session: S2SUnauthedSession = {
+    type: 's2s_unauthed',
+    id,
+    direction: 'incoming',
+    conn,
+    notopen: true,
+    secure: conn.encrypted,
+    ip: conn.remoteAddress,
+    streamId: '',
+    log,
+    destroyed: false,
+    // Replies to what this peer sent leave over our outgoing stream, never this one.
+    send: (data) => {
+      if (data instanceof Element && (data.name === 'message' || data.name === 'presence' || data.name === 'iq')) {
+        const fromDomain = tryParseJid(data.attrs.from ?? '')?.domain ?? streamTo;
+        // A component's replies have no host of their own: any local session routes them.
+        const host = (fromDomain !== undefined ? server.hosts.get(fromDomain) : undefined) ?? server.hosts.values().next().value;
+        if (host) server.router.route(host.session, data);
+        return;
+      }
+      s.send(data);
+    },
+    close: (reason) => s.close(reason),
+    resetStream: () => {
+      session.notopen = true;
+      session.secure = conn.encrypted;
+      s.restart();
+    },
+  };
+  const handle: IncomingHandle = { session, pairs };
+  live.add(handle);
+  server.sessions.add(session);
+  log.info({ port: socket.localPort, directTls: conn.encrypted }, 'incoming s2s connection');
+
+  const authTimer = setTimeout(() => {
+    if (pairs.size === 0 && !session.destroyed) {
+      log.info('closing an incoming stream that did not authenticate in time');
+      stats.authFailures++;
+      session.close({ condition: 'connection-timeout', text: 'authentication took too long' });
+    }
+  }, ctx.options.authTimeout);
+  authTimer.unref();
+
+  const current = (): S2SUnauthedSession | S2SSession => session as S2SUnauthedSession | S2SSession;
+
+  function onStreamOpen(header: Element, ns: string): void {
+    if (header.name !== 'stream' || header.xmlns !== NS_STREAM || ns !== NS.server) {
+      s.close({ condition: 'invalid-namespace', text: 'server streams are <stream:stream> carrying jabber:server' });
+      return;
+    }
+    const to = safeDomain(header.attrs.to);
+    if (to === undefined || !served(to)) {
+      s.close({ condition: 'host-unknown', text: `this server does not serve ${header.attrs.to ?? '(no to)'}` });
+      return;
+    }
+    if (streamTo !== undefined && streamTo !== to) {
+      s.close({ condition: 'not-authorized', text: "the 'to' attribute must stay the same across stream restarts" });
+      return;
+    }
+    if (header.attrs.from !== undefined) {
+      const from = safeDomain(header.attrs.from);
+      if (from === undefined) {
+        s.close({ condition: 'invalid-from', text: 'the from attribute is not a domain' });
+        return;
+      }
+      streamFrom = from;
+    }
+    streamTo = to;
+    if (!(header.attrs.version ?? '').startsWith('1.')) {
+      writeStreamHeader(s, { from: to });
+      s.close({ condition: 'unsupported-version', text: 'only XMPP 1.0 streams are supported' });
+      return;
+    }
+    session.notopen = false;
+    session.secure = conn.encrypted;
+    session.streamId = randomBytes(12).toString('base64url');
+    writeStreamHeader(s, { from: to, to: streamFrom, id: session.streamId });
+    s.send(features());
+  }
+
+  function features(): Element {
+    const f = new Element('features', undefined, NS_STREAM);
+    if (!conn.encrypted) {
+      f.c('starttls', { xmlns: NS.tls }).c('required');
+      return f;
+    }
+    if (!saslDone && streamFrom !== undefined) {
+      const peer = security.checkPeer(conn.tlsSocket, streamFrom);
+      if (peer.valid) f.c('mechanisms', { xmlns: NS.sasl }).c('mechanism').t('EXTERNAL');
+      else log.info({ from: streamFrom, reason: peer.reason }, 'peer certificate not valid: SASL EXTERNAL not offered');
+    }
+    const dialbackAllowed = streamFrom !== undefined ? !security.requiresCertificate(streamFrom) : !server.config.s2s.secure_auth;
+    if (dialbackAllowed) f.cnode(dialbackFeature());
+    return f;
+  }
+
+  function onElement(el: Element): void {
+    if (session.notopen) return;
+    if (el.is('starttls', NS.tls)) startTls();
+    else if (el.is('auth', NS.sasl)) saslExternal(el);
+    else if (el.is('result', NS_DIALBACK)) dialbackResult(el);
+    else if (el.is('verify', NS_DIALBACK)) dialbackVerify(el);
+    else if (el.xmlns === NS.server && (el.name === 'message' || el.name === 'presence' || el.name === 'iq')) stanza(el);
+    else s.close({ condition: 'unsupported-stanza-type', text: `<${el.name} xmlns='${el.xmlns}'/> is not understood here` });
+  }
+
+  function startTls(): void {
+    if (conn.encrypted) {
+      s.send(new Element('failure', { xmlns: NS.tls }));
+      s.close();
+      return;
+    }
+    s.send(new Element('proceed', { xmlns: NS.tls }));
+    conn
+      .startTls({ secureContext: security.serverContext(streamTo), SNICallback: security.sniCallback, requestCert: true, rejectUnauthorized: false })
+      .then(() => {
+        log.debug({ protocol: conn.tlsSocket?.getProtocol() }, 'TLS established');
+        session.resetStream();
+      })
+      .catch((err: Error) => {
+        log.info({ err: err.message }, 'TLS handshake failed');
+        conn.destroy();
+      });
+  }
+
+  function saslFailure(condition: string, why: string): void {
+    stats.authFailures++;
+    log.info({ reason: why }, 'SASL EXTERNAL refused');
+    s.send(new Element('failure', { xmlns: NS.sasl }).c(condition).up());
+  }
+
+  function saslExternal(el: Element): void {
+    if (saslDone || streamTo === undefined) return saslFailure('not-authorized', 'already authenticated');
+    if (el.attrs.mechanism !== 'EXTERNAL') return saslFailure('invalid-mechanism', `mechanism ${el.attrs.mechanism ?? '(none)'}`);
+    const text = el.getText().trim();
+    let authzid: string | undefined = streamFrom;
+    if (text !== '' && text !== '=') {
+      authzid = safeDomain(Buffer.from(text, 'base64').toString('utf8'));
+      if (authzid === undefined || (streamFrom !== undefined && authzid !== streamFrom)) return saslFailure('invalid-authzid', 'the authorization identity is not the stream from');
+    }
+    if (authzid === undefined) return saslFailure('not-authorized', 'no identity given');
+    const check = security.checkPeer(conn.tlsSocket, authzid);
+    if (!check.valid) return saslFailure('not-authorized', check.reason ?? 'certificate not valid');
+    s.send(new Element('success', { xmlns: NS.sasl }));
+    saslDone = true;
+    authenticated(authzid, streamTo, 'SASL EXTERNAL');
+    session.resetStream();
+  }
+
+  function authenticated(from: string, to: string, method: string): void {
+    pairs.add(pairKey(from, to));
+    clearTimeout(authTimer);
+    if (method === 'dialback') stats.authDialback++;
+    else stats.authExternal++;
+    const sess = current();
+    if (sess.type === 's2s_unauthed') {
+      // No SessionManager transition exists for s2s yet: the type changes in place here.
+      const authed = sess as unknown as S2SSession;
+      authed.type = 's2s';
+      authed.fromHost = from;
+      authed.toHost = to;
+    }
+    log.info({ from, to, method }, 'incoming s2s stream authenticated');
+  }
+
+  function dialbackResult(el: Element): void {
+    const from = safeDomain(el.attrs.from);
+    const to = safeDomain(el.attrs.to);
+    const key = el.getText().trim();
+    const reply = (type: 'valid' | 'invalid' | 'error', condition?: Parameters<typeof answer>[3], text?: string) =>
+      s.send(answer('result', { from: el.attrs.to ?? '', to: el.attrs.from ?? '' }, type, condition, text));
+    if (!conn.encrypted) {
+      s.close({ condition: 'policy-violation', text: 'use STARTTLS before authenticating' });
+      return;
+    }
+    if (from === undefined || to === undefined || key === '') return reply('error', 'bad-request', 'db:result needs from, to and a key');
+    if (!served(to)) return reply('error', 'item-not-found', `this server does not serve ${to}`);
+    if (security.requiresCertificate(from)) {
+      stats.authFailures++;
+      log.info({ from, to }, 'dialback refused: this domain must authenticate with a certificate');
+      return reply('error', 'policy-violation', 'dialback is not accepted for your domain: a valid certificate is required');
+    }
+    if (pairs.has(pairKey(from, to))) return reply('valid');
+    const streamId = session.streamId;
+    ctx.verifier
+      .verify(to, from, streamId, key)
+      .then((result) => {
+        if (session.destroyed) return;
+        if (result === 'valid') {
+          authenticated(from, to, 'dialback');
+          reply('valid');
+        } else {
+          stats.authFailures++;
+          log.info({ from, to, result }, 'dialback failed');
+          if (result === 'invalid') reply('invalid');
+          else reply('error', 'remote-server-timeout', `could not verify the key with ${from}`);
+        }
+      })
+      .catch((err: unknown) => log.error({ err }, 'dialback verification failed'));
+  }
+
+  /** As the authoritative server: is this key one of ours for (receiving, originating, stream id)? */
+  function dialbackVerify(el: Element): void {
+    const receiving = el.attrs.from;
+    const originating = el.attrs.to;
+    const verifyId = el.attrs.id;
+    if (receiving === undefined || originating === undefined || verifyId === undefined) {
+      s.close({ condition: 'improper-addressing', text: 'db:verify needs from, to and id' });
+      return;
+    }
+    const attrs = { from: originating, to: receiving, id: verifyId };
+    if (!served(originating)) {
+      s.send(answer('verify', attrs, 'error', 'item-not-found', `this server does not serve ${originating}`));
+      return;
+    }
+    const valid = keyMatches(ctx.secret, receiving, originating, verifyId, el.getText());
+    stats.dialbackVerifiesAnswered++;
+    log.debug({ receiving, originating, valid }, 'answered a dialback verification');
+    s.send(answer('verify', attrs, valid ? 'valid' : 'invalid'));
+  }
+
+  function stanza(el: Element): void {
+    if (pairs.size === 0) {
+      s.close({ condition: 'not-authorized', text: 'authenticate before sending stanzas' });
+      return;
+    }
+    const fromAttr = el.attrs.from;
+    const toAttr = el.attrs.to;
+    if (fromAttr === undefined || toAttr === undefined || fromAttr === '' || toAttr === '') {
+      s.close({ condition: 'improper-addressing', text: 'stanzas between servers need both from and to' });
+      return;
+    }
+    const from = tryParseJid(fromAttr);
+    if (!from) {
+      s.close({ condition: 'invalid-from', text: 'the from address is not a valid JID' });
+      return;
+    }
+    const to = tryParseJid(toAttr);
+    if (!to) {
+      s.close({ condition: 'improper-addressing', text: 'the to address is not a valid JID' });
+      return;
+    }
+    if (!served(to.domain)) {
+      s.close({ condition: 'host-unknown', text: `this server does not serve ${to.domain}` });
+      return;
+    }
+    if (!pairs.has(pairKey(from.domain, to.domain))) {
+      s.close({ condition: 'invalid-from', text: `${from.domain} is not authenticated for ${to.domain} on this stream` });
+      return;
+    }
+    stats.stanzasIn++;
+    server.router.route(current(), el);
+  }
+}

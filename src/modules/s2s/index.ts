@@ -1,0 +1,108 @@
+/**
+ * Federation (RFC 6120 server-to-server, XEP-0220 dialback, XEP-0178 SASL EXTERNAL, XEP-0368
+ * direct TLS). A global module, always loaded, active when `[s2s] ports` or `direct_tls_ports`
+ * is non-empty: dialback needs the remote server to connect back to us, so a server that
+ * accepts no server connections does not federate (stanzas to other domains are bounced with
+ * remote-server-not-found by the router, as before).
+ *
+ * Delivery hooks 'route/remote' on every host's bus at priority 0, after presence (100) and
+ * blocking (1000) have seen the stanza. Options in `[modules.s2s]`: connect_timeout (10s),
+ * negotiation_timeout (30s), auth_timeout (60s), queue_size (500), dialback_secret (random per
+ * start; set it when several processes serve one domain).
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server as NetServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { defineModule } from '../../core/modules.js';
+import type { Server } from '../../core/server.js';
+import type { EventMap } from '../../core/event-map.js';
+import { listenAll } from '../../net/listen.js';
+import { emptyStats, type S2SContext, type S2SStats } from './context.js';
+import { acceptIncoming, type IncomingHandle } from './incoming.js';
+import { OutgoingManager } from './outgoing.js';
+import { S2SSecurity } from './security.js';
+
+const statsByServer = new WeakMap<Server, S2SStats>();
+const managers = new WeakMap<Server, OutgoingManager>();
+
+/** The s2s counters of a server (undefined when federation is off). */
+export function s2sStats(server: Server): Readonly<S2SStats> | undefined {
+  return statsByServer.get(server);
+}
+
+/** The outgoing streams of a server, for tests and diagnostics. */
+export function s2sOutgoing(server: Server): OutgoingManager | undefined {
+  return managers.get(server);
+}
+
+export default defineModule({
+  name: 's2s',
+  description: 'RFC 6120 server-to-server streams, XEP-0220 dialback, XEP-0178 SASL EXTERNAL',
+  scope: 'global',
+  async setup(mod) {
+    const server = mod.server;
+    const cfg = server.config.s2s;
+    if (cfg.ports.length === 0 && cfg.direct_tls_ports.length === 0) {
+      mod.log.debug('federation is off: [s2s] has no ports');
+      return;
+    }
+    const ctx: S2SContext = {
+      server,
+      log: mod.log,
+      security: new S2SSecurity(cfg, server.tls),
+      secret: mod.option.string('dialback_secret', randomBytes(32).toString('hex')),
+      stats: emptyStats(),
+      options: {
+        connectTimeout: mod.option.period('connect_timeout', '10s'),
+        negotiationTimeout: mod.option.period('negotiation_timeout', '30s'),
+        authTimeout: mod.option.period('auth_timeout', '60s'),
+        queueSize: mod.option.number('queue_size', 500, 1),
+      },
+      verifier: { verify: () => Promise.resolve('error') },
+    };
+    const outgoing = new OutgoingManager(ctx);
+    ctx.verifier = outgoing;
+    statsByServer.set(server, ctx.stats);
+    managers.set(server, outgoing);
+
+    const deliver = (event: EventMap['route/remote']): true | undefined => {
+      const { stanza, origin, toHost, fromHost } = event;
+      // Only our own domains can be authenticated to a peer.
+      if (!server.hosts.has(fromHost) && !server.components.has(fromHost)) return undefined;
+      // Server-to-server stanzas always carry both addresses (RFC 6120 §8.1.1.1, §8.1.2.1).
+      stanza.attrs.from ??= event.from.full;
+      stanza.attrs.to ??= event.to.full;
+      outgoing.send(fromHost, toHost, stanza, origin);
+      return true;
+    };
+    // The router fires route/remote on the sender's host bus, or the server bus for a component.
+    for (const host of server.hosts.values()) mod.onUnload(host.events.on('route/remote', deliver, 0));
+    mod.hook('route/remote', deliver, 0);
+
+    const live = new Set<IncomingHandle>();
+    const plain = await listenAll(cfg.interfaces, cfg.ports, () => createServer({ noDelay: true }, (socket) => acceptIncoming(ctx, socket, live)), mod.log);
+    for (const s of plain) server.registerListener('s2s', s);
+    const direct = await listenAll(cfg.interfaces, cfg.direct_tls_ports, () => createTlsServer(ctx.security.listenerOptions(), (socket) => acceptIncoming(ctx, socket, live)), mod.log);
+    for (const s of direct) server.registerListener('s2s_direct_tls', s);
+    const servers: NetServer[] = [...plain, ...direct];
+
+    // Idle streams: outgoing ones that carried nothing, incoming ones that received nothing.
+    const sweep = Math.max(1000, Math.min(cfg.idle_timeout / 4, 30_000));
+    mod.setInterval(() => {
+      const now = Date.now();
+      outgoing.closeIdle(cfg.idle_timeout, now);
+      for (const h of live) {
+        const last = h.session.lastActivity ?? now;
+        if (h.pairs.size > 0 && now - last > cfg.idle_timeout) h.session.close();
+      }
+    }, sweep);
+
+    mod.onUnload(async () => {
+      outgoing.shutdown();
+      for (const s of servers) {
+        server.unregisterListener(s);
+        await new Promise<void>((r) => s.close(() => r()));
+      }
+    });
+  },
+});
