@@ -6,34 +6,20 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
+import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
 
-const PYTHON = '/usr/bin/python3';
 /** Non-ASCII on purpose: SASLprep and UTF-8 on both sides. */
 const PASSWORD = 'slix-password-ü';
 // Compiled to dist*/test/interop/; the script stays in the source tree.
 const SCRIPT = fileURLToPath(new URL('../../../test/interop/slixmpp_selftest.py', import.meta.url));
 
-function slixmppMissing(): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', 'import slixmpp'], { encoding: 'utf8' });
-  if (r.error) return `${PYTHON} cannot run: ${r.error.message}`;
-  if (r.status !== 0) return `${PYTHON} -c 'import slixmpp' failed: ${r.stderr.trim()}`;
-  return undefined;
-}
-
-const missing = slixmppMissing();
-if (missing !== undefined && process.env.CI) {
-  // CI installs python3-slixmpp; a missing client there is a broken setup, never a skip.
-  test('slixmpp is installed (CI)', () => {
-    assert.fail(`${missing} — run scripts/install-test-deps.sh`);
-  });
-}
-const skip = missing !== undefined && !process.env.CI ? `slixmpp is not available (${missing}); install python3-slixmpp (scripts/install-test-deps.sh)` : false;
+const skip = slixmppSkip();
 
 interface ScriptEvent {
   event: string;
