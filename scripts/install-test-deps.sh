@@ -9,7 +9,9 @@ need=()
 # on a loopback port; the package's system service is not needed and may stay stopped).
 # chromium: Debian's headless browser for test/browser/converse.test.ts (driven by playwright-core
 # with executablePath=/usr/bin/chromium; playwright never downloads a browser of its own).
-PACKAGES=(openssl python3-slixmpp nginx chromium)
+# prosody: the federation peer in test/interop/prosody-federation.test.ts (the test runs its own
+# instance with a temp config on loopback; the package's system service may stay stopped).
+PACKAGES=(openssl python3-slixmpp nginx chromium prosody)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
