@@ -98,23 +98,7 @@ export class SocketConnection implements Connection {
    * connection closes) when it fails. Bytes already written (e.g. <proceed/>) go out first.
    */
   startTls(opts: StartTlsOptions): Promise<void> {
-    this.uncork();
-    const raw = this.socketRef;
-    raw.removeAllListeners('data');
-    raw.removeAllListeners('close');
-    raw.removeAllListeners('error');
-    raw.removeAllListeners('drain');
-    const tlsSocket = new TLSSocket(raw, { isServer: true, ...opts });
-    this.socketRef = tlsSocket;
-    this.attach(tlsSocket);
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      tlsSocket.once('secure', () => {
-        tlsSocket.off('error', onError);
-        resolve();
-      });
-      tlsSocket.once('error', onError);
-    });
+    return this.upgrade((raw) => new TLSSocket(raw, { isServer: true, ...opts }), 'secure');
   }
 
   /**
@@ -123,18 +107,23 @@ export class SocketConnection implements Connection {
    * caller's (pass rejectUnauthorized: false to inspect an untrusted peer yourself).
    */
   startTlsClient(opts: ConnectionOptions): Promise<void> {
+    return this.upgrade((raw) => tlsConnect({ ...opts, socket: raw }), 'secureConnect');
+  }
+
+  /** Move our listeners from the raw socket to a TLS socket wrapping it; wait for the handshake. */
+  private upgrade(wrap: (raw: Socket) => TLSSocket, doneEvent: 'secure' | 'secureConnect'): Promise<void> {
     this.uncork();
     const raw = this.socketRef;
     raw.removeAllListeners('data');
     raw.removeAllListeners('close');
     raw.removeAllListeners('error');
     raw.removeAllListeners('drain');
-    const tlsSocket = tlsConnect({ ...opts, socket: raw });
+    const tlsSocket = wrap(raw);
     this.socketRef = tlsSocket;
     this.attach(tlsSocket);
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
-      tlsSocket.once('secureConnect', () => {
+      tlsSocket.once(doneEvent, () => {
         tlsSocket.off('error', onError);
         resolve();
       });
