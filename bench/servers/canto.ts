@@ -99,7 +99,8 @@ export const canto: ServerUnderTest = {
     const configFile = join(dir, 'canto.toml');
     writeFileSync(configFile, configToml(dataDir, port));
     // CANTO_BENCH_NODE_ARGS go to the server's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-    const nodeArgs = (process.env.CANTO_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+    // The same young-generation size `canto` and `npm start` use (bench/README.md, "Young generation size").
+    const nodeArgs = ['--max-semi-space-size=2', ...(process.env.CANTO_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];
     const child = spawnServer(process.execPath, [...nodeArgs, CLI, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log') });
     const cleanup = async () => {
       await stopChild(child, 10_000);

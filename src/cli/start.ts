@@ -5,7 +5,7 @@ import { bootServer } from '../app/boot.js';
 
 export async function runStart(config: CantoConfig, file: string | undefined): Promise<number> {
   const log = createLogger({ level: config.log_level, format: config.log_format });
-  log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version }, 'Canto starting');
+  log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv }, 'Canto starting');
   let server;
   try {
     server = await bootServer({ config, log });
