@@ -3,23 +3,24 @@
  * what comes back, and observe the server closing the connection.
  */
 import { connect, type Socket } from 'node:net';
+import { Wakeup } from './wakeup.js';
 
 export class RawClient {
   received = '';
   closed = false;
   private readonly socket: Socket;
-  private waiters: Array<() => void> = [];
+  private readonly wakeup = new Wakeup();
 
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => {
       this.received += d;
-      this.wake();
+      this.wakeup.wake();
     });
     socket.on('close', () => {
       this.closed = true;
-      this.wake();
+      this.wakeup.wake();
     });
     socket.on('error', () => {});
   }
@@ -36,48 +37,26 @@ export class RawClient {
   }
 
   /** Wait until `test` holds for what was received (or the connection closed), at most `ms`. */
-  async waitFor(test: RegExp | ((r: string) => boolean), ms = 5000): Promise<string> {
+  waitFor(test: RegExp | ((r: string) => boolean), ms = 5000): Promise<string> {
     const ok = () => (typeof test === 'function' ? test(this.received) : test.test(this.received));
-    const deadline = Date.now() + ms;
-    while (!ok()) {
-      if (this.closed) throw new Error(`connection closed before ${String(test)}; received: ${this.received}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${String(test)}; received: ${this.received}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    return this.received;
+    return this.wakeup.until(
+      () => {
+        if (ok()) return this.received;
+        if (this.closed) throw new Error(`connection closed before ${String(test)}; received: ${this.received}`);
+        return undefined;
+      },
+      ms,
+      () => new Error(`timed out waiting for ${String(test)}; received: ${this.received}`),
+    );
   }
 
   /** Wait for the server to close the TCP connection. */
   async waitClosed(ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.closed) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`connection still open; received: ${this.received}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    await this.wakeup.until(() => (this.closed ? true : undefined), ms, () => new Error(`connection still open; received: ${this.received}`));
   }
 
   close(): void {
     this.socket.destroy();
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
   }
 }
 

@@ -7,6 +7,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'node:tls';
+import { Wakeup } from './wakeup.js';
 
 export type Hash = 'SHA-1' | 'SHA-256';
 export type CbType = 'tls-exporter' | 'tls-server-end-point';
@@ -107,7 +108,7 @@ export class RawTlsClient {
   received = '';
   private cursor = 0;
   closed = false;
-  private waiters: Array<() => void> = [];
+  private readonly wakeup = new Wakeup();
   socket: Socket | TLSSocket;
 
   private constructor(socket: Socket) {
@@ -119,11 +120,11 @@ export class RawTlsClient {
     s.setEncoding('utf8');
     s.on('data', (d: string) => {
       this.received += d;
-      this.wake();
+      this.wakeup.wake();
     });
     s.on('close', () => {
       this.closed = true;
-      this.wake();
+      this.wakeup.wake();
     });
     s.on('error', () => {});
   }
@@ -146,39 +147,25 @@ export class RawTlsClient {
   }
 
   /** The next match of `re` after what earlier calls consumed. */
-  async next(re: RegExp, ms = 5000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = new RegExp(re.source, re.flags.replace('g', '')).exec(this.received.slice(this.cursor));
-      if (m) {
-        this.cursor += m.index + m[0].length;
-        return m;
-      }
-      if (this.closed) throw new Error(`closed before ${String(re)}; received: ${this.received}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${String(re)}; received: ${this.received}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+  next(re: RegExp, ms = 5000): Promise<RegExpExecArray> {
+    const once = new RegExp(re.source, re.flags.replace('g', ''));
+    return this.wakeup.until(
+      () => {
+        const m = once.exec(this.received.slice(this.cursor));
+        if (m) {
+          this.cursor += m.index + m[0].length;
+          return m;
+        }
+        if (this.closed) throw new Error(`closed before ${String(re)}; received: ${this.received}`);
+        return undefined;
+      },
+      ms,
+      () => new Error(`timed out waiting for ${String(re)}; received: ${this.received}`),
+    );
   }
 
   async waitClosed(ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error(`still open; received: ${this.received}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 50);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    await this.wakeup.until(() => (this.closed ? true : undefined), ms, () => new Error(`still open; received: ${this.received}`));
   }
 
   /** Open the stream and return the text of <stream:features>. */
@@ -219,11 +206,6 @@ export class RawTlsClient {
     this.socket.destroy();
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
 }
 
 export type SaslOutcome = { ok: true; serverFinal: string; verified: boolean } | { ok: false; condition: string; text?: string };
