@@ -13,12 +13,15 @@ import { builtinModules } from '../modules/index.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import { ensureHostCertificates } from '../net/certificates.js';
 import { TlsContexts } from '../net/tls.js';
+import type { ClusterWorker } from '../cluster/worker.js';
 
 export interface BootOptions {
   config: CantoConfig;
   log?: Logger;
   storage?: StorageDriver;
   modules?: ModuleRegistry;
+  /** Cluster mode: this process is one worker, linked to the primary (src/cluster). */
+  cluster?: ClusterWorker;
 }
 
 export async function bootServer(opts: BootOptions): Promise<Server> {
@@ -28,8 +31,17 @@ export async function bootServer(opts: BootOptions): Promise<Server> {
   await ensureHostCertificates(config, log);
   const tls = new TlsContexts(config);
   for (const w of TlsContexts.warnings(config)) log.warn(w);
-  const storage = opts.storage ?? openSqliteStorage({ dataDir: config.data_dir });
-  const server = new Server({ config, log, storage, tls, modules: opts.modules ?? builtinModules });
+  const opened = opts.storage ?? openSqliteStorage({ dataDir: config.data_dir });
+  const storage = opts.cluster ? opts.cluster.wrapStorage(opened) : opened;
+  const server = new Server({ config, log, storage, tls, modules: opts.modules ?? builtinModules, cluster: opts.cluster });
+  if (opts.cluster) {
+    try {
+      await opts.cluster.attach(server);
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
+  }
   await server.start();
   return server;
 }

@@ -1,11 +1,22 @@
-/** `canto start`: run the server until SIGTERM/SIGINT, then shut down gracefully (exit 0). */
+/**
+ * `canto start`: run the server until SIGTERM/SIGINT, then shut down gracefully (exit 0).
+ * With `[cluster] workers` > 1 this process becomes the cluster primary, which forks the
+ * workers (this same command, with CANTO_WORKER set) and serves nothing itself (src/cluster).
+ */
 import type { CantoConfig } from '../core/config.js';
 import { createLogger } from '../core/logging.js';
 import { bootServer } from '../app/boot.js';
+import { runPrimary } from '../cluster/primary.js';
+import { clusterWorkerIndex, runWorker } from '../cluster/worker-main.js';
 
 export async function runStart(config: CantoConfig, file: string | undefined): Promise<number> {
-  const log = createLogger({ level: config.log_level, format: config.log_format });
-  log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv }, 'Canto starting');
+  const baseLog = createLogger({ level: config.log_level, format: config.log_format });
+  const worker = config.cluster.workers > 1 ? clusterWorkerIndex() : undefined;
+  if (worker !== undefined) return runWorker(config, worker, baseLog.child({ worker }));
+  const clustered = config.cluster.workers > 1;
+  const log = clustered ? baseLog.child({ cluster: 'primary' }) : baseLog;
+  log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv, workers: config.cluster.workers }, 'Canto starting');
+  if (clustered) return runPrimary(config, log);
   let server;
   try {
     server = await bootServer({ config, log });

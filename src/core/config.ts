@@ -81,6 +81,8 @@ export interface CantoConfig {
   virtualhost: VirtualHostConfig[];
   component: ComponentConfig[];
   modules: Record<string, Record<string, unknown>>;
+  /** Several worker processes on one machine (docs/scaling.md); 1 = a single process. */
+  cluster: { workers: number };
 }
 
 /** One problem in a config file. `message` says what is expected (and what was found). */
@@ -178,6 +180,9 @@ function isModuleName(v: unknown): v is string {
 }
 
 // ───────────────────────────── schema ─────────────────────────────
+
+/** `[cluster] workers` upper bound: far more processes than cores only adds relaying. */
+export const MAX_CLUSTER_WORKERS = 64;
 
 const check = <T>(test: (v: unknown) => v is T, expected: string) => z.custom<T>(test, { message: `expected ${expected}` });
 
@@ -290,6 +295,9 @@ const configSchema = z.strictObject({
   virtualhost: z.array(virtualHostSchema).prefault(() => [{ domain: 'localhost' }]),
   component: z.array(componentSchema).default(() => []),
   modules: z.record(z.string(), z.record(z.string(), z.unknown())).default(() => ({})),
+  cluster: table({
+    workers: check((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_CLUSTER_WORKERS, `an integer from 1 to ${MAX_CLUSTER_WORKERS}`).default(1),
+  }),
 });
 
 // ───────────────────────── key paths and source lines ─────────────────────────

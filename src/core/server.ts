@@ -20,12 +20,22 @@ export const CORE_GLOBAL_MODULES = ['c2s', 'component', 's2s'];
 /** Host modules every host loads: without them no client can log in. */
 export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind', 'iq'];
 
+/** This process's place in a cluster (`[cluster] workers` > 1; docs/scaling.md). */
+export interface ClusterRole {
+  /** 1-based worker number. */
+  readonly worker: number;
+  readonly workers: number;
+  /** Worker 1: the only one running the HTTP (BOSH, WebSocket), s2s and component listeners. */
+  readonly serviceWorker: boolean;
+}
+
 export interface ServerOptions {
   config: CantoConfig;
   log: Logger;
   storage: StorageDriver;
   modules: ModuleRegistry;
   tls: TlsContexts;
+  cluster?: ClusterRole;
 }
 
 export interface ListenerInfo {
@@ -48,6 +58,8 @@ export class Server {
   readonly sessions: SessionManager;
   readonly router: Router;
   readonly startedAt = Date.now();
+  /** Set when this process is one worker of a cluster; undefined for a single process. */
+  readonly cluster: ClusterRole | undefined;
   private readonly globalModules = new Map<string, LoadedModule>();
   private readonly listeners: ListenerInfo[] = [];
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -58,6 +70,7 @@ export class Server {
     this.storage = opts.storage;
     this.registry = opts.modules;
     this.tls = opts.tls;
+    this.cluster = opts.cluster;
     this.events = new EventBus(this.log);
     this.sessions = new SessionManager(this);
     this.router = new Router(this);
@@ -113,6 +126,11 @@ export class Server {
       return hint ? `${name} (did you mean ${hint}?)` : name;
     });
     this.log.warn({ modules: unknown }, `modules_enabled names modules this version does not have, skipped: ${described.join(', ')}`);
+  }
+
+  /** Whether this process runs the listeners only one cluster worker may run (HTTP, s2s, components): always true outside a cluster. */
+  get runsServiceListeners(): boolean {
+    return this.cluster === undefined || this.cluster.serviceWorker;
   }
 
   /** Called by listener modules so tests and logs can learn the bound addresses (port 0). */

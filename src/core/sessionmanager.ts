@@ -15,13 +15,34 @@ export type ResourceConflictPolicy = 'kick_old' | 'refuse_new';
 
 export type BindResult = { ok: true; resource: string } | { ok: false; condition: 'conflict' | 'not-allowed' | 'bad-request'; text: string };
 
+/**
+ * The resources bound in the other processes of a cluster (src/cluster), seen as proxy
+ * sessions, and where this process publishes changes of its own bindings. Absent when Canto
+ * runs as one process, so the single-process path pays one `undefined` check.
+ */
+export interface RemoteSessions {
+  userSessions(host: string, username: string): C2SSession[];
+  session(host: string, username: string, resource: string): C2SSession | undefined;
+  /** Forget a proxy that a local binding has just replaced (kick_old across processes). */
+  release(session: C2SSession): void;
+  localBound(session: C2SSession): void;
+  localUnbound(session: C2SSession): void;
+  localUpdated(session: C2SSession): void;
+}
+
 export class SessionManager {
   /** Every stream session, authenticated or not. */
   readonly all = new Set<StreamSession>();
   /** host → username → resource → session */
   private readonly bound = new Map<string, Map<string, Map<string, C2SSession>>>();
+  private remote: RemoteSessions | undefined;
 
   constructor(private readonly server: Server) {}
+
+  /** Cluster mode: lookups also return other processes' resources, and bindings are published. */
+  attachRemote(remote: RemoteSessions): void {
+    this.remote = remote;
+  }
 
   add(session: StreamSession): void {
     this.all.add(session);
@@ -67,6 +88,7 @@ export class SessionManager {
       // The old session is closed first so its unavailable presence goes out before the new one binds.
       existing.close({ condition: 'conflict', text: 'replaced by a new connection with the same resource' });
       this.unbind(existing);
+      this.remote?.release(existing);
     }
     const ctx = this.server.hosts.get(session.host);
     if (ctx?.events.fire('pre-resource-bind', { session, resource })) {
@@ -76,21 +98,44 @@ export class SessionManager {
     session.fullJid = `${session.username}@${session.host}/${resource}`;
     this.userResources(session.host, session.username).set(resource, session);
     session.log = session.log.child({ resource });
+    this.remote?.localBound(session);
     ctx?.events.fire('resource-bind', { session });
     return { ok: true, resource };
   }
 
-  /** The bound sessions of an account (empty when offline). */
+  /** The bound sessions of an account (empty when offline); in a cluster, with other processes' as proxies. */
   getUserSessions(host: string, username: string): C2SSession[] {
     const r = this.bound.get(host)?.get(username);
-    return r ? [...r.values()] : [];
+    const local = r ? [...r.values()] : [];
+    if (this.remote === undefined) return local;
+    const remote = this.remote.userSessions(host, username);
+    if (remote.length === 0) return local;
+    // While a resource moves between processes both may be known for a moment: the local one wins.
+    return local.concat(r ? remote.filter((p) => !r.has(p.resource ?? '')) : remote);
   }
 
   getSession(host: string, username: string, resource: string): C2SSession | undefined {
+    const local = this.bound.get(host)?.get(username)?.get(resource);
+    if (local !== undefined || this.remote === undefined) return local;
+    return this.remote.session(host, username, resource);
+  }
+
+  /** A resource bound in this process (never a proxy for another process's). */
+  getLocalSession(host: string, username: string, resource: string): C2SSession | undefined {
     return this.bound.get(host)?.get(username)?.get(resource);
   }
 
-  /** Number of bound resources per host, for metrics and tests. */
+  /**
+   * A bound session's priority, presence or `interested` changed: modules that change them call
+   * this so a cluster can tell the other processes. Does nothing in a single process.
+   */
+  updated(session: C2SSession): void {
+    if (this.remote === undefined || session.resource === undefined) return;
+    if (this.bound.get(session.host)?.get(session.username)?.get(session.resource) !== session) return;
+    this.remote.localUpdated(session);
+  }
+
+  /** Number of bound resources per host in this process, for metrics and tests. */
   countBound(host?: string): number {
     let n = 0;
     for (const [h, users] of this.bound) {
@@ -122,6 +167,7 @@ export class SessionManager {
     if (resources?.get(session.resource) !== session) return;
     resources.delete(session.resource);
     if (resources.size === 0) users?.delete(session.username);
+    this.remote?.localUnbound(session);
     this.server.hosts.get(session.host)?.events.fire('resource-unbind', { session, reason });
   }
 

@@ -3,7 +3,10 @@
  * with an XmppStream as the framing. The session logic shared with other transports (open
  * checks, features, element dispatch, auth timeout, per-IP cap) is in client-session.ts. TLS,
  * SASL and resource binding are separate modules hooking 'stream-features' and 'stream-element'.
+ * In a cluster every worker listens on the same ports (node:cluster's primary hands connections
+ * round-robin to the workers).
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { defineModule, type ModuleApi } from '../../core/modules.js';
@@ -66,7 +69,7 @@ function acceptClient(mod: ModuleApi, socket: Socket): void {
     conn,
     logFields: { port: socket.localPort },
     makeFraming: (events, log) => {
-      stream = tcpFraming(conn, server.config.limits, log, events);
+      stream = tcpFraming(conn, server.config.limits, log, events, server.cluster ? `w${server.cluster.worker}-` : undefined);
       return stream;
     },
   });
@@ -76,8 +79,8 @@ function acceptClient(mod: ModuleApi, socket: Socket): void {
  * The TCP framing: an XmppStream whose stream header must be <stream:stream> in the streams
  * namespace carrying jabber:client; the rest of the open checks are the session's.
  */
-function tcpFraming(conn: SocketConnection, limits: StreamLimits, log: Logger, events: ClientStreamEvents): XmppStream {
-  const stream: XmppStream = new XmppStream(conn, NS.client, limits, log, {
+function tcpFraming(conn: SocketConnection, limits: StreamLimits, log: Logger, events: ClientStreamEvents, idPrefix: string | undefined): XmppStream {
+  const handlers: ConstructorParameters<typeof XmppStream>[4] = {
     streamOpen: (header, contentNs) => {
       if (header.name !== 'stream' || header.xmlns !== NS_STREAM) {
         stream.close({ condition: 'invalid-namespace', text: 'the stream element must be <stream:stream> in the streams namespace' });
@@ -91,6 +94,26 @@ function tcpFraming(conn: SocketConnection, limits: StreamLimits, log: Logger, e
     },
     element: (el) => events.element(el),
     streamClose: () => events.streamClose(),
-  });
+  };
+  const stream: XmppStream = idPrefix === undefined
+    ? new XmppStream(conn, NS.client, limits, log, handlers)
+    : new WorkerXmppStream(idPrefix, conn, NS.client, limits, log, handlers);
   return stream;
+}
+
+/**
+ * Cluster mode: stream ids start with `w{k}-`, so an id (and the client's log) tells which worker
+ * holds the stream; the random rest keeps them unique across workers.
+ */
+class WorkerXmppStream extends XmppStream {
+  private readonly idPrefix: string;
+
+  constructor(idPrefix: string, ...args: ConstructorParameters<typeof XmppStream>) {
+    super(...args);
+    this.idPrefix = idPrefix;
+  }
+
+  override openStream(attrs: Parameters<XmppStream['openStream']>[0]): string {
+    return super.openStream({ ...attrs, id: attrs.id ?? this.idPrefix + randomBytes(12).toString('base64url') });
+  }
 }

@@ -24,7 +24,8 @@ export default defineModule({
   async setup(mod) {
     const server = mod.server;
     const registry = server.components;
-    if (registry.size === 0) return;
+    // Cluster: components are served by the service worker; the others forward to it (src/cluster).
+    if (registry.size === 0 || !server.runsServiceListeners) return;
     // Read first, so a bad option fails the start before anything is loaded.
     const options = {
       authTimeoutMs: mod.option.period('auth_timeout', server.config.c2s.auth_timeout / 1000),

@@ -59,6 +59,11 @@ export default defineModule({
     const version = cantoVersion();
     mod.onUnload(service.router.route('/', (_req, res, ctx) => sendText(res, 200, indexPage(version, service.router, ctx.scheme, ctx.hostHeader), 'text/html; charset=utf-8'), { title: 'this page' }));
 
+    if (!mod.server.runsServiceListeners) {
+      // Cluster: BOSH sessions are per-process state, so one worker serves HTTP (src/cluster).
+      mod.log.debug('HTTP runs on the cluster service worker');
+      return;
+    }
     const common = { router: service.router, proxies: service.proxies, limits, log: mod.log };
     const plain = await listenAll(cfg.interfaces, cfg.ports, () => createHttpServer(common), mod.log);
     for (const s of plain) mod.server.registerListener('http', s);

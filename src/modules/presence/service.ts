@@ -167,10 +167,12 @@ export class PresenceService {
       const initial = origin.presence === undefined;
       origin.presence = p;
       origin.priority = parsePriority(p);
+      this.server.sessions.updated(origin); // tells the other cluster workers (no-op otherwise)
       this.broadcastAvailable(origin, p, initial).catch(this.failed);
     } else {
       const wasAvailable = origin.presence !== undefined;
       origin.presence = undefined;
+      this.server.sessions.updated(origin);
       this.broadcastUnavailable(origin, p, wasAvailable).catch(this.failed);
     }
   }

@@ -76,6 +76,7 @@ function forbid({ origin, stanza }: StanzaEvent): true {
 
 async function onGet(mod: ModuleApi, options: RosterOptions, session: C2SSession, { stanza }: StanzaEvent): Promise<void> {
   session.interested = true;
+  mod.server.sessions.updated(session); // tells the other cluster workers (no-op otherwise)
   const roster = await loadRoster(mod.server, session.host, session.username);
   session.roster = roster;
   const clientVer = stanza.elements[0]?.attrs.ver;

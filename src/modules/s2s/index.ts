@@ -46,6 +46,11 @@ export default defineModule({
       mod.log.debug('federation is off: [s2s] has no ports');
       return;
     }
+    if (!server.runsServiceListeners) {
+      // Cluster: only the service worker federates; the others forward route/remote to it (src/cluster).
+      mod.log.debug('s2s runs on the cluster service worker');
+      return;
+    }
     const ctx: S2SContext = {
       server,
       log: mod.log,

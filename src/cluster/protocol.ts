@@ -1,0 +1,103 @@
+/**
+ * The messages between the cluster primary and its workers (node:cluster IPC, JSON). The primary
+ * is the hub: it keeps the authoritative registry of bound resources, relays deliveries between
+ * workers and broadcasts registry changes and cache invalidations.
+ */
+
+/** Worker 1 also runs the HTTP (BOSH/WebSocket), s2s and component listeners. */
+export const SERVICE_WORKER = 1;
+
+/** Where an account's resource is bound. */
+export interface EntryKey {
+  host: string;
+  username: string;
+  resource: string;
+}
+
+/** What other workers need to know about a bound resource (docs/scaling.md, "What must be shared"). */
+export interface RegistryEntry extends EntryKey {
+  /** The worker holding the real session. */
+  worker: number;
+  /** The session's id in that worker (tells two bindings of one resource apart). */
+  sid: string;
+  priority?: number;
+  /** The last broadcast available presence as XML; absent when the resource is unavailable. */
+  presence?: string;
+  interested: boolean;
+}
+
+/** A CloseReason that survives JSON: a condition (with text), or a prepared element as XML. */
+export interface WireCloseReason {
+  condition?: string;
+  text?: string;
+  xml?: string;
+}
+
+/** A stanza for a session bound on worker `to`. */
+export interface DeliverMessage extends EntryKey {
+  t: 'deliver';
+  to: number;
+  from: number;
+  xml: string;
+  /** Set when `xml` is raw framing text rather than an element. */
+  raw?: boolean;
+  /** 1 once the stanza has been re-routed after a miss: a second miss drops it. */
+  hops: number;
+}
+
+/** A stanza for a remote domain or a component, handled by the service worker. */
+export interface ForwardMessage {
+  t: 'forward';
+  kind: 'remote' | 'component';
+  from: number;
+  xml: string;
+}
+
+export interface CloseMessage extends EntryKey {
+  t: 'close';
+  to: number;
+  sid: string;
+  reason?: WireCloseReason;
+}
+
+/** Another worker wrote a user's data that workers cache (`store` = keyval store name, or '@account' for a deletion). */
+export interface InvalidateMessage {
+  t: 'invalidate';
+  store: string;
+  host: string;
+  username: string;
+}
+
+export type WorkerToPrimary =
+  | { t: 'hello' }
+  | { t: 'ready' }
+  | { t: 'bound'; e: RegistryEntry }
+  | { t: 'updated'; e: RegistryEntry }
+  | { t: 'unbound'; e: RegistryEntry }
+  | DeliverMessage
+  | ForwardMessage
+  | CloseMessage
+  | InvalidateMessage;
+
+export type PrimaryToWorker =
+  | { t: 'snapshot'; entries: RegistryEntry[] }
+  | { t: 'bound'; e: RegistryEntry }
+  | { t: 'updated'; e: RegistryEntry }
+  | { t: 'unbound'; e: RegistryEntry }
+  /** A worker exited. `reap`: this worker (one is picked) fires resource-unbind for its resources. */
+  | { t: 'drop-worker'; worker: number; reap?: boolean }
+  | { t: 'undeliverable'; msg: DeliverMessage | ForwardMessage }
+  | { t: 'stop'; reason: string }
+  | DeliverMessage
+  | ForwardMessage
+  | CloseMessage
+  | InvalidateMessage;
+
+export function entryKey(e: EntryKey): string {
+  return `${e.host}\u0000${e.username}\u0000${e.resource}`;
+}
+
+/** Whether an IPC message looks like one of ours (node:cluster also uses the channel). */
+export function isClusterMessage(m: unknown): m is { t: string } {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
+}

@@ -1,0 +1,55 @@
+/**
+ * Cluster mode: a storage driver wrapper that reports writes to the per-user data other workers
+ * cache in memory (the roster loaded into `session.roster`, the blocking module's lists) and
+ * account deletions, so the worker can broadcast an invalidation. Everything else passes through.
+ */
+import type { ArchiveStore, KeyValStore, MapStore, StorageDriver } from '../storage/types.js';
+import { ROSTER_STORE } from '../modules/roster/store.js';
+import { BLOCKLIST_STORE } from '../modules/blocking/index.js';
+
+/** keyval stores whose values workers cache in memory. */
+export const CACHED_STORES: ReadonlySet<string> = new Set([ROSTER_STORE, BLOCKLIST_STORE]);
+/** The `store` of an invalidation that says an account was deleted. */
+export const ACCOUNT_DELETED = '@account';
+
+export type WriteListener = (store: string, host: string, username: string) => void;
+
+export function watchStorage(inner: StorageDriver, written: WriteListener): StorageDriver {
+  const accounts = inner.accounts;
+  return {
+    accounts: {
+      create: (host, username, credentials) => accounts.create(host, username, credentials),
+      get: (host, username) => accounts.get(host, username),
+      setCredentials: (host, username, credentials) => accounts.setCredentials(host, username, credentials),
+      list: (host) => accounts.list(host),
+      count: (host) => accounts.count(host),
+      async delete(host, username) {
+        const existed = await accounts.delete(host, username);
+        if (existed) written(ACCOUNT_DELETED, host, username);
+        return existed;
+      },
+    },
+    keyval<T>(host: string, store: string): KeyValStore<T> {
+      const kv = inner.keyval<T>(host, store);
+      if (!CACHED_STORES.has(store)) return kv;
+      return {
+        get: (username) => kv.get(username),
+        async set(username, value) {
+          await kv.set(username, value);
+          written(store, host, username);
+        },
+      };
+    },
+    map<T>(host: string, store: string): MapStore<T> {
+      return inner.map<T>(host, store);
+    },
+    archive<T>(host: string, store: string): ArchiveStore<T> {
+      return inner.archive<T>(host, store);
+    },
+    async deleteUserData(host, username) {
+      await inner.deleteUserData(host, username);
+      for (const store of CACHED_STORES) written(store, host, username);
+    },
+    close: () => inner.close(),
+  };
+}

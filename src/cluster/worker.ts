@@ -1,0 +1,368 @@
+/**
+ * One worker of a cluster (docs/scaling.md): the link between this process's Server and the
+ * primary. It publishes the local bindings, keeps the replica of the other workers' bindings
+ * (proxy sessions), delivers stanzas that other workers send to local sessions, forwards
+ * stanzas for remote domains and components to the service worker, and applies cache
+ * invalidations. Nothing here runs when Canto is a single process.
+ */
+import type { EventMap } from '../core/event-map.js';
+import type { Logger } from '../core/logging.js';
+import type { ClusterRole, Server } from '../core/server.js';
+import type { C2SSession, CloseReason } from '../core/session.js';
+import type { RemoteSessions } from '../core/sessionmanager.js';
+import type { StreamErrorCondition } from '../core/stream-errors.js';
+import { tryParseJid } from '../jid/index.js';
+import type { StorageDriver } from '../storage/types.js';
+import { Element } from '../xml/element.js';
+import { parseXmlFragment } from '../xml/parse-fragment.js';
+import { applyInvalidation } from './invalidate.js';
+import {
+  SERVICE_WORKER, isClusterMessage,
+  type DeliverMessage, type ForwardMessage, type PrimaryToWorker, type RegistryEntry, type WireCloseReason, type WorkerToPrimary,
+} from './protocol.js';
+import { ProxySession, type ProxyLink } from './proxy-session.js';
+import { Replica } from './replica.js';
+import { watchStorage } from './storage-watch.js';
+
+/** How a worker talks to the primary: the IPC channel in production, a pipe in unit tests. */
+export interface WorkerChannel {
+  send(msg: WorkerToPrimary): void;
+  onMessage(handler: (msg: PrimaryToWorker) => void): void;
+}
+
+/** The node:cluster IPC channel of this (worker) process. */
+export function processChannel(): WorkerChannel {
+  return {
+    send: (msg) => {
+      // A worker whose primary is gone is about to stop; what it would send has no reader.
+      if (process.connected) process.send?.(msg);
+    },
+    onMessage: (handler) => {
+      process.on('message', (m: unknown) => {
+        if (isClusterMessage(m)) handler(m as PrimaryToWorker);
+      });
+    },
+  };
+}
+
+export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
+  readonly serviceWorker: boolean;
+  readonly replica: Replica;
+  /** Stanzas this worker routed again after a miss: a proxy sends them with hops = 1. */
+  private readonly rerouted = new WeakSet<Element>();
+  private server: Server | undefined;
+  private stopHandler: ((reason: string) => void) | undefined;
+  private stopRequested: string | undefined;
+  private synced!: () => void;
+  private readonly snapshot = new Promise<void>((resolve) => (this.synced = resolve));
+
+  constructor(
+    readonly worker: number,
+    readonly workers: number,
+    private readonly channel: WorkerChannel,
+    readonly log: Logger,
+  ) {
+    this.serviceWorker = worker === SERVICE_WORKER;
+    this.replica = new Replica(worker, (entry) => new ProxySession(entry, this));
+    channel.onMessage((msg) => this.onMessage(msg));
+  }
+
+  /** Storage whose writes to cached per-user data are announced to the other workers. */
+  wrapStorage(storage: StorageDriver): StorageDriver {
+    return watchStorage(storage, (store, host, username) => this.channel.send({ t: 'invalidate', store, host, username }));
+  }
+
+  /** Connect to a server before it starts; resolves once the registry snapshot is in. */
+  async attach(server: Server, snapshotTimeoutMs = 10_000): Promise<void> {
+    this.server = server;
+    server.sessions.attachRemote(this);
+    this.installForwarding(server);
+    this.channel.send({ t: 'hello' });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no registry snapshot from the cluster primary')), snapshotTimeoutMs);
+    });
+    try {
+      await Promise.race([this.snapshot, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Tell the primary this worker accepts connections. */
+  ready(): void {
+    this.channel.send({ t: 'ready' });
+  }
+
+  /** What to do when the primary asks this worker to stop (called at once if it already asked). */
+  onStop(handler: (reason: string) => void): void {
+    this.stopHandler = handler;
+    if (this.stopRequested !== undefined) handler(this.stopRequested);
+  }
+
+  // ───────────────────────── RemoteSessions (for SessionManager) ─────────────────────────
+
+  userSessions(host: string, username: string): C2SSession[] {
+    return this.replica.userSessions(host, username);
+  }
+
+  session(host: string, username: string, resource: string): C2SSession | undefined {
+    return this.replica.session(host, username, resource);
+  }
+
+  release(session: C2SSession): void {
+    this.replica.release(session);
+  }
+
+  localBound(session: C2SSession): void {
+    this.channel.send({ t: 'bound', e: this.entryOf(session) });
+  }
+
+  localUnbound(session: C2SSession): void {
+    this.channel.send({ t: 'unbound', e: this.entryOf(session) });
+  }
+
+  localUpdated(session: C2SSession): void {
+    this.channel.send({ t: 'updated', e: this.entryOf(session) });
+  }
+
+  private entryOf(s: C2SSession): RegistryEntry {
+    const e: RegistryEntry = { host: s.host, username: s.username, resource: s.resource ?? '', worker: this.worker, sid: s.id, interested: s.interested };
+    if (s.priority !== undefined) e.priority = s.priority;
+    if (s.presence !== undefined) e.presence = s.presence.toString();
+    return e;
+  }
+
+  // ───────────────────────── ProxyLink (for proxy sessions) ─────────────────────────
+
+  deliver(entry: RegistryEntry, stanza: Element | string): void {
+    const raw = typeof stanza === 'string';
+    const msg: DeliverMessage = {
+      t: 'deliver', to: entry.worker, from: this.worker,
+      host: entry.host, username: entry.username, resource: entry.resource,
+      xml: raw ? stanza : stanza.toString(),
+      hops: !raw && this.rerouted.has(stanza) ? 1 : 0,
+    };
+    if (raw) msg.raw = true;
+    this.channel.send(msg);
+  }
+
+  closeRemote(entry: RegistryEntry, reason: CloseReason | undefined): void {
+    this.channel.send({
+      t: 'close', to: entry.worker, sid: entry.sid,
+      host: entry.host, username: entry.username, resource: entry.resource,
+      reason: toWire(reason),
+    });
+  }
+
+  // ───────────────────────── messages from the primary ─────────────────────────
+
+  private onMessage(msg: PrimaryToWorker): void {
+    try {
+      this.handle(msg);
+    } catch (err) {
+      this.log.error({ err, message: msg.t }, 'cluster message failed');
+    }
+  }
+
+  private handle(msg: PrimaryToWorker): void {
+    switch (msg.t) {
+      case 'snapshot':
+        this.replica.load(msg.entries);
+        this.log.debug({ remote: this.replica.size }, 'cluster registry snapshot loaded');
+        this.synced();
+        return;
+      case 'bound':
+      case 'updated':
+        this.replica.upsert(msg.e);
+        return;
+      case 'unbound':
+        this.replica.remove(msg.e);
+        return;
+      case 'drop-worker':
+        this.dropWorker(msg.worker, msg.reap === true);
+        return;
+      case 'deliver':
+        this.onDeliver(msg);
+        return;
+      case 'close':
+        this.onClose(msg.host, msg.username, msg.resource, msg.sid, msg.reason);
+        return;
+      case 'forward':
+        this.onForward(msg);
+        return;
+      case 'undeliverable':
+        this.onUndeliverable(msg.msg);
+        return;
+      case 'invalidate': {
+        const server = this.server;
+        if (!server) return;
+        applyInvalidation(server, msg).catch((err: unknown) => this.log.error({ err, store: msg.store, user: msg.username }, 'cache invalidation failed'));
+        return;
+      }
+      case 'stop':
+        this.stopRequested = msg.reason;
+        this.stopHandler?.(msg.reason);
+        return;
+    }
+  }
+
+  /**
+   * A worker exited: forget its bindings. The worker the primary picks (`reap`) also fires
+   * resource-unbind for each, so the presence module tells contacts those resources went offline.
+   */
+  private dropWorker(worker: number, reap: boolean): void {
+    const gone = this.replica.dropWorker(worker);
+    this.log.info({ gone_worker: worker, resources: gone.length }, 'dropped the bindings of a worker that exited');
+    if (!reap || !this.server) return;
+    for (const proxy of gone) {
+      this.server.hosts.get(proxy.host)?.events.fire('resource-unbind', { session: proxy, reason: { condition: 'system-shutdown', text: 'the cluster worker serving this connection stopped' } });
+    }
+  }
+
+  private onDeliver(msg: DeliverMessage): void {
+    const server = this.server;
+    if (!server) return;
+    const session = server.sessions.getLocalSession(msg.host, msg.username, msg.resource);
+    if (msg.raw) {
+      session?.send(msg.xml);
+      return;
+    }
+    const stanza = this.parse(msg.xml);
+    if (!stanza) return;
+    if (session) session.send(stanza);
+    else this.missed(msg, stanza);
+  }
+
+  /**
+   * A stanza for a resource that is not (or no longer) bound where the sender thought: handled
+   * as a stanza to an unavailable resource. It is routed again here at most once (hops), so two
+   * workers with different views can never pass it back and forth.
+   */
+  private missed(msg: DeliverMessage, stanza: Element): void {
+    const server = this.server;
+    const ctx = server?.hosts.get(msg.host);
+    if (!server || !ctx || msg.hops > 0 || !this.worthRerouting(server, msg, stanza)) {
+      this.log.debug({ to: `${msg.username}@${msg.host}/${msg.resource}`, stanza: stanza.name, hops: msg.hops }, 'dropping a stanza for a resource that is gone');
+      return;
+    }
+    this.rerouted.add(stanza);
+    server.router.route(ctx.session, stanza);
+  }
+
+  /**
+   * What a single process would have done had it known the resource was gone: iq get/set and
+   * messages to that full JID go through the usual rules again (service-unavailable, other
+   * resources, offline storage); a message to the bare JID only when no other resource can have
+   * received it; presence to an unavailable resource is dropped (RFC 6121 §8.5.3.2.1).
+   */
+  private worthRerouting(server: Server, msg: DeliverMessage, stanza: Element): boolean {
+    if (stanza.name === 'iq') return stanza.attrs.type === 'get' || stanza.attrs.type === 'set';
+    if (stanza.name !== 'message') return false;
+    const to = tryParseJid(stanza.attrs.to ?? '');
+    if (to && to.resource !== '') return true;
+    return !server.sessions.getUserSessions(msg.host, msg.username).some((s) => s.presence !== undefined && (s.priority ?? 0) >= 0);
+  }
+
+  private onClose(host: string, username: string, resource: string, sid: string, wire: WireCloseReason | undefined): void {
+    const server = this.server;
+    const session = server?.sessions.getLocalSession(host, username, resource);
+    if (!server || !session || session.id !== sid) return;
+    const reason = fromWire(wire);
+    session.close(reason);
+    // Unbound now, not when the socket closes, so the new binding elsewhere is the only one.
+    server.sessions.destroySession(session, reason);
+  }
+
+  private onForward(msg: ForwardMessage): void {
+    const server = this.server;
+    const stanza = server && this.parse(msg.xml);
+    if (!server || !stanza) return;
+    const ctx = server.hosts.get(tryParseJid(stanza.attrs.from ?? '')?.domain ?? '');
+    if (!ctx) {
+      this.log.warn({ from: stanza.attrs.from, kind: msg.kind }, 'dropping a forwarded stanza not from a local host');
+      return;
+    }
+    // The sending worker stamped and checked 'from'; routing it from the host trusts that.
+    server.router.route(ctx.session, stanza);
+  }
+
+  private onUndeliverable(msg: DeliverMessage | ForwardMessage): void {
+    const server = this.server;
+    const stanza = server && this.parse(msg.xml);
+    if (!server || !stanza) return;
+    if (msg.t === 'deliver') {
+      this.missed(msg, stanza);
+      return;
+    }
+    const ctx = server.hosts.get(tryParseJid(stanza.attrs.from ?? '')?.domain ?? '');
+    if (!ctx) return;
+    const condition = msg.kind === 'remote' ? 'remote-server-not-found' : 'service-unavailable';
+    server.router.bounce(ctx.session, stanza, condition, 'the cluster worker serving this route is not running');
+  }
+
+  private parse(xml: string): Element | undefined {
+    try {
+      return parseXmlFragment(xml);
+    } catch (err) {
+      this.log.warn({ err }, 'unreadable stanza from another worker');
+      return undefined;
+    }
+  }
+
+  // ───────────────────────── forwarding to the service worker ─────────────────────────
+
+  /**
+   * On the other workers, stanzas for remote domains and components go to the service worker
+   * (priority 0: after presence and blocking have seen them, where s2s and component delivery sit).
+   */
+  private installForwarding(server: Server): void {
+    if (this.serviceWorker) return;
+    const cfg = server.config;
+    if (cfg.s2s.ports.length > 0 || cfg.s2s.direct_tls_ports.length > 0) {
+      const toRemote = (event: EventMap['route/remote']): true | undefined => {
+        if (!server.hosts.has(event.fromHost) && !server.components.has(event.fromHost)) return undefined;
+        this.forward('remote', event.stanza, event);
+        return true;
+      };
+      server.events.on('route/remote', toRemote, 0);
+      // route/remote fires on the sender's host bus: hook each host as it is activated.
+      server.events.on('host-activated', ({ host }) => {
+        server.hosts.get(host)?.events.on('route/remote', toRemote, 0);
+      });
+    }
+    if (cfg.component.length > 0) {
+      server.events.on('route/component', (event) => {
+        this.forward('component', event.stanza, event);
+        return true;
+      }, 0);
+    }
+  }
+
+  private forward(kind: ForwardMessage['kind'], stanza: Element, event: EventMap['route/component']): void {
+    stanza.attrs.from ??= event.from.full;
+    stanza.attrs.to ??= event.to.full;
+    this.channel.send({ t: 'forward', kind, from: this.worker, xml: stanza.toString() });
+  }
+}
+
+function toWire(reason: CloseReason | undefined): WireCloseReason | undefined {
+  if (reason === undefined) return undefined;
+  if (typeof reason === 'string') return { condition: reason };
+  if (reason instanceof Element) return { xml: reason.toString() };
+  return reason.text !== undefined ? { condition: reason.condition, text: reason.text } : { condition: reason.condition };
+}
+
+function fromWire(wire: WireCloseReason | undefined): CloseReason | undefined {
+  if (wire === undefined) return undefined;
+  if (wire.xml !== undefined) {
+    try {
+      return parseXmlFragment(wire.xml);
+    } catch {
+      return 'undefined-condition';
+    }
+  }
+  // The condition came from a CloseReason in another worker of the same build.
+  const condition = (wire.condition ?? 'undefined-condition') as StreamErrorCondition;
+  return wire.text !== undefined ? { condition, text: wire.text } : condition;
+}
