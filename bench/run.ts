@@ -16,7 +16,8 @@ import type { ScenarioResult, Size } from './scenarios/types.js';
 import type { ServerUnderTest } from './servers/types.js';
 import { canto } from './servers/canto.js';
 import { prosody, ensureProsodyInstalled } from './servers/prosody.js';
-import { ownNofile, SERVER_NOFILE } from './servers/proc.js';
+import { hardNofile, ownNofile, SERVER_NOFILE } from './servers/proc.js';
+import { generatorSlices, MAX_PER_CHILD } from './load/child-generators.js';
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
@@ -25,6 +26,8 @@ export interface RunRecord {
   params: Record<string, number>;
   results: Partial<Record<string, ScenarioResult>>;
   errors: Partial<Record<string, string>>;
+  /** Servers not run for this parameter set, with the reason (see skipReason). */
+  skipped?: Partial<Record<string, string>>;
 }
 
 export interface SuiteReport {
@@ -49,9 +52,26 @@ function fmt(n: number | undefined): string {
 
 function paramsText(params: Record<string, number>): string {
   return Object.entries(params)
-    .filter(([k]) => k !== 'maxSeconds' && k !== 'settleSeconds')
+    .filter(([k]) => k !== 'maxSeconds' && k !== 'settleSeconds' && k !== 'cantoOnly')
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
+}
+
+/**
+ * Why `server` does not run a parameter set, or undefined when it does. A set with
+ * `cantoOnly = 1` is one no single-process server can run here: the idle scenario's 20,000
+ * connections exceed what one process may hold (open-files hard limit), so only a clustered
+ * Canto (`workers`) runs it.
+ */
+export function skipReason(server: string, params: Record<string, number>, hardLimit = hardNofile()): string | undefined {
+  if (params.cantoOnly !== 1 || server === 'canto') return undefined;
+  const connections = params.connections;
+  const workers = params.workers ?? 1;
+  const why =
+    connections !== undefined && connections + 100 > hardLimit
+      ? `${server} runs as one process, which may hold at most ${hardLimit} open files (the hard limit), too few for ${connections} connections`
+      : `${server} runs as one process`;
+  return `skipped: Canto-only parameter set: ${why}${workers > 1 ? `; Canto runs it with ${workers} worker processes` : ''}`;
 }
 
 /** Markdown table: one row per metric; the last column is how many times better Canto is. */
@@ -65,6 +85,8 @@ export function table(report: SuiteReport): string {
     for (const server of servers) {
       const err = run.errors[server];
       if (err) rows.push([run.scenario, paramsText(run.params), `${server} failed`, ...servers.map((s) => (s === server ? err.split('\n')[0]!.slice(0, 140) : '')), ...(withRatio ? [''] : [])]);
+      const skipped = run.skipped?.[server];
+      if (skipped) rows.push([run.scenario, paramsText(run.params), `${server} skipped`, ...servers.map((s) => (s === server ? 'Canto-only set (see notes)' : '')), ...(withRatio ? [''] : [])]);
     }
     if (!first) continue;
     for (const metric of first.metrics) {
@@ -93,7 +115,10 @@ export function resultsMarkdown(report: SuiteReport, command: string): string {
   const m = report.machine;
   const versions = Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ');
   const params = report.runs.map((r) => `- ${r.scenario}: ${Object.entries(r.params).map(([k, v]) => `${k} = ${v}`).join(', ')}`);
-  const notes = report.runs.flatMap((r) => Object.values(r.results).flatMap((res) => (res ? res.notes.map((n) => `- ${res.server} ${r.scenario} (${paramsText(r.params)}): ${n}`) : [])));
+  const notes = report.runs.flatMap((r) => [
+    ...Object.values(r.results).flatMap((res) => (res ? res.notes.map((n) => `- ${res.server} ${r.scenario} (${paramsText(r.params)}): ${n}`) : [])),
+    ...Object.entries(r.skipped ?? {}).map(([server, reason]) => `- ${server} ${r.scenario} (${paramsText(r.params)}): ${reason}`),
+  ]);
   return `# Benchmark results
 
 Latest run of the suite (see README.md, "Suite", for what each scenario measures).
@@ -107,8 +132,10 @@ Latest run of the suite (see README.md, "Suite", for what each scenario measures
       : ''
   }
 - **Servers**: ${versions}
-- Load generator: the bench process (one core); each server: its own process. "load generator
-  CPU" near 100 % means that row measured the generator as much as the server.
+- Load generator: the bench process (one core), plus child processes for idle runs above
+  ${MAX_PER_CHILD.toLocaleString('en')} connections (their CPU is added, so it can exceed 100 %); each server: its own
+  process tree (RSS and CPU summed over a clustered Canto's primary and workers). "load
+  generator CPU" near 100 % means that row measured the generator as much as the server.
 - "Canto ×" is how many times better Canto is (higher-is-better metrics: Canto ÷ Prosody;
   lower-is-better: Prosody ÷ Canto).
 
@@ -162,10 +189,18 @@ async function main(): Promise<number> {
     servers.push(prosody);
   }
 
-  // Every client connection is one file descriptor in this process.
-  const needed = Math.max(...chosen.flatMap((s) => s!.sizes[size].map((p) => (p.connections ?? 0) + (p.accounts ?? 0) + 2 * (p.pairs ?? 0) + (p.contacts ?? 0)))) + 100;
+  // Every client connection is one file descriptor in this process, except idle connections
+  // held by generator children (bench/load/child-generators.ts), which raise their own limit
+  // up to the hard limit like the servers do.
+  const allParams = chosen.flatMap((s) => s!.sizes[size]);
+  const inChildren = (p: Record<string, number>) => generatorSlices(p.connections ?? 0, p.generators ?? 0);
+  const needed = Math.max(...allParams.map((p) => (inChildren(p).length > 0 ? 0 : (p.connections ?? 0)) + (p.accounts ?? 0) + 2 * (p.pairs ?? 0) + (p.contacts ?? 0))) + 100;
   if (ownNofile() < needed) {
     process.stderr.write(`warning: this process may open ~${needed} sockets but its open-files limit is ${ownNofile()}; run \`ulimit -n ${SERVER_NOFILE}\` first\n`);
+  }
+  const perChild = Math.max(0, ...allParams.flatMap(inChildren)) + 100;
+  if (perChild > 100 && hardNofile() < perChild) {
+    process.stderr.write(`warning: a generator child may hold ~${perChild} sockets but the open-files hard limit is ${hardNofile()}\n`);
   }
 
   const cpuList = cpus();
@@ -182,6 +217,12 @@ async function main(): Promise<number> {
     for (const params of scenario!.sizes[size]) {
       const record: RunRecord = { scenario: scenario!.name, params, results: {}, errors: {} };
       for (const server of servers) {
+        const skipped = skipReason(server.name, params);
+        if (skipped !== undefined) {
+          (record.skipped ??= {})[server.name] = skipped;
+          process.stderr.write(`${scenario!.name} ${paramsText(params)} on ${server.name}: ${skipped}\n`);
+          continue;
+        }
         process.stderr.write(`${scenario!.name} ${paramsText(params)} on ${server.name}… `);
         let running;
         try {

@@ -6,10 +6,22 @@ import type { RunningServer } from '../servers/types.js';
 /** Concurrent logins while populating a scenario (not a measured phase). */
 export const SETUP_CONCURRENCY = 100;
 
+/** What logging in needs from a server: a RunningServer, or its plain parts in a generator child. */
+export type LoginTarget = Pick<RunningServer, 'port' | 'domain' | 'password' | 'username'>;
+
+export interface LoginManyOptions {
+  presence: boolean;
+  deadlineMs: number;
+  resource?: string;
+  /** Called after each successful login with the number logged in so far. */
+  onProgress?: (done: number) => void;
+}
+
 /** Log users `first` … `first + count - 1` in with initial presence; all or an error. */
-export async function loginMany(server: RunningServer, first: number, count: number, opts: { presence: boolean; deadlineMs: number; resource?: string }): Promise<BenchClient[]> {
+export async function loginMany(server: LoginTarget, first: number, count: number, opts: LoginManyOptions): Promise<BenchClient[]> {
   const clients = new Array<BenchClient>(count);
   const deadline = nowMs() + opts.deadlineMs;
+  let loggedIn = 0;
   try {
     const done = await pool(count, SETUP_CONCURRENCY, deadline, async (k) => {
       clients[k] = await BenchClient.login({
@@ -20,6 +32,7 @@ export async function loginMany(server: RunningServer, first: number, count: num
         presence: opts.presence,
         resource: opts.resource ?? 'bench',
       });
+      opts.onProgress?.(++loggedIn);
     });
     if (done < count) throw new Error(`only ${done} of ${count} logins within ${opts.deadlineMs} ms`);
   } catch (err) {

@@ -13,13 +13,21 @@ import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { modifyRoster } from '../../src/modules/roster/store.js';
 import type { Server } from '../../src/core/server.js';
 import { freePort, spawnServer, stopChild, waitForPort } from './proc.js';
-import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
+import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
 
 /** The same feature set as the Prosody config: roster, presence, message (+offline), ping, disco. */
+/** What the `canto` shebang and `npm start` put in GLIBC_TUNABLES. */
+export const CANTO_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=16384';
+
 const MODULES = ['disco', 'ping', 'roster', 'presence', 'message', 'offline'];
+
+/** `[cluster]` with `workers = N` for a clustered Canto (primary + N forked workers); else nothing. */
+function clusterToml(workers: number | undefined): string {
+  return workers !== undefined && workers > 1 ? `\n[cluster]\nworkers = ${workers}\n` : '';
+}
 
 function configToml(dataDir: string, port: number): string {
   return `# Written by the bench suite (bench/servers/canto.ts).
@@ -81,6 +89,15 @@ async function seed(dataDir: string, setup: ServerSetup): Promise<void> {
         });
       }
     }
+    if ((setup.rosterGroupSize ?? 0) > 1) {
+      const server = { storage } as unknown as Server;
+      for (let i = 0; i < setup.accounts; i++) {
+        const contacts = rosterGroupContacts(i, setup.accounts, setup.rosterGroupSize);
+        await modifyRoster(server, BENCH_DOMAIN, benchUsername(i), (roster) => {
+          for (const k of contacts) roster.setItem({ jid: `${benchUsername(k)}@${BENCH_DOMAIN}`, groups: [], subscription: 'both', ask: false, approved: false });
+        });
+      }
+    }
   } finally {
     await storage.close();
   }
@@ -97,11 +114,14 @@ export const canto: ServerUnderTest = {
     await seed(dataDir, setup);
     const port = await freePort();
     const configFile = join(dir, 'canto.toml');
-    writeFileSync(configFile, configToml(dataDir, port));
+    writeFileSync(configFile, configToml(dataDir, port) + clusterToml(setup.workers));
     // CANTO_BENCH_NODE_ARGS go to the server's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     // The same young-generation size `canto` and `npm start` use (bench/README.md, "Young generation size").
     const nodeArgs = ['--max-semi-space-size=2', ...(process.env.CANTO_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];
-    const child = spawnServer(process.execPath, [...nodeArgs, CLI, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log') });
+    // And the malloc mmap threshold the `canto` shebang and `npm start` set (docs/configuration.md,
+    // "malloc mmap threshold"); CANTO_BENCH_GLIBC_TUNABLES overrides it ("" for glibc's defaults).
+    const env = { ...process.env, GLIBC_TUNABLES: process.env.CANTO_BENCH_GLIBC_TUNABLES ?? CANTO_GLIBC_TUNABLES };
+    const child = spawnServer(process.execPath, [...nodeArgs, CLI, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log'), env });
     const cleanup = async () => {
       await stopChild(child, 10_000);
       rmSync(dir, { recursive: true, force: true });

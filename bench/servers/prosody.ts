@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSigned } from '../../src/net/certificates.js';
 import { freePort, spawnServer, stopChild, waitForPort } from './proc.js';
-import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
+import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 const PROSODY_BIN = '/usr/bin/prosody';
 
@@ -90,6 +90,14 @@ function seed(dataDir: string, setup: ServerSetup): void {
     writeFileSync(join(rosters, `${benchUsername(0)}.dat`), rosterFile(contactJids));
     const back = rosterFile([`${benchUsername(0)}@${BENCH_DOMAIN}`]);
     for (const jid of contactJids) writeFileSync(join(rosters, `${jid.slice(0, jid.indexOf('@'))}.dat`), back);
+  }
+  if ((setup.rosterGroupSize ?? 0) > 1) {
+    const rosters = join(hostDir, 'roster');
+    mkdirSync(rosters, { recursive: true });
+    for (let i = 0; i < setup.accounts; i++) {
+      const contacts = rosterGroupContacts(i, setup.accounts, setup.rosterGroupSize).map((k) => `${benchUsername(k)}@${BENCH_DOMAIN}`);
+      writeFileSync(join(rosters, `${benchUsername(i)}.dat`), rosterFile(contacts));
+    }
   }
 }
 

@@ -10,6 +10,12 @@ import { ScramSha1, scramDerivations } from '../../bench/load/scram.js';
 import { scenarios } from '../../bench/scenarios/index.js';
 import { canto } from '../../bench/servers/canto.js';
 import { table, type SuiteReport } from '../../bench/run.js';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { ChildGenerators, generatorSlices, MAX_PER_CHILD } from '../../bench/load/child-generators.js';
+import { idleScenario } from '../../bench/scenarios/idle.js';
+import { skipReason } from '../../bench/run.js';
+import { cpuSeconds, processTree, rssBytes, stopChild } from '../../bench/servers/proc.js';
 
 test('the splitter cuts stanzas across chunk boundaries and ignores the stream header', () => {
   const s = new StanzaSplitter();
@@ -53,8 +59,15 @@ for (const scenario of scenarios) {
         assert.ok(result.metrics.length >= 3);
         for (const m of result.metrics) assert.ok(Number.isFinite(m.value), `${m.name} is ${m.value}`);
         const rate = result.metrics[0]!;
-        if (scenario.name !== 'idle') assert.ok(rate.value > 0, `${rate.name} must be positive`);
-        else assert.ok(result.metrics.find((m) => m.name === 'RSS after')!.value > 0);
+        const metric = (name: string) => result.metrics.find((m) => m.name === name)?.value ?? Number.NaN;
+        if (scenario.name === 'idle') assert.ok(metric('RSS after') > 0);
+        else if (scenario.name === 'soak') {
+          // The first metric is RSS growth, which may be zero or negative; the load must have run.
+          for (const name of ['RSS start', 'RSS end', 'messages delivered/s', 'offline messages delivered', 'logins/s', 'presence received/s', 'iq answered/s']) {
+            assert.ok(metric(name) > 0, `${name} must be positive`);
+          }
+          assert.equal(metric('messages undelivered'), 0);
+        } else assert.ok(rate.value > 0, `${rate.name} must be positive`);
       } finally {
         await server.stop();
       }
@@ -84,4 +97,114 @@ test('the report table carries ratios that say how many times better Canto is', 
   assert.match(lines.find((l) => l.includes('rate'))!, /\|\s+2\.00 \|$/);
   assert.match(lines.find((l) => l.includes('time'))!, /\|\s+2\.00 \|$/);
   assert.match(lines.find((l) => l.includes('generator'))!, /50 %/);
+});
+
+// ---- Idle connections held by generator child processes; server RSS and CPU over a process tree.
+
+/** PIDs of this test process's descendants running bench/load/idle-child.js. */
+function idleChildren(): number[] {
+  return processTree(process.pid)
+    .slice(1)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('idle-child.js');
+      } catch {
+        return false;
+      }
+    });
+}
+
+test('connections are split evenly over generator children only when needed or forced', () => {
+  assert.deepEqual(generatorSlices(5), []);
+  assert.deepEqual(generatorSlices(MAX_PER_CHILD), []);
+  assert.deepEqual(generatorSlices(MAX_PER_CHILD + 1), [4001, 4000]);
+  assert.deepEqual(generatorSlices(20_000), [6667, 6667, 6666]);
+  assert.deepEqual(generatorSlices(10, 2), [5, 5]);
+  assert.deepEqual(generatorSlices(3, 5), [1, 1, 1], 'never an empty child');
+  assert.deepEqual(generatorSlices(20_000, 1), [6667, 6667, 6666], 'forcing never overfills a child');
+});
+
+test('idle through generator children (2 × 2 connections) against Canto; a child\'s failure fails the run', { timeout: 60_000 }, async () => {
+  const params = { connections: 4, settleSeconds: 0.2, generators: 2 };
+  const server = await canto.start(idleScenario.setup(params)); // one server for every part: each costs a start
+  try {
+    const result = await idleScenario.run(server, params);
+    assert.equal(result.server, 'canto');
+    assert.deepEqual(result.notes, ['load generator: 2 child processes (2 + 2 connections); its CPU is theirs plus this process\'s']);
+    assert.ok(result.metrics.find((m) => m.name === 'RSS after')!.value > 0);
+    assert.ok(result.generator.cpuSeconds > 0.05, 'the children\'s CPU (node start-up, TLS, SCRAM) is counted');
+    assert.deepEqual(idleChildren(), [], 'every generator child has exited');
+
+    await assert.rejects(
+      ChildGenerators.start({ port: server.port, domain: server.domain, username: server.username, password: 'wrong' }, 0, [2, 2], { presence: true, deadlineMs: 10_000 }),
+      /^Error: generator child [12]\/2 \(u[02]…u[13]\): .*not-authorized/,
+    );
+    assert.deepEqual(idleChildren(), [], 'a failed start stops every child');
+
+    const held = await ChildGenerators.start(server, 0, [2, 2], { presence: true, deadlineMs: 10_000 });
+    try {
+      assert.deepEqual(idleChildren().sort(), held.pids.sort());
+      assert.equal((await held.count()).open, 4);
+      process.kill(held.pids[1]!, 'SIGKILL'); // our own child
+      await assert.rejects(held.count(), /generator child 2\/2 \(u2…u3\): exited unexpectedly \(SIGKILL\)/);
+    } finally {
+      await held.close();
+    }
+    assert.deepEqual(idleChildren(), []);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('server RSS and CPU are summed over the process tree, and stopping it leaves no descendant', { timeout: 20_000 }, async () => {
+  // A parent that starts a child which burns ~0.3 s of CPU and then holds 64 MiB resident.
+  const grandchild = `const t=Date.now();while(Date.now()-t<300){}const b=Buffer.alloc(64*1048576,1);setInterval(()=>b[0]++,1000);process.stdout.write('ready\\n')`;
+  const parentScript = `const c=require('node:child_process').spawn(process.execPath,['-e',${JSON.stringify(grandchild)}],{stdio:['ignore','pipe','inherit']});c.stdout.once('data',()=>process.stdout.write(c.pid+'\\n'));setInterval(()=>{},1000)`;
+  const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const childPid = await new Promise<number>((resolve, reject) => {
+      parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      parent.once('exit', () => reject(new Error('the test parent exited')));
+    });
+    const parentPid = parent.pid!;
+    assert.deepEqual(processTree(parentPid), [parentPid, childPid]);
+    const childRss = rssBytes(childPid);
+    assert.ok(childRss > 64 * 1048576, `the child holds its buffer (${childRss})`);
+    assert.ok(rssBytes(parentPid) > childRss + 10 * 1048576, 'the parent\'s RSS is its own plus its child\'s');
+    assert.ok(cpuSeconds(parentPid) >= cpuSeconds(childPid) + 0.01, 'the parent\'s CPU includes its child\'s');
+    assert.ok(cpuSeconds(childPid) >= 0.25);
+    // SIGTERM ends the parent only (its child is not told); stopChild must not leave the child behind.
+    await stopChild(parent, 500);
+    // Gone, or a zombie until whatever adopted it reaps it.
+    const state = existsSync(`/proc/${childPid}`) ? /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${childPid}/stat`, 'utf8'))?.[1] : 'gone';
+    assert.ok(state === 'gone' || state === 'Z', `the orphaned child was killed (state ${state})`);
+  } finally {
+    if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
+  }
+});
+
+test('the 20,000-connection idle set runs on Canto only, and the table says why Prosody did not', () => {
+  const big = idleScenario.sizes.full.find((p) => p.connections === 20_000)!;
+  assert.equal(big.workers, 2);
+  assert.deepEqual(idleScenario.setup(big), { accounts: 20_000, workers: 2 });
+  assert.deepEqual(idleScenario.setup(idleScenario.sizes.full[0]!), { accounts: 1000 }, 'single-process sets ask for no workers');
+  assert.equal(skipReason('canto', big), undefined);
+  assert.equal(skipReason('prosody', idleScenario.sizes.full[2]!), undefined, 'other sets run on both');
+  const reason = skipReason('prosody', big, 20_000);
+  assert.match(reason ?? '', /^skipped: .*prosody runs as one process, which may hold at most 20000 open files .* 20000 connections; Canto runs it with 2 worker processes$/);
+
+  const rss = { scenario: 'idle', server: 'canto', params: big, metrics: [{ name: 'RSS per connection', value: 50, unit: 'KiB', better: 'lower' as const }], generator: { cpuSeconds: 3, wallSeconds: 2 }, notes: [] };
+  const report: SuiteReport = {
+    date: '2024-01-01T00:00:00Z',
+    size: 'full',
+    machine: { cores: 1, cpuModel: 'x', memoryGiB: 1, node: 'v20' },
+    loadAverage: { start: 0, end: 0 },
+    versions: { canto: '0.1.0', prosody: '0.12' },
+    runs: [{ scenario: 'idle', params: big, results: { canto: rss }, errors: {}, skipped: { prosody: reason! } }],
+  };
+  const lines = table(report).split('\n');
+  assert.match(lines.find((l) => l.includes('RSS per connection'))!, /\|\s+50\.0 \|\s+– \|\s+– \|$/);
+  assert.match(lines.find((l) => l.includes('prosody skipped'))!, /Canto-only set/);
+  assert.ok(!lines.some((l) => l.includes('failed')));
+  assert.ok(!lines.some((l) => l.includes('cantoOnly')), 'the marker is not a parameter worth showing');
 });
