@@ -15,7 +15,7 @@ export async function runStart(config: CantoConfig, file: string | undefined): P
   if (worker !== undefined) return runWorker(config, worker, baseLog.child({ worker }));
   const clustered = config.cluster.workers > 1;
   const log = clustered ? baseLog.child({ cluster: 'primary' }) : baseLog;
-  log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv, workers: config.cluster.workers }, 'Canto starting');
+  log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv, glibc_tunables: process.env.GLIBC_TUNABLES, workers: config.cluster.workers }, 'Canto starting');
   if (clustered) return runPrimary(config, log);
   let server;
   try {
