@@ -122,3 +122,22 @@ test('an iq to a connected full JID is delivered; to a missing one it gets servi
   ts.server.router.fromClient(romeo.session, q2);
   assert.deepEqual(errors(romeo), ['service-unavailable']);
 });
+
+test('a message stored while its recipient comes online is delivered at once, not at the next login', async () => {
+  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r9');
+  await ts.server.storage.accounts.create('localhost', 'latecomer', creds);
+  // The race: message/offline decided "offline" just before the recipient's initial presence,
+  // whose read of the store then found nothing. Fired directly so the order is certain.
+  const late = online(fakeClient(ts.server, 'latecomer', 'localhost', 'desk'));
+  ts.server.hosts.get('localhost')?.events.fire('presence/initial', { session: late.session, presence: presence() });
+  await tick();
+  const stanza = chat('latecomer@localhost', 'just in time');
+  stanza.attrs.from = 'romeo@localhost/r9';
+  const { parseJid } = await import('../../src/jid/index.js');
+  ts.server.hosts.get('localhost')?.events.fire('message/offline', {
+    origin: romeo.session, stanza, from: parseJid('romeo@localhost/r9'), to: parseJid('latecomer@localhost'), username: 'latecomer', host: 'localhost',
+  });
+  await tick();
+  assert.deepEqual(bodies(late), ['just in time']);
+  assert.equal(await ts.server.storage.archive('localhost', 'offline').count('latecomer'), 0);
+});

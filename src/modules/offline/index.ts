@@ -7,6 +7,7 @@
  * Options ([modules.offline]): max_messages (default 1000).
  */
 import { defineModule } from '../../core/modules.js';
+import type { C2SSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
 
@@ -29,6 +30,46 @@ export default defineModule({
     const store = mod.archive<string>('offline');
     mod.addFeature('msgoffline');
 
+    /**
+     * Deliver the stored messages of an account to `target` (or, without one, to its
+     * highest-priority available resource with non-negative priority). One run per account at a
+     * time, so two runs never send the same stored message twice; a request arriving during a
+     * run makes it look again when it ends.
+     */
+    const flushing = new Map<string, { again: boolean; target: C2SSession | undefined }>();
+    const flush = async (host: string, username: string, target?: C2SSession): Promise<void> => {
+      const key = `${username}@${host}`;
+      const running = flushing.get(key);
+      if (running) {
+        running.again = true;
+        running.target = target ?? running.target;
+        return;
+      }
+      const state = { again: true, target };
+      flushing.set(key, state);
+      try {
+        while (state.again) {
+          state.again = false;
+          const to = state.target && !state.target.destroyed ? state.target : bestRecipient(mod.server.sessions.getUserSessions(host, username));
+          state.target = undefined;
+          if (!to) return;
+          const items = await store.find(username);
+          let sent = 0;
+          for (const item of items) {
+            if (to.destroyed) return; // keep the rest for the next login
+            to.send(parseXmlFragment(item.value));
+            await store.delete(username, { ids: [item.id] });
+            sent++;
+          }
+          if (sent > 0) to.log.debug({ count: sent }, 'delivered offline messages');
+        }
+      } catch (err) {
+        mod.log.error({ err, user: key }, 'could not deliver offline messages');
+      } finally {
+        flushing.delete(key);
+      }
+    };
+
     mod.hook('message/offline', (event) => {
       const { stanza, username, host } = event;
       if (!worthStoring(stanza)) return true; // dropped by design: nothing a person would miss
@@ -44,6 +85,9 @@ export default defineModule({
           copy.c('delay', { xmlns: NS_DELAY, from: host, stamp: new Date().toISOString() }).t('Offline storage');
           await store.append(username, { with: event.from.bare, value: copy.toString() });
           mod.log.debug({ user: `${username}@${host}` }, 'message stored offline');
+          // The user may have come online while the message was being stored, after their login
+          // had already read the store: deliver it now rather than at their next login.
+          if (bestRecipient(mod.server.sessions.getUserSessions(host, username))) await flush(host, username);
         } catch (err) {
           mod.log.error({ err }, 'could not store an offline message');
           mod.server.router.bounce(event.origin, stanza, 'internal-server-error');
@@ -54,20 +98,17 @@ export default defineModule({
 
     mod.hook('presence/initial', ({ session }) => {
       if ((session.priority ?? 0) < 0) return;
-      void (async () => {
-        try {
-          const items = await store.find(session.username);
-          if (items.length === 0) return;
-          for (const item of items) {
-            if (session.destroyed) return; // keep the rest for the next login
-            session.send(parseXmlFragment(item.value));
-            await store.delete(session.username, { ids: [item.id] });
-          }
-          session.log.debug({ count: items.length }, 'delivered offline messages');
-        } catch (err) {
-          session.log.error({ err }, 'could not deliver offline messages');
-        }
-      })();
+      void flush(session.host, session.username, session);
     });
   },
 });
+
+/** The resource offline messages go to: available, non-negative priority, the highest such. */
+function bestRecipient(sessions: C2SSession[]): C2SSession | undefined {
+  let best: C2SSession | undefined;
+  for (const s of sessions) {
+    if (s.presence === undefined || s.destroyed || (s.priority ?? 0) < 0) continue;
+    if (!best || (s.priority ?? 0) > (best.priority ?? 0)) best = s;
+  }
+  return best;
+}
