@@ -38,7 +38,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { BenchClient } from '../load/client.js';
-import { Latencies, nowMs, round, sleep } from '../load/stats.js';
+import { Latencies, nowMs, round, seededRandom, sleep } from '../load/stats.js';
 import { rssBytes } from '../servers/proc.js';
 import type { RunningServer } from '../servers/types.js';
 import { closeAll, loginMany } from './connect.js';
@@ -69,17 +69,6 @@ const LOGOUT_PAUSE_MS = 100;
 /** How long, after the load stops, in-flight messages may take to arrive. */
 const DRAIN_MS = 10_000;
 
-/** Small deterministic PRNG (mulberry32): the same churn timings for every server. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Resolves after `ms` or as soon as `signal` aborts. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -273,7 +262,7 @@ export const soakScenario: Scenario<SoakParams> = {
 
     const churn = async (index: number): Promise<void> => {
       const u = Math.floor((index * n) / Math.max(1, p.churners));
-      const random = prng(0x50a4 + index);
+      const random = seededRandom(0x50a4 + index);
       const jitter = (mean: number) => mean * 1000 * (0.5 + random());
       const maxCycles = Math.ceil(p.durationSeconds / (0.5 * (p.onlineSeconds + p.offlineSeconds))) + 1;
       for (let cycle = 0; cycle < maxCycles && !stop.signal.aborted; cycle++) {

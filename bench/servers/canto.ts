@@ -114,7 +114,9 @@ export const canto: ServerUnderTest = {
     await seed(dataDir, setup);
     const port = await freePort();
     const configFile = join(dir, 'canto.toml');
-    writeFileSync(configFile, configToml(dataDir, port) + clusterToml(setup.workers));
+    // CANTO_BENCH_WORKERS=N runs every scenario against a clustered Canto (docs/scaling.md measurements).
+    const workers = setup.workers ?? (process.env.CANTO_BENCH_WORKERS ? Number(process.env.CANTO_BENCH_WORKERS) : undefined);
+    writeFileSync(configFile, configToml(dataDir, port) + clusterToml(workers));
     // CANTO_BENCH_NODE_ARGS go to the server's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     // The same young-generation size `canto` and `npm start` use (bench/README.md, "Young generation size").
     const nodeArgs = ['--max-semi-space-size=2', ...(process.env.CANTO_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];

@@ -4,18 +4,9 @@
  * delay (XEP-0203), roster pushes with several items, MAM results (XEP-0313: a forwarded message
  * with delay inside a result), with some non-ASCII text and escaped characters.
  */
+import { seededRandom } from '../load/stats.js';
 
-/** Small seeded PRNG (mulberry32) so every run parses the same bytes. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 const NAMES = ['juliet', 'romeo', 'nurse', 'benvolio', 'mercutio', 'tybalt', 'laurence', 'balthasar'];
 const WORDS = [
