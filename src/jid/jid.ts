@@ -1,6 +1,7 @@
 // The Jid value type and the ways to make one (RFC 7622). A Jid only ever holds prepared parts,
 // so comparing two JIDs is comparing strings.
 
+import { BoundedCache, detachedCopy } from './cache.js';
 import { prepareDomain } from './domainpart.js';
 import { JidError } from './errors.js';
 import { prepareLocalpart } from './localpart.js';
@@ -34,6 +35,8 @@ export class Jid {
     this.resource = resource;
     this.#bare = local === '' ? domain : `${local}@${domain}`;
     this.#full = resource === '' ? this.#bare : `${this.#bare}/${resource}`;
+    // parseJid hands the same instance to every caller of the same string (jidCache).
+    Object.freeze(this);
   }
 
   /** 'local@domain', or 'domain' when there is no localpart. */
@@ -73,12 +76,45 @@ export class Jid {
   }
 }
 
+/** How many parsed JIDs parseJid keeps, oldest dropped first (~1 MB with typical JIDs). */
+export const JID_CACHE_MAX_ENTRIES = 4096;
+/** Longer input strings are prepared every time rather than cached (bounds the cache's memory). */
+export const JID_CACHE_MAX_INPUT_LENGTH = 256;
+
+// Input string → its Jid, for successful parses only: a failure throws a fresh JidError each
+// time (malformed JIDs are rare and should not push good ones out).
+const jidCache = new BoundedCache<string, Jid>(JID_CACHE_MAX_ENTRIES);
+
+/** Empties parseJid's cache (tests; nothing else needs it). */
+export function clearJidCache(): void {
+  jidCache.clear();
+}
+
+/** How many JIDs parseJid's cache holds now (tests, diagnostics). */
+export function jidCacheSize(): number {
+  return jidCache.size;
+}
+
 /**
  * Parses and prepares a JID string; throws JidError. The split follows RFC 7622 §3.1: the
  * resource starts after the first '/' (and may itself hold '/' and '@'); before that, the
- * localpart ends at the first '@'.
+ * localpart ends at the first '@'. The same string gives the same (immutable) Jid instance
+ * while it stays in a small cache of recent results.
  */
 export function parseJid(s: string): Jid {
+  // Checked first: a Map lookup would hash the whole of a huge attribute value.
+  if (s.length > JID_CACHE_MAX_INPUT_LENGTH) return prepareJid(s);
+  const cached = jidCache.get(s);
+  if (cached !== undefined) return cached;
+  // Parsed from a copy so that neither the key nor the Jid's parts (slices of it) keep the
+  // string `s` may have been cut from (a whole input chunk) alive in the cache.
+  const key = detachedCopy(s);
+  const parsed = prepareJid(key);
+  jidCache.set(key, parsed);
+  return parsed;
+}
+
+function prepareJid(s: string): Jid {
   const slash = s.indexOf('/');
   const bareEnd = slash === -1 ? s.length : slash;
   const at = s.indexOf('@');
