@@ -13,7 +13,7 @@ import { defineModule } from '../../core/modules.js';
 import type { C2SUnauthedSession, StreamSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
-import { serverChannelBindings, CHANNEL_BINDING_TYPES, type ChannelBindings } from '../../sasl/channel-binding.js';
+import { lazyServerChannelBindings, CHANNEL_BINDING_TYPES, type ChannelBindings } from '../../sasl/channel-binding.js';
 import { FakeCredentials } from '../../sasl/fake-credentials.js';
 import { decodeSaslPayload, encodeSaslPayload } from '../../sasl/base64.js';
 import { failure, type SaslCondition, type SaslServerMechanism, type SaslStep } from '../../sasl/mechanism.js';
@@ -66,7 +66,7 @@ export default defineModule({
       const socket = session.conn.tlsSocket;
       let bindings: ChannelBindings = {};
       if (socket && session.secure) {
-        bindings = bindingCache.get(socket) ?? serverChannelBindings(socket, configuredCertDer);
+        bindings = bindingCache.get(socket) ?? lazyServerChannelBindings(socket, configuredCertDer);
         bindingCache.set(socket, bindings);
       }
       return { secure: session.secure, bindings };
@@ -81,7 +81,7 @@ export default defineModule({
       if (names.length === 0) return;
       const mechanisms = features.c('mechanisms', { xmlns: NS.sasl });
       for (const name of names) mechanisms.c('mechanism').t(name);
-      const types = CHANNEL_BINDING_TYPES.filter((t) => sec.bindings[t] !== undefined);
+      const types = CHANNEL_BINDING_TYPES.filter((t) => t in sec.bindings); // no value computed
       if (types.length > 0) {
         const cb = features.c('sasl-channel-binding', { xmlns: NS_SASL_CB });
         for (const type of types) cb.c('channel-binding', { type });
