@@ -54,6 +54,8 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   private stopHandler: ((reason: string) => void) | undefined;
   private stopRequested: string | undefined;
   private synced!: () => void;
+  /** The snapshot is in: later changes are news (a snapshot's entries are not). */
+  private snapshotLoaded = false;
   private readonly snapshot = new Promise<void>((resolve) => (this.synced = resolve));
 
   constructor(
@@ -169,12 +171,13 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     switch (msg.t) {
       case 'snapshot':
         this.replica.load(msg.entries);
+        this.snapshotLoaded = true;
         this.log.debug({ remote: this.replica.size }, 'cluster registry snapshot loaded');
         this.synced();
         return;
       case 'bound':
       case 'updated':
-        this.replica.upsert(msg.e);
+        this.upsert(msg.e);
         return;
       case 'unbound':
         this.replica.remove(msg.e);
@@ -205,6 +208,21 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
         this.stopHandler?.(msg.reason);
         return;
     }
+  }
+
+  /**
+   * Take another worker's binding. When it has just become available, this worker's modules
+   * hear 'presence/initial' for it as they would for a local resource: a message this worker
+   * stored offline while that presence was on its way is then delivered (the offline module's
+   * deliveries claim each stored message, so the owning worker's own run sends none twice).
+   */
+  private upsert(entry: RegistryEntry): void {
+    const before = this.replica.session(entry.host, entry.username, entry.resource);
+    const wasAvailable = before !== undefined && before.entry.sid === entry.sid && before.presence !== undefined;
+    this.replica.upsert(entry);
+    const proxy = this.replica.session(entry.host, entry.username, entry.resource);
+    if (wasAvailable || !proxy?.presence || !this.snapshotLoaded) return;
+    this.server?.hosts.get(entry.host)?.events.fire('presence/initial', { session: proxy, presence: proxy.presence });
   }
 
   /**

@@ -2,6 +2,7 @@
  * Test harness: a real Canto server in-process on loopback port 0 with its own temporary
  * data directory. Set CANTO_TEST_LOG=debug to see the server's log while a test runs.
  */
+import type { ClusterWorker } from '../../src/cluster/worker.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,12 +42,12 @@ export function tempDir(prefix = 'canto-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startTestServer(adjust?: (config: CantoConfig) => void, opts: { modules?: ModuleRegistry } = {}): Promise<TestServer> {
+export async function startTestServer(adjust?: (config: CantoConfig) => void, opts: { modules?: ModuleRegistry; cluster?: ClusterWorker } = {}): Promise<TestServer> {
   const dataDir = tempDir();
   const config = testConfig(dataDir);
   adjust?.(config);
   const log = createLogger({ level: config.log_level, format: 'text', destination: process.stderr });
-  const server = await bootServer({ config, log, modules: opts.modules });
+  const server = await bootServer({ config, log, modules: opts.modules, cluster: opts.cluster });
   const c2sPort = config.c2s.ports.length ? server.port('c2s') : 0;
   return {
     server,

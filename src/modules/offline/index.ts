@@ -57,8 +57,10 @@ export default defineModule({
           let sent = 0;
           for (const item of items) {
             if (to.destroyed) return; // keep the rest for the next login
+            // Claimed by deleting it first: another delivery run (another cluster worker's)
+            // that read the same item finds it gone and does not send it again.
+            if ((await store.delete(username, { ids: [item.id] })) === 0) continue;
             to.send(parseXmlFragment(item.value));
-            await store.delete(username, { ids: [item.id] });
             sent++;
           }
           if (sent > 0) to.log.debug({ count: sent }, 'delivered offline messages');
