@@ -17,6 +17,19 @@ import { idleScenario } from '../../bench/scenarios/idle.js';
 import { skipReason } from '../../bench/run.js';
 import { cpuSeconds, processTree, rssBytes, stopChild } from '../../bench/servers/proc.js';
 
+
+/** A suite report for the table tests: Canto against Prosody on a made-up machine. */
+function reportOf(size: SuiteReport['size'], runs: SuiteReport['runs']): SuiteReport {
+  return {
+    date: '2024-01-01T00:00:00Z',
+    size,
+    machine: { cores: 1, cpuModel: 'x', memoryGiB: 1, node: 'v20' },
+    loadAverage: { start: 0, end: 0 },
+    versions: { canto: '0.1.0', prosody: '0.12' },
+    runs,
+  };
+}
+
 test('the splitter cuts stanzas across chunk boundaries and ignores the stream header', () => {
   const s = new StanzaSplitter();
   const first = s.push("<?xml version='1.0'?><stream:stream xmlns='jabber:client' id='x'><stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:fea");
@@ -85,14 +98,7 @@ test('the report table carries ratios that say how many times better Canto is', 
     generator: { cpuSeconds: 1, wallSeconds: 2 },
     notes: [],
   });
-  const report: SuiteReport = {
-    date: '2024-01-01T00:00:00Z',
-    size: 'tiny',
-    machine: { cores: 1, cpuModel: 'x', memoryGiB: 1, node: 'v20' },
-    loadAverage: { start: 0, end: 0 },
-    versions: { canto: '0.1.0', prosody: '0.12' },
-    runs: [{ scenario: 's', params: { n: 1 }, results: { canto: result('canto', 200, 5), prosody: result('prosody', 100, 10) }, errors: {} }],
-  };
+  const report = reportOf('tiny', [{ scenario: 's', params: { n: 1 }, results: { canto: result('canto', 200, 5), prosody: result('prosody', 100, 10) }, errors: {} }]);
   const lines = table(report).split('\n');
   assert.match(lines.find((l) => l.includes('rate'))!, /\|\s+2\.00 \|$/);
   assert.match(lines.find((l) => l.includes('time'))!, /\|\s+2\.00 \|$/);
@@ -194,14 +200,7 @@ test('the 20,000-connection idle set runs on Canto only, and the table says why 
   assert.match(reason ?? '', /^skipped: .*prosody runs as one process, which may hold at most 20000 open files .* 20000 connections; Canto runs it with 2 worker processes$/);
 
   const rss = { scenario: 'idle', server: 'canto', params: big, metrics: [{ name: 'RSS per connection', value: 50, unit: 'KiB', better: 'lower' as const }], generator: { cpuSeconds: 3, wallSeconds: 2 }, notes: [] };
-  const report: SuiteReport = {
-    date: '2024-01-01T00:00:00Z',
-    size: 'full',
-    machine: { cores: 1, cpuModel: 'x', memoryGiB: 1, node: 'v20' },
-    loadAverage: { start: 0, end: 0 },
-    versions: { canto: '0.1.0', prosody: '0.12' },
-    runs: [{ scenario: 'idle', params: big, results: { canto: rss }, errors: {}, skipped: { prosody: reason! } }],
-  };
+  const report = reportOf('full', [{ scenario: 'idle', params: big, results: { canto: rss }, errors: {}, skipped: { prosody: reason! } }]);
   const lines = table(report).split('\n');
   assert.match(lines.find((l) => l.includes('RSS per connection'))!, /\|\s+50\.0 \|\s+– \|\s+– \|$/);
   assert.match(lines.find((l) => l.includes('prosody skipped'))!, /Canto-only set/);
