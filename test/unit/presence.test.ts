@@ -314,3 +314,38 @@ test('presence/initial fires once per session, after the initial presence', asyn
     await h.stop();
   }
 });
+
+test('a request reaches available resources; approvals and cancellations reach interested ones (RFC 6121 §3.1.3, §3.1.6, §3.2.3)', async () => {
+  const h = await harness();
+  try {
+    const romeo = await h.online('romeo', 'phone'); // interested and available
+    const silent = h.connect('romeo', 'watch'); // available, never asked for the roster
+    h.send(silent, presence());
+    const rosterOnly = h.connect('romeo', 'desk'); // asked for the roster, not available
+    await h.rosterGet(rosterOnly);
+    const juliet = await h.online('juliet', 'balcony');
+    await h.settle();
+    clear(romeo, silent, rosterOnly, juliet);
+
+    h.send(juliet, presence({ to: ROMEO, type: 'subscribe' }));
+    await h.settle();
+    const requests = (c: FakeClient) => presences(c, from(JULIET, 'subscribe')).length;
+    assert.deepEqual([requests(romeo), requests(silent), requests(rosterOnly)], [1, 1, 0], 'subscribe: available resources');
+
+    h.send(romeo, presence({ to: JULIET, type: 'subscribe' }));
+    await h.settle();
+    clear(romeo, silent, rosterOnly);
+    h.send(juliet, presence({ to: ROMEO, type: 'subscribed' }));
+    await h.settle();
+    const approvals = (c: FakeClient) => presences(c, from(JULIET, 'subscribed')).length;
+    assert.deepEqual([approvals(romeo), approvals(silent), approvals(rosterOnly)], [1, 0, 1], 'subscribed: interested resources');
+
+    clear(romeo, silent, rosterOnly);
+    h.send(juliet, presence({ to: ROMEO, type: 'unsubscribed' }));
+    await h.settle();
+    const cancels = (c: FakeClient) => presences(c, from(JULIET, 'unsubscribed')).length;
+    assert.deepEqual([cancels(romeo), cancels(silent), cancels(rosterOnly)], [1, 0, 1], 'unsubscribed: interested resources');
+  } finally {
+    await h.stop();
+  }
+});

@@ -297,8 +297,11 @@ export class PresenceService {
       return;
     }
     if (!result.t.pass) return;
+    // RFC 6121: a request goes to the available resources (§3.1.3; the others get it again at
+    // their initial presence); an approval, cancellation or unsubscribe to the interested ones,
+    // those that asked for the roster (§3.1.6, §3.2.3, §3.3.3).
     for (const s of this.server.sessions.getUserSessions(this.mod.host, owner)) {
-      if (s.presence !== undefined || s.interested) s.send(stamped);
+      if (type === 'subscribe' ? s.presence !== undefined : s.interested) s.send(stamped);
     }
     if (type === 'unsubscribe' && hasFrom(result.before)) this.sendUnavailableFromResources(owner, contact);
   }
