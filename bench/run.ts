@@ -94,7 +94,9 @@ export function table(report: SuiteReport): string {
       const row = [run.scenario, paramsText(run.params), `${metric.name} (${metric.unit})`, ...values.map(fmt)];
       if (withRatio) {
         const [c, p] = [values[servers.indexOf('canto')], values[servers.indexOf('prosody')]];
-        const ratio = c !== undefined && p !== undefined && c > 0 && p > 0 ? (metric.better === 'higher' ? c / p : p / c) : undefined;
+        // A ratio of percentages (growth) or of event counts says nothing: those rows show "–".
+        const comparable = metric.unit !== '%' && metric.unit !== 'count';
+        const ratio = comparable && c !== undefined && p !== undefined && c > 0 && p > 0 ? (metric.better === 'higher' ? c / p : p / c) : undefined;
         row.push(ratio === undefined ? '–' : `${ratio.toFixed(2)}`);
       }
       rows.push(row);
@@ -111,6 +113,48 @@ export function table(report: SuiteReport): string {
   return [line(head), sep, ...rows.map(line)].join('\n');
 }
 
+/** One metric of one server in one run, if it was measured. */
+function metricOf(run: RunRecord, server: string, name: string): number | undefined {
+  return run.results[server]?.metrics.find((m) => m.name === name)?.value;
+}
+
+/**
+ * Issue 6's targets checked against this report (Canto against Prosody in the same run), one
+ * line each: what was asked, what was measured, met or not. Empty without Prosody.
+ */
+export function targetLines(report: SuiteReport): string[] {
+  if (!('prosody' in report.versions)) return [];
+  const lines: string[] = [];
+  const verdict = (ok: boolean) => (ok ? '**met**' : '**not met**');
+  const f = (n: number) => fmt(n);
+  for (const run of report.runs) {
+    const c = (name: string) => metricOf(run, 'canto', name);
+    const p = (name: string) => metricOf(run, 'prosody', name);
+    const where = `${run.scenario} ${paramsText(run.params)}`;
+    if (run.scenario === 'messages') {
+      const [cr, pr, c99, p99] = [c('messages/s'), p('messages/s'), c('latency p99'), p('latency p99')];
+      if (cr !== undefined && pr !== undefined && c99 !== undefined && p99 !== undefined) {
+        lines.push(`- messages/s ≥ 2× Prosody, p99 no worse (${where}): ${f(cr / pr)}×, p99 ${f(c99)} vs ${f(p99)} ms: ${verdict(cr >= 2 * pr && c99 <= p99)}`);
+      }
+    } else if (run.scenario === 'login') {
+      const [cr, pr] = [c('logins/s'), p('logins/s')];
+      if (cr !== undefined && pr !== undefined) lines.push(`- logins/s ≥ 1.5× Prosody (${where}): ${f(cr / pr)}×: ${verdict(cr >= 1.5 * pr)}`);
+    } else if (run.scenario === 'fanout') {
+      const [cr, pr] = [c('presence deliveries/s'), p('presence deliveries/s')];
+      if (cr !== undefined && pr !== undefined) lines.push(`- presence deliveries/s ≥ 2× Prosody (${where}): ${f(cr / pr)}×: ${verdict(cr >= 2 * pr)}`);
+    } else if (run.scenario === 'idle') {
+      const [ck, pk] = [c('RSS per connection'), p('RSS per connection')];
+      if (ck !== undefined && pk !== undefined) lines.push(`- RSS per idle TLS connection ≤ Prosody's (${where}): ${f(ck)} vs ${f(pk)} KiB: ${verdict(ck <= pk)}`);
+      else if (ck !== undefined && (run.params.connections ?? 0) >= 20_000) lines.push(`- 20,000 idle TLS connections held without errors (${where}): all held, ${f(ck)} KiB each: **met**`);
+      else if (run.errors.canto && (run.params.connections ?? 0) >= 20_000) lines.push(`- 20,000 idle TLS connections held without errors (${where}): ${run.errors.canto.split('\n')[0]}: **not met**`);
+    } else if (run.scenario === 'soak') {
+      const [g, lost] = [c('RSS growth'), c('messages undelivered')];
+      if (g !== undefined) lines.push(`- memory after the mixed run within 10 % of where it started (${where}): ${f(g)} % (Prosody ${f(p('RSS growth') ?? NaN)} %), ${lost ?? '?'} messages undelivered: ${verdict(g <= 10 && (lost ?? 0) === 0)}`);
+    }
+  }
+  return lines;
+}
+
 export function resultsMarkdown(report: SuiteReport, command: string): string {
   const m = report.machine;
   const versions = Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ');
@@ -119,6 +163,7 @@ export function resultsMarkdown(report: SuiteReport, command: string): string {
     ...Object.values(r.results).flatMap((res) => (res ? res.notes.map((n) => `- ${res.server} ${r.scenario} (${paramsText(r.params)}): ${n}`) : [])),
     ...Object.entries(r.skipped ?? {}).map(([server, reason]) => `- ${server} ${r.scenario} (${paramsText(r.params)}): ${reason}`),
   ]);
+  const targets = targetLines(report);
   return `# Benchmark results
 
 Latest run of the suite (see README.md, "Suite", for what each scenario measures).
@@ -145,7 +190,7 @@ before each idle RSS reading):
 ${params.join('\n')}
 
 ${table(report)}
-${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
+${targets.length > 0 ? `\nIssue 6's targets, checked against this run:\n\n${targets.join('\n')}\n` : ''}${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
 }
 
 async function main(): Promise<number> {

@@ -9,12 +9,11 @@ import { StanzaSplitter } from '../../bench/load/splitter.js';
 import { ScramSha1, scramDerivations } from '../../bench/load/scram.js';
 import { scenarios } from '../../bench/scenarios/index.js';
 import { canto } from '../../bench/servers/canto.js';
-import { table, type SuiteReport } from '../../bench/run.js';
+import { skipReason, table, targetLines, type SuiteReport } from '../../bench/run.js';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { ChildGenerators, generatorSlices, MAX_PER_CHILD } from '../../bench/load/child-generators.js';
 import { idleScenario } from '../../bench/scenarios/idle.js';
-import { skipReason } from '../../bench/run.js';
 import { cpuSeconds, processTree, rssBytes, stopChild } from '../../bench/servers/proc.js';
 
 
@@ -206,4 +205,37 @@ test('the 20,000-connection idle set runs on Canto only, and the table says why 
   assert.match(lines.find((l) => l.includes('prosody skipped'))!, /Canto-only set/);
   assert.ok(!lines.some((l) => l.includes('failed')));
   assert.ok(!lines.some((l) => l.includes('cantoOnly')), 'the marker is not a parameter worth showing');
+});
+
+test('the table gives no ratio for percentages and counts', () => {
+  const m = (name: string, value: number, unit: string) => ({ name, value, unit, better: 'lower' as const });
+  const res = (server: string, growth: number, lost: number) => ({
+    scenario: 'soak', server, params: { n: 1 }, metrics: [m('RSS growth', growth, '%'), m('lost', lost, 'count'), m('RSS', 10, 'MiB')], generator: { cpuSeconds: 1, wallSeconds: 1 }, notes: [],
+  });
+  const lines = table(reportOf('tiny', [{ scenario: 'soak', params: { n: 1 }, results: { canto: res('canto', 0.1, 1), prosody: res('prosody', 22.6, 72) }, errors: {} }])).split('\n');
+  assert.match(lines.find((l) => l.includes('RSS growth'))!, /\|\s+– \|$/);
+  assert.match(lines.find((l) => l.includes('lost'))!, /\|\s+– \|$/);
+  assert.match(lines.find((l) => l.includes('RSS (MiB)'))!, /\|\s+1\.00 \|$/);
+});
+
+test('the targets check says met or not met from the run', () => {
+  const m = (name: string, value: number, unit = 'x', better: 'higher' | 'lower' = 'higher') => ({ name, value, unit, better });
+  const res = (server: string, metrics: ReturnType<typeof m>[]) => ({ scenario: 's', server, params: {}, metrics, generator: { cpuSeconds: 1, wallSeconds: 1 }, notes: [] });
+  const run = (scenario: string, params: Record<string, number>, canto: ReturnType<typeof m>[], prosody?: ReturnType<typeof m>[]) => ({
+    scenario, params, errors: {}, results: { canto: res('canto', canto), ...(prosody ? { prosody: res('prosody', prosody) } : {}) },
+  });
+  const lines = targetLines(reportOf('full', [
+    run('messages', { pairs: 1 }, [m('messages/s', 300), m('latency p99', 50, 'ms', 'lower')], [m('messages/s', 100), m('latency p99', 40, 'ms', 'lower')]),
+    run('login', { accounts: 1 }, [m('logins/s', 160)], [m('logins/s', 100)]),
+    run('idle', { connections: 1000 }, [m('RSS per connection', 44, 'KiB', 'lower')], [m('RSS per connection', 48, 'KiB', 'lower')]),
+    run('idle', { connections: 20_000 }, [m('RSS per connection', 45, 'KiB', 'lower')]),
+    run('soak', { connections: 10 }, [m('RSS growth', 12, '%', 'lower'), m('messages undelivered', 0, 'count', 'lower')], [m('RSS growth', 20, '%', 'lower')]),
+  ]));
+  assert.equal(lines.length, 5);
+  assert.match(lines[0]!, /^- messages\/s .*3\.00×, p99 50\.0 vs 40\.0 ms: \*\*not met\*\*$/, 'a worse p99 fails the messages target');
+  assert.match(lines[1]!, /1\.60×: \*\*met\*\*$/);
+  assert.match(lines[2]!, /44\.0 vs 48\.0 KiB: \*\*met\*\*$/);
+  assert.match(lines[3]!, /^- 20,000 idle TLS connections held .*\*\*met\*\*$/);
+  assert.match(lines[4]!, /12\.0 % .*\*\*not met\*\*$/);
+  assert.deepEqual(targetLines({ ...reportOf('tiny', []), versions: { canto: '0.1.0' } }), [], 'no Prosody, no targets');
 });
