@@ -349,3 +349,31 @@ test('a request reaches available resources; approvals and cancellations reach i
     await h.stop();
   }
 });
+
+test('unanswered inbound requests are bounded by max_pending_requests; the next ones are dropped', async () => {
+  const h = await harness(['romeo', 'juliet', 'nurse', 'friar'], (m) => {
+    m.presence = { max_pending_requests: 2 };
+  });
+  try {
+    const romeo = await h.online('romeo', 'phone');
+    const others = [await h.online('juliet', 'b'), await h.online('nurse', 'n'), await h.online('friar', 'f')];
+    clear(romeo);
+    for (const c of others) {
+      h.send(c, presence({ to: ROMEO, type: 'subscribe' }));
+      await h.settle();
+    }
+    const requests = presences(romeo, (p) => p.attrs.type === 'subscribe').map((p) => p.attrs.from);
+    assert.deepEqual(requests, [JULIET, 'nurse@localhost'], 'the third request is not delivered');
+    const roster = await loadRoster(h.server, HOST, 'romeo');
+    assert.deepEqual(roster.pendingIn().map((p) => p.jid), [JULIET, 'nurse@localhost'], 'nor stored');
+
+    // Answering one makes room again.
+    h.send(romeo, presence({ to: JULIET, type: 'subscribed' }));
+    await h.settle();
+    h.send(others[2]!, presence({ to: ROMEO, type: 'subscribe' }));
+    await h.settle();
+    assert.equal(presences(romeo, from('friar@localhost', 'subscribe')).length, 1);
+  } finally {
+    await h.stop();
+  }
+});

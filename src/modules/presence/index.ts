@@ -24,7 +24,8 @@ export default defineModule({
   depends: ['roster'],
   setup(mod) {
     const preApproval = mod.option.boolean('pre_approval', true);
-    const service = new PresenceService(mod, { preApproval });
+    const maxPendingRequests = mod.option.number('max_pending_requests', 200, 1);
+    const service = new PresenceService(mod, { preApproval, maxPendingRequests });
     services.set(mod.host, service);
     mod.onUnload(() => {
       if (services.get(mod.host) === service) services.delete(mod.host);

@@ -30,6 +30,8 @@ export const LAST_PRESENCE_STORE = 'last_presence';
 
 export interface PresenceOptions {
   preApproval: boolean;
+  /** Inbound subscription requests kept unanswered per user; more are dropped (anti-spam). */
+  maxPendingRequests: number;
 }
 
 /**
@@ -277,19 +279,26 @@ export class PresenceService {
     const stamped = event.stanza.clone();
     stamped.attrs.from = contact;
     stamped.attrs.to = own;
-    type Outcome = { kind: 'already' | 'pre-approved' } | { kind: 'table'; t: Transition; before: SubState };
+    type Outcome = { kind: 'already' | 'pre-approved' | 'too-many-pending' } | { kind: 'table'; t: Transition; before: SubState };
     const { result } = await modifyAndPush(this.server, this.mod.host, owner, (roster): Outcome => {
       const before = stateOf(roster, contact);
       if (type === 'subscribe') {
         const auto = autoApprove(before);
         if (auto === 'pre-approved') applyState(roster, contact, acceptPreApproved(before));
         if (auto !== undefined) return { kind: auto };
+        // Each unanswered request is stored until the user answers: without a bound, anyone
+        // (e.g. one remote domain with many JIDs) could grow a user's roster document at will.
+        if (!roster.hasPendingIn(contact) && roster.pendingIn().length >= this.options.maxPendingRequests) return { kind: 'too-many-pending' };
       }
       const t = inbound(type, before);
       if (t.next) applyState(roster, contact, t.next, stamped.toString());
       return { kind: 'table', t, before };
     });
     this.mod.log.debug({ type, contact, outcome: result.kind === 'table' ? result.t : result.kind }, 'inbound subscription stanza');
+    if (result.kind === 'too-many-pending') {
+      this.mod.log.info({ user: own, contact, max: this.options.maxPendingRequests }, 'subscription request dropped: too many unanswered requests');
+      return;
+    }
     if (result.kind !== 'table') {
       // §3.1.3 (already subscribed) and §3.4 (pre-approved): approved on the user's behalf.
       this.mod.send(presence({ type: 'subscribed', from: own, to: contact }));
