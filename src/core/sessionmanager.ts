@@ -60,7 +60,8 @@ export class SessionManager {
     authed.username = username;
     authed.host = host;
     authed.interested = false;
-    authed.log = authed.log.child({ user: `${username}@${host}` });
+    // Added in place (the session's logger is its own): a child per transition would keep a chain of loggers per session.
+    authed.log.setBindings({ user: `${username}@${host}` });
     ctx.events.fire('authenticated', { session: authed });
     return authed;
   }
@@ -97,7 +98,7 @@ export class SessionManager {
     session.resource = resource;
     session.fullJid = `${session.username}@${session.host}/${resource}`;
     this.userResources(session.host, session.username).set(resource, session);
-    session.log = session.log.child({ resource });
+    session.log.setBindings({ resource });
     this.remote?.localBound(session);
     ctx?.events.fire('resource-bind', { session });
     return { ok: true, resource };
