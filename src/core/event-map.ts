@@ -8,7 +8,7 @@
 import type { Element } from '../xml/element.js';
 import type { Jid } from '../jid/index.js';
 import type { StanzaKind } from '../xml/stanza.js';
-import type { C2SSession, LocalSession, Session, StreamSession } from './session.js';
+import type { C2SSession, LocalSession, S2SSession, Session, StreamSession } from './session.js';
 import type { CloseReason } from './session.js';
 
 export type Destination = 'bare' | 'full' | 'host';
@@ -55,6 +55,8 @@ export interface EventMap extends StanzaEvents {
   'resource-bind': { session: C2SSession };
   'resource-unbind': { session: C2SSession; reason?: CloseReason };
   'session-destroyed': { session: StreamSession; reason?: CloseReason };
+  /** A server-to-server stream (either direction) authenticated its first domain pair (server bus). */
+  's2s-authenticated': { session: S2SSession; method: 'dialback' | 'SASL EXTERNAL' };
   'host-activated': { host: string };
   'server-started': Record<string, never>;
   'server-stopping': { reason: string };

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { prepareResource, JidError } from '../jid/index.js';
 import type { Server } from './server.js';
-import type { C2SSession, C2SUnauthedSession, CloseReason, StreamSession } from './session.js';
+import type { C2SSession, C2SUnauthedSession, CloseReason, S2SSession, S2SUnauthedSession, StreamSession } from './session.js';
 
 export type ResourceConflictPolicy = 'kick_old' | 'refuse_new';
 
@@ -63,6 +63,20 @@ export class SessionManager {
     // Added in place (the session's logger is its own): a child per transition would keep a chain of loggers per session.
     authed.log.setBindings({ user: `${username}@${host}` });
     ctx.events.fire('authenticated', { session: authed });
+    return authed;
+  }
+
+  /**
+   * Turn an unauthenticated server-to-server stream into an authenticated one, for its first
+   * domain pair (a stream may carry more pairs later: piggybacking, XEP-0220 §3.4), and fire
+   * `s2s-authenticated` on the server bus.
+   */
+  makeS2SAuthenticated(session: S2SUnauthedSession, fromHost: string, toHost: string, method: 'dialback' | 'SASL EXTERNAL'): S2SSession {
+    const authed = session as unknown as S2SSession;
+    authed.type = 's2s';
+    authed.fromHost = fromHost;
+    authed.toHost = toHost;
+    this.server.events.fire('s2s-authenticated', { session: authed, method });
     return authed;
   }
 

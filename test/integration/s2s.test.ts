@@ -44,10 +44,18 @@ function ping(server: Server, from: FakeClient, to: string, id: string): void {
 
 /** Message, subscription handshake and pings in both directions between romeo@a.test and juliet@b.test. */
 async function exerciseBothWays(a: Server, b: Server): Promise<void> {
+  // The s2s_unauthed → s2s transition goes through the SessionManager and is announced.
+  const authenticated: string[] = [];
+  for (const [name, s] of [['a', a], ['b', b]] as const) {
+    s.events.on('s2s-authenticated', ({ session }) => void authenticated.push(`${name} ${session.direction} ${session.fromHost}→${session.toHost} ${session.type}`));
+  }
   const romeo = fakeClient(a, 'romeo', 'a.test', 'phone');
   const juliet = fakeClient(b, 'juliet', 'b.test', 'balcony');
   romeo.session.interested = true;
   juliet.session.interested = true;
+  // Available (as after initial presence): subscription requests go to available resources.
+  romeo.session.presence = presence();
+  juliet.session.presence = presence();
 
   a.router.fromClient(romeo.session, message({ to: 'juliet@b.test/balcony', type: 'chat', id: 'm1' }).c('body').t('hello from a').up());
   const m1 = await waitFor('a → b message', find(juliet, (e) => e.attrs.id === 'm1'));
@@ -76,6 +84,8 @@ async function exerciseBothWays(a: Server, b: Server): Promise<void> {
   b.router.fromClient(juliet.session, presence({ to: 'romeo@a.test', type: 'subscribed' }));
   const approval = await waitFor('subscription approval at a', find(romeo, (e) => e.name === 'presence' && e.attrs.type === 'subscribed'));
   assert.equal(approval.attrs.from, 'juliet@b.test');
+
+  assert.deepEqual(authenticated.sort(), ['a incoming b.test→a.test s2s', 'a outgoing a.test→b.test s2s', 'b incoming a.test→b.test s2s', 'b outgoing b.test→a.test s2s']);
 
   // The streams are reused: one outgoing stream per direction.
   const outgoing = (s: Server) => [...s.sessions.all].filter((x) => (x.type === 's2s' || x.type === 's2s_unauthed') && x.direction === 'outgoing');

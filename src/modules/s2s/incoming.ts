@@ -220,13 +220,7 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
     if (method === 'dialback') stats.authDialback++;
     else stats.authExternal++;
     const sess = current();
-    if (sess.type === 's2s_unauthed') {
-      // No SessionManager transition exists for s2s yet: the type changes in place here.
-      const authed = sess as unknown as S2SSession;
-      authed.type = 's2s';
-      authed.fromHost = from;
-      authed.toHost = to;
-    }
+    if (sess.type === 's2s_unauthed') server.sessions.makeS2SAuthenticated(sess, from, to, method === 'dialback' ? 'dialback' : 'SASL EXTERNAL');
     log.info({ from, to, method }, 'incoming s2s stream authenticated');
   }
 

@@ -12,7 +12,7 @@ import { Element, NS_STREAM } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import type { StanzaErrorCondition } from '../../xml/stanza.js';
 import { XmppStream } from '../../core/xmpp-stream.js';
-import { newSessionId, type CloseReason, type LocalSession, type S2SSession, type S2SUnauthedSession, type StreamSession } from '../../core/session.js';
+import { newSessionId, type CloseReason, type LocalSession, type S2SUnauthedSession, type StreamSession } from '../../core/session.js';
 import { SocketConnection } from '../../net/socket-connection.js';
 import { dialbackKey, NS_DIALBACK, NS_DIALBACK_FEATURE, resultRequest, verifyRequest } from './dialback.js';
 import { resolveTargets, type ConnectTarget } from './resolve.js';
@@ -419,9 +419,7 @@ export class OutgoingStream {
     if (!session || !stream) return;
     clearTimeout(this.negotiationTimer);
     this.state = 'ready';
-    // No SessionManager transition exists for s2s yet: the type changes in place here.
-    const authed = session as unknown as S2SSession;
-    authed.type = 's2s';
+    if (session.type === 's2s_unauthed') this.ctx.server.sessions.makeS2SAuthenticated(session, this.local, this.remote, method);
     if (method === 'dialback') this.ctx.stats.authDialback++;
     else this.ctx.stats.authExternal++;
     this.log.info({ method, queued: this.queue.length }, 'outgoing s2s stream authenticated');
