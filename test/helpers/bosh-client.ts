@@ -7,6 +7,7 @@
 import type { TestServer } from './server.js';
 import { parseBody } from '../../src/modules/bosh/body.js';
 import type { Element } from '../../src/xml/element.js';
+import { Wakeup } from './wakeup.js';
 
 export const NS_HTTPBIND = 'http://jabber.org/protocol/httpbind';
 export const NS_XBOSH = 'urn:xmpp:xbosh';
@@ -52,7 +53,7 @@ export class BoshClient {
   private running = false;
   private polling: Promise<void> = Promise.resolve();
   private sending: Promise<unknown> = Promise.resolve();
-  private waiters: Array<() => void> = [];
+  private readonly wakeup = new Wakeup();
   private readonly aborter = new AbortController();
 
   constructor(
@@ -88,21 +89,16 @@ export class BoshClient {
     return next;
   }
 
-  async waitFor(test: (el: Element) => boolean, ms = 5000): Promise<Element> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const i = this.received.findIndex(test);
-      if (i >= 0) return this.received.splice(i, 1)[0] as Element;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching stanza within ${ms} ms; received: ${this.received.map(String).join('\n')}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+  /** Take the first received stanza matching `test` (one already received counts), at most `ms`. */
+  waitFor(test: (el: Element) => boolean, ms = 5000): Promise<Element> {
+    return this.wakeup.until(
+      () => {
+        const i = this.received.findIndex(test);
+        return i >= 0 ? this.received.splice(i, 1)[0] : undefined;
+      },
+      ms,
+      () => new Error(`no matching stanza within ${ms} ms; received: ${this.received.map(String).join('\n')}`),
+    );
   }
 
   /** Terminate the session (type='terminate' with unavailable presence). */
@@ -131,7 +127,7 @@ export class BoshClient {
     this.rid++;
     const answer = await boshPost(this.url, { rid: this.rid, sid: this.sid, ...attrs }, payload, this.headers, this.aborter.signal);
     for (const el of answer.body?.getChildren() ?? []) this.received.push(el);
-    for (const w of this.waiters.splice(0)) w();
+    this.wakeup.wake();
     return answer;
   }
 }

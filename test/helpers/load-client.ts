@@ -12,6 +12,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { Wakeup } from './wakeup.js';
 
 export interface LoadLoginOptions {
   port: number;
@@ -47,7 +48,7 @@ export class LoadClient {
   closed = false;
   /** Received text not yet consumed by next(). */
   private buffer = '';
-  private waiters: Array<() => void> = [];
+  private readonly wakeup = new Wakeup();
   private rawListener: ((text: string) => void) | undefined;
 
   constructor(public socket: Socket | TLSSocket) {
@@ -59,11 +60,11 @@ export class LoadClient {
     socket.on('data', (text: string) => {
       if (this.rawListener) this.rawListener(text);
       else this.buffer += text;
-      this.wake();
+      this.wakeup.wake();
     });
     socket.on('close', () => {
       this.closed = true;
-      this.wake();
+      this.wakeup.wake();
     });
     socket.on('error', () => {});
   }
@@ -80,36 +81,24 @@ export class LoadClient {
   }
 
   /** Consume received text up to and including the first match of `re`. */
-  async next(re: RegExp, ms = 10_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = re.exec(this.buffer);
-      if (m) {
-        this.buffer = this.buffer.slice(m.index + m[0].length);
-        return m;
-      }
-      if (this.closed) throw new Error(`closed before ${String(re)}; unread: ${this.buffer.slice(0, 500)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${String(re)}; unread: ${this.buffer.slice(0, 500)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  next(re: RegExp, ms = 10_000): Promise<RegExpExecArray> {
+    return this.wakeup.until(
+      () => {
+        const m = re.exec(this.buffer);
+        if (m) {
+          this.buffer = this.buffer.slice(m.index + m[0].length);
+          return m;
+        }
+        if (this.closed) throw new Error(`closed before ${String(re)}; unread: ${this.buffer.slice(0, 500)}`);
+        return undefined;
+      },
+      ms,
+      () => new Error(`timed out waiting for ${String(re)}; unread: ${this.buffer.slice(0, 500)}`),
+    );
   }
 
   async waitClosed(ms = 10_000): Promise<void> {
-    if (this.closed) return;
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`connection still open after ${ms} ms`)), ms);
-      this.socket.once('close', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    await this.wakeup.until(() => (this.closed ? true : undefined), ms, () => new Error(`connection still open after ${ms} ms`));
   }
 
   /** Close our stream and the socket. */
@@ -131,10 +120,6 @@ export class LoadClient {
     this.socket = tls;
     this.buffer = '';
     this.attach(tls);
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
   }
 }
 

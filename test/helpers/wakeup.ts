@@ -1,13 +1,16 @@
 /**
- * The wait loop every byte-level test client needs: sleep until something arrives (wake()) or a
- * deadline passes, then look again. `until` resolves with the first defined value of `check`;
- * `check` may throw to give up early (e.g. the connection closed).
+ * The wait loop every test client needs: sleep until something arrives (wake()) or a deadline
+ * passes, then look again. `until` resolves with the first defined value of `check`; `check` may
+ * throw to give up early (e.g. the connection closed). Callers call wake() whenever their state
+ * changes (data received, connection closed).
  */
 export class Wakeup {
-  private waiters: Array<() => void> = [];
+  private readonly waiters = new Set<() => void>();
 
   wake(): void {
-    for (const w of this.waiters.splice(0)) w();
+    const woken = [...this.waiters];
+    this.waiters.clear();
+    for (const w of woken) w();
   }
 
   async until<T>(check: () => T | undefined, ms: number, onTimeout: () => Error): Promise<T> {
@@ -17,13 +20,22 @@ export class Wakeup {
       if (value !== undefined) return value;
       const left = deadline - Date.now();
       if (left <= 0) throw onTimeout();
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
+      await this.sleep(left);
     }
+  }
+
+  /** Resolve on the next wake() or after `ms`, whichever comes first. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        // A timed-out waiter leaves the set, so a long-lived client polling with short
+        // timeouts (e.g. "nothing arrives") does not pile up stale waiters.
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
   }
 }

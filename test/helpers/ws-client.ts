@@ -4,6 +4,7 @@
  */
 import { WebSocket } from 'ws';
 import type { TestServer } from './server.js';
+import { Wakeup } from './wakeup.js';
 
 export const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
 
@@ -19,17 +20,17 @@ export class WsClient {
   readonly messages: string[] = [];
   closed = false;
   closeCode: number | undefined;
-  private waiters: Array<() => void> = [];
+  private readonly wakeup = new Wakeup();
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
       this.messages.push(isBinary ? `<binary ${String(data)}>` : String(data));
-      this.wake();
+      this.wakeup.wake();
     });
     ws.on('close', (code) => {
       this.closed = true;
       this.closeCode = code;
-      this.wake();
+      this.wakeup.wake();
     });
     ws.on('error', () => {});
   }
@@ -48,42 +49,24 @@ export class WsClient {
   }
 
   /** Wait for a message matching `test` (searching all received so far); returns it. */
-  async waitFor(test: RegExp, ms = 5000): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const hit = this.messages.find((m) => test.test(m));
-      if (hit !== undefined) return hit;
-      if (this.closed) throw new Error(`closed before ${String(test)}; received:\n${this.messages.join('\n')}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${String(test)}; received:\n${this.messages.join('\n')}`);
-      await this.sleep(left);
-    }
+  waitFor(test: RegExp, ms = 5000): Promise<string> {
+    return this.wakeup.until(
+      () => {
+        const hit = this.messages.find((m) => test.test(m));
+        if (hit !== undefined) return hit;
+        if (this.closed) throw new Error(`closed before ${String(test)}; received:\n${this.messages.join('\n')}`);
+        return undefined;
+      },
+      ms,
+      () => new Error(`timed out waiting for ${String(test)}; received:\n${this.messages.join('\n')}`),
+    );
   }
 
   async waitClosed(ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.closed) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`still open; received:\n${this.messages.join('\n')}`);
-      await this.sleep(left);
-    }
+    await this.wakeup.until(() => (this.closed ? true : undefined), ms, () => new Error(`still open; received:\n${this.messages.join('\n')}`));
   }
 
   close(): void {
     this.ws.terminate();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((r) => {
-      const t = setTimeout(r, ms);
-      this.waiters.push(() => {
-        clearTimeout(t);
-        r();
-      });
-    });
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
   }
 }
