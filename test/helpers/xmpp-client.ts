@@ -11,6 +11,7 @@
 import { xmppJsScramSha256 } from './scram-client.js';
 import type { TestServer } from './server.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
+import { Wakeup } from './wakeup.js';
 
 /** An xmpp.js (ltx) element, as far as tests need it. */
 export interface XElement {
@@ -42,6 +43,7 @@ interface XmppJsModule {
     service: string;
     domain: string;
     resource?: string;
+    timeout?: number;
     credentials: (auth: (creds: { username: string; password: string }, mechanism: string) => Promise<void>, offered: string[]) => Promise<void>;
   }): XmppJsClient;
   xml(name: string, attrs?: Record<string, string | undefined>, ...children: Array<XElement | string>): XElement;
@@ -101,15 +103,17 @@ export async function loginClient(
     domain: opts.domain ?? 'localhost',
     resource,
     credentials: async (auth) => auth({ username, password }, mechanism),
+    // xmpp.js waits 2 s by default for each stream open; a loaded 2-core CI machine can exceed it.
+    timeout: 10_000,
   });
   xmpp.saslFactory.use(xmppJsScramSha256());
   xmpp.reconnect.stop();
   xmpp.on('error', () => {});
   const received: XElement[] = [];
-  const waiters: Array<() => void> = [];
+  const wakeup = new Wakeup();
   xmpp.on('stanza', (el) => {
     received.push(el);
-    for (const w of waiters.splice(0)) w();
+    wakeup.wake();
   });
   const address = await xmpp.start();
   const take = (test: (el: XElement) => boolean): XElement | undefined => {
@@ -117,22 +121,12 @@ export async function loginClient(
     if (i < 0) return undefined;
     return received.splice(i, 1)[0];
   };
-  const waitFor = async (test: (el: XElement) => boolean, ms = 5000): Promise<XElement> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const hit = take(test);
-      if (hit) return hit;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${username}: no matching stanza within ${ms} ms; received: ${received.map(String).join('\n')}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  };
+  const waitFor = (test: (el: XElement) => boolean, ms = 5000): Promise<XElement> =>
+    wakeup.until(
+      () => take(test),
+      ms,
+      () => new Error(`${username}: no matching stanza within ${ms} ms; received: ${received.map(String).join('\n')}`),
+    );
   return {
     jid: address.toString(),
     xmpp,

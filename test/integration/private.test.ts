@@ -17,9 +17,9 @@ before(async () => {
   macbeth = await loginClient(ts, 'macbeth', 'pw', 'scotland');
 });
 after(async () => {
-  await hamlet.stop();
-  await macbeth.stop();
-  await ts.stop();
+  await (hamlet as LoggedInClient | undefined)?.stop(); // unset when the login in before() failed
+  await (macbeth as LoggedInClient | undefined)?.stop(); // unset when the login in before() failed
+  await (ts as TestServer | undefined)?.stop();
 });
 
 const failure = (p: Promise<XElement>) => p.then(() => undefined, (e: { stanza?: XElement }) => e.stanza);

@@ -18,9 +18,9 @@ before(async () => {
   juliet = await loginClient(ts, 'juliet', 'pw', 'balcony');
 });
 after(async () => {
-  await romeo.stop();
-  await juliet.stop();
-  await ts.stop();
+  await (romeo as LoggedInClient | undefined)?.stop(); // unset when the login in before() failed
+  await (juliet as LoggedInClient | undefined)?.stop(); // unset when the login in before() failed
+  await (ts as TestServer | undefined)?.stop();
 });
 
 const failure = (p: Promise<XElement>) => p.then(() => undefined, (e: { stanza?: XElement }) => e.stanza);
