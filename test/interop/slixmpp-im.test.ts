@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
+import { Wakeup } from '../helpers/wakeup.js';
 import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
 import { cantoVersion } from '../../src/modules/version/index.js';
 
@@ -43,7 +44,7 @@ class SlixAgent {
   readonly log: AgentEvent[] = [];
   /** Reported and not yet taken by waitFor(). */
   private readonly unread: AgentEvent[] = [];
-  private readonly wakers = new Set<() => void>();
+  private readonly wakeup = new Wakeup();
   private stderr = '';
   private nextId = 0;
   exited = false;
@@ -94,7 +95,7 @@ class SlixAgent {
   }
 
   private wake(): void {
-    for (const w of this.wakers) w();
+    this.wakeup.wake();
   }
 
   diagnostics(): string {
@@ -103,22 +104,13 @@ class SlixAgent {
 
   /** Take the first unread event matching `match`, waiting up to `ms` for it. */
   async waitFor(match: (e: AgentEvent) => boolean, ms = 5000): Promise<AgentEvent> {
-    const deadline = Date.now() + ms;
-    for (;;) {
+    const failure = (reason: string) => new Error(`${reason}\n${this.diagnostics()}`);
+    return this.wakeup.until(() => {
       const i = this.unread.findIndex(match);
       if (i >= 0) return this.unread.splice(i, 1)[0] as AgentEvent;
-      const left = deadline - Date.now();
-      if (left <= 0 || this.exited) throw new Error(`${this.exited ? 'agent exited' : `nothing matching within ${ms} ms`}\n${this.diagnostics()}`);
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.wakers.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, left);
-        this.wakers.add(done);
-      });
-    }
+      if (this.exited) throw failure('agent exited');
+      return undefined;
+    }, ms, () => failure(`nothing matching within ${ms} ms`));
   }
 
   /** True when nothing matching arrives within `ms`. */
