@@ -4,7 +4,7 @@
  * config equivalent to the Prosody one, and `node dist/src/cli/main.js start --config FILE`
  * as a child process.
  */
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { modifyRoster } from '../../src/modules/roster/store.js';
 import type { Server } from '../../src/core/server.js';
-import { freePort, spawnServer, stopChild, waitForPort } from './proc.js';
+import { freePort, spawnServer, whenListening } from './proc.js';
 import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -124,27 +124,6 @@ export const canto: ServerUnderTest = {
     // "malloc mmap threshold"); CANTO_BENCH_GLIBC_TUNABLES overrides it ("" for glibc's defaults).
     const env = { ...process.env, GLIBC_TUNABLES: process.env.CANTO_BENCH_GLIBC_TUNABLES ?? CANTO_GLIBC_TUNABLES };
     const child = spawnServer(process.execPath, [...nodeArgs, CLI, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log'), env });
-    const cleanup = async () => {
-      await stopChild(child, 10_000);
-      rmSync(dir, { recursive: true, force: true });
-    };
-    try {
-      await waitForPort(port, 20_000, child);
-    } catch (err) {
-      const log = readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000);
-      await cleanup();
-      throw new Error(`Canto did not start: ${(err as Error).message}\n${log}`);
-    }
-    const pid = child.pid;
-    if (pid === undefined) throw new Error('no PID for the Canto process');
-    return {
-      name: 'canto',
-      domain: BENCH_DOMAIN,
-      port,
-      pid,
-      password: BENCH_PASSWORD,
-      username: benchUsername,
-      stop: cleanup,
-    };
+    return whenListening('canto', child, port, dir, () => readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000));
   },
 };

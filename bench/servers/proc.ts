@@ -3,9 +3,10 @@
  * the listener, read CPU time and RSS from /proc, and stop by PID (only what we started).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, createWriteStream } from 'node:fs';
+import { readFileSync, readdirSync, createWriteStream, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { sleep } from '../load/stats.js';
+import { BENCH_DOMAIN, BENCH_PASSWORD, benchUsername, type RunningServer, type ServerName } from './types.js';
 
 /** The open-files limit the servers get (the machine's hard limit is 20,000). */
 export const SERVER_NOFILE = 20_000;
@@ -218,4 +219,30 @@ export function ownNofile(): number {
 /** The open-files hard limit: what any process started from here (a server, a generator child) can raise its own to. */
 export function hardNofile(): number {
   return ownNofileLimits().hard;
+}
+
+/**
+ * A spawned server under test, once it accepts connections: waits for its port; on failure, and
+ * at stop(), stops it by PID and removes its directory. `failureLog` gives the tail of its logs
+ * for the error message.
+ */
+export async function whenListening(name: ServerName, child: ChildProcess, port: number, dir: string, failureLog: () => string): Promise<RunningServer> {
+  const stop = async () => {
+    await stopChild(child, 10_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const title = name.charAt(0).toUpperCase() + name.slice(1);
+  try {
+    await waitForPort(port, 20_000, child);
+  } catch (err) {
+    const log = failureLog();
+    await stop();
+    throw new Error(`${title} did not start: ${(err as Error).message}\n${log}`);
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    await stop();
+    throw new Error(`no PID for the ${title} process`);
+  }
+  return { name, domain: BENCH_DOMAIN, port, pid, password: BENCH_PASSWORD, username: benchUsername, stop };
 }

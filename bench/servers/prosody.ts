@@ -11,12 +11,12 @@
  * (host and user names are %-encoded for non-alphanumerics; the bench's names need none).
  */
 import { createHash, createHmac, pbkdf2Sync, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSigned } from '../../src/net/certificates.js';
-import { freePort, spawnServer, stopChild, waitForPort } from './proc.js';
+import { freePort, spawnServer, whenListening } from './proc.js';
 import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 const PROSODY_BIN = '/usr/bin/prosody';
@@ -127,19 +127,8 @@ export const prosody: ServerUnderTest = {
     const configFile = join(dir, 'prosody.cfg.lua');
     writeFileSync(configFile, configLua(dir, port, cert.certificate, cert.key));
     const child = spawnServer(PROSODY_BIN, ['-F', '--config', configFile], { cwd: dir, logFile: join(dir, 'stdout.log') });
-    const cleanup = async () => {
-      await stopChild(child, 10_000);
-      rmSync(dir, { recursive: true, force: true });
-    };
-    try {
-      await waitForPort(port, 20_000, child);
-    } catch (err) {
-      const out = ['stdout.log', 'prosody.log'].map((f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').slice(-1500) : '')).join('\n');
-      await cleanup();
-      throw new Error(`Prosody did not start: ${(err as Error).message}\n${out}`);
-    }
-    const pid = child.pid;
-    if (pid === undefined) throw new Error('no PID for the Prosody process');
-    return { name: 'prosody', domain: BENCH_DOMAIN, port, pid, password: BENCH_PASSWORD, username: benchUsername, stop: cleanup };
+    return whenListening('prosody', child, port, dir, () =>
+      ['stdout.log', 'prosody.log'].map((f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').slice(-1500) : '')).join('\n'),
+    );
   },
 };

@@ -57,3 +57,4 @@ export function rosterGroupContacts(i: number, accounts: number, groupSize: numb
   for (let k = first; k < Math.min(first + groupSize, accounts); k++) if (k !== i) contacts.push(k);
   return contacts;
 }
+

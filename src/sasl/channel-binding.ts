@@ -148,29 +148,16 @@ function localCertificateDer(socket: TLSSocket): Buffer | undefined {
 }
 
 /**
- * Every binding a server-side TLS socket supports. `certificateDer` is used when the socket
- * cannot say which certificate it sent.
+ * Every binding a server-side TLS socket supports, each computed only when read. Which types
+ * exist is known cheaply (TLS 1.3 for tls-exporter; a certificate whose hash is known for
+ * tls-server-end-point) and is all that advertising needs, so `Object.keys()` and `in` compute
+ * nothing; reading a value computes it once. Most logins never use channel binding, and
+ * fetching the presented certificate (`getCertificate()` parses it and computes three
+ * fingerprints) plus the exporter was ~6 % of the server's CPU per login in the bench profile.
+ * `certificateDer` (the configured certificate) stands in for the presented one when deciding
+ * whether tls-server-end-point exists, and is used when the socket cannot say what it sent.
  */
 export function serverChannelBindings(socket: TLSSocket | undefined, certificateDer?: Buffer): ChannelBindings {
-  if (!socket) return {};
-  const out: ChannelBindings = {};
-  const exporter = tlsExporter(socket);
-  if (exporter) out['tls-exporter'] = exporter;
-  const der = localCertificateDer(socket) ?? certificateDer;
-  const endPoint = der && tlsServerEndPoint(der);
-  if (endPoint) out['tls-server-end-point'] = endPoint;
-  return out;
-}
-
-/**
- * The same bindings, computed only when read. Which types exist is known cheaply (TLS 1.3 for
- * tls-exporter; a certificate whose hash is known for tls-server-end-point) and is all that
- * advertising needs, so `Object.keys()` and `in` do not compute anything; reading a value
- * computes it once. Most logins never use channel binding, and fetching the presented
- * certificate (`getCertificate()` parses it and computes three fingerprints) plus the exporter
- * was ~6 % of the server's CPU per login in the bench profile.
- */
-export function lazyServerChannelBindings(socket: TLSSocket | undefined, certificateDer?: Buffer): ChannelBindings {
   if (!socket) return {};
   const out: ChannelBindings = {};
   const define = (type: ChannelBindingType, compute: () => Buffer | undefined): void => {
@@ -188,13 +175,9 @@ export function lazyServerChannelBindings(socket: TLSSocket | undefined, certifi
     });
   };
   if (socket.getProtocol() === 'TLSv1.3') define('tls-exporter', () => tlsExporter(socket));
-  // The configured certificate stands in for "is there one with a usable hash"; the value is
-  // computed from the certificate this connection actually presented.
-  if (certificateDer !== undefined && hasEndPointHash(certificateDer)) {
-    define('tls-server-end-point', () => {
-      const der = localCertificateDer(socket) ?? certificateDer;
-      return tlsServerEndPoint(der);
-    });
+  const reference = certificateDer ?? localCertificateDer(socket);
+  if (reference !== undefined && hasEndPointHash(reference)) {
+    define('tls-server-end-point', () => tlsServerEndPoint(localCertificateDer(socket) ?? reference));
   }
   return out;
 }

@@ -622,9 +622,15 @@ export class StreamParser {
     }
     const nameEnd = this.scanName(s, lt + 1, end);
     if (nameEnd < 0) return nameEnd === NEED_MORE ? this.needMore(lt) : STOP;
-    this.tagName = ELEMENT_NAMES.get(s, lt + 1, nameEnd);
-    this.tagColon = this.nameColon;
-    this.tagIsDecl = false;
+    this.beginTag(ELEMENT_NAMES.get(s, lt + 1, nameEnd), this.nameColon, false);
+    return this.tagBody(s, nameEnd, end);
+  }
+
+  /** Start reading a tag's attributes (a start tag, or the XML declaration when `isDecl`). */
+  private beginTag(name: string, colon: number, isDecl: boolean): void {
+    this.tagName = name;
+    this.tagColon = colon;
+    this.tagIsDecl = isDecl;
     this.tagWs = false;
     this.tagSpecial = false;
     this.tagDefaultNs = undefined;
@@ -632,7 +638,6 @@ export class StreamParser {
     this.nAttrs = 0;
     this.valueScanOffset = 0;
     this.mode = M_START_TAG;
-    return this.tagBody(s, nameEnd, end);
   }
 
   /** Attributes up to '>' or '/>' ('?>' for the XML declaration), resumable between attributes. */
@@ -1093,16 +1098,7 @@ export class StreamParser {
       } else if (s.startsWith('<?xml', lt) && isXmlSpace(s.charCodeAt(lt + 5))) {
         this.atDocStart = false;
         this.beginUnit(U_HEADER, lt);
-        this.tagName = 'xml';
-        this.tagColon = -1;
-        this.tagIsDecl = true;
-        this.tagWs = false;
-        this.tagSpecial = false;
-        this.tagDefaultNs = undefined;
-        this.tagAttrs = {};
-        this.nAttrs = 0;
-        this.valueScanOffset = 0;
-        this.mode = M_START_TAG;
+        this.beginTag('xml', -1, true);
         return this.tagBody(s, lt + 5, end);
       }
     }

@@ -62,18 +62,25 @@ export class BlockingCommands {
     return true;
   };
 
+  /**
+   * The JIDs of a <block/> or <unblock/> command, or undefined after answering the request with
+   * its error. `emptyError` set: a command without items is refused with that text.
+   */
+  private commandItems(event: StanzaEvent, name: 'block' | 'unblock', emptyError: string | undefined): string[] | undefined {
+    const command = event.stanza.getChild(name, NS_BLOCKING);
+    const parsed = command ? parseItems(command) : undefined;
+    if (parsed?.ok && (emptyError === undefined || parsed.items.length > 0)) return parsed.items;
+    const problem = parsed && !parsed.ok ? parsed : { condition: 'bad-request' as const, text: emptyError ?? `malformed ${name}` };
+    event.origin.send(errorReply(event.stanza, problem.condition, problem.text));
+    return undefined;
+  }
+
   readonly onBlock = (event: StanzaEvent): true => {
     if (!this.ownAccount(event)) return true;
     const { to, stanza } = event;
-    const command = stanza.getChild('block', NS_BLOCKING);
-    const parsed = command ? parseItems(command) : undefined;
-    if (!parsed || !parsed.ok || parsed.items.length === 0) {
-      // §3.3: a <block/> without an <item/> is a bad-request.
-      const problem = parsed && !parsed.ok ? parsed : { condition: 'bad-request' as const, text: 'block at least one JID' };
-      event.origin.send(errorReply(stanza, problem.condition, problem.text));
-      return true;
-    }
-    const items = parsed.items;
+    // §3.3: a <block/> without an <item/> is a bad-request.
+    const items = this.commandItems(event, 'block', 'block at least one JID');
+    if (!items) return true;
     this.run(event, async () => {
       const username = to.local;
       const list = await this.cache.load(username);
@@ -101,14 +108,8 @@ export class BlockingCommands {
   readonly onUnblock = (event: StanzaEvent): true => {
     if (!this.ownAccount(event)) return true;
     const { to, stanza } = event;
-    const command = stanza.getChild('unblock', NS_BLOCKING);
-    const parsed = command ? parseItems(command) : undefined;
-    if (!parsed || !parsed.ok) {
-      const problem = parsed && !parsed.ok ? parsed : { condition: 'bad-request' as const, text: 'malformed unblock' };
-      event.origin.send(errorReply(stanza, problem.condition, problem.text));
-      return true;
-    }
-    const items = parsed.items;
+    const items = this.commandItems(event, 'unblock', undefined);
+    if (!items) return true;
     this.run(event, async () => {
       const username = to.local;
       const list = await this.cache.load(username);

@@ -13,7 +13,7 @@ import { defineModule } from '../../core/modules.js';
 import type { C2SUnauthedSession, StreamSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
-import { lazyServerChannelBindings, CHANNEL_BINDING_TYPES, type ChannelBindings } from '../../sasl/channel-binding.js';
+import { serverChannelBindings, CHANNEL_BINDING_TYPES, type ChannelBindings } from '../../sasl/channel-binding.js';
 import { FakeCredentials } from '../../sasl/fake-credentials.js';
 import { decodeSaslPayload, encodeSaslPayload } from '../../sasl/base64.js';
 import { failure, type SaslCondition, type SaslServerMechanism, type SaslStep } from '../../sasl/mechanism.js';
@@ -66,7 +66,7 @@ export default defineModule({
       const socket = session.conn.tlsSocket;
       let bindings: ChannelBindings = {};
       if (socket && session.secure) {
-        bindings = bindingCache.get(socket) ?? lazyServerChannelBindings(socket, configuredCertDer);
+        bindings = bindingCache.get(socket) ?? serverChannelBindings(socket, configuredCertDer);
         bindingCache.set(socket, bindings);
       }
       return { secure: session.secure, bindings };
