@@ -7,6 +7,7 @@ import { EventBus } from './events.js';
 import type { Logger } from './logging.js';
 import type { LocalSession } from './session.js';
 import type { LoadedModule } from './modules.js';
+import { ServiceScope } from './services.js';
 
 export interface DiscoIdentity {
   category: string;
@@ -32,6 +33,8 @@ export class HostContext {
   /** Extra disco#info payloads (XEP-0128 data forms), e.g. contact addresses. */
   readonly discoExtensions: Element[] = [];
   readonly session: LocalSession;
+  /** Services provided by this host's modules (ModuleApi.provides). */
+  readonly services: ServiceScope;
 
   constructor(
     readonly host: string,
@@ -40,6 +43,7 @@ export class HostContext {
     deliver: (stanza: Element) => void,
   ) {
     this.events = new EventBus(log);
+    this.services = new ServiceScope(host);
     this.session = { type: 'local', id: 'local:' + host, host, context: this, log, send: deliver };
   }
 

@@ -14,6 +14,7 @@ import type { HostContext, DiscoIdentity } from './host.js';
 import type { Server } from './server.js';
 import type { ArchiveStore, KeyValStore, MapStore } from '../storage/types.js';
 import { parseDuration, parseSize } from './units.js';
+import { ServiceNotFoundError, type ServiceMap, type ServiceName } from './services.js';
 
 export interface ModuleDefinition {
   name: string;
@@ -76,6 +77,14 @@ export interface ModuleApi {
   setInterval(fn: () => void, ms: number): () => void;
   /** Run at unload (close listeners, flush state). May be async. */
   onUnload(fn: () => void | Promise<void>): void;
+  /** Provide a service to other modules (on this host; server-wide for a global module); withdrawn on unload. */
+  provides<K extends ServiceName>(name: K, api: ServiceMap[K]): void;
+  /** A service provided on this host or server-wide; throws when none is (list its module in `depends`). */
+  require<K extends ServiceName>(name: K): ServiceMap[K];
+  /** A service provided on this host or server-wide, if any. */
+  optional<K extends ServiceName>(name: K): ServiceMap[K] | undefined;
+  /** A service as provided on another served host (e.g. the sender's), if that host provides it. */
+  serviceOf<K extends ServiceName>(host: string, name: K): ServiceMap[K] | undefined;
 }
 
 export interface LoadedModule {
@@ -206,6 +215,20 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     },
     onUnload(fn) {
       cleanups.push(fn);
+    },
+    provides(name, service) {
+      cleanups.push((context?.services ?? server.services).provide(name, service));
+    },
+    require(name) {
+      const found = context?.services.get(name) ?? server.services.get(name);
+      if (found === undefined) throw new ServiceNotFoundError(name, context ? `on ${context.host} or server-wide` : 'server-wide');
+      return found;
+    },
+    optional(name) {
+      return context?.services.get(name) ?? server.services.get(name);
+    },
+    serviceOf(otherHost, name) {
+      return server.hosts.get(otherHost)?.services.get(name);
     },
   };
   try {

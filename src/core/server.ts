@@ -11,6 +11,7 @@ import type { Logger } from './logging.js';
 import { loadModule, resolveLoadOrder, suggestModule, type LoadedModule, type ModuleRegistry } from './modules.js';
 import { Router } from './router.js';
 import { SessionManager } from './sessionmanager.js';
+import { ServiceScope } from './services.js';
 import type { CloseReason, StreamSession } from './session.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { TlsContexts } from '../net/tls.js';
@@ -53,6 +54,8 @@ export class Server {
   /** Server-wide events (global modules, session lifecycle, remote/component routing). */
   readonly events: EventBus;
   readonly hosts = new Map<string, HostContext>();
+  /** Services provided by global modules (ModuleApi.provides). */
+  readonly services = new ServiceScope('the server');
   /** Component domains from the config, whether connected or not, and what serves each. */
   readonly components: ComponentRegistry;
   readonly sessions: SessionManager;
@@ -89,12 +92,11 @@ export class Server {
         const ctx = new HostContext(vh.domain, vh, this.log.child({ host: vh.domain }), (stanza) => this.router.route(ctx.session, stanza));
         this.hosts.set(vh.domain, ctx);
       }
-      // Host modules first, so listeners (global modules) only accept once hosts are ready.
+      // Global modules that host modules depend on (services such as http) load first; then the
+      // hosts; then the other global modules, so listeners only accept once hosts are ready.
+      await this.loadGlobalModules(this.globalDependenciesOfHosts());
       for (const ctx of this.hosts.values()) await this.activateHost(ctx);
-      const globalWanted = [...CORE_GLOBAL_MODULES, ...this.config.modules_enabled];
-      for (const def of resolveLoadOrder(globalWanted, this.registry, 'global').order) {
-        this.globalModules.set(def.name, await loadModule(this, def, undefined));
-      }
+      await this.loadGlobalModules([...CORE_GLOBAL_MODULES, ...this.config.modules_enabled]);
       this.warnUnknownModules();
     } catch (err) {
       await this.stop('startup failed').catch(() => {});
@@ -105,11 +107,32 @@ export class Server {
     this.log.info({ hosts: [...this.hosts.keys()], listening: this.describeListeners() }, 'server started');
   }
 
-  private async activateHost(ctx: HostContext): Promise<void> {
+  private async loadGlobalModules(wanted: string[]): Promise<void> {
+    for (const def of resolveLoadOrder(wanted, this.registry, 'global').order) {
+      if (this.globalModules.has(def.name)) continue;
+      this.globalModules.set(def.name, await loadModule(this, def, undefined));
+    }
+  }
+
+  /** Global modules named in the depends of the host modules some host will load. */
+  private globalDependenciesOfHosts(): string[] {
+    const out = new Set<string>();
+    for (const ctx of this.hosts.values()) {
+      for (const def of resolveLoadOrder(this.hostModuleNames(ctx), this.registry, 'host').order) {
+        for (const dep of def.depends ?? []) if (this.registry.get(dep)?.scope === 'global') out.add(dep);
+      }
+    }
+    return [...out];
+  }
+
+  private hostModuleNames(ctx: HostContext): string[] {
     const vh = ctx.settings;
     const disabled = new Set(vh.modules_disabled);
-    const wanted = [...new Set([...CORE_HOST_MODULES, ...this.config.modules_enabled, ...vh.modules_enabled])].filter((m) => !disabled.has(m));
-    for (const def of resolveLoadOrder(wanted, this.registry, 'host').order) {
+    return [...new Set([...CORE_HOST_MODULES, ...this.config.modules_enabled, ...vh.modules_enabled])].filter((m) => !disabled.has(m));
+  }
+
+  private async activateHost(ctx: HostContext): Promise<void> {
+    for (const def of resolveLoadOrder(this.hostModuleNames(ctx), this.registry, 'host').order) {
       ctx.modules.set(def.name, await loadModule(this, def, ctx));
     }
     this.events.fire('host-activated', { host: ctx.host });
