@@ -6,7 +6,7 @@
  */
 import type { Element } from '../xml/element.js';
 import type { Logger } from './logging.js';
-import type { StreamErrorCondition } from './stream-errors.js';
+import type { CloseReason } from './stream-errors.js';
 import type { HostContext } from './host.js';
 
 export type SessionType = 'c2s_unauthed' | 'c2s' | 's2s_unauthed' | 's2s' | 'local' | 'component';
@@ -33,12 +33,7 @@ export interface Connection {
   readonly tlsSocket?: import('node:tls').TLSSocket;
 }
 
-/**
- * What `close()` accepts: nothing (clean close); a stream error condition; a condition with a
- * human-readable text; or an element to send before the closing tag (e.g. a prepared
- * <stream:error/>).
- */
-export type CloseReason = StreamErrorCondition | { condition: StreamErrorCondition; text?: string } | Element;
+export type { CloseReason } from './stream-errors.js';
 
 interface StreamSessionBase {
   /** Unique, log-friendly id ("c2s1f"). */

@@ -30,3 +30,24 @@ export function streamError(condition: StreamErrorCondition, text?: string, seeO
   if (text) e.c('text', { xmlns: NS.streams, 'xml:lang': 'en' }).t(text);
   return e;
 }
+
+/**
+ * What `close()` accepts: nothing (clean close); a stream error condition; a condition with a
+ * human-readable text; or an element to send before the closing tag (e.g. a prepared
+ * <stream:error/>).
+ */
+export type CloseReason = StreamErrorCondition | { condition: StreamErrorCondition; text?: string } | Element;
+
+/** The one place a close reason becomes the element sent before the stream's end (every framing uses it). */
+export function closeReasonElement(reason: CloseReason): Element {
+  if (reason instanceof Element) return reason;
+  return typeof reason === 'string' ? streamError(reason) : streamError(reason.condition, reason.text);
+}
+
+/** A short name for a close reason, for log lines. */
+export function describeReason(reason: CloseReason | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  if (typeof reason === 'string') return reason;
+  if (reason instanceof Element) return reason.getChildren()[0]?.name ?? reason.name;
+  return reason.condition;
+}

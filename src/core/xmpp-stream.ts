@@ -11,7 +11,9 @@ import { StreamParser, type XmlError } from '../xml/parser.js';
 import { STANZA_NAMESPACES } from '../xml/ns.js';
 import type { Logger } from './logging.js';
 import type { CloseReason, Connection } from './session.js';
-import { streamError } from './stream-errors.js';
+import { closeReasonElement, describeReason } from './stream-errors.js';
+
+export { describeReason } from './stream-errors.js';
 
 export interface StreamLimits {
   max_stanza_size: number;
@@ -116,7 +118,7 @@ export class XmppStream {
     this.closeReason = reason;
     let out = '';
     if (reason !== undefined) {
-      const el = reason instanceof Element ? reason : typeof reason === 'string' ? streamError(reason) : streamError(reason.condition, reason.text);
+      const el = closeReasonElement(reason);
       out += serialize(el, this.contentNs);
       this.log.debug({ reason: describeReason(reason) }, 'closing stream');
     }
@@ -151,11 +153,4 @@ export class XmppStream {
     this.log.info({ condition: err.condition, text: err.text }, 'closing stream on bad XML');
     this.close({ condition: err.condition, text: err.text });
   }
-}
-
-export function describeReason(reason: CloseReason | undefined): string | undefined {
-  if (reason === undefined) return undefined;
-  if (typeof reason === 'string') return reason;
-  if (reason instanceof Element) return reason.getChildren()[0]?.name ?? reason.name;
-  return reason.condition;
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../../core/logging.js';
 import type { CloseReason } from '../../core/session.js';
 import type { StreamLimits } from '../../core/xmpp-stream.js';
 import { describeReason } from '../../core/xmpp-stream.js';
-import { streamError } from '../../core/stream-errors.js';
+import { closeReasonElement } from '../../core/stream-errors.js';
 import { Element, serialize } from '../../xml/element.js';
 import type { ClientFraming, ClientStreamEvents, StreamOpen } from '../c2s/client-session.js';
 import type { BoshConnection } from './connection.js';
@@ -84,7 +84,7 @@ export class BoshFraming implements ClientFraming {
     this.closeReason = reason;
     if (reason !== undefined) {
       this.log.debug({ reason: describeReason(reason) }, 'closing stream');
-      const el = reason instanceof Element ? reason : typeof reason === 'string' ? streamError(reason) : streamError(reason.condition, reason.text);
+      const el = closeReasonElement(reason);
       this.conn.write(serialize(el, undefined));
     }
     this.conn.end();

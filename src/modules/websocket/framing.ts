@@ -10,7 +10,7 @@ import type { Logger } from '../../core/logging.js';
 import type { CloseReason, Connection } from '../../core/session.js';
 import type { StreamLimits } from '../../core/xmpp-stream.js';
 import { describeReason } from '../../core/xmpp-stream.js';
-import { streamError } from '../../core/stream-errors.js';
+import { closeReasonElement } from '../../core/stream-errors.js';
 import { Element, NS_STREAM, serialize } from '../../xml/element.js';
 import { escapeAttr } from '../../xml/escape.js';
 import { StreamParser } from '../../xml/parser.js';
@@ -139,7 +139,7 @@ export class WebSocketFraming implements ClientFraming {
     this.closeReason = reason;
     this.parser.end();
     if (reason !== undefined) {
-      const el = reason instanceof Element ? reason : typeof reason === 'string' ? streamError(reason) : streamError(reason.condition, reason.text);
+      const el = closeReasonElement(reason);
       this.conn.write(serializeMessage(el));
       this.log.debug({ reason: describeReason(reason) }, 'closing stream');
     }
