@@ -5,7 +5,8 @@
  * close the real session. It is never in `SessionManager.all` and never destroyed by it.
  */
 import type { Logger } from '../core/logging.js';
-import type { C2SSession, CloseReason, Connection } from '../core/session.js';
+import type { BoundC2SSession, CloseReason, Connection, Framing } from '../core/session.js';
+import { FilterChain } from '../core/filters.js';
 import type { Element } from '../xml/element.js';
 import { parseXmlFragment } from '../xml/parse-fragment.js';
 import { presence as presenceElement } from '../xml/stanza.js';
@@ -30,10 +31,17 @@ const REMOTE_CONNECTION: Connection = {
   destroy: () => {},
 };
 
-export class ProxySession implements C2SSession {
+/** The framing of a proxy: its traffic goes through the worker link, never a framing. */
+const REMOTE_FRAMING: Framing = { send: () => {}, close: () => {}, restart: () => {}, closeReason: undefined, ended: false };
+
+export class ProxySession implements BoundC2SSession {
   readonly type = 'c2s';
   readonly id: string;
   conn = REMOTE_CONNECTION;
+  framing = REMOTE_FRAMING;
+  /** The owning worker runs the real session's filters; a proxy's stay empty. */
+  readonly filters = { in: new FilterChain(), out: new FilterChain() };
+  hibernating = false;
   notopen = false;
   secure = true;
   ip = '';

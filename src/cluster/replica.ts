@@ -4,7 +4,7 @@
  * by a snapshot when the worker starts and kept current by the primary's broadcasts; a binding
  * is identified by (worker, sid), so a stale unbind never removes a newer binding.
  */
-import type { C2SSession } from '../core/session.js';
+import type { BoundC2SSession } from '../core/session.js';
 import type { RegistryEntry } from './protocol.js';
 import type { ProxySession } from './proxy-session.js';
 
@@ -54,7 +54,7 @@ export class Replica {
   }
 
   /** Drop a proxy this worker no longer trusts (e.g. it was just kicked by a new local binding). */
-  release(session: C2SSession): boolean {
+  release(session: BoundC2SSession): boolean {
     const existing = this.resources(session.host, session.username, false)?.get(session.resource ?? '');
     if (existing !== session) return false;
     this.delete(existing);

@@ -8,7 +8,7 @@
 import type { EventMap } from '../core/event-map.js';
 import type { Logger } from '../core/logging.js';
 import type { ClusterRole, Server } from '../core/server.js';
-import type { C2SSession, CloseReason } from '../core/session.js';
+import type { BoundC2SSession, CloseReason } from '../core/session.js';
 import type { RemoteSessions } from '../core/sessionmanager.js';
 import type { StreamErrorCondition } from '../core/stream-errors.js';
 import { tryParseJid } from '../jid/index.js';
@@ -104,31 +104,31 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
 
   // ───────────────────────── RemoteSessions (for SessionManager) ─────────────────────────
 
-  userSessions(host: string, username: string): C2SSession[] {
+  userSessions(host: string, username: string): BoundC2SSession[] {
     return this.replica.userSessions(host, username);
   }
 
-  session(host: string, username: string, resource: string): C2SSession | undefined {
+  session(host: string, username: string, resource: string): BoundC2SSession | undefined {
     return this.replica.session(host, username, resource);
   }
 
-  release(session: C2SSession): void {
+  release(session: BoundC2SSession): void {
     this.replica.release(session);
   }
 
-  localBound(session: C2SSession): void {
+  localBound(session: BoundC2SSession): void {
     this.channel.send({ t: 'bound', e: this.entryOf(session) });
   }
 
-  localUnbound(session: C2SSession): void {
+  localUnbound(session: BoundC2SSession): void {
     this.channel.send({ t: 'unbound', e: this.entryOf(session) });
   }
 
-  localUpdated(session: C2SSession): void {
+  localUpdated(session: BoundC2SSession): void {
     this.channel.send({ t: 'updated', e: this.entryOf(session) });
   }
 
-  private entryOf(s: C2SSession): RegistryEntry {
+  private entryOf(s: BoundC2SSession): RegistryEntry {
     const e: RegistryEntry = { host: s.host, username: s.username, resource: s.resource ?? '', worker: this.worker, sid: s.id, interested: s.interested };
     if (s.priority !== undefined) e.priority = s.priority;
     if (s.presence !== undefined) e.presence = s.presence.toString();

@@ -8,14 +8,14 @@
 import type { Element } from '../xml/element.js';
 import type { Jid } from '../jid/index.js';
 import type { StanzaKind } from '../xml/stanza.js';
-import type { C2SSession, LocalSession, S2SSession, Session, StreamSession } from './session.js';
+import type { BoundC2SSession, C2SSession, S2SSession, S2SUnauthedSession, Session, StanzaOrigin, StreamSession } from './session.js';
 import type { CloseReason } from './session.js';
 
 export type Destination = 'bare' | 'full' | 'host';
 
 /** Payload of every stanza event. `to` and `from` are parsed and validated by the router. */
 export interface StanzaEvent {
-  origin: StreamSession | LocalSession;
+  origin: StanzaOrigin;
   stanza: Element;
   to: Jid;
   from: Jid;
@@ -52,9 +52,21 @@ export interface EventMap extends StanzaEvents {
   'authenticated': { session: C2SSession };
   /** Vetoable: a handler returning true refuses the bind. */
   'pre-resource-bind': { session: C2SSession; resource: string };
-  'resource-bind': { session: C2SSession };
-  'resource-unbind': { session: C2SSession; reason?: CloseReason };
+  'resource-bind': { session: BoundC2SSession };
+  'resource-unbind': { session: BoundC2SSession; reason?: CloseReason };
+  /**
+   * Vetoable, on the host of a bound client session about to be destroyed: a handler returning
+   * true keeps it alive without a connection (it hibernates; stream management). `connectionLost`
+   * is true when the connection dropped without the stream being closed by either side.
+   */
+  'pre-session-destroy': { session: BoundC2SSession; reason?: CloseReason; connectionLost: boolean };
+  /** A bound client session lost its connection and hibernates (host bus). */
+  'session-hibernated': { session: BoundC2SSession };
+  /** A hibernating (or half-dead) session continues on a new connection (host bus). */
+  'session-resumed': { session: BoundC2SSession };
   'session-destroyed': { session: StreamSession; reason?: CloseReason };
+  /** Vetoable (server bus): a handler returning true refuses the server-to-server authentication. */
+  'pre-s2s-authenticated': { session: S2SUnauthedSession; fromHost: string; toHost: string; method: 'dialback' | 'SASL EXTERNAL' };
   /** A server-to-server stream (either direction) authenticated its first domain pair (server bus). */
   's2s-authenticated': { session: S2SSession; method: 'dialback' | 'SASL EXTERNAL' };
   'host-activated': { host: string };
@@ -66,7 +78,7 @@ export interface EventMap extends StanzaEvents {
    */
   'message/offline': StanzaEvent & { username: string; host: string };
   /** A resource sent its initial available presence (presence module; offline delivery listens). */
-  'presence/initial': { session: C2SSession; presence: Element };
+  'presence/initial': { session: BoundC2SSession; presence: Element };
   /** An account was deleted (by the CLI or in-band): modules drop the user's state. */
   'user-deleted': { host: string; username: string };
 }

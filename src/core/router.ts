@@ -12,7 +12,7 @@ import { tryParseJid, type Jid } from '../jid/index.js';
 import type { Destination, StanzaEvent } from './event-map.js';
 import type { EventName } from './events.js';
 import type { Server } from './server.js';
-import type { LocalSession, StreamSession } from './session.js';
+import { isBound, type StanzaOrigin, type StreamSession } from './session.js';
 
 const IQ_TYPES = new Set(['get', 'set', 'result', 'error']);
 
@@ -24,7 +24,7 @@ export class Router {
    * Returns false when the stream must be closed (the session has been told why).
    */
   fromClient(origin: StreamSession, stanza: Element): void {
-    if (origin.type !== 'c2s' || origin.fullJid === undefined) {
+    if (!isBound(origin)) {
       origin.close({ condition: 'not-authorized', text: 'stanzas are not allowed before authentication and resource binding' });
       return;
     }
@@ -53,7 +53,7 @@ export class Router {
    * Route a stanza whose `from` is already trusted (from a client after fromClient(), from a
    * module, from an authenticated server or component).
    */
-  route(origin: StreamSession | LocalSession, stanza: Element): void {
+  route(origin: StanzaOrigin, stanza: Element): void {
     const kind = stanza.name as StanzaKind;
     const from = tryParseJid(stanza.attrs.from ?? '') ?? this.defaultFrom(origin);
     if (!from) {
@@ -90,7 +90,7 @@ export class Router {
   }
 
   /** Answer a stanza with an error, if the rules allow an error reply. */
-  bounce(origin: StreamSession | LocalSession, stanza: Element, condition: StanzaErrorCondition, text?: string): void {
+  bounce(origin: StanzaOrigin, stanza: Element, condition: StanzaErrorCondition, text?: string): void {
     if (!canReplyWithError(stanza)) return;
     const err = errorReply(stanza, condition, text);
     // The error comes from the address the stanza was sent to, or the host when that is unusable.
@@ -153,7 +153,7 @@ export class Router {
     return false;
   }
 
-  private defaultFrom(origin: StreamSession | LocalSession): Jid | undefined {
+  private defaultFrom(origin: StanzaOrigin): Jid | undefined {
     if (origin.type === 'local') return tryParseJid(origin.host);
     if (origin.type === 'c2s') return tryParseJid(origin.fullJid ?? `${origin.username}@${origin.host}`);
     return undefined;

@@ -1,7 +1,10 @@
 /**
- * Keeps every live stream session and the index of bound client resources, and performs the
- * documented transitions: makeAuthenticated(), bindResource(), destroySession(). Each fires a
- * vetoable `pre-*` event on the host first, then the event itself.
+ * Keeps every live stream session and the index of bound client resources, makes stream
+ * sessions (create()) and performs the documented transitions: makeAuthenticated(),
+ * makeS2SAuthenticated(), bindResource(), connectionClosed()/destroySession() (a bound client
+ * session may hibernate instead), resume(). Each fires a vetoable `pre-*` event first, then the
+ * event itself. Presence, priority and `interested` change through setPresence() and
+ * setInterested(), which also tell the cluster layer.
  *
  * Routing asks this registry "where is this JID's session?"; keeping that behind one interface
  * is what lets a later cluster put the registry in a shared store.
@@ -9,11 +12,43 @@
 import { randomBytes } from 'node:crypto';
 import { prepareResource, JidError } from '../jid/index.js';
 import type { Server } from './server.js';
-import type { C2SSession, C2SUnauthedSession, CloseReason, S2SSession, S2SUnauthedSession, StreamSession } from './session.js';
+import type { Element } from '../xml/element.js';
+import type { Logger } from './logging.js';
+import { FilterChain } from './filters.js';
+import { isBound, isStanza } from './session.js';
+import type {
+  BoundC2SSession, C2SSession, C2SUnauthedSession, CloseReason, ComponentSession, Connection, Framing, S2SSession,
+  S2SUnauthedSession, StreamSession,
+} from './session.js';
+
+/** What the factory needs besides the connection and framing; `type` picks the kind of session. */
+export type NewSessionInit =
+  | { type: 'c2s_unauthed'; host?: string }
+  | { type: 's2s_unauthed'; direction: 'incoming' | 'outgoing'; toHost?: string; fromHost?: string }
+  | { type: 'component'; host: string };
+
+type SessionOf<I extends NewSessionInit> = I['type'] extends 'c2s_unauthed' ? C2SUnauthedSession : I['type'] extends 's2s_unauthed' ? S2SUnauthedSession : ComponentSession;
+
+export interface NewSessionCommon {
+  /** From newSessionId(); the framing's logger usually carries it already. */
+  id: string;
+  log: Logger;
+  /** The peer's address when it is not conn.remoteAddress (a trusted proxy's client). */
+  ip?: string;
+}
+
+/** The framing of a session that has no connection (hibernating, or retired): writes go nowhere. */
+const DETACHED: Framing = {
+  send: () => {},
+  close: () => {},
+  restart: () => {},
+  closeReason: undefined,
+  ended: true,
+};
 
 export type ResourceConflictPolicy = 'kick_old' | 'refuse_new';
 
-export type BindResult = { ok: true; resource: string } | { ok: false; condition: 'conflict' | 'not-allowed' | 'bad-request'; text: string };
+export type BindResult = { ok: true; resource: string; session: BoundC2SSession } | { ok: false; condition: 'conflict' | 'not-allowed' | 'bad-request'; text: string };
 
 /**
  * The resources bound in the other processes of a cluster (src/cluster), seen as proxy
@@ -21,20 +56,20 @@ export type BindResult = { ok: true; resource: string } | { ok: false; condition
  * runs as one process, so the single-process path pays one `undefined` check.
  */
 export interface RemoteSessions {
-  userSessions(host: string, username: string): C2SSession[];
-  session(host: string, username: string, resource: string): C2SSession | undefined;
+  userSessions(host: string, username: string): BoundC2SSession[];
+  session(host: string, username: string, resource: string): BoundC2SSession | undefined;
   /** Forget a proxy that a local binding has just replaced (kick_old across processes). */
-  release(session: C2SSession): void;
-  localBound(session: C2SSession): void;
-  localUnbound(session: C2SSession): void;
-  localUpdated(session: C2SSession): void;
+  release(session: BoundC2SSession): void;
+  localBound(session: BoundC2SSession): void;
+  localUnbound(session: BoundC2SSession): void;
+  localUpdated(session: BoundC2SSession): void;
 }
 
 export class SessionManager {
   /** Every stream session, authenticated or not. */
   readonly all = new Set<StreamSession>();
   /** host → username → resource → session */
-  private readonly bound = new Map<string, Map<string, Map<string, C2SSession>>>();
+  private readonly bound = new Map<string, Map<string, Map<string, BoundC2SSession>>>();
   private remote: RemoteSessions | undefined;
 
   constructor(private readonly server: Server) {}
@@ -44,9 +79,56 @@ export class SessionManager {
     this.remote = remote;
   }
 
+  /**
+   * The session factory: a new stream session over `conn`, written through `framing`, registered
+   * and announced with `session-created`. Stanzas it sends pass its `out` filters; the transport
+   * passes what the peer sends through `receive()`.
+   */
+  create<I extends NewSessionInit>(conn: Connection, framing: Framing, init: I & NewSessionCommon): SessionOf<I> {
+    const { id, log, ip, ...fields } = init;
+    const filters = { in: new FilterChain(), out: new FilterChain() };
+    const session = {
+      ...fields,
+      id,
+      conn,
+      framing,
+      notopen: true,
+      secure: conn.encrypted,
+      ip: ip ?? conn.remoteAddress,
+      streamId: '',
+      log,
+      destroyed: false,
+      filters,
+      send(data: Element | string): void {
+        let out: Element | string | undefined = data;
+        if (typeof data !== 'string' && filters.out.size > 0 && isStanza(data)) out = filters.out.run(data, session);
+        if (out !== undefined) session.framing.send(out);
+      },
+      close(reason?: CloseReason): void {
+        session.framing.close(reason);
+      },
+      resetStream(): void {
+        session.notopen = true;
+        session.secure = session.conn.encrypted;
+        session.framing.restart();
+      },
+    } as unknown as StreamSession;
+    this.add(session);
+    return session as SessionOf<I>;
+  }
+
+  /** Register a session made elsewhere (the factory calls this). */
   add(session: StreamSession): void {
     this.all.add(session);
     this.server.events.fire('session-created', { session });
+  }
+
+  /**
+   * A stanza the peer sent on this session: passes the session's `in` filters. Returns the
+   * stanza to route, or undefined when a filter took it.
+   */
+  receive(session: StreamSession, stanza: Element): Element | undefined {
+    return session.filters.in.size > 0 ? session.filters.in.run(stanza, session) : stanza;
   }
 
   /** Turn an unauthenticated client session into an authenticated one (after SASL success). */
@@ -60,6 +142,7 @@ export class SessionManager {
     authed.username = username;
     authed.host = host;
     authed.interested = false;
+    authed.hibernating = false;
     // Added in place (the session's logger is its own): a child per transition would keep a chain of loggers per session.
     authed.log.setBindings({ user: `${username}@${host}` });
     ctx.events.fire('authenticated', { session: authed });
@@ -71,7 +154,8 @@ export class SessionManager {
    * domain pair (a stream may carry more pairs later: piggybacking, XEP-0220 §3.4), and fire
    * `s2s-authenticated` on the server bus.
    */
-  makeS2SAuthenticated(session: S2SUnauthedSession, fromHost: string, toHost: string, method: 'dialback' | 'SASL EXTERNAL'): S2SSession {
+  makeS2SAuthenticated(session: S2SUnauthedSession, fromHost: string, toHost: string, method: 'dialback' | 'SASL EXTERNAL'): S2SSession | undefined {
+    if (this.server.events.fire('pre-s2s-authenticated', { session, fromHost, toHost, method })) return undefined;
     const authed = session as unknown as S2SSession;
     authed.type = 's2s';
     authed.fromHost = fromHost;
@@ -109,43 +193,56 @@ export class SessionManager {
     if (ctx?.events.fire('pre-resource-bind', { session, resource })) {
       return { ok: false, condition: 'not-allowed', text: 'resource binding refused' };
     }
-    session.resource = resource;
-    session.fullJid = `${session.username}@${session.host}/${resource}`;
-    this.userResources(session.host, session.username).set(resource, session);
+    const bound = session as BoundC2SSession;
+    bound.resource = resource;
+    bound.fullJid = `${session.username}@${session.host}/${resource}`;
+    this.userResources(session.host, session.username).set(resource, bound);
     session.log.setBindings({ resource });
-    this.remote?.localBound(session);
-    ctx?.events.fire('resource-bind', { session });
-    return { ok: true, resource };
+    this.remote?.localBound(bound);
+    ctx?.events.fire('resource-bind', { session: bound });
+    return { ok: true, resource, session: bound };
   }
 
   /** The bound sessions of an account (empty when offline); in a cluster, with other processes' as proxies. */
-  getUserSessions(host: string, username: string): C2SSession[] {
+  getUserSessions(host: string, username: string): BoundC2SSession[] {
     const r = this.bound.get(host)?.get(username);
     const local = r ? [...r.values()] : [];
     if (this.remote === undefined) return local;
     const remote = this.remote.userSessions(host, username);
     if (remote.length === 0) return local;
     // While a resource moves between processes both may be known for a moment: the local one wins.
-    return local.concat(r ? remote.filter((p) => !r.has(p.resource ?? '')) : remote);
+    return local.concat(r ? remote.filter((p) => !r.has(p.resource)) : remote);
   }
 
-  getSession(host: string, username: string, resource: string): C2SSession | undefined {
+  getSession(host: string, username: string, resource: string): BoundC2SSession | undefined {
     const local = this.bound.get(host)?.get(username)?.get(resource);
     if (local !== undefined || this.remote === undefined) return local;
     return this.remote.session(host, username, resource);
   }
 
   /** A resource bound in this process (never a proxy for another process's). */
-  getLocalSession(host: string, username: string, resource: string): C2SSession | undefined {
+  getLocalSession(host: string, username: string, resource: string): BoundC2SSession | undefined {
     return this.bound.get(host)?.get(username)?.get(resource);
   }
 
   /**
-   * A bound session's priority, presence or `interested` changed: modules that change them call
-   * this so a cluster can tell the other processes. Does nothing in a single process.
+   * A resource's last broadcast presence (undefined once unavailable) and its priority: the
+   * presence module calls this; a cluster tells the other processes.
    */
-  updated(session: C2SSession): void {
-    if (this.remote === undefined || session.resource === undefined) return;
+  setPresence(session: BoundC2SSession, presence: Element | undefined, priority?: number): void {
+    session.presence = presence;
+    if (presence !== undefined) session.priority = priority;
+    this.updated(session);
+  }
+
+  /** The resource asked for the roster: it gets roster pushes from now on. */
+  setInterested(session: BoundC2SSession, interested = true): void {
+    session.interested = interested;
+    this.updated(session);
+  }
+
+  private updated(session: BoundC2SSession): void {
+    if (this.remote === undefined) return;
     if (this.bound.get(session.host)?.get(session.username)?.get(session.resource) !== session) return;
     this.remote.localUpdated(session);
   }
@@ -161,22 +258,81 @@ export class SessionManager {
   }
 
   /**
+   * A transport's connection is gone. Ignored when the session has meanwhile moved to another
+   * connection (resumed elsewhere); otherwise the session is destroyed — or hibernates, when it
+   * is a bound client session whose stream did not end cleanly and a module vetoes
+   * `pre-session-destroy` (stream management).
+   */
+  connectionClosed(session: StreamSession, conn: Connection): void {
+    if (session.destroyed || session.conn !== conn) return;
+    this.destroySession(session, session.framing.closeReason, { connectionLost: !session.framing.ended });
+  }
+
+  /**
    * Forget a session for good: unbind its resource (firing resource-unbind), fire
    * session-destroyed, and turn it into a resting object whose send/close do nothing, so late
-   * callbacks cannot write to a dead socket.
+   * callbacks cannot write to a dead socket. A bound client session first fires the vetoable
+   * `pre-session-destroy` on its host (unless `final`); a module that returns true keeps it
+   * alive, hibernating without a connection.
    */
-  destroySession(session: StreamSession, reason?: CloseReason): void {
+  destroySession(session: StreamSession, reason?: CloseReason, opts: { final?: boolean; connectionLost?: boolean } = {}): void {
     if (session.destroyed) return;
+    if (!opts.final && isBound(session) && !session.hibernating) {
+      const ctx = this.server.hosts.get(session.host);
+      if (ctx?.events.fire('pre-session-destroy', { session, reason, connectionLost: opts.connectionLost ?? false })) {
+        this.hibernate(session);
+        return;
+      }
+    }
     session.destroyed = true;
     this.all.delete(session);
     if (session.type === 'c2s') this.unbind(session, reason);
     session.send = () => {};
     session.close = () => {};
+    session.framing = DETACHED;
     this.server.events.fire('session-destroyed', { session, reason });
   }
 
+  private hibernate(session: BoundC2SSession): void {
+    session.hibernating = true;
+    session.framing = DETACHED;
+    session.log.info('connection lost: session hibernating');
+    this.server.hosts.get(session.host)?.events.fire('session-hibernated', { session });
+  }
+
+  /**
+   * Move a newer connection into an older bound session (stream management resumption): the old
+   * session keeps its resource, filters and state and continues on `fresh`'s connection; `fresh`
+   * is retired without events (its transport follows `resumedInto`). An old connection that is
+   * still open (half-dead) is closed.
+   */
+  resume(old: BoundC2SSession, fresh: C2SSession): void {
+    if (old.destroyed || fresh.destroyed) throw new Error('cannot resume with a destroyed session');
+    if (!old.hibernating) {
+      const stale = old.framing;
+      old.framing = DETACHED;
+      stale.close();
+    }
+    old.conn = fresh.conn;
+    old.framing = fresh.framing;
+    old.secure = fresh.secure;
+    old.ip = fresh.ip;
+    old.streamId = fresh.streamId;
+    old.notopen = fresh.notopen;
+    old.lastActivity = Date.now();
+    old.hibernating = false;
+    fresh.resumedInto = old;
+    fresh.destroyed = true;
+    this.all.delete(fresh);
+    fresh.send = () => {};
+    fresh.close = () => {};
+    fresh.framing = DETACHED;
+    old.log.info({ ip: old.ip }, 'session resumed on a new connection');
+    this.server.hosts.get(old.host)?.events.fire('session-resumed', { session: old });
+  }
+
   private unbind(session: C2SSession, reason?: CloseReason): void {
-    if (session.resource === undefined) return;
+    if (!isBound(session)) return;
     const users = this.bound.get(session.host);
     const resources = users?.get(session.username);
     if (resources?.get(session.resource) !== session) return;
@@ -186,7 +342,7 @@ export class SessionManager {
     this.server.hosts.get(session.host)?.events.fire('resource-unbind', { session, reason });
   }
 
-  private userResources(host: string, username: string): Map<string, C2SSession> {
+  private userResources(host: string, username: string): Map<string, BoundC2SSession> {
     let users = this.bound.get(host);
     if (!users) {
       users = new Map();

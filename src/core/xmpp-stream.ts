@@ -39,6 +39,11 @@ export class XmppStream {
   /** Why we closed the stream, for the session-destroyed event. */
   closeReason: CloseReason | undefined;
   private peerClosed = false;
+
+  /** True once either side ended the stream with </stream:stream> (a dropped connection leaves it false). */
+  get ended(): boolean {
+    return this.closing;
+  }
   private readonly parser: StreamParser;
   private closeTimer: NodeJS.Timeout | undefined;
 

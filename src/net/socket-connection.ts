@@ -7,8 +7,8 @@
  * client that does not read cannot make us queue replies without bound).
  */
 import type { Socket } from 'node:net';
-import { TLSSocket, connect as tlsConnect, type ConnectionOptions, type SecureContext } from 'node:tls';
-import type { Connection } from '../core/session.js';
+import { TLSSocket, connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { Connection, StartTlsOptions } from '../core/connection.js';
 
 export interface SocketHandlers {
   data(chunk: Buffer): void;
@@ -16,15 +16,7 @@ export interface SocketHandlers {
   error?(err: Error): void;
 }
 
-export interface StartTlsOptions {
-  secureContext: SecureContext;
-  SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
-  ALPNProtocols?: string[];
-  /** Ask the peer for a certificate (server-to-server streams authenticate with it). */
-  requestCert?: boolean;
-  /** With requestCert: false keeps a peer with a missing or untrusted certificate connected. */
-  rejectUnauthorized?: boolean;
-}
+export type { StartTlsOptions } from '../core/connection.js';
 
 export class SocketConnection implements Connection {
   readonly transport = 'tcp' as const;

@@ -5,7 +5,7 @@
  *   server.router.fromClient(romeo.session, stanza); assert romeo.sent…
  */
 import type { Server } from '../../src/core/server.js';
-import type { C2SSession, C2SUnauthedSession, CloseReason, Connection } from '../../src/core/session.js';
+import type { BoundC2SSession, CloseReason, Connection, Framing } from '../../src/core/session.js';
 import { newSessionId } from '../../src/core/session.js';
 import type { Element } from '../../src/xml/element.js';
 
@@ -30,41 +30,40 @@ export class FakeConnection implements Connection {
 }
 
 export interface FakeClient {
-  session: C2SSession;
+  session: BoundC2SSession;
   sent: Element[];
   closedWith: Array<CloseReason | undefined>;
   /** The last element sent to this client. */
   last(): Element | undefined;
 }
 
+/** A bound client session made by the core's session factory over a framing that collects what it is sent. */
 export function fakeClient(server: Server, username: string, host: string, resource?: string): FakeClient {
   const sent: Element[] = [];
   const closedWith: Array<CloseReason | undefined> = [];
   const conn = new FakeConnection();
-  const unauthed: C2SUnauthedSession = {
-    type: 'c2s_unauthed',
-    id: newSessionId('fake'),
-    conn,
-    notopen: false,
-    secure: true,
-    ip: '127.0.0.1',
-    streamId: 'fake',
-    log: server.log.child({ fake: username }),
-    destroyed: false,
-    host,
+  let ended = false;
+  const framing: Framing = {
     send: (el) => {
       if (typeof el !== 'string') sent.push(el);
     },
     close: (reason) => {
       closedWith.push(reason);
-      if (session) server.sessions.destroySession(session, reason);
+      ended = true;
+      server.sessions.connectionClosed(unauthed, conn);
     },
-    resetStream: () => {},
+    restart: () => {},
+    closeReason: undefined,
+    get ended() {
+      return ended;
+    },
   };
-  server.sessions.add(unauthed);
-  const session: C2SSession | undefined = server.sessions.makeAuthenticated(unauthed, username);
+  const unauthed = server.sessions.create(conn, framing, { type: 'c2s_unauthed', id: newSessionId('fake'), log: server.log.child({ fake: username }), host });
+  unauthed.notopen = false;
+  unauthed.streamId = 'fake';
+  const session = server.sessions.makeAuthenticated(unauthed, username);
   if (!session) throw new Error('authentication refused');
   const bound = server.sessions.bindResource(session, resource);
   if (!bound.ok) throw new Error(bound.text);
-  return { session, sent, closedWith, last: () => sent[sent.length - 1] };
+  return { session: bound.session, sent, closedWith, last: () => sent[sent.length - 1] };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { defaultConfig, type CantoConfig } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logging.js';
 import { Server } from '../../src/core/server.js';
-import { newSessionId, type C2SSession, type C2SUnauthedSession, type CloseReason } from '../../src/core/session.js';
+import { newSessionId, type C2SSession, type C2SUnauthedSession, type CloseReason, type Connection, type Framing } from '../../src/core/session.js';
 import type { TlsContexts } from '../../src/net/tls.js';
 import { openMemoryStorage } from '../../src/storage/memory.js';
 import { verifyPassword } from '../../src/sasl/scram-credentials.js';
@@ -48,17 +48,8 @@ async function harness(adjust?: (c: CantoConfig) => void) {
 
   const connect = (opts: { secure?: boolean; ip?: string } = {}): FakeClient => {
     const client: FakeClient = { session: undefined as unknown as C2SUnauthedSession, sent: [], closedWith: [], closed: false };
-    const session: C2SUnauthedSession = {
-      type: 'c2s_unauthed',
-      id: newSessionId('fake'),
-      host: HOST,
-      conn: { transport: 'internal', remoteAddress: opts.ip ?? '192.0.2.1', remotePort: 1, encrypted: opts.secure ?? true, write: () => true, bufferedBytes: 0, end() {}, destroy() {} },
-      notopen: false,
-      secure: opts.secure ?? true,
-      ip: opts.ip ?? '192.0.2.1',
-      streamId: 'x',
-      log: silentLogger(),
-      destroyed: false,
+    const conn: Connection = { transport: 'internal', remoteAddress: opts.ip ?? '192.0.2.1', remotePort: 1, encrypted: opts.secure ?? true, write: () => true, bufferedBytes: 0, end() {}, destroy() {} };
+    const framing: Framing = {
       send: (el) => {
         if (typeof el !== 'string') client.sent.push(el);
       },
@@ -67,10 +58,14 @@ async function harness(adjust?: (c: CantoConfig) => void) {
         client.closed = true;
         server.sessions.destroySession(session, reason);
       },
-      resetStream() {},
+      restart() {},
+      closeReason: undefined,
+      ended: false,
     };
+    const session: C2SUnauthedSession = server.sessions.create(conn, framing, { type: 'c2s_unauthed', id: newSessionId('fake'), log: silentLogger(), host: HOST });
+    session.notopen = false;
+    session.streamId = 'x';
     client.session = session;
-    server.sessions.add(session);
     return client;
   };
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
-import type { C2SSession } from '../../core/session.js';
+import type { BoundC2SSession } from '../../core/session.js';
 import { JidError, parseJid } from '../../jid/index.js';
 import { Element } from '../../xml/element.js';
 import { errorReply, iq, reply, type StanzaErrorCondition } from '../../xml/stanza.js';
@@ -35,7 +35,7 @@ export function parseItems(command: Element): ParsedItems {
 
 export class BlockingCommands {
   /** Resources that retrieved the blocklist: they get pushes (§3.2). */
-  private readonly interested = new WeakSet<C2SSession>();
+  private readonly interested = new WeakSet<BoundC2SSession>();
 
   constructor(
     private readonly mod: ModuleApi,
@@ -44,7 +44,7 @@ export class BlockingCommands {
     private readonly maxItems: number,
   ) {}
 
-  isInterested(session: C2SSession): boolean {
+  isInterested(session: BoundC2SSession): boolean {
     return this.interested.has(session);
   }
 

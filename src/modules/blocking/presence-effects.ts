@@ -4,7 +4,7 @@
  * both only to contacts allowed to see the user's presence (subscription 'from' or 'both').
  */
 import type { ModuleApi } from '../../core/modules.js';
-import type { C2SSession } from '../../core/session.js';
+import type { BoundC2SSession } from '../../core/session.js';
 import { parseJid, tryParseJid } from '../../jid/index.js';
 import { presence } from '../../xml/stanza.js';
 import { loadRoster } from '../roster/store.js';
@@ -100,7 +100,7 @@ export class PresenceEffects {
     }
   }
 
-  private availableResources(username: string): C2SSession[] {
+  private availableResources(username: string): BoundC2SSession[] {
     return this.mod.server.sessions.getUserSessions(this.mod.host, username).filter((s) => s.presence !== undefined);
   }
 }

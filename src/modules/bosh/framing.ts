@@ -23,6 +23,11 @@ export class BoshFraming implements ClientFraming {
   private expectingOpen = true;
   private closing = false;
 
+  /** True once either side ended the stream (a dropped connection leaves it false). */
+  get ended(): boolean {
+    return this.closing;
+  }
+
   constructor(
     private readonly conn: BoshConnection,
     private readonly limits: StreamLimits,

@@ -11,7 +11,7 @@
  */
 import type { Server } from '../../core/server.js';
 import type { Logger } from '../../core/logging.js';
-import { newSessionId, type C2SSession, type C2SUnauthedSession, type CloseReason, type Connection } from '../../core/session.js';
+import { newSessionId, type C2SSession, type C2SUnauthedSession, type Connection, type Framing } from '../../core/session.js';
 import { Element, NS_STREAM } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import { prepareDomain, tryParseJid } from '../../jid/index.js';
@@ -25,17 +25,10 @@ export interface StreamOpen {
   lang: string | undefined;
 }
 
-/** What a transport's framing does for the session. */
-export interface ClientFraming {
+/** What a transport's framing does for a client session: the core's Framing, plus the stream open. */
+export interface ClientFraming extends Framing {
   /** Send our stream open; `id` is generated. Returns the stream id. */
   openStream(attrs: { from?: string; lang?: string }): string;
-  /** Expect a new stream open from the client (after SASL success or STARTTLS). */
-  restart(): void;
-  send(data: Element | string): void;
-  /** The documented close(reason): optional error, the framing's close, then the connection. */
-  close(reason?: CloseReason): void;
-  /** Why we closed, for the session-destroyed event. */
-  readonly closeReason: CloseReason | undefined;
   /** The connection is gone: stop timers. */
   disposed(): void;
 }
@@ -111,25 +104,7 @@ export function startClientSession(opts: ClientSessionOptions): ClientSessionHan
   };
   const framing = opts.makeFraming(events, log);
 
-  const session: C2SUnauthedSession = {
-    type: 'c2s_unauthed',
-    id,
-    conn,
-    notopen: true,
-    secure: conn.encrypted,
-    ip,
-    streamId: '',
-    log,
-    destroyed: false,
-    send: (stanza) => framing.send(stanza),
-    close: (reason) => framing.close(reason),
-    resetStream: () => {
-      session.notopen = true;
-      session.secure = conn.encrypted;
-      framing.restart();
-    },
-  };
-  server.sessions.add(session);
+  const session: C2SUnauthedSession = server.sessions.create(conn, framing, { type: 'c2s_unauthed', id, log, ip });
   log.debug({ transport: conn.transport, ...opts.logFields }, 'client connected');
 
   if (count > cfg.max_unauthed_per_ip) {
@@ -145,8 +120,12 @@ export function startClientSession(opts: ClientSessionOptions): ClientSessionHan
   }, cfg.auth_timeout);
   authTimer.unref();
 
-  // The session object changes type in place as it authenticates.
-  const current = (): C2SUnauthedSession | C2SSession => session as C2SUnauthedSession | C2SSession;
+  // The session object changes type in place as it authenticates; after a stream management
+  // resumption this connection carries an older session (resumedInto).
+  const current = (): C2SUnauthedSession | C2SSession => {
+    const s = session as C2SUnauthedSession | C2SSession;
+    return (s.type === 'c2s' && s.resumedInto) || s;
+  };
 
   function onStreamOpen(open: StreamOpen): void {
     const s = current();
@@ -189,7 +168,8 @@ export function startClientSession(opts: ClientSessionOptions): ClientSessionHan
 
   function onElement(el: Element): void {
     const s = current();
-    if (s.notopen) return;
+    // A session that moved to a newer connection ignores what the old one still delivers.
+    if (s.notopen || s.conn !== conn) return;
     const isStanza = el.xmlns === NS.client && (el.name === 'message' || el.name === 'presence' || el.name === 'iq');
     // Non-stanza elements (<starttls/>, <auth/>, …) and, until a resource is bound, stanzas
     // (the bind iq) are offered to the modules first.
@@ -212,21 +192,22 @@ export function startClientSession(opts: ClientSessionOptions): ClientSessionHan
       s.close({ condition: 'not-authorized', text: 'authenticate before sending stanzas' });
       return;
     }
-    server.router.fromClient(s, el);
+    const stanza = server.sessions.receive(s, el);
+    if (stanza !== undefined) server.router.fromClient(s, stanza);
   }
 
   return {
     session,
     ...events,
     activity: () => {
-      session.lastActivity = Date.now(); // read by the ping module to find idle connections
+      current().lastActivity = Date.now(); // read by the ping module to find idle connections
     },
     connectionClosed: () => {
       clearTimeout(authTimer);
       releaseUnauthed();
       framing.disposed();
       log.debug('client disconnected');
-      server.sessions.destroySession(current(), framing.closeReason);
+      server.sessions.connectionClosed(current(), conn);
     },
   };
 }

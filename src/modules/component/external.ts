@@ -14,7 +14,7 @@ import { NS } from '../../xml/ns.js';
 import { prepareDomain } from '../../jid/index.js';
 import type { Logger } from '../../core/logging.js';
 import type { Server } from '../../core/server.js';
-import { newSessionId, type ComponentSession } from '../../core/session.js';
+import { newSessionId, type ComponentSession, type Framing } from '../../core/session.js';
 import { XmppStream, describeReason } from '../../core/xmpp-stream.js';
 import type { ExternalComponent } from '../../core/components.js';
 import { SocketConnection } from '../../net/socket-connection.js';
@@ -61,17 +61,7 @@ export function acceptComponent(
     streamClose: () => log.debug('component closed the stream'),
   });
 
-  const session: ComponentSession = {
-    type: 'component',
-    id,
-    conn,
-    notopen: true,
-    secure: conn.encrypted,
-    ip: conn.remoteAddress,
-    streamId: '',
-    host: '',
-    log,
-    destroyed: false,
+  const sending: Framing = {
     send: (stanza) => {
       // Counted here rather than in route/component so error replies the router sends back count too.
       if (authenticated && entry && typeof stanza !== 'string') entry.stanzasOut++;
@@ -79,8 +69,15 @@ export function acceptComponent(
     },
     close: (reason) => framing.close(reason),
     // Component streams are never restarted (no STARTTLS, no SASL).
-    resetStream: () => {},
+    restart: () => {},
+    get closeReason() {
+      return framing.closeReason;
+    },
+    get ended() {
+      return framing.ended;
+    },
   };
+  const session: ComponentSession = server.sessions.create(conn, sending, { type: 'component', id, log, host: '' });
   const pendingHandle: PendingConnection = { close: () => session.close({ condition: 'system-shutdown' }) };
   pending.add(pendingHandle);
   server.components.counters.connections++;
@@ -183,7 +180,6 @@ export function acceptComponent(
     pending.delete(pendingHandle);
     server.components.counters.authSucceeded++;
     target.session = session;
-    server.sessions.add(session);
     session.log = log.child({ component: target.domain });
     log.info({ domain: target.domain, ip: session.ip }, 'component authenticated');
     framing.send(new Element('handshake', undefined, NS.componentAccept));
@@ -194,12 +190,11 @@ export function acceptComponent(
     framing.disposed();
     pending.delete(pendingHandle);
     if (!authenticated) {
-      session.destroyed = true;
       log.debug('unauthenticated component connection closed');
-      return;
+    } else {
+      if (entry && entry.session === session) entry.session = undefined;
+      log.info({ domain: session.host, reason: describeReason(framing.closeReason) }, 'component disconnected');
     }
-    if (entry && entry.session === session) entry.session = undefined;
-    log.info({ domain: session.host, reason: describeReason(framing.closeReason) }, 'component disconnected');
-    server.sessions.destroySession(session, framing.closeReason);
+    server.sessions.connectionClosed(session, conn);
   }
 }

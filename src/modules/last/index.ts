@@ -7,7 +7,7 @@
  */
 import { defineModule, type ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
-import type { C2SSession } from '../../core/session.js';
+import type { BoundC2SSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
 import { errorReply, reply } from '../../xml/stanza.js';
 import { accountExists, maySeePresence } from '../disco/presence-access.js';
@@ -29,7 +29,7 @@ export default defineModule({
   description: 'XEP-0012 Last Activity',
   setup(mod) {
     const store = mod.keyval<LastLogout>(LAST_STORE);
-    const statusOnLeaving = new WeakMap<C2SSession, string>();
+    const statusOnLeaving = new WeakMap<BoundC2SSession, string>();
     const writes = new Set<Promise<void>>();
 
     mod.addFeature(NS_LAST);

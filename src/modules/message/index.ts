@@ -7,7 +7,7 @@
  */
 import { defineModule, type ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
-import type { C2SSession } from '../../core/session.js';
+import type { BoundC2SSession } from '../../core/session.js';
 
 export default defineModule({
   name: 'message',
@@ -39,7 +39,7 @@ export default defineModule({
 });
 
 /** Available resources with non-negative priority (RFC 6121 §8.5.2.1): those that can receive. */
-export function availableResources(sessions: C2SSession[]): C2SSession[] {
+export function availableResources(sessions: BoundC2SSession[]): BoundC2SSession[] {
   return sessions.filter((s) => s.presence !== undefined && (s.priority ?? 0) >= 0);
 }
 

@@ -7,7 +7,7 @@
  * Options ([modules.offline]): max_messages (default 1000).
  */
 import { defineModule } from '../../core/modules.js';
-import type { C2SSession } from '../../core/session.js';
+import type { BoundC2SSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
 
@@ -36,8 +36,8 @@ export default defineModule({
      * time, so two runs never send the same stored message twice; a request arriving during a
      * run makes it look again when it ends.
      */
-    const flushing = new Map<string, { again: boolean; target: C2SSession | undefined }>();
-    const flush = async (host: string, username: string, target?: C2SSession): Promise<void> => {
+    const flushing = new Map<string, { again: boolean; target: BoundC2SSession | undefined }>();
+    const flush = async (host: string, username: string, target?: BoundC2SSession): Promise<void> => {
       const key = `${username}@${host}`;
       const running = flushing.get(key);
       if (running) {
@@ -106,8 +106,8 @@ export default defineModule({
 });
 
 /** The resource offline messages go to: available, non-negative priority, the highest such. */
-function bestRecipient(sessions: C2SSession[]): C2SSession | undefined {
-  let best: C2SSession | undefined;
+function bestRecipient(sessions: BoundC2SSession[]): BoundC2SSession | undefined {
+  let best: BoundC2SSession | undefined;
   for (const s of sessions) {
     if (s.presence === undefined || s.destroyed || (s.priority ?? 0) < 0) continue;
     if (!best || (s.priority ?? 0) > (best.priority ?? 0)) best = s;

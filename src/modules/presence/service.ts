@@ -6,7 +6,7 @@
  */
 import type { ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
-import type { C2SSession } from '../../core/session.js';
+import type { BoundC2SSession } from '../../core/session.js';
 import type { Jid } from '../../jid/index.js';
 import type { Element } from '../../xml/element.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
@@ -71,7 +71,7 @@ const hasFrom = (s: SubState) => s.subscription === 'from' || s.subscription ===
 
 export class PresenceService {
   /** Full JIDs each session sent directed available presence to (§4.6). */
-  private readonly directed = new WeakMap<C2SSession, Set<string>>();
+  private readonly directed = new WeakMap<BoundC2SSession, Set<string>>();
   private readonly lastStore;
 
   constructor(
@@ -95,7 +95,7 @@ export class PresenceService {
    * A presence with a 'to' from one of this host's sessions, seen before it is routed on.
    * Returns true when the stanza is taken (it is routed again later, or dropped).
    */
-  outbound(origin: C2SSession, stanza: Element, to: Jid): boolean | undefined {
+  outbound(origin: BoundC2SSession, stanza: Element, to: Jid): boolean | undefined {
     if (rerouted.has(stanza) || stanza.attrs.to === undefined) return undefined;
     const type = stanza.attrs.type;
     if (type === undefined || type === 'unavailable' || type === 'error') {
@@ -111,7 +111,7 @@ export class PresenceService {
     return true;
   }
 
-  private trackDirected(origin: C2SSession, to: Jid, type: string | undefined): void {
+  private trackDirected(origin: BoundC2SSession, to: Jid, type: string | undefined): void {
     if (to.bare === `${origin.username}@${origin.host}`) return;
     // Contacts subscribed to the user's presence get the broadcasts anyway.
     if (sessionRoster(origin)?.isSubscriber(to.bare)) return;
@@ -125,7 +125,7 @@ export class PresenceService {
   }
 
   /** RFC 6121 §3 outbound, Appendix A.2: update the user's roster, push, then route (or not). */
-  private async outboundSubscription(origin: C2SSession, stanza: Element, to: Jid, type: SubscriptionType): Promise<void> {
+  private async outboundSubscription(origin: BoundC2SSession, stanza: Element, to: Jid, type: SubscriptionType): Promise<void> {
     const own = `${origin.username}@${origin.host}`;
     const contact = to.bare;
     // §3.1.2 etc.: subscription stanzas go out from the bare JID, to the bare JID.
@@ -155,7 +155,7 @@ export class PresenceService {
   }
 
   /** A presence without 'to' from a session of this host: a broadcast (§4.2, §4.4, §4.5). */
-  broadcast(origin: C2SSession, stanza: Element): void {
+  broadcast(origin: BoundC2SSession, stanza: Element): void {
     const type = stanza.attrs.type;
     if (type === 'error') return;
     if (type !== undefined && type !== 'unavailable') {
@@ -167,19 +167,16 @@ export class PresenceService {
     p.attrs.from = origin.fullJid ?? p.attrs.from ?? '';
     if (type === undefined) {
       const initial = origin.presence === undefined;
-      origin.presence = p;
-      origin.priority = parsePriority(p);
-      this.server.sessions.updated(origin); // tells the other cluster workers (no-op otherwise)
+      this.server.sessions.setPresence(origin, p, parsePriority(p));
       this.broadcastAvailable(origin, p, initial).catch(this.failed);
     } else {
       const wasAvailable = origin.presence !== undefined;
-      origin.presence = undefined;
-      this.server.sessions.updated(origin);
+      this.server.sessions.setPresence(origin, undefined);
       this.broadcastUnavailable(origin, p, wasAvailable).catch(this.failed);
     }
   }
 
-  private async broadcastAvailable(origin: C2SSession, p: Element, initial: boolean): Promise<void> {
+  private async broadcastAvailable(origin: BoundC2SSession, p: Element, initial: boolean): Promise<void> {
     const roster = await loadRoster(this.server, origin.host, origin.username);
     for (const item of roster.items()) {
       if (roster.isSubscriber(item.jid)) this.mod.send(withTo(p, item.jid));
@@ -209,7 +206,7 @@ export class PresenceService {
   }
 
   /** §4.5.2 and §4.6.3: unavailable to subscribers, the user's other resources and directed recipients. */
-  private async broadcastUnavailable(session: C2SSession, p: Element, wasAvailable: boolean): Promise<void> {
+  private async broadcastUnavailable(session: BoundC2SSession, p: Element, wasAvailable: boolean): Promise<void> {
     const directed = this.directed.get(session);
     this.directed.delete(session);
     for (const jid of directed ?? []) this.mod.send(withTo(p, jid));
@@ -228,10 +225,10 @@ export class PresenceService {
   }
 
   /** A session ended (cleanly or not): it goes unavailable (§4.5.3). */
-  sessionEnded(session: C2SSession): void {
+  sessionEnded(session: BoundC2SSession): void {
     const wasAvailable = session.presence !== undefined;
     if (!wasAvailable && !this.directed.has(session)) return;
-    session.presence = undefined;
+    this.server.sessions.setPresence(session, undefined);
     const p = presence({ type: 'unavailable', from: session.fullJid });
     this.broadcastUnavailable(session, p, wasAvailable).catch(this.failed);
   }

@@ -5,7 +5,7 @@
  */
 import { defineModule, type ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
-import type { C2SSession } from '../../core/session.js';
+import type { BoundC2SSession } from '../../core/session.js';
 import { errorReply, presence, reply } from '../../xml/stanza.js';
 import { NS_ROSTER, NS_ROSTERVER_FEATURE, itemElement, parseRosterSet, type RosterLimits } from './items.js';
 import { modifyAndPush } from './push.js';
@@ -64,7 +64,7 @@ export default defineModule({
 });
 
 /** The sending session when it is the account's own resource (only it may see or change the roster). */
-function ownSession({ origin, to, from }: StanzaEvent): C2SSession | undefined {
+function ownSession({ origin, to, from }: StanzaEvent): BoundC2SSession | undefined {
   if (origin.type !== 'c2s' || from.bare !== to.bare || origin.username !== to.local || origin.host !== to.domain) return undefined;
   return origin;
 }
@@ -74,9 +74,8 @@ function forbid({ origin, stanza }: StanzaEvent): true {
   return true;
 }
 
-async function onGet(mod: ModuleApi, options: RosterOptions, session: C2SSession, { stanza }: StanzaEvent): Promise<void> {
-  session.interested = true;
-  mod.server.sessions.updated(session); // tells the other cluster workers (no-op otherwise)
+async function onGet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSession, { stanza }: StanzaEvent): Promise<void> {
+  mod.server.sessions.setInterested(session);
   const roster = await loadRoster(mod.server, session.host, session.username);
   session.roster = roster;
   const clientVer = stanza.elements[0]?.attrs.ver;
@@ -97,7 +96,7 @@ type SetOutcome =
   | { kind: 'not-found' }
   | { kind: 'removed'; previous: RosterItem; pendingIn: boolean };
 
-async function onSet(mod: ModuleApi, options: RosterOptions, session: C2SSession, { stanza }: StanzaEvent): Promise<void> {
+async function onSet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSession, { stanza }: StanzaEvent): Promise<void> {
   const query = stanza.elements[0];
   if (!query) return;
   const parsed = parseRosterSet(query, options);
@@ -149,7 +148,7 @@ async function onSet(mod: ModuleApi, options: RosterOptions, session: C2SSession
  * was subscribed to (or asked for) the contact's presence, unsubscribed when the contact was
  * subscribed to (or asked for) the user's, then unavailable from the user's available resources.
  */
-function cancelSubscriptions(mod: ModuleApi, session: C2SSession, previous: RosterItem, pendingIn: boolean): void {
+function cancelSubscriptions(mod: ModuleApi, session: BoundC2SSession, previous: RosterItem, pendingIn: boolean): void {
   const own = `${session.username}@${session.host}`;
   const to = previous.jid;
   const sub = previous.subscription;

@@ -4,14 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from '../../core/server.js';
-import type { C2SSession } from '../../core/session.js';
+import type { BoundC2SSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
 import { iq } from '../../xml/stanza.js';
 import { itemElement, removedItemElement, NS_ROSTER } from './items.js';
 import { Roster, modifyRoster } from './store.js';
 
 /** The roster loaded into `session.roster`, when it is loaded. */
-export function sessionRoster(session: C2SSession): Roster | undefined {
+export function sessionRoster(session: BoundC2SSession): Roster | undefined {
   return session.roster instanceof Roster ? session.roster : undefined;
 }
 

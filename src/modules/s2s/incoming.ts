@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { Element, NS_STREAM } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import { XmppStream } from '../../core/xmpp-stream.js';
-import { newSessionId, type S2SSession, type S2SUnauthedSession } from '../../core/session.js';
+import { isStanza, newSessionId, type Framing, type S2SSession, type S2SUnauthedSession } from '../../core/session.js';
 import { SocketConnection } from '../../net/socket-connection.js';
 import { prepareDomain, tryParseJid } from '../../jid/index.js';
 import { answer, dialbackFeature, keyMatches, NS_DIALBACK } from './dialback.js';
@@ -56,7 +56,7 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
       live.delete(handle);
       s.disposed();
       log.debug('incoming s2s connection closed');
-      server.sessions.destroySession(current(), s.closeReason);
+      server.sessions.connectionClosed(current(), conn);
     },
   });
   const s = new XmppStream(conn, NS.server, server.config.limits, log, {
@@ -65,20 +65,10 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
     streamClose: () => log.debug('remote closed the stream'),
   });
 
-  const session: S2SUnauthedSession = {
-    type: 's2s_unauthed',
-    id,
-    direction: 'incoming',
-    conn,
-    notopen: true,
-    secure: conn.encrypted,
-    ip: conn.remoteAddress,
-    streamId: '',
-    log,
-    destroyed: false,
-    // Replies to what this peer sent leave over our outgoing stream, never this one.
+  // Replies to what this peer sent leave over our outgoing stream, never this one.
+  const framing: Framing = {
     send: (data) => {
-      if (data instanceof Element && (data.name === 'message' || data.name === 'presence' || data.name === 'iq')) {
+      if (data instanceof Element && isStanza(data)) {
         const fromDomain = tryParseJid(data.attrs.from ?? '')?.domain ?? streamTo;
         // A component's replies have no host of their own: any local session routes them.
         const host = (fromDomain !== undefined ? server.hosts.get(fromDomain) : undefined) ?? server.hosts.values().next().value;
@@ -88,15 +78,17 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
       s.send(data);
     },
     close: (reason) => s.close(reason),
-    resetStream: () => {
-      session.notopen = true;
-      session.secure = conn.encrypted;
-      s.restart();
+    restart: () => s.restart(),
+    get closeReason() {
+      return s.closeReason;
+    },
+    get ended() {
+      return s.ended;
     },
   };
+  const session: S2SUnauthedSession = server.sessions.create(conn, framing, { type: 's2s_unauthed', id, log, direction: 'incoming' });
   const handle: IncomingHandle = { session, pairs };
   live.add(handle);
-  server.sessions.add(session);
   log.info({ port: socket.localPort, directTls: conn.encrypted }, 'incoming s2s connection');
 
   const authTimer = setTimeout(() => {
@@ -220,7 +212,11 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
     if (method === 'dialback') stats.authDialback++;
     else stats.authExternal++;
     const sess = current();
-    if (sess.type === 's2s_unauthed') server.sessions.makeS2SAuthenticated(sess, from, to, method === 'dialback' ? 'dialback' : 'SASL EXTERNAL');
+    if (sess.type === 's2s_unauthed' && !server.sessions.makeS2SAuthenticated(sess, from, to, method === 'dialback' ? 'dialback' : 'SASL EXTERNAL')) {
+      log.info({ from, to, method }, 'incoming s2s stream refused by a pre-s2s-authenticated handler');
+      s.close({ condition: 'policy-violation', text: `${from} may not connect to ${to}` });
+      return;
+    }
     log.info({ from, to, method }, 'incoming s2s stream authenticated');
   }
 

@@ -12,7 +12,7 @@ import { Element, NS_STREAM } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import type { StanzaErrorCondition } from '../../xml/stanza.js';
 import { XmppStream } from '../../core/xmpp-stream.js';
-import { newSessionId, type CloseReason, type LocalSession, type S2SUnauthedSession, type StreamSession } from '../../core/session.js';
+import { newSessionId, type CloseReason, type Framing, type S2SUnauthedSession, type StanzaOrigin } from '../../core/session.js';
 import { SocketConnection } from '../../net/socket-connection.js';
 import { dialbackKey, NS_DIALBACK, NS_DIALBACK_FEATURE, resultRequest, verifyRequest } from './dialback.js';
 import { resolveTargets, type ConnectTarget } from './resolve.js';
@@ -20,7 +20,7 @@ import { writeStreamHeader, type DialbackVerifier, type S2SContext } from './con
 
 interface Queued {
   stanza: Element;
-  origin: StreamSession | LocalSession;
+  origin: StanzaOrigin;
 }
 
 class ConnectTimeoutError extends Error {}
@@ -40,7 +40,7 @@ export class OutgoingManager implements DialbackVerifier {
   }
 
   /** Send (or queue) a stanza from `local` to `remote`. */
-  send(local: string, remote: string, stanza: Element, origin: StreamSession | LocalSession): void {
+  send(local: string, remote: string, stanza: Element, origin: StanzaOrigin): void {
     this.get(local, remote).send(stanza, origin);
   }
 
@@ -120,7 +120,7 @@ export class OutgoingStream {
     return this.state === 'ready' && this.queue.length === 0 && this.pendingVerifies.size === 0 ? now - this.lastUsed : 0;
   }
 
-  send(stanza: Element, origin: StreamSession | LocalSession): void {
+  send(stanza: Element, origin: StanzaOrigin): void {
     this.lastUsed = Date.now();
     if (this.state === 'ready' && this.stream) {
       this.ctx.stats.stanzasOut++;
@@ -243,7 +243,8 @@ export class OutgoingStream {
       error: (err) => this.log.debug({ err: err.message }, 'socket error'),
       close: () => this.connectionClosed(),
     });
-    const log = this.log.child({ session: newSessionId('s2sout') });
+    const id = newSessionId('s2sout');
+    const log = this.log.child({ session: id });
     const stream: XmppStream = new XmppStream(conn, NS.server, this.ctx.server.config.limits, log, {
       streamOpen: (header, ns) => this.streamOpen(header, ns),
       element: (el) => this.element(el),
@@ -251,25 +252,26 @@ export class OutgoingStream {
       streamClose: () => this.fail('remote-server-not-found', 'the remote server closed the stream'),
     });
     this.stream = stream;
-    const session: S2SUnauthedSession = {
+    const framing: Framing = {
+      send: (data) => stream.send(data),
+      close: (reason) => (this.state === 'closed' ? stream.close(reason) : this.fail('remote-server-not-found', 'closed locally', reason)),
+      restart: () => this.restart(),
+      get closeReason() {
+        return stream.closeReason;
+      },
+      get ended() {
+        return stream.ended;
+      },
+    };
+    const session: S2SUnauthedSession = this.ctx.server.sessions.create(conn, framing, {
       type: 's2s_unauthed',
-      id: newSessionId('s2sout'),
+      id,
+      log,
       direction: 'outgoing',
       fromHost: this.local,
       toHost: this.remote,
-      conn,
-      notopen: true,
-      secure: conn.encrypted,
-      ip: conn.remoteAddress,
-      streamId: '',
-      log,
-      destroyed: false,
-      send: (data) => stream.send(data),
-      close: (reason) => (this.state === 'closed' ? stream.close(reason) : this.fail('remote-server-not-found', 'closed locally', reason)),
-      resetStream: () => this.restart(),
-    };
+    });
     this.session = session;
-    this.ctx.server.sessions.add(session);
     log.info({ target: `${target.host}:${target.port}`, directTls: target.directTls }, 'outgoing s2s connection established');
     writeStreamHeader(stream, { from: this.local, to: this.remote });
   }
@@ -284,7 +286,7 @@ export class OutgoingStream {
 
   private connectionClosed(): void {
     this.stream?.disposed();
-    if (this.session) this.ctx.server.sessions.destroySession(this.session, this.stream?.closeReason);
+    if (this.session) this.ctx.server.sessions.connectionClosed(this.session, this.session.conn);
     this.fail('remote-server-not-found', 'the connection closed');
   }
 
@@ -419,7 +421,10 @@ export class OutgoingStream {
     if (!session || !stream) return;
     clearTimeout(this.negotiationTimer);
     this.state = 'ready';
-    if (session.type === 's2s_unauthed') this.ctx.server.sessions.makeS2SAuthenticated(session, this.local, this.remote, method);
+    if (session.type === 's2s_unauthed' && !this.ctx.server.sessions.makeS2SAuthenticated(session, this.local, this.remote, method)) {
+      this.fail('remote-server-not-found', 'refused by a pre-s2s-authenticated handler', 'policy-violation');
+      return;
+    }
     if (method === 'dialback') this.ctx.stats.authDialback++;
     else this.ctx.stats.authExternal++;
     this.log.info({ method, queued: this.queue.length }, 'outgoing s2s stream authenticated');

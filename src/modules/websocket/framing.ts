@@ -38,6 +38,11 @@ export class WebSocketFraming implements ClientFraming {
   closeReason: CloseReason | undefined;
   private expectingOpen = true;
   private closing = false;
+
+  /** True once either side ended the stream (a dropped connection leaves it false). */
+  get ended(): boolean {
+    return this.closing;
+  }
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly parser: StreamParser;
   /** Elements the current message produced (a message must hold at least one complete element). */
