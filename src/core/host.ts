@@ -3,7 +3,7 @@
  * (disco features and identities). Its `session` is the documented `local` session.
  */
 import type { Element } from '../xml/element.js';
-import { EventBus } from './events.js';
+import { EventBus, type EventName } from './events.js';
 import type { Logger } from './logging.js';
 import type { LocalSession } from './session.js';
 import type { LoadedModule } from './modules.js';
@@ -44,6 +44,18 @@ export class HostContext {
   ) {
     this.events = new EventBus(log);
     this.services = new ServiceScope(host);
+    // As in Prosody, an iq get/set's payload event (iq-get/bare/jabber:iq:roster:query, …) is fired
+    // by the generic iq/<dest> event's own handler at priority 0: hook iq/<dest> above 0 to see
+    // every iq first (blocking, firewalls), below 0 for a fallback.
+    for (const dest of ['bare', 'full', 'host'] as const) {
+      this.events.on(`iq/${dest}`, (event) => {
+        const type = event.stanza.attrs.type;
+        const payload = type === 'get' || type === 'set' ? event.stanza.elements[0] : undefined;
+        if (payload === undefined) return false;
+        // The payload-specific event names are declared by the modules that handle them.
+        return this.events.dispatch(`iq-${type}/${dest}/${payload.xmlns}:${payload.name}` as EventName, event);
+      }, 0);
+    }
     this.session = { type: 'local', id: 'local:' + host, host, context: this, log, send: deliver };
   }
 

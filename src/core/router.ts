@@ -1,27 +1,38 @@
 /**
- * The stanza router: validates and stamps addresses on what sessions send, then turns each
- * stanza into events named like Prosody's, fired on the destination host:
- *   pre-<kind>/<dest>, then for iq get/set iq-<type>/<dest>/<ns>:<name>, then <kind>/<dest>
- * where dest is 'host', 'bare' or 'full'. Destinations that are not local go to
- * 'route/component' or 'route/remote' (handled by the component and s2s modules).
+ * The stanza router. What a local session sends is checked (fromClient: the session may send,
+ * `from` stamped or verified, iq shape) and its addresses parsed once; then:
+ *
+ *   sender side   on the sender's host, for stanzas from a local session (a client resource, or
+ *                 the host speaking for one of its users): pre-<kind>/<dest>
+ *   destination   a served host: <kind>/<dest>, whose priority-0 handler fires, for an iq get or
+ *                 set, iq-<type>/<dest>/<ns>:<name>; a component: route/component; another
+ *                 domain: route/remote
+ *
+ * where dest is 'host', 'bare' or 'full' by the `to` address. A handler may hold a stanza
+ * (return a promise, see events.ts); routing goes on where it stopped once the promise settles.
  * An iq get/set nobody handles is answered with service-unavailable (RFC 6120 §8.4).
+ * docs/routing.md lists the events in order.
  */
 import type { Element } from '../xml/element.js';
 import { errorReply, canReplyWithError, type StanzaErrorCondition, type StanzaKind } from '../xml/stanza.js';
-import { tryParseJid, type Jid } from '../jid/index.js';
+import { parseJid, tryParseJid, type Jid } from '../jid/index.js';
 import type { Destination, StanzaEvent } from './event-map.js';
-import type { EventName } from './events.js';
+import type { EventBus } from './events.js';
 import type { Server } from './server.js';
 import { isBound, type StanzaOrigin, type StreamSession } from './session.js';
 
 const IQ_TYPES = new Set(['get', 'set', 'result', 'error']);
 
+export function destinationOf(to: Jid): Destination {
+  return to.local === '' ? 'host' : to.resource === '' ? 'bare' : 'full';
+}
+
 export class Router {
   constructor(private readonly server: Server) {}
 
   /**
-   * A stanza received from a client session: check it, stamp `from`, route it.
-   * Returns false when the stream must be closed (the session has been told why).
+   * A stanza received from a client session (after its `in` filters): check it, stamp `from`,
+   * route it. Closes the stream when the stanza breaks the stream rules (the session is told why).
    */
   fromClient(origin: StreamSession, stanza: Element): void {
     if (!isBound(origin)) {
@@ -33,20 +44,21 @@ export class Router {
       origin.close({ condition: 'unsupported-stanza-type', text: `<${kind}/> is not a stanza` });
       return;
     }
-    const bare = `${origin.username}@${origin.host}`;
     const claimed = stanza.attrs.from;
+    let from: Jid;
     if (claimed !== undefined) {
       const parsed = tryParseJid(claimed);
-      if (!parsed || (parsed.full !== origin.fullJid && parsed.full !== bare)) {
+      if (!parsed || (parsed.full !== origin.fullJid && parsed.full !== `${origin.username}@${origin.host}`)) {
         origin.close({ condition: 'invalid-from', text: 'the from address does not match this session' });
         return;
       }
-      stanza.attrs.from = parsed.full;
+      from = parsed;
     } else {
-      stanza.attrs.from = origin.fullJid;
+      from = parseJid(origin.fullJid);
     }
+    stanza.attrs.from = from.full;
     if (kind === 'iq' && !this.checkIq(origin, stanza)) return;
-    this.route(origin, stanza);
+    this.routeFrom(origin, stanza, from);
   }
 
   /**
@@ -54,26 +66,60 @@ export class Router {
    * module, from an authenticated server or component).
    */
   route(origin: StanzaOrigin, stanza: Element): void {
-    const kind = stanza.name as StanzaKind;
     const from = tryParseJid(stanza.attrs.from ?? '') ?? this.defaultFrom(origin);
     if (!from) {
-      origin.log.warn({ stanza: kind }, 'dropping stanza without a usable from address');
+      origin.log.warn({ stanza: stanza.name }, 'dropping stanza without a usable from address');
       return;
     }
-    let toAttr = stanza.attrs.to;
-    if (toAttr === undefined || toAttr === '') {
-      // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
-      toAttr = from.bare;
-    }
-    const to = tryParseJid(toAttr);
+    this.routeFrom(origin, stanza, from);
+  }
+
+  private routeFrom(origin: StanzaOrigin, stanza: Element, from: Jid): void {
+    const kind = stanza.name as StanzaKind;
+    // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
+    const toAttr = stanza.attrs.to;
+    const to = toAttr === undefined || toAttr === '' ? (from.local === '' ? from : parseJid(from.bare)) : tryParseJid(toAttr);
     if (!to) {
       this.bounce(origin, stanza, 'jid-malformed', 'the to address is not a valid JID');
       return;
     }
     const event: StanzaEvent = { origin, stanza, to, from };
+    const dest = destinationOf(to);
+    const senderBus = this.senderBus(origin, from);
+    if (senderBus) this.step(senderBus.dispatch(`pre-${kind}/${dest}`, event), event, () => this.deliver(event, kind, dest));
+    else this.deliver(event, kind, dest);
+  }
+
+  /** The sender's host bus when the sender-side events apply (a local client, or the host for its user). */
+  private senderBus(origin: StanzaOrigin, from: Jid): EventBus | undefined {
+    if (origin.type === 'c2s') return this.server.hosts.get(origin.host)?.events;
+    if (origin.type === 'local' && from.local !== '' && from.domain === origin.host) return origin.context.events;
+    return undefined;
+  }
+
+  /** Run `next` unless the dispatch result says the stanza was handled; a held (promised) result runs it later. */
+  private step(result: boolean | Promise<boolean>, event: StanzaEvent, next: () => void): void {
+    if (result === true) return;
+    if (result === false) {
+      next();
+      return;
+    }
+    result.then(
+      (handled) => {
+        if (!handled) next();
+      },
+      (err: unknown) => {
+        event.origin.log.error({ err }, 'routing failed');
+        this.bounce(event.origin, event.stanza, 'internal-server-error');
+      },
+    );
+  }
+
+  private deliver(event: StanzaEvent, kind: StanzaKind, dest: Destination): void {
+    const { to, from, origin, stanza } = event;
     const ctx = this.server.hosts.get(to.domain);
     if (ctx) {
-      this.deliverLocal(event, kind, ctx.events);
+      this.deliverLocal(event, kind, dest, ctx.events);
       return;
     }
     if (this.server.components.has(to.domain)) {
@@ -82,8 +128,7 @@ export class Router {
       }
       return;
     }
-    const fromCtx = this.server.hosts.get(from.domain);
-    const bus = fromCtx?.events ?? this.server.events;
+    const bus = this.server.hosts.get(from.domain)?.events ?? this.server.events;
     if (!bus.fire('route/remote', { ...event, toHost: to.domain, fromHost: from.domain })) {
       this.bounce(origin, stanza, 'remote-server-not-found', `no route to ${to.domain}`);
     }
@@ -102,25 +147,9 @@ export class Router {
     origin.send(err);
   }
 
-  private deliverLocal(event: StanzaEvent, kind: StanzaKind, bus: import('./events.js').EventBus): void {
-    const { to, stanza } = event;
-    const dest: Destination = to.local === '' ? 'host' : to.resource === '' ? 'bare' : 'full';
-    try {
-      if (bus.fire(`pre-${kind}/${dest}`, event)) return;
-      if (kind === 'iq') {
-        const type = stanza.attrs.type;
-        if (type === 'get' || type === 'set') {
-          const payload = stanza.elements[0];
-          if (payload && bus.fire(`iq-${type}/${dest}/${payload.xmlns}:${payload.name}` as EventName, event)) return;
-        }
-      }
-      if (bus.fire(`${kind}/${dest}`, event)) return;
-    } catch (err) {
-      // Handlers' exceptions are caught by the bus; this guards the routing code itself.
-      event.origin.log.error({ err }, 'routing failed');
-      event.handlerError = err;
-    }
-    this.unhandled(event, kind, dest);
+  private deliverLocal(event: StanzaEvent, kind: StanzaKind, dest: Destination, bus: EventBus): void {
+    // For iq get/set, the host's own iq/<dest> handler at priority 0 fires the payload event (host.ts).
+    this.step(bus.dispatch(`${kind}/${dest}`, event), event, () => this.unhandled(event, kind, dest));
   }
 
   /** What happens to a stanza no module took (RFC 6120 §8.4, §10.5; RFC 6121 §8.5). */
@@ -155,7 +184,7 @@ export class Router {
 
   private defaultFrom(origin: StanzaOrigin): Jid | undefined {
     if (origin.type === 'local') return tryParseJid(origin.host);
-    if (origin.type === 'c2s') return tryParseJid(origin.fullJid ?? `${origin.username}@${origin.host}`);
+    if (origin.type === 'c2s') return tryParseJid(origin.fullJid);
     return undefined;
   }
 }

@@ -9,15 +9,6 @@ import { PresenceService } from './service.js';
 
 export const NS_PRE_APPROVAL_FEATURE = 'urn:xmpp:features:pre-approval';
 
-/** Each host's service, so a stanza seen on another host's bus is handled by its sender's host. */
-const services = new Map<string, PresenceService>();
-
-/** Outbound presence of a local user, wherever it is seen (destination host, s2s, component). */
-function outbound({ origin, stanza, to }: StanzaEvent): boolean | undefined {
-  if (origin.type !== 'c2s' || stanza.name !== 'presence') return undefined;
-  return services.get(origin.host)?.outbound(origin, stanza, to);
-}
-
 export default defineModule({
   name: 'presence',
   description: 'RFC 6121 presence and subscriptions, §3.4 pre-approval',
@@ -26,24 +17,19 @@ export default defineModule({
     const preApproval = mod.option.boolean('pre_approval', true);
     const maxPendingRequests = mod.option.number('max_pending_requests', 200, 1);
     const service = new PresenceService(mod, { preApproval, maxPendingRequests });
-    services.set(mod.host, service);
-    mod.onUnload(() => {
-      if (services.get(mod.host) === service) services.delete(mod.host);
-    });
 
     mod.hook('stream-features', ({ origin, features }) => {
       if (!preApproval || origin.type !== 'c2s' || origin.resource !== undefined) return;
       features.c('sub', { xmlns: NS_PRE_APPROVAL_FEATURE });
     });
 
-    // What a user sends: the 'pre-' events fire on the destination host, so this catches local
-    // destinations; remote domains and components are caught on their routes. Priority 100 runs
-    // before s2s and component delivery.
+    // What a user sends, wherever it goes (this host, another, a remote domain, a component): the
+    // sender-side events fire on the sender's host before any delivery.
+    const outbound = ({ origin, stanza, to }: StanzaEvent): boolean | undefined =>
+      origin.type === 'c2s' ? service.outbound(origin, stanza, to) : undefined;
     mod.hook('pre-presence/bare', outbound);
     mod.hook('pre-presence/full', outbound);
     mod.hook('pre-presence/host', outbound);
-    mod.hook('route/remote', outbound, 100);
-    mod.hookGlobal('route/component', (event) => (event.origin.type === 'c2s' && event.origin.host === mod.host ? outbound(event) : undefined), 100);
 
     mod.hook('presence/bare', (event) => {
       const { origin, stanza } = event;

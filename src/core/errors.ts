@@ -1,0 +1,101 @@
+/**
+ * The one table of Canto's coded errors: each code names what went wrong and the XMPP condition
+ * it becomes (a stanza error, a stream error, a SASL failure) or the class of failure it is
+ * (configuration, storage). Codes are stable: tests assert them and docs/errors.md lists them
+ * (a test keeps the two in step). Modules throw `stanzaError(code)` from `mod.iq` handlers; the
+ * core turns it into the error reply.
+ */
+import type { Element } from '../xml/element.js';
+import { errorReply, stanzaError as buildStanzaError, DEFAULT_ERROR_TYPE, type ErrorType, type StanzaErrorCondition } from '../xml/stanza.js';
+import type { StreamErrorCondition } from './stream-errors.js';
+
+type StanzaCode = { kind: 'stanza'; condition: StanzaErrorCondition; type?: ErrorType; text: string };
+type StreamCode = { kind: 'stream'; condition: StreamErrorCondition; text: string };
+type SaslCode = { kind: 'sasl'; condition: string; text: string };
+type OtherCode = { kind: 'config' | 'storage' | 'module'; text: string };
+export type ErrorSpec = StanzaCode | StreamCode | SaslCode | OtherCode;
+
+/** Every coded error. Add new codes here (and to docs/errors.md). */
+export const ERRORS = {
+  // Stanza errors (RFC 6120 §8.3.3), the common ones modules answer with.
+  CANTO_ERR_BAD_REQUEST: { kind: 'stanza', condition: 'bad-request', text: 'the request is malformed' },
+  CANTO_ERR_ITEM_NOT_FOUND: { kind: 'stanza', condition: 'item-not-found', text: 'no such item' },
+  CANTO_ERR_FORBIDDEN: { kind: 'stanza', condition: 'forbidden', text: 'not allowed for this account' },
+  CANTO_ERR_NOT_ALLOWED: { kind: 'stanza', condition: 'not-allowed', text: 'this action is not allowed' },
+  CANTO_ERR_NOT_ACCEPTABLE: { kind: 'stanza', condition: 'not-acceptable', text: 'the request was not acceptable' },
+  CANTO_ERR_CONFLICT: { kind: 'stanza', condition: 'conflict', text: 'conflicts with an existing item' },
+  CANTO_ERR_SERVICE_UNAVAILABLE: { kind: 'stanza', condition: 'service-unavailable', text: 'the service is not available' },
+  CANTO_ERR_FEATURE_NOT_IMPLEMENTED: { kind: 'stanza', condition: 'feature-not-implemented', text: 'not implemented' },
+  CANTO_ERR_RESOURCE_CONSTRAINT: { kind: 'stanza', condition: 'resource-constraint', text: 'the server is too busy or a limit is reached' },
+  CANTO_ERR_POLICY_VIOLATION: { kind: 'stanza', condition: 'policy-violation', text: 'refused by the server policy' },
+  CANTO_ERR_JID_MALFORMED: { kind: 'stanza', condition: 'jid-malformed', text: 'the address is not a valid JID' },
+  CANTO_ERR_REMOTE_SERVER_NOT_FOUND: { kind: 'stanza', condition: 'remote-server-not-found', text: 'no route to the remote domain' },
+  CANTO_ERR_INTERNAL: { kind: 'stanza', condition: 'internal-server-error', text: 'the server failed to handle the request' },
+  CANTO_ERR_UNEXPECTED_REQUEST: { kind: 'stanza', condition: 'unexpected-request', text: 'the request was not expected now' },
+  // Stream errors (RFC 6120 §4.9.3).
+  CANTO_ERR_STREAM_NOT_AUTHORIZED: { kind: 'stream', condition: 'not-authorized', text: 'stanzas are not allowed before authentication and resource binding' },
+  CANTO_ERR_STREAM_INVALID_FROM: { kind: 'stream', condition: 'invalid-from', text: 'the from address does not match this session' },
+  CANTO_ERR_STREAM_UNSUPPORTED_STANZA: { kind: 'stream', condition: 'unsupported-stanza-type', text: 'not a stanza' },
+  CANTO_ERR_STREAM_SEND_BUFFER: { kind: 'stream', condition: 'policy-violation', text: 'too much unread data queued for this connection' },
+  CANTO_ERR_STREAM_AUTH_TIMEOUT: { kind: 'stream', condition: 'connection-timeout', text: 'authentication took too long' },
+  // SASL failures (RFC 6120 §6.5).
+  CANTO_ERR_SASL_NOT_AUTHORIZED: { kind: 'sasl', condition: 'not-authorized', text: 'the credentials are not valid' },
+  CANTO_ERR_SASL_INVALID_MECHANISM: { kind: 'sasl', condition: 'invalid-mechanism', text: 'the mechanism is not offered' },
+  CANTO_ERR_SASL_ENCRYPTION_REQUIRED: { kind: 'sasl', condition: 'encryption-required', text: 'use TLS first' },
+  // Configuration, storage and module failures (not sent to peers).
+  CANTO_ERR_CONFIG_INVALID: { kind: 'config', text: 'the configuration is not valid' },
+  CANTO_ERR_MODULE_OPTION: { kind: 'config', text: 'a module option is not valid' },
+  CANTO_ERR_SERVICE_MISSING: { kind: 'module', text: 'a module requires a service no loaded module provides' },
+  CANTO_ERR_STORAGE_ITEM_NOT_FOUND: { kind: 'storage', text: 'the referenced item is not in the store' },
+  CANTO_ERR_STORAGE_CLOSED: { kind: 'storage', text: 'the storage is closed' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export type StanzaErrorCode = { [K in ErrorCode]: (typeof ERRORS)[K]['kind'] extends 'stanza' ? K : never }[ErrorCode];
+
+/**
+ * A stanza error a handler throws: the core answers the request with it. `text` overrides the
+ * table's text; `appCondition` adds an application-specific condition element (RFC 6120 §8.3.4).
+ */
+export class StanzaError extends Error {
+  readonly condition: StanzaErrorCondition;
+  readonly type: ErrorType;
+
+  constructor(
+    readonly code: StanzaErrorCode,
+    text?: string,
+    readonly appCondition?: Element,
+  ) {
+    const spec = ERRORS[code] as StanzaCode;
+    super(text ?? spec.text);
+    this.condition = spec.condition;
+    this.type = spec.type ?? DEFAULT_ERROR_TYPE[spec.condition];
+  }
+
+  /** The error reply to `stanza`. */
+  replyTo(stanza: Element): Element {
+    const err = errorReply(stanza, this.condition, this.message, this.type);
+    if (this.appCondition) err.getChild('error')?.cnode(this.appCondition);
+    return err;
+  }
+
+  /** The bare <error/> element (for places that build their own reply). */
+  element(): Element {
+    return buildStanzaError(this.condition, this.message, this.type);
+  }
+}
+
+/** Shorthand: `throw stanzaError('CANTO_ERR_ITEM_NOT_FOUND', 'no such node')`. */
+export function stanzaError(code: StanzaErrorCode, text?: string, appCondition?: Element): StanzaError {
+  return new StanzaError(code, text, appCondition);
+}
+
+/** A failure with a code that is not sent to a peer (configuration, storage, modules). */
+export class CodedError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+  ) {
+    super(message ?? ERRORS[code].text);
+  }
+}
