@@ -1,17 +1,17 @@
 /**
- * The effects of a blocklist on stanzas (XEP-0191 §3.3), run from high-priority hooks before
- * any delivery:
- * - inbound (a blocked entity → the user): presence dropped; messages answered with
- *   service-unavailable (errors dropped); iq get/set answered with service-unavailable, other
- *   iqs dropped. The user looks offline.
- * - outbound (the user → a blocked entity): not routed; messages and iq get/set answered with
- *   not-acceptable + <blocked xmlns='urn:xmpp:blocking:errors'/>; presence (which the server
- *   also sends on the user's behalf, e.g. broadcasts), iq results and errors are dropped.
- * Stanzas within one account, and from the user to their own server, are never blocked.
+ * The effects of a blocklist on stanzas (XEP-0191 §3.3), checked once on each side:
+ * - outbound, on the sender's host (`pre-<kind>/<dest>`, before any delivery, wherever the
+ *   stanza goes): the user → a blocked entity is not routed; messages and iq get/set are
+ *   answered with not-acceptable + <blocked xmlns='urn:xmpp:blocking:errors'/>; presence (which
+ *   the server also sends on the user's behalf, e.g. broadcasts), iq results and errors dropped.
+ * - inbound, on the recipient's host (`<kind>/<bare|full>` above every delivery hook): a blocked
+ *   entity → the user: presence dropped; messages and iq get/set answered with
+ *   service-unavailable (errors dropped); other iqs dropped. The user looks offline.
+ * Stanzas within one account, and between the user and their own server, are never blocked.
  *
- * Handlers are synchronous, so the lists must be in memory. When one is not (a user who is
- * offline, or whose list is still loading after login), the stanza is held, the list loaded,
- * and the stanza routed again once decided; stanzas held for the same user keep their order.
+ * Lists of online users are in memory; when one is not (an offline recipient, a list still
+ * loading after login), the handler holds the stanza (returns a promise) until it is loaded, and
+ * routing goes on from there: no stanza is routed twice.
  */
 import type { ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
@@ -19,107 +19,72 @@ import type { Element } from '../../xml/element.js';
 import { errorReply } from '../../xml/stanza.js';
 import type { Blocklist } from './blocklist.js';
 import type { BlocklistCache } from './cache.js';
-import { cacheForHost } from './registry.js';
 
 export const NS_BLOCKING_ERRORS = 'urn:xmpp:blocking:errors';
 
-interface Party {
-  cache: BlocklistCache;
-  username: string;
-}
-
-/** What a check found: which lists (if any) the stanza hits. */
-export type Verdict = 'pass' | 'outbound' | 'inbound';
-
 export class BlockEnforcer {
-  /** Stanzas already checked: 'outbound' = the sender's list; 'all' = both lists. */
-  private readonly cleared = new WeakMap<Element, 'outbound' | 'all'>();
+  /** Stanzas the server sends for the user past the user's own list (the unavailable presence on block). */
+  private readonly exempt = new WeakSet<Element>();
 
-  constructor(private readonly mod: ModuleApi) {}
+  constructor(
+    private readonly mod: ModuleApi,
+    private readonly cache: BlocklistCache,
+  ) {}
 
-  /** Let a stanza the server sends for the user pass the user's own list (e.g. the unavailable presence on block). */
   skipOutboundCheck(stanza: Element): void {
-    this.cleared.set(stanza, 'outbound');
+    this.exempt.add(stanza);
   }
 
-  /** `pre-<kind>/<dest>` on this host: the recipient's list and the sender's. Returns true when the stanza was taken. */
-  readonly onLocalStanza = (event: StanzaEvent): boolean => this.check(event, true);
+  /** Sender side: does this host's user block the destination? True when the stanza was taken. */
+  readonly onOutbound = (event: StanzaEvent): boolean | Promise<boolean> => {
+    const { origin, from, to, stanza } = event;
+    if (this.exempt.delete(stanza)) return false;
+    // Only a client of the account or the server itself speaks for a local account.
+    if (from.local === '' || from.domain !== this.mod.host || (origin.type !== 'c2s' && origin.type !== 'local')) return false;
+    if (to.bare === from.bare || to.full === from.domain) return false;
+    return this.withList(event, from.local, (list) => list.matches(to) && this.refuseOutbound(event));
+  };
 
-  /** `route/remote`, `route/component`: only the local sender's list. */
-  readonly onOutgoingStanza = (event: StanzaEvent): boolean => this.check(event, false);
+  /** Destination side: does the recipient (this host's user) block the sender? True when taken. */
+  readonly onInbound = (event: StanzaEvent): boolean | Promise<boolean> => {
+    const { from, to } = event;
+    if (to.local === '' || to.bare === from.bare) return false;
+    return this.withList(event, to.local, (list) => list.matches(from) && this.refuseInbound(event));
+  };
 
-  private check(event: StanzaEvent, inboundToo: boolean): boolean {
-    const { stanza } = event;
-    const mark = this.cleared.get(stanza);
-    if (mark !== undefined) this.cleared.delete(stanza);
-    if (mark === 'all') return false;
-    const sender = mark === 'outbound' ? undefined : this.senderParty(event);
-    const recipient = inboundToo ? this.recipientParty(event) : undefined;
-    const senderList = sender?.cache.peek(sender.username);
-    const recipientList = recipient?.cache.peek(recipient.username);
-    if ((sender && !senderList) || (recipient && !recipientList)) {
-      this.deferred(event, sender, recipient);
+  /** Decide with the user's list, holding the stanza while it loads. */
+  private withList(event: StanzaEvent, username: string, decide: (list: Blocklist) => boolean): boolean | Promise<boolean> {
+    const list = this.cache.peek(username);
+    if (list) return decide(list);
+    return this.cache.load(username).then(decide, (err: unknown) => {
+      this.mod.log.error({ err, from: event.from.full, to: event.to.full }, 'could not load a blocklist');
+      this.mod.server.router.bounce(event.origin, event.stanza, 'internal-server-error');
       return true;
-    }
-    return this.apply(event, senderList, recipientList);
+    });
   }
 
-  /** Load the missing lists, then decide; a stanza that passes is routed again. */
-  private deferred(event: StanzaEvent, sender: Party | undefined, recipient: Party | undefined): void {
-    Promise.all([sender?.cache.load(sender.username), recipient?.cache.load(recipient.username)]).then(
-      ([senderList, recipientList]) => {
-        if (this.apply(event, senderList, recipientList)) return;
-        this.cleared.set(event.stanza, 'all');
-        this.mod.server.router.route(event.origin, event.stanza);
-      },
-      (err: unknown) => {
-        this.mod.log.error({ err, from: event.from.full, to: event.to.full }, 'could not load a blocklist');
-        this.mod.server.router.bounce(event.origin, event.stanza, 'internal-server-error');
-      },
-    );
-  }
-
-  /** Act on the verdict; true when the stanza was blocked (and answered or dropped). */
-  private apply(event: StanzaEvent, senderList: Blocklist | undefined, recipientList: Blocklist | undefined): boolean {
-    const verdict = decide(event, senderList, recipientList);
-    if (verdict === 'pass') return false;
-    const { stanza, origin, from, to } = event;
-    const kind = stanza.name;
-    const type = stanza.attrs.type;
-    this.mod.log.debug({ kind, type, from: from.full, to: to.full, verdict }, 'stanza blocked');
-    if (kind === 'presence' || type === 'error' || (kind === 'iq' && type === 'result')) return true;
-    if (verdict === 'inbound') {
-      this.mod.server.router.bounce(origin, stanza, 'service-unavailable');
-    } else if (origin.type === 'c2s') {
-      origin.send(blockedError(stanza));
-    }
+  private refuseOutbound(event: StanzaEvent): true {
+    const { stanza, origin } = event;
+    this.logBlocked(event, 'outbound');
+    if (!isSilent(stanza) && origin.type === 'c2s') origin.send(blockedError(stanza));
     return true;
   }
 
-  /** The local account sending this stanza, when its host runs the blocking module. */
-  private senderParty(event: StanzaEvent): Party | undefined {
-    const { origin, from, to } = event;
-    // Only a client of the account or the server itself speaks for a local account.
-    if (from.local === '' || (origin.type !== 'c2s' && origin.type !== 'local')) return undefined;
-    if (to.bare === from.bare || to.full === from.domain) return undefined;
-    const cache = cacheForHost(this.mod.server, from.domain);
-    return cache ? { cache, username: from.local } : undefined;
+  private refuseInbound(event: StanzaEvent): true {
+    this.logBlocked(event, 'inbound');
+    if (!isSilent(event.stanza)) this.mod.server.router.bounce(event.origin, event.stanza, 'service-unavailable');
+    return true;
   }
 
-  /** The local account this stanza is addressed to (this host's), unless it comes from itself. */
-  private recipientParty(event: StanzaEvent): Party | undefined {
-    const { from, to } = event;
-    if (to.local === '' || to.bare === from.bare) return undefined;
-    const cache = cacheForHost(this.mod.server, to.domain);
-    return cache ? { cache, username: to.local } : undefined;
+  private logBlocked({ stanza, from, to }: StanzaEvent, verdict: 'inbound' | 'outbound'): void {
+    this.mod.log.debug({ kind: stanza.name, type: stanza.attrs.type, from: from.full, to: to.full, verdict }, 'stanza blocked');
   }
 }
 
-/** The pure decision: does the sender block the recipient, or the recipient the sender? */
-export function decide(event: Pick<StanzaEvent, 'from' | 'to'>, senderList: Blocklist | undefined, recipientList: Blocklist | undefined): Verdict {
-  if (senderList?.matches(event.to)) return 'outbound';
-  if (recipientList?.matches(event.from)) return 'inbound';
-  return 'pass';
+/** Blocked stanzas that get no error: presence, errors and iq results. */
+function isSilent(stanza: Element): boolean {
+  const type = stanza.attrs.type;
+  return stanza.name === 'presence' || type === 'error' || (stanza.name === 'iq' && type === 'result');
 }
 
 /** XEP-0191 §3.3: the error for a stanza the user sent to someone they blocked. */

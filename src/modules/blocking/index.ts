@@ -6,12 +6,10 @@
  */
 import { defineModule } from '../../core/modules.js';
 import type { StanzaKind } from '../../xml/stanza.js';
-import type { Destination } from '../../core/event-map.js';
 import { BlocklistCache } from './cache.js';
 import { BlockingCommands, NS_BLOCKING } from './commands.js';
 import { BlockEnforcer } from './enforce.js';
 import { PresenceEffects, rosterSubscribers } from './presence-effects.js';
-import { registerHost } from './registry.js';
 
 export { NS_BLOCKING } from './commands.js';
 export { NS_BLOCKING_ERRORS } from './enforce.js';
@@ -21,7 +19,6 @@ export const BLOCKLIST_STORE = 'blocklist';
 export const BLOCKING_PRIORITY = 1000;
 
 const KINDS: StanzaKind[] = ['message', 'presence', 'iq'];
-const DESTINATIONS: Destination[] = ['bare', 'full', 'host'];
 
 export default defineModule({
   name: 'blocking',
@@ -30,8 +27,7 @@ export default defineModule({
     const maxItems = mod.option.number('max_items', 1000, 1);
     const cacheSize = mod.option.number('offline_cache_size', 1000, 0);
     const cache = new BlocklistCache(mod.keyval<string[]>(BLOCKLIST_STORE), cacheSize);
-    mod.onUnload(registerHost(mod.server, mod.host, cache));
-    const enforcer = new BlockEnforcer(mod);
+    const enforcer = new BlockEnforcer(mod, cache);
     const effects = new PresenceEffects(mod, enforcer, rosterSubscribers(mod));
     const commands = new BlockingCommands(mod, cache, effects, maxItems);
 
@@ -44,15 +40,11 @@ export default defineModule({
     mod.hook(`iq-get/bare/${NS_BLOCKING}:unblock`, commands.onWrongType);
 
     for (const kind of KINDS) {
-      for (const dest of DESTINATIONS) mod.hook(`pre-${kind}/${dest}`, enforcer.onLocalStanza, BLOCKING_PRIORITY);
+      // The sender's list on the sender's side, wherever the stanza goes (this host, another, remote, a component)…
+      for (const dest of ['bare', 'full', 'host'] as const) mod.hook(`pre-${kind}/${dest}`, enforcer.onOutbound, BLOCKING_PRIORITY);
+      // …and the recipient's list where it is delivered, above every delivery hook.
+      for (const dest of ['bare', 'full'] as const) mod.hook(`${kind}/${dest}`, enforcer.onInbound, BLOCKING_PRIORITY);
     }
-    // Fired on the sender's host for remote domains; server-wide for components.
-    mod.hook('route/remote', enforcer.onOutgoingStanza, BLOCKING_PRIORITY);
-    mod.hookGlobal(
-      'route/component',
-      (event) => event.from.domain === mod.host && enforcer.onOutgoingStanza(event),
-      BLOCKING_PRIORITY,
-    );
 
     // Keep lists of online users in memory; load them at bind so the first stanzas need no wait.
     mod.hook('resource-bind', ({ session }) => {
