@@ -1,13 +1,14 @@
 /**
  * Boot: from a validated config to a running server. Used by `canto start` and by tests.
- * Creates the data directory, opens storage, makes the localhost certificate on first start,
- * and wires the built-in module registry into the core.
+ * Creates the data directory, opens the storage driver `[storage] driver` names (through
+ * src/storage/registry.ts), makes the localhost certificate on first start, and wires the
+ * built-in module registry into the core.
  */
 import { mkdirSync } from 'node:fs';
 import type { CantoConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/logging.js';
 import { Server } from '../core/server.js';
-import { openSqliteStorage } from '../storage/sqlite.js';
+import { openStorage } from '../storage/registry.js';
 import type { StorageDriver } from '../storage/types.js';
 import { builtinModules } from '../modules/index.js';
 import type { ModuleRegistry } from '../core/modules.js';
@@ -18,6 +19,7 @@ import type { ClusterWorker } from '../cluster/worker.js';
 export interface BootOptions {
   config: CantoConfig;
   log?: Logger;
+  /** An already open driver, used instead of the configured one (tests). */
   storage?: StorageDriver;
   modules?: ModuleRegistry;
   /** Cluster mode: this process is one worker, linked to the primary (src/cluster). */
@@ -31,7 +33,7 @@ export async function bootServer(opts: BootOptions): Promise<Server> {
   await ensureHostCertificates(config, log);
   const tls = new TlsContexts(config);
   for (const w of TlsContexts.warnings(config)) log.warn(w);
-  const opened = opts.storage ?? openSqliteStorage({ dataDir: config.data_dir });
+  const opened = opts.storage ?? (await openStorage(config, log));
   const storage = opts.cluster ? opts.cluster.wrapStorage(opened) : opened;
   const server = new Server({ config, log, storage, tls, modules: opts.modules ?? builtinModules, cluster: opts.cluster });
   if (opts.cluster) {

@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import type { CantoConfig } from '../core/config.js';
 import { parseJid, JidError, type Jid } from '../jid/index.js';
-import { openSqliteStorage } from '../storage/sqlite.js';
+import { openStorage, storageDriverEntry } from '../storage/registry.js';
+import { silentLogger } from '../core/logging.js';
 import type { StorageDriver } from '../storage/types.js';
 import { makeCredentials } from '../sasl/scram-credentials.js';
 import { readPassword } from './prompt.js';
@@ -25,8 +26,11 @@ function accountJid(config: CantoConfig, text: string): Jid {
 }
 
 async function withStorage<T>(config: CantoConfig, fn: (s: StorageDriver) => Promise<T>): Promise<T> {
+  if (!storageDriverEntry(config).persistent) {
+    throw new CommandFailed(`storage driver "${config.storage.driver}" keeps nothing between processes; there are no accounts to manage`);
+  }
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  const storage = openSqliteStorage({ dataDir: config.data_dir });
+  const storage = await openStorage(config, silentLogger());
   try {
     return await fn(storage);
   } finally {

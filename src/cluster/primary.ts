@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import type { CantoConfig } from '../core/config.js';
 import type { Logger } from '../core/logging.js';
 import { ensureHostCertificates } from '../net/certificates.js';
-import { openSqliteStorage } from '../storage/sqlite.js';
+import { openStorage, storageDriverEntry } from '../storage/registry.js';
 import { PrimaryRegistry } from './primary-registry.js';
 import { SERVICE_WORKER, isClusterMessage, type PrimaryToWorker, type WorkerToPrimary } from './protocol.js';
 
@@ -40,8 +40,11 @@ async function prepareOnce(config: CantoConfig, log: Logger): Promise<boolean> {
     mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
     // Made here, so the workers find the files and never race writing them.
     await ensureHostCertificates(config, log);
+    if (!storageDriverEntry(config).persistent) {
+      throw new Error(`storage driver "${config.storage.driver}" keeps data inside one process; workers cannot share it (use [cluster] workers = 1)`);
+    }
     // Migrations run once here; the workers then open an up-to-date database side by side (WAL).
-    await openSqliteStorage({ dataDir: config.data_dir }).close();
+    await (await openStorage(config, log)).close();
     return true;
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'could not start');

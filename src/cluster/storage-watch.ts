@@ -38,6 +38,11 @@ export function watchStorage(inner: StorageDriver, written: WriteListener): Stor
           await kv.set(username, value);
           written(store, host, username);
         },
+        async update(username, fn) {
+          const stored = await kv.update(username, fn);
+          written(store, host, username); // not reached when fn throws: nothing was written
+          return stored;
+        },
       };
     },
     map<T>(host: string, store: string): MapStore<T> {

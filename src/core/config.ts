@@ -12,6 +12,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
+import { storageConfigSchema, type StorageConfig } from '../storage/registry.js';
 
 // ───────────────────────────── public types ─────────────────────────────
 
@@ -46,7 +47,8 @@ export interface CantoConfig {
   log_format: 'json' | 'text';
   admins: string[];
   modules_enabled: string[];
-  storage: { driver: 'sqlite' };
+  /** The driver and its own options, checked against src/storage/registry.ts. */
+  storage: StorageConfig;
   auth: { scram_iterations: number; scram_hashes: ScramHash[] };
   limits: {
     max_stanza_size: number; // bytes
@@ -251,7 +253,7 @@ const configSchema = z.strictObject({
   log_format: z.enum(['json', 'text']).default('text'),
   admins: strings(check(isBareJid, 'a bare JID such as "admin@example.com"')),
   modules_enabled: z.array(moduleName).default(() => [...DEFAULT_MODULES_ENABLED]),
-  storage: table({ driver: z.enum(['sqlite']).default('sqlite') }),
+  storage: storageConfigSchema(),
   auth: table({
     scram_iterations: intAtLeast(4096, ' (the minimum RFC 7677 recommends)').default(4096),
     scram_hashes: z.array(z.enum(['SHA-1', 'SHA-256']))

@@ -11,6 +11,7 @@ import {
   type ArchiveQuery,
   type ScramCredential,
   type ScramMechanismName,
+  type UpdateFn,
 } from './types.js';
 
 /** Serialises a stored value; every driver stores JSON text so values round-trip identically. */
@@ -22,6 +23,21 @@ export function encodeValue(value: unknown): string {
 
 export function decodeValue<T>(text: string): T {
   return JSON.parse(text) as T;
+}
+
+/**
+ * The core of every driver's `update`: the stored JSON text (undefined: none) in, the text to
+ * store (undefined: delete) out. `fn` sees a fresh copy; whatever it throws propagates, and the
+ * driver must then write nothing.
+ */
+export function applyUpdate<T>(currentText: string | undefined, fn: UpdateFn<T>): string | undefined {
+  if (typeof fn !== 'function') throw new StorageInvalidArgumentError('update needs a function');
+  const next: unknown = fn(currentText === undefined ? undefined : decodeValue<T>(currentText));
+  // An async fn would otherwise be stored as "{}" (the JSON of a promise).
+  if (typeof (next as { then?: unknown } | null)?.then === 'function') {
+    throw new StorageInvalidArgumentError('the update function must be synchronous (it returned a promise)');
+  }
+  return next === undefined ? undefined : encodeValue(next);
 }
 
 export function checkHost(host: string): void {

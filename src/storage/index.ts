@@ -11,6 +11,7 @@ export type {
   ScramCredential,
   ScramMechanismName,
   StorageDriver,
+  UpdateFn,
 } from './types.js';
 export { MIN_SCRAM_ITERATIONS, SCRAM_MECHANISM_NAMES } from './types.js';
 export {

@@ -6,6 +6,7 @@
  * the same validation and the same errors.
  */
 import {
+  applyUpdate,
   bareOf,
   checkArchiveItem,
   checkArchiveQuery,
@@ -129,6 +130,16 @@ class MemoryStorage implements StorageDriver {
         if (value === undefined) stores.delete(store);
         else stores.set(store, encodeValue(value));
       },
+      // Atomic as it stands: nothing awaits between the read and the write.
+      update: async (username, fn) => {
+        this.ensureOpen();
+        checkUsername(username);
+        const stores = inner(this.keyvals, userKey(host, username));
+        const next = applyUpdate(stores.get(store), fn);
+        if (next === undefined) stores.delete(store);
+        else stores.set(store, next);
+        return next === undefined ? undefined : decodeValue<T>(next);
+      },
     };
   }
 
@@ -151,6 +162,16 @@ class MemoryStorage implements StorageDriver {
         checkKey(key);
         if (value === undefined) items(username).delete(key);
         else items(username).set(key, encodeValue(value));
+      },
+      update: async (username, key, fn) => {
+        this.ensureOpen();
+        checkUsername(username);
+        checkKey(key);
+        const userItems = items(username);
+        const next = applyUpdate(userItems.get(key), fn);
+        if (next === undefined) userItems.delete(key);
+        else userItems.set(key, next);
+        return next === undefined ? undefined : decodeValue<T>(next);
       },
       getAll: async (username) => {
         this.ensureOpen();

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import {
+  applyUpdate,
   bareOf,
   checkArchiveItem,
   checkArchiveQuery,
@@ -62,6 +63,8 @@ interface ArchiveRow {
   value: string;
 }
 type Stmt<P extends unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
+/** The stored JSON text (undefined: none) to the text to store (undefined: delete). */
+type NextText = (current: string | undefined) => string | undefined;
 
 export function openSqliteStorage(opts: SqliteStorageOptions): StorageDriver {
   return SqliteStorage.open(opts);
@@ -71,6 +74,11 @@ class SqliteStorage implements StorageDriver {
   readonly accounts: AccountStore;
   private closed = false;
   private readonly deleteUserDataTx: BetterSqlite3.Transaction<(host: string, username: string) => void>;
+  /** Read-modify-write transactions; `next` maps the stored text to the text to store. */
+  private readonly kvUpdateTx: BetterSqlite3.Transaction<(host: string, username: string, store: string, next: NextText) => string | undefined>;
+  private readonly mapUpdateTx: BetterSqlite3.Transaction<
+    (host: string, username: string, store: string, key: string, next: NextText) => string | undefined
+  >;
   /** Archive statements keyed by their SQL text; the number of shapes is small and fixed. */
   private readonly archiveStatements = new Map<string, Stmt<unknown[]>>();
   private readonly stmt;
@@ -155,6 +163,18 @@ class SqliteStorage implements StorageDriver {
       this.stmt.userMapDelete.run(host, username);
       this.stmt.userArchiveDelete.run(host, username);
     });
+    this.kvUpdateTx = db.transaction((host: string, username: string, store: string, next: NextText) => {
+      const text = next(this.stmt.kvGet.get(host, username, store)?.value);
+      if (text === undefined) this.stmt.kvDelete.run(host, username, store);
+      else this.stmt.kvPut.run(host, username, store, text);
+      return text;
+    });
+    this.mapUpdateTx = db.transaction((host: string, username: string, store: string, key: string, next: NextText) => {
+      const text = next(this.stmt.mapGet.get(host, username, store, key)?.value);
+      if (text === undefined) this.stmt.mapDelete.run(host, username, store, key);
+      else this.stmt.mapPut.run(host, username, store, key, text);
+      return text;
+    });
     this.accounts = this.makeAccountStore();
   }
 
@@ -177,6 +197,14 @@ class SqliteStorage implements StorageDriver {
         if (value === undefined) this.stmt.kvDelete.run(host, username, store);
         else this.stmt.kvPut.run(host, username, store, encodeValue(value));
       },
+      // One IMMEDIATE transaction: it takes the write lock before reading, so another process on
+      // the same file (cluster workers) cannot write in between; a throwing fn rolls it back.
+      update: async (username, fn) => {
+        this.ensureOpen();
+        checkUsername(username);
+        const text = this.kvUpdateTx.immediate(host, username, store, (current) => applyUpdate(current, fn));
+        return text === undefined ? undefined : decodeValue<T>(text);
+      },
     };
   }
 
@@ -196,6 +224,13 @@ class SqliteStorage implements StorageDriver {
         checkKey(key);
         if (value === undefined) this.stmt.mapDelete.run(host, username, store, key);
         else this.stmt.mapPut.run(host, username, store, key, encodeValue(value));
+      },
+      update: async (username, key, fn) => {
+        this.ensureOpen();
+        checkUsername(username);
+        checkKey(key);
+        const text = this.mapUpdateTx.immediate(host, username, store, key, (current) => applyUpdate(current, fn));
+        return text === undefined ? undefined : decodeValue<T>(text);
       },
       getAll: async (username) => {
         this.ensureOpen();

@@ -11,11 +11,29 @@
  * (nodeprep / nameprep), so "Juliet" and "juliet" are different keys here.
  */
 
+/**
+ * The next value from the current one, for `update`. It must be synchronous and pure: a driver
+ * may call it more than once (a network driver retries a compare-and-set when another writer got
+ * in first), so it must not send stanzas, count calls or touch anything but its argument.
+ * `current` is a fresh copy (JSON round-trip), so mutating and returning it is fine.
+ * Returning `undefined` deletes the value.
+ */
+export type UpdateFn<T> = (current: T | undefined) => T | undefined;
+
 /** One value per user, e.g. roster, vCard. */
 export interface KeyValStore<T> {
   get(username: string): Promise<T | undefined>;
   /** `undefined` deletes the value. */
   set(username: string, value: T | undefined): Promise<void>;
+  /**
+   * Atomic read-modify-write: no other write to this value lands between the read that feeds
+   * `fn` and the write of its result, in this process or another sharing the database, so
+   * concurrent updates lose nothing (as `get` then `set` can). See {@link UpdateFn} for what `fn`
+   * may do. Resolves to the value now stored (a fresh copy; `undefined` when deleted).
+   * If `fn` throws, nothing changes and the promise rejects with that error; a result JSON
+   * cannot hold rejects with StorageInvalidArgumentError, also changing nothing.
+   */
+  update(username: string, fn: UpdateFn<T>): Promise<T | undefined>;
 }
 
 /** Per-user keyed items, e.g. PEP nodes, private XML. */
@@ -23,6 +41,8 @@ export interface MapStore<T> {
   get(username: string, key: string): Promise<T | undefined>;
   /** `undefined` deletes the item. */
   set(username: string, key: string, value: T | undefined): Promise<void>;
+  /** Atomic read-modify-write of one item, with the semantics of {@link KeyValStore.update}. */
+  update(username: string, key: string, fn: UpdateFn<T>): Promise<T | undefined>;
   getAll(username: string): Promise<Map<string, T>>;
   /** The user's keys, sorted (by UTF-8 bytes, as SQLite's BINARY collation does). */
   keys(username: string): Promise<string[]>;

@@ -93,6 +93,16 @@ test('a config error names the key and the line, with exit code 78', async () =>
   assert.match(missing.stderr, /not found/);
 });
 
+test('storage: an unknown driver is a config error (78); the account commands refuse the memory driver', async () => {
+  const dir = tempDir();
+  const unknown = await runCanto(['adduser', 'a@localhost', '--password', PASSWORD, '--config', writeConfig(dir, '[storage]\ndriver = "mongo"\n')]);
+  assert.equal(unknown.code, 78);
+  assert.match(unknown.stderr, /line 19: storage\.driver: expected one of "sqlite", "memory", got "mongo"/);
+  const memory = await runCanto(['adduser', 'a@localhost', '--password', PASSWORD, '--config', writeConfig(dir, '[storage]\ndriver = "memory"\n')]);
+  assert.equal(memory.code, 1, memory.stderr);
+  assert.match(memory.stderr, /storage driver "memory" keeps nothing/);
+});
+
 test('check reports the configuration and certificates', async () => {
   const dir = tempDir();
   const cfg = writeConfig(dir);

@@ -125,6 +125,21 @@ test('storage watch: writes to cached stores and account deletions are announced
   assert.deepEqual(writes, [`${ACCOUNT_DELETED} localhost juliet`]);
 });
 
+test('storage watch: update of a cached store is forwarded and announced; a throwing update is not', async () => {
+  const inner = openMemoryStorage();
+  const writes: string[] = [];
+  const storage = watchStorage(inner, (store, host, username) => writes.push(`${store} ${host} ${username}`));
+  const blocklist = storage.keyval<string[]>('localhost', 'blocklist');
+  assert.deepEqual(await blocklist.update('juliet', (list) => [...(list ?? []), 'romeo@localhost']), ['romeo@localhost']);
+  assert.deepEqual(await inner.keyval('localhost', 'blocklist').get('juliet'), ['romeo@localhost']);
+  assert.deepEqual(writes, ['blocklist localhost juliet']);
+  await assert.rejects(blocklist.update('juliet', () => { throw new Error('no'); }), /no/);
+  await storage.keyval<number>('localhost', 'vcard').update('juliet', () => 1);
+  await storage.map<number>('localhost', 'pep').update('juliet', 'node', () => 1);
+  assert.deepEqual(writes, ['blocklist localhost juliet']);
+  assert.equal(await inner.map('localhost', 'pep').get('juliet', 'node'), 1);
+});
+
 test('config: [cluster] workers is an integer from 1 to 64, 1 by default, errors name the line', async () => {
   const { parseConfig, ConfigError } = await import('../../src/core/config.js');
   assert.equal(parseConfig('').cluster.workers, 1);

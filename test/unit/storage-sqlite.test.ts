@@ -88,6 +88,27 @@ describe('sqlite storage: persistence', () => {
     await s1.close();
     await s2.close();
   });
+
+  it('update holds the write lock from its read on: another connection cannot write in between', async () => {
+    const dir = freshDir();
+    const s1 = openSqliteStorage({ dataDir: dir });
+    const s2 = openSqliteStorage({ dataDir: dir, busyTimeoutMs: 20 });
+    const kv1 = s1.keyval<number>('a.example', 'n');
+    const kv2 = s2.keyval<number>('a.example', 'n');
+    await kv1.set('u', 1);
+    let intruder: Promise<void> = Promise.resolve();
+    // A side effect in fn, only to act between the read and the write: s2's statement runs
+    // synchronously here, inside s1's transaction. A deferred transaction would let it in.
+    const stored = await kv1.update('u', (n) => {
+      intruder = kv2.set('u', 100);
+      return (n ?? 0) + 1;
+    });
+    await assert.rejects(intruder, { code: 'SQLITE_BUSY' });
+    assert.equal(stored, 2);
+    assert.equal(await kv2.get('u'), 2);
+    await s1.close();
+    await s2.close();
+  });
 });
 
 describe('sqlite storage: migrations', () => {

@@ -17,6 +17,7 @@ import {
   type ArchiveQuery,
   type ArchiveStore,
   type StorageDriver,
+  type UpdateFn,
 } from '../../src/storage/index.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 
@@ -41,6 +42,34 @@ const factories: DriverFactory[] = [
     },
   },
 ];
+
+/** One stored value, whichever store shape holds it: the `update` tests run on both. */
+interface Cell<T> {
+  get(): Promise<T | undefined>;
+  set(value: T | undefined): Promise<void>;
+  update(fn: UpdateFn<T>): Promise<T | undefined>;
+}
+const SHAPES: { name: string; cell<T>(s: StorageDriver, store: string): Cell<T> }[] = [
+  {
+    name: 'keyval',
+    cell<T>(s: StorageDriver, store: string): Cell<T> {
+      const kv = s.keyval<T>('up.example', store);
+      return { get: () => kv.get('u'), set: (v) => kv.set('u', v), update: (fn) => kv.update('u', fn) };
+    },
+  },
+  {
+    name: 'map',
+    cell<T>(s: StorageDriver, store: string): Cell<T> {
+      const m = s.map<T>('up.example', store);
+      return { get: () => m.get('u', 'item'), set: (v) => m.set('u', 'item', v), update: (fn) => m.update('u', 'item', fn) };
+    },
+  },
+];
+
+/** Starts `n` increments at once and resolves to what each one stored. */
+function incrementConcurrently(update: (fn: UpdateFn<number>) => Promise<number | undefined>, n: number): Promise<(number | undefined)[]> {
+  return Promise.all(Array.from({ length: n }, () => update((current) => (current ?? 0) + 1)));
+}
 
 // Derived once: PBKDF2 at 4096 iterations costs a few ms per call.
 const CREDS: AccountCredentials = makeCredentials('secret one', { iterations: 4096, hashes: ['SHA-1', 'SHA-256'] });
@@ -142,6 +171,78 @@ for (const factory of factories) {
         assert.deepEqual(await s.map('a.example', 'map-iso2').keys('u'), ['k']);
       });
     });
+
+    for (const shape of SHAPES) {
+      describe(`${shape.name} update`, () => {
+        it('loses no increment among 200 concurrent updates', async () => {
+          const cell = shape.cell<number>(s, 'up-count');
+          const stored = await incrementConcurrently(cell.update, 200);
+          assert.equal(await cell.get(), 200);
+          // Each update saw the previous one's result: together they stored 1..200.
+          assert.deepEqual([...stored].sort((a, b) => (a ?? 0) - (b ?? 0)), Array.from({ length: 200 }, (_, i) => i + 1));
+        });
+        it('the increment check catches a get-then-set update (so it can fail)', async () => {
+          const cell = shape.cell<number>(s, 'up-naive');
+          const naive = async (fn: UpdateFn<number>) => {
+            const next = fn(await cell.get());
+            await cell.set(next);
+            return next;
+          };
+          await incrementConcurrently(naive, 200);
+          assert.ok(((await cell.get()) ?? 0) < 200);
+        });
+        it('creates from missing, and deletes when fn returns undefined', async () => {
+          const cell = shape.cell<{ n: number }>(s, 'up-delete');
+          const seen: unknown[] = [];
+          assert.deepEqual(await cell.update((current) => (seen.push(current), { n: 1 })), { n: 1 });
+          assert.deepEqual(await cell.get(), { n: 1 });
+          assert.equal(await cell.update((current) => (seen.push(current), undefined)), undefined);
+          assert.equal(await cell.get(), undefined);
+          assert.equal(await cell.update(() => undefined), undefined); // deleting nothing is fine
+          assert.deepEqual(seen, [undefined, { n: 1 }]);
+        });
+        it('changes nothing when fn throws, and rejects with that error', async () => {
+          const cell = shape.cell<{ list: number[] }>(s, 'up-throw');
+          await cell.set({ list: [1] });
+          const boom = new Error('boom');
+          await assert.rejects(
+            cell.update((current) => {
+              current?.list.push(2); // mutating the copy first must not leak into the store
+              throw boom;
+            }),
+            (err) => err === boom,
+          );
+          assert.deepEqual(await cell.get(), { list: [1] });
+          const missing = shape.cell<number>(s, 'up-throw-missing');
+          await assert.rejects(missing.update(() => { throw boom; }), (err) => err === boom);
+          assert.equal(await missing.get(), undefined);
+        });
+        it('rejects a result JSON cannot hold, or a promise, changing nothing', async () => {
+          const cell = shape.cell<unknown>(s, 'up-bad');
+          await cell.set('kept');
+          await assert.rejects(cell.update(() => () => 1), StorageInvalidArgumentError);
+          await assert.rejects(cell.update(() => Promise.resolve(1)), StorageInvalidArgumentError);
+          assert.equal(await cell.get(), 'kept');
+        });
+        it('passes fn a copy and resolves to a JSON copy of what it returned', async () => {
+          const cell = shape.cell<{ list: number[]; at?: unknown; gone?: unknown }>(s, 'up-copy');
+          await cell.set({ list: [1] });
+          let given: { list: number[] } | undefined;
+          let returned: { list: number[]; at?: unknown; gone?: unknown } | undefined;
+          const stored = await cell.update((current) => {
+            given = current;
+            returned = { list: [...(current?.list ?? []), 2], at: new Date(0), gone: undefined };
+            return returned;
+          });
+          assert.deepEqual(stored, { list: [1, 2], at: '1970-01-01T00:00:00.000Z' });
+          assert.notEqual(stored, returned);
+          given?.list.push(99);
+          returned?.list.push(99);
+          stored?.list.push(99);
+          assert.deepEqual(await cell.get(), { list: [1, 2], at: '1970-01-01T00:00:00.000Z' });
+        });
+      });
+    }
 
     describe('archive', () => {
       // Fixture: times chosen so that two items share a timestamp and insertion order breaks the tie.
@@ -421,6 +522,8 @@ for (const factory of factories) {
       await s.close();
       await s.close();
       await assert.rejects(kv.get('u'), /closed/);
+      await assert.rejects(kv.update('u', () => 2), /closed/);
+      await assert.rejects(s.map<number>('a.example', 'm').update('u', 'k', () => 2), /closed/);
       await assert.rejects(s.accounts.count('a.example'), /closed/);
       await assert.rejects(s.archive('a.example', 'x').find('u'), /closed/);
       await assert.rejects(s.deleteUserData('a.example', 'u'), /closed/);
