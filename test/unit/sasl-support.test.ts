@@ -2,7 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBase64Strict, decodeSaslPayload, encodeSaslPayload } from '../../src/sasl/base64.js';
 import { FailureLimiter } from '../../src/modules/saslauth/rate-limit.js';
-import { chooseMechanism, offeredMechanisms, type OfferPolicy } from '../../src/modules/saslauth/offer.js';
+import { builtinMechanisms } from '../../src/modules/saslauth/builtins.js';
+import { SaslMechanisms, type SaslMechanismProvider, type SaslOfferContext } from '../../src/sasl/registry.js';
+import { mechanismName, type ScramHash } from '../../src/sasl/scram-credentials.js';
+import { failure } from '../../src/sasl/mechanism.js';
 
 describe('SASL base64', () => {
   it('decodes canonical base64 and the = / empty conventions', () => {
@@ -73,39 +76,85 @@ describe('FailureLimiter', () => {
   });
 });
 
-describe('mechanism offer policy', () => {
-  const policy: OfferPolicy = { hashes: ['SHA-1', 'SHA-256'], allowPlain: true, requireChannelBinding: false };
+/** A registry with the built-ins, as the saslauth module sets it up. */
+function builtins(opts: { allowPlain?: boolean; requireChannelBinding?: boolean } = {}): SaslMechanisms {
+  const r = new SaslMechanisms({ requireChannelBinding: opts.requireChannelBinding ?? false });
+  for (const p of builtinMechanisms({ allowPlain: opts.allowPlain ?? true })) r.register(p);
+  return r;
+}
+
+function stream(secure: boolean, bindings = {}, hashes: ScramHash[] = ['SHA-1', 'SHA-256']): SaslOfferContext {
+  return { host: 'localhost', secure, bindings, credentialKinds: hashes.map(mechanismName), tlsSocket: undefined };
+}
+
+describe('built-in mechanism offer', () => {
   const cb = { 'tls-exporter': Buffer.alloc(32) };
 
   it('offers -PLUS first with a binding, PLAIN only when secure', () => {
-    assert.deepEqual(offeredMechanisms(policy, { secure: true, bindings: cb }), [
-      'SCRAM-SHA-256-PLUS',
-      'SCRAM-SHA-1-PLUS',
-      'SCRAM-SHA-256',
-      'SCRAM-SHA-1',
-      'PLAIN',
-    ]);
-    assert.deepEqual(offeredMechanisms(policy, { secure: false, bindings: {} }), ['SCRAM-SHA-256', 'SCRAM-SHA-1']);
+    assert.deepEqual(builtins().offer(stream(true, cb)), ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
+    assert.deepEqual(builtins().offer(stream(false)), ['SCRAM-SHA-256', 'SCRAM-SHA-1']);
   });
 
   it('offers only the configured hashes, and only -PLUS when binding is required', () => {
-    assert.deepEqual(offeredMechanisms({ ...policy, hashes: ['SHA-256'] }, { secure: true, bindings: {} }), ['SCRAM-SHA-256', 'PLAIN']);
-    assert.deepEqual(offeredMechanisms({ ...policy, requireChannelBinding: true }, { secure: true, bindings: cb }), ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS']);
+    assert.deepEqual(builtins().offer(stream(true, {}, ['SHA-256'])), ['SCRAM-SHA-256', 'PLAIN']);
+    assert.deepEqual(builtins({ requireChannelBinding: true }).offer(stream(true, cb)), ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS']);
+    assert.deepEqual(builtins({ requireChannelBinding: true }).offer(stream(true)), ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
+    assert.deepEqual(builtins({ allowPlain: false }).offer(stream(true)), ['SCRAM-SHA-256', 'SCRAM-SHA-1']);
   });
 
   it('refuses with the right condition', () => {
-    const refuse = (name: string, p = policy, secure = true, bindings = {}) => {
-      const c = chooseMechanism(name, p, { secure, bindings });
+    const refuse = (name: string, r = builtins(), ctx = stream(true)) => {
+      const c = r.choose(name, ctx);
       return c.ok ? 'ok' : c.condition;
     };
-    assert.equal(refuse('PLAIN', policy, false), 'encryption-required');
-    assert.equal(refuse('PLAIN', { ...policy, allowPlain: false }), 'invalid-mechanism');
+    assert.equal(refuse('PLAIN', builtins(), stream(false)), 'encryption-required');
+    assert.equal(refuse('PLAIN', builtins({ allowPlain: false })), 'invalid-mechanism');
     assert.equal(refuse('DIGEST-MD5'), 'invalid-mechanism');
     assert.equal(refuse('SCRAM-SHA-256-PLUS'), 'invalid-mechanism');
-    assert.equal(refuse('SCRAM-SHA-1', { ...policy, hashes: ['SHA-256'] }), 'invalid-mechanism');
-    assert.equal(refuse('SCRAM-SHA-256', { ...policy, requireChannelBinding: true }, true, cb), 'mechanism-too-weak');
-    assert.equal(refuse('PLAIN', { ...policy, requireChannelBinding: true }, true, cb), 'mechanism-too-weak');
-    assert.equal(refuse('SCRAM-SHA-256-PLUS', policy, true, cb), 'ok');
+    assert.equal(refuse('SCRAM-SHA-1', builtins(), stream(true, {}, ['SHA-256'])), 'invalid-mechanism');
+    assert.equal(refuse('SCRAM-SHA-256', builtins({ requireChannelBinding: true }), stream(true, cb)), 'mechanism-too-weak');
+    assert.equal(refuse('PLAIN', builtins({ requireChannelBinding: true }), stream(true, cb)), 'mechanism-too-weak');
+    assert.equal(refuse('SCRAM-SHA-256-PLUS', builtins(), stream(true, cb)), 'ok');
     assert.equal(refuse('SCRAM-SHA-1'), 'ok');
+    const texts = builtins().choose('DIGEST-MD5', stream(true));
+    assert.deepEqual(texts, { ok: false, condition: 'invalid-mechanism', text: 'DIGEST-MD5 is not offered' });
+  });
+});
+
+describe('SaslMechanisms registry', () => {
+  const toy = (name: string, priority: number, available: SaslMechanismProvider['available'] = () => true): SaslMechanismProvider => ({
+    name,
+    priority,
+    available,
+    start: () => ({ name, username: undefined, step: () => Promise.resolve(failure('not-authorized')) }),
+  });
+
+  it('orders by priority, equal priorities in registration order, and unregisters', () => {
+    const r = builtins();
+    const offLast = r.register(toy('X-LAST', 0));
+    const offFirst = r.register(toy('X-FIRST', 100));
+    r.register(toy('X-TIE', 40));
+    assert.deepEqual(r.offer(stream(true)), ['X-FIRST', 'SCRAM-SHA-256', 'X-TIE', 'SCRAM-SHA-1', 'PLAIN', 'X-LAST']);
+    offFirst();
+    offLast();
+    offLast(); // a second call changes nothing
+    assert.deepEqual(r.names, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256', 'X-TIE', 'SCRAM-SHA-1', 'PLAIN']);
+    assert.equal(r.choose('X-FIRST', stream(true)).ok, false);
+  });
+
+  it('refuses duplicate and malformed names', () => {
+    const r = builtins();
+    assert.throws(() => r.register(toy('PLAIN', 1)), /already registered/);
+    for (const bad of ['x-lower', '', 'A'.repeat(21), 'SP ACE']) assert.throws(() => r.register(toy(bad, 1)), /not a SASL mechanism name/, bad);
+  });
+
+  it("a provider's refusal is what the client gets; mechanisms that bind the channel survive require_channel_binding", () => {
+    const r = new SaslMechanisms({ requireChannelBinding: true });
+    r.register(toy('X-NEEDS-TLS', 1, (ctx) => (ctx.secure ? true : { condition: 'encryption-required', text: 'TLS first' })));
+    r.register({ ...toy('X-BOUND', 2), bindsChannel: true });
+    const cb = { 'tls-server-end-point': Buffer.alloc(32) };
+    assert.deepEqual(r.choose('X-NEEDS-TLS', stream(false)), { ok: false, condition: 'encryption-required', text: 'TLS first' });
+    assert.deepEqual(r.offer(stream(true, cb)), ['X-BOUND']);
+    assert.deepEqual(r.offer(stream(true)), ['X-BOUND', 'X-NEEDS-TLS']);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * SASL authentication for client streams (RFC 6120 §6): offers SCRAM-SHA-256(-PLUS),
- * SCRAM-SHA-1(-PLUS) and PLAIN in <mechanisms/>, lists the channel-binding types of the
- * connection (XEP-0440), runs the exchange and turns the session into a `c2s` one.
+ * SASL authentication for client streams (RFC 6120 §6): offers the mechanisms of the host's
+ * registry ('sasl-mechanisms' service: SCRAM-SHA-256/1(-PLUS) and PLAIN built in, others added
+ * by modules) in <mechanisms/>, lists the channel-binding types of the connection (XEP-0440),
+ * runs the exchange and turns the session into a `c2s` one.
  *
  * Options ([modules.saslauth]): max_failures, failure_window, failure_delay,
  * max_failure_delay, max_stream_failures, allow_plain, require_channel_binding
@@ -18,10 +19,16 @@ import { FakeCredentials } from '../../sasl/fake-credentials.js';
 import { decodeSaslPayload, encodeSaslPayload } from '../../sasl/base64.js';
 import { failure, type SaslCondition, type SaslServerMechanism, type SaslStep } from '../../sasl/mechanism.js';
 import { mechanismName } from '../../sasl/scram-credentials.js';
-import { ScramServer } from '../../sasl/scram.js';
-import { PlainServer } from '../../sasl/plain.js';
-import { chooseMechanism, offeredMechanisms, type OfferPolicy, type StreamSecurity } from './offer.js';
+import { SaslMechanisms, type SaslOfferContext } from '../../sasl/registry.js';
+import { builtinMechanisms } from './builtins.js';
 import { FailureLimiter } from './rate-limit.js';
+
+declare module '../../core/services.js' {
+  interface ServiceMap {
+    /** This host's SASL mechanisms: `register(provider)` adds one (src/sasl/registry.ts). */
+    'sasl-mechanisms': SaslMechanisms;
+  }
+}
 
 export const NS_SASL_CB = 'urn:xmpp:sasl-cb:0';
 
@@ -42,11 +49,10 @@ export default defineModule({
     const server = mod.server;
     const host = mod.host;
     const requireEncryption = server.config.c2s.require_encryption;
-    const policy: OfferPolicy = {
-      hashes: server.config.auth.scram_hashes,
-      allowPlain: mod.option.boolean('allow_plain', true),
-      requireChannelBinding: mod.option.boolean('require_channel_binding', false),
-    };
+    const credentialKinds = server.config.auth.scram_hashes.map(mechanismName);
+    const mechanisms = new SaslMechanisms({ requireChannelBinding: mod.option.boolean('require_channel_binding', false) });
+    for (const builtin of builtinMechanisms({ allowPlain: mod.option.boolean('allow_plain', true) })) mod.onUnload(mechanisms.register(builtin));
+    mod.provides('sasl-mechanisms', mechanisms);
     // RFC 6120 §6.4.5: allow a reasonable number of retries (at least 2, no more than 5).
     const maxStreamFailures = mod.option.number('max_stream_failures', 3, 1, 5);
     const windowMs = mod.option.period('failure_window', '5 minutes');
@@ -62,25 +68,26 @@ export default defineModule({
     const bindingCache = new WeakMap<TLSSocket, ChannelBindings>();
     const streams = new WeakMap<StreamSession, StreamAuth>();
 
-    const security = (session: StreamSession): StreamSecurity => {
+    const offerContext = (session: StreamSession): SaslOfferContext => {
       const socket = session.conn.tlsSocket;
       let bindings: ChannelBindings = {};
       if (socket && session.secure) {
         bindings = bindingCache.get(socket) ?? serverChannelBindings(socket, configuredCertDer);
         bindingCache.set(socket, bindings);
       }
-      return { secure: session.secure, bindings };
+      return { host, secure: session.secure, bindings, credentialKinds, tlsSocket: socket };
     };
+    const credentials = async (username: string) => (await server.storage.accounts.get(host, username))?.credentials;
 
     mod.hook('stream-features', ({ origin, features }) => {
       if (origin.type !== 'c2s_unauthed') return;
       // RFC 6120 §5.3.1: with TLS mandatory, SASL is offered only on the encrypted stream.
       if (requireEncryption && !origin.secure) return;
-      const sec = security(origin);
-      const names = offeredMechanisms(policy, sec);
+      const sec = offerContext(origin);
+      const names = mechanisms.offer(sec);
       if (names.length === 0) return;
-      const mechanisms = features.c('mechanisms', { xmlns: NS.sasl });
-      for (const name of names) mechanisms.c('mechanism').t(name);
+      const offer = features.c('mechanisms', { xmlns: NS.sasl });
+      for (const name of names) offer.c('mechanism').t(name);
       const types = CHANNEL_BINDING_TYPES.filter((t) => t in sec.bindings); // no value computed
       if (types.length > 0) {
         const cb = features.c('sasl-channel-binding', { xmlns: NS_SASL_CB });
@@ -128,10 +135,11 @@ export default defineModule({
           return finish(session, st, undefined, failure('encryption-required', 'start TLS first'));
         }
         const name = el.attr('mechanism') ?? '';
-        const choice = chooseMechanism(name, policy, security(session));
+        const ctx = offerContext(session);
+        const choice = mechanisms.choose(name, ctx);
         if (!choice.ok) return finish(session, st, undefined, failure(choice.condition, choice.text));
         if (payload === 'invalid') return finish(session, st, undefined, failure('incorrect-encoding'));
-        st.mechanism = choice.kind === 'plain' ? newPlain() : newScram(session, choice.hash, choice.plus);
+        st.mechanism = choice.provider.start({ ...ctx, offered: mechanisms.offer(ctx), credentials, fake });
         return finish(session, st, st.mechanism, await st.mechanism.step(payload));
       }
       // <response/>
@@ -139,27 +147,6 @@ export default defineModule({
       if (!mech) return finish(session, st, undefined, failure('malformed-request', 'no authentication in progress'));
       if (payload === 'invalid') return finish(session, st, mech, failure('incorrect-encoding'));
       return finish(session, st, mech, await mech.step(payload ?? Buffer.alloc(0)));
-    }
-
-    function newPlain(): SaslServerMechanism {
-      return new PlainServer({
-        host,
-        fake,
-        lookup: async (username) => (await server.storage.accounts.get(host, username))?.credentials,
-      });
-    }
-
-    function newScram(session: C2SUnauthedSession, hash: 'SHA-1' | 'SHA-256', plus: boolean): SaslServerMechanism {
-      const { bindings } = security(session);
-      return new ScramServer({
-        hash,
-        plus,
-        host,
-        fake,
-        channelBindings: bindings,
-        plusOffered: offeredMechanisms(policy, security(session)).some((m) => m.endsWith('-PLUS')),
-        lookup: async (username) => (await server.storage.accounts.get(host, username))?.credentials[mechanismName(hash)],
-      });
     }
 
     async function finish(session: C2SUnauthedSession, st: StreamAuth, mech: SaslServerMechanism | undefined, step: SaslStep): Promise<void> {

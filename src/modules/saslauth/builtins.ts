@@ -1,0 +1,67 @@
+/**
+ * The mechanisms every host has: SCRAM-SHA-256/SHA-1 with and without -PLUS, and PLAIN. The
+ * saslauth module registers them in the host's registry like any module adds its own; their
+ * priorities give the offer order -PLUS first, then SCRAM by strength, PLAIN last.
+ */
+import { mechanismName, type ScramHash } from '../../sasl/scram-credentials.js';
+import { ScramServer } from '../../sasl/scram.js';
+import { PlainServer } from '../../sasl/plain.js';
+import type { SaslMechanismProvider } from '../../sasl/registry.js';
+
+export interface BuiltinOptions {
+  /** The saslauth option allow_plain. */
+  allowPlain: boolean;
+}
+
+const PRIORITY: Record<`${ScramHash}${'' | '-PLUS'}`, number> = {
+  'SHA-256-PLUS': 60,
+  'SHA-1-PLUS': 50,
+  'SHA-256': 40,
+  'SHA-1': 30,
+};
+const PLAIN_PRIORITY = 10;
+
+function scram(hash: ScramHash, plus: boolean): SaslMechanismProvider {
+  const stored = mechanismName(hash);
+  return {
+    name: `SCRAM-${hash}${plus ? '-PLUS' : ''}`,
+    priority: PRIORITY[`${hash}${plus ? '-PLUS' : ''}`],
+    bindsChannel: plus,
+    available(ctx) {
+      // Only the hashes the host derives credentials for (`[auth] scram_hashes`).
+      if (!ctx.credentialKinds.includes(stored)) return false;
+      if (plus && Object.keys(ctx.bindings).length === 0) return { condition: 'invalid-mechanism', text: 'no channel binding on this connection' };
+      return true;
+    },
+    start(ctx) {
+      return new ScramServer({
+        hash,
+        plus,
+        host: ctx.host,
+        fake: ctx.fake,
+        channelBindings: ctx.bindings,
+        plusOffered: ctx.offered.some((m) => m.startsWith('SCRAM-') && m.endsWith('-PLUS')),
+        lookup: async (username) => (await ctx.credentials(username))?.[stored],
+      });
+    },
+  };
+}
+
+function plain(opts: BuiltinOptions): SaslMechanismProvider {
+  return {
+    name: 'PLAIN',
+    priority: PLAIN_PRIORITY,
+    available(ctx) {
+      if (!opts.allowPlain) return { condition: 'invalid-mechanism', text: 'PLAIN is disabled' };
+      if (!ctx.secure) return { condition: 'encryption-required', text: 'PLAIN needs an encrypted stream' };
+      return true;
+    },
+    start(ctx) {
+      return new PlainServer({ host: ctx.host, fake: ctx.fake, lookup: (username) => ctx.credentials(username) });
+    },
+  };
+}
+
+export function builtinMechanisms(opts: BuiltinOptions): SaslMechanismProvider[] {
+  return [scram('SHA-256', true), scram('SHA-1', true), scram('SHA-256', false), scram('SHA-1', false), plain(opts)];
+}
