@@ -140,11 +140,12 @@ test('from a trusted proxy, the forwarded client address and https are believed'
   }
 });
 
-test('modules mount routes on the router; readBody enforces the body limit with 413', async () => {
-  const { httpRouter, httpService } = await import('../../src/modules/http/index.js');
-  const { readBody, sendText } = await import('../../src/net/http.js');
-  const limit = httpService(ts.server).limits.maxBodyBytes;
-  const off = httpRouter(ts.server).route('/echo', async (req, res) => sendText(res, 200, (await readBody(req, limit)).toString('utf8')), { methods: ['POST'] });
+test('modules mount routes through the http service; the default body limit is enforced with 413', async () => {
+  const { sendText } = await import('../../src/net/http.js');
+  const http = ts.server.services.get('http');
+  assert.ok(http, 'the http module provides its service server-wide');
+  const limit = http.limits.maxBodyBytes;
+  const off = http.route({ path: '/echo', methods: ['POST'], handler: (_req, res, ctx) => sendText(res, 200, ctx.body.toString('utf8')) });
   try {
     const ok = await get(port, '/echo', { method: 'POST', body: 'hello' });
     assert.equal(ok.status, 200);

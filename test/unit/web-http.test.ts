@@ -1,7 +1,8 @@
 /** Pure parts of the HTTP layer: origins and CORS, Host parsing, the router, host-meta documents. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HttpRouter, corsHeaders, hostnameOf, originAllowed } from '../../src/net/http.js';
+import { corsHeaders, hostnameOf, originAllowed } from '../../src/net/http.js';
+import { HttpRouter } from '../../src/net/http-router.js';
 import { endpointUrl, hostMetaJson, hostMetaXrd } from '../../src/modules/hostmeta/index.js';
 import { ConfigError, parseConfig } from '../../src/core/config.js';
 
@@ -31,17 +32,22 @@ test('hostnameOf strips ports and brackets', () => {
   assert.equal(hostnameOf('[::1]:5280'), '::1');
 });
 
-test('the router: exact paths, no duplicates, removal, index of titled entries, advertised endpoints', () => {
+test('the router: no duplicates, removal, index of titled entries, advertised endpoints', () => {
   const r = new HttpRouter();
-  const off = r.route('/a', () => {}, { title: 'A' });
-  assert.throws(() => r.route('/a', () => {}), /already served/);
+  const off = r.route({ path: '/a', title: 'A', handler: () => {} });
+  assert.throws(() => r.route({ path: '/a', handler: () => {} }), /already served/);
   r.upgrade('/ws', () => {}, { title: 'WS' });
-  r.route('/hidden', () => {});
-  assert.deepEqual(r.index(), [{ path: '/a', title: 'A' }, { path: '/ws', title: 'WS' }]);
-  assert.ok(r.findRoute('/a'));
-  assert.equal(r.findRoute('/a/'), undefined);
+  r.route({ path: '/hidden', handler: () => {} });
+  r.route({ path: '/files/:id', title: 'Files', handler: () => {} });
+  assert.deepEqual(r.index(), [
+    { path: '/a', title: 'A', upgrade: false, linkable: true },
+    { path: '/files/:id', title: 'Files', upgrade: false, linkable: false },
+    { path: '/ws', title: 'WS', upgrade: true, linkable: true },
+  ]);
+  assert.equal(r.lookup('/a', 'GET').kind, 'found');
+  assert.equal(r.lookup('/a/', 'GET').kind, 'not-found');
   off();
-  assert.equal(r.findRoute('/a'), undefined);
+  assert.equal(r.lookup('/a', 'GET').kind, 'not-found');
   const unadvertise = r.advertise({ rel: 'urn:xmpp:alt-connections:websocket', path: '/ws', kind: 'ws' });
   assert.equal(r.advertised.length, 1);
   unadvertise();

@@ -15,9 +15,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defineModule } from '../../core/modules.js';
-import { corsHeaders, originAllowed, readBody, sendText, type RequestContext } from '../../net/http.js';
+import { corsHeaders, originAllowed, sendText } from '../../net/http.js';
+import type { RouteContext } from '../../net/http-router.js';
 import { normalizeAddress } from '../../net/proxy.js';
-import { httpRouter, httpService } from '../http/index.js';
 import { intAttr, parseBody, terminateBody } from './body.js';
 import { BoshSession, type BoshReply, type BoshSettings } from './session.js';
 
@@ -31,6 +31,7 @@ export default defineModule({
   depends: ['http'],
   setup(mod) {
     const server = mod.server;
+    const http = mod.require('http');
     const path = mod.option.string('path', '/http-bind');
     if (!path.startsWith('/')) throw new Error(`modules.bosh.path: expected a path starting with "/", got "${path}"`);
     const settings: BoshSettings = {
@@ -45,7 +46,8 @@ export default defineModule({
     const corsOrigins = server.config.http.cors_origins;
     const sessions = new Map<string, BoshSession>();
 
-    const onRequest = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> => {
+    // The route reads the body (413 above the limit) before calling this.
+    const onRequest = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext<undefined, Buffer>): void => {
       if (!originAllowed(ctx.origin, corsOrigins)) {
         mod.log.info({ origin: ctx.origin, ip: ctx.ip }, 'BOSH request from an origin not in http.cors_origins refused');
         sendText(res, 403, 'origin not allowed');
@@ -57,10 +59,8 @@ export default defineModule({
         res.end();
         return;
       }
-      const maxBytes = configuredBodySize > 0 ? configuredBodySize : httpService(server).limits.maxBodyBytes;
-      const data = await readBody(req, maxBytes); // HttpError 413 above the limit
       const reply = httpReply(res, cors);
-      const parsed = parseBody(data, { maxBytes, maxDepth: limits.max_depth, maxAttributes: limits.max_attributes, maxNameLength: limits.max_name_length });
+      const parsed = parseBody(ctx.body, { maxBytes: ctx.maxBodyBytes, maxDepth: limits.max_depth, maxAttributes: limits.max_attributes, maxNameLength: limits.max_name_length });
       if (!parsed.ok) {
         mod.log.debug({ ip: ctx.ip, reason: parsed.reason }, 'bad BOSH request body');
         reply.send(terminateBody('bad-request'));
@@ -97,9 +97,16 @@ export default defineModule({
       session.receive(body, reply);
     };
 
-    const router = httpRouter(server);
-    mod.onUnload(router.route(path, onRequest, { methods: ['POST', 'OPTIONS'], title: 'XMPP over BOSH (XEP-0124, XEP-0206)' }));
-    mod.onUnload(router.advertise({ rel: REL_BOSH, path, kind: 'http' }));
+    mod.onUnload(
+      http.route({
+        path,
+        methods: ['POST', 'OPTIONS'],
+        title: 'XMPP over BOSH (XEP-0124, XEP-0206)',
+        maxBodyBytes: configuredBodySize > 0 ? configuredBodySize : undefined,
+        handler: onRequest,
+      }),
+    );
+    mod.onUnload(http.advertise({ rel: REL_BOSH, path, kind: 'http' }));
     mod.onUnload(() => {
       for (const s of [...sessions.values()]) s.shutdown();
       sessions.clear();

@@ -6,10 +6,10 @@
  * Host header, the first virtual host's name. Served to any origin (the data is public).
  */
 import { defineModule } from '../../core/modules.js';
-import type { AdvertisedEndpoint, RequestContext } from '../../net/http.js';
+import type { RequestContext } from '../../net/http.js';
 import { sendText } from '../../net/http.js';
+import type { AdvertisedEndpoint } from '../../net/http-router.js';
 import { escapeAttr } from '../../xml/escape.js';
-import { httpRouter } from '../http/index.js';
 
 export const NS_XRD = 'http://docs.oasis-open.org/ns/xri/xrd-1.0';
 
@@ -53,29 +53,29 @@ export default defineModule({
   depends: ['http'],
   setup(mod) {
     const server = mod.server;
-    const router = httpRouter(server);
+    const http = mod.require('http');
     const publicUrl = server.config.http.public_url;
     const firstHost = server.config.virtualhost[0]?.domain ?? 'localhost';
 
     const links = (ctx: RequestContext, localPort: number | undefined): HostMetaLink[] => {
       const authority = ctx.hostHeader !== undefined && ctx.hostHeader !== '' ? ctx.hostHeader : localPort === undefined ? firstHost : `${firstHost}:${localPort}`;
-      return router.advertised.map((e) => ({ rel: e.rel, href: endpointUrl(e, { publicUrl, scheme: ctx.scheme, authority }) }));
+      return http.advertised.map((e) => ({ rel: e.rel, href: endpointUrl(e, { publicUrl, scheme: ctx.scheme, authority }) }));
     };
     const headers = { 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'max-age=300' };
 
     mod.onUnload(
-      router.route(
-        '/.well-known/host-meta',
-        (req, res, ctx) => sendText(res, 200, hostMetaXrd(links(ctx, req.socket.localPort)), 'application/xrd+xml; charset=utf-8', headers),
-        { title: 'XEP-0156 host-meta (XRD)' },
-      ),
+      http.route({
+        path: '/.well-known/host-meta',
+        title: 'XEP-0156 host-meta (XRD)',
+        handler: (req, res, ctx) => sendText(res, 200, hostMetaXrd(links(ctx, req.socket.localPort)), 'application/xrd+xml; charset=utf-8', headers),
+      }),
     );
     mod.onUnload(
-      router.route(
-        '/.well-known/host-meta.json',
-        (req, res, ctx) => sendText(res, 200, hostMetaJson(links(ctx, req.socket.localPort)), 'application/json; charset=utf-8', headers),
-        { title: 'XEP-0156 host-meta (JSON)' },
-      ),
+      http.route({
+        path: '/.well-known/host-meta.json',
+        title: 'XEP-0156 host-meta (JSON)',
+        handler: (req, res, ctx) => sendText(res, 200, hostMetaJson(links(ctx, req.socket.localPort)), 'application/json; charset=utf-8', headers),
+      }),
     );
   },
 });

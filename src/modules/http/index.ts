@@ -1,47 +1,26 @@
 /**
  * The HTTP(S) server (global): listens on `[http] ports` and `tls_ports` (the hosts'
- * certificates, chosen by SNI), serves a plain index page at `/`, and lets other modules mount
- * paths on it through `httpRouter(server)`:
+ * certificates, chosen by SNI), serves a plain index page at `/`, and provides the `http`
+ * service other modules mount their routes on (service.ts; README.md in this folder):
  *
- *   const router = httpRouter(mod.server);
- *   mod.onUnload(router.route('/http-bind', handler, { methods: ['POST', 'OPTIONS'], title: 'BOSH' }));
- *   mod.onUnload(router.upgrade('/xmpp-websocket', onUpgrade, { title: 'WebSocket' }));
- *   mod.onUnload(router.advertise({ rel: 'urn:xmpp:alt-connections:xbosh', path: '/http-bind', kind: 'http' }));
+ *   const http = mod.require('http'); // with depends: ['http']
+ *   mod.onUnload(http.route({ path: '/http-bind', methods: ['POST', 'OPTIONS'], title: 'BOSH', handler }));
  *
  * Options ([modules.http]): max_body_size ("1 MiB"), max_header_size ("8 KiB"),
  * request_timeout ("30s").
  */
 import type { Server as NetServer } from 'node:net';
 import { defineModule } from '../../core/modules.js';
-import type { Server } from '../../core/server.js';
 import { listenAll } from '../../net/listen.js';
 import { TrustedProxies } from '../../net/proxy.js';
-import { createHttpServer, DEFAULT_HTTP_LIMITS, HttpRouter, sendText, type HttpLimits } from '../../net/http.js';
-import { escapeAttr, escapeText } from '../../xml/escape.js';
+import { DEFAULT_HTTP_LIMITS, sendText, type HttpLimits } from '../../net/http.js';
+import { HttpRouter } from '../../net/http-router.js';
+import { createHttpServer } from '../../net/http-server.js';
 import { cantoVersion } from '../version/index.js';
+import { indexPage } from './index-page.js';
+import { httpServiceOf } from './service.js';
 
-export interface HttpService {
-  readonly router: HttpRouter;
-  readonly proxies: TrustedProxies;
-  readonly limits: HttpLimits;
-}
-
-const services = new WeakMap<Server, HttpService>();
-
-/** The HTTP service of a server (made on first use, so modules may mount before or after it listens). */
-export function httpService(server: Server): HttpService {
-  let service = services.get(server);
-  if (!service) {
-    service = { router: new HttpRouter(), proxies: new TrustedProxies(server.config.http.trusted_proxies), limits: { ...DEFAULT_HTTP_LIMITS } };
-    services.set(server, service);
-  }
-  return service;
-}
-
-/** Shorthand: the router other modules mount their paths on. */
-export function httpRouter(server: Server): HttpRouter {
-  return httpService(server).router;
-}
+export type { HttpService } from './service.js';
 
 export default defineModule({
   name: 'http',
@@ -49,22 +28,30 @@ export default defineModule({
   scope: 'global',
   async setup(mod) {
     const cfg = mod.server.config.http;
-    const service = httpService(mod.server);
-    const limits = service.limits;
+    const router = new HttpRouter();
+    const proxies = new TrustedProxies(cfg.trusted_proxies);
+    const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS };
     limits.maxBodyBytes = mod.option.size('max_body_size', '1 MiB');
     limits.maxHeaderBytes = mod.option.size('max_header_size', '8 KiB');
     limits.requestTimeoutMs = mod.option.period('request_timeout', '30s');
     limits.headersTimeoutMs = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
 
     const version = cantoVersion();
-    mod.onUnload(service.router.route('/', (_req, res, ctx) => sendText(res, 200, indexPage(version, service.router, ctx.scheme, ctx.hostHeader), 'text/html; charset=utf-8'), { title: 'this page' }));
+    mod.provides('http', httpServiceOf(router, limits, proxies));
+    mod.onUnload(
+      router.route({
+        path: '/',
+        title: 'this page',
+        handler: (_req, res, ctx) => sendText(res, 200, indexPage(version, router, ctx.scheme, ctx.hostHeader), 'text/html; charset=utf-8'),
+      }),
+    );
 
     if (!mod.server.runsServiceListeners) {
       // Cluster: BOSH sessions are per-process state, so one worker serves HTTP (src/cluster).
       mod.log.debug('HTTP runs on the cluster service worker');
       return;
     }
-    const common = { router: service.router, proxies: service.proxies, limits, log: mod.log };
+    const common = { router, proxies, limits, log: mod.log };
     const plain = await listenAll(cfg.interfaces, cfg.ports, () => createHttpServer(common), mod.log);
     for (const s of plain) mod.server.registerListener('http', s);
     let secure: NetServer[] = [];
@@ -89,27 +76,4 @@ async function closeAll(servers: NetServer[]): Promise<void> {
     (s as NetServer & { closeAllConnections?: () => void }).closeAllConnections?.();
     await new Promise<void>((r) => s.close(() => r()));
   }
-}
-
-function indexPage(version: string, router: HttpRouter, scheme: 'http' | 'https', host: string | undefined): string {
-  const base = host ? `${scheme}://${host}` : '';
-  const items = router
-    .index()
-    .filter((e) => e.path !== '/')
-    .map((e) => {
-      const ws = router.findUpgrade(e.path) !== undefined;
-      const href = ws && base ? `${scheme === 'https' ? 'wss' : 'ws'}://${host ?? ''}${e.path}` : e.path;
-      return `<li>${escapeText(e.title)}: <a href="${escapeAttr(href)}">${escapeText(href)}</a></li>`;
-    })
-    .join('\n');
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Canto</title></head>
-<body>
-<h1>Canto XMPP server ${escapeText(version)}</h1>
-<p>This is an XMPP server. Use an XMPP client to connect; web clients use the endpoints below.</p>
-<ul>
-${items}
-</ul>
-</body></html>
-`;
 }

@@ -14,7 +14,6 @@ import { defineModule, type ModuleApi } from '../../core/modules.js';
 import type { RequestContext } from '../../net/http.js';
 import { originAllowed, refuseUpgrade } from '../../net/http.js';
 import { normalizeAddress } from '../../net/proxy.js';
-import { httpRouter } from '../http/index.js';
 import { startClientSession } from '../c2s/client-session.js';
 import { WebSocketConnection } from './connection.js';
 import { WebSocketFraming } from './framing.js';
@@ -51,9 +50,9 @@ export default defineModule({
     });
     const live = new Map<WebSocket, Liveness>();
 
-    const router = httpRouter(server);
+    const http = mod.require('http');
     mod.onUnload(
-      router.upgrade(
+      http.upgrade(
         path,
         (req, socket, head, ctx) => {
           const offered = String(req.headers['sec-websocket-protocol'] ?? '')
@@ -73,7 +72,7 @@ export default defineModule({
         { title: 'XMPP over WebSocket (RFC 7395)' },
       ),
     );
-    mod.onUnload(router.advertise({ rel: REL_WEBSOCKET, path, kind: 'ws' }));
+    mod.onUnload(http.advertise({ rel: REL_WEBSOCKET, path, kind: 'ws' }));
 
     if (pingInterval > 0) {
       mod.setInterval(() => {
