@@ -7,7 +7,7 @@ import type { CantoConfig } from '../core/config.js';
 import { createLogger } from '../core/logging.js';
 import { bootServer } from '../app/boot.js';
 import { runPrimary } from '../cluster/primary.js';
-import { clusterWorkerIndex, runWorker } from '../cluster/worker-main.js';
+import { clusterWorkerIndex, runWorker } from './cluster-worker.js';
 
 export async function runStart(config: CantoConfig, file: string | undefined): Promise<number> {
   const baseLog = createLogger({ level: config.log_level, format: config.log_format });

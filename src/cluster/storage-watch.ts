@@ -1,20 +1,19 @@
 /**
  * Cluster mode: a storage driver wrapper that reports writes to the per-user data other workers
- * cache in memory (the roster loaded into `session.roster`, the blocking module's lists) and
+ * cache in memory (the keyval stores modules declare with `mod.cachedStore`) and
  * account deletions, so the worker can broadcast an invalidation. Everything else passes through.
  */
 import type { ArchiveStore, KeyValStore, MapStore, StorageDriver } from '../storage/types.js';
-import { ROSTER_STORE } from '../modules/roster/store.js';
-import { BLOCKLIST_STORE } from '../modules/blocking/index.js';
-
-/** keyval stores whose values workers cache in memory. */
-export const CACHED_STORES: ReadonlySet<string> = new Set([ROSTER_STORE, BLOCKLIST_STORE]);
 /** The `store` of an invalidation that says an account was deleted. */
 export const ACCOUNT_DELETED = '@account';
 
 export type WriteListener = (store: string, host: string, username: string) => void;
 
-export function watchStorage(inner: StorageDriver, written: WriteListener): StorageDriver {
+/**
+ * `cached` lists the keyval stores whose values modules keep in memory (ModuleApi.cachedStore);
+ * it is read at write time, as modules declare them when they load.
+ */
+export function watchStorage(inner: StorageDriver, written: WriteListener, cached: () => ReadonlySet<string>): StorageDriver {
   const accounts = inner.accounts;
   return {
     accounts: {
@@ -31,16 +30,18 @@ export function watchStorage(inner: StorageDriver, written: WriteListener): Stor
     },
     keyval<T>(host: string, store: string): KeyValStore<T> {
       const kv = inner.keyval<T>(host, store);
-      if (!CACHED_STORES.has(store)) return kv;
+      const announce = (username: string) => {
+        if (cached().has(store)) written(store, host, username);
+      };
       return {
         get: (username) => kv.get(username),
         async set(username, value) {
           await kv.set(username, value);
-          written(store, host, username);
+          announce(username);
         },
         async update(username, fn) {
           const stored = await kv.update(username, fn);
-          written(store, host, username); // not reached when fn throws: nothing was written
+          announce(username); // not reached when fn throws: nothing was written
           return stored;
         },
       };
@@ -53,7 +54,7 @@ export function watchStorage(inner: StorageDriver, written: WriteListener): Stor
     },
     async deleteUserData(host, username) {
       await inner.deleteUserData(host, username);
-      for (const store of CACHED_STORES) written(store, host, username);
+      for (const store of cached()) written(store, host, username);
     },
     close: () => inner.close(),
   };

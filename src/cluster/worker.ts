@@ -24,6 +24,8 @@ import { ProxySession, type ProxyLink } from './proxy-session.js';
 import { Replica } from './replica.js';
 import { watchStorage } from './storage-watch.js';
 
+const EMPTY_SET: ReadonlySet<string> = new Set();
+
 /** How a worker talks to the primary: the IPC channel in production, a pipe in unit tests. */
 export interface WorkerChannel {
   send(msg: WorkerToPrimary): void;
@@ -71,7 +73,11 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
 
   /** Storage whose writes to cached per-user data are announced to the other workers. */
   wrapStorage(storage: StorageDriver): StorageDriver {
-    return watchStorage(storage, (store, host, username) => this.channel.send({ t: 'invalidate', store, host, username }));
+    return watchStorage(
+      storage,
+      (store, host, username) => this.channel.send({ t: 'invalidate', store, host, username }),
+      () => this.server?.cachedStores ?? EMPTY_SET,
+    );
   }
 
   /** Connect to a server before it starts; resolves once the registry snapshot is in. */

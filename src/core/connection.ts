@@ -35,3 +35,22 @@ export interface Connection {
   /** The TLS socket once encrypted (for channel binding); absent otherwise. */
   readonly tlsSocket?: TLSSocket;
 }
+
+/** A served host's certificate and its secure context. */
+export interface HostTls {
+  domain: string;
+  context: SecureContext;
+  /** PEM of the leaf certificate (for tls-server-end-point channel binding). */
+  certificatePem: string;
+  keyPem: string;
+}
+
+/** The server's TLS material as modules use it (implemented by src/net/tls.ts TlsContexts). */
+export interface ServerTls {
+  /** The host's certificate (exact name, then a wildcard's parent), or undefined. */
+  forDomain(domain: string | undefined): HostTls | undefined;
+  readonly defaultContext: SecureContext;
+  readonly sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+  /** Options for a TLS listener that picks the certificate by SNI. */
+  serverOptions(): { cert: string; key: string; SNICallback: ServerTls['sniCallback']; minVersion: 'TLSv1.2' };
+}

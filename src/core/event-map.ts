@@ -69,6 +69,11 @@ export interface EventMap extends StanzaEvents {
   'pre-s2s-authenticated': { session: S2SUnauthedSession; fromHost: string; toHost: string; method: 'dialback' | 'SASL EXTERNAL' };
   /** A server-to-server stream (either direction) authenticated its first domain pair (server bus). */
   's2s-authenticated': { session: S2SSession; method: 'dialback' | 'SASL EXTERNAL' };
+  /**
+   * Another process wrote a user's value in a keyval store some module caches (cluster mode;
+   * ModuleApi.cachedStore hooks it). Handlers may return a promise (reload).
+   */
+  'store-changed': { host: string; store: string; username: string };
   'host-activated': { host: string };
   'server-started': Record<string, never>;
   'server-stopping': { reason: string };

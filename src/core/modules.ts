@@ -77,6 +77,12 @@ export interface ModuleApi {
   setInterval(fn: () => void, ms: number): () => void;
   /** Run at unload (close listeners, flush state). May be async. */
   onUnload(fn: () => void | Promise<void>): void;
+  /**
+   * Declare that this module keeps values of a keyval store in memory: when another process of a
+   * cluster writes a user's value, `changed(username)` runs (reload or forget it). Nothing
+   * happens in a single process.
+   */
+  cachedStore(store: string, changed: (username: string) => void | Promise<void>): void;
   /** Provide a service to other modules (on this host; server-wide for a global module); withdrawn on unload. */
   provides<K extends ServiceName>(name: K, api: ServiceMap[K]): void;
   /** A service provided on this host or server-wide; throws when none is (list its module in `depends`). */
@@ -215,6 +221,16 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     },
     onUnload(fn) {
       cleanups.push(fn);
+    },
+    cachedStore(store, changed) {
+      const counts = server.cachedStoreCounts;
+      counts.set(store, (counts.get(store) ?? 0) + 1);
+      cleanups.push(() => {
+        const n = (counts.get(store) ?? 1) - 1;
+        if (n <= 0) counts.delete(store);
+        else counts.set(store, n);
+      });
+      cleanups.push(bus.on('store-changed', (event) => (event.store === store ? changed(event.username) : undefined)));
     },
     provides(name, service) {
       cleanups.push((context?.services ?? server.services).provide(name, service));

@@ -14,7 +14,7 @@ import { SessionManager } from './sessionmanager.js';
 import { ServiceScope } from './services.js';
 import type { CloseReason, StreamSession } from './session.js';
 import type { StorageDriver } from '../storage/types.js';
-import type { TlsContexts } from '../net/tls.js';
+import type { ServerTls } from './connection.js';
 
 /** Modules every server loads whatever the config says (the connection layer). */
 export const CORE_GLOBAL_MODULES = ['c2s', 'component', 's2s'];
@@ -35,7 +35,7 @@ export interface ServerOptions {
   log: Logger;
   storage: StorageDriver;
   modules: ModuleRegistry;
-  tls: TlsContexts;
+  tls: ServerTls;
   cluster?: ClusterRole;
 }
 
@@ -50,10 +50,16 @@ export class Server {
   readonly storage: StorageDriver;
   readonly registry: ModuleRegistry;
   /** Secure contexts per host, chosen by SNI. */
-  readonly tls: TlsContexts;
+  readonly tls: ServerTls;
   /** Server-wide events (global modules, session lifecycle, remote/component routing). */
   readonly events: EventBus;
   readonly hosts = new Map<string, HostContext>();
+  /** Keyval stores whose values modules keep in memory (ModuleApi.cachedStore): a cluster announces writes to them. */
+  get cachedStores(): ReadonlySet<string> {
+    return new Set(this.cachedStoreCounts.keys());
+  }
+  /** Store name → how many loaded modules cache it. */
+  readonly cachedStoreCounts = new Map<string, number>();
   /** Services provided by global modules (ModuleApi.provides). */
   readonly services = new ServiceScope('the server');
   /** Component domains from the config, whether connected or not, and what serves each. */

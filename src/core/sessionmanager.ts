@@ -220,6 +220,12 @@ export class SessionManager {
     return this.remote.session(host, username, resource);
   }
 
+  /** The resources of an account bound in this process (never proxies for another process's). */
+  getLocalUserSessions(host: string, username: string): BoundC2SSession[] {
+    const r = this.bound.get(host)?.get(username);
+    return r ? [...r.values()] : [];
+  }
+
   /** A resource bound in this process (never a proxy for another process's). */
   getLocalSession(host: string, username: string, resource: string): BoundC2SSession | undefined {
     return this.bound.get(host)?.get(username)?.get(resource);

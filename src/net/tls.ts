@@ -8,18 +8,13 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { CantoConfig } from '../core/config.js';
 import { inspectCertificate } from './certificates.js';
+import type { HostTls, ServerTls } from '../core/connection.js';
 
 export class CertificateError extends Error {}
 
-export interface HostTls {
-  domain: string;
-  context: SecureContext;
-  /** PEM of the leaf certificate (for tls-server-end-point channel binding). */
-  certificatePem: string;
-  keyPem: string;
-}
+export type { HostTls } from '../core/connection.js';
 
-export class TlsContexts {
+export class TlsContexts implements ServerTls {
   private readonly byDomain = new Map<string, HostTls>();
   private readonly fallback: HostTls | undefined;
 

@@ -104,10 +104,13 @@ test('replica: a newer binding replaces the proxy; stale unbinds, releases, snap
   assert.ok(replica.session('localhost', 'nurse', 'n'));
 });
 
+/** The stores the roster and blocking modules declare with mod.cachedStore. */
+const CACHED: ReadonlySet<string> = new Set(['roster', 'blocklist']);
+
 test('storage watch: writes to cached stores and account deletions are announced after they are done', async () => {
   const inner = openMemoryStorage();
   const writes: string[] = [];
-  const storage = watchStorage(inner, (store, host, username) => writes.push(`${store} ${host} ${username}`));
+  const storage = watchStorage(inner, (store, host, username) => writes.push(`${store} ${host} ${username}`), () => CACHED);
   await storage.keyval('localhost', 'vcard').set('juliet', { x: 1 });
   assert.deepEqual(writes, []);
   await storage.keyval<string[]>('localhost', 'blocklist').set('juliet', ['romeo@localhost']);
@@ -128,7 +131,7 @@ test('storage watch: writes to cached stores and account deletions are announced
 test('storage watch: update of a cached store is forwarded and announced; a throwing update is not', async () => {
   const inner = openMemoryStorage();
   const writes: string[] = [];
-  const storage = watchStorage(inner, (store, host, username) => writes.push(`${store} ${host} ${username}`));
+  const storage = watchStorage(inner, (store, host, username) => writes.push(`${store} ${host} ${username}`), () => CACHED);
   const blocklist = storage.keyval<string[]>('localhost', 'blocklist');
   assert.deepEqual(await blocklist.update('juliet', (list) => [...(list ?? []), 'romeo@localhost']), ['romeo@localhost']);
   assert.deepEqual(await inner.keyval('localhost', 'blocklist').get('juliet'), ['romeo@localhost']);

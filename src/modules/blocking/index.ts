@@ -55,5 +55,12 @@ export default defineModule({
       if (mod.server.sessions.getUserSessions(mod.host, session.username).length === 0) cache.userOffline(session.username);
     });
     mod.hook('user-deleted', ({ username }) => cache.forget(username));
+    // Cluster: another worker changed a list this worker may hold.
+    mod.cachedStore(BLOCKLIST_STORE, async (username) => {
+      cache.forget(username);
+      if (mod.server.sessions.getLocalUserSessions(mod.host, username).length === 0) return;
+      cache.userOnline(username);
+      await cache.load(username);
+    });
   },
 });

@@ -9,7 +9,7 @@ import type { BoundC2SSession } from '../../core/session.js';
 import { errorReply, presence, reply } from '../../xml/stanza.js';
 import { NS_ROSTER, NS_ROSTERVER_FEATURE, itemElement, parseRosterSet, type RosterLimits } from './items.js';
 import { modifyAndPush } from './push.js';
-import { loadRoster, type RosterItem } from './store.js';
+import { loadRoster, ROSTER_STORE, type RosterItem } from './store.js';
 
 interface RosterOptions extends RosterLimits {
   maxItems: number;
@@ -33,6 +33,13 @@ export default defineModule({
     });
 
     // session.roster is loaded when the resource binds and kept current by every change.
+    // Cluster: another worker changed the roster; the local sessions that hold it reload it.
+    mod.cachedStore(ROSTER_STORE, async (username) => {
+      const sessions = mod.server.sessions.getLocalUserSessions(mod.host, username).filter((s) => s.roster !== undefined);
+      if (sessions.length === 0) return;
+      const roster = await loadRoster(mod.server, mod.host, username);
+      for (const s of sessions) s.roster = roster;
+    });
     mod.hook('resource-bind', ({ session }) => {
       loadRoster(mod.server, session.host, session.username).then(
         (roster) => {

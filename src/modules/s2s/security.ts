@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
 import type { CantoConfig } from '../../core/config.js';
-import type { TlsContexts } from '../../net/tls.js';
+import type { ServerTls } from '../../core/connection.js';
 
 export interface CertificateCheck {
   valid: boolean;
@@ -22,7 +22,7 @@ export class S2SSecurity {
 
   constructor(
     private readonly cfg: CantoConfig['s2s'],
-    private readonly tls: TlsContexts,
+    private readonly tls: ServerTls,
   ) {
     this.ca = [...rootCertificates];
     if (cfg.ca_file !== undefined) this.ca.push(readFileSync(cfg.ca_file, 'utf8'));

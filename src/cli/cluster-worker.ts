@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import type { CantoConfig } from '../core/config.js';
 import type { Logger } from '../core/logging.js';
 import { bootServer } from '../app/boot.js';
-import { ClusterWorker, processChannel } from './worker.js';
+import { ClusterWorker, processChannel } from '../cluster/worker.js';
 
 /** The worker number when this process is a cluster worker, else undefined. */
 export function clusterWorkerIndex(): number | undefined {
