@@ -11,6 +11,7 @@ import { openSqliteStorage } from '../storage/sqlite.js';
 import type { StorageDriver } from '../storage/types.js';
 import { builtinModules } from '../modules/index.js';
 import type { ModuleRegistry } from '../core/modules.js';
+import { checkModuleConfig } from '../core/module-config.js';
 import { ensureHostCertificates } from '../net/certificates.js';
 import { TlsContexts } from '../net/tls.js';
 import type { ClusterWorker } from '../cluster/worker.js';
@@ -26,6 +27,9 @@ export interface BootOptions {
 
 export async function bootServer(opts: BootOptions): Promise<Server> {
   const { config } = opts;
+  const modules = opts.modules ?? builtinModules;
+  // Every [modules.*] table against its module's schema, before anything is created.
+  checkModuleConfig(config, modules);
   const log = opts.log ?? createLogger({ level: config.log_level, format: config.log_format });
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   await ensureHostCertificates(config, log);
@@ -33,7 +37,7 @@ export async function bootServer(opts: BootOptions): Promise<Server> {
   for (const w of TlsContexts.warnings(config)) log.warn(w);
   const opened = opts.storage ?? openSqliteStorage({ dataDir: config.data_dir });
   const storage = opts.cluster ? opts.cluster.wrapStorage(opened) : opened;
-  const server = new Server({ config, log, storage, tls, modules: opts.modules ?? builtinModules, cluster: opts.cluster });
+  const server = new Server({ config, log, storage, tls, modules, cluster: opts.cluster });
   if (opts.cluster) {
     try {
       await opts.cluster.attach(server);
