@@ -27,10 +27,10 @@ export interface BootOptions {
 
 export async function bootServer(opts: BootOptions): Promise<Server> {
   const { config } = opts;
+  const log = opts.log ?? createLogger({ level: config.log_level, format: config.log_format });
   const modules = opts.modules ?? builtinModules;
   // Every [modules.*] table against its module's schema, before anything is created.
-  checkModuleConfig(config, modules);
-  const log = opts.log ?? createLogger({ level: config.log_level, format: config.log_format });
+  for (const warning of checkModuleConfig(config, modules)) log.warn(warning);
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   await ensureHostCertificates(config, log);
   const tls = new TlsContexts(config);

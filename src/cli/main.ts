@@ -95,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     ({ config, file } = loadConfig(values.config));
     // The [modules.*] tables are checked against the built-in modules' option schemas too,
     // so every command (`check` above all) reports a bad module option with exit code 78.
+    // Its warnings (tables no module reads) are shown by `check` and logged by `start`.
     checkModuleConfig(config, builtinModules);
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { closestName } from '../util/edit-distance.js';
 import type { CantoConfig } from './config.js';
-import { describeZodIssues, errorFor, withLines, type ConfigIssue, type RawIssue } from './config-errors.js';
+import { describeZodIssues, errorFor, formatIssue, withLines, type ConfigIssue, type RawIssue } from './config-errors.js';
 import type { ModuleDefinition, ModuleRegistry } from './modules.js';
 
 /** A module without an option schema takes no options: any key in its table is unknown. */
@@ -33,32 +33,46 @@ function parseTable(def: ModuleDefinition, raw: unknown): { options: object } | 
   return { issues: issues.map((i) => ({ ...i, path: ['modules', def.name, ...i.path] })) };
 }
 
-/**
- * Every problem in the `[modules.*]` tables: options a module's schema rejects, unknown keys,
- * and tables that name no module in the registry. Each names its key and line.
- */
-export function moduleConfigIssues(config: CantoConfig, registry: ModuleRegistry): ConfigIssue[] {
-  const problems: RawIssue[] = [];
+export interface ModuleConfigIssues {
+  /** Options a module's schema rejects, unknown keys: the config is invalid. */
+  errors: ConfigIssue[];
+  /**
+   * Tables that name no module of this version. They are skipped, as unknown names in
+   * `modules_enabled` are, so a config written for a newer version (or naming a module not
+   * built in, such as `muc`) still starts; a near miss gets a "did you mean".
+   */
+  warnings: ConfigIssue[];
+}
+
+/** Every problem in the `[modules.*]` tables, each naming its key and line. */
+export function moduleConfigIssues(config: CantoConfig, registry: ModuleRegistry): ModuleConfigIssues {
+  const errors: RawIssue[] = [];
+  const warnings: RawIssue[] = [];
   for (const name of Object.keys(config.modules)) {
     const def = registry.get(name);
     if (def) {
       const parsed = parseTable(def, tableOf(config, name));
-      if ('issues' in parsed) problems.push(...parsed.issues);
+      if ('issues' in parsed) errors.push(...parsed.issues);
       continue;
     }
     const hint = closestName(name, [...registry.keys()]);
-    problems.push({
+    warnings.push({
       path: ['modules', name],
-      message: `no module is named "${name}"${hint !== undefined ? `; did you mean [modules.${hint}]?` : ''}`,
+      message: `no module "${name}" in this version: the table is ignored${hint !== undefined ? ` (did you mean [modules.${hint}]?)` : ''}`,
     });
   }
-  return withLines(problems, config.source?.lines);
+  const lines = config.source?.lines;
+  return { errors: withLines(errors, lines), warnings: withLines(warnings, lines) };
 }
 
-/** Throws a ConfigError listing every problem in the `[modules.*]` tables. */
-export function checkModuleConfig(config: CantoConfig, registry: ModuleRegistry): void {
-  const issues = moduleConfigIssues(config, registry);
-  if (issues.length > 0) throw errorFor(issues, config.source?.file);
+/**
+ * Throws a ConfigError listing every invalid module option; returns the warnings (tables no
+ * module reads) as lines for a log or `canto check`.
+ */
+export function checkModuleConfig(config: CantoConfig, registry: ModuleRegistry): string[] {
+  const { errors, warnings } = moduleConfigIssues(config, registry);
+  if (errors.length > 0) throw errorFor(errors, config.source?.file);
+  return warnings.map((w) => formatIssue(w, config.source?.file));
 }
 
 /**

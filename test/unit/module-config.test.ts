@@ -65,13 +65,19 @@ test('an unknown key gets a did-you-mean, or the list of known keys', () => {
   assert.match(err.issues[2]?.message ?? '', /^unknown key/);
 });
 
-test('a [modules.X] table that names no module is reported, with a suggestion when close', () => {
-  const err = moduleError('data_dir = "data"\n[modules.blockng]\nmax_items = 5\n[modules.nosuch]\n');
-  assert.deepEqual(err.issues.map((i) => [i.key, i.line, i.message]), [
-    ['modules.blockng', 2, 'no module is named "blockng"; did you mean [modules.blocking]?'],
-    ['modules.nosuch', 4, 'no module is named "nosuch"'],
+test('a [modules.X] table that names no module is a warning, with a suggestion when close', () => {
+  const config = parseConfig('data_dir = "data"\n[modules.blockng]\nmax_items = 5\n[modules.nosuch]\n', 'canto.toml');
+  const { errors, warnings } = moduleConfigIssues(config, builtinModules);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(warnings.map((i) => [i.key, i.line, i.message]), [
+    ['modules.blockng', 2, 'no module "blockng" in this version: the table is ignored (did you mean [modules.blocking]?)'],
+    ['modules.nosuch', 4, 'no module "nosuch" in this version: the table is ignored'],
   ]);
-  assert.match(err.message, /^2 problems in canto\.toml:\n {2}canto\.toml, line 2: modules\.blockng: /);
+  // Skipped like unknown names in modules_enabled, so the server still starts; the warnings are for logs and `canto check`.
+  assert.deepEqual(checkModuleConfig(config, builtinModules), [
+    'canto.toml, line 2: modules.blockng: no module "blockng" in this version: the table is ignored (did you mean [modules.blocking]?)',
+    'canto.toml, line 4: modules.nosuch: no module "nosuch" in this version: the table is ignored',
+  ]);
 });
 
 test('defaults from the schema are what the module gets; units are converted', () => {
@@ -87,7 +93,7 @@ test('defaults from the schema are what the module gets; units are converted', (
 
 test('every built-in module accepts an empty table (its defaults are valid)', () => {
   const tables = [...builtinModules.keys()].map((name) => `[modules.${name}]`).join('\n');
-  assert.deepEqual(moduleConfigIssues(parseConfig(tables), builtinModules), []);
+  assert.deepEqual(moduleConfigIssues(parseConfig(tables), builtinModules), { errors: [], warnings: [] });
 });
 
 test('a module loaded with an invalid table throws a ConfigError (configs built in code, no lines)', () => {
@@ -116,7 +122,7 @@ test('schema helpers: durations, sizes, choices and JID lists', () => {
   const ok = parseConfig('[modules.probe]\nevery = 90\nlimit = "2k"\nadmins = ["Admin@example.com", "example.org"]\n');
   assert.deepEqual(moduleOptions(probe, ok), { every: 90_000, limit: 2048, mode: 'a', admins: ['Admin@example.com', 'example.org'] });
   const bad = parseConfig('[modules.probe]\nevery = "soon"\nlimit = 0\nmode = "c"\nadmins = ["a@b/c"]\ntimeout = true\n', 'canto.toml');
-  const issues = moduleConfigIssues(bad, registry);
+  const issues = moduleConfigIssues(bad, registry).errors;
   assert.deepEqual(issues.map((i) => i.key), ['modules.probe.every', 'modules.probe.limit', 'modules.probe.mode', 'modules.probe.admins[0]', 'modules.probe.timeout']);
   assert.match(issues[1]?.message ?? '', /must be at least 1/);
   assert.match(issues[3]?.message ?? '', /^expected a bare JID/);
