@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, parseConfig } from '../../src/core/config.js';
 import { checkModuleConfig, moduleConfigIssues, moduleOptions } from '../../src/core/module-config.js';
@@ -127,4 +130,20 @@ test('schema helpers: durations, sizes, choices and JID lists', () => {
   assert.match(issues[1]?.message ?? '', /must be at least 1/);
   assert.match(issues[3]?.message ?? '', /^expected a bare JID/);
   assert.match(issues[4]?.message ?? '', /^expected a duration/);
+});
+
+test('the module tables in docs/configuration.md and the example file pass their schemas', () => {
+  // Compiled to dist/test/unit/, so the repo root is three levels up.
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  const doc = readFileSync(join(root, 'docs/configuration.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').filter((b) => b.includes('[modules.'));
+  assert.ok(blocks.length >= 5, 'the docs show module tables');
+  for (const block of blocks) {
+    const { errors } = moduleConfigIssues(parseConfig(block), builtinModules);
+    assert.deepEqual(errors, [], `docs block:\n${block}`);
+  }
+  const example = parseConfig(readFileSync(join(root, 'canto.example.toml'), 'utf8'), 'canto.example.toml');
+  const { errors, warnings } = moduleConfigIssues(example, builtinModules);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(warnings.map((w) => w.key), ['modules.mam', 'modules.muc']);
 });
