@@ -30,7 +30,13 @@ function parseTable(def: ModuleDefinition, raw: unknown): { options: object } | 
   const result = schema.safeParse(raw);
   if (result.success) return { options: result.data };
   const issues = describeZodIssues(result.error.issues, raw, schema);
-  return { issues: issues.map((i) => ({ ...i, path: ['modules', def.name, ...i.path] })) };
+  const takesNone = def.options === undefined;
+  return {
+    issues: issues.map((i) => ({
+      path: ['modules', def.name, ...i.path],
+      message: takesNone ? `unknown key; module "${def.name}" takes no options` : i.message,
+    })),
+  };
 }
 
 export interface ModuleConfigIssues {

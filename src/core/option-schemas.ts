@@ -81,7 +81,7 @@ export function size(dflt?: string | number, opts: UnitOptions = {}): z.ZodType<
 
 /** One of a few strings; a near miss gets a "did you mean". */
 export function oneOf<const T extends readonly [string, ...string[]]>(choices: T, dflt: T[number]) {
-  return z.enum(choices).default(dflt as never);
+  return z.enum(choices).default(dflt);
 }
 
 /** A list of strings, each checked by `item` (default: any string); `[]` when left out. */

@@ -65,7 +65,7 @@ test('an unknown key gets a did-you-mean, or the list of known keys', () => {
   assert.equal(err.issues[1]?.message, 'unknown key; known keys here: max_messages');
   // A module that declares no options takes none.
   assert.equal(err.issues[2]?.key, 'modules.time.format');
-  assert.match(err.issues[2]?.message ?? '', /^unknown key/);
+  assert.equal(err.issues[2]?.message, 'unknown key; module "time" takes no options');
 });
 
 test('a [modules.X] table that names no module is a warning, with a suggestion when close', () => {
