@@ -12,6 +12,7 @@ import { openStorage } from '../storage/registry.js';
 import type { StorageDriver } from '../storage/types.js';
 import { builtinModules } from '../modules/index.js';
 import type { ModuleRegistry } from '../core/modules.js';
+import { checkModuleConfig } from '../core/module-config.js';
 import { ensureHostCertificates } from '../net/certificates.js';
 import { TlsContexts } from '../net/tls.js';
 import type { ClusterWorker } from '../cluster/worker.js';
@@ -29,13 +30,16 @@ export interface BootOptions {
 export async function bootServer(opts: BootOptions): Promise<Server> {
   const { config } = opts;
   const log = opts.log ?? createLogger({ level: config.log_level, format: config.log_format });
+  const modules = opts.modules ?? builtinModules;
+  // Every [modules.*] table against its module's schema, before anything is created.
+  for (const warning of checkModuleConfig(config, modules)) log.warn(warning);
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   await ensureHostCertificates(config, log);
   const tls = new TlsContexts(config);
   for (const w of TlsContexts.warnings(config)) log.warn(w);
   const opened = opts.storage ?? (await openStorage(config, log));
   const storage = opts.cluster ? opts.cluster.wrapStorage(opened) : opened;
-  const server = new Server({ config, log, storage, tls, modules: opts.modules ?? builtinModules, cluster: opts.cluster });
+  const server = new Server({ config, log, storage, tls, modules, cluster: opts.cluster });
   if (opts.cluster) {
     try {
       await opts.cluster.attach(server);

@@ -1,6 +1,6 @@
 /**
- * `canto check`: is this configuration ready to serve? The config was already validated on
- * load; this checks each host's certificate and the DNS records clients and servers use to
+ * `canto check`: is this configuration ready to serve? The config, module options included,
+ * was already validated on load (src/cli/main.ts); this checks each host's certificate and the DNS records clients and servers use to
  * find it, and says what to do about each problem. Exit 1 when something needs fixing.
  */
 import { Resolver } from 'node:dns/promises';
@@ -10,6 +10,7 @@ import { inspectCertificate, localhostCertPaths } from '../net/certificates.js';
 import { existsSync } from 'node:fs';
 import { builtinModules } from '../modules/index.js';
 import { suggestModule } from '../core/modules.js';
+import { checkModuleConfig } from '../core/module-config.js';
 
 type Line = { level: 'ok' | 'warn' | 'error'; text: string };
 
@@ -40,6 +41,7 @@ function checkModules(config: CantoConfig): Line[] {
     const hint = suggestModule(name, builtinModules);
     out.push({ level: 'warn', text: `module "${name}" is not part of this version and will be skipped${hint ? ` (did you mean "${hint}"?)` : ''}` });
   }
+  for (const warning of checkModuleConfig(config, builtinModules)) out.push({ level: 'warn', text: warning });
   return out;
 }
 

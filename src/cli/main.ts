@@ -27,6 +27,8 @@ import { runStart } from './start.js';
 import { runAdduser, runPasswd, runDeluser } from './accounts.js';
 import { runCheck } from './check.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
+import { checkModuleConfig } from '../core/module-config.js';
+import { builtinModules } from '../modules/index.js';
 
 
 const HELP = `Usage: canto <command> [options]
@@ -91,6 +93,10 @@ export async function main(argv: string[]): Promise<number> {
   let file: string | undefined;
   try {
     ({ config, file } = loadConfig(values.config));
+    // The [modules.*] tables are checked against the built-in modules' option schemas too,
+    // so every command (`check` above all) reports a bad module option with exit code 78.
+    // Its warnings (tables no module reads) are shown by `check` and logged by `start`.
+    checkModuleConfig(config, builtinModules);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`canto: configuration error\n${err.message}\n`);

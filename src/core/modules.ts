@@ -13,10 +13,17 @@ import type { Logger } from './logging.js';
 import type { HostContext, DiscoIdentity } from './host.js';
 import type { Server } from './server.js';
 import type { ArchiveStore, KeyValStore, MapStore } from '../storage/types.js';
-import { parseDuration, parseSize } from './units.js';
+import type { z } from 'zod';
+import { editDistance } from '../util/edit-distance.js';
+import { moduleOptions } from './module-config.js';
 import { ServiceNotFoundError, type ServiceMap, type ServiceName } from './services.js';
 
-export interface ModuleDefinition {
+/**
+ * A module definition. `O` is the type of its options, inferred from the `options` schema:
+ * write `defineModule({ name, options: z.object({…}), setup(mod) {…} })` and `mod.options`
+ * is typed.
+ */
+export interface ModuleDefinition<O extends object = object> {
   name: string;
   /** One line for `canto --help`-style listings and logs, e.g. 'XEP-0199: XMPP Ping'. */
   description?: string;
@@ -24,32 +31,27 @@ export interface ModuleDefinition {
   depends?: string[];
   /** 'host' (default): per virtual host; 'global': once per server. */
   scope?: 'host' | 'global';
-  setup(mod: ModuleApi): void | Promise<void>;
+  /**
+   * The `[modules.NAME]` options as a zod schema (helpers with units in option-schemas.ts).
+   * Checked for every table at start-up and by `canto check`, unknown keys included; the
+   * parsed value, defaults filled in, is `mod.options`. Without a schema the table must be empty.
+   */
+  options?: z.ZodType<O, unknown>;
+  setup(mod: ModuleApi<O>): void | Promise<void>;
 }
 
-/** Identity function that gives module files a typed definition. */
-export function defineModule(def: ModuleDefinition): ModuleDefinition {
+/**
+ * Identity function that gives module files a typed definition: `mod.options` gets the type of
+ * the `options` schema's output. The result is a plain ModuleDefinition, so definitions with
+ * different options go in one registry.
+ */
+export function defineModule<O extends object = object>(def: ModuleDefinition<O>): ModuleDefinition {
   return def;
 }
 
 export type ModuleRegistry = ReadonlyMap<string, ModuleDefinition>;
 
-export class ModuleOptionError extends Error {}
-
-/** Typed access to the module's `[modules.NAME]` config table. */
-export interface ModuleOptions {
-  string(key: string, fallback: string): string;
-  boolean(key: string, fallback: boolean): boolean;
-  number(key: string, fallback: number, min?: number, max?: number): number;
-  /** A duration in ms; config may say `"5 minutes"`, `"30s"` or a number of seconds. */
-  period(key: string, fallback: string | number): number;
-  /** A size in bytes; config may say `"256 KiB"` or a number of bytes. */
-  size(key: string, fallback: string | number): number;
-  list(key: string, fallback: string[]): string[];
-  oneOf<T extends string>(key: string, choices: readonly T[], fallback: T): T;
-}
-
-export interface ModuleApi {
+export interface ModuleApi<O extends object = object> {
   readonly name: string;
   /** The virtual host, or '*' for a global module. */
   readonly host: string;
@@ -57,7 +59,8 @@ export interface ModuleApi {
   readonly log: Logger;
   /** The host context (undefined for global modules). */
   readonly context: HostContext | undefined;
-  readonly option: ModuleOptions;
+  /** This module's `[modules.NAME]` options, parsed by its `options` schema (defaults filled in). */
+  readonly options: O;
   /** Hook an event on this module's host (global modules: on the server-wide bus). */
   hook<E extends EventName>(event: E, handler: Handler<E>, priority?: number): void;
   /** Hook an event on the server-wide bus. */
@@ -99,62 +102,6 @@ export interface LoadedModule {
   unload(): Promise<void>;
 }
 
-function makeOptions(moduleName: string, table: Record<string, unknown>): ModuleOptions {
-  const where = (key: string) => `modules.${moduleName}.${key}`;
-  const get = (key: string): unknown => table[key];
-  return {
-    string(key, fallback) {
-      const v = get(key);
-      if (v === undefined) return fallback;
-      if (typeof v !== 'string') throw new ModuleOptionError(`${where(key)}: expected a string`);
-      return v;
-    },
-    boolean(key, fallback) {
-      const v = get(key);
-      if (v === undefined) return fallback;
-      if (typeof v !== 'boolean') throw new ModuleOptionError(`${where(key)}: expected true or false`);
-      return v;
-    },
-    number(key, fallback, min = -Infinity, max = Infinity) {
-      const v = get(key);
-      if (v === undefined) return fallback;
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModuleOptionError(`${where(key)}: expected a number`);
-      if (v < min || v > max) throw new ModuleOptionError(`${where(key)}: expected a number from ${min} to ${max}, got ${v}`);
-      return v;
-    },
-    period(key, fallback) {
-      const v = get(key);
-      try {
-        return parseDuration(v === undefined ? fallback : (v as string | number));
-      } catch (err) {
-        throw new ModuleOptionError(`${where(key)}: ${(err as Error).message}`);
-      }
-    },
-    size(key, fallback) {
-      const v = get(key);
-      try {
-        return parseSize(v === undefined ? fallback : (v as string | number));
-      } catch (err) {
-        throw new ModuleOptionError(`${where(key)}: ${(err as Error).message}`);
-      }
-    },
-    list(key, fallback) {
-      const v = get(key);
-      if (v === undefined) return fallback;
-      if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new ModuleOptionError(`${where(key)}: expected a list of strings`);
-      return v as string[];
-    },
-    oneOf(key, choices, fallback) {
-      const v = get(key);
-      if (v === undefined) return fallback;
-      if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
-        throw new ModuleOptionError(`${where(key)}: expected one of ${choices.map((c) => `"${c}"`).join(', ')}`);
-      }
-      return v as (typeof choices)[number];
-    },
-  };
-}
-
 /** Load one module definition for a host (or globally) and return its handle. */
 export async function loadModule(server: Server, def: ModuleDefinition, context: HostContext | undefined): Promise<LoadedModule> {
   const host = context?.host ?? '*';
@@ -171,7 +118,7 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     server,
     log,
     context,
-    option: makeOptions(def.name, server.config.modules[def.name] ?? {}),
+    options: moduleOptions(def, server.config),
     hook(event, handler, priority) {
       cleanups.push(bus.on(event, handler, priority));
     },
@@ -326,18 +273,4 @@ export function suggestModule(name: string, registry: ModuleRegistry): string | 
     }
   }
   return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j] as number;
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length] as number;
 }

@@ -103,6 +103,25 @@ test('storage: an unknown driver is a config error (78); the account commands re
   assert.match(memory.stderr, /storage driver "memory" keeps nothing/);
 });
 
+test('a bad module option is a config error found by check (and start), with its line and exit code 78; an unknown table a warning', async () => {
+  const dir = tempDir();
+  const cfg = writeConfig(dir, '\n[modules.blocking]\nmax_items = 0\nmax_itemz = 5\n');
+  const lines = readFileSync(cfg, 'utf8').split('\n');
+  const line = lines.indexOf('max_items = 0') + 1;
+  const r = await runCanto(['check', '--no-dns', '--config', cfg]);
+  assert.equal(r.code, 78, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`canto\\.toml, line ${line}: modules\\.blocking\\.max_items: expected a number >= 1, got 0`));
+  assert.match(r.stderr, new RegExp(`canto\\.toml, line ${line + 1}: modules\\.blocking\\.max_itemz: unknown key; did you mean \`max_items\`\\?`));
+  const start = await runCanto(['start', '--config', cfg]);
+  assert.equal(start.code, 78, start.stdout + start.stderr);
+  assert.match(start.stderr, /modules\.blocking\.max_items/);
+  // A table no module reads is skipped (as unknown names in modules_enabled are): check warns.
+  const unknown = writeConfig(tempDir(), '\n[modules.rostr]\nmax_items = 5\n');
+  const u = await runCanto(['check', '--no-dns', '--config', unknown]);
+  assert.equal(u.code, 0, u.stdout + u.stderr);
+  assert.match(u.stdout, /warn +.*canto\.toml, line \d+: modules\.rostr: no module "rostr" in this version: the table is ignored \(did you mean \[modules\.roster\]\?\)/);
+});
+
 test('check reports the configuration and certificates', async () => {
   const dir = tempDir();
   const cfg = writeConfig(dir);

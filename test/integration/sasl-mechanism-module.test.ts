@@ -3,6 +3,7 @@
  * that accepts a fixed token for an existing account. It is offered beside the built-ins, a
  * raw client logs in with it, and unloading the module takes it out of the offer again.
  */
+import { z } from 'zod';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -44,8 +45,9 @@ class XTestServer implements SaslServerMechanism {
 const xTest = defineModule({
   name: 'x-test',
   depends: ['saslauth'],
+  options: z.object({ token: z.string().default('open-sesame') }),
   setup(mod) {
-    const token = mod.option.string('token', 'open-sesame');
+    const token = mod.options.token;
     const unregister = mod.require('sasl-mechanisms').register({
       name: 'X-TEST',
       priority: 20,

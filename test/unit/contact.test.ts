@@ -56,12 +56,12 @@ test('an address that is not a URI is a config error naming the key', async () =
     harness([disco, contact], (c) => {
       c.modules.contact = { abuse: ['abuse@example.com'] };
     }),
-    /modules\.contact\.abuse: "abuse@example\.com" is not a URI/,
+    /modules\.contact\.abuse\[0\]: expected a URI such as "mailto:abuse@example\.com".*, got "abuse@example\.com"/,
   );
   await assert.rejects(
     harness([disco, contact], (c) => {
       c.modules.contact = { abuse: 'mailto:a@example.com' };
     }),
-    /modules\.contact\.abuse: expected a list of strings/,
+    /modules\.contact\.abuse: expected an array, got "mailto:a@example\.com"/,
   );
 });

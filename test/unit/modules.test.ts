@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { z } from 'zod';
 import { defineModule, resolveLoadOrder, suggestModule, type ModuleDefinition } from '../../src/core/modules.js';
+import { duration } from '../../src/core/option-schemas.js';
 import { startTestServer } from '../helpers/server.js';
 import { builtinModules } from '../../src/modules/index.js';
 
@@ -35,10 +37,11 @@ test('a module sees its host, its options, and is fully cleaned up on unload', a
   let ticks = 0;
   const probe = defineModule({
     name: 'probe',
+    options: z.object({ answer: z.number().default(0), every: duration('1 minute') }),
     setup(mod) {
       assert.equal(mod.host, 'localhost');
-      assert.equal(mod.option.number('answer', 0), 42);
-      assert.equal(mod.option.period('every', '1 minute'), 60_000);
+      assert.equal(mod.options.answer, 42); // from the table
+      assert.equal(mod.options.every, 60_000); // the schema's default
       mod.hook('host-activated', () => void fired++);
       mod.addFeature('urn:example:probe');
       mod.addIdentity({ category: 'test', type: 'probe' });

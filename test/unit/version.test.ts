@@ -62,6 +62,6 @@ test('a wrong option type is an error naming the key', async () => {
     harness([version], (c) => {
       c.modules.version = { hide_os: 'yes' };
     }),
-    /modules\.version\.hide_os: expected true or false/,
+    /modules\.version\.hide_os: expected a boolean \(true or false\), got "yes"/,
   );
 });

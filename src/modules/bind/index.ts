@@ -6,7 +6,9 @@
  * Options ([modules.bind]): `resource_conflict` = "kick_old" (default: the new session wins and
  * the old one is closed with the `conflict` stream error) or "refuse_new".
  */
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
+import { oneOf } from '../../core/option-schemas.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { ResourceConflictPolicy } from '../../core/sessionmanager.js';
 import { errorReply, iq } from '../../xml/stanza.js';
@@ -15,9 +17,10 @@ import { NS } from '../../xml/ns.js';
 export default defineModule({
   name: 'bind',
   description: 'RFC 6120 §7 resource binding, RFC 3921 session',
+  options: z.object({ resource_conflict: oneOf(['kick_old', 'refuse_new'], 'kick_old') }),
   setup(mod) {
     const server = mod.server;
-    const policy: ResourceConflictPolicy = mod.option.oneOf('resource_conflict', ['kick_old', 'refuse_new'] as const, 'kick_old');
+    const policy: ResourceConflictPolicy = mod.options.resource_conflict;
 
     mod.hook('stream-features', ({ origin, features }) => {
       if (origin.type !== 'c2s' || origin.resource !== undefined) return;

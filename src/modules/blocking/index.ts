@@ -4,6 +4,7 @@
  * (presence-effects.ts). Lists are cached per user while they are online (cache.ts). Options are
  * in `[modules.blocking]` (docs/configuration.md).
  */
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import type { StanzaKind } from '../../xml/stanza.js';
 import { BlocklistCache } from './cache.js';
@@ -23,9 +24,12 @@ const KINDS: StanzaKind[] = ['message', 'presence', 'iq'];
 export default defineModule({
   name: 'blocking',
   description: 'XEP-0191 Blocking Command',
+  options: z.object({
+    max_items: z.number().int().min(1).default(1000),
+    offline_cache_size: z.number().int().min(0).default(1000),
+  }),
   setup(mod) {
-    const maxItems = mod.option.number('max_items', 1000, 1);
-    const cacheSize = mod.option.number('offline_cache_size', 1000, 0);
+    const { max_items: maxItems, offline_cache_size: cacheSize } = mod.options;
     const cache = new BlocklistCache(mod.keyval<string[]>(BLOCKLIST_STORE), cacheSize);
     const enforcer = new BlockEnforcer(mod, cache);
     const effects = new PresenceEffects(mod, enforcer, rosterSubscribers(mod));

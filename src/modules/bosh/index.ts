@@ -14,9 +14,11 @@
  * inactivity ("60s"), polling ("5s"), max_body_size (the http module's max_body_size).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { corsHeaders, originAllowed, sendText } from '../../net/http.js';
 import type { RouteContext } from '../../net/http-router.js';
+import { duration, size } from '../../core/option-schemas.js';
 import { normalizeAddress } from '../../net/proxy.js';
 import { intAttr, parseBody, terminateBody } from './body.js';
 import { BoshSession, type BoshReply, type BoshSettings } from './session.js';
@@ -29,19 +31,25 @@ export default defineModule({
   description: 'XEP-0124/XEP-0206 XMPP over BOSH',
   scope: 'global',
   depends: ['http'],
+  options: z.object({
+    path: z.string().startsWith('/', { message: 'expected a path starting with "/"' }).default('/http-bind'),
+    max_wait: duration('60s'),
+    max_hold: z.number().int().min(0).max(1).default(1),
+    inactivity: duration('60s', { min: 1 }),
+    polling: duration('5s'),
+    max_body_size: size(0), // 0: derived from [limits] max_stanza_size
+  }),
   setup(mod) {
     const server = mod.server;
     const http = mod.require('http');
-    const path = mod.option.string('path', '/http-bind');
-    if (!path.startsWith('/')) throw new Error(`modules.bosh.path: expected a path starting with "/", got "${path}"`);
+    const path = mod.options.path;
     const settings: BoshSettings = {
-      maxWaitMs: mod.option.period('max_wait', '60s'),
-      maxHold: mod.option.number('max_hold', 1, 0, 1),
-      inactivityMs: mod.option.period('inactivity', '60s'),
-      pollingMs: mod.option.period('polling', '5s'),
+      maxWaitMs: mod.options.max_wait,
+      maxHold: mod.options.max_hold,
+      inactivityMs: mod.options.inactivity,
+      pollingMs: mod.options.polling,
     };
-    if (settings.inactivityMs <= 0) throw new Error('modules.bosh.inactivity: must be more than 0');
-    const configuredBodySize = mod.option.size('max_body_size', 0);
+    const configuredBodySize = mod.options.max_body_size;
     const limits = server.config.limits;
     const corsOrigins = server.config.http.cors_origins;
     const sessions = new Map<string, BoshSession>();

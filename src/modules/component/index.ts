@@ -8,7 +8,9 @@
  * listener is only opened when at least one external component is configured.
  */
 import { createServer, type Server as NetServer } from 'node:net';
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
+import { duration, oneOf } from '../../core/option-schemas.js';
 import type { LoadedModule } from '../../core/modules.js';
 import type { ComponentEntry } from '../../core/components.js';
 import type { EventMap } from '../../core/event-map.js';
@@ -21,15 +23,18 @@ export default defineModule({
   name: 'component',
   description: 'XEP-0114 external components and internal (module-served) components',
   scope: 'global',
+  options: z.object({
+    auth_timeout: duration(undefined, { min: 1 }), // default: [c2s] auth_timeout
+    on_conflict: oneOf(['refuse_new', 'kick_old'], 'refuse_new'),
+  }),
   async setup(mod) {
     const server = mod.server;
     const registry = server.components;
     // Cluster: components are served by the service worker; the others forward to it (src/cluster).
     if (registry.size === 0 || !server.runsServiceListeners) return;
-    // Read first, so a bad option fails the start before anything is loaded.
     const options = {
-      authTimeoutMs: mod.option.period('auth_timeout', server.config.c2s.auth_timeout / 1000),
-      onConflict: mod.option.oneOf('on_conflict', ['refuse_new', 'kick_old'] as const, 'refuse_new'),
+      authTimeoutMs: mod.options.auth_timeout ?? server.config.c2s.auth_timeout,
+      onConflict: mod.options.on_conflict,
     };
 
     mod.hookGlobal('route/component', (event) => {

@@ -3,6 +3,7 @@
  * XEP-0128 forms that modules register on the host; items = components plus what modules add)
  * and for users' bare JIDs on the account's behalf. See api.ts to extend it, README.md.
  */
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { NS_DISCO_INFO, NS_DISCO_ITEMS } from './api.js';
 import { DiscoResponder } from './responder.js';
@@ -12,10 +13,11 @@ export { addDiscoItem, NS_DISCO_INFO, NS_DISCO_ITEMS, type DiscoItem, type Disco
 export default defineModule({
   name: 'disco',
   description: 'XEP-0030 Service Discovery',
+  options: z.object({ name: z.string().default('Canto') }),
   setup(mod) {
     const ctx = mod.context;
     if (!ctx) throw new Error('disco is a host module');
-    mod.addIdentity({ category: 'server', type: 'im', name: mod.option.string('name', 'Canto') });
+    mod.addIdentity({ category: 'server', type: 'im', name: mod.options.name });
     mod.addFeature(NS_DISCO_INFO);
     mod.addFeature(NS_DISCO_ITEMS);
 

@@ -10,7 +10,9 @@
  * request_timeout ("30s").
  */
 import type { Server as NetServer } from 'node:net';
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
+import { duration, size } from '../../core/option-schemas.js';
 import { listenAll } from '../../net/listen.js';
 import { TrustedProxies } from '../../net/proxy.js';
 import { DEFAULT_HTTP_LIMITS, sendText, type HttpLimits } from '../../net/http.js';
@@ -26,14 +28,19 @@ export default defineModule({
   name: 'http',
   description: 'HTTP(S) server for web clients (WebSocket, BOSH, host-meta)',
   scope: 'global',
+  options: z.object({
+    max_body_size: size('1 MiB', { min: 1 }),
+    max_header_size: size('8 KiB', { min: 1 }),
+    request_timeout: duration('30s', { min: 1 }),
+  }),
   async setup(mod) {
     const cfg = mod.server.config.http;
     const router = new HttpRouter();
     const proxies = new TrustedProxies(cfg.trusted_proxies);
     const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS };
-    limits.maxBodyBytes = mod.option.size('max_body_size', '1 MiB');
-    limits.maxHeaderBytes = mod.option.size('max_header_size', '8 KiB');
-    limits.requestTimeoutMs = mod.option.period('request_timeout', '30s');
+    limits.maxBodyBytes = mod.options.max_body_size;
+    limits.maxHeaderBytes = mod.options.max_header_size;
+    limits.requestTimeoutMs = mod.options.request_timeout;
     limits.headersTimeoutMs = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
 
     const version = cantoVersion();

@@ -6,6 +6,7 @@
  *
  * Options ([modules.offline]): max_messages (default 1000).
  */
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import type { BoundC2SSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
@@ -25,8 +26,9 @@ export function worthStoring(stanza: Element): boolean {
 export default defineModule({
   name: 'offline',
   description: 'XEP-0160 offline messages with XEP-0203 delay',
+  options: z.object({ max_messages: z.number().int().min(1).default(1000) }),
   setup(mod) {
-    const maxMessages = mod.option.number('max_messages', 1000, 1);
+    const maxMessages = mod.options.max_messages;
     const store = mod.archive<string>('offline');
     mod.addFeature('msgoffline');
 

@@ -3,7 +3,9 @@
  * have been silent for `ping_interval` to find dead ones (closed after `ping_timeout` without
  * an answer). Options in `[modules.ping]`; see README.md.
  */
-import { defineModule, ModuleOptionError } from '../../core/modules.js';
+import { z } from 'zod';
+import { defineModule } from '../../core/modules.js';
+import { duration } from '../../core/option-schemas.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import { reply } from '../../xml/stanza.js';
 import { Keepalive, NS_PING } from './keepalive.js';
@@ -13,6 +15,10 @@ export { NS_PING } from './keepalive.js';
 export default defineModule({
   name: 'ping',
   description: 'XEP-0199 XMPP Ping',
+  options: z.object({
+    ping_interval: duration('5 minutes'), // 0 turns the server-initiated pings off
+    ping_timeout: duration('1 minute', { min: 1 }),
+  }),
   setup(mod) {
     mod.addFeature(NS_PING);
     mod.hook(`iq-get/host/${NS_PING}:ping`, ({ origin, stanza }) => {
@@ -20,11 +26,9 @@ export default defineModule({
       return true;
     });
 
-    const interval = mod.option.period('ping_interval', '5 minutes');
-    const timeout = mod.option.period('ping_timeout', '1 minute');
+    const { ping_interval: interval, ping_timeout: timeout } = mod.options;
     // 0 turns the server-initiated pings off.
     if (interval === 0) return;
-    if (timeout <= 0) throw new ModuleOptionError('modules.ping.ping_timeout: must be longer than 0');
     const keepalive = new Keepalive({ host: mod.host, interval, timeout, log: mod.log });
     mod.hook('resource-bind', ({ session }) => keepalive.track(session));
     mod.hook('resource-unbind', ({ session }) => keepalive.untrack(session));

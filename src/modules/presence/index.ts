@@ -3,6 +3,7 @@
  * pre-approval (§3.4). The roster data lives in the roster module's store (../roster/store.ts).
  * Options in `[modules.presence]`; see README.md for the events.
  */
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import { PresenceService } from './service.js';
@@ -13,9 +14,12 @@ export default defineModule({
   name: 'presence',
   description: 'RFC 6121 presence and subscriptions, §3.4 pre-approval',
   depends: ['roster'],
+  options: z.object({
+    pre_approval: z.boolean().default(true),
+    max_pending_requests: z.number().int().min(1).default(200),
+  }),
   setup(mod) {
-    const preApproval = mod.option.boolean('pre_approval', true);
-    const maxPendingRequests = mod.option.number('max_pending_requests', 200, 1);
+    const { pre_approval: preApproval, max_pending_requests: maxPendingRequests } = mod.options;
     const service = new PresenceService(mod, { preApproval, maxPendingRequests });
 
     mod.hook('stream-features', ({ origin, features }) => {

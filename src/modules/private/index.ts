@@ -3,7 +3,9 @@
  * elements per namespace, and reads them back by namespace. Only the account itself may read or
  * write its storage. Options are in `[modules.private]` (docs/configuration.md).
  */
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
+import { size } from '../../core/option-schemas.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import { Element } from '../../xml/element.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
@@ -17,9 +19,12 @@ export const PRIVATE_STORE = 'private';
 export default defineModule({
   name: 'private',
   description: 'XEP-0049 Private XML Storage',
+  options: z.object({
+    max_size: size('256 KiB'),
+    max_namespaces: z.number().int().min(1).default(100),
+  }),
   setup(mod) {
-    const maxSize = mod.option.size('max_size', '256 KiB');
-    const maxNamespaces = mod.option.number('max_namespaces', 100, 1);
+    const { max_size: maxSize, max_namespaces: maxNamespaces } = mod.options;
     const store = mod.map<string[]>(PRIVATE_STORE);
     // XEP-0049 defines no disco feature; clients probe with an IQ. Nothing to advertise.
 

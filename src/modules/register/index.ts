@@ -7,15 +7,16 @@ import { defineModule } from '../../core/modules.js';
 import { NS } from '../../xml/ns.js';
 import { AccountManagement } from './account-management.js';
 import { RegistrationBeforeAuth } from './before-auth.js';
-import { readRegisterOptions } from './options.js';
+import { readRegisterOptions, registerOptions } from './options.js';
 import { NS_REGISTER, NS_REGISTER_FEATURE } from './query.js';
 import { RegistrationThrottle } from './throttle.js';
 
 export default defineModule({
   name: 'register',
   description: 'XEP-0077 In-Band Registration',
+  options: registerOptions,
   setup(mod) {
-    const options = readRegisterOptions(mod.option);
+    const options = readRegisterOptions(mod.options);
     const throttle = new RegistrationThrottle({ max: options.throttleMax, periodMs: options.throttlePeriod, exempt: options.throttleExempt });
     const beforeAuth = new RegistrationBeforeAuth(mod, options, throttle);
     const management = new AccountManagement(mod, options);

@@ -1,5 +1,15 @@
-/** The `[modules.register]` options, read and checked once when the module loads. */
-import type { ModuleOptions } from '../../core/modules.js';
+/** The `[modules.register]` options: their schema, and the names the module's code uses. */
+import { z } from 'zod';
+import { duration, list } from '../../core/option-schemas.js';
+
+export const registerOptions = z.object({
+  allow_password_change: z.boolean().default(true),
+  allow_account_removal: z.boolean().default(true),
+  registration_throttle_max: z.number().int().min(0).default(5),
+  registration_throttle_period: duration('1 hour'),
+  registration_throttle_exempt: list(),
+  instructions: z.string().default('Choose a username and password to register an account on this server.'),
+});
 
 export interface RegisterOptions {
   /** Registered users may change their password in-band (XEP-0077 §3.3). */
@@ -16,13 +26,13 @@ export interface RegisterOptions {
   instructions: string;
 }
 
-export function readRegisterOptions(option: ModuleOptions): RegisterOptions {
+export function readRegisterOptions(options: z.output<typeof registerOptions>): RegisterOptions {
   return {
-    allowPasswordChange: option.boolean('allow_password_change', true),
-    allowAccountRemoval: option.boolean('allow_account_removal', true),
-    throttleMax: option.number('registration_throttle_max', 5, 0),
-    throttlePeriod: option.period('registration_throttle_period', '1 hour'),
-    throttleExempt: option.list('registration_throttle_exempt', []),
-    instructions: option.string('instructions', 'Choose a username and password to register an account on this server.'),
+    allowPasswordChange: options.allow_password_change,
+    allowAccountRemoval: options.allow_account_removal,
+    throttleMax: options.registration_throttle_max,
+    throttlePeriod: options.registration_throttle_period,
+    throttleExempt: options.registration_throttle_exempt,
+    instructions: options.instructions,
   };
 }

@@ -3,6 +3,7 @@
  * interested resources, and roster versioning (§2.6, XEP-0237). Subscription states change in
  * the presence module; both use the storage API in ./store.ts. Options in `[modules.roster]`.
  */
+import { z } from 'zod';
 import { defineModule, type ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { BoundC2SSession } from '../../core/session.js';
@@ -19,12 +20,18 @@ interface RosterOptions extends RosterLimits {
 export default defineModule({
   name: 'roster',
   description: 'RFC 6121 §2 rosters, XEP-0237 roster versioning',
+  options: z.object({
+    max_items: z.number().int().min(1).default(1000),
+    max_name_length: z.number().int().min(1).default(1024),
+    max_group_length: z.number().int().min(1).default(1024),
+    versioning: z.boolean().default(true),
+  }),
   setup(mod) {
     const options: RosterOptions = {
-      maxItems: mod.option.number('max_items', 1000, 1),
-      maxNameLength: mod.option.number('max_name_length', 1024, 1),
-      maxGroupLength: mod.option.number('max_group_length', 1024, 1),
-      versioning: mod.option.boolean('versioning', true),
+      maxItems: mod.options.max_items,
+      maxNameLength: mod.options.max_name_length,
+      maxGroupLength: mod.options.max_group_length,
+      versioning: mod.options.versioning,
     };
 
     mod.hook('stream-features', ({ origin, features }) => {

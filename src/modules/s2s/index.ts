@@ -13,7 +13,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
+import { duration } from '../../core/option-schemas.js';
 import type { Server } from '../../core/server.js';
 import type { EventMap } from '../../core/event-map.js';
 import { listenAll } from '../../net/listen.js';
@@ -39,6 +41,13 @@ export default defineModule({
   name: 's2s',
   description: 'RFC 6120 server-to-server streams, XEP-0220 dialback, XEP-0178 SASL EXTERNAL',
   scope: 'global',
+  options: z.object({
+    dialback_secret: z.string().min(1).optional(), // a random one per process when left out
+    connect_timeout: duration('10s', { min: 1 }),
+    negotiation_timeout: duration('30s', { min: 1 }),
+    auth_timeout: duration('60s', { min: 1 }),
+    queue_size: z.number().int().min(1).default(500),
+  }),
   async setup(mod) {
     const server = mod.server;
     const cfg = server.config.s2s;
@@ -55,13 +64,13 @@ export default defineModule({
       server,
       log: mod.log,
       security: new S2SSecurity(cfg, server.tls),
-      secret: mod.option.string('dialback_secret', randomBytes(32).toString('hex')),
+      secret: mod.options.dialback_secret ?? randomBytes(32).toString('hex'),
       stats: emptyStats(),
       options: {
-        connectTimeout: mod.option.period('connect_timeout', '10s'),
-        negotiationTimeout: mod.option.period('negotiation_timeout', '30s'),
-        authTimeout: mod.option.period('auth_timeout', '60s'),
-        queueSize: mod.option.number('queue_size', 500, 1),
+        connectTimeout: mod.options.connect_timeout,
+        negotiationTimeout: mod.options.negotiation_timeout,
+        authTimeout: mod.options.auth_timeout,
+        queueSize: mod.options.queue_size,
       },
       verifier: { verify: () => Promise.resolve('error') },
     };

@@ -10,7 +10,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
+import { duration } from '../../core/option-schemas.js';
 import type { C2SUnauthedSession, StreamSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
@@ -45,22 +47,32 @@ interface StreamAuth {
 export default defineModule({
   name: 'saslauth',
   description: 'RFC 6120 §6 SASL: SCRAM-SHA-1/256(-PLUS), PLAIN; XEP-0440',
+  options: z.object({
+    allow_plain: z.boolean().default(true),
+    require_channel_binding: z.boolean().default(false),
+    // RFC 6120 §6.4.5: allow a reasonable number of retries (at least 2, no more than 5).
+    max_stream_failures: z.number().int().min(1).max(5).default(3),
+    failure_window: duration('5 minutes'),
+    max_failures: z.number().int().min(1).default(5),
+    failure_delay: duration('1s'),
+    max_failure_delay: duration('10s'),
+  }),
   setup(mod) {
     const server = mod.server;
     const host = mod.host;
     const requireEncryption = server.config.c2s.require_encryption;
     const credentialKinds = server.config.auth.scram_hashes.map(mechanismName);
-    const mechanisms = new SaslMechanisms({ requireChannelBinding: mod.option.boolean('require_channel_binding', false) });
-    for (const builtin of builtinMechanisms({ allowPlain: mod.option.boolean('allow_plain', true) })) mod.onUnload(mechanisms.register(builtin));
+    const mechanisms = new SaslMechanisms({ requireChannelBinding: mod.options.require_channel_binding });
+    for (const builtin of builtinMechanisms({ allowPlain: mod.options.allow_plain })) mod.onUnload(mechanisms.register(builtin));
     mod.provides('sasl-mechanisms', mechanisms);
     // RFC 6120 §6.4.5: allow a reasonable number of retries (at least 2, no more than 5).
-    const maxStreamFailures = mod.option.number('max_stream_failures', 3, 1, 5);
-    const windowMs = mod.option.period('failure_window', '5 minutes');
+    const maxStreamFailures = mod.options.max_stream_failures;
+    const windowMs = mod.options.failure_window;
     const limiter = new FailureLimiter({
-      maxFailures: mod.option.number('max_failures', 5, 1),
+      maxFailures: mod.options.max_failures,
       windowMs,
-      baseDelayMs: mod.option.period('failure_delay', '1s'),
-      maxDelayMs: mod.option.period('max_failure_delay', '10s'),
+      baseDelayMs: mod.options.failure_delay,
+      maxDelayMs: mod.options.max_failure_delay,
     });
     mod.setInterval(() => limiter.sweep(), Math.max(1000, windowMs));
     const fake = new FakeCredentials(server.config.auth.scram_iterations);

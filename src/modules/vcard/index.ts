@@ -3,7 +3,9 @@
  * replacing the old one) and anyone may read it (IQ-get to the user's bare JID, answered by
  * the server on the user's behalf). Options are in `[modules.vcard]` (docs/configuration.md).
  */
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
+import { size } from '../../core/option-schemas.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import { Element } from '../../xml/element.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
@@ -16,8 +18,9 @@ export const VCARD_STORE = 'vcard';
 export default defineModule({
   name: 'vcard',
   description: 'XEP-0054 vcard-temp',
+  options: z.object({ max_size: size('64 KiB') }),
   setup(mod) {
-    const maxSize = mod.option.size('max_size', '64 KiB');
+    const maxSize = mod.options.max_size;
     const store = mod.keyval<string>(VCARD_STORE);
     mod.addFeature(NS_VCARD);
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type as osType, release as osRelease } from 'node:os';
+import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { errorReply, reply } from '../../xml/stanza.js';
 
@@ -30,9 +31,12 @@ export function cantoVersion(from = dirname(fileURLToPath(import.meta.url))): st
 export default defineModule({
   name: 'version',
   description: 'XEP-0092 Software Version',
+  options: z.object({
+    hide_version: z.boolean().default(false),
+    hide_os: z.boolean().default(true),
+  }),
   setup(mod) {
-    const hideVersion = mod.option.boolean('hide_version', false);
-    const hideOs = mod.option.boolean('hide_os', true);
+    const { hide_version: hideVersion, hide_os: hideOs } = mod.options;
     if (hideVersion) {
       mod.hook(`iq-get/host/${NS_VERSION}:query`, ({ origin, stanza }) => {
         origin.send(errorReply(stanza, 'service-unavailable'));

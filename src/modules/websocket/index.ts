@@ -10,7 +10,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { z } from 'zod';
 import { defineModule, type ModuleApi } from '../../core/modules.js';
+import { duration } from '../../core/option-schemas.js';
 import type { RequestContext } from '../../net/http.js';
 import { originAllowed, refuseUpgrade } from '../../net/http.js';
 import { normalizeAddress } from '../../net/proxy.js';
@@ -30,12 +32,14 @@ export default defineModule({
   description: 'RFC 7395 XMPP over WebSocket',
   scope: 'global',
   depends: ['http'],
+  options: z.object({
+    path: z.string().startsWith('/', { message: 'expected a path starting with "/"' }).default('/xmpp-websocket'),
+    ping_interval: duration('30s'),
+    see_other_uri: z.string().default(''),
+  }),
   setup(mod) {
     const server = mod.server;
-    const path = mod.option.string('path', '/xmpp-websocket');
-    if (!path.startsWith('/')) throw new Error(`modules.websocket.path: expected a path starting with "/", got "${path}"`);
-    const pingInterval = mod.option.period('ping_interval', '30s');
-    const seeOtherUri = mod.option.string('see_other_uri', '');
+    const { path, ping_interval: pingInterval, see_other_uri: seeOtherUri } = mod.options;
     const limits = server.config.limits;
     const corsOrigins = server.config.http.cors_origins;
 
