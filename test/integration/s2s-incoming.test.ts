@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient } from '../helpers/fake-client.js';
+import { FakeClient } from '../../src/testing/index.js';
 import { dialbackKey } from '../../src/modules/s2s/dialback.js';
 import { makeTestCa, type TestCa } from './s2s-harness.js';
 
@@ -123,7 +123,7 @@ test('dialback before STARTTLS is refused', async () => {
 
 test('dialback with piggybacking: two originating domains on one stream, then the stanza checks', async () => {
   const { peer, streamId } = await openSecured('a.test');
-  const juliet = fakeClient(b.server, 'juliet', 'b.test', 'balcony');
+  const juliet = new FakeClient(b.server, 'juliet@b.test/balcony');
 
   // Stanzas before authentication close the stream elsewhere; here: a wrong key first.
   peer.send(`<db:result from='a.test' to='b.test'>${'0'.repeat(64)}</db:result>`);

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { createServer, type Server as NetServer } from 'node:net';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient } from '../../src/testing/index.js';
 import { iq, message, presence } from '../../src/xml/stanza.js';
 import type { Element } from '../../src/xml/element.js';
 import { s2sOutgoing, s2sStats } from '../../src/modules/s2s/index.js';
@@ -49,8 +49,8 @@ async function exerciseBothWays(a: Server, b: Server): Promise<void> {
   for (const [name, s] of [['a', a], ['b', b]] as const) {
     s.events.on('s2s-authenticated', ({ session }) => void authenticated.push(`${name} ${session.direction} ${session.fromHost}→${session.toHost} ${session.type}`));
   }
-  const romeo = fakeClient(a, 'romeo', 'a.test', 'phone');
-  const juliet = fakeClient(b, 'juliet', 'b.test', 'balcony');
+  const romeo = new FakeClient(a, 'romeo@a.test/phone');
+  const juliet = new FakeClient(b, 'juliet@b.test/balcony');
   romeo.session.interested = true;
   juliet.session.interested = true;
   // Available (as after initial presence): subscription requests go to available resources.
@@ -130,7 +130,7 @@ test('federation with SASL EXTERNAL when the certificates verify', async () => {
 test('secure_auth refuses dialback: stanzas to the domain bounce', async () => {
   const pair = await startPair(ca, { trustCa: false, adjustB: (c) => (c.s2s.secure_auth = true) });
   try {
-    const romeo = fakeClient(pair.a.server, 'romeo', 'a.test', 'phone');
+    const romeo = new FakeClient(pair.a.server, 'romeo@a.test/phone');
     const started = Date.now();
     pair.a.server.router.fromClient(romeo.session, message({ to: 'juliet@b.test', id: 'x1' }).c('body').t('hi').up());
     const bounce = await waitFor('bounce', find(romeo, (e) => e.attrs.id === 'x1'));
@@ -146,7 +146,7 @@ test('secure_auth refuses dialback: stanzas to the domain bounce', async () => {
 test('secure_domains on the sending side refuses an unverifiable peer', async () => {
   const pair = await startPair(ca, { trustCa: false, adjustA: (c) => (c.s2s.secure_domains = ['b.test']) });
   try {
-    const romeo = fakeClient(pair.a.server, 'romeo', 'a.test', 'phone');
+    const romeo = new FakeClient(pair.a.server, 'romeo@a.test/phone');
     pair.a.server.router.fromClient(romeo.session, message({ to: 'juliet@b.test', id: 'x2' }).c('body').t('hi').up());
     const bounce = await waitFor('bounce', find(romeo, (e) => e.attrs.id === 'x2'));
     assert.equal(errorCondition(bounce), 'remote-server-not-found');
@@ -177,7 +177,7 @@ test('unreachable and silent domains bounce every queued stanza promptly', async
     },
   });
   try {
-    const romeo = fakeClient(pair.a.server, 'romeo', 'a.test', 'phone');
+    const romeo = new FakeClient(pair.a.server, 'romeo@a.test/phone');
     const started = Date.now();
     for (const id of ['n1', 'n2', 'n3']) {
       pair.a.server.router.fromClient(romeo.session, message({ to: 'someone@nowhere.test', id }).c('body').t(id).up());
@@ -203,8 +203,8 @@ test('idle outgoing streams are closed after s2s.idle_timeout and made again on 
   const pair = await startPair(ca, { trustCa: true, adjustA: (c) => (c.s2s.idle_timeout = 1200) });
   try {
     const a = pair.a.server;
-    const romeo = fakeClient(a, 'romeo', 'a.test', 'phone');
-    const juliet = fakeClient(pair.b.server, 'juliet', 'b.test', 'balcony');
+    const romeo = new FakeClient(a, 'romeo@a.test/phone');
+    const juliet = new FakeClient(pair.b.server, 'juliet@b.test/balcony');
     const outgoing = () => [...a.sessions.all].filter((s) => s.type === 's2s' && s.direction === 'outgoing');
     a.router.fromClient(romeo.session, message({ to: 'juliet@b.test/balcony', id: 'i1' }).c('body').t('1').up());
     await waitFor('first message', find(juliet, (e) => e.attrs.id === 'i1'));
@@ -239,8 +239,8 @@ test('targets are tried in turn; a direct TLS target (XEP-0368) is connected wit
         { host: '127.0.0.1', port: pair.b.server.port('s2s_direct_tls'), directTls: true },
       ]);
     };
-    const romeo = fakeClient(a, 'romeo', 'a.test', 'phone');
-    const juliet = fakeClient(pair.b.server, 'juliet', 'b.test', 'balcony');
+    const romeo = new FakeClient(a, 'romeo@a.test/phone');
+    const juliet = new FakeClient(pair.b.server, 'juliet@b.test/balcony');
     a.router.fromClient(romeo.session, message({ to: 'juliet@b.test/balcony', id: 'd1' }).c('body').t('direct').up());
     await waitFor('message over direct TLS', find(juliet, (e) => e.attrs.id === 'd1'));
     assert.deepEqual(asked, ['b.test']);

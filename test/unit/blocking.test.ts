@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient } from '../../src/testing/index.js';
 import { iq, message, presence } from '../../src/xml/stanza.js';
 import type { Element } from '../../src/xml/element.js';
 import type { StanzaEvent } from '../../src/core/event-map.js';
@@ -151,9 +151,9 @@ test('urn:xmpp:blocking is advertised', () => {
 });
 
 test('blocklist, block, unblock, unblock-all, with pushes to interested resources only', async () => {
-  const a = fakeClient(ts.server, 'juliet', 'localhost', 'a');
-  const b = fakeClient(ts.server, 'juliet', 'localhost', 'b');
-  const quiet = fakeClient(ts.server, 'juliet', 'localhost', 'quiet');
+  const a = new FakeClient(ts.server, 'juliet@localhost/a');
+  const b = new FakeClient(ts.server, 'juliet@localhost/b');
+  const quiet = new FakeClient(ts.server, 'juliet@localhost/quiet');
   const empty = await command(a, 'get', 'blocklist');
   assert.equal(empty.attrs.type, 'result');
   assert.deepEqual(items(empty), []);
@@ -190,7 +190,7 @@ test('blocklist, block, unblock, unblock-all, with pushes to interested resource
 });
 
 test('command errors: bad-request, jid-malformed, forbidden, policy-violation', async () => {
-  const p = fakeClient(ts.server, 'paris', 'localhost', 'p');
+  const p = new FakeClient(ts.server, 'paris@localhost/p');
   assert.equal(condition(await command(p, 'set', 'block')), 'bad-request');
   assert.equal(condition(await command(p, 'set', 'block', ['@bad'])), 'jid-malformed');
   assert.equal(condition(await command(p, 'set', 'unblock', ['a@b/'])), 'jid-malformed');
@@ -208,8 +208,8 @@ test('command errors: bad-request, jid-malformed, forbidden, policy-violation', 
 });
 
 test('a blocked contact: messages and iq get/set bounce with service-unavailable, presence and results are dropped', async () => {
-  const juliet = online(fakeClient(ts.server, 'juliet', 'localhost', 'balcony'));
-  const romeo = online(fakeClient(ts.server, 'romeo', 'localhost', 'garden'));
+  const juliet = online(new FakeClient(ts.server, 'juliet@localhost/balcony'));
+  const romeo = online(new FakeClient(ts.server, 'romeo@localhost/garden'));
   await command(juliet, 'set', 'block', ['romeo@localhost']);
   juliet.sent.length = 0;
   presences.length = 0;
@@ -232,7 +232,7 @@ test('a blocked contact: messages and iq get/set bounce with service-unavailable
   assert.equal(romeo.sent.length, 3);
 
   // The nurse is not blocked.
-  const nurse = fakeClient(ts.server, 'nurse', 'localhost', 'n');
+  const nurse = new FakeClient(ts.server, 'nurse@localhost/n');
   ts.server.router.fromClient(nurse.session, chat('juliet@localhost', 'hello'));
   await tick();
   assert.equal(juliet.last()?.getChildText('body'), 'hello');
@@ -240,8 +240,8 @@ test('a blocked contact: messages and iq get/set bounce with service-unavailable
 });
 
 test('the user sending to a blocked JID gets not-acceptable with <blocked/>; presence is dropped silently', async () => {
-  const juliet = online(fakeClient(ts.server, 'juliet', 'localhost', 'balcony2'));
-  const romeo = online(fakeClient(ts.server, 'romeo', 'localhost', 'garden2'));
+  const juliet = online(new FakeClient(ts.server, 'juliet@localhost/balcony2'));
+  const romeo = online(new FakeClient(ts.server, 'romeo@localhost/garden2'));
   await command(juliet, 'set', 'block', ['romeo@localhost']);
   juliet.sent.length = 0;
   presences.length = 0;
@@ -277,9 +277,9 @@ test('the user sending to a blocked JID gets not-acceptable with <blocked/>; pre
 });
 
 test('domain and full-JID items, and remote destinations', async () => {
-  const friar = fakeClient(ts.server, 'friar', 'localhost', 'cell');
-  const tybaltA = online(fakeClient(ts.server, 'tybalt', 'localhost', 'sword'));
-  const tybaltB = online(fakeClient(ts.server, 'tybalt', 'localhost', 'home'));
+  const friar = new FakeClient(ts.server, 'friar@localhost/cell');
+  const tybaltA = online(new FakeClient(ts.server, 'tybalt@localhost/sword'));
+  const tybaltB = online(new FakeClient(ts.server, 'tybalt@localhost/home'));
   await command(friar, 'set', 'block', ['tybalt@localhost/sword', 'evil.example']);
   friar.sent.length = 0;
   ts.server.router.fromClient(tybaltA.session, chat('friar@localhost/cell', 'from sword'));
@@ -296,8 +296,8 @@ test('domain and full-JID items, and remote destinations', async () => {
 
 test('an offline user’s stored blocklist is loaded on demand: blocked messages bounce, others go offline', async () => {
   await ts.server.storage.keyval<string[]>('localhost', 'blocklist').set('capulet', ['romeo@localhost']);
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r9');
-  const nurse = fakeClient(ts.server, 'nurse', 'localhost', 'n9');
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/r9');
+  const nurse = new FakeClient(ts.server, 'nurse@localhost/n9');
   ts.server.router.fromClient(romeo.session, chat('capulet@localhost', 'first'));
   ts.server.router.fromClient(romeo.session, chat('capulet@localhost', 'second'));
   ts.server.router.fromClient(nurse.session, chat('capulet@localhost', 'allowed'));
@@ -310,9 +310,9 @@ test('an offline user’s stored blocklist is loaded on demand: blocked messages
 });
 
 test('blocking sends unavailable presence from each available resource; unblocking without a roster sends none', async () => {
-  const juliet1 = online(fakeClient(ts.server, 'juliet', 'localhost', 'p1'));
-  const juliet2 = online(fakeClient(ts.server, 'juliet', 'localhost', 'p2'));
-  const juliet3 = fakeClient(ts.server, 'juliet', 'localhost', 'p3'); // not available
+  const juliet1 = online(new FakeClient(ts.server, 'juliet@localhost/p1'));
+  const juliet2 = online(new FakeClient(ts.server, 'juliet@localhost/p2'));
+  const juliet3 = new FakeClient(ts.server, 'juliet@localhost/p3'); // not available
   presences.length = 0;
   await command(juliet1, 'set', 'block', ['romeo@localhost', 'evil.example']);
   await tick();

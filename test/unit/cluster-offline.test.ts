@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer } from '../helpers/server.js';
-import { fakeClient } from '../helpers/fake-client.js';
+import { FakeClient } from '../../src/testing/index.js';
 import { ClusterWorker, type WorkerChannel } from '../../src/cluster/worker.js';
 import type { PrimaryToWorker, RegistryEntry, WorkerToPrimary } from '../../src/cluster/protocol.js';
 import { silentLogger } from '../../src/core/logging.js';
@@ -34,7 +34,7 @@ test('a message stored offline here is delivered when the recipient becomes avai
   try {
     const creds = makeCredentials('pw', { iterations: 4096, hashes: ['SHA-1'] });
     for (const u of ['romeo', 'juliet']) await ts.server.storage.accounts.create('localhost', u, creds);
-    const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'garden');
+    const romeo = new FakeClient(ts.server, 'romeo@localhost/garden');
     ts.server.router.fromClient(romeo.session, message({ to: 'juliet@localhost', type: 'chat', id: 'm1' }).c('body').t('hi').up());
     await tick();
     const offline = ts.server.storage.archive('localhost', 'offline');

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient } from '../../src/testing/index.js';
 import { message, presence } from '../../src/xml/stanza.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 
@@ -30,12 +30,12 @@ const bodies = (c: FakeClient) => c.sent.filter((s) => s.name === 'message' && s
 const errors = (c: FakeClient) => c.sent.filter((s) => s.attrs.type === 'error').map((s) => s.getChild('error')?.elements[0]?.name);
 
 test('a bare-JID message reaches only the highest-priority resources, never negative ones', async () => {
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r');
-  const a = online(fakeClient(ts.server, 'juliet', 'localhost', 'a'), 5);
-  const b = online(fakeClient(ts.server, 'juliet', 'localhost', 'b'), 5);
-  const c = online(fakeClient(ts.server, 'juliet', 'localhost', 'c'), 1);
-  const d = online(fakeClient(ts.server, 'juliet', 'localhost', 'd'), -1);
-  const e = fakeClient(ts.server, 'juliet', 'localhost', 'e'); // bound, no presence
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/r');
+  const a = online(new FakeClient(ts.server, 'juliet@localhost/a'), 5);
+  const b = online(new FakeClient(ts.server, 'juliet@localhost/b'), 5);
+  const c = online(new FakeClient(ts.server, 'juliet@localhost/c'), 1);
+  const d = online(new FakeClient(ts.server, 'juliet@localhost/d'), -1);
+  const e = new FakeClient(ts.server, 'juliet@localhost/e'); // bound, no presence
   ts.server.router.fromClient(romeo.session, chat('juliet@localhost', 'hello'));
   await tick();
   assert.deepEqual(bodies(a), ['hello']);
@@ -55,8 +55,8 @@ test('a bare-JID message reaches only the highest-priority resources, never nega
 });
 
 test('a full JID that is gone falls back to the bare-JID rules; groupchat gets an error', async () => {
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r2');
-  const nurse = online(fakeClient(ts.server, 'nurse', 'localhost', 'home'));
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/r2');
+  const nurse = online(new FakeClient(ts.server, 'nurse@localhost/home'));
   ts.server.router.fromClient(romeo.session, chat('nurse@localhost/gone', 'fallback'));
   ts.server.router.fromClient(romeo.session, chat('nurse@localhost/gone', 'gc', 'groupchat'));
   ts.server.router.fromClient(romeo.session, chat('nurse@localhost', 'gc2', 'groupchat'));
@@ -67,7 +67,7 @@ test('a full JID that is gone falls back to the bare-JID rules; groupchat gets a
 });
 
 test('messages to unknown users get service-unavailable, headlines and errors are dropped', async () => {
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r3');
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/r3');
   ts.server.router.fromClient(romeo.session, chat('nobody@localhost', 'x'));
   ts.server.router.fromClient(romeo.session, chat('nobody@localhost', 'y', 'headline'));
   ts.server.router.fromClient(romeo.session, chat('nobody@localhost', 'z', 'error'));
@@ -77,7 +77,7 @@ test('messages to unknown users get service-unavailable, headlines and errors ar
 });
 
 test('offline messages are stored with a delay stamp and delivered at the next initial presence', async () => {
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r4');
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/r4');
   ts.server.router.fromClient(romeo.session, chat('friar@localhost', 'first'));
   ts.server.router.fromClient(romeo.session, message({ to: 'friar@localhost', type: 'chat' }).c('composing', { xmlns: 'http://jabber.org/protocol/chatstates' }).up());
   ts.server.router.fromClient(romeo.session, chat('friar@localhost', 'second', 'normal'));
@@ -87,7 +87,7 @@ test('offline messages are stored with a delay stamp and delivered at the next i
   await tick();
   assert.deepEqual(errors(romeo), ['service-unavailable'], 'over the limit, the sender is told');
 
-  const friar = online(fakeClient(ts.server, 'friar', 'localhost', 'cell'));
+  const friar = online(new FakeClient(ts.server, 'friar@localhost/cell'));
   ts.server.hosts.get('localhost')?.events.fire('presence/initial', { session: friar.session, presence: presence() });
   await tick();
   assert.deepEqual(bodies(friar), ['first', 'second']);
@@ -99,10 +99,10 @@ test('offline messages are stored with a delay stamp and delivered at the next i
 });
 
 test('negative priority does not trigger offline delivery', async () => {
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r5');
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/r5');
   ts.server.router.fromClient(romeo.session, chat('lonely@localhost', 'wait'));
   await tick();
-  const lonely = online(fakeClient(ts.server, 'lonely', 'localhost', 'x'), -5);
+  const lonely = online(new FakeClient(ts.server, 'lonely@localhost/x'), -5);
   ts.server.hosts.get('localhost')?.events.fire('presence/initial', { session: lonely.session, presence: presence() });
   await tick();
   assert.deepEqual(bodies(lonely), []);
@@ -110,8 +110,8 @@ test('negative priority does not trigger offline delivery', async () => {
 });
 
 test('an iq to a connected full JID is delivered; to a missing one it gets service-unavailable', async () => {
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r6');
-  const juliet = fakeClient(ts.server, 'juliet', 'localhost', 'phone');
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/r6');
+  const juliet = new FakeClient(ts.server, 'juliet@localhost/phone');
   const { iq } = await import('../../src/xml/stanza.js');
   const q = iq({ type: 'get', id: 'q1', to: 'juliet@localhost/phone' });
   q.c('query', { xmlns: 'jabber:iq:version' });
@@ -124,11 +124,11 @@ test('an iq to a connected full JID is delivered; to a missing one it gets servi
 });
 
 test('a message stored while its recipient comes online is delivered at once, not at the next login', async () => {
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r9');
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/r9');
   await ts.server.storage.accounts.create('localhost', 'latecomer', creds);
   // The race: message/offline decided "offline" just before the recipient's initial presence,
   // whose read of the store then found nothing. Fired directly so the order is certain.
-  const late = online(fakeClient(ts.server, 'latecomer', 'localhost', 'desk'));
+  const late = online(new FakeClient(ts.server, 'latecomer@localhost/desk'));
   ts.server.hosts.get('localhost')?.events.fire('presence/initial', { session: late.session, presence: presence() });
   await tick();
   const stanza = chat('latecomer@localhost', 'just in time');

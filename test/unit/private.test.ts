@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient } from '../../src/testing/index.js';
 import { iq } from '../../src/xml/stanza.js';
 import { Element } from '../../src/xml/element.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
@@ -19,8 +19,8 @@ before(async () => {
   });
   const creds = makeCredentials('pw', { iterations: 4096, hashes: ['SHA-1'] });
   for (const u of ['hamlet', 'macbeth', 'full']) await ts.server.storage.accounts.create('localhost', u, creds);
-  hamlet = fakeClient(ts.server, 'hamlet', 'localhost', 'denmark');
-  macbeth = fakeClient(ts.server, 'macbeth', 'localhost', 'scotland');
+  hamlet = new FakeClient(ts.server, 'hamlet@localhost/denmark');
+  macbeth = new FakeClient(ts.server, 'macbeth@localhost/scotland');
 });
 after(async () => {
   await ts.stop();
@@ -127,7 +127,7 @@ test("another user's private storage is forbidden, for get and set", async () =>
 test('max_size and max_namespaces are enforced with policy-violation', async () => {
   const big = await ask(macbeth, 'set', [el('big', 'urn:x:big', 'x'.repeat(600))]);
   assert.equal(condition(big), 'policy-violation');
-  const full = fakeClient(ts.server, 'full', 'localhost', 'r');
+  const full = new FakeClient(ts.server, 'full@localhost/r');
   for (const i of [1, 2, 3, 4]) assert.equal((await ask(full, 'set', [el('x', `urn:x:${i}`, 'v')])).attrs.type, 'result');
   // Replacing an existing namespace is still fine; a fifth is not.
   assert.equal((await ask(full, 'set', [el('x', 'urn:x:1', 'w')])).attrs.type, 'result');

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient } from '../../src/testing/index.js';
 import { iq } from '../../src/xml/stanza.js';
 import type { Element } from '../../src/xml/element.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
@@ -18,8 +18,8 @@ before(async () => {
   });
   const creds = makeCredentials('pw', { iterations: 4096, hashes: ['SHA-1'] });
   for (const u of ['romeo', 'juliet']) await ts.server.storage.accounts.create('localhost', u, creds);
-  romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r');
-  juliet = fakeClient(ts.server, 'juliet', 'localhost', 'j');
+  romeo = new FakeClient(ts.server, 'romeo@localhost/r');
+  juliet = new FakeClient(ts.server, 'juliet@localhost/j');
 });
 after(async () => {
   await ts.stop();

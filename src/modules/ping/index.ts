@@ -3,6 +3,7 @@
  * have been silent for `ping_interval` to find dead ones (closed after `ping_timeout` without
  * an answer). Options in `[modules.ping]`; see README.md.
  */
+import { moduleClock } from '../../core/clock.js';
 import { defineModule, ModuleOptionError } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import { reply } from '../../xml/stanza.js';
@@ -25,7 +26,8 @@ export default defineModule({
     // 0 turns the server-initiated pings off.
     if (interval === 0) return;
     if (timeout <= 0) throw new ModuleOptionError('modules.ping.ping_timeout: must be longer than 0');
-    const keepalive = new Keepalive({ host: mod.host, interval, timeout, log: mod.log });
+    const clock = moduleClock(mod);
+    const keepalive = new Keepalive({ host: mod.host, interval, timeout, log: mod.log, now: clock.now });
     mod.hook('resource-bind', ({ session }) => keepalive.track(session));
     mod.hook('resource-unbind', ({ session }) => keepalive.untrack(session));
     // Sessions already bound when the module loads (a reload) are watched too.
@@ -40,6 +42,6 @@ export default defineModule({
     };
     mod.hook('iq/host', onResult, 100);
     mod.hook('iq/bare', onResult, 100);
-    mod.setInterval(() => keepalive.sweep(), keepalive.sweepEvery);
+    clock.setInterval(() => keepalive.sweep(), keepalive.sweepEvery);
   },
 });
