@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { FakeClient } from '../../src/testing/index.js';
+import { FakeClient, settle } from '../../src/testing/index.js';
 import { message, presence } from '../../src/xml/stanza.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 
@@ -25,7 +25,6 @@ function online(c: FakeClient, priority = 0): FakeClient {
   return c;
 }
 const chat = (to: string, body: string, type = 'chat') => message({ to, type, id: body }).c('body').t(body).up();
-const tick = () => new Promise((r) => setTimeout(r, 50));
 const bodies = (c: FakeClient) => c.sent.filter((s) => s.name === 'message' && s.attrs.type !== 'error').map((s) => s.getChildText('body'));
 const errors = (c: FakeClient) => c.sent.filter((s) => s.attrs.type === 'error').map((s) => s.getChild('error')?.elements[0]?.name);
 
@@ -37,19 +36,19 @@ test('a bare-JID message reaches only the highest-priority resources, never nega
   const d = online(new FakeClient(ts.server, 'juliet@localhost/d'), -1);
   const e = new FakeClient(ts.server, 'juliet@localhost/e'); // bound, no presence
   ts.server.router.fromClient(romeo.session, chat('juliet@localhost', 'hello'));
-  await tick();
+  await settle();
   assert.deepEqual(bodies(a), ['hello']);
   assert.deepEqual(bodies(b), ['hello']);
   assert.deepEqual(bodies(c), []);
   assert.deepEqual(bodies(d), []);
   assert.deepEqual(bodies(e), []);
   ts.server.router.fromClient(romeo.session, chat('juliet@localhost', 'news', 'headline'));
-  await tick();
+  await settle();
   assert.deepEqual(bodies(c), ['news'], 'headlines go to every non-negative resource');
   assert.deepEqual(bodies(d), []);
   // A full JID reaches exactly that resource, even with negative priority.
   ts.server.router.fromClient(romeo.session, chat('juliet@localhost/d', 'direct'));
-  await tick();
+  await settle();
   assert.deepEqual(bodies(d), ['direct']);
   for (const x of [a, b, c, d, e]) x.session.close();
 });
@@ -60,7 +59,7 @@ test('a full JID that is gone falls back to the bare-JID rules; groupchat gets a
   ts.server.router.fromClient(romeo.session, chat('nurse@localhost/gone', 'fallback'));
   ts.server.router.fromClient(romeo.session, chat('nurse@localhost/gone', 'gc', 'groupchat'));
   ts.server.router.fromClient(romeo.session, chat('nurse@localhost', 'gc2', 'groupchat'));
-  await tick();
+  await settle();
   assert.deepEqual(bodies(nurse), ['fallback']);
   assert.deepEqual(errors(romeo), ['service-unavailable', 'service-unavailable']);
   nurse.session.close();
@@ -71,7 +70,7 @@ test('messages to unknown users get service-unavailable, headlines and errors ar
   ts.server.router.fromClient(romeo.session, chat('nobody@localhost', 'x'));
   ts.server.router.fromClient(romeo.session, chat('nobody@localhost', 'y', 'headline'));
   ts.server.router.fromClient(romeo.session, chat('nobody@localhost', 'z', 'error'));
-  await tick();
+  await settle();
   assert.deepEqual(errors(romeo), ['service-unavailable']);
   assert.equal(romeo.sent[0]?.attrs.from, 'nobody@localhost');
 });
@@ -81,15 +80,15 @@ test('offline messages are stored with a delay stamp and delivered at the next i
   ts.server.router.fromClient(romeo.session, chat('friar@localhost', 'first'));
   ts.server.router.fromClient(romeo.session, message({ to: 'friar@localhost', type: 'chat' }).c('composing', { xmlns: 'http://jabber.org/protocol/chatstates' }).up());
   ts.server.router.fromClient(romeo.session, chat('friar@localhost', 'second', 'normal'));
-  await tick();
+  await settle();
   assert.equal(await ts.server.storage.archive('localhost', 'offline').count('friar'), 2, 'the chat state alone is not stored');
   ts.server.router.fromClient(romeo.session, chat('friar@localhost', 'third'));
-  await tick();
+  await settle();
   assert.deepEqual(errors(romeo), ['service-unavailable'], 'over the limit, the sender is told');
 
   const friar = online(new FakeClient(ts.server, 'friar@localhost/cell'));
   ts.server.hosts.get('localhost')?.events.fire('presence/initial', { session: friar.session, presence: presence() });
-  await tick();
+  await settle();
   assert.deepEqual(bodies(friar), ['first', 'second']);
   const delay = friar.sent[0]?.getChild('delay', 'urn:xmpp:delay');
   assert.equal(delay?.attrs.from, 'localhost');
@@ -101,10 +100,10 @@ test('offline messages are stored with a delay stamp and delivered at the next i
 test('negative priority does not trigger offline delivery', async () => {
   const romeo = new FakeClient(ts.server, 'romeo@localhost/r5');
   ts.server.router.fromClient(romeo.session, chat('lonely@localhost', 'wait'));
-  await tick();
+  await settle();
   const lonely = online(new FakeClient(ts.server, 'lonely@localhost/x'), -5);
   ts.server.hosts.get('localhost')?.events.fire('presence/initial', { session: lonely.session, presence: presence() });
-  await tick();
+  await settle();
   assert.deepEqual(bodies(lonely), []);
   assert.equal(await ts.server.storage.archive('localhost', 'offline').count('lonely'), 1);
 });
@@ -130,14 +129,14 @@ test('a message stored while its recipient comes online is delivered at once, no
   // whose read of the store then found nothing. Fired directly so the order is certain.
   const late = online(new FakeClient(ts.server, 'latecomer@localhost/desk'));
   ts.server.hosts.get('localhost')?.events.fire('presence/initial', { session: late.session, presence: presence() });
-  await tick();
+  await settle();
   const stanza = chat('latecomer@localhost', 'just in time');
   stanza.attrs.from = 'romeo@localhost/r9';
   const { parseJid } = await import('../../src/jid/index.js');
   ts.server.hosts.get('localhost')?.events.fire('message/offline', {
     origin: romeo.session, stanza, from: parseJid('romeo@localhost/r9'), to: parseJid('latecomer@localhost'), username: 'latecomer', host: 'localhost',
   });
-  await tick();
+  await settle();
   assert.deepEqual(bodies(late), ['just in time']);
   assert.equal(await ts.server.storage.archive('localhost', 'offline').count('latecomer'), 0);
 });

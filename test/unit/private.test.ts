@@ -32,14 +32,9 @@ async function ask(c: FakeClient, type: 'get' | 'set', children: Element[], to?:
   const stanza = iq({ type, id, to });
   const q = stanza.c('query', { xmlns: NS_PRIVATE });
   for (const child of children) q.cnode(child);
-  ts.server.router.fromClient(c.session, stanza);
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const found = c.sent.find((e) => e.attrs.id === id);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no answer to ${id}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const answer = c.receives((e) => e.attrs.id === id, { timeoutMs: 3000 });
+  c.send(stanza);
+  return answer;
 }
 const el = (name: string, ns: string, text?: string) => {
   const e = new Element(name, { xmlns: ns });
