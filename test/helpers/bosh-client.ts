@@ -7,7 +7,7 @@
 import type { TestServer } from './server.js';
 import { parseBody } from '../../src/modules/bosh/body.js';
 import type { Element } from '../../src/xml/element.js';
-import { Wakeup } from './wakeup.js';
+import { Wakeup } from '../../src/testing/wakeup.js';
 
 export const NS_HTTPBIND = 'http://jabber.org/protocol/httpbind';
 export const NS_XBOSH = 'urn:xmpp:xbosh';

@@ -12,7 +12,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { Wakeup } from './wakeup.js';
+import { Wakeup } from '../../src/testing/wakeup.js';
 
 export interface LoadLoginOptions {
   port: number;

@@ -3,7 +3,7 @@
  * what comes back, and observe the server closing the connection.
  */
 import { connect, type Socket } from 'node:net';
-import { Wakeup } from './wakeup.js';
+import { Wakeup } from '../../src/testing/wakeup.js';
 
 export class RawClient {
   received = '';

@@ -7,7 +7,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'node:tls';
-import { Wakeup } from './wakeup.js';
+import { Wakeup } from '../../src/testing/wakeup.js';
 
 export type Hash = 'SHA-1' | 'SHA-256';
 export type CbType = 'tls-exporter' | 'tls-server-end-point';

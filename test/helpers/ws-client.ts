@@ -4,7 +4,7 @@
  */
 import { WebSocket } from 'ws';
 import type { TestServer } from './server.js';
-import { Wakeup } from './wakeup.js';
+import { Wakeup } from '../../src/testing/wakeup.js';
 
 export const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
 

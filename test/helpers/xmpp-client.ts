@@ -11,7 +11,7 @@
 import { xmppJsScramSha256 } from './scram-client.js';
 import type { TestServer } from './server.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
-import { Wakeup } from './wakeup.js';
+import { Wakeup } from '../../src/testing/wakeup.js';
 
 /** An xmpp.js (ltx) element, as far as tests need it. */
 export interface XElement {

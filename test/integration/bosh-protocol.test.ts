@@ -103,6 +103,7 @@ test('an empty request is held for `wait` seconds, then answered empty', async (
 test('output goes to the oldest held request; an extra request releases the held one empty', async () => {
   const { sid, rid } = await create({ wait: 10 });
   const held = boshPost(url, { sid, rid: rid + 1 }, '', VIA_PROXY);
+  // No seam shows a request held inside the BOSH session: give it time to arrive (not the point of the test).
   await new Promise((r) => setTimeout(r, 100));
   // An unknown mechanism is refused at once: the answer goes to the held rid+1.
   const second = boshPost(url, { sid, rid: rid + 2 }, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='NO-SUCH'/>", VIA_PROXY);
@@ -147,6 +148,7 @@ test('requests out of order within the window are processed in rid order', async
   const { sid, rid } = await create({ wait: 2 });
   // rid+2 first: it waits for rid+1, which carries a SASL attempt refused at once.
   const later = boshPost(url, { sid, rid: rid + 2 }, '', VIA_PROXY);
+  // No seam shows a request held inside the BOSH session: give it time to arrive (not the point of the test).
   await new Promise((r) => setTimeout(r, 100));
   const earlier = await boshPost(url, { sid, rid: rid + 1 }, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='NO-SUCH'/>", VIA_PROXY);
   assert.match(earlier.text, /<failure/, 'rid+1 was processed first and answered');
@@ -167,6 +169,7 @@ test('a session created over HTTPS is not reachable over plain HTTP', async () =
 test('more simultaneous requests than `requests` is policy-violation', async () => {
   const { sid, rid } = await create({ wait: 10 });
   const held = boshPost(url, { sid, rid: rid + 1 }, '', VIA_PROXY);
+  // No seam shows a request held inside the BOSH session: give it time to arrive (not the point of the test).
   await new Promise((r) => setTimeout(r, 100));
   // rid+2 is still on its way as far as we know: rid+1, rid+2 and rid+3 make three.
   assertTerminate(await boshPost(url, { sid, rid: rid + 3 }, '', VIA_PROXY), 'policy-violation');
@@ -282,6 +285,7 @@ test('server shutdown answers a held request with a system-shutdown stream error
     const u = boshUrl(t);
     const created = await boshPost(u, creationAttrs(20, { wait: 10 }), '', VIA_PROXY);
     const held = boshPost(u, { sid: created.body?.attrs.sid ?? '', rid: 21 }, '', VIA_PROXY);
+    // No seam shows a request held inside the BOSH session: give it time to arrive (not the point of the test).
     await new Promise((r) => setTimeout(r, 100));
     const stopping = t.stop();
     const a = await held;

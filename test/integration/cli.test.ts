@@ -12,6 +12,7 @@ import { runCanto, CANTO_BIN } from '../helpers/cli.js';
 import { tempDir } from '../helpers/server.js';
 import { RawClient, clientHeader } from '../helpers/raw-client.js';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
+import { waitFor } from '../../src/testing/index.js';
 
 function writeConfig(dir: string, extra = ''): string {
   const file = join(dir, 'canto.toml');
@@ -164,12 +165,7 @@ test('canto start serves a stream, makes the localhost certificate, and exits 0 
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   try {
-    let client: RawClient | undefined;
-    for (let i = 0; i < 100 && !client; i++) {
-      client = await RawClient.connect(port).catch(() => undefined);
-      if (!client) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(client, `server did not listen; output: ${out}`);
+    const client = await waitFor(() => RawClient.connect(port).catch(() => undefined), { timeoutMs: 10_000, intervalMs: 100, message: () => `server did not listen; output: ${out}` });
     client.send(clientHeader());
     await client.waitFor(/<stream:features/);
     assert.ok(existsSync(join(dir, 'data', 'localhost.crt')));

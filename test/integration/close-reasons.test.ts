@@ -5,6 +5,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient, clientHeader } from '../helpers/raw-client.js';
 import type { CloseReason, StreamSession } from '../../src/core/session.js';
 import { Element, NS_STREAM } from '../../src/xml/element.js';
+import { waitFor } from '../../src/testing/index.js';
 
 let ts: TestServer;
 before(async () => {
@@ -30,8 +31,7 @@ async function closeWith(reason: CloseReason | undefined, peerClosesFirst = fals
   }
   session.close(reason);
   await c.waitClosed();
-  for (let i = 0; i < 100 && !session.destroyed; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(session.destroyed, true, 'the session is destroyed once the socket closes');
+  await waitFor(() => session.destroyed, { timeoutMs: 1000, message: 'the session is destroyed once the socket closes' });
   return c.received.slice(mark);
 }
 

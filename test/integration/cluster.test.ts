@@ -16,6 +16,7 @@ import { tempDir, type TestServer } from '../helpers/server.js';
 import { loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
+import { waitFor } from '../../src/testing/index.js';
 
 const PASSWORD = 'pw';
 const USERS = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'];
@@ -257,8 +258,7 @@ test('clients on two workers: messages, presence, subscriptions, roster pushes, 
     else holder = c;
   }
   assert.ok(ben2, 'a conflicting client of ben landed on the other worker');
-  const deadline = Date.now() + 5000;
-  while (!errors.has(holder) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  await waitFor(() => errors.has(holder), { timeoutMs: 5000, intervalMs: 25, message: 'the holder got a stream error' });
   assert.equal(errors.get(holder), 'conflict', 'the holder on the other worker was closed with <conflict/>');
   assert.equal(errors.has(ben2), false);
   // The available resource that was replaced went unavailable for its contact.

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { createAccount, errorCondition, loginClient, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
+import { waitFor } from '../../src/testing/index.js';
 
 const DOMAIN = 'comp.localhost';
 const SECRET = 'shared secret';
@@ -75,16 +76,13 @@ async function connectComponent(domain = DOMAIN, password = SECRET) {
   comp.on('stanza', (el) => received.push(el));
   comp.on('error', (err) => errors.push(err));
   await comp.start();
-  const waitFor = async (test: (el: XElement) => boolean, ms = 5000): Promise<XElement> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const i = received.findIndex(test);
-      if (i >= 0) return received.splice(i, 1)[0] as XElement;
-      if (Date.now() > deadline) throw new Error(`component: nothing matching; received ${received.map(String).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+  const take = (test: (el: XElement) => boolean): XElement | undefined => {
+    const i = received.findIndex(test);
+    return i >= 0 ? received.splice(i, 1)[0] : undefined;
   };
-  return { comp, received, errors, waitFor };
+  const next = (test: (el: XElement) => boolean, ms = 5000): Promise<XElement> =>
+    waitFor(() => take(test), { timeoutMs: ms, intervalMs: 10, message: () => `component: nothing matching; received ${received.map(String).join('\n')}` });
+  return { comp, received, errors, waitFor: next };
 }
 
 function header(to = DOMAIN, ns = 'jabber:component:accept'): string {
@@ -110,8 +108,7 @@ async function rawAuthenticated(domain = DOMAIN, secret = SECRET): Promise<RawCl
 
 /** The server forgets a component stream when its socket closes: wait for that. */
 async function untilUnavailable(domain: string): Promise<void> {
-  for (let i = 0; i < 200 && ts.server.components.isAvailable(domain); i++) await new Promise((res) => setTimeout(res, 10));
-  assert.equal(ts.server.components.isAvailable(domain), false, `${domain} still connected`);
+  await waitFor(() => !ts.server.components.isAvailable(domain), { message: `${domain} still connected` });
 }
 
 function streamErrorOf(received: string): string | undefined {

@@ -12,6 +12,7 @@ import { createAccount, errorCondition, loginClient, xml, type LoggedInClient, t
 import { defineModule } from '../../src/core/modules.js';
 import { builtinModules } from '../../src/modules/index.js';
 import { message, presence, reply } from '../../src/xml/stanza.js';
+import { waitFor } from '../../src/testing/index.js';
 
 const ECHO = 'echo.localhost';
 const NS_ECHO = 'urn:test:echo';
@@ -100,7 +101,7 @@ test('messages to the component reach its handlers and its replies reach the use
   assert.equal(back2.getChildText('body'), 'echo: to the domain');
 
   // The module's stores are the component domain's.
-  for (let i = 0; i < 100 && seen.stored < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => seen.stored >= 2, { timeoutMs: 1000, message: 'both echoes stored' });
   assert.equal(await ts.server.storage.keyval<number>(ECHO, 'echoes').get(romeo.jid), 2);
 });
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount, loginClient, xml, errorCondition, type XElement } from '../helpers/xmpp-client.js';
+import { waitFor } from '../../src/testing/index.js';
 
 const INFO = 'http://jabber.org/protocol/disco#info';
 const ITEMS = 'http://jabber.org/protocol/disco#items';
@@ -91,7 +92,7 @@ test('last activity: server uptime, own last logout with status, forbidden for s
   await bob.send(xml('presence', { type: 'unavailable' }, xml('status', {}, 'Gone fishing')));
   await bob.stop();
   // The server notices the closed stream; wait until bob's session is gone.
-  for (let i = 0; i < 100 && ts.server.sessions.getUserSessions('localhost', 'bob').length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => ts.server.sessions.getUserSessions('localhost', 'bob').length === 0, { timeoutMs: 1000, message: "bob's session is gone" });
 
   const alice = await loginClient(ts, 'alice', 'wonderland', 'last');
   const bob2 = await loginClient(ts, 'bob', 'builder', 'second');

@@ -13,6 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServerProcess, mib, type ServerProcess, type SessionInfo } from '../helpers/server-process.js';
 import { loadLogin, type LoadClient } from '../helpers/load-client.js';
+import { waitFor } from '../../src/testing/index.js';
 
 const PASSWORD = 'flood-test-password';
 const MiB = 1024 * 1024;
@@ -71,7 +72,7 @@ test('a client flooding iqs without reading is paused by backpressure; memory st
     sampler = (async () => {
       while (sampling) {
         peakHeap = Math.max(peakHeap, (await srv.memory({ gc: false })).heapUsed);
-        await sleep(100);
+        await sleep(100); // the sampling period
       }
     })();
 
@@ -83,7 +84,7 @@ test('a client flooding iqs without reading is paused by backpressure; memory st
     const latencies: number[] = [];
     for (let i = 0; i < 20; i++) {
       latencies.push(await roundTrip(normal, `rt${i}`));
-      await sleep(50);
+      await sleep(50); // pacing: spread the round trips over the flood
     }
     console.log(`normal client round trips during the flood: max ${Math.max(...latencies).toFixed(1)} ms, median ${latencies.sort((a, b) => a - b)[10]?.toFixed(1)} ms`);
     assert.ok(Math.max(...latencies) < 1000, `a round trip took ${Math.max(...latencies).toFixed(0)} ms`);
@@ -91,11 +92,7 @@ test('a client flooding iqs without reading is paused by backpressure; memory st
     // The server stopped reading from the flooder: it is still connected, its reading is
     // paused, and what waits for it in the server is under the close threshold.
     let info: SessionInfo | undefined;
-    for (let i = 0; i < 50; i++) {
-      info = await sessionOf(flooder.jid);
-      if (info?.readingPaused) break;
-      await sleep(100);
-    }
+    await waitFor(async () => (info = await sessionOf(flooder.jid))?.readingPaused, { timeoutMs: 5000, intervalMs: 100 }).catch(() => {});
     assert.ok(info, 'the flooding session is still open (backpressure, not closed)');
     assert.equal(info.readingPaused, true, 'the server paused reading from the flooder');
     assert.ok(info.bufferedBytes < MAX_SEND_BUFFER, `server-side queue for the flooder: ${info.bufferedBytes} bytes`);
@@ -119,8 +116,7 @@ test('a client flooding iqs without reading is paused by backpressure; memory st
       tail = s.slice(-(marker.length - 1));
     });
     flooder.socket.resume();
-    const deadline = Date.now() + 30_000;
-    while (replies < FLOOD_STANZAS && Date.now() < deadline && !flooder.closed) await sleep(50);
+    await waitFor(() => replies >= FLOOD_STANZAS || flooder.closed, { timeoutMs: 30_000, intervalMs: 50 }).catch(() => {});
     assert.equal(replies, FLOOD_STANZAS, 'every flood iq was answered once the client read again');
     assert.equal(flooder.closed, false);
     assert.ok((await roundTrip(normal, 'after')) < 1000);
@@ -146,7 +142,7 @@ test('a client that does not read is closed with policy-violation once others qu
       const chunk: string[] = [];
       for (let i = 0; i < 50; i++) chunk.push(`<message to='${sleeper.jid}' type='chat' id='b${batch}-${i}'><body>${body}</body></message>`);
       sender.send(chunk.join(''));
-      await sleep(20);
+      await sleep(20); // pacing: let the server queue the batch before looking
       const info = await sessionOf(sleeper.jid);
       maxSeen = Math.max(maxSeen, info?.bufferedBytes ?? 0);
       if (!info || info.bufferedBytes > MAX_SEND_BUFFER) closedAt = info ?? { type: 'gone', jid: undefined, ip: undefined, bufferedBytes: -1, readingPaused: false };

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServerProcess, mib, type ServerProcess } from '../helpers/server-process.js';
 import { loadLogin, pool, type LoadClient } from '../helpers/load-client.js';
+import { waitFor } from '../../src/testing/index.js';
 
 const CLIENTS = 1000;
 /** TLS handshakes and SCRAM exchanges in flight at once (CI has 2 cores). */
@@ -26,12 +27,8 @@ after(async () => {
   await srv.stop();
 });
 
-async function waitFor(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function waitUntil(what: string, check: () => Promise<boolean>, ms: number): Promise<true> {
+  return waitFor(check, { timeoutMs: ms, intervalMs: 100, message: `timed out waiting until ${what}` });
 }
 
 interface RoundMemory {
@@ -65,7 +62,7 @@ async function round(label: string): Promise<RoundMemory> {
   } finally {
     for (const c of clients) c.close();
   }
-  await waitFor('the server has no sessions left', async () => (await srv.sessions()).length === 0, 15_000);
+  await waitUntil('the server has no sessions left', async () => (await srv.sessions()).length === 0, 15_000);
   const after = await srv.memory();
   console.log(`${label}: after all left: heap ${mib(after.heapUsed)}, rss ${mib(after.rss)}, external ${mib(after.external)}`);
   return { live, after };

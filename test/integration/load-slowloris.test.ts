@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { connectPlain, loadLogin, pool } from '../helpers/load-client.js';
+import { waitFor } from '../../src/testing/index.js';
 
 const PASSWORD = 'slowloris-test-password';
 const TRICKLERS = 1000;
@@ -34,7 +35,6 @@ after(async () => {
   await srv.stop();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Trickler {
   socket: Socket;
@@ -59,11 +59,11 @@ test(`${MAX_UNAUTHED_PER_IP} unauthenticated connections per address are allowed
   const from = '127.0.0.250';
   const held = await pool(MAX_UNAUTHED_PER_IP, 50, async () => track(await connectPlain(srv.c2sPort, from)));
   try {
-    await sleep(200);
+    await waitFor(async () => (await countSessions('c2s_unauthed', from)) === MAX_UNAUTHED_PER_IP, { timeoutMs: 5000, intervalMs: 50 }).catch(() => {});
     assert.equal(await countSessions('c2s_unauthed', from), MAX_UNAUTHED_PER_IP);
     assert.ok(held.every((t) => t.closedAt === undefined && t.received === ''), 'the first connections are left alone');
     const extra = track(await connectPlain(srv.c2sPort, from));
-    for (let i = 0; i < 100 && extra.closedAt === undefined; i++) await sleep(50);
+    await waitFor(() => extra.closedAt !== undefined, { timeoutMs: 5000, intervalMs: 50 }).catch(() => {});
     assert.match(extra.received, /<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/><text[^>]*>too many unauthenticated connections/);
     assert.ok(extra.closedAt !== undefined, 'the connection over the cap is closed');
     // Other addresses are not affected by this one being at its cap.
@@ -72,7 +72,7 @@ test(`${MAX_UNAUTHED_PER_IP} unauthenticated connections per address are allowed
   } finally {
     for (const t of held) t.socket.destroy();
   }
-  for (let i = 0; i < 100 && (await countSessions('c2s_unauthed', from)) > 0; i++) await sleep(50);
+  await waitFor(async () => (await countSessions('c2s_unauthed', from)) === 0, { timeoutMs: 5000, intervalMs: 50 }).catch(() => {});
   assert.equal(await countSessions('c2s_unauthed', from), 0, 'closing releases the per-address count');
 });
 
@@ -88,7 +88,7 @@ test(`${TRICKLERS} slowloris connections do not delay a normal login and are clo
     for (const t of tricklers) if (t.closedAt === undefined) t.socket.write(byte);
   }, 1000);
   try {
-    for (let i = 0; i < 50 && (await countSessions('c2s_unauthed')) < TRICKLERS; i++) await sleep(50);
+    await waitFor(async () => (await countSessions('c2s_unauthed')) >= TRICKLERS, { timeoutMs: 2500, intervalMs: 50 }).catch(() => {});
     assert.equal(await countSessions('c2s_unauthed'), TRICKLERS, 'every trickling connection is open on the server');
 
     const t0 = Date.now();
@@ -101,14 +101,14 @@ test(`${TRICKLERS} slowloris connections do not delay a normal login and are clo
 
     // The timeout (plus the close grace and some slack) later, every trickler is gone.
     const deadline = started + AUTH_TIMEOUT_MS + CLOSE_GRACE_MS + 8000;
-    while (tricklers.some((t) => t.closedAt === undefined) && Date.now() < deadline) await sleep(100);
+    await waitFor(() => tricklers.every((t) => t.closedAt !== undefined), { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 100 }).catch(() => {});
     const open = tricklers.filter((t) => t.closedAt === undefined).length;
     assert.equal(open, 0, `${open} trickling connections are still open`);
     const earliest = Math.min(...tricklers.map((t) => t.closedAt ?? 0)) - started;
     assert.ok(earliest >= AUTH_TIMEOUT_MS - 100, `a connection was closed after ${earliest} ms, before auth_timeout`);
     const timedOut = tricklers.filter((t) => /<stream:error><connection-timeout xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/.test(t.received)).length;
     assert.equal(timedOut, TRICKLERS, 'each was told connection-timeout');
-    for (let i = 0; i < 50 && (await countSessions('c2s_unauthed')) > 0; i++) await sleep(100);
+    await waitFor(async () => (await countSessions('c2s_unauthed')) === 0, { timeoutMs: 5000, intervalMs: 100 }).catch(() => {});
     assert.equal(await countSessions('c2s_unauthed'), 0, 'the server forgot them all');
 
     // The authenticated client is not subject to the timeout.

@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount, loginClient } from '../helpers/xmpp-client.js';
+import { waitFor } from '../../src/testing/index.js';
 
 let ts: TestServer;
 before(async () => {
@@ -27,13 +28,10 @@ test('an idle client that answers pings keeps its session; one that stops readin
     // bob's client stops reading: it can neither see the ping nor answer it.
     const tls = (bob.xmpp as unknown as { socket: { socket: { pause(): void; resume(): void } } }).socket.socket;
     tls.pause();
-    const deadline = Date.now() + 6000;
-    while (online('bob') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(online('bob'), false, 'the silent session was closed');
+    await waitFor(() => !online('bob'), { timeoutMs: 6000, intervalMs: 20, message: 'the silent session was closed' });
     // What the server sent before closing: the connection-timeout stream error.
     tls.resume();
-    const until = Date.now() + 2000;
-    while (bobErrors.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => bobErrors.length > 0, { timeoutMs: 2000, intervalMs: 20, message: 'bob saw the stream error' });
     assert.equal(bobErrors[0], 'connection-timeout', bobErrors.join());
     // alice was pinged meanwhile (xmpp.js answers pings by itself) and is still there.
     const ping = await alice.waitFor((s) => s.is('iq') && s.getChild('ping', 'urn:xmpp:ping') !== undefined, 100);

@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient } from '../helpers/fake-client.js';
+import { FakeClient, waitFor } from '../../src/testing/index.js';
 import { dialbackKey } from '../../src/modules/s2s/dialback.js';
 import { makeTestCa, type TestCa } from './s2s-harness.js';
 
@@ -60,16 +60,9 @@ class RawPeer {
     this.socket.write(text);
   }
   async expect(pattern: RegExp, ms = 5000): Promise<RegExpMatchArray> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const m = this.buffer.match(pattern);
-      if (m) {
-        this.buffer = this.buffer.slice((m.index ?? 0) + m[0].length);
-        return m;
-      }
-      if (Date.now() > end) throw new Error(`timed out waiting for ${pattern}; have: ${this.buffer}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const m = await waitFor(() => this.buffer.match(pattern), { timeoutMs: ms, intervalMs: 10, message: () => `timed out waiting for ${pattern}; have: ${this.buffer}` });
+    this.buffer = this.buffer.slice((m.index ?? 0) + m[0].length);
+    return m;
   }
   header(from: string, to: string): void {
     this.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='${to}' version='1.0'>`);
@@ -123,7 +116,7 @@ test('dialback before STARTTLS is refused', async () => {
 
 test('dialback with piggybacking: two originating domains on one stream, then the stanza checks', async () => {
   const { peer, streamId } = await openSecured('a.test');
-  const juliet = fakeClient(b.server, 'juliet', 'b.test', 'balcony');
+  const juliet = new FakeClient(b.server, 'juliet@b.test/balcony');
 
   // Stanzas before authentication close the stream elsewhere; here: a wrong key first.
   peer.send(`<db:result from='a.test' to='b.test'>${'0'.repeat(64)}</db:result>`);
@@ -136,7 +129,7 @@ test('dialback with piggybacking: two originating domains on one stream, then th
 
   peer.send(`<message from='romeo@a.test/x' to='juliet@b.test/balcony' id='r1'><body>one</body></message>`);
   peer.send(`<message from='mercutio@a2.test/x' to='juliet@b.test/balcony' id='r2'><body>two</body></message>`);
-  for (let i = 0; i < 300 && juliet.sent.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => juliet.sent.length >= 2, { timeoutMs: 3000, message: () => `juliet got ${juliet.sent.map(String).join('\n')}` });
   assert.deepEqual(juliet.sent.map((e) => [e.attrs.id, e.attrs.from]), [['r1', 'romeo@a.test/x'], ['r2', 'mercutio@a2.test/x']]);
 
   // A domain that did not authenticate on this stream.

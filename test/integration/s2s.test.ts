@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { createServer, type Server as NetServer } from 'node:net';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient, waitFor } from '../../src/testing/index.js';
 import { iq, message, presence } from '../../src/xml/stanza.js';
 import type { Element } from '../../src/xml/element.js';
 import { s2sOutgoing, s2sStats } from '../../src/modules/s2s/index.js';
@@ -23,14 +23,8 @@ after(() => {
   rmSync(ca.dir, { recursive: true, force: true });
 });
 
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function until<T>(what: string, fn: () => T | undefined, ms = 5000): Promise<Exclude<T, undefined | false | null>> {
+  return waitFor(fn, { timeoutMs: ms, intervalMs: 10, message: `timed out waiting for ${what}` });
 }
 
 const errorCondition = (el: Element | undefined) => el?.getChild('error')?.elements[0]?.name;
@@ -49,8 +43,8 @@ async function exerciseBothWays(a: Server, b: Server): Promise<void> {
   for (const [name, s] of [['a', a], ['b', b]] as const) {
     s.events.on('s2s-authenticated', ({ session }) => void authenticated.push(`${name} ${session.direction} ${session.fromHost}→${session.toHost} ${session.type}`));
   }
-  const romeo = fakeClient(a, 'romeo', 'a.test', 'phone');
-  const juliet = fakeClient(b, 'juliet', 'b.test', 'balcony');
+  const romeo = new FakeClient(a, 'romeo@a.test/phone');
+  const juliet = new FakeClient(b, 'juliet@b.test/balcony');
   romeo.session.interested = true;
   juliet.session.interested = true;
   // Available (as after initial presence): subscription requests go to available resources.
@@ -58,31 +52,31 @@ async function exerciseBothWays(a: Server, b: Server): Promise<void> {
   juliet.session.presence = presence();
 
   a.router.fromClient(romeo.session, message({ to: 'juliet@b.test/balcony', type: 'chat', id: 'm1' }).c('body').t('hello from a').up());
-  const m1 = await waitFor('a → b message', find(juliet, (e) => e.attrs.id === 'm1'));
+  const m1 = await until('a → b message', find(juliet, (e) => e.attrs.id === 'm1'));
   assert.equal(m1.name, 'message');
   assert.equal(m1.attrs.from, 'romeo@a.test/phone');
   assert.equal(m1.getChildText('body'), 'hello from a');
 
   b.router.fromClient(juliet.session, message({ to: 'romeo@a.test/phone', type: 'chat', id: 'm2' }).c('body').t('hello from b').up());
-  const m2 = await waitFor('b → a message', find(romeo, (e) => e.attrs.id === 'm2'));
+  const m2 = await until('b → a message', find(romeo, (e) => e.attrs.id === 'm2'));
   assert.equal(m2.attrs.from, 'juliet@b.test/balcony');
   assert.equal(m2.getChildText('body'), 'hello from b');
 
   ping(a, romeo, 'b.test', 'p1');
-  const p1 = await waitFor('ping result from b.test', find(romeo, (e) => e.attrs.id === 'p1'));
+  const p1 = await until('ping result from b.test', find(romeo, (e) => e.attrs.id === 'p1'));
   assert.equal(p1.attrs.type, 'result');
   assert.equal(p1.attrs.from, 'b.test');
   ping(b, juliet, 'a.test', 'p2');
-  const p2 = await waitFor('ping result from a.test', find(juliet, (e) => e.attrs.id === 'p2'));
+  const p2 = await until('ping result from a.test', find(juliet, (e) => e.attrs.id === 'p2'));
   assert.equal(p2.attrs.type, 'result');
   assert.equal(p2.attrs.from, 'a.test');
 
   // Subscription: romeo asks, juliet sees the request and approves, romeo sees the approval.
   a.router.fromClient(romeo.session, presence({ to: 'juliet@b.test', type: 'subscribe' }));
-  const request = await waitFor('subscription request at b', find(juliet, (e) => e.name === 'presence' && e.attrs.type === 'subscribe'));
+  const request = await until('subscription request at b', find(juliet, (e) => e.name === 'presence' && e.attrs.type === 'subscribe'));
   assert.equal(request.attrs.from, 'romeo@a.test');
   b.router.fromClient(juliet.session, presence({ to: 'romeo@a.test', type: 'subscribed' }));
-  const approval = await waitFor('subscription approval at a', find(romeo, (e) => e.name === 'presence' && e.attrs.type === 'subscribed'));
+  const approval = await until('subscription approval at a', find(romeo, (e) => e.name === 'presence' && e.attrs.type === 'subscribed'));
   assert.equal(approval.attrs.from, 'juliet@b.test');
 
   assert.deepEqual(authenticated.sort(), ['a incoming b.test→a.test s2s', 'a outgoing a.test→b.test s2s', 'b incoming a.test→b.test s2s', 'b outgoing b.test→a.test s2s']);
@@ -130,10 +124,10 @@ test('federation with SASL EXTERNAL when the certificates verify', async () => {
 test('secure_auth refuses dialback: stanzas to the domain bounce', async () => {
   const pair = await startPair(ca, { trustCa: false, adjustB: (c) => (c.s2s.secure_auth = true) });
   try {
-    const romeo = fakeClient(pair.a.server, 'romeo', 'a.test', 'phone');
+    const romeo = new FakeClient(pair.a.server, 'romeo@a.test/phone');
     const started = Date.now();
     pair.a.server.router.fromClient(romeo.session, message({ to: 'juliet@b.test', id: 'x1' }).c('body').t('hi').up());
-    const bounce = await waitFor('bounce', find(romeo, (e) => e.attrs.id === 'x1'));
+    const bounce = await until('bounce', find(romeo, (e) => e.attrs.id === 'x1'));
     assert.ok(Date.now() - started < 5000);
     assert.equal(bounce.attrs.type, 'error');
     assert.equal(errorCondition(bounce), 'remote-server-not-found');
@@ -146,9 +140,9 @@ test('secure_auth refuses dialback: stanzas to the domain bounce', async () => {
 test('secure_domains on the sending side refuses an unverifiable peer', async () => {
   const pair = await startPair(ca, { trustCa: false, adjustA: (c) => (c.s2s.secure_domains = ['b.test']) });
   try {
-    const romeo = fakeClient(pair.a.server, 'romeo', 'a.test', 'phone');
+    const romeo = new FakeClient(pair.a.server, 'romeo@a.test/phone');
     pair.a.server.router.fromClient(romeo.session, message({ to: 'juliet@b.test', id: 'x2' }).c('body').t('hi').up());
-    const bounce = await waitFor('bounce', find(romeo, (e) => e.attrs.id === 'x2'));
+    const bounce = await until('bounce', find(romeo, (e) => e.attrs.id === 'x2'));
     assert.equal(errorCondition(bounce), 'remote-server-not-found');
     assert.equal(s2sStats(pair.a.server)?.authDialback, 0);
   } finally {
@@ -177,19 +171,19 @@ test('unreachable and silent domains bounce every queued stanza promptly', async
     },
   });
   try {
-    const romeo = fakeClient(pair.a.server, 'romeo', 'a.test', 'phone');
+    const romeo = new FakeClient(pair.a.server, 'romeo@a.test/phone');
     const started = Date.now();
     for (const id of ['n1', 'n2', 'n3']) {
       pair.a.server.router.fromClient(romeo.session, message({ to: 'someone@nowhere.test', id }).c('body').t(id).up());
     }
     ping(pair.a.server, romeo, 'silent.test', 's1');
     for (const id of ['n1', 'n2', 'n3']) {
-      const b = await waitFor(`bounce of ${id}`, find(romeo, (e) => e.attrs.id === id));
+      const b = await until(`bounce of ${id}`, find(romeo, (e) => e.attrs.id === id));
       assert.equal(errorCondition(b), 'remote-server-not-found');
       assert.equal(b.attrs.from, 'someone@nowhere.test');
       assert.equal(b.getChildText('body'), id);
     }
-    const s1 = await waitFor('timeout bounce', find(romeo, (e) => e.attrs.id === 's1'));
+    const s1 = await until('timeout bounce', find(romeo, (e) => e.attrs.id === 's1'));
     assert.equal(errorCondition(s1), 'remote-server-timeout');
     assert.ok(Date.now() - started < 4000, 'bounced within a few seconds');
     assert.ok((s2sStats(pair.a.server)?.stanzasBounced ?? 0) >= 4);
@@ -203,15 +197,15 @@ test('idle outgoing streams are closed after s2s.idle_timeout and made again on 
   const pair = await startPair(ca, { trustCa: true, adjustA: (c) => (c.s2s.idle_timeout = 1200) });
   try {
     const a = pair.a.server;
-    const romeo = fakeClient(a, 'romeo', 'a.test', 'phone');
-    const juliet = fakeClient(pair.b.server, 'juliet', 'b.test', 'balcony');
+    const romeo = new FakeClient(a, 'romeo@a.test/phone');
+    const juliet = new FakeClient(pair.b.server, 'juliet@b.test/balcony');
     const outgoing = () => [...a.sessions.all].filter((s) => s.type === 's2s' && s.direction === 'outgoing');
     a.router.fromClient(romeo.session, message({ to: 'juliet@b.test/balcony', id: 'i1' }).c('body').t('1').up());
-    await waitFor('first message', find(juliet, (e) => e.attrs.id === 'i1'));
+    await until('first message', find(juliet, (e) => e.attrs.id === 'i1'));
     assert.equal(outgoing().length, 1);
-    await waitFor('idle close', () => outgoing().length === 0 || undefined, 5000);
+    await until('idle close', () => outgoing().length === 0 || undefined, 5000);
     a.router.fromClient(romeo.session, message({ to: 'juliet@b.test/balcony', id: 'i2' }).c('body').t('2').up());
-    await waitFor('message on a new stream', find(juliet, (e) => e.attrs.id === 'i2'));
+    await until('message on a new stream', find(juliet, (e) => e.attrs.id === 'i2'));
     assert.equal(s2sStats(a)?.outgoingStreams, 2);
   } finally {
     await pair.stop();
@@ -239,10 +233,10 @@ test('targets are tried in turn; a direct TLS target (XEP-0368) is connected wit
         { host: '127.0.0.1', port: pair.b.server.port('s2s_direct_tls'), directTls: true },
       ]);
     };
-    const romeo = fakeClient(a, 'romeo', 'a.test', 'phone');
-    const juliet = fakeClient(pair.b.server, 'juliet', 'b.test', 'balcony');
+    const romeo = new FakeClient(a, 'romeo@a.test/phone');
+    const juliet = new FakeClient(pair.b.server, 'juliet@b.test/balcony');
     a.router.fromClient(romeo.session, message({ to: 'juliet@b.test/balcony', id: 'd1' }).c('body').t('direct').up());
-    await waitFor('message over direct TLS', find(juliet, (e) => e.attrs.id === 'd1'));
+    await until('message over direct TLS', find(juliet, (e) => e.attrs.id === 'd1'));
     assert.deepEqual(asked, ['b.test']);
     const stats = s2sStats(a);
     assert.equal(stats?.connectFailures, 1, 'the closed port was tried first');

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient, clientHeader } from '../helpers/raw-client.js';
+import { waitFor } from '../../src/testing/index.js';
 
 let ts: TestServer;
 before(async () => {
@@ -104,7 +105,8 @@ test('too many unauthenticated connections from one address are refused', async 
     await third.waitClosed();
     // Closing one frees a slot.
     clients[0]?.close();
-    await new Promise((r) => setTimeout(r, 100));
+    const unauthed = () => [...small.server.sessions.all].filter((s) => s.type === 'c2s_unauthed').length;
+    await waitFor(() => unauthed() < 2, { message: () => `${unauthed()} unauthenticated sessions left` });
     const again = await RawClient.connect(small.c2sPort);
     again.send(clientHeader());
     await again.waitFor(/<stream:features/);

@@ -9,6 +9,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { WsClient, NS_FRAMING, openFrame, wsUrl } from '../helpers/ws-client.js';
 import { RawClient, clientHeader } from '../helpers/raw-client.js';
 import type { CantoConfig } from '../../src/core/config.js';
+import { waitFor } from '../../src/testing/index.js';
 
 const SE = 'urn:ietf:params:xml:ns:xmpp-streams';
 const STREAM_ERROR = (cond: string) =>
@@ -146,8 +147,7 @@ test('the session is closed by session.close() with the same framing', async () 
   session.close({ condition: 'conflict', text: 'replaced' });
   await expectStreamError(c, 'conflict');
   assert.match(c.messages[2] ?? '', /<text xmlns="urn:ietf:params:xml:ns:xmpp-streams" xml:lang="en">replaced<\/text><\/stream:error>$/);
-  for (let i = 0; i < 100 && !session.destroyed; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(session.destroyed, true);
+  await waitFor(() => session.destroyed, { timeoutMs: 1000, message: 'the session is destroyed' });
 });
 
 test('unknown paths are 404 and not upgraded', async () => {
@@ -234,6 +234,7 @@ test('a socket that stops answering WebSocket pings is cut', async () => {
     assert.ok(took >= 150 && took < 3000, `cut after ${took} ms`);
     // A client that answers pings stays.
     const alive = await WsClient.connect(wsUrl(t));
+    // A sleep is the point: longer than the ping timeout that cut the silent client above.
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(alive.closed, false);
     alive.close();

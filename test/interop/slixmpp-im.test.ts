@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
-import { Wakeup } from '../helpers/wakeup.js';
+import { Wakeup } from '../../src/testing/wakeup.js';
 import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
 import { cantoVersion } from '../../src/modules/version/index.js';
 

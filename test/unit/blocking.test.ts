@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient, settle } from '../../src/testing/index.js';
 import { iq, message, presence } from '../../src/xml/stanza.js';
 import type { Element } from '../../src/xml/element.js';
 import type { StanzaEvent } from '../../src/core/event-map.js';
@@ -120,7 +120,6 @@ after(async () => {
   await ts.stop();
 });
 
-const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
 function online(c: FakeClient): FakeClient {
   c.session.priority = 0;
   c.session.presence = presence();
@@ -132,14 +131,9 @@ async function command(c: FakeClient, type: 'get' | 'set', name: string, jids?: 
   const stanza = iq({ type, id, to });
   const el = stanza.c(name, { xmlns: NS_BLOCKING });
   for (const j of jids ?? []) el.c('item', { jid: j });
-  ts.server.router.fromClient(c.session, stanza);
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const found = c.sent.find((e) => e.attrs.id === id);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no answer to ${id}`);
-    await tick(5);
-  }
+  const answer = c.receives((e) => e.attrs.id === id, { timeoutMs: 3000 });
+  c.send(stanza);
+  return answer;
 }
 const condition = (e: Element | undefined) => e?.getChild('error')?.elements.find((c) => c.name !== 'text')?.name;
 const items = (e: Element) => (e.getChild('blocklist', NS_BLOCKING)?.getChildren('item') ?? []).map((i) => i.attrs.jid);
@@ -151,9 +145,9 @@ test('urn:xmpp:blocking is advertised', () => {
 });
 
 test('blocklist, block, unblock, unblock-all, with pushes to interested resources only', async () => {
-  const a = fakeClient(ts.server, 'juliet', 'localhost', 'a');
-  const b = fakeClient(ts.server, 'juliet', 'localhost', 'b');
-  const quiet = fakeClient(ts.server, 'juliet', 'localhost', 'quiet');
+  const a = new FakeClient(ts.server, 'juliet@localhost/a');
+  const b = new FakeClient(ts.server, 'juliet@localhost/b');
+  const quiet = new FakeClient(ts.server, 'juliet@localhost/quiet');
   const empty = await command(a, 'get', 'blocklist');
   assert.equal(empty.attrs.type, 'result');
   assert.deepEqual(items(empty), []);
@@ -190,7 +184,7 @@ test('blocklist, block, unblock, unblock-all, with pushes to interested resource
 });
 
 test('command errors: bad-request, jid-malformed, forbidden, policy-violation', async () => {
-  const p = fakeClient(ts.server, 'paris', 'localhost', 'p');
+  const p = new FakeClient(ts.server, 'paris@localhost/p');
   assert.equal(condition(await command(p, 'set', 'block')), 'bad-request');
   assert.equal(condition(await command(p, 'set', 'block', ['@bad'])), 'jid-malformed');
   assert.equal(condition(await command(p, 'set', 'unblock', ['a@b/'])), 'jid-malformed');
@@ -208,8 +202,8 @@ test('command errors: bad-request, jid-malformed, forbidden, policy-violation', 
 });
 
 test('a blocked contact: messages and iq get/set bounce with service-unavailable, presence and results are dropped', async () => {
-  const juliet = online(fakeClient(ts.server, 'juliet', 'localhost', 'balcony'));
-  const romeo = online(fakeClient(ts.server, 'romeo', 'localhost', 'garden'));
+  const juliet = online(new FakeClient(ts.server, 'juliet@localhost/balcony'));
+  const romeo = online(new FakeClient(ts.server, 'romeo@localhost/garden'));
   await command(juliet, 'set', 'block', ['romeo@localhost']);
   juliet.sent.length = 0;
   presences.length = 0;
@@ -223,7 +217,7 @@ test('a blocked contact: messages and iq get/set bounce with service-unavailable
   ts.server.router.fromClient(romeo.session, get);
   const res = iq({ type: 'result', id: 'ir', to: 'juliet@localhost/balcony' });
   ts.server.router.fromClient(romeo.session, res);
-  await tick();
+  await settle();
   assert.deepEqual(juliet.sent, [], 'nothing from romeo reaches juliet');
   assert.deepEqual(presences, []);
   const errs = romeo.sent.filter((e) => e.attrs.type === 'error');
@@ -232,16 +226,16 @@ test('a blocked contact: messages and iq get/set bounce with service-unavailable
   assert.equal(romeo.sent.length, 3);
 
   // The nurse is not blocked.
-  const nurse = fakeClient(ts.server, 'nurse', 'localhost', 'n');
+  const nurse = new FakeClient(ts.server, 'nurse@localhost/n');
   ts.server.router.fromClient(nurse.session, chat('juliet@localhost', 'hello'));
-  await tick();
+  await settle();
   assert.equal(juliet.last()?.getChildText('body'), 'hello');
   for (const c of [juliet, romeo, nurse]) c.session.close();
 });
 
 test('the user sending to a blocked JID gets not-acceptable with <blocked/>; presence is dropped silently', async () => {
-  const juliet = online(fakeClient(ts.server, 'juliet', 'localhost', 'balcony2'));
-  const romeo = online(fakeClient(ts.server, 'romeo', 'localhost', 'garden2'));
+  const juliet = online(new FakeClient(ts.server, 'juliet@localhost/balcony2'));
+  const romeo = online(new FakeClient(ts.server, 'romeo@localhost/garden2'));
   await command(juliet, 'set', 'block', ['romeo@localhost']);
   juliet.sent.length = 0;
   presences.length = 0;
@@ -252,7 +246,7 @@ test('the user sending to a blocked JID gets not-acceptable with <blocked/>; pre
   ts.server.router.fromClient(juliet.session, presence({ to: 'romeo@localhost' }));
   ts.server.router.fromClient(juliet.session, chat('someone@remote.example', 'far away'));
   ts.server.router.fromClient(juliet.session, message({ to: 'romeo@localhost', type: 'error', id: 'e1' }));
-  await tick();
+  await settle();
   assert.deepEqual(romeo.sent, []);
   assert.deepEqual(presences, []);
   const errs = juliet.sent.filter((e) => e.attrs.type === 'error' && e.attrs.from?.startsWith('romeo@'));
@@ -270,22 +264,22 @@ test('the user sending to a blocked JID gets not-acceptable with <blocked/>; pre
   assert.equal(condition(remote[0]), 'remote-server-not-found');
   // Messages to the user's own account and server are never blocked.
   ts.server.router.fromClient(juliet.session, chat('juliet@localhost', 'note to self'));
-  await tick();
+  await settle();
   assert.ok(juliet.sent.some((e) => e.getChildText('body') === 'note to self' && e.attrs.type === 'chat'));
   await command(juliet, 'set', 'unblock');
   for (const c of [juliet, romeo]) c.session.close();
 });
 
 test('domain and full-JID items, and remote destinations', async () => {
-  const friar = fakeClient(ts.server, 'friar', 'localhost', 'cell');
-  const tybaltA = online(fakeClient(ts.server, 'tybalt', 'localhost', 'sword'));
-  const tybaltB = online(fakeClient(ts.server, 'tybalt', 'localhost', 'home'));
+  const friar = new FakeClient(ts.server, 'friar@localhost/cell');
+  const tybaltA = online(new FakeClient(ts.server, 'tybalt@localhost/sword'));
+  const tybaltB = online(new FakeClient(ts.server, 'tybalt@localhost/home'));
   await command(friar, 'set', 'block', ['tybalt@localhost/sword', 'evil.example']);
   friar.sent.length = 0;
   ts.server.router.fromClient(tybaltA.session, chat('friar@localhost/cell', 'from sword'));
   ts.server.router.fromClient(tybaltB.session, chat('friar@localhost/cell', 'from home'));
   ts.server.router.fromClient(friar.session, chat('a@chat.evil.example/x', 'to a subdomain'));
-  await tick();
+  await settle();
   assert.deepEqual(friar.sent.filter((e) => e.attrs.type === 'chat').map((e) => e.getChildText('body')), ['from home']);
   assert.equal(condition(tybaltA.sent.find((e) => e.attrs.id === 'from sword')), 'service-unavailable');
   const sub = friar.sent.find((e) => e.attrs.id === 'to a subdomain');
@@ -296,12 +290,12 @@ test('domain and full-JID items, and remote destinations', async () => {
 
 test('an offline user’s stored blocklist is loaded on demand: blocked messages bounce, others go offline', async () => {
   await ts.server.storage.keyval<string[]>('localhost', 'blocklist').set('capulet', ['romeo@localhost']);
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r9');
-  const nurse = fakeClient(ts.server, 'nurse', 'localhost', 'n9');
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/r9');
+  const nurse = new FakeClient(ts.server, 'nurse@localhost/n9');
   ts.server.router.fromClient(romeo.session, chat('capulet@localhost', 'first'));
   ts.server.router.fromClient(romeo.session, chat('capulet@localhost', 'second'));
   ts.server.router.fromClient(nurse.session, chat('capulet@localhost', 'allowed'));
-  await tick(100);
+  await settle();
   assert.deepEqual(romeo.sent.map((e) => `${e.attrs.id}:${condition(e)}`), ['first:service-unavailable', 'second:service-unavailable']);
   assert.deepEqual(nurse.sent, [], 'the allowed message was stored offline, not bounced');
   const offline = await ts.server.storage.archive('localhost', 'offline').count('capulet');
@@ -310,19 +304,19 @@ test('an offline user’s stored blocklist is loaded on demand: blocked messages
 });
 
 test('blocking sends unavailable presence from each available resource; unblocking without a roster sends none', async () => {
-  const juliet1 = online(fakeClient(ts.server, 'juliet', 'localhost', 'p1'));
-  const juliet2 = online(fakeClient(ts.server, 'juliet', 'localhost', 'p2'));
-  const juliet3 = fakeClient(ts.server, 'juliet', 'localhost', 'p3'); // not available
+  const juliet1 = online(new FakeClient(ts.server, 'juliet@localhost/p1'));
+  const juliet2 = online(new FakeClient(ts.server, 'juliet@localhost/p2'));
+  const juliet3 = new FakeClient(ts.server, 'juliet@localhost/p3'); // not available
   presences.length = 0;
   await command(juliet1, 'set', 'block', ['romeo@localhost', 'evil.example']);
-  await tick();
+  await settle();
   assert.deepEqual(
     presences.map((p) => `${p.attrs.type}:${p.attrs.from}->${p.attrs.to}`).sort(),
     ['unavailable:juliet@localhost/p1->romeo@localhost', 'unavailable:juliet@localhost/p2->romeo@localhost'],
   );
   presences.length = 0;
   await command(juliet1, 'set', 'unblock', ['romeo@localhost']);
-  await tick();
+  await settle();
   assert.deepEqual(presences, []);
   await command(juliet1, 'set', 'unblock');
   for (const c of [juliet1, juliet2, juliet3]) c.session.close();

@@ -7,14 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer } from '../helpers/server.js';
-import { fakeClient } from '../helpers/fake-client.js';
+import { FakeClient, settle } from '../../src/testing/index.js';
 import { ClusterWorker, type WorkerChannel } from '../../src/cluster/worker.js';
 import type { PrimaryToWorker, RegistryEntry, WorkerToPrimary } from '../../src/cluster/protocol.js';
 import { silentLogger } from '../../src/core/logging.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { message } from '../../src/xml/stanza.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 50));
 
 test('a message stored offline here is delivered when the recipient becomes available on another worker', async () => {
   const sent: WorkerToPrimary[] = [];
@@ -34,19 +33,19 @@ test('a message stored offline here is delivered when the recipient becomes avai
   try {
     const creds = makeCredentials('pw', { iterations: 4096, hashes: ['SHA-1'] });
     for (const u of ['romeo', 'juliet']) await ts.server.storage.accounts.create('localhost', u, creds);
-    const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'garden');
+    const romeo = new FakeClient(ts.server, 'romeo@localhost/garden');
     ts.server.router.fromClient(romeo.session, message({ to: 'juliet@localhost', type: 'chat', id: 'm1' }).c('body').t('hi').up());
-    await tick();
+    await settle();
     const offline = ts.server.storage.archive('localhost', 'offline');
     assert.equal(await offline.count('juliet'), 1, 'nobody online: stored');
 
     // Juliet binds on worker 2 (not yet available), then her initial presence is published.
     const e: RegistryEntry = { host: 'localhost', username: 'juliet', resource: 'balcony', worker: 2, sid: 'c2s7', interested: false };
     fromPrimary({ t: 'bound', e });
-    await tick();
+    await settle();
     assert.equal(sent.filter((m) => m.t === 'deliver').length, 0, 'bound but not available: nothing delivered');
     fromPrimary({ t: 'updated', e: { ...e, priority: 0, presence: '<presence/>' } });
-    await tick();
+    await settle();
     const delivered = sent.filter((m) => m.t === 'deliver');
     assert.equal(delivered.length, 1);
     assert.ok(delivered[0]?.t === 'deliver' && delivered[0].to === 2 && delivered[0].resource === 'balcony' && delivered[0].xml.includes('>hi<'));
@@ -54,7 +53,7 @@ test('a message stored offline here is delivered when the recipient becomes avai
 
     // A later presence change is not news: nothing is delivered again.
     fromPrimary({ t: 'updated', e: { ...e, priority: 1, presence: '<presence><show>away</show></presence>' } });
-    await tick();
+    await settle();
     assert.equal(sent.filter((m) => m.t === 'deliver').length, 1);
   } finally {
     await ts.stop();

@@ -5,7 +5,9 @@ import contact, { contactForm, SERVERINFO_FORM_TYPE } from '../../src/modules/co
 import disco, { NS_DISCO_INFO } from '../../src/modules/disco/index.js';
 import { iq } from '../../src/xml/stanza.js';
 import type { Element } from '../../src/xml/element.js';
-import { harness, HOST } from './disco-harness.js';
+import { startHarness } from '../../src/testing/index.js';
+
+const HOST = 'localhost';
 
 const fields = (form: Element | undefined) =>
   Object.fromEntries((form?.getChildren('field') ?? []).map((f) => [f.attrs.var, f.getChildren('value').map((v) => v.getText())]));
@@ -25,12 +27,12 @@ test('contactForm lists only configured kinds, after the FORM_TYPE', () => {
 });
 
 test('the configured addresses appear in the host disco#info', async () => {
-  const h = await harness([disco, contact], (c) => {
+  const h = await startHarness({ modules: [disco, contact], config: (c) => {
     c.modules.contact = { admin: ['xmpp:admin@localhost'], security: ['mailto:security@example.com'] };
-  });
+  } });
   try {
-    const c = await h.client('romeo');
-    const r = await h.ask(c, iq({ type: 'get', id: 'c1', to: HOST }).c('query', { xmlns: NS_DISCO_INFO }).up());
+    const c = await h.client('romeo@localhost');
+    const r = await c.ask(iq({ type: 'get', id: 'c1', to: HOST }).c('query', { xmlns: NS_DISCO_INFO }).up());
     const form = r.getChild('query', NS_DISCO_INFO)?.getChild('x', 'jabber:x:data');
     assert.deepEqual(fields(form), {
       FORM_TYPE: [SERVERINFO_FORM_TYPE],
@@ -43,9 +45,9 @@ test('the configured addresses appear in the host disco#info', async () => {
 });
 
 test('no addresses, no form', async () => {
-  const h = await harness([disco, contact]);
+  const h = await startHarness({ modules: [disco, contact] });
   try {
-    assert.equal(h.ctx.discoExtensions.length, 0);
+    assert.equal(h.context.discoExtensions.length, 0);
   } finally {
     await h.stop();
   }
@@ -53,15 +55,15 @@ test('no addresses, no form', async () => {
 
 test('an address that is not a URI is a config error naming the key', async () => {
   await assert.rejects(
-    harness([disco, contact], (c) => {
+    startHarness({ modules: [disco, contact], config: (c) => {
       c.modules.contact = { abuse: ['abuse@example.com'] };
-    }),
+    } }),
     /modules\.contact\.abuse\[0\]: expected a URI such as "mailto:abuse@example\.com".*, got "abuse@example\.com"/,
   );
   await assert.rejects(
-    harness([disco, contact], (c) => {
+    startHarness({ modules: [disco, contact], config: (c) => {
       c.modules.contact = { abuse: 'mailto:a@example.com' };
-    }),
+    } }),
     /modules\.contact\.abuse: expected an array, got "mailto:a@example\.com"/,
   );
 });

@@ -6,7 +6,9 @@ import { defineModule } from '../../src/core/modules.js';
 import { Element } from '../../src/xml/element.js';
 import { iq } from '../../src/xml/stanza.js';
 import { modifyRoster } from '../../src/modules/roster/store.js';
-import { errorOf, harness, HOST } from './disco-harness.js';
+import { errorCondition, startHarness } from '../../src/testing/index.js';
+
+const HOST = 'localhost';
 
 const infoGet = (id: string, to?: string, node?: string) => iq({ type: 'get', id, to }).c('query', { xmlns: NS_DISCO_INFO, node }).up();
 const itemsGet = (id: string, to?: string, node?: string) => iq({ type: 'get', id, to }).c('query', { xmlns: NS_DISCO_ITEMS, node }).up();
@@ -41,12 +43,12 @@ const probe = defineModule({
 });
 
 test('host disco#info: server/im identity, every feature and form modules added, no duplicates', async () => {
-  const h = await harness([disco, probe], (c) => {
+  const h = await startHarness({ modules: [disco, probe], config: (c) => {
     c.modules.disco = { name: 'Test Server' };
-  });
+  } });
   try {
-    const romeo = await h.client('romeo', 'phone');
-    const r = await h.ask(romeo, infoGet('i1', HOST));
+    const romeo = await h.client('romeo@localhost/phone');
+    const r = await romeo.ask(infoGet('i1', HOST));
     assert.equal(r.attrs.type, 'result', r.toString());
     assert.equal(r.attrs.from, HOST);
     assert.equal(r.attrs.to, 'romeo@localhost/phone');
@@ -55,8 +57,8 @@ test('host disco#info: server/im identity, every feature and form modules added,
     const form = r.getChild('query', NS_DISCO_INFO)?.getChild('x', 'jabber:x:data');
     assert.equal(form?.getChild('field')?.getChildText('value'), 'urn:example:form');
     // The registered form is copied into each reply, not moved.
-    assert.equal(h.ctx.discoExtensions[0]?.parent, undefined);
-    const again = await h.ask(romeo, infoGet('i2', HOST));
+    assert.equal(h.context.discoExtensions[0]?.parent, undefined);
+    const again = await romeo.ask(infoGet('i2', HOST));
     assert.ok(again.getChild('query', NS_DISCO_INFO)?.getChild('x', 'jabber:x:data'));
   } finally {
     await h.stop();
@@ -64,17 +66,17 @@ test('host disco#info: server/im identity, every feature and form modules added,
 });
 
 test('host disco#items: components, items modules added and dynamic items; gone after unload', async () => {
-  const h = await harness([disco, probe], (c) => {
+  const h = await startHarness({ modules: [disco, probe], config: (c) => {
     c.component = [{ domain: 'muc.localhost', module: 'muc' }, { domain: 'a.localhost', secret: 's' }];
-  });
+  } });
   try {
-    const romeo = await h.client('romeo');
-    const r = await h.ask(romeo, itemsGet('it1', HOST));
+    const romeo = await h.client('romeo@localhost');
+    const r = await romeo.ask(itemsGet('it1', HOST));
     assert.equal(r.attrs.type, 'result', r.toString());
     assert.deepEqual(items(r), ['a.localhost', 'muc.localhost', 'proxy.localhost', 'localhost#for-romeo']);
     assert.equal(r.getChild('query', NS_DISCO_ITEMS)?.getChildren('item')[2]?.attrs.name, 'Proxy');
-    await h.ctx.modules.get('probe')?.unload();
-    const after = await h.ask(romeo, itemsGet('it2', HOST));
+    await h.context.modules.get('probe')?.unload();
+    const after = await romeo.ask(itemsGet('it2', HOST));
     assert.deepEqual(items(after), ['a.localhost', 'muc.localhost']);
   } finally {
     await h.stop();
@@ -82,19 +84,19 @@ test('host disco#items: components, items modules added and dynamic items; gone 
 });
 
 test('host nodes: a claimed node is answered, an unknown node is item-not-found', async () => {
-  const h = await harness([disco, probe]);
+  const h = await startHarness({ modules: [disco, probe] });
   try {
-    const romeo = await h.client('romeo');
-    const known = await h.ask(romeo, infoGet('n1', HOST, 'urn:example:node'));
+    const romeo = await h.client('romeo@localhost');
+    const known = await romeo.ask(infoGet('n1', HOST, 'urn:example:node'));
     assert.equal(known.getChild('query', NS_DISCO_INFO)?.attrs.node, 'urn:example:node');
     assert.deepEqual(identities(known), ['automation/command-list/']);
     for (const req of [infoGet('n2', HOST, 'urn:nope'), itemsGet('n3', HOST, 'urn:nope')]) {
-      const r = await h.ask(romeo, req);
+      const r = await romeo.ask(req);
       assert.equal(r.attrs.type, 'error');
-      assert.equal(errorOf(r), 'cancel/item-not-found');
+      assert.equal(errorCondition(r), 'cancel/item-not-found');
     }
     // An empty node is the same as none.
-    const root = await h.ask(romeo, infoGet('n4', HOST, ''));
+    const root = await romeo.ask(infoGet('n4', HOST, ''));
     assert.equal(root.attrs.type, 'result');
   } finally {
     await h.stop();
@@ -102,91 +104,91 @@ test('host nodes: a claimed node is answered, an unknown node is item-not-found'
 });
 
 test('account disco#info: the user themself gets account/registered (also with no to)', async () => {
-  const h = await harness([disco]);
+  const h = await startHarness({ modules: [disco] });
   try {
-    const juliet = await h.client('juliet', 'balcony');
+    const juliet = await h.client('juliet@localhost/balcony');
     for (const to of ['juliet@localhost', undefined]) {
-      const r = await h.ask(juliet, infoGet(`a-${to ?? 'none'}`, to));
+      const r = await juliet.ask(infoGet(`a-${to ?? 'none'}`, to));
       assert.equal(r.attrs.type, 'result', r.toString());
       assert.deepEqual(identities(r), ['account/registered/']);
       assert.deepEqual(features(r), [NS_DISCO_INFO, NS_DISCO_ITEMS]);
     }
-    const node = await h.ask(juliet, infoGet('a-node', 'juliet@localhost', 'urn:nope'));
-    assert.equal(errorOf(node), 'cancel/item-not-found');
+    const node = await juliet.ask(infoGet('a-node', 'juliet@localhost', 'urn:nope'));
+    assert.equal(errorCondition(node), 'cancel/item-not-found');
   } finally {
     await h.stop();
   }
 });
 
 test('account disco#info: service-unavailable for strangers and for accounts that do not exist', async () => {
-  const h = await harness([disco]);
+  const h = await startHarness({ modules: [disco] });
   try {
-    await h.client('juliet');
-    const romeo = await h.client('romeo');
-    const stranger = await h.ask(romeo, infoGet('s1', 'juliet@localhost'));
-    assert.equal(errorOf(stranger), 'cancel/service-unavailable');
-    const missing = await h.ask(romeo, infoGet('s2', 'nobody@localhost'));
-    assert.equal(errorOf(missing), 'cancel/service-unavailable');
+    await h.client('juliet@localhost');
+    const romeo = await h.client('romeo@localhost');
+    const stranger = await romeo.ask(infoGet('s1', 'juliet@localhost'));
+    assert.equal(errorCondition(stranger), 'cancel/service-unavailable');
+    const missing = await romeo.ask(infoGet('s2', 'nobody@localhost'));
+    assert.equal(errorCondition(missing), 'cancel/service-unavailable');
     // A node changes nothing (XEP-0030 §8: "no matter if the request specifies a node").
-    const missingNode = await h.ask(romeo, infoGet('s3', 'nobody@localhost', 'urn:x'));
-    assert.equal(errorOf(missingNode), 'cancel/service-unavailable');
+    const missingNode = await romeo.ask(infoGet('s3', 'nobody@localhost', 'urn:x'));
+    assert.equal(errorCondition(missingNode), 'cancel/service-unavailable');
   } finally {
     await h.stop();
   }
 });
 
 test("account disco#info: a contact with a 'from'/'both' subscription is answered, 'to' is not", async () => {
-  const h = await harness([disco]);
+  const h = await startHarness({ modules: [disco] });
   try {
-    await h.client('juliet');
-    const romeo = await h.client('romeo');
-    const nurse = await h.client('nurse');
+    await h.client('juliet@localhost');
+    const romeo = await h.client('romeo@localhost');
+    const nurse = await h.client('nurse@localhost');
     await modifyRoster(h.server, HOST, 'juliet', (r) => {
       r.setItem({ jid: 'romeo@localhost', groups: [], subscription: 'from', ask: false, approved: false });
       r.setItem({ jid: 'nurse@localhost', groups: [], subscription: 'to', ask: false, approved: false });
     });
-    const ok = await h.ask(romeo, infoGet('c1', 'juliet@localhost'));
+    const ok = await romeo.ask(infoGet('c1', 'juliet@localhost'));
     assert.deepEqual(identities(ok), ['account/registered/']);
-    const refused = await h.ask(nurse, infoGet('c2', 'juliet@localhost'));
-    assert.equal(errorOf(refused), 'cancel/service-unavailable');
+    const refused = await nurse.ask(infoGet('c2', 'juliet@localhost'));
+    assert.equal(errorCondition(refused), 'cancel/service-unavailable');
   } finally {
     await h.stop();
   }
 });
 
 test('account disco#items: empty for strangers and missing accounts, nodes per trust', async () => {
-  const h = await harness([disco, probe]);
+  const h = await startHarness({ modules: [disco, probe] });
   try {
-    const juliet = await h.client('juliet');
-    const romeo = await h.client('romeo');
-    const own = await h.ask(juliet, itemsGet('m1', 'juliet@localhost'));
+    const juliet = await h.client('juliet@localhost');
+    const romeo = await h.client('romeo@localhost');
+    const own = await juliet.ask(itemsGet('m1', 'juliet@localhost'));
     assert.deepEqual(items(own), []);
-    const missing = await h.ask(romeo, itemsGet('m2', 'nobody@localhost', 'urn:example:node'));
+    const missing = await romeo.ask(itemsGet('m2', 'nobody@localhost', 'urn:example:node'));
     assert.equal(missing.attrs.type, 'result');
     assert.deepEqual(items(missing), []);
     assert.equal(missing.getChild('query', NS_DISCO_ITEMS)?.attrs.node, 'urn:example:node');
     // A stranger sees what a node handler shows untrusted requesters; unknown nodes look empty.
-    const strangerNode = await h.ask(romeo, itemsGet('m3', 'juliet@localhost', 'urn:example:node'));
+    const strangerNode = await romeo.ask(itemsGet('m3', 'juliet@localhost', 'urn:example:node'));
     assert.deepEqual(items(strangerNode), ['juliet@localhost#public']);
-    const strangerUnknown = await h.ask(romeo, itemsGet('m4', 'juliet@localhost', 'urn:nope'));
+    const strangerUnknown = await romeo.ask(itemsGet('m4', 'juliet@localhost', 'urn:nope'));
     assert.equal(strangerUnknown.attrs.type, 'result');
     assert.deepEqual(items(strangerUnknown), []);
     // The user sees the trusted view, and learns that an unknown node does not exist.
-    const ownNode = await h.ask(juliet, itemsGet('m5', 'juliet@localhost', 'urn:example:node'));
+    const ownNode = await juliet.ask(itemsGet('m5', 'juliet@localhost', 'urn:example:node'));
     assert.deepEqual(items(ownNode), ['juliet@localhost#secret']);
-    const ownUnknown = await h.ask(juliet, itemsGet('m6', 'juliet@localhost', 'urn:nope'));
-    assert.equal(errorOf(ownUnknown), 'cancel/item-not-found');
+    const ownUnknown = await juliet.ask(itemsGet('m6', 'juliet@localhost', 'urn:nope'));
+    assert.equal(errorCondition(ownUnknown), 'cancel/item-not-found');
   } finally {
     await h.stop();
   }
 });
 
 test('a disco set is not answered by the module (the router says service-unavailable)', async () => {
-  const h = await harness([disco]);
+  const h = await startHarness({ modules: [disco] });
   try {
-    const romeo = await h.client('romeo');
-    const r = await h.ask(romeo, iq({ type: 'set', id: 'set1', to: HOST }).c('query', { xmlns: NS_DISCO_INFO }).up());
-    assert.equal(errorOf(r), 'cancel/service-unavailable');
+    const romeo = await h.client('romeo@localhost');
+    const r = await romeo.ask(iq({ type: 'set', id: 'set1', to: HOST }).c('query', { xmlns: NS_DISCO_INFO }).up());
+    assert.equal(errorCondition(r), 'cancel/service-unavailable');
   } finally {
     await h.stop();
   }

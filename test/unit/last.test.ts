@@ -4,36 +4,38 @@ import assert from 'node:assert/strict';
 import last, { LAST_STORE, NS_LAST, type LastLogout } from '../../src/modules/last/index.js';
 import { iq, presence } from '../../src/xml/stanza.js';
 import { modifyRoster } from '../../src/modules/roster/store.js';
-import { errorOf, harness, HOST } from './disco-harness.js';
+import { errorCondition, startHarness } from '../../src/testing/index.js';
+
+const HOST = 'localhost';
 
 const lastGet = (id: string, to?: string) => iq({ type: 'get', id, to }).c('query', { xmlns: NS_LAST }).up();
 const seconds = (r: { getChild(n: string, ns: string): { attrs: Record<string, string> } | undefined }) => Number(r.getChild('query', NS_LAST)?.attrs.seconds);
 
 test('to the server: its uptime in seconds, no text', async () => {
-  const h = await harness([last]);
+  const h = await startHarness({ modules: [last] });
   try {
     (h.server as { startedAt: number }).startedAt = Date.now() - 125_500;
-    const c = await h.client('romeo');
-    const r = await h.ask(c, lastGet('u1', HOST));
+    const c = await h.client('romeo@localhost');
+    const r = await c.ask(lastGet('u1', HOST));
     assert.equal(r.attrs.type, 'result');
     assert.equal(seconds(r), 125);
     assert.equal(r.getChild('query', NS_LAST)?.getText(), '');
-    assert.ok(h.ctx.features.includes(NS_LAST));
+    assert.ok(h.context.features.includes(NS_LAST));
   } finally {
     await h.stop();
   }
 });
 
 test('the last resource going offline stores the time and the unavailable status', async () => {
-  const h = await harness([last]);
+  const h = await startHarness({ modules: [last] });
   try {
-    const a = await h.client('juliet', 'one');
-    const b = await h.client('juliet', 'two');
+    const a = await h.client('juliet@localhost/one');
+    const b = await h.client('juliet@localhost/two');
     const store = h.server.storage.keyval<LastLogout>(HOST, LAST_STORE);
-    h.server.router.fromClient(a.session, presence({ type: 'unavailable' }).c('status').t('first').root());
+    a.send(presence({ type: 'unavailable' }).c('status').t('first').root());
     a.session.close();
     assert.equal(await store.get('juliet'), undefined, 'another resource is still online');
-    h.server.router.fromClient(b.session, presence({ type: 'unavailable' }).c('status').t('Heading home').root());
+    b.send(presence({ type: 'unavailable' }).c('status').t('Heading home').root());
     const before = Date.now();
     b.session.close();
     await new Promise((r) => setImmediate(r));
@@ -46,11 +48,11 @@ test('the last resource going offline stores the time and the unavailable status
 });
 
 test('available again after an unavailable presence: the old status is forgotten', async () => {
-  const h = await harness([last]);
+  const h = await startHarness({ modules: [last] });
   try {
-    const a = await h.client('juliet', 'one');
-    h.server.router.fromClient(a.session, presence({ type: 'unavailable' }).c('status').t('away').root());
-    h.server.router.fromClient(a.session, presence());
+    const a = await h.client('juliet@localhost/one');
+    a.send(presence({ type: 'unavailable' }).c('status').t('away').root());
+    a.send(presence());
     a.session.close();
     await new Promise((r) => setImmediate(r));
     assert.equal((await h.server.storage.keyval<LastLogout>(HOST, LAST_STORE).get('juliet'))?.status, '');
@@ -60,13 +62,13 @@ test('available again after an unavailable presence: the old status is forgotten
 });
 
 test('to a bare JID: seconds since logout with status, for the user and subscribed contacts', async () => {
-  const h = await harness([last]);
+  const h = await startHarness({ modules: [last] });
   try {
     await h.server.storage.accounts.create(HOST, 'juliet', {});
     await h.server.storage.keyval<LastLogout>(HOST, LAST_STORE).set('juliet', { when: Date.now() - 903_400, status: 'Heading Home' });
     await modifyRoster(h.server, HOST, 'juliet', (r) => r.setItem({ jid: 'romeo@localhost', groups: [], subscription: 'both', ask: false, approved: false }));
-    const romeo = await h.client('romeo');
-    const r = await h.ask(romeo, lastGet('l1', 'juliet@localhost'));
+    const romeo = await h.client('romeo@localhost');
+    const r = await romeo.ask(lastGet('l1', 'juliet@localhost'));
     assert.equal(r.attrs.type, 'result', r.toString());
     assert.equal(seconds(r), 903);
     assert.equal(r.getChild('query', NS_LAST)?.getText(), 'Heading Home');
@@ -76,14 +78,14 @@ test('to a bare JID: seconds since logout with status, for the user and subscrib
 });
 
 test('an available user is at 0 seconds; a bound but unavailable one is not', async () => {
-  const h = await harness([last]);
+  const h = await startHarness({ modules: [last] });
   try {
     await h.server.storage.keyval<LastLogout>(HOST, LAST_STORE).set('juliet', { when: Date.now() - 60_000, status: '' });
-    const juliet = await h.client('juliet', 'balcony');
-    const own = await h.ask(juliet, lastGet('o1'));
+    const juliet = await h.client('juliet@localhost/balcony');
+    const own = await juliet.ask(lastGet('o1'));
     assert.equal(seconds(own), 60, 'no available presence yet');
     juliet.session.presence = presence();
-    const online = await h.ask(juliet, lastGet('o2', 'juliet@localhost'));
+    const online = await juliet.ask(lastGet('o2', 'juliet@localhost'));
     assert.equal(seconds(online), 0);
   } finally {
     await h.stop();
@@ -91,17 +93,17 @@ test('an available user is at 0 seconds; a bound but unavailable one is not', as
 });
 
 test('errors: forbidden for strangers, service-unavailable for unknown users, item-not-found without a record', async () => {
-  const h = await harness([last]);
+  const h = await startHarness({ modules: [last] });
   try {
     await h.server.storage.accounts.create(HOST, 'juliet', {});
     await h.server.storage.keyval<LastLogout>(HOST, LAST_STORE).set('juliet', { when: Date.now(), status: '' });
     await modifyRoster(h.server, HOST, 'juliet', (r) => r.setItem({ jid: 'nurse@localhost', groups: [], subscription: 'to', ask: false, approved: false }));
-    const romeo = await h.client('romeo');
-    const nurse = await h.client('nurse');
-    assert.equal(errorOf(await h.ask(romeo, lastGet('e1', 'juliet@localhost'))), 'auth/forbidden');
-    assert.equal(errorOf(await h.ask(nurse, lastGet('e2', 'juliet@localhost'))), 'auth/forbidden', "'to' is not enough");
-    assert.equal(errorOf(await h.ask(romeo, lastGet('e3', 'nobody@localhost'))), 'cancel/service-unavailable');
-    assert.equal(errorOf(await h.ask(romeo, lastGet('e4'))), 'cancel/item-not-found', 'romeo never logged out');
+    const romeo = await h.client('romeo@localhost');
+    const nurse = await h.client('nurse@localhost');
+    assert.equal(errorCondition(await romeo.ask(lastGet('e1', 'juliet@localhost'))), 'auth/forbidden');
+    assert.equal(errorCondition(await nurse.ask(lastGet('e2', 'juliet@localhost'))), 'auth/forbidden', "'to' is not enough");
+    assert.equal(errorCondition(await romeo.ask(lastGet('e3', 'nobody@localhost'))), 'cancel/service-unavailable');
+    assert.equal(errorCondition(await romeo.ask(lastGet('e4'))), 'cancel/item-not-found', 'romeo never logged out');
   } finally {
     await h.stop();
   }

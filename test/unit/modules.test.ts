@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineModule, resolveLoadOrder, suggestModule, type ModuleDefinition } from '../../src/core/modules.js';
 import { duration } from '../../src/core/option-schemas.js';
 import { startTestServer } from '../helpers/server.js';
+import { waitFor } from '../../src/testing/index.js';
 import { builtinModules } from '../../src/modules/index.js';
 
 const noop = () => {};
@@ -64,12 +65,13 @@ test('a module sees its host, its options, and is fully cleaned up on unload', a
   assert.equal(ctx.identities.length, 1);
   ctx.events.fire('host-activated', { host: 'localhost' });
   assert.ok(fired >= 1);
-  await new Promise((r) => setTimeout(r, 30));
+  await waitFor(() => ticks >= 2, { message: 'the interval ticks' });
   await ts.stop();
   assert.equal(ctx.features.includes('urn:example:probe'), false);
   assert.equal(ctx.identities.length, 0);
   const before = ticks;
   const firedBefore = fired;
+  // A sleep is the point here: real time must pass (6 periods) to show the interval stopped.
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(ticks, before, 'interval stopped');
   ctx.events.fire('host-activated', { host: 'localhost' });

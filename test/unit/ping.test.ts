@@ -6,22 +6,24 @@ import { Keepalive } from '../../src/modules/ping/keepalive.js';
 import { silentLogger } from '../../src/core/logging.js';
 import { iq } from '../../src/xml/stanza.js';
 import type { Element } from '../../src/xml/element.js';
-import { errorOf, harness, HOST, waitFor } from './disco-harness.js';
+import { errorCondition, FakeClock, startHarness } from '../../src/testing/index.js';
+
+const HOST = 'localhost';
 
 const isPing = (el: Element) => el.name === 'iq' && el.attrs.type === 'get' && el.getChild('ping', NS_PING) !== undefined;
 
 test('the server answers a ping with an empty result and advertises the feature', async () => {
-  const h = await harness([ping]);
+  const h = await startHarness({ modules: [ping] });
   try {
-    const romeo = await h.client('romeo', 'phone');
-    const r = await h.ask(romeo, iq({ type: 'get', id: 'p1', to: HOST }).c('ping', { xmlns: NS_PING }).up());
+    const romeo = await h.client('romeo@localhost/phone');
+    const r = await romeo.ask(iq({ type: 'get', id: 'p1', to: HOST }).c('ping', { xmlns: NS_PING }).up());
     assert.equal(r.attrs.type, 'result');
     assert.equal(r.attrs.from, HOST);
     assert.equal(r.children.length, 0);
-    assert.ok(h.ctx.features.includes(NS_PING));
+    assert.ok(h.context.features.includes(NS_PING));
     // A ping set is no ping: the router's service-unavailable.
-    const set = await h.ask(romeo, iq({ type: 'set', id: 'p2', to: HOST }).c('ping', { xmlns: NS_PING }).up());
-    assert.equal(errorOf(set), 'cancel/service-unavailable');
+    const set = await romeo.ask(iq({ type: 'set', id: 'p2', to: HOST }).c('ping', { xmlns: NS_PING }).up());
+    assert.equal(errorCondition(set), 'cancel/service-unavailable');
   } finally {
     await h.stop();
   }
@@ -29,18 +31,18 @@ test('the server answers a ping with an empty result and advertises the feature'
 
 /** A Keepalive driven by a fake clock, with fake sessions. */
 function clockedKeepalive(interval: number, timeout: number) {
-  let now = 1_000_000;
-  const k = new Keepalive({ host: HOST, interval, timeout, log: silentLogger(), now: () => now });
-  return { k, advance: (ms: number) => (now += ms), now: () => now };
+  const clock = new FakeClock(1_000_000);
+  const k = new Keepalive({ host: HOST, interval, timeout, log: silentLogger(), now: () => clock.now() });
+  return { k, advance: (ms: number) => clock.advance(ms), now: () => clock.now() };
 }
 
 test('keepalive: an idle session is pinged once; an answer keeps it; silence closes it', async () => {
-  const h = await harness([]);
+  const h = await startHarness({ modules: [] });
   try {
     const { k, advance, now } = clockedKeepalive(60_000, 10_000);
-    const alive = await h.client('alive', 'r');
-    const dead = await h.client('dead', 'r');
-    const busy = await h.client('busy', 'r');
+    const alive = await h.client('alive@localhost/r');
+    const dead = await h.client('dead@localhost/r');
+    const busy = await h.client('busy@localhost/r');
     for (const c of [alive, dead, busy]) k.track(c.session);
 
     advance(59_999);
@@ -76,10 +78,10 @@ test('keepalive: an idle session is pinged once; an answer keeps it; silence clo
 });
 
 test('keepalive: any data after the ping counts as the answer', async () => {
-  const h = await harness([]);
+  const h = await startHarness({ modules: [] });
   try {
     const { k, advance, now } = clockedKeepalive(1000, 1000);
-    const c = await h.client('c', 'r');
+    const c = await h.client('c@localhost/r');
     k.track(c.session);
     advance(1000);
     k.sweep();
@@ -104,36 +106,37 @@ test('keepalive sweeps often enough and within bounds', () => {
 });
 
 test('the module pings idle fake sessions, takes the pong (to the host or with no to) and closes the silent', async () => {
-  const h = await harness([ping], (c) => {
-    c.modules.ping = { ping_interval: '40ms', ping_timeout: '80ms' };
-  });
+  const clock = new FakeClock();
+  const h = await startHarness({ modules: [ping], clock, config: (c) => {
+    c.modules.ping = { ping_interval: '40s', ping_timeout: '80s' };
+  } });
   try {
-    const viaHost = await h.client('a', 'r');
-    const noTo = await h.client('b', 'r');
-    const silent = await h.client('c', 'r');
-    let pongs = 0;
+    const viaHost = await h.client('a@localhost/r');
+    const noTo = await h.client('b@localhost/r');
+    const silent = await h.client('c@localhost/r');
     // Two well-behaved clients answer every ping: one to the host, one with no 'to' and an error.
-    const answering = setInterval(() => {
+    const answer = () => {
       for (const p of viaHost.sent.filter(isPing)) {
         viaHost.sent.splice(viaHost.sent.indexOf(p), 1);
-        h.server.router.fromClient(viaHost.session, iq({ type: 'result', id: p.attrs.id, to: HOST }));
-        pongs++;
+        viaHost.send(iq({ type: 'result', id: p.attrs.id, to: HOST }));
       }
       for (const p of noTo.sent.filter(isPing)) {
         noTo.sent.splice(noTo.sent.indexOf(p), 1);
-        h.server.router.fromClient(noTo.session, iq({ type: 'error', id: p.attrs.id }).c('error', { type: 'cancel' }).c('service-unavailable', { xmlns: 'urn:ietf:params:xml:ns:xmpp-stanzas' }).root());
-        pongs++;
+        noTo.send(iq({ type: 'error', id: p.attrs.id }).c('error', { type: 'cancel' }).c('service-unavailable', { xmlns: 'urn:ietf:params:xml:ns:xmpp-stanzas' }).root());
       }
-    }, 3);
-    try {
-      await waitFor(silent, isPing, 1000);
-      const deadline = Date.now() + 2000;
-      while (silent.closedWith.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    } finally {
-      clearInterval(answering);
-    }
+    };
+    clock.advance(39_999);
+    assert.equal(silent.sent.filter(isPing).length, 0, 'no ping before the interval');
+    clock.advance(1);
+    assert.equal(silent.sent.filter(isPing).length, 1, 'a ping when the interval is up');
+    assert.equal(viaHost.sent.filter(isPing).length, 1);
+    answer();
+    clock.advance(79_999);
+    assert.deepEqual(silent.closedWith, [], 'not closed before the timeout');
+    answer();
+    clock.advance(1);
     assert.deepEqual(silent.closedWith, [{ condition: 'connection-timeout', text: 'no answer to a ping' }]);
-    assert.ok(pongs >= 2, `pongs: ${pongs}`);
+    assert.ok(silent.closed);
     assert.deepEqual(viaHost.closedWith, []);
     assert.deepEqual(noTo.closedWith, []);
     // The pongs were consumed by the module: nothing came back to the clients.
@@ -142,23 +145,26 @@ test('the module pings idle fake sessions, takes the pong (to the host or with n
   } finally {
     await h.stop();
   }
+  assert.equal(clock.pending, 0, 'the sweep timer is cancelled when the module unloads');
 });
 
 test('ping_interval = 0 turns server pings off; ping_timeout must be positive', async () => {
-  const off = await harness([ping], (c) => {
+  const clock = new FakeClock();
+  const off = await startHarness({ modules: [ping], clock, config: (c) => {
     c.modules.ping = { ping_interval: 0, ping_timeout: '10ms' };
-  });
+  } });
   try {
-    const c = await off.client('a', 'r');
-    await new Promise((r) => setTimeout(r, 60));
+    const c = await off.client('a@localhost/r');
+    assert.equal(clock.pending, 0, 'no sweep timer');
+    clock.advance(3_600_000);
     assert.equal(c.sent.filter(isPing).length, 0);
   } finally {
     await off.stop();
   }
   await assert.rejects(
-    harness([ping], (c) => {
+    startHarness({ modules: [ping], config: (c) => {
       c.modules.ping = { ping_timeout: 0 };
-    }),
+    } }),
     /modules\.ping\.ping_timeout/,
   );
 });

@@ -5,7 +5,7 @@ import type { Element } from '../../src/xml/element.js';
 import { presence } from '../../src/xml/stanza.js';
 import { loadRoster } from '../../src/modules/roster/store.js';
 import { HOST, harness, pushedItem, presences, clear, errorConditionOf, type Harness } from './roster-harness.js';
-import type { FakeClient } from '../helpers/fake-client.js';
+import type { FakeClient } from '../../src/testing/index.js';
 
 const ROMEO = 'romeo@localhost';
 const JULIET = 'juliet@localhost';

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient } from '../../src/testing/index.js';
 import { iq } from '../../src/xml/stanza.js';
 import { Element } from '../../src/xml/element.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
@@ -19,8 +19,8 @@ before(async () => {
   });
   const creds = makeCredentials('pw', { iterations: 4096, hashes: ['SHA-1'] });
   for (const u of ['hamlet', 'macbeth', 'full']) await ts.server.storage.accounts.create('localhost', u, creds);
-  hamlet = fakeClient(ts.server, 'hamlet', 'localhost', 'denmark');
-  macbeth = fakeClient(ts.server, 'macbeth', 'localhost', 'scotland');
+  hamlet = new FakeClient(ts.server, 'hamlet@localhost/denmark');
+  macbeth = new FakeClient(ts.server, 'macbeth@localhost/scotland');
 });
 after(async () => {
   await ts.stop();
@@ -32,14 +32,9 @@ async function ask(c: FakeClient, type: 'get' | 'set', children: Element[], to?:
   const stanza = iq({ type, id, to });
   const q = stanza.c('query', { xmlns: NS_PRIVATE });
   for (const child of children) q.cnode(child);
-  ts.server.router.fromClient(c.session, stanza);
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const found = c.sent.find((e) => e.attrs.id === id);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no answer to ${id}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const answer = c.receives((e) => e.attrs.id === id, { timeoutMs: 3000 });
+  c.send(stanza);
+  return answer;
 }
 const el = (name: string, ns: string, text?: string) => {
   const e = new Element(name, { xmlns: ns });
@@ -127,7 +122,7 @@ test("another user's private storage is forbidden, for get and set", async () =>
 test('max_size and max_namespaces are enforced with policy-violation', async () => {
   const big = await ask(macbeth, 'set', [el('big', 'urn:x:big', 'x'.repeat(600))]);
   assert.equal(condition(big), 'policy-violation');
-  const full = fakeClient(ts.server, 'full', 'localhost', 'r');
+  const full = new FakeClient(ts.server, 'full@localhost/r');
   for (const i of [1, 2, 3, 4]) assert.equal((await ask(full, 'set', [el('x', `urn:x:${i}`, 'v')])).attrs.type, 'result');
   // Replacing an existing namespace is still fine; a fifth is not.
   assert.equal((await ask(full, 'set', [el('x', 'urn:x:1', 'w')])).attrs.type, 'result');

@@ -4,12 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig, type CantoConfig } from '../../src/core/config.js';
+import type { CantoConfig } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logging.js';
-import { Server } from '../../src/core/server.js';
 import { newSessionId, type C2SSession, type C2SUnauthedSession, type CloseReason, type Connection, type Framing } from '../../src/core/session.js';
-import type { TlsContexts } from '../../src/net/tls.js';
-import { openMemoryStorage } from '../../src/storage/memory.js';
+import { startHarness, waitFor } from '../../src/testing/index.js';
 import { verifyPassword } from '../../src/sasl/scram-credentials.js';
 import { Element, NS_STREAM } from '../../src/xml/element.js';
 import { iq } from '../../src/xml/stanza.js';
@@ -27,24 +25,17 @@ interface FakeClient {
 }
 
 async function harness(adjust?: (c: CantoConfig) => void) {
-  const config = defaultConfig();
-  config.auth.scram_iterations = 4096;
-  const vh = config.virtualhost[0];
-  assert.ok(vh);
-  vh.allow_registration = true;
-  adjust?.(config);
-  const storage = openMemoryStorage();
-  const server = new Server({
-    config,
-    log: silentLogger(),
-    storage,
-    modules: new Map([[register.name, register]]),
-    // No listeners or STARTTLS in this test: nothing reads the TLS contexts.
-    tls: {} as TlsContexts,
+  const kit = await startHarness({
+    modules: [register],
+    config: (config) => {
+      const vh = config.virtualhost[0];
+      assert.ok(vh);
+      vh.allow_registration = true;
+      adjust?.(config);
+    },
   });
-  await server.start();
-  const ctx = server.hosts.get(HOST);
-  assert.ok(ctx);
+  const { server, config, context: ctx } = kit;
+  const storage = server.storage;
 
   const connect = (opts: { secure?: boolean; ip?: string } = {}): FakeClient => {
     const client: FakeClient = { session: undefined as unknown as C2SUnauthedSession, sent: [], closedWith: [], closed: false };
@@ -87,7 +78,7 @@ async function harness(adjust?: (c: CantoConfig) => void) {
     return authed;
   };
 
-  return { server, ctx, storage, config, connect, streamElement, features, login, stop: () => server.stop('test', 100) };
+  return { server, ctx, storage, config, connect, streamElement, features, login, stop: () => kit.stop() };
 }
 
 function registerIq(type: 'get' | 'set', id: string, fill?: (q: Element) => void, attrs: Record<string, string> = {}): Element {
@@ -104,13 +95,7 @@ const fields = (username?: string, password?: string) => (q: Element) => {
 
 /** The reply with this id, waiting for async work (key derivation, storage) to finish. */
 async function replyTo(c: FakeClient, id: string, ms = 5000): Promise<Element> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const found = c.sent.find((e) => e.attrs.id === id);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no reply to ${id}; sent: ${c.sent.map(String).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  return waitFor(() => c.sent.find((e) => e.attrs.id === id), { timeoutMs: ms, message: () => `no reply to ${id}; sent: ${c.sent.map(String).join('\n')}` });
 }
 
 function errorCondition(el: Element): string | undefined {
@@ -342,8 +327,7 @@ test('remove: result, every session closed with not-authorized, account and data
     }
     assert.equal(other.closed, false);
     assert.deepEqual(h.server.sessions.getUserSessions(HOST, 'bill'), []);
-    const deadline = Date.now() + 2000;
-    while (deleted.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => deleted.length > 0, { message: 'user-deleted fired' });
     assert.deepEqual(deleted, [{ host: HOST, username: 'bill' }]);
     assert.equal(await h.storage.accounts.get(HOST, 'bill'), undefined);
     assert.equal(await h.storage.keyval(HOST, 'roster').get('bill'), undefined);

@@ -1,30 +1,25 @@
 /**
- * An in-process server with the roster and presence modules, memory storage and fake clients,
- * for the roster and presence unit tests. Stanzas to other domains are captured, not sent.
+ * The roster and presence unit tests' server: canto/testing's harness with the roster and
+ * presence modules and three users, plus roster helpers. Stanzas to other domains are
+ * captured in `remote`, not sent.
  */
-import assert from 'node:assert/strict';
-import { defaultConfig } from '../../src/core/config.js';
-import { silentLogger } from '../../src/core/logging.js';
-import { Server } from '../../src/core/server.js';
-import type { TlsContexts } from '../../src/net/tls.js';
-import { openMemoryStorage } from '../../src/storage/memory.js';
 import type { Element } from '../../src/xml/element.js';
 import { presence, iq } from '../../src/xml/stanza.js';
 import roster from '../../src/modules/roster/index.js';
 import presenceModule from '../../src/modules/presence/index.js';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient, settle, startHarness } from '../../src/testing/index.js';
 
 export const HOST = 'localhost';
 export const NS_ROSTER = 'jabber:iq:roster';
 export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
 export interface Harness {
-  server: Server;
+  server: Awaited<ReturnType<typeof startHarness>>['server'];
   /** Stanzas routed to other domains (what s2s would send). */
   remote: Element[];
   connect(username: string, resource: string): FakeClient;
   send(c: FakeClient, el: Element): void;
-  /** Let the async storage work finish. */
+  /** Let the async storage work finish (memory storage: promises only, no wall-clock time). */
   settle(): Promise<void>;
   /** Roster get; returns the result. */
   rosterGet(c: FakeClient, ver?: string): Promise<Element>;
@@ -36,42 +31,17 @@ export interface Harness {
 let ids = 0;
 
 export async function harness(users: string[] = ['romeo', 'juliet', 'nurse'], adjust?: (modules: Record<string, Record<string, unknown>>) => void): Promise<Harness> {
-  const config = defaultConfig();
-  adjust?.(config.modules);
-  const server = new Server({
-    config,
-    log: silentLogger(),
-    storage: openMemoryStorage(),
-    modules: new Map([[roster.name, roster], [presenceModule.name, presenceModule]]),
-    tls: {} as TlsContexts,
-  });
-  await server.start();
-  for (const u of users) assert.ok(await server.storage.accounts.create(HOST, u, {}));
-  const remote: Element[] = [];
-  const ctx = server.hosts.get(HOST);
-  assert.ok(ctx);
-  ctx.events.on('route/remote', ({ stanza }) => {
-    remote.push(stanza);
-    return true;
-  });
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 2));
-  };
+  const kit = await startHarness({ modules: [roster, presenceModule], users, config: (c) => adjust?.(c.modules) });
   const h: Harness = {
-    server,
-    remote,
-    connect: (username, resource) => fakeClient(server, username, HOST, resource),
-    send: (c, el) => server.router.fromClient(c.session, el),
-    settle,
+    server: kit.server,
+    remote: kit.remote,
+    connect: (username, resource) => new FakeClient(kit.server, `${username}@${HOST}/${resource}`),
+    send: (c, el) => c.send(el),
+    settle: () => settle(),
     async rosterGet(c, ver) {
-      const id = `get${++ids}`;
-      const el = iq({ type: 'get', id });
+      const el = iq({ type: 'get', id: `get${++ids}` });
       el.c('query', { xmlns: NS_ROSTER, ver });
-      h.send(c, el);
-      await settle();
-      const res = c.sent.find((s) => s.name === 'iq' && s.attrs.id === id);
-      assert.ok(res, 'roster result');
-      return res;
+      return c.ask(el);
     },
     async online(username, resource) {
       const c = h.connect(username, resource);
@@ -80,7 +50,7 @@ export async function harness(users: string[] = ['romeo', 'juliet', 'nurse'], ad
       await settle();
       return c;
     },
-    stop: () => server.stop('test finished', 10),
+    stop: () => kit.stop(),
   };
   return h;
 }

@@ -6,7 +6,7 @@ import { iq } from '../../src/xml/stanza.js';
 import { loadRoster, subscriptionOf } from '../../src/modules/roster/store.js';
 import { sessionRoster } from '../../src/modules/roster/push.js';
 import { HOST, NS_ROSTER, harness, errorConditionOf, pushes, clear, type Harness } from './roster-harness.js';
-import type { FakeClient } from '../helpers/fake-client.js';
+import type { FakeClient } from '../../src/testing/index.js';
 
 let n = 0;
 function rosterSet(...items: Element[]): Element {

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient } from '../helpers/fake-client.js';
+import { FakeClient } from '../../src/testing/index.js';
 import { iq, message } from '../../src/xml/stanza.js';
 import { NS } from '../../src/xml/ns.js';
 
@@ -18,7 +18,7 @@ const condition = (el: { getChild(n: string): { elements: Array<{ name: string }
   el?.getChild('error')?.elements[0]?.name;
 
 test('the router stamps the full JID on what a client sends', () => {
-  const romeo = fakeClient(ts.server, 'romeo', 'localhost', 'phone');
+  const romeo = new FakeClient(ts.server, 'romeo@localhost/phone');
   let seen: string | undefined;
   const off = ts.server.hosts.get('localhost')?.events.on('iq-get/host/urn:example:stamp:q', ({ stanza, origin }) => {
     seen = stanza.attrs.from;
@@ -34,13 +34,13 @@ test('the router stamps the full JID on what a client sends', () => {
 });
 
 test('a spoofed from closes the stream with invalid-from', () => {
-  const romeo = fakeClient(ts.server, 'romeo2', 'localhost', 'phone');
+  const romeo = new FakeClient(ts.server, 'romeo2@localhost/phone');
   ts.server.router.fromClient(romeo.session, message({ to: 'juliet@localhost', from: 'juliet@localhost/x' }).c('body').t('hi').up());
   assert.deepEqual(romeo.closedWith.map((r) => (typeof r === 'object' && r !== null && 'condition' in r ? r.condition : r)), ['invalid-from']);
 });
 
 test('the bare JID is an acceptable from', () => {
-  const romeo = fakeClient(ts.server, 'romeo3', 'localhost', 'phone');
+  const romeo = new FakeClient(ts.server, 'romeo3@localhost/phone');
   const q = iq({ type: 'get', id: 'b', from: 'romeo3@localhost' });
   q.c('nothing', { xmlns: 'urn:example:none' });
   ts.server.router.fromClient(romeo.session, q);
@@ -49,7 +49,7 @@ test('the bare JID is an acceptable from', () => {
 });
 
 test('an iq nobody handles gets service-unavailable; malformed iqs get bad-request', () => {
-  const c = fakeClient(ts.server, 'mercutio', 'localhost');
+  const c = new FakeClient(ts.server, 'mercutio@localhost');
   const unknown = iq({ type: 'get', id: 'u1', to: 'localhost' });
   unknown.c('query', { xmlns: 'urn:example:unknown' });
   ts.server.router.fromClient(c.session, unknown);
@@ -80,19 +80,19 @@ test('an iq nobody handles gets service-unavailable; malformed iqs get bad-reque
 });
 
 test('bad addresses and unknown domains get jid-malformed and remote-server-not-found', async () => {
-  const c = fakeClient(ts.server, 'tybalt', 'localhost');
+  const c = new FakeClient(ts.server, 'tybalt@localhost');
   ts.server.router.fromClient(c.session, message({ to: 'a@b@c', id: 'm1' }).c('body').t('x').up());
   assert.equal(condition(c.last()), 'jid-malformed');
   ts.server.router.fromClient(c.session, message({ to: 'someone@remote.example', id: 'm2' }).c('body').t('x').up());
   // Modules may hold a stanza briefly (e.g. while a blocklist loads) before it is bounced.
-  for (let i = 0; i < 100 && c.last()?.attrs.id !== 'm2'; i++) await new Promise((r) => setTimeout(r, 10));
+  await c.receives((e) => e.attrs.id === 'm2');
   assert.equal(condition(c.last()), 'remote-server-not-found');
   assert.equal(c.last()?.attrs.from, 'someone@remote.example');
   assert.equal(c.last()?.getChildText('body'), 'x', 'message errors keep the payload');
 });
 
 test('a throwing handler gives internal-server-error', () => {
-  const c = fakeClient(ts.server, 'benvolio', 'localhost');
+  const c = new FakeClient(ts.server, 'benvolio@localhost');
   const off = ts.server.hosts.get('localhost')?.events.on('iq-get/host/urn:example:boom:q', () => {
     throw new Error('boom');
   });
@@ -104,8 +104,8 @@ test('a throwing handler gives internal-server-error', () => {
 });
 
 test('a second session binding the same resource replaces the first with conflict', () => {
-  const a = fakeClient(ts.server, 'paris', 'localhost', 'desk');
-  const b = fakeClient(ts.server, 'paris', 'localhost', 'desk');
+  const a = new FakeClient(ts.server, 'paris@localhost/desk');
+  const b = new FakeClient(ts.server, 'paris@localhost/desk');
   assert.equal(a.closedWith.length, 1);
   assert.equal(a.session.destroyed, true);
   assert.equal(ts.server.sessions.getSession('localhost', 'paris', 'desk'), b.session);

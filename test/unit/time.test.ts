@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import time, { NS_TIME, tzo, utc } from '../../src/modules/time/index.js';
 import { iq } from '../../src/xml/stanza.js';
-import { harness, HOST } from './disco-harness.js';
+import { startHarness } from '../../src/testing/index.js';
+
+const HOST = 'localhost';
 
 test('tzo and utc follow XEP-0082', () => {
   const d = new Date(Date.UTC(2006, 11, 19, 17, 58, 35, 123));
@@ -17,17 +19,17 @@ test('tzo and utc follow XEP-0082', () => {
 });
 
 test('the server answers with its time', async () => {
-  const h = await harness([time]);
+  const h = await startHarness({ modules: [time] });
   try {
-    const c = await h.client('romeo');
+    const c = await h.client('romeo@localhost');
     const before = Date.now();
-    const r = await h.ask(c, iq({ type: 'get', id: 't1', to: HOST }).c('time', { xmlns: NS_TIME }).up());
+    const r = await c.ask(iq({ type: 'get', id: 't1', to: HOST }).c('time', { xmlns: NS_TIME }).up());
     const t = r.getChild('time', NS_TIME);
     assert.match(t?.getChildText('tzo') ?? '', /^[+-]\d\d:\d\d$/);
     const when = Date.parse(t?.getChildText('utc') ?? '');
     assert.match(t?.getChildText('utc') ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.ok(when >= Math.floor(before / 1000) * 1000 && when <= Date.now(), String(when));
-    assert.ok(h.ctx.features.includes(NS_TIME));
+    assert.ok(h.context.features.includes(NS_TIME));
   } finally {
     await h.stop();
   }

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { fakeClient, type FakeClient } from '../helpers/fake-client.js';
+import { FakeClient, settle } from '../../src/testing/index.js';
 import { iq } from '../../src/xml/stanza.js';
 import type { Element } from '../../src/xml/element.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
@@ -18,8 +18,8 @@ before(async () => {
   });
   const creds = makeCredentials('pw', { iterations: 4096, hashes: ['SHA-1'] });
   for (const u of ['romeo', 'juliet']) await ts.server.storage.accounts.create('localhost', u, creds);
-  romeo = fakeClient(ts.server, 'romeo', 'localhost', 'r');
-  juliet = fakeClient(ts.server, 'juliet', 'localhost', 'j');
+  romeo = new FakeClient(ts.server, 'romeo@localhost/r');
+  juliet = new FakeClient(ts.server, 'juliet@localhost/j');
 });
 after(async () => {
   await ts.stop();
@@ -32,14 +32,9 @@ async function ask(c: FakeClient, type: 'get' | 'set', to: string | undefined, f
   const stanza = iq({ type, id, to });
   const v = stanza.c('vCard', { xmlns: NS_VCARD });
   fill?.(v);
-  ts.server.router.fromClient(c.session, stanza);
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const found = c.sent.find((e) => e.attrs.id === id);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no answer to ${id}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const answer = c.receives((e) => e.attrs.id === id, { timeoutMs: 3000 });
+  c.send(stanza);
+  return answer;
 }
 const condition = (e: Element) => e.getChild('error')?.elements.find((c) => c.name !== 'text')?.name;
 
@@ -117,8 +112,8 @@ test('an empty vCard deletes the stored one', async () => {
 test("a vCard request to a user's full JID is delivered to that resource, not answered", async () => {
   const stanza = iq({ type: 'get', id: 'full1', to: 'romeo@localhost/r' });
   stanza.c('vCard', { xmlns: NS_VCARD });
-  ts.server.router.fromClient(juliet.session, stanza);
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(romeo.last()?.attrs.id, 'full1');
+  juliet.send(stanza);
+  await romeo.receives((e) => e.attrs.id === 'full1');
+  await settle();
   assert.equal(juliet.sent.find((e) => e.attrs.id === 'full1'), undefined);
 });

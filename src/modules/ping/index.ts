@@ -3,6 +3,7 @@
  * have been silent for `ping_interval` to find dead ones (closed after `ping_timeout` without
  * an answer). Options in `[modules.ping]`; see README.md.
  */
+import { moduleClock } from '../../core/clock.js';
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { duration } from '../../core/option-schemas.js';
@@ -29,7 +30,8 @@ export default defineModule({
     const { ping_interval: interval, ping_timeout: timeout } = mod.options;
     // 0 turns the server-initiated pings off.
     if (interval === 0) return;
-    const keepalive = new Keepalive({ host: mod.host, interval, timeout, log: mod.log });
+    const clock = moduleClock(mod);
+    const keepalive = new Keepalive({ host: mod.host, interval, timeout, log: mod.log, now: clock.now });
     mod.hook('resource-bind', ({ session }) => keepalive.track(session));
     mod.hook('resource-unbind', ({ session }) => keepalive.untrack(session));
     // Sessions already bound when the module loads (a reload) are watched too.
@@ -44,6 +46,6 @@ export default defineModule({
     };
     mod.hook('iq/host', onResult, 100);
     mod.hook('iq/bare', onResult, 100);
-    mod.setInterval(() => keepalive.sweep(), keepalive.sweepEvery);
+    clock.setInterval(() => keepalive.sweep(), keepalive.sweepEvery);
   },
 });
