@@ -36,8 +36,6 @@ export interface SessionEvent {
 }
 
 export interface EventMap extends StanzaEvents {
-  /** `iq-get/host/<ns>:<name>`, `iq-set/full/<ns>:<name>`, … */
-  [iqPayloadEvent: `iq-${string}/${string}/${string}`]: StanzaEvent;
   /** A stanza from a local session to a domain this server does not serve. */
   'route/remote': StanzaEvent & { toHost: string; fromHost: string };
   /** A stanza to a component's domain (internal or external). */

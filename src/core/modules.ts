@@ -7,8 +7,10 @@
  * The core never imports a module: the server is given a registry (src/modules/index.ts).
  */
 import type { Element } from '../xml/element.js';
-import type { EventName, Handler } from './events.js';
-import type { EventMap } from './event-map.js';
+import type { EventName, Handler, HandlerResult } from './events.js';
+import type { Destination, EventMap, StanzaEvent } from './event-map.js';
+import { StanzaError } from './errors.js';
+import { errorReply, reply } from '../xml/stanza.js';
 import type { Logger } from './logging.js';
 import type { HostContext, DiscoIdentity } from './host.js';
 import type { Server } from './server.js';
@@ -63,6 +65,15 @@ export interface ModuleApi<O extends object = object> {
   readonly options: O;
   /** Hook an event on this module's host (global modules: on the server-wide bus). */
   hook<E extends EventName>(event: E, handler: Handler<E>, priority?: number): void;
+  /**
+   * Answer iq get/set requests whose payload is <name xmlns=…> sent to this host (or, with `to`,
+   * to a user's bare or full JID). The handler returns the result: a whole iq, a payload element
+   * (wrapped in the result), or nothing (an empty result); a thrown StanzaError becomes the error
+   * reply, anything else thrown an internal-server-error (logged). Handlers may be async.
+   */
+  iq(type: 'get' | 'set', xmlns: string, name: string, handler: IqHandler, opts?: { to?: Destination | readonly Destination[]; priority?: number }): void;
+  /** Hook the raw payload event `iq-<type>/<dest>/<xmlns>:<name>` (handlers reply themselves and return true). */
+  hookIq(type: 'get' | 'set', dest: Destination, xmlns: string, name: string, handler: (event: StanzaEvent) => HandlerResult, priority?: number): void;
   /** Hook an event on the server-wide bus. */
   hookGlobal<E extends EventName>(event: E, handler: Handler<E>, priority?: number): void;
   fire<E extends EventName>(event: E, payload: EventMap[E]): boolean;
@@ -96,6 +107,14 @@ export interface ModuleApi<O extends object = object> {
   serviceOf<K extends ServiceName>(host: string, name: K): ServiceMap[K] | undefined;
 }
 
+/** What a `mod.iq` handler returns: the result iq, a payload for it, or nothing (an empty result). */
+export type IqHandler = (event: StanzaEvent) => Element | undefined | Promise<Element | undefined>;
+
+/** The event name of an iq payload (the names are made here, so EventMap needs no catch-all). */
+export function iqEventName(type: 'get' | 'set', dest: Destination, xmlns: string, name: string): EventName {
+  return `iq-${type}/${dest}/${xmlns}:${name}` as EventName;
+}
+
 export interface LoadedModule {
   readonly definition: ModuleDefinition;
   readonly api: ModuleApi;
@@ -121,6 +140,18 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     options: moduleOptions(def, server.config),
     hook(event, handler, priority) {
       cleanups.push(bus.on(event, handler, priority));
+    },
+    iq(type, xmlns, name, handler, opts = {}) {
+      const dests: readonly Destination[] = opts.to === undefined ? ['host'] : typeof opts.to === 'string' ? [opts.to] : opts.to;
+      const answer = (event: StanzaEvent): true => {
+        answerIq(event, handler, log);
+        return true;
+      };
+      // The payload events carry a StanzaEvent; their names are computed, so the map cannot say so.
+      for (const dest of dests) cleanups.push(bus.on(iqEventName(type, dest, xmlns, name), answer as Handler<EventName>, opts.priority));
+    },
+    hookIq(type, dest, xmlns, name, handler, priority) {
+      cleanups.push(bus.on(iqEventName(type, dest, xmlns, name), handler as Handler<EventName>, priority));
     },
     hookGlobal(event, handler, priority) {
       cleanups.push(server.events.on(event, handler, priority));
@@ -208,6 +239,33 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
       cleanups.length = 0;
     },
   };
+}
+
+/** Run a mod.iq handler and send its result or error to the requester. */
+function answerIq(event: StanzaEvent, handler: IqHandler, log: Logger): void {
+  const { origin, stanza } = event;
+  const send = (result: Element | undefined): void => {
+    if (result === undefined) origin.send(reply(stanza));
+    else if (result.name === 'iq') origin.send(result);
+    else origin.send(reply(stanza).cnode(result).root());
+  };
+  const fail = (err: unknown): void => {
+    if (err instanceof StanzaError) {
+      origin.send(err.replyTo(stanza));
+      return;
+    }
+    log.error({ err, iq: stanza.elements[0]?.name, ns: stanza.elements[0]?.xmlns }, 'iq handler failed');
+    origin.send(errorReply(stanza, 'internal-server-error'));
+  };
+  let result: ReturnType<IqHandler>;
+  try {
+    result = handler(event);
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  if (result instanceof Promise) result.then(send, fail);
+  else send(result);
 }
 
 async function runCleanups(cleanups: Array<() => void | Promise<void>>, log: Logger): Promise<void> {

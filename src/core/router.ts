@@ -93,7 +93,10 @@ export class Router {
   /** The sender's host bus when the sender-side events apply (a local client, or the host for its user). */
   private senderBus(origin: StanzaOrigin, from: Jid): EventBus | undefined {
     if (origin.type === 'c2s') return this.server.hosts.get(origin.host)?.events;
-    if (origin.type === 'local' && from.local !== '' && from.domain === origin.host) return origin.context.events;
+    // A served host speaking for one of its users (not an internal component's context).
+    if (origin.type === 'local' && from.local !== '' && from.domain === origin.host && this.server.hosts.get(origin.host) === origin.context) {
+      return origin.context.events;
+    }
     return undefined;
   }
 

@@ -43,7 +43,7 @@ const echoModule = defineModule({
     mod.hook('message/full', () => {
       throw new Error('this handler is broken on purpose');
     });
-    mod.hook(`iq-get/host/${NS_ECHO}:query`, ({ stanza }) => {
+    mod.hookIq('get', 'host', NS_ECHO, 'query', ({ stanza }) => {
       const r = reply(stanza);
       r.c('query', { xmlns: NS_ECHO }).c('host').t(mod.host);
       mod.send(r);

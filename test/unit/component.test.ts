@@ -16,6 +16,12 @@ import { NS } from '../../src/xml/ns.js';
 import { parseJid } from '../../src/jid/index.js';
 import type { StanzaEvent } from '../../src/core/event-map.js';
 
+declare module '../../src/core/event-map.js' {
+  interface EventMap {
+    'iq-get/bare/urn:x:query': StanzaEvent;
+  }
+}
+
 test('handshake digest: hex SHA-1 of stream id + secret (UTF-8)', () => {
   // printf '3BF96D32secret' | sha1sum
   assert.equal(handshakeDigest('3BF96D32', 'secret'), 'b09ea9b3b7f586be8a08d0a3dd7466f110aeb136');
@@ -117,7 +123,7 @@ function event(el: Element, to: string): StanzaEvent {
   return { origin: ctx.session, stanza: el, to: parseJid(to), from: parseJid('u@origin.example/r') };
 }
 
-test('dispatch: pre- events first, then the iq payload event, then the kind event, by destination', () => {
+test('dispatch: the kind event by destination; its priority-0 handler fires the iq payload event (no destination pre- events)', () => {
   const ctx = makeContext('muc.example');
   const fired: string[] = [];
   const record = (name: string, claim: boolean) => () => {
@@ -126,11 +132,12 @@ test('dispatch: pre- events first, then the iq payload event, then the kind even
   };
   ctx.events.on('pre-iq/bare', record('pre-iq/bare', false));
   ctx.events.on('iq-get/bare/urn:x:query', record('iq-get/bare/urn:x:query', false));
-  ctx.events.on('iq/bare', record('iq/bare', true));
+  ctx.events.on('iq/bare', record('iq/bare high', false), 10);
+  ctx.events.on('iq/bare', record('iq/bare low', true), -10);
   const iq = new Element('iq', { type: 'get', id: '1' }, NS.client);
   iq.c('query', { xmlns: 'urn:x' });
   assert.deepEqual(deliverToComponent(ctx, event(iq, 'room@muc.example')), { handled: true });
-  assert.deepEqual(fired, ['pre-iq/bare', 'iq-get/bare/urn:x:query', 'iq/bare']);
+  assert.deepEqual(fired, ['iq/bare high', 'iq-get/bare/urn:x:query', 'iq/bare low']);
 
   fired.length = 0;
   ctx.events.on('presence/full', record('presence/full', true));

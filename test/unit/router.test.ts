@@ -5,6 +5,14 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { FakeClient } from '../../src/testing/index.js';
 import { iq, message } from '../../src/xml/stanza.js';
 import { NS } from '../../src/xml/ns.js';
+import type { StanzaEvent } from '../../src/core/event-map.js';
+
+declare module '../../src/core/event-map.js' {
+  interface EventMap {
+    'iq-get/host/urn:example:stamp:q': StanzaEvent;
+    'iq-get/host/urn:example:boom:q': StanzaEvent;
+  }
+}
 
 let ts: TestServer;
 before(async () => {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { defineModule } from '../../src/core/modules.js';
 import { duration } from '../../src/core/option-schemas.js';
 import { moduleClock } from '../../src/core/clock.js';
-import { iq, message, reply } from '../../src/xml/stanza.js';
+import { iq, message } from '../../src/xml/stanza.js';
 import messageModule from '../../src/modules/message/index.js';
 import { errorCondition, FakeClock, startHarness } from '../../src/testing/index.js';
 
@@ -16,11 +16,10 @@ const hello = defineModule({
   setup(mod) {
     const clock = moduleClock(mod);
     const after = mod.options.remind_after;
-    mod.hook('iq-get/host/urn:example:hello:hello', ({ origin, stanza }) => {
-      origin.send(reply(stanza));
+    mod.iq('get', 'urn:example:hello', 'hello', ({ stanza }) => {
       const to = stanza.attrs.from;
       clock.setTimeout(() => mod.send(message({ to, from: mod.host }).c('body').t('still there?').root()), after);
-      return true;
+      return undefined; // an empty result
     });
   },
 });

@@ -65,7 +65,7 @@ export default defineModule({
       origin.send(iq({ type: 'result', id: stanza.attrs.id, to: stanza.attrs.from }));
       return true;
     };
-    mod.hook(`iq-set/host/${NS.session}:session`, sessionOk);
-    mod.hook(`iq-set/bare/${NS.session}:session`, sessionOk);
+    mod.hookIq('set', 'host', NS.session, 'session', sessionOk);
+    mod.hookIq('set', 'bare', NS.session, 'session', sessionOk);
   },
 });

@@ -36,12 +36,12 @@ export default defineModule({
     const commands = new BlockingCommands(mod, cache, effects, maxItems);
 
     mod.addFeature(NS_BLOCKING);
-    mod.hook(`iq-get/bare/${NS_BLOCKING}:blocklist`, commands.onBlocklist);
-    mod.hook(`iq-set/bare/${NS_BLOCKING}:block`, commands.onBlock);
-    mod.hook(`iq-set/bare/${NS_BLOCKING}:unblock`, commands.onUnblock);
-    mod.hook(`iq-set/bare/${NS_BLOCKING}:blocklist`, commands.onWrongType);
-    mod.hook(`iq-get/bare/${NS_BLOCKING}:block`, commands.onWrongType);
-    mod.hook(`iq-get/bare/${NS_BLOCKING}:unblock`, commands.onWrongType);
+    mod.hookIq('get', 'bare', NS_BLOCKING, 'blocklist', commands.onBlocklist);
+    mod.hookIq('set', 'bare', NS_BLOCKING, 'block', commands.onBlock);
+    mod.hookIq('set', 'bare', NS_BLOCKING, 'unblock', commands.onUnblock);
+    mod.hookIq('set', 'bare', NS_BLOCKING, 'blocklist', commands.onWrongType);
+    mod.hookIq('get', 'bare', NS_BLOCKING, 'block', commands.onWrongType);
+    mod.hookIq('get', 'bare', NS_BLOCKING, 'unblock', commands.onWrongType);
 
     for (const kind of KINDS) {
       // The sender's list on the sender's side, wherever the stanza goes (this host, another, remote, a component)…

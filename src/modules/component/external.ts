@@ -154,7 +154,8 @@ export function acceptComponent(
       return;
     }
     entry.stanzasIn++;
-    server.router.route(session, toClientNamespace(el));
+    const stanza = server.sessions.receive(session, toClientNamespace(el));
+    if (stanza !== undefined) server.router.route(session, stanza);
   }
 
   function handshake(target: ExternalComponent, el: Element): void {

@@ -8,7 +8,7 @@
  * unless the stanza says otherwise). See docs/components.md.
  */
 import type { StanzaEvent } from '../../core/event-map.js';
-import type { EventName } from '../../core/events.js';
+import { destinationOf } from '../../core/router.js';
 import { HostContext } from '../../core/host.js';
 import type { Logger } from '../../core/logging.js';
 import { loadModule, resolveLoadOrder, suggestModule, type LoadedModule } from '../../core/modules.js';
@@ -53,24 +53,13 @@ export async function startInternalComponent(server: Server, entry: InternalComp
 }
 
 /**
- * Deliver a stanza to an internal component: the same events, in the same order, the router
- * fires for a local host (pre-<kind>/<dest>, iq-<type>/<dest>/<ns>:<name>, <kind>/<dest>), on
- * the component's bus. Returns false when no handler took it; the caller lets the router
- * answer (service-unavailable for iq and messages, presence dropped).
+ * Deliver a stanza to an internal component: the destination events the router fires for a
+ * local host (<kind>/<dest>, whose priority-0 handler on the context fires the iq payload event
+ * iq-<type>/<dest>/<ns>:<name>), on the component's bus. Returns false when no handler took it;
+ * the caller lets the router answer (service-unavailable for iq and messages, presence dropped).
  */
 export function deliverToComponent(ctx: HostContext, event: StanzaEvent): { handled: boolean; error?: unknown } {
-  const { to, stanza } = event;
-  const kind = stanza.name as StanzaKind;
-  const dest = to.local === '' ? 'host' : to.resource === '' ? 'bare' : 'full';
-  const bus = ctx.events;
-  if (bus.fire(`pre-${kind}/${dest}`, event)) return { handled: true };
-  if (kind === 'iq') {
-    const type = stanza.attrs.type;
-    const payload = stanza.elements[0];
-    if ((type === 'get' || type === 'set') && payload && bus.fire(`iq-${type}/${dest}/${payload.xmlns}:${payload.name}` as EventName, event)) {
-      return { handled: true };
-    }
-  }
-  if (bus.fire(`${kind}/${dest}`, event)) return { handled: true };
+  const kind = event.stanza.name as StanzaKind;
+  if (ctx.events.fire(`${kind}/${destinationOf(event.to)}`, event)) return { handled: true };
   return { handled: false, error: event.handlerError };
 }

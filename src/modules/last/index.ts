@@ -34,7 +34,7 @@ export default defineModule({
 
     mod.addFeature(NS_LAST);
 
-    mod.hook(`iq-get/host/${NS_LAST}:query`, ({ origin, stanza }) => {
+    mod.hookIq('get', 'host', NS_LAST, 'query', ({ origin, stanza }) => {
       const seconds = Math.max(0, Math.floor((Date.now() - mod.server.startedAt) / 1000));
       origin.send(reply(stanza).cnode(new Element('query', { xmlns: NS_LAST, seconds })));
       return true;
@@ -67,7 +67,7 @@ export default defineModule({
       await Promise.all(writes);
     });
 
-    mod.hook(`iq-get/bare/${NS_LAST}:query`, (event) => {
+    mod.hookIq('get', 'bare', NS_LAST, 'query', (event) => {
       accountLast(mod, store, event).then(
         (answer) => event.origin.send(answer),
         (err: unknown) => {

@@ -22,7 +22,7 @@ export default defineModule({
   }),
   setup(mod) {
     mod.addFeature(NS_PING);
-    mod.hook(`iq-get/host/${NS_PING}:ping`, ({ origin, stanza }) => {
+    mod.hookIq('get', 'host', NS_PING, 'ping', ({ origin, stanza }) => {
       origin.send(reply(stanza));
       return true;
     });

@@ -112,7 +112,7 @@ export default defineModule({
       return true;
     };
 
-    mod.hook(`iq-get/bare/${NS_PRIVATE}:query`, onGet);
-    mod.hook(`iq-set/bare/${NS_PRIVATE}:query`, onSet);
+    mod.hookIq('get', 'bare', NS_PRIVATE, 'query', onGet);
+    mod.hookIq('set', 'bare', NS_PRIVATE, 'query', onSet);
   },
 });

@@ -36,9 +36,9 @@ export default defineModule({
     });
 
     // To the host, or with no 'to' (the router then addresses the iq to the user's bare JID).
-    mod.hook(`iq-get/host/${NS_REGISTER}:query`, management.onGet);
-    mod.hook(`iq-get/bare/${NS_REGISTER}:query`, management.onGet);
-    mod.hook(`iq-set/host/${NS_REGISTER}:query`, management.onSet);
-    mod.hook(`iq-set/bare/${NS_REGISTER}:query`, management.onSet);
+    mod.hookIq('get', 'host', NS_REGISTER, 'query', management.onGet);
+    mod.hookIq('get', 'bare', NS_REGISTER, 'query', management.onGet);
+    mod.hookIq('set', 'host', NS_REGISTER, 'query', management.onSet);
+    mod.hookIq('set', 'bare', NS_REGISTER, 'query', management.onSet);
   },
 });

@@ -61,14 +61,14 @@ export default defineModule({
       origin.send(errorReply(stanza, 'internal-server-error'));
     };
 
-    mod.hook(`iq-get/bare/${NS_ROSTER}:query`, (event) => {
+    mod.hookIq('get', 'bare', NS_ROSTER, 'query', (event) => {
       const session = ownSession(event);
       if (!session) return forbid(event);
       onGet(mod, options, session, event).catch(fail(event.origin, event.stanza));
       return true;
     });
 
-    mod.hook(`iq-set/bare/${NS_ROSTER}:query`, (event) => {
+    mod.hookIq('set', 'bare', NS_ROSTER, 'query', (event) => {
       const session = ownSession(event);
       if (!session) return forbid(event);
       onSet(mod, options, session, event).catch(fail(event.origin, event.stanza));

@@ -306,6 +306,7 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
       return;
     }
     stats.stanzasIn++;
-    server.router.route(current(), el);
+    const stanza = server.sessions.receive(current(), el);
+    if (stanza !== undefined) server.router.route(current(), stanza);
   }
 }

@@ -25,7 +25,7 @@ export default defineModule({
   description: 'XEP-0202 Entity Time',
   setup(mod) {
     mod.addFeature(NS_TIME);
-    mod.hook(`iq-get/host/${NS_TIME}:time`, ({ origin, stanza }) => {
+    mod.hookIq('get', 'host', NS_TIME, 'time', ({ origin, stanza }) => {
       const now = new Date();
       const time = reply(stanza).c('time', { xmlns: NS_TIME });
       time.c('tzo').t(tzo(now));

@@ -42,7 +42,7 @@ export default defineModule({
       return parseXmlFragment(text, { defaultNs: NS_VCARD });
     };
 
-    mod.hook(`iq-get/bare/${NS_VCARD}:vCard`, (event) =>
+    mod.hookIq('get', 'bare', NS_VCARD, 'vCard', (event) =>
       answer(event, async () => {
         const { from, to, stanza } = event;
         const own = from.bare === to.bare;
@@ -56,7 +56,7 @@ export default defineModule({
       }),
     );
 
-    mod.hook(`iq-set/bare/${NS_VCARD}:vCard`, (event) => {
+    mod.hookIq('set', 'bare', NS_VCARD, 'vCard', (event) => {
       const { from, to, stanza } = event;
       if (from.bare !== to.bare) {
         // §3.2: only the owner may change a vCard.
@@ -80,7 +80,7 @@ export default defineModule({
     });
 
     // The host itself has no vCard to change; reads of it stay unhandled (service-unavailable).
-    mod.hook(`iq-set/host/${NS_VCARD}:vCard`, (event) => {
+    mod.hookIq('set', 'host', NS_VCARD, 'vCard', (event) => {
       event.origin.send(errorReply(event.stanza, 'forbidden', 'you can only change your own vCard'));
       return true;
     });

@@ -38,7 +38,7 @@ export default defineModule({
   setup(mod) {
     const { hide_version: hideVersion, hide_os: hideOs } = mod.options;
     if (hideVersion) {
-      mod.hook(`iq-get/host/${NS_VERSION}:query`, ({ origin, stanza }) => {
+      mod.hookIq('get', 'host', NS_VERSION, 'query', ({ origin, stanza }) => {
         origin.send(errorReply(stanza, 'service-unavailable'));
         return true;
       });
@@ -47,7 +47,7 @@ export default defineModule({
     const version = cantoVersion();
     const os = hideOs ? undefined : `${osType()} ${osRelease()}`;
     mod.addFeature(NS_VERSION);
-    mod.hook(`iq-get/host/${NS_VERSION}:query`, ({ origin, stanza }) => {
+    mod.hookIq('get', 'host', NS_VERSION, 'query', ({ origin, stanza }) => {
       const query = reply(stanza).c('query', { xmlns: NS_VERSION });
       query.c('name').t('Canto');
       query.c('version').t(version);
