@@ -7,7 +7,7 @@
  *   const reply = await romeo.receives('message', { timeoutMs: 1000 });
  */
 import type { Server } from '../core/server.js';
-import type { BoundC2SSession, CloseReason, Connection, Framing } from '../core/session.js';
+import type { BoundC2SSession, C2SSession, C2SUnauthedSession, CloseReason, Connection, Framing } from '../core/session.js';
 import { newSessionId } from '../core/session.js';
 import { parseJid } from '../jid/jid.js';
 import type { Element } from '../xml/element.js';
@@ -60,7 +60,9 @@ export function createFakeSession(server: Server, jid: string, sink: FakeSession
       sink.onClose(reason);
       ended = true;
       closeReason = reason;
-      server.sessions.connectionClosed(unauthed, conn);
+      // After a resumption this connection carries the older session (as the real transports do).
+      const s = unauthed as C2SUnauthedSession | C2SSession;
+      server.sessions.connectionClosed((s.type === 'c2s' && s.resumedInto) || s, conn);
     },
     restart: () => {},
     get closeReason() {
