@@ -11,6 +11,7 @@ import type { EventName, Handler } from './events.js';
 import type { EventMap } from './event-map.js';
 import type { Logger } from './logging.js';
 import type { HostContext, DiscoIdentity } from './host.js';
+import type { Measure } from './metrics.js';
 import type { Server } from './server.js';
 import type { ArchiveStore, KeyValStore, MapStore } from '../storage/types.js';
 import { parseDuration, parseSize } from './units.js';
@@ -58,6 +59,8 @@ export interface ModuleApi {
   /** The host context (undefined for global modules). */
   readonly context: HostContext | undefined;
   readonly option: ModuleOptions;
+  /** Prometheus metrics named `<module>_…` (a `host` label added on host modules), removed at unload (docs/metrics.md). */
+  readonly measure: Measure;
   /** Hook an event on this module's host (global modules: on the server-wide bus). */
   hook<E extends EventName>(event: E, handler: Handler<E>, priority?: number): void;
   /** Hook an event on the server-wide bus. */
@@ -159,6 +162,8 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     if (!context) throw new Error(`module ${def.name}: ${what} needs a host (this module is global)`);
     return context;
   };
+  const measure = server.metrics.scope(def.name, context?.host);
+  cleanups.push(() => measure.release());
   const api: ModuleApi = {
     name: def.name,
     host,
@@ -166,6 +171,7 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     log,
     context,
     option: makeOptions(def.name, server.config.modules[def.name] ?? {}),
+    measure,
     hook(event, handler, priority) {
       cleanups.push(bus.on(event, handler, priority));
     },
