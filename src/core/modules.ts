@@ -56,11 +56,11 @@ export interface ModuleApi {
   readonly host: string;
   readonly server: Server;
   readonly log: Logger;
+  /** Prometheus metrics named `<module>_…` (a `host` label added on host modules), removed at unload (docs/metrics.md). */
+  readonly measure: Measure;
   /** The host context (undefined for global modules). */
   readonly context: HostContext | undefined;
   readonly option: ModuleOptions;
-  /** Prometheus metrics named `<module>_…` (a `host` label added on host modules), removed at unload (docs/metrics.md). */
-  readonly measure: Measure;
   /** Hook an event on this module's host (global modules: on the server-wide bus). */
   hook<E extends EventName>(event: E, handler: Handler<E>, priority?: number): void;
   /** Hook an event on the server-wide bus. */
@@ -169,9 +169,9 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     host,
     server,
     log,
+    measure,
     context,
     option: makeOptions(def.name, server.config.modules[def.name] ?? {}),
-    measure,
     hook(event, handler, priority) {
       cleanups.push(bus.on(event, handler, priority));
     },
