@@ -12,11 +12,10 @@ import { silentLogger } from '../../src/core/logging.js';
 import { Server } from '../../src/core/server.js';
 import type { TlsContexts } from '../../src/net/tls.js';
 import { openMemoryStorage } from '../../src/storage/memory.js';
-import { newSessionId, type C2SUnauthedSession, type Framing } from '../../src/core/session.js';
+import { newSessionId, type BoundC2SSession, type C2SUnauthedSession, type Connection, type Framing } from '../../src/core/session.js';
 import { makeCredentialsAsync } from '../../src/sasl/scram-credentials.js';
 import { Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { fakeClient, FakeConnection } from '../helpers/fake-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** The value of one series in Prometheus text (labels as rendered), or undefined when absent. */
@@ -27,6 +26,45 @@ function sample(text: string, series: string): number | undefined {
 
 async function value(server: Server, series: string): Promise<number | undefined> {
   return sample(await server.metrics.render(), series);
+}
+
+/**
+ * An in-process client stream over the core's session factory (no socket): `offer` hands the
+ * host an element as the stream would, `next()` resolves with the next element it is sent, and
+ * `bind` authenticates and binds it. Built on core APIs only, so it does not depend on a test kit.
+ */
+function inProcessClient(server: Server, host = 'localhost') {
+  const sent: Element[] = [];
+  const waiting: Array<(el: Element) => void> = [];
+  const conn: Connection = { transport: 'internal', remoteAddress: '127.0.0.1', remotePort: 0, encrypted: true, write: () => true, bufferedBytes: 0, end() {}, destroy() {} };
+  const framing: Framing = {
+    send: (el) => {
+      if (typeof el === 'string') return;
+      const w = waiting.shift();
+      if (w) w(el);
+      else sent.push(el);
+    },
+    close: () => server.sessions.destroySession(session),
+    restart: () => {},
+    closeReason: undefined,
+    ended: false,
+  };
+  const session = server.sessions.create(conn, framing, { type: 'c2s_unauthed', id: newSessionId('fake'), log: server.log, host }) as C2SUnauthedSession;
+  session.notopen = false;
+  const ctx = server.hosts.get(host);
+  assert.ok(ctx);
+  return {
+    session,
+    offer: (element: Element) => ctx.events.fire('stream-element', { origin: session, element }),
+    next: () => new Promise<Element>((resolve) => (sent.length ? resolve(sent.shift() as Element) : waiting.push(resolve))),
+    bind(username: string, resource: string): BoundC2SSession {
+      const authed = server.sessions.makeAuthenticated(session, username);
+      assert.ok(authed);
+      const bound = server.sessions.bindResource(authed, resource);
+      assert.ok(bound.ok);
+      return bound.session;
+    },
+  };
 }
 
 test('counters, gauges and histograms render in the text format with the canto_ prefix and the host label', async () => {
@@ -175,9 +213,9 @@ test('two servers in one process do not share metrics', async () => {
   const b = await startTestServer();
   try {
     assert.notEqual(a.server.metrics.registry, b.server.metrics.registry);
-    const romeo = fakeClient(a.server, 'romeo', 'localhost', 'phone');
-    const message = new Element('message', { to: romeo.session.fullJid, type: 'chat' }).c('body').t('hi').up();
-    a.server.router.fromClient(romeo.session, message);
+    const romeo = inProcessClient(a.server).bind('romeo', 'phone');
+    const message = new Element('message', { to: romeo.fullJid, type: 'chat' }).c('body').t('hi').up();
+    a.server.router.fromClient(romeo, message);
     assert.equal(await value(a.server, 'canto_sessions{type="c2s"}'), 1);
     assert.equal(await value(b.server, 'canto_sessions{type="c2s"}'), 0);
     assert.equal(await value(a.server, 'canto_stanzas_routed_total{kind="message"}'), 1);
@@ -196,12 +234,12 @@ test('the core session gauges follow a bound session', async () => {
     const { server } = ts;
     assert.equal(await value(server, 'canto_sessions{type="c2s"}'), 0);
     assert.equal(await value(server, 'canto_bound_resources{host="localhost"}'), 0);
-    const romeo = fakeClient(server, 'romeo', 'localhost', 'phone');
-    fakeClient(server, 'romeo', 'localhost', 'laptop');
+    const romeo = inProcessClient(server).bind('romeo', 'phone');
+    inProcessClient(server).bind('romeo', 'laptop');
     assert.equal(await value(server, 'canto_sessions{type="c2s"}'), 2);
     assert.equal(await value(server, 'canto_sessions{type="s2s"}'), 0);
     assert.equal(await value(server, 'canto_bound_resources{host="localhost"}'), 2);
-    server.sessions.destroySession(romeo.session);
+    server.sessions.destroySession(romeo);
     assert.equal(await value(server, 'canto_sessions{type="c2s"}'), 1);
     assert.equal(await value(server, 'canto_bound_resources{host="localhost"}'), 1);
   } finally {
@@ -213,45 +251,19 @@ test('the router counts each stanza it routes, by kind', async () => {
   const ts = await startTestServer();
   try {
     const { server } = ts;
-    const romeo = fakeClient(server, 'romeo', 'localhost', 'phone');
-    const juliet = fakeClient(server, 'juliet', 'localhost', 'balcony');
+    const romeo = inProcessClient(server).bind('romeo', 'phone');
+    const julietClient = inProcessClient(server);
+    const juliet = julietClient.bind('juliet', 'balcony');
     const before = (await value(server, 'canto_stanzas_routed_total{kind="message"}')) ?? 0;
     const presenceBefore = (await value(server, 'canto_stanzas_routed_total{kind="presence"}')) ?? 0;
-    server.router.fromClient(romeo.session, new Element('message', { to: juliet.session.fullJid, type: 'chat' }).c('body').t('hi').up());
-    assert.equal(juliet.last()?.name, 'message', 'delivered');
+    server.router.fromClient(romeo, new Element('message', { to: juliet.fullJid, type: 'chat' }).c('body').t('hi').up());
+    assert.equal((await julietClient.next()).name, 'message', 'delivered');
     assert.equal(await value(server, 'canto_stanzas_routed_total{kind="message"}'), before + 1);
     assert.equal((await value(server, 'canto_stanzas_routed_total{kind="presence"}')) ?? 0, presenceBefore);
   } finally {
     await ts.stop();
   }
 });
-
-/** An unauthenticated in-process client stream; `next()` resolves with the next element it is sent. */
-function unauthedClient(server: Server, host = 'localhost') {
-  const sent: Element[] = [];
-  const waiting: Array<(el: Element) => void> = [];
-  const framing: Framing = {
-    send: (el) => {
-      if (typeof el === 'string') return;
-      const w = waiting.shift();
-      if (w) w(el);
-      else sent.push(el);
-    },
-    close: () => {},
-    restart: () => {},
-    closeReason: undefined,
-    ended: false,
-  };
-  const session = server.sessions.create(new FakeConnection(), framing, { type: 'c2s_unauthed', id: newSessionId('fake'), log: server.log, host }) as C2SUnauthedSession;
-  session.notopen = false;
-  const ctx = server.hosts.get(host);
-  assert.ok(ctx);
-  return {
-    session,
-    offer: (element: Element) => ctx.events.fire('stream-element', { origin: session, element }),
-    next: () => new Promise<Element>((resolve) => (sent.length ? resolve(sent.shift() as Element) : waiting.push(resolve))),
-  };
-}
 
 const plain = (username: string, password: string) =>
   new Element('auth', { xmlns: NS.sasl, mechanism: 'PLAIN' }).t(Buffer.from(`\0${username}\0${password}`).toString('base64'));
@@ -262,7 +274,7 @@ test('saslauth counts authentications by mechanism and result', async () => {
     const { server, config } = ts;
     const credentials = await makeCredentialsAsync('secret', { iterations: config.auth.scram_iterations, hashes: config.auth.scram_hashes });
     assert.ok(await server.storage.accounts.create('localhost', 'romeo', credentials));
-    const client = unauthedClient(server);
+    const client = inProcessClient(server);
     client.offer(plain('romeo', 'wrong'));
     assert.equal((await client.next()).name, 'failure');
     client.offer(new Element('auth', { xmlns: NS.sasl, mechanism: 'X-UNKNOWN' }));
@@ -288,7 +300,7 @@ test('register counts registrations by result and times account creation', async
   try {
     const { server } = ts;
     const submit = async (username: string) => {
-      const client = unauthedClient(server);
+      const client = inProcessClient(server);
       const query = new Element('query', { xmlns: 'jabber:iq:register' });
       query.c('username').t(username);
       query.c('password').t('a long enough password');
