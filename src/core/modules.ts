@@ -13,6 +13,7 @@ import { StanzaError } from './errors.js';
 import { errorReply, reply } from '../xml/stanza.js';
 import type { Logger } from './logging.js';
 import type { HostContext, DiscoIdentity } from './host.js';
+import type { Measure } from './metrics.js';
 import type { Server } from './server.js';
 import type { ArchiveStore, KeyValStore, MapStore } from '../storage/types.js';
 import type { z } from 'zod';
@@ -59,6 +60,8 @@ export interface ModuleApi<O extends object = object> {
   readonly host: string;
   readonly server: Server;
   readonly log: Logger;
+  /** Prometheus metrics named `<module>_…` (a `host` label added on host modules), removed at unload (docs/metrics.md). */
+  readonly measure: Measure;
   /** The host context (undefined for global modules). */
   readonly context: HostContext | undefined;
   /** This module's `[modules.NAME]` options, parsed by its `options` schema (defaults filled in). */
@@ -131,11 +134,14 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     if (!context) throw new Error(`module ${def.name}: ${what} needs a host (this module is global)`);
     return context;
   };
+  const measure = server.metrics.scope(def.name, context?.host);
+  cleanups.push(() => measure.release());
   const api: ModuleApi = {
     name: def.name,
     host,
     server,
     log,
+    measure,
     context,
     options: moduleOptions(def, server.config),
     hook(event, handler, priority) {

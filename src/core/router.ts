@@ -76,6 +76,7 @@ export class Router {
 
   private routeFrom(origin: StanzaOrigin, stanza: Element, from: Jid): void {
     const kind = stanza.name as StanzaKind;
+    this.server.coreMetrics.stanzasRouted.inc({ kind });
     // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
     const toAttr = stanza.attrs.to;
     const to = toAttr === undefined || toAttr === '' ? (from.local === '' ? from : parseJid(from.bare)) : tryParseJid(toAttr);

@@ -8,6 +8,8 @@ import { ComponentRegistry } from './components.js';
 import { EventBus } from './events.js';
 import { HostContext } from './host.js';
 import type { Logger } from './logging.js';
+import { Metrics } from './metrics.js';
+import { registerCoreMetrics, type CoreMetrics } from './core-metrics.js';
 import { loadModule, resolveLoadOrder, suggestModule, type LoadedModule, type ModuleRegistry } from './modules.js';
 import { Router } from './router.js';
 import { SessionManager } from './sessionmanager.js';
@@ -66,6 +68,9 @@ export class Server {
   readonly components: ComponentRegistry;
   readonly sessions: SessionManager;
   readonly router: Router;
+  /** This server's Prometheus registry and render() (docs/metrics.md). */
+  readonly metrics: Metrics;
+  readonly coreMetrics: CoreMetrics;
   readonly startedAt = Date.now();
   /** Set when this process is one worker of a cluster; undefined for a single process. */
   readonly cluster: ClusterRole | undefined;
@@ -81,8 +86,10 @@ export class Server {
     this.tls = opts.tls;
     this.cluster = opts.cluster;
     this.events = new EventBus(this.log);
+    this.metrics = new Metrics(this.log);
     this.sessions = new SessionManager(this);
     this.router = new Router(this);
+    this.coreMetrics = registerCoreMetrics(this);
     this.components = new ComponentRegistry(this.config.component);
   }
 

@@ -5,6 +5,7 @@
  * encrypted when `[c2s] require_encryption` is on.
  */
 import type { ModuleApi } from '../../core/modules.js';
+import type { CounterMetric, HistogramMetric } from '../../core/metrics.js';
 import type { C2SUnauthedSession } from '../../core/session.js';
 import type { Element } from '../../xml/element.js';
 import { errorReply, reply } from '../../xml/stanza.js';
@@ -20,12 +21,19 @@ export type Availability = 'open' | 'disabled' | 'needs-tls';
 export class RegistrationBeforeAuth {
   /** Streams that are registering an account now or have registered one (one per stream). */
   private readonly used = new WeakSet<C2SUnauthedSession>();
+  /** Submitted registrations that passed the field checks, by outcome (docs/metrics.md). */
+  private readonly registrations: CounterMetric<'result'>;
+  /** Seconds to derive the new account's keys and store it. */
+  private readonly creationTime: HistogramMetric;
 
   constructor(
     private readonly mod: ModuleApi,
     private readonly options: RegisterOptions,
     private readonly throttle: RegistrationThrottle,
-  ) {}
+  ) {
+    this.registrations = mod.measure.counter('register_registrations_total', 'In-band registrations submitted with valid fields, by result (created, conflict, throttled, failed)', ['result']);
+    this.creationTime = mod.measure.histogram('register_account_creation_seconds', 'Time to derive the keys of and store an account registered in-band', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+  }
 
   /** Whether this stream may register now (the host's switch is read each time, so it can change at runtime). */
   availability(origin: C2SUnauthedSession): Availability {
@@ -70,22 +78,27 @@ export class RegistrationBeforeAuth {
     const giveBack = this.throttle.take(origin.ip);
     if (!giveBack) {
       origin.log.info({ ip: origin.ip }, 'registration refused: too many from this address');
+      this.registrations.inc({ result: 'throttled' });
       // §3.1.1 names not-acceptable for "too many registrations"; type wait says "later".
       return this.refuse(origin, stanza, { condition: 'not-acceptable', text: 'too many registrations from your address; try again later', type: 'wait' });
     }
     this.used.add(origin);
     const { username, password } = checked.value;
+    const timer = this.creationTime.startTimer();
     this.createAccount(origin, username, password).then(
       (refusal) => {
+        this.registrations.inc({ result: refusal ? 'conflict' : 'created' });
         if (refusal) {
           giveBack();
           this.used.delete(origin);
           this.refuse(origin, stanza, refusal);
         } else {
+          timer();
           origin.send(reply(stanza));
         }
       },
       (err: unknown) => {
+        this.registrations.inc({ result: 'failed' });
         giveBack();
         this.used.delete(origin);
         this.mod.log.error({ err, username }, 'registration failed');

@@ -79,6 +79,7 @@ export default defineModule({
     const configuredCertDer = certificateDer(server.tls.forDomain(host)?.certificatePem);
     const bindingCache = new WeakMap<TLSSocket, ChannelBindings>();
     const streams = new WeakMap<StreamSession, StreamAuth>();
+    const authentications = mod.measure.counter('saslauth_authentications_total', 'SASL authentications by mechanism ("none" when refused before one ran) and result', ['mechanism', 'result']);
 
     const offerContext = (session: StreamSession): SaslOfferContext => {
       const socket = session.conn.tlsSocket;
@@ -181,6 +182,7 @@ export default defineModule({
         const authed = server.sessions.makeAuthenticated(session, step.username);
         if (authed) {
           session.log.info({ ip: session.ip, username: step.username, mechanism }, 'authenticated');
+          authentications.inc({ mechanism: mechanism ?? 'none', result: 'success' });
           const success = new Element('success', { xmlns: NS.sasl });
           if (step.data) success.t(encodeSaslPayload(step.data));
           authed.send(success);
@@ -192,6 +194,7 @@ export default defineModule({
       }
 
       session.log.info({ ip: session.ip, username, mechanism, condition: step.condition }, 'authentication failed');
+      authentications.inc({ mechanism: mechanism ?? 'none', result: 'failure' });
       if (CREDENTIAL_FAILURES.has(step.condition)) {
         for (const key of userKey ? [ipKey, userKey] : [ipKey]) {
           const { count, warn } = limiter.record(key);
