@@ -1,7 +1,7 @@
 /**
  * The example module of docs/modules.md (compiled and run by test/unit/example-module.test.ts):
- * counts the chat messages each user sends, with an option, an event of its own, a service and
- * an iq to read the count.
+ * counts the chat messages each user sends, with an option, an event of its own, a service, a
+ * metric and an iq to read the count.
  */
 import { z } from 'zod';
 import { defineModule } from '../../src/core/modules.js';
@@ -34,12 +34,14 @@ export default defineModule({
   setup(mod) {
     const counts = new Map<string, number>();
     const { milestone } = mod.options;
+    const sent = mod.measure.counter('message_counter_messages_total', 'Chat messages sent by users of this host');
 
     // Sender side: every message a user of this host sends, wherever it goes.
     const onMessage = ({ origin, stanza }: { origin: { type: string; username?: string }; stanza: Element }): false => {
       if (origin.type !== 'c2s' || origin.username === undefined || stanza.attrs.type !== 'chat') return false;
       const n = (counts.get(origin.username) ?? 0) + 1;
       counts.set(origin.username, n);
+      sent.inc();
       if (n % milestone === 0) mod.fire('counter-milestone', { username: origin.username, count: n });
       return false; // only watching: the message goes on
     };

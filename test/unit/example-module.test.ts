@@ -44,6 +44,7 @@ test('the example counts sent chat messages, fires its event, provides its servi
     await juliet.receives((el) => el.getChildText('body') === 'not chat');
     assert.equal(service?.count('romeo'), 3);
     assert.deepEqual(milestones, [2]);
+    assert.match(await h.server.metrics.render(), /canto_message_counter_messages_total\{host="localhost"\} 3/);
     const answer = await romeo.ask(iq({ type: 'get', id: 'c1' }).c('count', { xmlns: NS_COUNTER }).root());
     assert.equal(answer.getChildText('count', NS_COUNTER), '3');
     const refused = await romeo.ask(iq({ type: 'get', id: 'c2', to: 'juliet@localhost' }).c('count', { xmlns: NS_COUNTER }).root());
