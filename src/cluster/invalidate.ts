@@ -22,7 +22,7 @@ export async function applyInvalidation(server: Server, msg: InvalidateMessage):
     case ACCOUNT_DELETED: {
       for (const session of localSessions(server, host, username)) {
         session.close(ACCOUNT_REMOVED);
-        server.sessions.destroySession(session, ACCOUNT_REMOVED);
+        server.sessions.destroySession(session, ACCOUNT_REMOVED, { final: true });
       }
       server.hosts.get(host)?.events.fire('user-deleted', { host, username });
       return;

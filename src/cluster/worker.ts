@@ -271,7 +271,8 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
       return;
     }
     this.rerouted.add(stanza);
-    server.router.route(ctx.session, stanza);
+    // Its sender-side events ran on the worker it came from.
+    server.router.route(ctx.session, stanza, { senderSideDone: true });
   }
 
   /**
@@ -295,7 +296,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     const reason = fromWire(wire);
     session.close(reason);
     // Unbound now, not when the socket closes, so the new binding elsewhere is the only one.
-    server.sessions.destroySession(session, reason);
+    server.sessions.destroySession(session, reason, { final: true });
   }
 
   private onForward(msg: ForwardMessage): void {
@@ -307,8 +308,9 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
       this.log.warn({ from: stanza.attrs.from, kind: msg.kind }, 'dropping a forwarded stanza not from a local host');
       return;
     }
-    // The sending worker stamped and checked 'from'; routing it from the host trusts that.
-    server.router.route(ctx.session, stanza);
+    // The sending worker stamped and checked 'from' and ran the sender-side events; routing it
+    // from the host trusts that.
+    server.router.route(ctx.session, stanza, { senderSideDone: true });
   }
 
   private onUndeliverable(msg: DeliverMessage | ForwardMessage): void {

@@ -23,6 +23,11 @@ import { isBound, type StanzaOrigin, type StreamSession } from './session.js';
 
 const IQ_TYPES = new Set(['get', 'set', 'result', 'error']);
 
+export interface RouteOptions {
+  /** The sender-side events already ran (a stanza forwarded from another cluster worker). */
+  senderSideDone?: boolean;
+}
+
 export function destinationOf(to: Jid): Destination {
   return to.local === '' ? 'host' : to.resource === '' ? 'bare' : 'full';
 }
@@ -65,16 +70,16 @@ export class Router {
    * Route a stanza whose `from` is already trusted (from a client after fromClient(), from a
    * module, from an authenticated server or component).
    */
-  route(origin: StanzaOrigin, stanza: Element): void {
+  route(origin: StanzaOrigin, stanza: Element, opts: RouteOptions = {}): void {
     const from = tryParseJid(stanza.attrs.from ?? '') ?? this.defaultFrom(origin);
     if (!from) {
       origin.log.warn({ stanza: stanza.name }, 'dropping stanza without a usable from address');
       return;
     }
-    this.routeFrom(origin, stanza, from);
+    this.routeFrom(origin, stanza, from, opts);
   }
 
-  private routeFrom(origin: StanzaOrigin, stanza: Element, from: Jid): void {
+  private routeFrom(origin: StanzaOrigin, stanza: Element, from: Jid, opts: RouteOptions = {}): void {
     const kind = stanza.name as StanzaKind;
     this.server.coreMetrics.stanzasRouted.inc({ kind });
     // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
@@ -86,7 +91,7 @@ export class Router {
     }
     const event: StanzaEvent = { origin, stanza, to, from };
     const dest = destinationOf(to);
-    const senderBus = this.senderBus(origin, from);
+    const senderBus = opts.senderSideDone ? undefined : this.senderBus(origin, from);
     if (senderBus) this.step(senderBus.dispatch(`pre-${kind}/${dest}`, event), event, () => this.deliver(event, kind, dest));
     else this.deliver(event, kind, dest);
   }

@@ -238,14 +238,18 @@ export class Server {
       };
       const off = this.events.on('session-destroyed', check, -1000);
     });
-    for (const s of sessions) s.close(reason);
+    for (const s of sessions) {
+      // Hibernating client sessions have no connection to close: they end now.
+      if (s.type === 'c2s' && s.hibernating) this.sessions.destroySession(s, reason, { final: true });
+      else s.close(reason);
+    }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([gone, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
     // Whatever did not close in time is cut.
     for (const s of [...this.sessions.all]) {
       s.conn.destroy();
-      this.sessions.destroySession(s, reason);
+      this.sessions.destroySession(s, reason, { final: true });
     }
   }
 }

@@ -185,7 +185,10 @@ export class SessionManager {
     if (existing && existing !== session) {
       if (policy === 'refuse_new') return { ok: false, condition: 'conflict', text: 'resource already in use' };
       // The old session is closed first so its unavailable presence goes out before the new one binds.
-      existing.close({ condition: 'conflict', text: 'replaced by a new connection with the same resource' });
+      const reason: CloseReason = { condition: 'conflict', text: 'replaced by a new connection with the same resource' };
+      existing.close(reason);
+      // A hibernating session has no connection whose end would destroy it.
+      if (existing.hibernating && this.all.has(existing)) this.destroySession(existing, reason, { final: true });
       this.unbind(existing);
       this.remote?.release(existing);
     }

@@ -30,7 +30,7 @@ export default defineModule({
   name: 'bosh',
   description: 'XEP-0124/XEP-0206 XMPP over BOSH',
   scope: 'global',
-  depends: ['http'],
+  depends: ['http', 'c2s'],
   options: z.object({
     path: z.string().startsWith('/', { message: 'expected a path starting with "/"' }).default('/http-bind'),
     max_wait: duration('60s'),
@@ -85,6 +85,7 @@ export default defineModule({
         const socket = req.socket;
         const session = new BoshSession({
           server,
+          clientSessions: mod.require('c2s'),
           log: mod.log,
           settings,
           ip: ctx.ip,

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from '../../core/server.js';
 import type { Logger } from '../../core/logging.js';
 import type { Element } from '../../xml/element.js';
-import { startClientSession, type ClientSessionHandle } from '../c2s/client-session.js';
+import type { ClientSessionHandle, ClientSessions } from '../c2s/client-session.js';
 import { BoshConnection } from './connection.js';
 import { BoshFraming } from './framing.js';
 import { intAttr, negotiateVersion, payloadOf, placeRid, responseBody, terminateBody, type TerminalCondition } from './body.js';
@@ -45,6 +45,8 @@ export interface BoshReply {
 
 export interface BoshSessionOptions {
   server: Server;
+  /** The c2s module's service: BOSH sessions are client sessions. */
+  clientSessions: ClientSessions;
   log: Logger;
   settings: BoshSettings;
   /** The client's address and security as the request context reports them. */
@@ -103,7 +105,7 @@ export class BoshSession {
       ended: () => this.finish(),
       destroyed: () => this.terminate(undefined),
     });
-    this.handle = startClientSession({
+    this.handle = opts.clientSessions.start({
       server: opts.server,
       log: opts.log,
       conn: this.conn,

@@ -61,30 +61,37 @@ export interface ClientSessionOptions {
   /** Extra fields for the session's log lines, e.g. the local port. */
   logFields?: Record<string, unknown>;
   makeFraming(events: ClientStreamEvents, log: Logger): ClientFraming;
+  /** The server-wide count of unauthenticated connections per address (ClientSessions). */
+  unauthedPerIp: Map<string, number>;
 }
 
 /**
- * Unauthenticated connections per address, shared by every transport of one server so that the
- * `c2s.max_unauthed_per_ip` cap counts TCP and WebSocket connections together.
+ * The client sessions of one server, whatever their transport: the c2s module makes one and
+ * provides it as the 'c2s' service, so the WebSocket and BOSH modules start their sessions
+ * through it and the `c2s.max_unauthed_per_ip` cap counts every transport's connections together.
  */
-const unauthedCounts = new WeakMap<Server, Map<string, number>>();
+export class ClientSessions {
+  /** Unauthenticated connections per address. */
+  readonly unauthedPerIp = new Map<string, number>();
 
-function unauthedPerIp(server: Server): Map<string, number> {
-  let map = unauthedCounts.get(server);
-  if (!map) {
-    map = new Map();
-    unauthedCounts.set(server, map);
+  start(opts: Omit<ClientSessionOptions, 'unauthedPerIp'>): ClientSessionHandle {
+    return startClientSession({ ...opts, unauthedPerIp: this.unauthedPerIp });
   }
-  return map;
 }
 
-export function startClientSession(opts: ClientSessionOptions): ClientSessionHandle {
+declare module '../../core/services.js' {
+  interface ServiceMap {
+    c2s: ClientSessions;
+  }
+}
+
+function startClientSession(opts: ClientSessionOptions): ClientSessionHandle {
   const { server, conn } = opts;
   const cfg = server.config.c2s;
   const id = newSessionId('c2s');
   const ip = opts.ip ?? conn.remoteAddress;
   const log = opts.log.child({ session: id, ip });
-  const counts = unauthedPerIp(server);
+  const counts = opts.unauthedPerIp;
 
   const count = (counts.get(ip) ?? 0) + 1;
   counts.set(ip, count);

@@ -16,13 +16,15 @@ import { NS } from '../../xml/ns.js';
 import { XmppStream, type StreamLimits } from '../../core/xmpp-stream.js';
 import { SocketConnection } from '../../net/socket-connection.js';
 import { listenAll } from '../../net/listen.js';
-import { startClientSession, type ClientSessionHandle, type ClientStreamEvents } from './client-session.js';
+import { ClientSessions, type ClientSessionHandle, type ClientStreamEvents } from './client-session.js';
 
 export default defineModule({
   name: 'c2s',
   description: 'RFC 6120 client-to-server streams',
   scope: 'global',
   async setup(mod) {
+    // Provided first: WebSocket and BOSH start their client sessions through it too.
+    mod.provides('c2s', new ClientSessions());
     const cfg = mod.server.config.c2s;
 
     const tlsContexts = mod.server.tls;
@@ -63,7 +65,7 @@ function acceptClient(mod: ModuleApi, socket: Socket): void {
     error: (err) => handle.session.log.debug({ err: err.message }, 'socket error'),
     close: () => handle.connectionClosed(),
   });
-  const handle: ClientSessionHandle = startClientSession({
+  const handle: ClientSessionHandle = mod.require('c2s').start({
     server,
     log: mod.log,
     conn,

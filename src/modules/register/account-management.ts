@@ -95,7 +95,7 @@ export class AccountManagement {
       if (session.type !== 'c2s' || session.host !== host || session.username !== username) continue;
       session.close(ACCOUNT_REMOVED);
       // Destroyed now, not when the socket closes: nothing may act for the account once it is gone.
-      server.sessions.destroySession(session, ACCOUNT_REMOVED);
+      server.sessions.destroySession(session, ACCOUNT_REMOVED, { final: true });
     }
     server.storage.accounts.delete(host, username).then(
       (existed) => {

@@ -179,27 +179,22 @@ export async function subscriptionOf(server: Server, host: string, username: str
   return (await loadRoster(server, host, username)).subscriptionOf(contact);
 }
 
-// Per-user chains, so concurrent read-modify-write of one roster cannot lose updates.
-const chains = new Map<string, Promise<unknown>>();
-
 /**
- * Load, change and save a user's roster atomically (within this process). Returns the roster
- * after the change (its `changed` names the items that changed, for pushes) and `fn`'s result.
+ * Load, change and save a user's roster atomically, through the store's read-modify-write
+ * (`update`), so concurrent changes lose nothing, in one process or across a cluster's workers.
+ * `fn` may run more than once (a network driver retries a compare-and-set): it must only change
+ * the roster it is given. Returns the roster after the change (its `changed` names the items that
+ * changed, for pushes) and `fn`'s result.
  */
 export async function modifyRoster<T>(server: Server, host: string, username: string, fn: (roster: Roster) => T): Promise<{ roster: Roster; result: T }> {
-  const key = `${host}\u0000${username}`;
-  const previous = chains.get(key) ?? Promise.resolve();
-  const run = previous.then(async () => {
-    const roster = await loadRoster(server, host, username);
+  let outcome: { roster: Roster; result: T } | undefined;
+  await store(server, host).update(username, (doc) => {
+    const roster = new Roster(host, username, doc ?? emptyDoc());
     const result = fn(roster);
-    const doc = roster.commit();
-    if (doc) await store(server, host).set(username, doc);
-    return { roster, result };
+    outcome = { roster, result };
+    // Unchanged: the stored value stays as it was (nothing stored stays nothing).
+    return roster.commit() ?? doc;
   });
-  const tail = run.catch(() => undefined);
-  chains.set(key, tail);
-  void tail.then(() => {
-    if (chains.get(key) === tail) chains.delete(key);
-  });
-  return run;
+  if (outcome === undefined) throw new Error('roster update did not run');
+  return outcome;
 }

@@ -24,17 +24,27 @@ import { acceptIncoming, type IncomingHandle } from './incoming.js';
 import { OutgoingManager } from './outgoing.js';
 import { S2SSecurity } from './security.js';
 
-const statsByServer = new WeakMap<Server, S2SStats>();
-const managers = new WeakMap<Server, OutgoingManager>();
+/** What the s2s module provides (server-wide, while federation is on) as the 's2s' service. */
+export interface S2SService {
+  readonly stats: Readonly<S2SStats>;
+  /** The outgoing streams, for diagnostics. */
+  readonly outgoing: OutgoingManager;
+}
+
+declare module '../../core/services.js' {
+  interface ServiceMap {
+    s2s: S2SService;
+  }
+}
 
 /** The s2s counters of a server (undefined when federation is off). */
 export function s2sStats(server: Server): Readonly<S2SStats> | undefined {
-  return statsByServer.get(server);
+  return server.services.get('s2s')?.stats;
 }
 
 /** The outgoing streams of a server, for tests and diagnostics. */
 export function s2sOutgoing(server: Server): OutgoingManager | undefined {
-  return managers.get(server);
+  return server.services.get('s2s')?.outgoing;
 }
 
 export default defineModule({
@@ -76,8 +86,7 @@ export default defineModule({
     };
     const outgoing = new OutgoingManager(ctx);
     ctx.verifier = outgoing;
-    statsByServer.set(server, ctx.stats);
-    managers.set(server, outgoing);
+    mod.provides('s2s', { stats: ctx.stats, outgoing });
 
     const deliver = (event: EventMap['route/remote']): true | undefined => {
       const { stanza, origin, toHost, fromHost } = event;

@@ -16,7 +16,6 @@ import { duration } from '../../core/option-schemas.js';
 import type { RequestContext } from '../../net/http.js';
 import { originAllowed, refuseUpgrade } from '../../net/http.js';
 import { normalizeAddress } from '../../net/proxy.js';
-import { startClientSession } from '../c2s/client-session.js';
 import { WebSocketConnection } from './connection.js';
 import { WebSocketFraming } from './framing.js';
 
@@ -31,7 +30,7 @@ export default defineModule({
   name: 'websocket',
   description: 'RFC 7395 XMPP over WebSocket',
   scope: 'global',
-  depends: ['http'],
+  depends: ['http', 'c2s'],
   options: z.object({
     path: z.string().startsWith('/', { message: 'expected a path starting with "/"' }).default('/xmpp-websocket'),
     ping_interval: duration('30s'),
@@ -104,7 +103,7 @@ function accept(mod: ModuleApi, ws: WebSocket, req: IncomingMessage, ctx: Reques
   const socket = req.socket;
   const conn = new WebSocketConnection(ws, normalizeAddress(socket.remoteAddress ?? ''), socket.remotePort ?? 0, ctx.secure);
   let framing: WebSocketFraming | undefined;
-  const handle = startClientSession({
+  const handle = mod.require('c2s').start({
     server,
     log: mod.log,
     conn,
