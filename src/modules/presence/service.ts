@@ -177,7 +177,7 @@ export class PresenceService {
   }
 
   private async broadcastAvailable(origin: BoundC2SSession, p: Element, initial: boolean): Promise<void> {
-    const roster = await loadRoster(this.server, origin.host, origin.username);
+    const roster = await this.currentRoster(origin.username);
     for (const item of roster.items()) {
       if (roster.isSubscriber(item.jid)) this.mod.send(withTo(p, item.jid));
     }
@@ -211,7 +211,7 @@ export class PresenceService {
     this.directed.delete(session);
     for (const jid of directed ?? []) this.mod.send(withTo(p, jid));
     if (!wasAvailable) return;
-    const roster = await loadRoster(this.server, session.host, session.username);
+    const roster = await this.currentRoster(session.username, session);
     for (const item of roster.items()) {
       if (roster.isSubscriber(item.jid) && !directed?.has(item.jid)) this.mod.send(withTo(p, item.jid));
     }
@@ -312,17 +312,37 @@ export class PresenceService {
     if (type === 'unsubscribe' && hasFrom(result.before)) this.sendUnavailableFromResources(owner, contact);
   }
 
+  /**
+   * A user's roster: the copy a local session holds (loaded at bind, replaced by every roster
+   * push, reloaded when another cluster worker changes it), else read from storage. Broadcasts
+   * and probe answers read it instead of parsing the stored roster each time.
+   */
+  private async currentRoster(username: string, also?: BoundC2SSession): Promise<Roster> {
+    const held = (also && sessionRoster(also)) ?? this.loadedRoster(username);
+    return held ?? loadRoster(this.server, this.mod.host, username);
+  }
+
+  private loadedRoster(username: string): Roster | undefined {
+    for (const s of this.server.sessions.getLocalUserSessions(this.mod.host, username)) {
+      const r = sessionRoster(s);
+      if (r) return r;
+    }
+    return undefined;
+  }
+
   /** §4.3.2: answer a probe with each available resource's presence, or the last unavailable one. */
   private async inboundProbe(event: StanzaEvent): Promise<void> {
     const { to, from } = event;
     const owner = to.local;
     const own = to.bare;
     if (from.bare !== own) {
-      if (!(await this.accountExists(owner))) {
+      // An account online here exists; only an offline one needs the account store.
+      const online = this.loadedRoster(owner);
+      if (!online && !(await this.accountExists(owner))) {
         this.mod.send(presence({ type: 'unsubscribed', from: own, to: from.bare }));
         return;
       }
-      const roster = await loadRoster(this.server, this.mod.host, owner);
+      const roster = online ?? (await loadRoster(this.server, this.mod.host, owner));
       if (!roster.isSubscriber(from.bare)) {
         // Not authorised to see the presence: say so, revealing nothing (§4.3.2).
         this.mod.send(presence({ type: 'unsubscribed', from: own, to: from.bare }));
