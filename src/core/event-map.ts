@@ -23,7 +23,7 @@ export interface StanzaEvent {
 }
 
 type StanzaEvents = {
-  [K in `${StanzaKind}/${Destination}` | `pre-${StanzaKind}/${Destination}`]: StanzaEvent;
+  [K in `${StanzaKind}/${Destination}` | `pre-${StanzaKind}/${Destination}` | 'pre-stanza']: StanzaEvent;
 };
 
 export interface StreamFeaturesEvent {
@@ -76,12 +76,8 @@ export interface EventMap extends StanzaEvents {
   'server-started': Record<string, never>;
   'server-stopping': { reason: string };
   /**
-   * A message to an account that no available resource can take (RFC 6121 §8.5.2.2): the
-   * offline module stores it and returns true; unclaimed, the message module bounces it.
+   * An account was deleted (in-band by the register module, or by another cluster worker): modules
+   * drop the user's state. Declared here, not by a module, because the cluster layer fires it too.
    */
-  'message/offline': StanzaEvent & { username: string; host: string };
-  /** A resource sent its initial available presence (presence module; offline delivery listens). */
-  'presence/initial': { session: BoundC2SSession; presence: Element };
-  /** An account was deleted (by the CLI or in-band): modules drop the user's state. */
   'user-deleted': { host: string; username: string };
 }

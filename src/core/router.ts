@@ -3,7 +3,7 @@
  * `from` stamped or verified, iq shape) and its addresses parsed once; then:
  *
  *   sender side   on the sender's host, for stanzas from a local session (a client resource, or
- *                 the host speaking for one of its users): pre-<kind>/<dest>
+ *                 the host speaking for one of its users): pre-stanza, then pre-<kind>/<dest>
  *   destination   a served host: <kind>/<dest>, whose priority-0 handler fires, for an iq get or
  *                 set, iq-<type>/<dest>/<ns>:<name>; a component: route/component; another
  *                 domain: route/remote
@@ -92,8 +92,13 @@ export class Router {
     const event: StanzaEvent = { origin, stanza, to, from };
     const dest = destinationOf(to);
     const senderBus = opts.senderSideDone ? undefined : this.senderBus(origin, from);
-    if (senderBus) this.step(senderBus.dispatch(`pre-${kind}/${dest}`, event), event, () => this.deliver(event, kind, dest));
-    else this.deliver(event, kind, dest);
+    if (senderBus === undefined) {
+      this.deliver(event, kind, dest);
+      return;
+    }
+    // pre-stanza sees every stanza a local session sends, then pre-<kind>/<dest> the kind and destination.
+    const specific = (): void => this.step(senderBus.dispatch(`pre-${kind}/${dest}`, event), event, () => this.deliver(event, kind, dest));
+    this.step(senderBus.dispatch('pre-stanza', event), event, specific);
   }
 
   /** The sender's host bus when the sender-side events apply (a local client, or the host for its user). */

@@ -96,7 +96,7 @@ test('lifecycle: a vetoed pre-session-destroy hibernates the session; resume() m
   }
 });
 
-test('routing: pre-<kind>/<dest> fires on the sender host for any destination; a held stanza goes on once released', async () => {
+test('routing: pre-stanza then pre-<kind>/<dest> fire on the sender host for any destination; a held stanza goes on once released', async () => {
   const seen: string[] = [];
   let release: (() => void) | undefined;
   const gate = defineModule({
@@ -110,6 +110,9 @@ test('routing: pre-<kind>/<dest> fires on the sender host for any destination; a
       };
       mod.hook('pre-message/bare', onMessage);
       mod.hook('pre-message/full', onMessage);
+      mod.hook('pre-stanza', ({ stanza }) => {
+        seen.push(`pre-stanza:${stanza.name}`);
+      });
     },
   });
   const h = await startHarness({ modules: [messageModule, gate] });
@@ -118,7 +121,7 @@ test('routing: pre-<kind>/<dest> fires on the sender host for any destination; a
     const juliet = await h.client('juliet@localhost/b');
     romeo.send(chat('someone@remote.example', 'far'));
     romeo.send(chat('juliet@localhost/b', 'hold'));
-    assert.deepEqual(seen, ['remote.example:far', 'localhost:hold']);
+    assert.deepEqual(seen, ['pre-stanza:message', 'remote.example:far', 'pre-stanza:message', 'localhost:hold']);
     assert.equal(juliet.sent.filter((s) => s.name === 'message').length, 0, 'held');
     release?.();
     const got = await juliet.receives('message');

@@ -9,6 +9,16 @@ import { defineModule, type ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { BoundC2SSession } from '../../core/session.js';
 
+declare module '../../core/event-map.js' {
+  interface EventMap {
+    /**
+     * A message to an account that no available resource can take (RFC 6121 §8.5.2.2): the
+     * offline module stores it and returns true; unclaimed, this module bounces it.
+     */
+    'message/offline': StanzaEvent & { username: string; host: string };
+  }
+}
+
 export default defineModule({
   name: 'message',
   description: 'RFC 6121 §8.5 message delivery',

@@ -6,9 +6,22 @@
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
+import type { BoundC2SSession } from '../../core/session.js';
+import type { Element } from '../../xml/element.js';
 import { PresenceService } from './service.js';
 
 export const NS_PRE_APPROVAL_FEATURE = 'urn:xmpp:features:pre-approval';
+
+declare module '../../core/event-map.js' {
+  interface EventMap {
+    /**
+     * A resource sent its initial available presence, after the broadcast and probes (offline
+     * delivery listens). The cluster layer fires it for a resource that became available on
+     * another worker, as this module would have.
+     */
+    'presence/initial': { session: BoundC2SSession; presence: Element };
+  }
+}
 
 export default defineModule({
   name: 'presence',
