@@ -68,6 +68,8 @@ export type SaslChoice = { ok: true; provider: SaslMechanismProvider } | ({ ok: 
 export interface SaslMechanismsOptions {
   /** Refuse mechanisms that do not bind to the channel on connections that have a binding. */
   requireChannelBinding: boolean;
+  /** Where a provider that throws is reported (it is then not offered, the others still are). */
+  onProviderError?: (name: string, err: unknown) => void;
 }
 
 /** RFC 4422 §3.1 sasl-mech. */
@@ -113,7 +115,14 @@ export class SaslMechanisms {
   }
 
   private check(p: SaslMechanismProvider, ctx: SaslOfferContext): boolean | SaslRefusal {
-    const own = p.available(ctx);
+    let own: boolean | SaslRefusal;
+    try {
+      own = p.available(ctx);
+    } catch (err) {
+      // One broken module's mechanism must not stop every login.
+      this.opts.onProviderError?.(p.name, err);
+      return false;
+    }
     if (own !== true) return own;
     const bindingRequired = this.opts.requireChannelBinding && Object.keys(ctx.bindings).length > 0;
     if (bindingRequired && !p.bindsChannel) return { condition: 'mechanism-too-weak', text: 'use a -PLUS mechanism' };

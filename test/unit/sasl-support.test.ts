@@ -142,6 +142,18 @@ describe('SaslMechanisms registry', () => {
     assert.equal(r.choose('X-FIRST', stream(true)).ok, false);
   });
 
+  it('a provider whose available() throws is reported and not offered; the others still are', () => {
+    const reported: string[] = [];
+    const r = new SaslMechanisms({ requireChannelBinding: false, onProviderError: (name) => reported.push(name) });
+    r.register(toy('X-BROKEN', 2, () => {
+      throw new Error('bug');
+    }));
+    r.register(toy('X-FINE', 1));
+    assert.deepEqual(r.offer(stream(true)), ['X-FINE']);
+    assert.equal(r.choose('X-BROKEN', stream(true)).ok, false);
+    assert.deepEqual(reported, ['X-BROKEN', 'X-BROKEN']);
+  });
+
   it('refuses duplicate and malformed names', () => {
     const r = builtins();
     assert.throws(() => r.register(toy('PLAIN', 1)), /already registered/);

@@ -62,7 +62,10 @@ export default defineModule({
     const host = mod.host;
     const requireEncryption = server.config.c2s.require_encryption;
     const credentialKinds = server.config.auth.scram_hashes.map(mechanismName);
-    const mechanisms = new SaslMechanisms({ requireChannelBinding: mod.options.require_channel_binding });
+    const mechanisms = new SaslMechanisms({
+      requireChannelBinding: mod.options.require_channel_binding,
+      onProviderError: (mechanism, err) => mod.log.error({ err, mechanism }, 'a SASL mechanism failed to say whether it is offered: not offered'),
+    });
     for (const builtin of builtinMechanisms({ allowPlain: mod.options.allow_plain })) mod.onUnload(mechanisms.register(builtin));
     mod.provides('sasl-mechanisms', mechanisms);
     // RFC 6120 §6.4.5: allow a reasonable number of retries (at least 2, no more than 5).
