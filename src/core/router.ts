@@ -81,7 +81,7 @@ export class Router {
 
   private routeFrom(origin: StanzaOrigin, stanza: Element, from: Jid, opts: RouteOptions = {}): void {
     const kind = stanza.name as StanzaKind;
-    this.server.coreMetrics.stanzasRouted.inc({ kind });
+    this.server.coreMetrics.stanzasRouted[kind]++;
     // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
     const toAttr = stanza.attrs.to;
     const to = toAttr === undefined || toAttr === '' ? (from.local === '' ? from : parseJid(from.bare)) : tryParseJid(toAttr);
