@@ -55,7 +55,8 @@ export type StanzaErrorCode = { [K in ErrorCode]: (typeof ERRORS)[K]['kind'] ext
 
 /**
  * A stanza error a handler throws: the core answers the request with it. `text` overrides the
- * table's text; `appCondition` adds an application-specific condition element (RFC 6120 §8.3.4).
+ * table's text (`''`: no <text/> at all); `appCondition` adds an application-specific condition
+ * element (RFC 6120 §8.3.4).
  */
 export class StanzaError extends Error {
   readonly condition: StanzaErrorCondition;

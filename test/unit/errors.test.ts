@@ -26,4 +26,7 @@ test('a StanzaError answers the request with its condition, type, text and appli
   assert.equal(e?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas'), 'no such node');
   assert.ok(e?.getChild('gone', 'urn:x:errors'));
   assert.equal(stanzaError('CANTO_ERR_BAD_REQUEST').message, ERRORS.CANTO_ERR_BAD_REQUEST.text, 'the table text by default');
+  const bare = stanzaError('CANTO_ERR_SERVICE_UNAVAILABLE', '').replyTo(req).getChild('error');
+  assert.ok(bare?.getChild('service-unavailable', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
+  assert.equal(bare?.getChild('text', 'urn:ietf:params:xml:ns:xmpp-stanzas'), undefined, "'' gives no <text/>");
 });

@@ -9,7 +9,6 @@
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { oneOf } from '../../core/option-schemas.js';
-import type { StanzaEvent } from '../../core/event-map.js';
 import type { ResourceConflictPolicy } from '../../core/sessionmanager.js';
 import { errorReply, iq } from '../../xml/stanza.js';
 import { NS } from '../../xml/ns.js';
@@ -60,12 +59,7 @@ export default defineModule({
     });
 
     // The legacy session iq after binding reaches the router like any iq (addressed to the host,
-    // or to nobody, which means the account).
-    const sessionOk = ({ origin, stanza }: StanzaEvent) => {
-      origin.send(iq({ type: 'result', id: stanza.attrs.id, to: stanza.attrs.from }));
-      return true;
-    };
-    mod.hookIq('set', 'host', NS.session, 'session', sessionOk);
-    mod.hookIq('set', 'bare', NS.session, 'session', sessionOk);
+    // or to nobody, which means the account). The whole result is returned: it has no 'from'.
+    mod.iq('set', NS.session, 'session', ({ stanza }) => iq({ type: 'result', id: stanza.attrs.id, to: stanza.attrs.from }), { to: ['host', 'bare'] });
   },
 });

@@ -36,12 +36,12 @@ export default defineModule({
     const commands = new BlockingCommands(mod, cache, effects, maxItems);
 
     mod.addFeature(NS_BLOCKING);
-    mod.hookIq('get', 'bare', NS_BLOCKING, 'blocklist', commands.onBlocklist);
-    mod.hookIq('set', 'bare', NS_BLOCKING, 'block', commands.onBlock);
-    mod.hookIq('set', 'bare', NS_BLOCKING, 'unblock', commands.onUnblock);
-    mod.hookIq('set', 'bare', NS_BLOCKING, 'blocklist', commands.onWrongType);
-    mod.hookIq('get', 'bare', NS_BLOCKING, 'block', commands.onWrongType);
-    mod.hookIq('get', 'bare', NS_BLOCKING, 'unblock', commands.onWrongType);
+    mod.iq('get', NS_BLOCKING, 'blocklist', commands.onBlocklist, { to: 'bare' });
+    mod.iq('set', NS_BLOCKING, 'block', commands.onBlock, { to: 'bare' });
+    mod.iq('set', NS_BLOCKING, 'unblock', commands.onUnblock, { to: 'bare' });
+    mod.iq('set', NS_BLOCKING, 'blocklist', commands.onWrongType, { to: 'bare' });
+    mod.iq('get', NS_BLOCKING, 'block', commands.onWrongType, { to: 'bare' });
+    mod.iq('get', NS_BLOCKING, 'unblock', commands.onWrongType, { to: 'bare' });
 
     for (const kind of KINDS) {
       // The sender's list on the sender's side, wherever the stanza goes (this host, another, remote, a component)…

@@ -22,9 +22,9 @@ export default defineModule({
     mod.addFeature(NS_DISCO_ITEMS);
 
     const disco = new DiscoResponder(mod, ctx);
-    mod.hookIq('get', 'host', NS_DISCO_INFO, 'query', disco.hostInfo);
-    mod.hookIq('get', 'host', NS_DISCO_ITEMS, 'query', disco.hostItems);
-    mod.hookIq('get', 'bare', NS_DISCO_INFO, 'query', disco.accountInfo);
-    mod.hookIq('get', 'bare', NS_DISCO_ITEMS, 'query', disco.accountItems);
+    mod.iq('get', NS_DISCO_INFO, 'query', disco.hostInfo);
+    mod.iq('get', NS_DISCO_ITEMS, 'query', disco.hostItems);
+    mod.iq('get', NS_DISCO_INFO, 'query', disco.accountInfo, { to: 'bare' });
+    mod.iq('get', NS_DISCO_ITEMS, 'query', disco.accountItems, { to: 'bare' });
   },
 });

@@ -3,12 +3,13 @@
  * its users' bare JIDs. Accounts follow §8: info only for the user and contacts that see the
  * account's presence (service-unavailable otherwise, and for accounts that do not exist, so the
  * answer does not reveal which exist); items are an empty list where info would be refused.
+ * Each answer is a `mod.iq` handler: it returns the <query/> or throws a coded error.
  */
 import type { ModuleApi } from '../../core/modules.js';
 import type { HostContext } from '../../core/host.js';
 import type { StanzaEvent } from '../../core/event-map.js';
+import { stanzaError, type StanzaError } from '../../core/errors.js';
 import { Element } from '../../xml/element.js';
-import { errorReply, reply } from '../../xml/stanza.js';
 import { hostItems, NS_DISCO_INFO, NS_DISCO_ITEMS, type DiscoItem, type DiscoQuery } from './api.js';
 import { accountExists, maySeePresence } from './presence-access.js';
 
@@ -18,12 +19,12 @@ export class DiscoResponder {
     private readonly ctx: HostContext,
   ) {}
 
-  hostInfo = (event: StanzaEvent): boolean => {
+  hostInfo = (event: StanzaEvent): Element => {
     const node = nodeOf(event.stanza);
     const query = new Element('query', { xmlns: NS_DISCO_INFO, node });
     const q: DiscoQuery = { ...base(event), trusted: true };
     if (node !== undefined) {
-      if (!this.mod.fire('disco-info-node', { ...q, node, query })) return this.notFound(event, node);
+      if (!this.mod.fire('disco-info-node', { ...q, node, query })) throw noSuchNode(node);
     } else {
       appendIdentities(query, this.ctx.identities);
       for (const ns of this.ctx.features) query.c('feature', { var: ns });
@@ -31,68 +32,61 @@ export class DiscoResponder {
       // The forms are shared by every reply: send copies.
       for (const form of this.ctx.discoExtensions) query.cnode(form.clone());
     }
-    event.origin.send(reply(event.stanza).cnode(query));
-    return true;
+    return query;
   };
 
-  hostItems = (event: StanzaEvent): boolean => {
+  hostItems = (event: StanzaEvent): Element => {
     const node = nodeOf(event.stanza);
     const items: DiscoItem[] = [];
     const q: DiscoQuery = { ...base(event), trusted: true };
     if (node !== undefined) {
-      if (!this.mod.fire('disco-items-node', { ...q, node, items })) return this.notFound(event, node);
+      if (!this.mod.fire('disco-items-node', { ...q, node, items })) throw noSuchNode(node);
     } else {
       for (const domain of [...this.mod.server.components].sort()) items.push({ jid: domain });
       items.push(...hostItems(this.ctx));
       this.mod.fire('disco-items', { ...q, items });
     }
-    event.origin.send(reply(event.stanza).cnode(itemsQuery(items, node)));
-    return true;
+    return itemsQuery(items, node);
   };
 
-  accountInfo = (event: StanzaEvent): boolean => {
-    this.answerLater(event, async () => {
-      const node = nodeOf(event.stanza);
-      const { username, trusted } = await this.requesterStanding(event);
-      if (trusted !== true) {
-        // §8: the same answer whether the account is missing or the requester not allowed.
-        this.mod.log.debug({ username, from: event.from.full }, 'disco#info to an account refused');
-        return errorReply(event.stanza, 'service-unavailable');
-      }
-      const query = new Element('query', { xmlns: NS_DISCO_INFO, node });
+  accountInfo = async (event: StanzaEvent): Promise<Element> => {
+    const node = nodeOf(event.stanza);
+    const { username, trusted } = await this.requesterStanding(event);
+    if (trusted !== true) {
+      // §8: the same answer (service-unavailable, no text) whether the account is missing or
+      // the requester not allowed.
+      this.mod.log.debug({ username, from: event.from.full }, 'disco#info to an account refused');
+      throw stanzaError('CANTO_ERR_SERVICE_UNAVAILABLE', '');
+    }
+    const query = new Element('query', { xmlns: NS_DISCO_INFO, node });
+    const q: DiscoQuery = { ...base(event), trusted };
+    if (node !== undefined) {
+      if (!this.mod.fire('disco-info-node', { ...q, node, query })) throw noSuchNode(node);
+    } else {
+      query.c('identity', { category: 'account', type: 'registered' });
+      query.c('feature', { var: NS_DISCO_INFO });
+      query.c('feature', { var: NS_DISCO_ITEMS });
+      this.mod.fire('disco-info', { ...q, query });
+    }
+    return query;
+  };
+
+  accountItems = async (event: StanzaEvent): Promise<Element> => {
+    const node = nodeOf(event.stanza);
+    const { trusted } = await this.requesterStanding(event);
+    const items: DiscoItem[] = [];
+    // §8: an account that does not exist has an empty list, whatever the node.
+    if (trusted !== undefined) {
       const q: DiscoQuery = { ...base(event), trusted };
       if (node !== undefined) {
-        if (!this.mod.fire('disco-info-node', { ...q, node, query })) return notFoundReply(event, node);
+        const claimed = this.mod.fire('disco-items-node', { ...q, node, items });
+        // Only someone allowed to see the account learns that a node does not exist.
+        if (!claimed && trusted) throw noSuchNode(node);
       } else {
-        query.c('identity', { category: 'account', type: 'registered' });
-        query.c('feature', { var: NS_DISCO_INFO });
-        query.c('feature', { var: NS_DISCO_ITEMS });
-        this.mod.fire('disco-info', { ...q, query });
+        this.mod.fire('disco-items', { ...q, items });
       }
-      return reply(event.stanza).cnode(query);
-    });
-    return true;
-  };
-
-  accountItems = (event: StanzaEvent): boolean => {
-    this.answerLater(event, async () => {
-      const node = nodeOf(event.stanza);
-      const { trusted } = await this.requesterStanding(event);
-      const items: DiscoItem[] = [];
-      // §8: an account that does not exist has an empty list, whatever the node.
-      if (trusted !== undefined) {
-        const q: DiscoQuery = { ...base(event), trusted };
-        if (node !== undefined) {
-          const claimed = this.mod.fire('disco-items-node', { ...q, node, items });
-          // Only someone allowed to see the account learns that a node does not exist.
-          if (!claimed && trusted) return notFoundReply(event, node);
-        } else {
-          this.mod.fire('disco-items', { ...q, items });
-        }
-      }
-      return reply(event.stanza).cnode(itemsQuery(items, node));
-    });
-    return true;
+    }
+    return itemsQuery(items, node);
   };
 
   /**
@@ -106,21 +100,6 @@ export class DiscoResponder {
     if (!(await accountExists(this.mod, username))) return { username, trusted: undefined };
     return { username, trusted: await maySeePresence(this.mod, username, event.from) };
   }
-
-  private answerLater(event: StanzaEvent, answer: () => Promise<Element>): void {
-    answer().then(
-      (stanza) => event.origin.send(stanza),
-      (err: unknown) => {
-        this.mod.log.error({ err, to: event.to.full, from: event.from.full }, 'disco query failed');
-        event.origin.send(errorReply(event.stanza, 'internal-server-error'));
-      },
-    );
-  }
-
-  private notFound(event: StanzaEvent, node: string): true {
-    event.origin.send(notFoundReply(event, node));
-    return true;
-  }
 }
 
 function base(event: StanzaEvent): Omit<DiscoQuery, 'trusted'> {
@@ -133,8 +112,8 @@ function nodeOf(stanza: Element): string | undefined {
   return node === undefined || node === '' ? undefined : node;
 }
 
-function notFoundReply(event: StanzaEvent, node: string): Element {
-  return errorReply(event.stanza, 'item-not-found', `no such node: ${node}`);
+function noSuchNode(node: string): StanzaError {
+  return stanzaError('CANTO_ERR_ITEM_NOT_FOUND', `no such node: ${node}`);
 }
 
 /** Identities in order, without duplicates (XEP-0115 rejects a list with duplicates). */

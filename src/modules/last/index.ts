@@ -6,10 +6,10 @@
  * otherwise). A query to a full JID is the client's to answer (routed by the iq module).
  */
 import { defineModule, type ModuleApi } from '../../core/modules.js';
+import { stanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { BoundC2SSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
-import { errorReply, reply } from '../../xml/stanza.js';
 import { accountExists, maySeePresence } from '../disco/presence-access.js';
 
 export const NS_LAST = 'jabber:iq:last';
@@ -34,10 +34,9 @@ export default defineModule({
 
     mod.addFeature(NS_LAST);
 
-    mod.hookIq('get', 'host', NS_LAST, 'query', ({ origin, stanza }) => {
+    mod.iq('get', NS_LAST, 'query', () => {
       const seconds = Math.max(0, Math.floor((Date.now() - mod.server.startedAt) / 1000));
-      origin.send(reply(stanza).cnode(new Element('query', { xmlns: NS_LAST, seconds })));
-      return true;
+      return new Element('query', { xmlns: NS_LAST, seconds });
     });
 
     // A resource's broadcast presence (no 'to': addressed to its own bare JID) carries the
@@ -67,32 +66,24 @@ export default defineModule({
       await Promise.all(writes);
     });
 
-    mod.hookIq('get', 'bare', NS_LAST, 'query', (event) => {
-      accountLast(mod, store, event).then(
-        (answer) => event.origin.send(answer),
-        (err: unknown) => {
-          mod.log.error({ err, to: event.to.full }, 'last activity query failed');
-          event.origin.send(errorReply(event.stanza, 'internal-server-error'));
-        },
-      );
-      return true;
-    });
+    mod.iq('get', NS_LAST, 'query', (event) => accountLast(mod, store, event), { to: 'bare' });
   },
 });
 
+/** The answer for a user's bare JID: the <query/>, or a thrown coded error. */
 async function accountLast(mod: ModuleApi, store: { get(u: string): Promise<LastLogout | undefined> }, event: StanzaEvent): Promise<Element> {
-  const { stanza, from, to } = event;
+  const { from, to } = event;
   const username = to.local;
   const self = from.bare === to.bare;
-  // RFC 6121 §8.5.1: an iq to an account that does not exist is service-unavailable.
-  if (!self && !(await accountExists(mod, username))) return errorReply(stanza, 'service-unavailable');
+  // RFC 6121 §8.5.1: an iq to an account that does not exist is service-unavailable (no text).
+  if (!self && !(await accountExists(mod, username))) throw stanzaError('CANTO_ERR_SERVICE_UNAVAILABLE', '');
   if (!self && !(await maySeePresence(mod, username, from))) {
-    return errorReply(stanza, 'forbidden', 'you are not subscribed to the presence of this user');
+    throw stanzaError('CANTO_ERR_FORBIDDEN', 'you are not subscribed to the presence of this user');
   }
   const online = mod.server.sessions.getUserSessions(mod.host, username).some((s) => s.presence !== undefined);
-  if (online) return reply(stanza).cnode(new Element('query', { xmlns: NS_LAST, seconds: 0 }));
+  if (online) return new Element('query', { xmlns: NS_LAST, seconds: 0 });
   const last = await store.get(username);
-  if (!last) return errorReply(stanza, 'item-not-found', 'no last activity is known for this user');
+  if (!last) throw stanzaError('CANTO_ERR_ITEM_NOT_FOUND', 'no last activity is known for this user');
   const seconds = Math.max(0, Math.floor((Date.now() - last.when) / 1000));
-  return reply(stanza).cnode(new Element('query', { xmlns: NS_LAST, seconds }).t(last.status));
+  return new Element('query', { xmlns: NS_LAST, seconds }).t(last.status);
 }

@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { duration } from '../../core/option-schemas.js';
 import type { StanzaEvent } from '../../core/event-map.js';
-import { reply } from '../../xml/stanza.js';
 import { Keepalive, NS_PING } from './keepalive.js';
 
 export { NS_PING } from './keepalive.js';
@@ -22,10 +21,7 @@ export default defineModule({
   }),
   setup(mod) {
     mod.addFeature(NS_PING);
-    mod.hookIq('get', 'host', NS_PING, 'ping', ({ origin, stanza }) => {
-      origin.send(reply(stanza));
-      return true;
-    });
+    mod.iq('get', NS_PING, 'ping', () => undefined); // an empty result
 
     const { ping_interval: interval, ping_timeout: timeout } = mod.options;
     // 0 turns the server-initiated pings off.

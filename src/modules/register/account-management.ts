@@ -32,8 +32,11 @@ export class AccountManagement {
     return true;
   };
 
-  /** iq set: a password change or a removal. */
-  onSet = (event: StanzaEvent): boolean => {
+  /**
+   * iq set: a password change or a removal. The async work is returned (the iq is held until it
+   * is done, then claimed), not left running after the handler returned.
+   */
+  onSet = (event: StanzaEvent): boolean | Promise<true> => {
     const user = this.ownAccountRequest(event);
     const query = event.stanza.elements[0];
     if (!user || !query) return false;
@@ -41,8 +44,7 @@ export class AccountManagement {
     if (request.kind === 'remove') {
       if (!request.alone) return this.refuse(user, event.stanza, { condition: 'bad-request', text: '<remove/> must be the only element of the query' });
       if (!this.options.allowAccountRemoval) return this.refuse(user, event.stanza, { condition: 'not-allowed', text: 'accounts cannot be deleted in-band on this server' });
-      this.removeAccount(user, event.stanza);
-      return true;
+      return this.removeAccount(user, event.stanza);
     }
     if (!this.options.allowPasswordChange) return this.refuse(user, event.stanza, { condition: 'not-allowed', text: 'passwords cannot be changed in-band on this server' });
     if (!user.secure && this.mod.server.config.c2s.require_encryption) {
@@ -50,14 +52,17 @@ export class AccountManagement {
     }
     const checked = checkPasswordChange(user.username, request.username, request.password);
     if (!checked.ok) return this.refuse(user, event.stanza, checked.refusal);
-    this.changePassword(user, checked.value).then(
-      (refusal) => (refusal ? this.refuse(user, event.stanza, refusal) : user.send(reply(event.stanza))),
+    return this.changePassword(user, checked.value).then(
+      (refusal) => {
+        if (refusal) return this.refuse(user, event.stanza, refusal);
+        user.send(reply(event.stanza));
+        return true;
+      },
       (err: unknown) => {
         this.mod.log.error({ err, username: user.username }, 'password change failed');
-        this.refuse(user, event.stanza, { condition: 'internal-server-error', text: 'the password could not be changed' });
+        return this.refuse(user, event.stanza, { condition: 'internal-server-error', text: 'the password could not be changed' });
       },
     );
-    return true;
   };
 
   /**
@@ -85,9 +90,9 @@ export class AccountManagement {
    * §3.2: answer with a result, then end every session of the account with the not-authorized
    * stream error, then delete the account with all its data and tell the modules. Sessions go
    * first so that what modules do when a resource goes offline (e.g. unavailable presence to
-   * the roster) still finds the user's data.
+   * the roster) still finds the user's data. Resolves (true) once the account is deleted.
    */
-  private removeAccount(user: C2SSession, stanza: Element): void {
+  private removeAccount(user: C2SSession, stanza: Element): Promise<true> {
     const { server, host } = this.mod;
     const { username, ip } = user;
     user.send(reply(stanza));
@@ -97,12 +102,16 @@ export class AccountManagement {
       // Destroyed now, not when the socket closes: nothing may act for the account once it is gone.
       server.sessions.destroySession(session, ACCOUNT_REMOVED, { final: true });
     }
-    server.storage.accounts.delete(host, username).then(
-      (existed) => {
+    return server.storage.accounts.delete(host, username).then(
+      (existed): true => {
         if (existed) this.mod.log.info({ host, username, ip }, 'account removed in-band');
         this.mod.fire('user-deleted', { host, username });
+        return true;
       },
-      (err: unknown) => this.mod.log.error({ err, host, username }, 'deleting an account failed'),
+      (err: unknown): true => {
+        this.mod.log.error({ err, host, username }, 'deleting an account failed');
+        return true;
+      },
     );
   }
 

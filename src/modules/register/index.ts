@@ -36,6 +36,7 @@ export default defineModule({
     });
 
     // To the host, or with no 'to' (the router then addresses the iq to the user's bare JID).
+    // Raw hookIq, not mod.iq: an iq that is not about the sender's own account is left unclaimed.
     mod.hookIq('get', 'host', NS_REGISTER, 'query', management.onGet);
     mod.hookIq('get', 'bare', NS_REGISTER, 'query', management.onGet);
     mod.hookIq('set', 'host', NS_REGISTER, 'query', management.onSet);

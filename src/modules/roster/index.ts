@@ -5,10 +5,12 @@
  */
 import { z } from 'zod';
 import { defineModule, type ModuleApi } from '../../core/modules.js';
+import { stanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { BoundC2SSession } from '../../core/session.js';
-import { errorReply, presence, reply } from '../../xml/stanza.js';
-import { NS_ROSTER, NS_ROSTERVER_FEATURE, itemElement, parseRosterSet, type RosterLimits } from './items.js';
+import { Element } from '../../xml/element.js';
+import { presence } from '../../xml/stanza.js';
+import { NS_ROSTER, NS_ROSTERVER_FEATURE, itemElement, parseRosterSet, type RosterLimits, type RosterSetRequest } from './items.js';
 import { modifyAndPush } from './push.js';
 import { loadRoster, ROSTER_STORE, type RosterItem } from './store.js';
 
@@ -56,52 +58,32 @@ export default defineModule({
       );
     });
 
-    const fail = (origin: StanzaEvent['origin'], stanza: StanzaEvent['stanza']) => (err: unknown) => {
-      mod.log.error({ err }, 'roster request failed');
-      origin.send(errorReply(stanza, 'internal-server-error'));
-    };
-
-    mod.hookIq('get', 'bare', NS_ROSTER, 'query', (event) => {
-      const session = ownSession(event);
-      if (!session) return forbid(event);
-      onGet(mod, options, session, event).catch(fail(event.origin, event.stanza));
-      return true;
-    });
-
-    mod.hookIq('set', 'bare', NS_ROSTER, 'query', (event) => {
-      const session = ownSession(event);
-      if (!session) return forbid(event);
-      onSet(mod, options, session, event).catch(fail(event.origin, event.stanza));
-      return true;
-    });
+    // The result (or error) goes to the requesting resource, which is the sending session; a
+    // storage failure is thrown on (the core answers internal-server-error and logs it).
+    mod.iq('get', NS_ROSTER, 'query', (event) => onGet(mod, options, ownSession(event), event), { to: 'bare' });
+    mod.iq('set', NS_ROSTER, 'query', (event) => onSet(mod, options, ownSession(event), event), { to: 'bare' });
   },
 });
 
-/** The sending session when it is the account's own resource (only it may see or change the roster). */
-function ownSession({ origin, to, from }: StanzaEvent): BoundC2SSession | undefined {
-  if (origin.type !== 'c2s' || from.bare !== to.bare || origin.username !== to.local || origin.host !== to.domain) return undefined;
+/** The sending session when it is the account's own resource (only it may see or change the roster); throws forbidden otherwise. */
+function ownSession({ origin, to, from }: StanzaEvent): BoundC2SSession {
+  if (origin.type !== 'c2s' || from.bare !== to.bare || origin.username !== to.local || origin.host !== to.domain) {
+    throw stanzaError('CANTO_ERR_FORBIDDEN', 'only the account itself may use its roster');
+  }
   return origin;
 }
 
-function forbid({ origin, stanza }: StanzaEvent): true {
-  origin.send(errorReply(stanza, 'forbidden', 'only the account itself may use its roster'));
-  return true;
-}
-
-async function onGet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSession, { stanza }: StanzaEvent): Promise<void> {
+/** The roster, or nothing (an empty result) when the client's version is current. */
+async function onGet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSession, { stanza }: StanzaEvent): Promise<Element | undefined> {
   mod.server.sessions.setInterested(session);
   const roster = await loadRoster(mod.server, session.host, session.username);
   session.roster = roster;
   const clientVer = stanza.elements[0]?.attrs.ver;
-  if (options.versioning && clientVer !== undefined && clientVer === roster.ver) {
-    // XEP-0237 §2.3: the client's copy is current; changes from now on come as pushes.
-    session.send(reply(stanza));
-    return;
-  }
-  const result = reply(stanza);
-  const query = result.c('query', { xmlns: NS_ROSTER, ver: options.versioning ? roster.ver : undefined });
+  // XEP-0237 §2.3: the client's copy is current; changes from now on come as pushes.
+  if (options.versioning && clientVer !== undefined && clientVer === roster.ver) return undefined;
+  const query = new Element('query', { xmlns: NS_ROSTER, ver: options.versioning ? roster.ver : undefined });
   for (const item of roster.items()) query.cnode(itemElement(item));
-  session.send(result);
+  return query;
 }
 
 type SetOutcome =
@@ -110,20 +92,22 @@ type SetOutcome =
   | { kind: 'not-found' }
   | { kind: 'removed'; previous: RosterItem; pendingIn: boolean };
 
-async function onSet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSession, { stanza }: StanzaEvent): Promise<void> {
+/**
+ * A roster set: the checks throw at once; then the change, its pushes (before the result) and,
+ * for a removal, the presence of §2.5.2; the empty result is sent when the promise resolves.
+ */
+function onSet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSession, { stanza }: StanzaEvent): Promise<undefined> {
   const query = stanza.elements[0];
-  if (!query) return;
+  if (!query) throw stanzaError('CANTO_ERR_BAD_REQUEST'); // cannot happen: the event names the payload
   const parsed = parseRosterSet(query, options);
-  if (!parsed.ok) {
-    session.send(errorReply(stanza, parsed.condition, parsed.text));
-    return;
-  }
+  if (!parsed.ok) throw stanzaError(parsed.code, parsed.text);
   const request = parsed.request;
   const own = `${session.username}@${session.host}`;
-  if (request.jid === own) {
-    session.send(errorReply(stanza, 'not-allowed', 'your own JID cannot be a roster item'));
-    return;
-  }
+  if (request.jid === own) throw stanzaError('CANTO_ERR_NOT_ALLOWED', 'your own JID cannot be a roster item');
+  return applySet(mod, options, session, request);
+}
+
+async function applySet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSession, request: RosterSetRequest): Promise<undefined> {
   const { result: outcome } = await modifyAndPush(mod.server, session.host, session.username, (roster): SetOutcome => {
     const existing = roster.getItem(request.jid);
     if (request.kind === 'remove') {
@@ -143,18 +127,16 @@ async function onSet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSe
   });
   switch (outcome.kind) {
     case 'not-found':
-      session.send(errorReply(stanza, 'item-not-found', 'no such item in the roster'));
-      return;
+      throw stanzaError('CANTO_ERR_ITEM_NOT_FOUND', 'no such item in the roster');
     case 'full':
-      session.send(errorReply(stanza, 'policy-violation', `a roster holds at most ${options.maxItems} items`));
-      return;
+      throw stanzaError('CANTO_ERR_POLICY_VIOLATION', `a roster holds at most ${options.maxItems} items`);
     case 'removed':
       cancelSubscriptions(mod, session, outcome.previous, outcome.pendingIn);
       break;
     case 'updated':
       break;
   }
-  session.send(reply(stanza));
+  return undefined;
 }
 
 /**

@@ -2,7 +2,7 @@
  * Roster items in XML (RFC 6121 §2.1) and the checks of a roster set (§2.3.3, §2.5.3).
  */
 import { Element } from '../../xml/element.js';
-import type { StanzaErrorCondition } from '../../xml/stanza.js';
+import type { StanzaErrorCode } from '../../core/errors.js';
 import { tryParseJid } from '../../jid/index.js';
 import type { RosterItem } from './store.js';
 
@@ -37,7 +37,7 @@ export type RosterSetRequest =
   | { kind: 'update'; jid: string; name?: string; groups: string[] }
   | { kind: 'remove'; jid: string };
 
-export type RosterSetParse = { ok: true; request: RosterSetRequest } | { ok: false; condition: StanzaErrorCondition; text: string };
+export type RosterSetParse = { ok: true; request: RosterSetRequest } | { ok: false; code: StanzaErrorCode; text: string };
 
 /** Length in characters (code points), as a user counts them. */
 function chars(s: string): number {
@@ -52,26 +52,26 @@ function chars(s: string): number {
  */
 export function parseRosterSet(query: Element, limits: RosterLimits): RosterSetParse {
   const items = query.getChildren('item', NS_ROSTER);
-  if (items.length !== 1) return { ok: false, condition: 'bad-request', text: 'a roster set carries exactly one <item/>' };
+  if (items.length !== 1) return { ok: false, code: 'CANTO_ERR_BAD_REQUEST', text: 'a roster set carries exactly one <item/>' };
   const item = items[0] as Element;
   const jidAttr = item.attrs.jid;
-  if (jidAttr === undefined) return { ok: false, condition: 'bad-request', text: "the <item/> needs a 'jid' attribute" };
+  if (jidAttr === undefined) return { ok: false, code: 'CANTO_ERR_BAD_REQUEST', text: "the <item/> needs a 'jid' attribute" };
   const jid = tryParseJid(jidAttr);
-  if (!jid) return { ok: false, condition: 'jid-malformed', text: "the item's 'jid' is not a valid JID" };
+  if (!jid) return { ok: false, code: 'CANTO_ERR_JID_MALFORMED', text: "the item's 'jid' is not a valid JID" };
   if (item.attrs.subscription === 'remove') return { ok: true, request: { kind: 'remove', jid: jid.full } };
 
   const name = item.attrs.name;
   if (name !== undefined && chars(name) > limits.maxNameLength) {
-    return { ok: false, condition: 'not-acceptable', text: `the name is longer than ${limits.maxNameLength} characters` };
+    return { ok: false, code: 'CANTO_ERR_NOT_ACCEPTABLE', text: `the name is longer than ${limits.maxNameLength} characters` };
   }
   const groups: string[] = [];
   for (const g of item.getChildren('group', NS_ROSTER)) {
     const text = g.getText();
-    if (text === '') return { ok: false, condition: 'not-acceptable', text: 'a <group/> may not be empty' };
+    if (text === '') return { ok: false, code: 'CANTO_ERR_NOT_ACCEPTABLE', text: 'a <group/> may not be empty' };
     if (chars(text) > limits.maxGroupLength) {
-      return { ok: false, condition: 'not-acceptable', text: `a group name is longer than ${limits.maxGroupLength} characters` };
+      return { ok: false, code: 'CANTO_ERR_NOT_ACCEPTABLE', text: `a group name is longer than ${limits.maxGroupLength} characters` };
     }
-    if (groups.includes(text)) return { ok: false, condition: 'bad-request', text: `the group "${text}" is given twice` };
+    if (groups.includes(text)) return { ok: false, code: 'CANTO_ERR_BAD_REQUEST', text: `the group "${text}" is given twice` };
     groups.push(text);
   }
   const request: RosterSetRequest = { kind: 'update', jid: jid.full, groups };

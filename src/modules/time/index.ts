@@ -2,7 +2,7 @@
  * XEP-0202 Entity Time: the server's UTC time and its time zone offset (XEP-0082 formats).
  */
 import { defineModule } from '../../core/modules.js';
-import { reply } from '../../xml/stanza.js';
+import { Element } from '../../xml/element.js';
 
 export const NS_TIME = 'urn:xmpp:time';
 
@@ -25,13 +25,12 @@ export default defineModule({
   description: 'XEP-0202 Entity Time',
   setup(mod) {
     mod.addFeature(NS_TIME);
-    mod.hookIq('get', 'host', NS_TIME, 'time', ({ origin, stanza }) => {
+    mod.iq('get', NS_TIME, 'time', () => {
       const now = new Date();
-      const time = reply(stanza).c('time', { xmlns: NS_TIME });
+      const time = new Element('time', { xmlns: NS_TIME });
       time.c('tzo').t(tzo(now));
       time.c('utc').t(utc(now));
-      origin.send(time.root());
-      return true;
+      return time;
     });
   },
 });

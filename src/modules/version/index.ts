@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { type as osType, release as osRelease } from 'node:os';
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
-import { errorReply, reply } from '../../xml/stanza.js';
+import { stanzaError } from '../../core/errors.js';
+import { Element } from '../../xml/element.js';
 
 export const NS_VERSION = 'jabber:iq:version';
 
@@ -38,22 +39,20 @@ export default defineModule({
   setup(mod) {
     const { hide_version: hideVersion, hide_os: hideOs } = mod.options;
     if (hideVersion) {
-      mod.hookIq('get', 'host', NS_VERSION, 'query', ({ origin, stanza }) => {
-        origin.send(errorReply(stanza, 'service-unavailable'));
-        return true;
+      mod.iq('get', NS_VERSION, 'query', () => {
+        throw stanzaError('CANTO_ERR_SERVICE_UNAVAILABLE', ''); // no <text/>: as if there were no such module
       });
       return;
     }
     const version = cantoVersion();
     const os = hideOs ? undefined : `${osType()} ${osRelease()}`;
     mod.addFeature(NS_VERSION);
-    mod.hookIq('get', 'host', NS_VERSION, 'query', ({ origin, stanza }) => {
-      const query = reply(stanza).c('query', { xmlns: NS_VERSION });
+    mod.iq('get', NS_VERSION, 'query', () => {
+      const query = new Element('query', { xmlns: NS_VERSION });
       query.c('name').t('Canto');
       query.c('version').t(version);
       if (os !== undefined) query.c('os').t(os);
-      origin.send(query.root());
-      return true;
+      return query;
     });
   },
 });
