@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../core/logging.js';
 import type { BoundC2SSession, CloseReason, Connection, Framing } from '../core/session.js';
-import { FilterChain } from '../core/filters.js';
+import { SessionFilters } from '../core/filters.js';
 import type { Element } from '../xml/element.js';
 import { parseXmlFragment } from '../xml/parse-fragment.js';
 import { presence as presenceElement } from '../xml/stanza.js';
@@ -40,7 +40,7 @@ export class ProxySession implements BoundC2SSession {
   conn = REMOTE_CONNECTION;
   framing = REMOTE_FRAMING;
   /** The owning worker runs the real session's filters; a proxy's stay empty. */
-  readonly filters = { in: new FilterChain(), out: new FilterChain() };
+  readonly filters = new SessionFilters();
   hibernating = false;
   notopen = false;
   secure = true;

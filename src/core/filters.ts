@@ -48,3 +48,33 @@ export class FilterChain {
     this.entries = [];
   }
 }
+
+/**
+ * A session's two chains (Prosody's session filters): `in` for what the peer sends, before it is
+ * routed; `out` for what is written to it. Each chain is made on first use, so the many sessions
+ * nobody filters carry one small object.
+ */
+export class SessionFilters {
+  private inChain: FilterChain | undefined;
+  private outChain: FilterChain | undefined;
+
+  get in(): FilterChain {
+    return (this.inChain ??= new FilterChain());
+  }
+
+  get out(): FilterChain {
+    return (this.outChain ??= new FilterChain());
+  }
+
+  /** The stanza after the in filters (itself when there are none); undefined when one took it. */
+  runIn(stanza: Element, session: StreamSession): Element | undefined {
+    const chain = this.inChain;
+    return chain !== undefined && chain.size > 0 ? chain.run(stanza, session) : stanza;
+  }
+
+  /** The stanza after the out filters (itself when there are none); undefined when one took it. */
+  runOut(stanza: Element, session: StreamSession): Element | undefined {
+    const chain = this.outChain;
+    return chain !== undefined && chain.size > 0 ? chain.run(stanza, session) : stanza;
+  }
+}

@@ -10,7 +10,7 @@ import type { Logger } from './logging.js';
 import type { CloseReason } from './stream-errors.js';
 import type { Connection } from './connection.js';
 import type { HostContext } from './host.js';
-import type { FilterChain } from './filters.js';
+import type { SessionFilters } from './filters.js';
 
 export type { CloseReason } from './stream-errors.js';
 export type { Connection, StartTlsOptions } from './connection.js';
@@ -34,17 +34,6 @@ export interface Framing {
   readonly ended: boolean;
 }
 
-/**
- * Per-session stanza interception (Prosody's session filters): `in` sees each stanza the peer
- * sent before it is routed, `out` each stanza before it is written. A filter returns the stanza
- * (possibly another one) to pass it on, or undefined to take it (count, queue, hold, drop).
- * Only stanzas (message, presence, iq) pass the filters, never stream-level elements.
- */
-export interface SessionFilters {
-  readonly in: FilterChain;
-  readonly out: FilterChain;
-}
-
 interface StreamSessionBase {
   /** Unique, log-friendly id ("c2s1f"). */
   readonly id: string;
@@ -64,6 +53,12 @@ interface StreamSessionBase {
   destroyed: boolean;
   /** ms since epoch of the last data received from the peer (stamped by the transport). */
   lastActivity?: number;
+  /**
+   * Per-session stanza interception (Prosody's session filters): `filters.in` sees each stanza the
+   * peer sent before it is routed, `filters.out` each stanza before it is written; a filter
+   * returns the stanza (or another) to pass it on, or undefined to take it (count, queue, hold,
+   * drop). Only stanzas (message, presence, iq) pass the filters, never stream-level elements.
+   */
   readonly filters: SessionFilters;
   /** Send an element: stanzas pass the `out` filters, then the framing writes it. */
   send(stanza: Element | string): void;

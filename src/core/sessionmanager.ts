@@ -14,7 +14,7 @@ import { prepareResource, JidError } from '../jid/index.js';
 import type { Server } from './server.js';
 import type { Element } from '../xml/element.js';
 import type { Logger } from './logging.js';
-import { FilterChain } from './filters.js';
+import { SessionFilters } from './filters.js';
 import { isBound, isStanza } from './session.js';
 import type {
   BoundC2SSession, C2SSession, C2SUnauthedSession, CloseReason, ComponentSession, Connection, Framing, S2SSession,
@@ -86,7 +86,7 @@ export class SessionManager {
    */
   create<I extends NewSessionInit>(conn: Connection, framing: Framing, init: I & NewSessionCommon): SessionOf<I> {
     const { id, log, ip, ...fields } = init;
-    const filters = { in: new FilterChain(), out: new FilterChain() };
+    const filters = new SessionFilters();
     const session = {
       ...fields,
       id,
@@ -101,7 +101,7 @@ export class SessionManager {
       filters,
       send(data: Element | string): void {
         let out: Element | string | undefined = data;
-        if (typeof data !== 'string' && filters.out.size > 0 && isStanza(data)) out = filters.out.run(data, session);
+        if (typeof data !== 'string' && isStanza(data)) out = filters.runOut(data, session);
         if (out !== undefined) session.framing.send(out);
       },
       close(reason?: CloseReason): void {
@@ -128,7 +128,7 @@ export class SessionManager {
    * stanza to route, or undefined when a filter took it.
    */
   receive(session: StreamSession, stanza: Element): Element | undefined {
-    return session.filters.in.size > 0 ? session.filters.in.run(stanza, session) : stanza;
+    return session.filters.runIn(stanza, session);
   }
 
   /** Turn an unauthenticated client session into an authenticated one (after SASL success). */
