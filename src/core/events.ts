@@ -38,17 +38,17 @@ export class EventBus {
 
   /** Add a handler; returns a function that removes it. Equal priorities run in the order added. */
   on<E extends EventName>(event: E, handler: Handler<E>, priority = 0): () => void {
-    const list = this.handlers.get(event) ?? [];
     const entry: Entry = { handler: handler as Entry['handler'], priority, seq: this.seq++ };
-    list.push(entry);
-    list.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    // Lists are replaced, never changed in place: an event being fired keeps iterating the list
+    // it started with, so firing needs no copy (hooks change rarely, events fire per stanza).
+    const list = [...(this.handlers.get(event) ?? []), entry].sort((a, b) => b.priority - a.priority || a.seq - b.seq);
     this.handlers.set(event, list);
     return () => {
       const cur = this.handlers.get(event);
-      if (!cur) return;
-      const i = cur.indexOf(entry);
-      if (i >= 0) cur.splice(i, 1);
-      if (cur.length === 0) this.handlers.delete(event);
+      if (!cur || !cur.includes(entry)) return;
+      const rest = cur.filter((e) => e !== entry);
+      if (rest.length === 0) this.handlers.delete(event);
+      else this.handlers.set(event, rest);
     };
   }
 
@@ -60,8 +60,7 @@ export class EventBus {
   fire<E extends EventName>(event: E, payload: EventMap[E]): boolean {
     const list = this.handlers.get(event);
     if (!list) return false;
-    // Iterate over a snapshot: handlers may add or remove handlers while running.
-    for (const entry of list.slice()) {
+    for (const entry of list) {
       const r = this.call(entry, event, payload);
       if (r === true) return true;
       if (r instanceof Promise) {
@@ -79,7 +78,7 @@ export class EventBus {
   dispatch<E extends EventName>(event: E, payload: EventMap[E]): boolean | Promise<boolean> {
     const list = this.handlers.get(event);
     if (!list) return false;
-    return this.runFrom(list.slice(), 0, event, payload);
+    return this.runFrom(list, 0, event, payload);
   }
 
   private runFrom<E extends EventName>(list: Entry[], start: number, event: E, payload: EventMap[E]): boolean | Promise<boolean> {

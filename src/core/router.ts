@@ -96,9 +96,17 @@ export class Router {
       this.deliver(event, kind, dest);
       return;
     }
-    // pre-stanza sees every stanza a local session sends, then pre-<kind>/<dest> the kind and destination.
-    const specific = (): void => this.step(senderBus.dispatch(`pre-${kind}/${dest}`, event), event, () => this.deliver(event, kind, dest));
-    this.step(senderBus.dispatch('pre-stanza', event), event, specific);
+    // pre-stanza sees every stanza a local session sends, then pre-<kind>/<dest> the kind and
+    // destination. The common case (nobody holds it) runs straight through without closures.
+    const first = senderBus.dispatch('pre-stanza', event);
+    if (first === false) this.afterPreStanza(senderBus, event, kind, dest);
+    else if (first !== true) this.later(first, event, () => this.afterPreStanza(senderBus, event, kind, dest));
+  }
+
+  private afterPreStanza(senderBus: EventBus, event: StanzaEvent, kind: StanzaKind, dest: Destination): void {
+    const r = senderBus.dispatch(`pre-${kind}/${dest}`, event);
+    if (r === false) this.deliver(event, kind, dest);
+    else if (r !== true) this.later(r, event, () => this.deliver(event, kind, dest));
   }
 
   /** The sender's host bus when the sender-side events apply (a local client, or the host for its user). */
@@ -111,14 +119,9 @@ export class Router {
     return undefined;
   }
 
-  /** Run `next` unless the dispatch result says the stanza was handled; a held (promised) result runs it later. */
-  private step(result: boolean | Promise<boolean>, event: StanzaEvent, next: () => void): void {
-    if (result === true) return;
-    if (result === false) {
-      next();
-      return;
-    }
-    result.then(
+  /** A held stanza: `next` runs once the promise settles, unless a handler handled it. */
+  private later(held: Promise<boolean>, event: StanzaEvent, next: () => void): void {
+    held.then(
       (handled) => {
         if (!handled) next();
       },
@@ -163,7 +166,9 @@ export class Router {
 
   private deliverLocal(event: StanzaEvent, kind: StanzaKind, dest: Destination, bus: EventBus): void {
     // For iq get/set, the host's own iq/<dest> handler at priority 0 fires the payload event (host.ts).
-    this.step(bus.dispatch(`${kind}/${dest}`, event), event, () => this.unhandled(event, kind, dest));
+    const r = bus.dispatch(`${kind}/${dest}`, event);
+    if (r === false) this.unhandled(event, kind, dest);
+    else if (r !== true) this.later(r, event, () => this.unhandled(event, kind, dest));
   }
 
   /** What happens to a stanza no module took (RFC 6120 §8.4, §10.5; RFC 6121 §8.5). */
