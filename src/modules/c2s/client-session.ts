@@ -61,8 +61,6 @@ export interface ClientSessionOptions {
   /** Extra fields for the session's log lines, e.g. the local port. */
   logFields?: Record<string, unknown>;
   makeFraming(events: ClientStreamEvents, log: Logger): ClientFraming;
-  /** The server-wide count of unauthenticated connections per address (ClientSessions). */
-  unauthedPerIp: Map<string, number>;
 }
 
 /**
@@ -74,8 +72,8 @@ export class ClientSessions {
   /** Unauthenticated connections per address. */
   readonly unauthedPerIp = new Map<string, number>();
 
-  start(opts: Omit<ClientSessionOptions, 'unauthedPerIp'>): ClientSessionHandle {
-    return startClientSession({ ...opts, unauthedPerIp: this.unauthedPerIp });
+  start(opts: ClientSessionOptions): ClientSessionHandle {
+    return startClientSession(opts, this.unauthedPerIp);
   }
 }
 
@@ -85,13 +83,13 @@ declare module '../../core/services.js' {
   }
 }
 
-function startClientSession(opts: ClientSessionOptions): ClientSessionHandle {
+/** `counts`: the server-wide unauthenticated connections per address (ClientSessions). */
+function startClientSession(opts: ClientSessionOptions, counts: Map<string, number>): ClientSessionHandle {
   const { server, conn } = opts;
   const cfg = server.config.c2s;
   const id = newSessionId('c2s');
   const ip = opts.ip ?? conn.remoteAddress;
   const log = opts.log.child({ session: id, ip });
-  const counts = opts.unauthedPerIp;
 
   const count = (counts.get(ip) ?? 0) + 1;
   counts.set(ip, count);
