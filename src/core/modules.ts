@@ -14,7 +14,7 @@ import { errorReply, reply } from '../xml/stanza.js';
 import type { Logger } from './logging.js';
 import type { HostContext, DiscoIdentity } from './host.js';
 import type { Measure } from './metrics.js';
-import type { Server } from './server.js';
+import type { ModuleServer, Server } from './server.js';
 import type { ArchiveStore, KeyValStore, MapStore } from '../storage/types.js';
 import type { z } from 'zod';
 import { editDistance } from '../util/edit-distance.js';
@@ -58,7 +58,8 @@ export interface ModuleApi<O extends object = object> {
   readonly name: string;
   /** The virtual host, or '*' for a global module. */
   readonly host: string;
-  readonly server: Server;
+  /** What a module may use of the server (not its lifecycle, module registry or server bus). */
+  readonly server: ModuleServer;
   readonly log: Logger;
   /** Prometheus metrics named `<module>_…` (a `host` label added on host modules), removed at unload (docs/metrics.md). */
   readonly measure: Measure;

@@ -4,7 +4,8 @@
  */
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { CantoConfig } from './config.js';
-import { ComponentRegistry } from './components.js';
+import { ComponentRegistry, type InternalComponent } from './components.js';
+import { startInternalComponent } from './internal-components.js';
 import { EventBus } from './events.js';
 import { HostContext } from './host.js';
 import type { Logger } from './logging.js';
@@ -40,6 +41,18 @@ export interface ServerOptions {
   tls: ServerTls;
   cluster?: ClusterRole;
 }
+
+/**
+ * What modules see of the server (`mod.server`): its configuration, stores, sessions, router,
+ * hosts and components, services and metrics, and the listener registry. Not the lifecycle
+ * (start, stop), the module registry or the server-wide bus (modules use `mod.hookGlobal`).
+ */
+export type ModuleServer = Pick<
+  Server,
+  | 'config' | 'log' | 'storage' | 'tls' | 'hosts' | 'components' | 'sessions' | 'router' | 'services' | 'metrics'
+  | 'startedAt' | 'cluster' | 'runsServiceListeners' | 'registerListener' | 'unregisterListener' | 'addresses' | 'port'
+  | 'startInternalComponent'
+>;
 
 export interface ListenerInfo {
   kind: string;
@@ -162,6 +175,14 @@ export class Server {
       return hint ? `${name} (did you mean ${hint}?)` : name;
     });
     this.log.warn({ modules: unknown }, `modules_enabled names modules this version does not have, skipped: ${described.join(', ')}`);
+  }
+
+  /**
+   * Load the module serving an internal component (`[[component]] module = …`) into a context of
+   * its own; returns the loaded modules (none when the module cannot serve it: logged).
+   */
+  startInternalComponent(entry: InternalComponent, log: Logger): Promise<LoadedModule[]> {
+    return startInternalComponent(this, entry, log);
   }
 
   /** Whether this process runs the listeners only one cluster worker may run (HTTP, s2s, components): always true outside a cluster. */

@@ -17,7 +17,7 @@
  *   lets us drop cached responses it has seen.
  */
 import { randomBytes } from 'node:crypto';
-import type { Server } from '../../core/server.js';
+import type { ModuleServer } from '../../core/server.js';
 import type { Logger } from '../../core/logging.js';
 import type { Element } from '../../xml/element.js';
 import type { ClientSessionHandle, ClientSessions } from '../c2s/client-session.js';
@@ -44,7 +44,7 @@ export interface BoshReply {
 }
 
 export interface BoshSessionOptions {
-  server: Server;
+  server: ModuleServer;
   /** The c2s module's service: BOSH sessions are client sessions. */
   clientSessions: ClientSessions;
   log: Logger;

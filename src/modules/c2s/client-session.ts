@@ -9,7 +9,7 @@
  * checks what is framing-specific itself (e.g. TCP: <stream:stream> in the streams namespace;
  * WebSocket: <open/> in the framing namespace) and reports an accepted open as a StreamOpen.
  */
-import type { Server } from '../../core/server.js';
+import type { ModuleServer } from '../../core/server.js';
 import type { Logger } from '../../core/logging.js';
 import { newSessionId, type C2SSession, type C2SUnauthedSession, type Connection, type Framing } from '../../core/session.js';
 import { Element, NS_STREAM } from '../../xml/element.js';
@@ -52,7 +52,7 @@ export interface ClientSessionHandle extends ClientStreamEvents {
 }
 
 export interface ClientSessionOptions {
-  server: Server;
+  server: ModuleServer;
   /** Parent logger (the transport module's). */
   log: Logger;
   conn: Connection;

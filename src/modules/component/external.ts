@@ -13,7 +13,7 @@ import { Element, NS_STREAM } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import { prepareDomain } from '../../jid/index.js';
 import type { Logger } from '../../core/logging.js';
-import type { Server } from '../../core/server.js';
+import type { ModuleServer } from '../../core/server.js';
 import { newSessionId, type ComponentSession, type Framing } from '../../core/session.js';
 import { XmppStream, describeReason } from '../../core/xmpp-stream.js';
 import type { ExternalComponent } from '../../core/components.js';
@@ -35,7 +35,7 @@ export interface PendingConnection {
 }
 
 export function acceptComponent(
-  server: Server,
+  server: ModuleServer,
   parentLog: Logger,
   socket: Socket,
   options: ExternalOptions,

@@ -17,7 +17,7 @@ import type { EventMap } from '../../core/event-map.js';
 import type { Router } from '../../core/router.js';
 import { listenAll } from '../../net/listen.js';
 import { acceptComponent, type PendingConnection } from './external.js';
-import { deliverToComponent, startInternalComponent } from './internal.js';
+import { deliverToComponent } from './internal.js';
 
 export default defineModule({
   name: 'component',
@@ -49,7 +49,7 @@ export default defineModule({
       for (const e of registry.entriesOf('internal')) e.context = undefined;
     });
     for (const entry of registry.entriesOf('internal')) {
-      internalModules.push(...(await startInternalComponent(server, entry, mod.log)));
+      internalModules.push(...(await server.startInternalComponent(entry, mod.log)));
     }
 
     if (registry.entriesOf('external').length === 0) return;

@@ -3,7 +3,7 @@
  * that requested the roster) gets an iq set with the changed item and the new version.
  */
 import { randomBytes } from 'node:crypto';
-import type { Server } from '../../core/server.js';
+import type { ModuleServer } from '../../core/server.js';
 import type { BoundC2SSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
 import { iq } from '../../xml/stanza.js';
@@ -16,7 +16,7 @@ export function sessionRoster(session: BoundC2SSession): Roster | undefined {
 }
 
 /** Push every item in `roster.changed` to the user's interested resources; refresh `session.roster`. */
-export function pushChanges(server: Server, roster: Roster): void {
+export function pushChanges(server: ModuleServer, roster: Roster): void {
   const sessions = server.sessions.getUserSessions(roster.host, roster.username);
   for (const s of sessions) s.roster = roster;
   if (roster.changed.size === 0) return;
@@ -34,7 +34,7 @@ export function pushChanges(server: Server, roster: Roster): void {
 }
 
 /** modifyRoster() followed by the pushes of what changed. */
-export async function modifyAndPush<T>(server: Server, host: string, username: string, fn: (roster: Roster) => T): Promise<{ roster: Roster; result: T }> {
+export async function modifyAndPush<T>(server: ModuleServer, host: string, username: string, fn: (roster: Roster) => T): Promise<{ roster: Roster; result: T }> {
   const out = await modifyRoster(server, host, username, fn);
   pushChanges(server, out.roster);
   return out;

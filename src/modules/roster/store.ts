@@ -13,7 +13,7 @@
  * this process, saves, and bumps the version when an item changed.
  */
 import { randomBytes } from 'node:crypto';
-import type { Server } from '../../core/server.js';
+import type { ModuleServer } from '../../core/server.js';
 import type { KeyValStore } from '../../storage/types.js';
 
 export type Subscription = 'none' | 'to' | 'from' | 'both';
@@ -165,17 +165,17 @@ export class Roster {
   }
 }
 
-function store(server: Server, host: string): KeyValStore<RosterDoc> {
+function store(server: ModuleServer, host: string): KeyValStore<RosterDoc> {
   return server.storage.keyval<RosterDoc>(host, ROSTER_STORE);
 }
 
 /** Read a user's roster (an empty one when nothing is stored). */
-export async function loadRoster(server: Server, host: string, username: string): Promise<Roster> {
+export async function loadRoster(server: ModuleServer, host: string, username: string): Promise<Roster> {
   return new Roster(host, username, (await store(server, host).get(username)) ?? emptyDoc());
 }
 
 /** Convenience: the subscription state between a local user and a contact. */
-export async function subscriptionOf(server: Server, host: string, username: string, contact: string): Promise<Subscription> {
+export async function subscriptionOf(server: ModuleServer, host: string, username: string, contact: string): Promise<Subscription> {
   return (await loadRoster(server, host, username)).subscriptionOf(contact);
 }
 
@@ -186,7 +186,7 @@ export async function subscriptionOf(server: Server, host: string, username: str
  * the roster it is given. Returns the roster after the change (its `changed` names the items that
  * changed, for pushes) and `fn`'s result.
  */
-export async function modifyRoster<T>(server: Server, host: string, username: string, fn: (roster: Roster) => T): Promise<{ roster: Roster; result: T }> {
+export async function modifyRoster<T>(server: ModuleServer, host: string, username: string, fn: (roster: Roster) => T): Promise<{ roster: Roster; result: T }> {
   let outcome: { roster: Roster; result: T } | undefined;
   await store(server, host).update(username, (doc) => {
     const roster = new Roster(host, username, doc ?? emptyDoc());

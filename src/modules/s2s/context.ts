@@ -3,7 +3,7 @@
  * dialback secret, the counters, and the stream header writer (the core XmppStream header has
  * no room for the `xmlns:db` declaration dialback peers look for).
  */
-import type { Server } from '../../core/server.js';
+import type { ModuleServer } from '../../core/server.js';
 import type { Logger } from '../../core/logging.js';
 import type { XmppStream } from '../../core/xmpp-stream.js';
 import { NS_STREAM } from '../../xml/element.js';
@@ -55,7 +55,7 @@ export interface DialbackVerifier {
 }
 
 export interface S2SContext {
-  server: Server;
+  server: ModuleServer;
   log: Logger;
   security: S2SSecurity;
   /** XEP-0185 dialback secret of this server. */

@@ -16,7 +16,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { duration } from '../../core/option-schemas.js';
-import type { Server } from '../../core/server.js';
+import type { ModuleServer } from '../../core/server.js';
 import type { EventMap } from '../../core/event-map.js';
 import { listenAll } from '../../net/listen.js';
 import { emptyStats, type S2SContext, type S2SStats } from './context.js';
@@ -38,12 +38,12 @@ declare module '../../core/services.js' {
 }
 
 /** The s2s counters of a server (undefined when federation is off). */
-export function s2sStats(server: Server): Readonly<S2SStats> | undefined {
+export function s2sStats(server: ModuleServer): Readonly<S2SStats> | undefined {
   return server.services.get('s2s')?.stats;
 }
 
 /** The outgoing streams of a server, for tests and diagnostics. */
-export function s2sOutgoing(server: Server): OutgoingManager | undefined {
+export function s2sOutgoing(server: ModuleServer): OutgoingManager | undefined {
   return server.services.get('s2s')?.outgoing;
 }
 
@@ -92,7 +92,7 @@ export default defineModule({
       const { stanza, origin, toHost, fromHost } = event;
       // Only our own domains can be authenticated to a peer.
       if (!server.hosts.has(fromHost) && !server.components.has(fromHost)) return undefined;
-      // Server-to-server stanzas always carry both addresses (RFC 6120 §8.1.1.1, §8.1.2.1).
+      // ModuleServer-to-server stanzas always carry both addresses (RFC 6120 §8.1.1.1, §8.1.2.1).
       stanza.attrs.from ??= event.from.full;
       stanza.attrs.to ??= event.to.full;
       outgoing.send(fromHost, toHost, stanza, origin);
