@@ -19,6 +19,7 @@ import type { ArchiveStore, KeyValStore, MapStore } from '../storage/types.js';
 import type { z } from 'zod';
 import { editDistance } from '../util/edit-distance.js';
 import { moduleOptions } from './module-config.js';
+import type { Clock } from './clock.js';
 import { ServiceNotFoundError, type ServiceMap, type ServiceName } from './services.js';
 
 /**
@@ -91,8 +92,13 @@ export interface ModuleApi<O extends object = object> {
   archive<T>(store: string): ArchiveStore<T>;
   /** Send a stanza from this host into the router. */
   send(stanza: Element): void;
+  /** Timers on the server's clock (a FakeClock in tests), cancelled at unload; they return their cancel function. */
   setTimeout(fn: () => void, ms: number): () => void;
   setInterval(fn: () => void, ms: number): () => void;
+  /** The server clock's time (ms since the epoch): read it instead of Date.now() where tests should control time. */
+  now(): number;
+  /** The same as a Clock object, for code that takes one (its timers are cancelled at unload too). */
+  readonly clock: Clock;
   /** Run at unload (close listeners, flush state). May be async. */
   onUnload(fn: () => void | Promise<void>): void;
   /**
@@ -193,16 +199,20 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
       server.router.route(needHost('send').session, stanza);
     },
     setTimeout(fn, ms) {
-      const t = setTimeout(fn, ms);
-      const cancel = () => clearTimeout(t);
+      const cancel = server.clock.setTimeout(fn, ms);
       cleanups.push(cancel);
       return cancel;
     },
     setInterval(fn, ms) {
-      const t = setInterval(fn, ms);
-      const cancel = () => clearInterval(t);
+      const cancel = server.clock.setInterval(fn, ms);
       cleanups.push(cancel);
       return cancel;
+    },
+    now() {
+      return server.clock.now();
+    },
+    get clock(): Clock {
+      return { now: () => api.now(), setTimeout: (fn, ms) => api.setTimeout(fn, ms), setInterval: (fn, ms) => api.setInterval(fn, ms) };
     },
     onUnload(fn) {
       cleanups.push(fn);

@@ -15,6 +15,7 @@ import { loadModule, resolveLoadOrder, suggestModule, type LoadedModule, type Mo
 import { Router } from './router.js';
 import { SessionManager } from './sessionmanager.js';
 import { ServiceScope } from './services.js';
+import { systemClock, type Clock } from './clock.js';
 import type { CloseReason, StreamSession } from './session.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { ServerTls } from './connection.js';
@@ -40,6 +41,8 @@ export interface ServerOptions {
   modules: ModuleRegistry;
   tls: ServerTls;
   cluster?: ClusterRole;
+  /** Where time comes from for module timers (default: the system clock; tests pass a FakeClock). */
+  clock?: Clock;
 }
 
 /**
@@ -85,6 +88,8 @@ export class Server {
   readonly metrics: Metrics;
   readonly coreMetrics: CoreMetrics;
   readonly startedAt = Date.now();
+  /** Where modules' timers and `mod.now()` read time. */
+  readonly clock: Clock;
   /** Set when this process is one worker of a cluster; undefined for a single process. */
   readonly cluster: ClusterRole | undefined;
   private readonly globalModules = new Map<string, LoadedModule>();
@@ -98,6 +103,7 @@ export class Server {
     this.registry = opts.modules;
     this.tls = opts.tls;
     this.cluster = opts.cluster;
+    this.clock = opts.clock ?? systemClock;
     this.events = new EventBus(this.log);
     this.metrics = new Metrics(this.log);
     this.sessions = new SessionManager(this);

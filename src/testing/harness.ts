@@ -43,7 +43,7 @@ export interface HarnessOptions {
   config?: (config: CantoConfig) => void;
   /** Default: a fresh memory storage. */
   storage?: StorageDriver;
-  /** The clock modules read time from (moduleClock); e.g. a FakeClock. */
+  /** The clock the server's modules read time from (mod.now, mod.setTimeout, mod.clock); e.g. a FakeClock. */
   clock?: Clock;
   /** Accounts to create on the first host (no password). */
   users?: string[];
@@ -113,9 +113,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     modules: registry,
     // Without listeners nothing reads the TLS contexts, and loading none needs no certificate.
     tls: dataDir ? new TlsContexts(config) : ({} as TlsContexts),
+    clock: opts.clock,
   });
-  // Before start, so modules find it while they set up.
-  if (opts.clock) server.services.provide('clock', opts.clock);
   const remote: Element[] = [];
   const removeDir = () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { defineModule, resolveLoadOrder, suggestModule, type ModuleDefinition } from '../../src/core/modules.js';
 import { duration } from '../../src/core/option-schemas.js';
-import { startTestServer } from '../helpers/server.js';
-import { waitFor } from '../../src/testing/index.js';
-import { builtinModules } from '../../src/modules/index.js';
+import { FakeClock, startHarness } from '../../src/testing/index.js';
 
 const noop = () => {};
 const reg = (defs: ModuleDefinition[]) => new Map(defs.map((d) => [d.name, d]));
@@ -49,31 +47,23 @@ test('a module sees its host, its options, and is fully cleaned up on unload', a
       mod.setInterval(() => void ticks++, 5);
     },
   });
-  const modules = new Map(builtinModules);
-  modules.set('probe', probe);
-  const ts = await startTestServer(
-    (c) => {
-      c.modules_enabled = ['probe'];
-      c.modules.probe = { answer: 42 };
-    },
-    { modules },
-  );
-  const s = ts.server;
-  const ctx = s.hosts.get('localhost');
-  assert.ok(ctx);
+  // The server's clock is a FakeClock: the interval runs when the test advances time, not on its own.
+  const clock = new FakeClock();
+  const h = await startHarness({ modules: [probe], clock, config: (c) => void (c.modules.probe = { answer: 42 }) });
+  const ctx = h.context;
   assert.ok(ctx.features.includes('urn:example:probe'));
   assert.equal(ctx.identities.length, 1);
   ctx.events.fire('host-activated', { host: 'localhost' });
   assert.ok(fired >= 1);
-  await waitFor(() => ticks >= 2, { message: 'the interval ticks' });
-  await ts.stop();
+  clock.advance(10);
+  assert.equal(ticks, 2, 'the interval ticks on the server clock');
+  await h.stop();
   assert.equal(ctx.features.includes('urn:example:probe'), false);
   assert.equal(ctx.identities.length, 0);
-  const before = ticks;
   const firedBefore = fired;
-  // A sleep is the point here: real time must pass (6 periods) to show the interval stopped.
-  await new Promise((r) => setTimeout(r, 30));
-  assert.equal(ticks, before, 'interval stopped');
+  clock.advance(30);
+  assert.equal(ticks, 2, 'interval stopped');
+  assert.equal(clock.pending, 0, 'no timer left');
   ctx.events.fire('host-activated', { host: 'localhost' });
   assert.equal(fired, firedBefore, 'hook removed');
 });

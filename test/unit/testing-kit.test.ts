@@ -2,7 +2,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defineModule } from '../../src/core/modules.js';
-import { moduleClock } from '../../src/core/clock.js';
 import { message } from '../../src/xml/stanza.js';
 import messageModule from '../../src/modules/message/index.js';
 import { FakeClock, startHarness, waitFor } from '../../src/testing/index.js';
@@ -78,20 +77,21 @@ test('a fake client receives what is routed to it, each stanza once, and a timeo
   }
 });
 
-test("the harness's clock reaches modules through moduleClock, and their timers stop at unload", async () => {
+test("the harness's clock is the server's: mod.clock, mod.setInterval and mod.now run on it, and their timers stop at unload", async () => {
   const clock = new FakeClock();
   const fired: number[] = [];
   const ticker = defineModule({
     name: 'ticker',
     setup(mod) {
-      const c = moduleClock(mod);
+      const c = mod.clock;
       c.setInterval(() => fired.push(c.now()), 1000);
+      mod.setInterval(() => fired.push(-mod.now()), 2000);
     },
   });
   const h = await startHarness({ modules: [ticker], clock });
   const t0 = clock.now();
   clock.advance(2500);
-  assert.deepEqual(fired, [t0 + 1000, t0 + 2000]);
+  assert.deepEqual(fired, [t0 + 1000, t0 + 2000, -(t0 + 2000)]);
   await h.stop();
   assert.equal(clock.pending, 0);
 });

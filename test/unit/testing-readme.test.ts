@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { defineModule } from '../../src/core/modules.js';
 import { duration } from '../../src/core/option-schemas.js';
-import { moduleClock } from '../../src/core/clock.js';
 import { iq, message } from '../../src/xml/stanza.js';
 import messageModule from '../../src/modules/message/index.js';
 import { errorCondition, FakeClock, startHarness } from '../../src/testing/index.js';
@@ -14,7 +13,7 @@ const hello = defineModule({
   name: 'hello',
   options: z.object({ remind_after: duration('1 hour') }),
   setup(mod) {
-    const clock = moduleClock(mod);
+    const clock = mod.clock;
     const after = mod.options.remind_after;
     mod.iq('get', 'urn:example:hello', 'hello', ({ stanza }) => {
       const to = stanza.attrs.from;
@@ -28,7 +27,7 @@ test('hello answers, and reminds an hour later', async () => {
   const clock = new FakeClock();
   const h = await startHarness({
     modules: [hello, messageModule], // only these modules (no listeners, no c2s)
-    clock, // what moduleClock(mod) returns in the modules
+    clock, // the server's clock: mod.clock, mod.now(), mod.setTimeout in the modules
     config: (c) => {
       c.modules.hello = { remind_after: '1h' };
     },

@@ -3,7 +3,6 @@
  * have been silent for `ping_interval` to find dead ones (closed after `ping_timeout` without
  * an answer). Options in `[modules.ping]`; see README.md.
  */
-import { moduleClock } from '../../core/clock.js';
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { duration } from '../../core/option-schemas.js';
@@ -26,7 +25,7 @@ export default defineModule({
     const { ping_interval: interval, ping_timeout: timeout } = mod.options;
     // 0 turns the server-initiated pings off.
     if (interval === 0) return;
-    const clock = moduleClock(mod);
+    const clock = mod.clock;
     const keepalive = new Keepalive({ host: mod.host, interval, timeout, log: mod.log, now: clock.now });
     mod.hook('resource-bind', ({ session }) => keepalive.track(session));
     mod.hook('resource-unbind', ({ session }) => keepalive.untrack(session));
