@@ -10,7 +10,6 @@
  * true, and a node nobody claims is answered with item-not-found.
  */
 import type { ModuleApi } from '../../core/modules.js';
-import type { HostContext } from '../../core/host.js';
 import type { LocalSession, StreamSession } from '../../core/session.js';
 import type { Jid } from '../../jid/index.js';
 import type { Element } from '../../xml/element.js';
@@ -51,26 +50,38 @@ declare module '../../core/event-map.js' {
   }
 }
 
-const fixedItems = new WeakMap<HostContext, DiscoItem[]>();
-
-/** Add an item to the disco#items of `mod`'s host; it goes away when `mod` unloads. */
-export function addDiscoItem(mod: ModuleApi, item: DiscoItem): void {
-  const ctx = mod.context;
-  if (!ctx) throw new Error(`module ${mod.name}: addDiscoItem needs a host (this module is global)`);
-  let list = fixedItems.get(ctx);
-  if (!list) {
-    list = [];
-    fixedItems.set(ctx, list);
-  }
-  const own = { ...item };
-  list.push(own);
-  mod.onUnload(() => {
-    const i = list.indexOf(own);
-    if (i >= 0) list.splice(i, 1);
-  });
+/** What the disco module provides on its host as the 'disco' service. */
+export interface DiscoService {
+  /** Add a fixed item to the host's disco#items; returns the function that removes it. */
+  addItem(item: DiscoItem): () => void;
+  /** The fixed items (a copy). */
+  items(): DiscoItem[];
 }
 
-/** The fixed items modules added to a host (a copy). */
-export function hostItems(ctx: HostContext): DiscoItem[] {
-  return [...(fixedItems.get(ctx) ?? [])];
+declare module '../../core/services.js' {
+  interface ServiceMap {
+    disco: DiscoService;
+  }
+}
+
+/** The fixed items of one host (the disco module makes one and provides it). */
+export function discoService(): DiscoService {
+  const list: DiscoItem[] = [];
+  return {
+    addItem(item) {
+      const own = { ...item };
+      list.push(own);
+      return () => {
+        const i = list.indexOf(own);
+        if (i >= 0) list.splice(i, 1);
+      };
+    },
+    items: () => [...list],
+  };
+}
+
+/** Add an item to the disco#items of `mod`'s host; it goes away when `mod` unloads (the module depends on 'disco'). */
+export function addDiscoItem(mod: ModuleApi, item: DiscoItem): void {
+  if (!mod.context) throw new Error(`module ${mod.name}: addDiscoItem needs a host (this module is global)`);
+  mod.onUnload(mod.require('disco').addItem(item));
 }

@@ -8,6 +8,8 @@ import { defineModule } from '../../core/modules.js';
 import { NS_DISCO_INFO, NS_DISCO_ITEMS } from './api.js';
 import { DiscoResponder } from './responder.js';
 
+import { discoService } from './api.js';
+
 export { addDiscoItem, NS_DISCO_INFO, NS_DISCO_ITEMS, type DiscoItem, type DiscoQuery } from './api.js';
 
 export default defineModule({
@@ -18,10 +20,12 @@ export default defineModule({
     const ctx = mod.context;
     if (!ctx) throw new Error('disco is a host module');
     mod.addIdentity({ category: 'server', type: 'im', name: mod.options.name });
+    const service = discoService();
+    mod.provides('disco', service);
     mod.addFeature(NS_DISCO_INFO);
     mod.addFeature(NS_DISCO_ITEMS);
 
-    const disco = new DiscoResponder(mod, ctx);
+    const disco = new DiscoResponder(mod, ctx, service);
     mod.iq('get', NS_DISCO_INFO, 'query', disco.hostInfo);
     mod.iq('get', NS_DISCO_ITEMS, 'query', disco.hostItems);
     mod.iq('get', NS_DISCO_INFO, 'query', disco.accountInfo, { to: 'bare' });

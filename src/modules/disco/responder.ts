@@ -10,13 +10,14 @@ import type { HostContext } from '../../core/host.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import { stanzaError, type StanzaError } from '../../core/errors.js';
 import { Element } from '../../xml/element.js';
-import { hostItems, NS_DISCO_INFO, NS_DISCO_ITEMS, type DiscoItem, type DiscoQuery } from './api.js';
+import { NS_DISCO_INFO, NS_DISCO_ITEMS, type DiscoItem, type DiscoQuery, type DiscoService } from './api.js';
 import { accountExists, maySeePresence } from './presence-access.js';
 
 export class DiscoResponder {
   constructor(
     private readonly mod: ModuleApi,
     private readonly ctx: HostContext,
+    private readonly service: DiscoService,
   ) {}
 
   hostInfo = (event: StanzaEvent): Element => {
@@ -43,7 +44,7 @@ export class DiscoResponder {
       if (!this.mod.fire('disco-items-node', { ...q, node, items })) throw noSuchNode(node);
     } else {
       for (const domain of [...this.mod.server.components].sort()) items.push({ jid: domain });
-      items.push(...hostItems(this.ctx));
+      items.push(...this.service.items());
       this.mod.fire('disco-items', { ...q, items });
     }
     return itemsQuery(items, node);
