@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../../src/testing/index.js';
 import { boshPost, boshUrl, creationAttrs, postRaw, type BoshAnswer } from '../helpers/bosh-client.js';
 import { createAccount } from '../helpers/xmpp-client.js';
 import type { CantoConfig } from '../../src/core/config.js';
@@ -21,6 +22,13 @@ function withBosh(options: Record<string, unknown> = {}): (c: CantoConfig) => vo
     c.http.cors_origins = ['https://chat.example.com'];
     c.modules.bosh = { max_wait: '30s', inactivity: '20s', polling: '2s', ...options };
   };
+}
+
+/** Wait until the BOSH session holds `n` requests (the 'bosh' service's look inside). */
+async function inside(t: TestServer, sid: string, n: number): Promise<void> {
+  const bosh = t.server.services.get('bosh');
+  assert.ok(bosh, 'the bosh module provides its service');
+  await waitFor(() => bosh.requestsInside(sid) >= n, { message: `BOSH session ${sid} holding ${n} request(s)` });
 }
 
 let ts: TestServer;
@@ -103,8 +111,7 @@ test('an empty request is held for `wait` seconds, then answered empty', async (
 test('output goes to the oldest held request; an extra request releases the held one empty', async () => {
   const { sid, rid } = await create({ wait: 10 });
   const held = boshPost(url, { sid, rid: rid + 1 }, '', VIA_PROXY);
-  // No seam shows a request held inside the BOSH session: give it time to arrive (not the point of the test).
-  await new Promise((r) => setTimeout(r, 100));
+  await inside(ts, sid, 1);
   // An unknown mechanism is refused at once: the answer goes to the held rid+1.
   const second = boshPost(url, { sid, rid: rid + 2 }, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='NO-SUCH'/>", VIA_PROXY);
   const first = await held;
@@ -148,8 +155,7 @@ test('requests out of order within the window are processed in rid order', async
   const { sid, rid } = await create({ wait: 2 });
   // rid+2 first: it waits for rid+1, which carries a SASL attempt refused at once.
   const later = boshPost(url, { sid, rid: rid + 2 }, '', VIA_PROXY);
-  // No seam shows a request held inside the BOSH session: give it time to arrive (not the point of the test).
-  await new Promise((r) => setTimeout(r, 100));
+  await inside(ts, sid, 1);
   const earlier = await boshPost(url, { sid, rid: rid + 1 }, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='NO-SUCH'/>", VIA_PROXY);
   assert.match(earlier.text, /<failure/, 'rid+1 was processed first and answered');
   const l = await later;
@@ -169,8 +175,7 @@ test('a session created over HTTPS is not reachable over plain HTTP', async () =
 test('more simultaneous requests than `requests` is policy-violation', async () => {
   const { sid, rid } = await create({ wait: 10 });
   const held = boshPost(url, { sid, rid: rid + 1 }, '', VIA_PROXY);
-  // No seam shows a request held inside the BOSH session: give it time to arrive (not the point of the test).
-  await new Promise((r) => setTimeout(r, 100));
+  await inside(ts, sid, 1);
   // rid+2 is still on its way as far as we know: rid+1, rid+2 and rid+3 make three.
   assertTerminate(await boshPost(url, { sid, rid: rid + 3 }, '', VIA_PROXY), 'policy-violation');
   assertTerminate(await held, 'policy-violation');
@@ -285,8 +290,7 @@ test('server shutdown answers a held request with a system-shutdown stream error
     const u = boshUrl(t);
     const created = await boshPost(u, creationAttrs(20, { wait: 10 }), '', VIA_PROXY);
     const held = boshPost(u, { sid: created.body?.attrs.sid ?? '', rid: 21 }, '', VIA_PROXY);
-    // No seam shows a request held inside the BOSH session: give it time to arrive (not the point of the test).
-    await new Promise((r) => setTimeout(r, 100));
+    await inside(t, created.body?.attrs.sid ?? '', 1);
     const stopping = t.stop();
     const a = await held;
     await stopping;

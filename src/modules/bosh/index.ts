@@ -26,6 +26,20 @@ import { BoshSession, type BoshReply, type BoshSettings } from './session.js';
 export const REL_BOSH = 'urn:xmpp:alt-connections:xbosh';
 const CONTENT_TYPE = 'text/xml; charset=utf-8';
 
+/** What the BOSH module provides (server-wide) as the 'bosh' service: a look inside for diagnostics and tests. */
+export interface BoshService {
+  /** BOSH sessions alive. */
+  count(): number;
+  /** Requests a session holds right now (waiting for output, or parked ahead of a gap); 0 for an unknown sid. */
+  requestsInside(sid: string): number;
+}
+
+declare module '../../core/services.js' {
+  interface ServiceMap {
+    bosh: BoshService;
+  }
+}
+
 export default defineModule({
   name: 'bosh',
   description: 'XEP-0124/XEP-0206 XMPP over BOSH',
@@ -53,6 +67,10 @@ export default defineModule({
     const limits = server.config.limits;
     const corsOrigins = server.config.http.cors_origins;
     const sessions = new Map<string, BoshSession>();
+    mod.provides('bosh', {
+      count: () => sessions.size,
+      requestsInside: (sid) => sessions.get(sid)?.requestsInside ?? 0,
+    });
 
     // The route reads the body (413 above the limit) before calling this.
     const onRequest = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext<undefined, Buffer>): void => {

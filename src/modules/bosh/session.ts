@@ -98,6 +98,11 @@ export class BoshSession {
   private ended: { owed: string | undefined } | undefined;
   private closedHandle = false;
 
+  /** Requests inside the session right now: held for output, or parked ahead of a gap (diagnostics, tests). */
+  get requestsInside(): number {
+    return this.held.length + this.parked.size;
+  }
+
   constructor(private readonly opts: BoshSessionOptions) {
     this.secure = opts.secure;
     this.conn = new BoshConnection(opts.remoteAddress, opts.remotePort, opts.secure, {
