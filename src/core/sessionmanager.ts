@@ -301,13 +301,18 @@ export class SessionManager {
         return;
       }
     }
+    this.retire(session);
+    if (session.type === 'c2s') this.unbind(session, reason);
+    this.server.events.fire('session-destroyed', { session, reason });
+  }
+
+  /** A resting object from now on (Prosody's retire_session): out of the registry, send and close do nothing. */
+  private retire(session: StreamSession): void {
     session.destroyed = true;
     this.all.delete(session);
-    if (session.type === 'c2s') this.unbind(session, reason);
     session.send = () => {};
     session.close = () => {};
     session.framing = DETACHED;
-    this.server.events.fire('session-destroyed', { session, reason });
   }
 
   private hibernate(session: BoundC2SSession): void {
@@ -339,11 +344,7 @@ export class SessionManager {
     old.lastActivity = Date.now();
     old.hibernating = false;
     fresh.resumedInto = old;
-    fresh.destroyed = true;
-    this.all.delete(fresh);
-    fresh.send = () => {};
-    fresh.close = () => {};
-    fresh.framing = DETACHED;
+    this.retire(fresh);
     old.log.info({ ip: old.ip }, 'session resumed on a new connection');
     this.server.hosts.get(old.host)?.events.fire('session-resumed', { session: old });
   }
