@@ -179,3 +179,21 @@ test('the roster is loaded into session.roster when the resource binds', async (
     await h.stop();
   }
 });
+
+test('with versioning off, results and pushes carry no ver', async () => {
+  const h = await harness(['romeo'], (m) => {
+    m.roster = { versioning: false };
+  });
+  try {
+    const phone = h.connect('romeo', 'phone');
+    const got = await h.rosterGet(phone);
+    assert.equal(got.getChild('query', NS_ROSTER)?.attrs.ver, undefined);
+    clear(phone);
+    await answer(h, phone, rosterSet(item({ jid: 'juliet@localhost' })));
+    const [push] = pushes(phone);
+    assert.ok(push, 'a push');
+    assert.equal(push.getChild('query', NS_ROSTER)?.attrs.ver, undefined);
+  } finally {
+    await h.stop();
+  }
+});

@@ -11,7 +11,7 @@ import type { Jid } from '../../jid/index.js';
 import type { Element } from '../../xml/element.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
 import { errorReply, presence } from '../../xml/stanza.js';
-import { modifyAndPush, sessionRoster } from '../roster/push.js';
+import { sessionRoster } from '../roster/push.js';
 import { loadRoster, type Roster } from '../roster/store.js';
 import {
   SUBSCRIPTION_TYPES, acceptPreApproved, autoApprove, inbound, outbound,
@@ -135,7 +135,7 @@ export class PresenceService {
       this.mod.log.debug({ type }, 'ignoring a subscription stanza to the user itself');
       return;
     }
-    const { result } = await modifyAndPush(this.server, origin.host, origin.username, (roster) => {
+    const { result } = await this.mod.require('roster').modify(origin.username, (roster) => {
       const before = stateOf(roster, contact);
       const t = outbound(type, before, this.options.preApproval);
       if (t.next) applyState(roster, contact, t.next);
@@ -277,7 +277,7 @@ export class PresenceService {
     stamped.attrs.from = contact;
     stamped.attrs.to = own;
     type Outcome = { kind: 'already' | 'pre-approved' | 'too-many-pending' } | { kind: 'table'; t: Transition; before: SubState };
-    const { result } = await modifyAndPush(this.server, this.mod.host, owner, (roster): Outcome => {
+    const { result } = await this.mod.require('roster').modify(owner, (roster): Outcome => {
       const before = stateOf(roster, contact);
       if (type === 'subscribe') {
         const auto = autoApprove(before);

@@ -35,6 +35,9 @@ export default defineModule({
       maxGroupLength: mod.options.max_group_length,
       versioning: mod.options.versioning,
     };
+    mod.provides('roster', {
+      modify: (username, fn) => modifyAndPush(mod.server, mod.host, username, fn, options.versioning),
+    });
 
     mod.hook('stream-features', ({ origin, features }) => {
       if (!options.versioning || origin.type !== 'c2s' || origin.resource !== undefined) return;
@@ -108,7 +111,7 @@ function onSet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSession,
 }
 
 async function applySet(mod: ModuleApi, options: RosterOptions, session: BoundC2SSession, request: RosterSetRequest): Promise<undefined> {
-  const { result: outcome } = await modifyAndPush(mod.server, session.host, session.username, (roster): SetOutcome => {
+  const { result: outcome } = await mod.require('roster').modify(session.username, (roster): SetOutcome => {
     const existing = roster.getItem(request.jid);
     if (request.kind === 'remove') {
       if (!existing) return { kind: 'not-found' };

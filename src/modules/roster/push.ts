@@ -15,8 +15,11 @@ export function sessionRoster(session: BoundC2SSession): Roster | undefined {
   return session.roster instanceof Roster ? session.roster : undefined;
 }
 
-/** Push every item in `roster.changed` to the user's interested resources; refresh `session.roster`. */
-export function pushChanges(server: ModuleServer, roster: Roster): void {
+/**
+ * Push every item in `roster.changed` to the user's interested resources; refresh `session.roster`.
+ * Pushes carry the roster version only with versioning on (`[modules.roster] versioning`).
+ */
+export function pushChanges(server: ModuleServer, roster: Roster, versioning = true): void {
   const sessions = server.sessions.getUserSessions(roster.host, roster.username);
   for (const s of sessions) s.roster = roster;
   if (roster.changed.size === 0) return;
@@ -27,15 +30,27 @@ export function pushChanges(server: ModuleServer, roster: Roster): void {
     for (const s of sessions) {
       if (!s.interested || s.fullJid === undefined) continue;
       const push = iq({ type: 'set', id: `push-${randomBytes(6).toString('base64url')}`, from: bare, to: s.fullJid });
-      push.c('query', { xmlns: NS_ROSTER, ver: roster.ver }).cnode(payload());
+      push.c('query', { xmlns: NS_ROSTER, ver: versioning ? roster.ver : undefined }).cnode(payload());
       s.send(push);
     }
   }
 }
 
 /** modifyRoster() followed by the pushes of what changed. */
-export async function modifyAndPush<T>(server: ModuleServer, host: string, username: string, fn: (roster: Roster) => T): Promise<{ roster: Roster; result: T }> {
+export async function modifyAndPush<T>(server: ModuleServer, host: string, username: string, fn: (roster: Roster) => T, versioning = true): Promise<{ roster: Roster; result: T }> {
   const out = await modifyRoster(server, host, username, fn);
-  pushChanges(server, out.roster);
+  pushChanges(server, out.roster, versioning);
   return out;
+}
+
+/** What the roster module provides on its host as the 'roster' service. */
+export interface RosterService {
+  /** Change a user's roster atomically, then push what changed (with the host's versioning setting). */
+  modify<T>(username: string, fn: (roster: Roster) => T): Promise<{ roster: Roster; result: T }>;
+}
+
+declare module '../../core/services.js' {
+  interface ServiceMap {
+    roster: RosterService;
+  }
 }
