@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { loadConfig, ConfigError, type CantoConfig } from '../core/config.js';
+import { loadConfig, ConfigError, type CantoConfig } from '../app/config.js';
 import { runStart } from './start.js';
 import { runAdduser, runPasswd, runDeluser } from './accounts.js';
 import { runCheck } from './check.js';

@@ -6,34 +6,31 @@
 // on (toml-lines.ts), and all of them are reported together in one ConfigError
 // (config-errors.ts).
 //
-// This file holds only the core schema. Each `[modules.NAME]` table is left as it is here
-// and validated against its module's own option schema by module-config.ts, which needs
-// the module registry (start-up and `canto check` run it); `source` keeps the key lines
-// for its messages.
+// This file holds only the core schema. The listener tables (`[c2s]`, `[s2s]`,
+// `[component_listener]`, `[http]`) belong to their modules: the caller passes them in as
+// ConfigTables (config-tables.ts; src/app/config.ts passes the built-in ones) and the core
+// schema is extended with them, their port lists checked for clashes and their paths resolved.
+// Each `[modules.NAME]` table is left as it is here and validated against its module's own
+// option schema by module-config.ts, which needs the module registry (start-up and
+// `canto check` run it); `source` keeps the key lines for its messages.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { storageConfigSchema, type StorageConfig } from '../storage/registry.js';
-import { check, domain, duration as anyDuration, isBareJid, isDomain, size as anySize } from './option-schemas.js';
+import { check, domain, intAtLeast, isBareJid, isDomain, list as strings, size as anySize } from './option-schemas.js';
 import { ConfigError, describeZodIssues, errorFor, location, withLines, type RawIssue } from './config-errors.js';
+import { asArray, asRecord, defaultedTable, portConflicts, type ConfigTables } from './config-tables.js';
 import { formatPath, lineOf, scanKeyLines, type KeyLines } from './toml-lines.js';
 
 export { ConfigError, type ConfigIssue } from './config-errors.js';
+export type { ConfigTable, ConfigTables, ListenerConfig } from './config-tables.js';
 
 // ───────────────────────────── public types ─────────────────────────────
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export type ScramHash = 'SHA-1' | 'SHA-256';
-
-export interface ListenerConfig {
-  /** Addresses to listen on; `'*'` means all (IPv4 and IPv6). */
-  interfaces: string[];
-  /** Ports to listen on; `[]` disables the listener, `0` picks a free port. */
-  ports: number[];
-}
 
 export interface VirtualHostConfig {
   domain: string; // lower-cased
@@ -50,6 +47,10 @@ export interface ComponentConfig {
   module?: string; // internal component provided by a module (e.g. 'muc')
 }
 
+/**
+ * The whole configuration. The listener tables (`c2s`, `s2s`, `component_listener`, `http`) are
+ * added by their modules through declaration merging (src/modules/<name>/config.ts).
+ */
 export interface CantoConfig {
   data_dir: string;
   log_level: LogLevel;
@@ -65,29 +66,6 @@ export interface CantoConfig {
     max_attributes: number;
     max_name_length: number;
     max_send_buffer: number; // bytes
-  };
-  c2s: ListenerConfig & {
-    direct_tls_ports: number[];
-    require_encryption: boolean;
-    auth_timeout: number; // ms
-    max_unauthed_per_ip: number;
-  };
-  s2s: ListenerConfig & {
-    direct_tls_ports: number[];
-    secure_auth: boolean;
-    insecure_domains: string[];
-    secure_domains: string[];
-    ca_file?: string; // absolute path
-    idle_timeout: number; // ms
-    hosts: Record<string, string>; // domain → "host:port"
-  };
-  component_listener: ListenerConfig;
-  http: ListenerConfig & {
-    tls_ports: number[];
-    cors_origins: string[];
-    trusted_proxies: string[];
-    /** The URL clients reach the HTTP server at (e.g. behind a proxy); endpoints advertised from it. */
-    public_url?: string;
   };
   virtualhost: VirtualHostConfig[];
   component: ComponentConfig[];
@@ -115,46 +93,6 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
 
 // ───────────────────────────── value checks ─────────────────────────────
 
-function isPort(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
-}
-
-function isInterface(v: unknown): v is string {
-  return typeof v === 'string' && (v === '*' || isIP(v) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(v));
-}
-
-function isIpOrCidr(v: unknown): v is string {
-  if (typeof v !== 'string') return false;
-  const [address = '', prefix, ...rest] = v.split('/');
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
-  if (prefix === undefined) return true;
-  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
-}
-
-function isHostPort(v: unknown): v is string {
-  if (typeof v !== 'string') return false;
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/@]+)):(\d{1,5})$/.exec(v);
-  if (!m) return false;
-  if (m[1] !== undefined && isIP(m[1]) !== 6) return false;
-  const port = Number(m[3]);
-  return port >= 1 && port <= 65535;
-}
-
-function isOrigin(v: unknown): v is string {
-  return typeof v === 'string' && (v === '*' || /^https?:\/\/[^/\s?#]+$/.test(v));
-}
-
-function isHttpUrl(v: unknown): v is string {
-  if (typeof v !== 'string' || !/^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/.test(v)) return false;
-  try {
-    new URL(v);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function isModuleName(v: unknown): v is string {
   return typeof v === 'string' && /^[A-Za-z0-9_-]+$/.test(v);
 }
@@ -164,31 +102,13 @@ function isModuleName(v: unknown): v is string {
 /** `[cluster] workers` upper bound: far more processes than cores only adds relaying. */
 export const MAX_CLUSTER_WORKERS = 64;
 
-const intAtLeast = (min: number, why = '') =>
-  check((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min, `an integer >= ${min}${why}`);
-
-const port = check(isPort, 'a port number (0 to 65535)');
-const ports = (dflt: number[]) => z.array(port).default(() => [...dflt]);
 const moduleName = check(isModuleName, 'a module name (letters, digits, "_" and "-")');
-const interfaces = (dflt: string[]) =>
-  z.array(check(isInterface, 'an interface address: "*", an IP address or a host name'))
-    .refine((a) => a.length > 0, { message: 'expected at least one interface (to disable a listener, set its ports = [])' })
-    .default(() => [...dflt]);
-const strings = (item: z.ZodType<string> = z.string()) => z.array(item).default(() => []);
 
-// Core durations and sizes are never zero: a zero timeout or limit is always a mistake here.
-const duration = (dflt: string) => anyDuration(dflt, { min: 1 });
+// Core sizes are never zero: a zero limit is always a mistake here.
 const size = (dflt: string) => anySize(dflt, { min: 1 });
 
 /** A [table] whose keys all have defaults, so a missing table means "all defaults". */
-const table = <S extends z.ZodRawShape>(shape: S) => {
-  const schema = z.strictObject(shape);
-  // The cast is sound because every key given to table() has a default; the compiler
-  // cannot see that through the generic shape.
-  return schema.prefault({} as z.input<typeof schema>);
-};
-
-const listener = (ifaces: string[], portList: number[]) => ({ interfaces: interfaces(ifaces), ports: ports(portList) });
+const table = defaultedTable;
 
 const virtualHostSchema = z.strictObject({
   domain,
@@ -205,7 +125,22 @@ const componentSchema = z.strictObject({
   module: moduleName.optional(),
 });
 
-const configSchema = z.strictObject({
+/**
+ * The core schema extended with the modules' tables. They go after `[limits]`, where the docs
+ * list them (the order of keys decides which "did you mean" wins a tie).
+ */
+function buildSchema(tables: ConfigTables) {
+  const clash = Object.keys(tables).find((name) => CORE_KEYS.includes(name));
+  if (clash !== undefined) throw new Error(`config table [${clash}] is a core key; a module cannot declare it`);
+  const tableShapes = Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.schema]));
+  return z.strictObject({
+    ...coreBefore,
+    ...tableShapes,
+    ...coreAfter,
+  });
+}
+
+const coreBefore = {
   data_dir: z.string().min(1).default('./data'),
   log_level: z.enum(LOG_LEVELS).default('info'),
   log_format: z.enum(['json', 'text']).default('text'),
@@ -225,58 +160,38 @@ const configSchema = z.strictObject({
     max_name_length: intAtLeast(1).default(256),
     max_send_buffer: size('1 MiB'),
   }),
-  c2s: table({
-    ...listener(['*'], [5222]),
-    direct_tls_ports: ports([5223]),
-    require_encryption: z.boolean().default(true),
-    auth_timeout: duration('60s'),
-    max_unauthed_per_ip: intAtLeast(1).default(100),
-  }),
-  s2s: table({
-    ...listener(['*'], [5269]),
-    direct_tls_ports: ports([]),
-    secure_auth: z.boolean().default(false),
-    insecure_domains: strings(domain),
-    secure_domains: strings(domain),
-    ca_file: z.string().min(1).optional(),
-    idle_timeout: duration('5 minutes'),
-    hosts: z.record(z.string(), check(isHostPort, 'a "host:port" address such as "xmpp.example.net:5269" or "[2001:db8::1]:5269"'))
-      .default(() => ({}))
-      .transform((hosts) => Object.fromEntries(Object.entries(hosts).map(([d, hp]) => [d.toLowerCase(), hp]))),
-  }),
-  component_listener: table(listener(['127.0.0.1'], [5347])),
-  http: table({
-    ...listener(['*'], [5280]),
-    tls_ports: ports([5281]),
-    cors_origins: strings(check(isOrigin, 'an origin such as "https://chat.example.com" (no path), or "*"')),
-    trusted_proxies: strings(check(isIpOrCidr, 'an IP address or CIDR range such as "10.0.0.0/8"')),
-    public_url: check(isHttpUrl, 'an http(s) URL such as "https://chat.example.com" (no query)').optional(),
-  }),
+};
+
+const coreAfter = {
   virtualhost: z.array(virtualHostSchema).prefault(() => [{ domain: 'localhost' }]),
   component: z.array(componentSchema).default(() => []),
   modules: z.record(z.string(), z.record(z.string(), z.unknown())).default(() => ({})),
   cluster: table({
     workers: check((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_CLUSTER_WORKERS, `an integer from 1 to ${MAX_CLUSTER_WORKERS}`).default(1),
   }),
-});
+};
+
+const CORE_KEYS: readonly string[] = [...Object.keys(coreBefore), ...Object.keys(coreAfter), 'source'];
+
+/** Built once per set of tables (the app passes the same object every time). */
+const schemas = new WeakMap<ConfigTables, ReturnType<typeof buildSchema>>();
+function schemaFor(tables: ConfigTables): ReturnType<typeof buildSchema> {
+  let schema = schemas.get(tables);
+  if (!schema) {
+    schema = buildSchema(tables);
+    schemas.set(tables, schema);
+  }
+  return schema;
+}
 
 // ───────────────────────────── cross-field checks ─────────────────────────────
-
-function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
-    ? (v as Record<string, unknown>) : undefined;
-}
-
-function asArray(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
 
 /**
  * Checks that span several keys. They run on the raw table, independently of the
  * schema, so that all problems are reported in one go; values of the wrong type are
  * left to the schema's messages.
  */
-function crossFieldIssues(raw: Record<string, unknown>, lines: KeyLines): RawIssue[] {
+function crossFieldIssues(raw: Record<string, unknown>, lines: KeyLines, tables: ConfigTables): RawIssue[] {
   const out: RawIssue[] = [];
   const where = (path: PropertyKey[]) => {
     const line = lineOf(lines, path);
@@ -325,73 +240,16 @@ function crossFieldIssues(raw: Record<string, unknown>, lines: KeyLines): RawIss
     }
   });
 
-  const s2s = asRecord(raw['s2s']);
-  if (s2s) {
-    const secure = new Set(asArray(s2s['secure_domains']).filter(isDomain).map((d) => d.toLowerCase()));
-    asArray(s2s['insecure_domains']).forEach((d, i) => {
-      if (isDomain(d) && secure.has(d.toLowerCase())) {
-        out.push({ path: ['s2s', 'insecure_domains', i], message: `"${d}" is listed in both s2s.secure_domains and s2s.insecure_domains` });
-      }
-    });
-    const hosts = asRecord(s2s['hosts']);
-    for (const d of Object.keys(hosts ?? {})) {
-      if (!isDomain(d)) out.push({ path: ['s2s', 'hosts', d], message: `expected a domain name as the key, got ${JSON.stringify(d)}` });
-    }
+  for (const [name, def] of Object.entries(tables)) {
+    const table = asRecord(raw[name]);
+    if (!table || !def.check) continue;
+    for (const issue of def.check(table)) out.push({ path: [name, ...issue.path], message: issue.message });
   }
 
   return out;
-}
-
-/**
- * Two listeners on the same port and overlapping interfaces cannot both bind. Values
- * missing from the file (or invalid, which the schema reports) count as their
- * defaults, so that a clash with a default port is found too.
- */
-function portConflicts(raw: Record<string, unknown>, lines: KeyLines): RawIssue[] {
-  const lists: Array<[section: keyof CantoConfig, key: string]> = [
-    ['c2s', 'ports'], ['c2s', 'direct_tls_ports'], ['s2s', 'ports'], ['s2s', 'direct_tls_ports'],
-    ['component_listener', 'ports'], ['http', 'ports'], ['http', 'tls_ports'],
-  ];
-  const defaults = defaultListeners();
-  const inFile = (path: PropertyKey[]) => lines.has(formatPath(path));
-  const out: RawIssue[] = [];
-  const seen: Array<{ port: number; interfaces: unknown[]; path: PropertyKey[] }> = [];
-  for (const [section, key] of lists) {
-    const table = asRecord(raw[section]);
-    const fallback = asRecord(defaults[section]) ?? {};
-    const pick = (k: string, valid: (v: unknown) => boolean) => {
-      const given = table?.[k];
-      return Array.isArray(given) && given.length > 0 && given.every(valid) ? given : asArray(fallback[k]);
-    };
-    const ifaces = pick('interfaces', isInterface);
-    const portList = table?.[key] !== undefined ? asArray(table[key]) : asArray(fallback[key]);
-    portList.forEach((p, i) => {
-      if (!isPort(p) || p === 0) return; // port 0 asks for any free port, so never clashes
-      const path = [section, key, i];
-      const clash = seen.find((s) => s.port === p &&
-        (s.interfaces.includes('*') || ifaces.includes('*') || s.interfaces.some((x) => ifaces.includes(x))));
-      if (!clash) {
-        seen.push({ port: p, interfaces: ifaces, path });
-        return;
-      }
-      // Report it where the user wrote a port: one of the two may be a default.
-      const [at, other] = inFile(path) || !inFile(clash.path) ? [path, clash.path] : [clash.path, path];
-      const otherText = inFile(other) ? `${formatPath(other)} (line ${lineOf(lines, other)})` : `${formatPath(other)} (by default)`;
-      out.push({ path: at, message: `port ${p} is also used by ${otherText}; set a different port or interfaces` });
-    });
-  }
-  return out;
-}
-
-let cachedDefaults: CantoConfig | undefined;
-/** The schema's defaults, before paths are resolved (only listener values are read). */
-function defaultListeners(): CantoConfig {
-  cachedDefaults ??= configSchema.parse({});
-  return cachedDefaults;
 }
 
 // ───────────────────────────── entry points ─────────────────────────────
-
 
 function parseTomlText(text: string, file: string | undefined): Record<string, unknown> {
   try {
@@ -406,10 +264,16 @@ function parseTomlText(text: string, file: string | undefined): Record<string, u
   }
 }
 
-function resolvePaths(config: CantoConfig, baseDir: string): CantoConfig {
+function resolvePaths(config: CantoConfig, baseDir: string, tables: ConfigTables): CantoConfig {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   config.data_dir = abs(config.data_dir);
-  if (config.s2s.ca_file !== undefined) config.s2s.ca_file = abs(config.s2s.ca_file);
+  for (const [name, def] of Object.entries(tables)) {
+    const table = asRecord((config as unknown as Record<string, unknown>)[name]);
+    for (const key of def.pathKeys ?? []) {
+      const value = table?.[key];
+      if (table && typeof value === 'string') table[key] = abs(value);
+    }
+  }
   for (const host of config.virtualhost) {
     if (host.certificate !== undefined) host.certificate = abs(host.certificate);
     if (host.key !== undefined) host.key = abs(host.key);
@@ -419,39 +283,43 @@ function resolvePaths(config: CantoConfig, baseDir: string): CantoConfig {
 
 /**
  * Parses and validates TOML text. `file` names the source in messages and anchors
- * relative paths (its directory; the cwd when absent). Throws ConfigError listing
- * every problem with its key and line.
+ * relative paths (its directory; the cwd when absent); `tables` are the module-owned
+ * top-level tables (src/app/config.ts passes the built-in ones). Throws ConfigError
+ * listing every problem with its key and line.
  */
-export function parseConfig(text: string, file?: string): CantoConfig {
+export function parseConfig(text: string, file: string | undefined, tables: ConfigTables): CantoConfig {
   const raw = parseTomlText(text, file);
   const lines = scanKeyLines(text);
-  const result = configSchema.safeParse(raw);
+  const schema = schemaFor(tables);
+  const result = schema.safeParse(raw);
   const problems = [
-    ...(result.success ? [] : describeZodIssues(result.error.issues, raw, configSchema)),
-    ...crossFieldIssues(raw, lines),
-    ...portConflicts(raw, lines),
+    ...(result.success ? [] : describeZodIssues(result.error.issues, raw, schema)),
+    ...crossFieldIssues(raw, lines, tables),
+    ...portConflicts(raw, lines, tables),
   ];
   if (problems.length > 0 || !result.success) {
     throw errorFor(withLines(problems, lines), file);
   }
-  const config: CantoConfig = { ...result.data, source: { file, lines } };
-  return resolvePaths(config, file !== undefined ? dirname(resolve(file)) : process.cwd());
+  // The listener keys of CantoConfig are declared by the modules whose tables are passed in
+  // here; the compiler cannot connect the two, so the parsed object is cast.
+  const config = { ...result.data, source: { file, lines } } as unknown as CantoConfig;
+  return resolvePaths(config, file !== undefined ? dirname(resolve(file)) : process.cwd(), tables);
 }
 
 /** The configuration used when there is no file: serves 'localhost', data in ./data (absolute). */
-export function defaultConfig(): CantoConfig {
-  return parseConfig('');
+export function defaultConfig(tables: ConfigTables): CantoConfig {
+  return parseConfig('', undefined, tables);
 }
 
 /**
  * Loads a config file. With a path, the file must exist. Without one, './canto.toml'
  * is used if present, else the defaults (and `file` is undefined). `file` is absolute.
  */
-export function loadConfig(path?: string): { config: CantoConfig; file: string | undefined } {
+export function loadConfig(path: string | undefined, tables: ConfigTables): { config: CantoConfig; file: string | undefined } {
   const candidate = path ?? 'canto.toml';
   const file = resolve(candidate);
   if (!existsSync(file)) {
-    if (path === undefined) return { config: defaultConfig(), file: undefined };
+    if (path === undefined) return { config: defaultConfig(tables), file: undefined };
     throw new ConfigError(`config file not found: ${file}`, { file });
   }
   let text: string;
@@ -460,5 +328,5 @@ export function loadConfig(path?: string): { config: CantoConfig; file: string |
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, { file });
   }
-  return { config: parseConfig(text, candidate), file };
+  return { config: parseConfig(text, candidate, tables), file };
 }

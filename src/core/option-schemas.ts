@@ -1,6 +1,6 @@
 /**
  * Zod schema pieces for configuration values, used by the core schema (config.ts) and by
- * modules declaring their `[modules.NAME]` options:
+ * modules declaring their `[modules.NAME]` options and listener tables:
  *
  *   options: z.object({
  *     ping_interval: duration('5 minutes'),   // → ms; config may say "30s", "5 minutes" or seconds
@@ -33,6 +33,10 @@ export function isBareJid(v: unknown): v is string {
 
 /** A value passing `test`; otherwise the issue says "expected <expected>". */
 export const check = <T>(test: (v: unknown) => v is T, expected: string) => z.custom<T>(test, { message: `expected ${expected}` });
+
+/** An integer of at least `min`; `why` is added to the message ("… >= 4096 (the minimum …)"). */
+export const intAtLeast = (min: number, why = '') =>
+  check((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min, `an integer >= ${min}${why}`);
 
 /** Transforms a unit-bearing value with `parse`, turning its Error into an issue. */
 function unitValue(parse: (v: string | number) => number, expected: string, min: number) {

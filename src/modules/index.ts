@@ -1,7 +1,10 @@
 /**
  * The registry of built-in modules, by name. The server is given this map; the core never
  * imports a module itself. Add a new module here and it can be named in `modules_enabled`.
+ * Next to it, the top-level config tables the modules own (the listeners), which the config
+ * parser is given (src/app/config.ts).
  */
+import type { ConfigTables } from '../core/config-tables.js';
 import type { ModuleDefinition, ModuleRegistry } from '../core/modules.js';
 import c2s from './c2s/index.js';
 import component from './component/index.js';
@@ -28,7 +31,23 @@ import http from './http/index.js';
 import websocket from './websocket/index.js';
 import hostmeta from './hostmeta/index.js';
 import bosh from './bosh/index.js';
+import { c2sTable } from './c2s/config.js';
+import { s2sTable } from './s2s/config.js';
+import { componentListenerTable } from './component/config.js';
+import { httpTable } from './http/config.js';
 
 const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, s2s, http, websocket, hostmeta, bosh];
 
 export const builtinModules: ModuleRegistry = new Map(builtins.map((m) => [m.name, m]));
+
+/**
+ * `[c2s]`, `[s2s]`, `[component_listener]`, `[http]`: each table's schema, port keys, path keys
+ * and checks, declared in its module's config.ts. In the order the docs list them, which is the
+ * order port clashes are looked for.
+ */
+export const builtinConfigTables: ConfigTables = {
+  c2s: c2sTable,
+  s2s: s2sTable,
+  component_listener: componentListenerTable,
+  http: httpTable,
+};

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
-import { defaultConfig, type CantoConfig } from '../core/config.js';
+import { defaultConfig, type CantoConfig } from '../app/config.js';
 import type { HostContext } from '../core/host.js';
 import { createLogger, silentLogger, type LogLevel, type Logger } from '../core/logging.js';
 import type { ModuleDefinition, ModuleRegistry } from '../core/modules.js';

@@ -144,7 +144,7 @@ test('storage watch: update of a cached store is forwarded and announced; a thro
 });
 
 test('config: [cluster] workers is an integer from 1 to 64, 1 by default, errors name the line', async () => {
-  const { parseConfig, ConfigError } = await import('../../src/core/config.js');
+  const { parseConfig, ConfigError } = await import('../../src/app/config.js');
   assert.equal(parseConfig('').cluster.workers, 1);
   assert.equal(parseConfig('[cluster]\nworkers = 4\n').cluster.workers, 4);
   for (const bad of ['0', '65', '2.5', '"2"']) {

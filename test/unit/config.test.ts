@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ConfigError, DEFAULT_MODULES_ENABLED, defaultConfig, loadConfig, parseConfig, type ConfigIssue,
-} from '../../src/core/config.js';
+} from '../../src/app/config.js';
 
 // Compiled to dist-*/test/unit/, so the repo root is three levels up.
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

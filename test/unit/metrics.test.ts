@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Metrics, MetricDefinitionError } from '../../src/core/metrics.js';
 import { defineModule, loadModule, type ModuleDefinition } from '../../src/core/modules.js';
-import { defaultConfig } from '../../src/core/config.js';
+import { defaultConfig } from '../../src/app/config.js';
 import { silentLogger } from '../../src/core/logging.js';
 import { Server } from '../../src/core/server.js';
 import type { TlsContexts } from '../../src/net/tls.js';

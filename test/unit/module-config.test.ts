@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ConfigError, parseConfig } from '../../src/core/config.js';
+import { ConfigError, parseConfig } from '../../src/app/config.js';
 import { checkModuleConfig, moduleConfigIssues, moduleOptions } from '../../src/core/module-config.js';
 import { defineModule, type ModuleDefinition } from '../../src/core/modules.js';
 import { duration, jidList, oneOf, size } from '../../src/core/option-schemas.js';

@@ -6,7 +6,7 @@ import type { SrvRecord } from 'node:dns';
 import { orderSrv, parseHostPort, resolveTargets, type SrvResolver } from '../../src/modules/s2s/resolve.js';
 import { dialbackKey, keyMatches, answer } from '../../src/modules/s2s/dialback.js';
 import { S2SSecurity } from '../../src/modules/s2s/security.js';
-import { defaultConfig } from '../../src/core/config.js';
+import { defaultConfig } from '../../src/app/config.js';
 import type { TlsContexts } from '../../src/net/tls.js';
 
 const rec = (name: string, priority: number, weight: number, port = 5269): SrvRecord => ({ name, priority, weight, port });

@@ -8,7 +8,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { z } from 'zod';
-import { ConfigError, parseConfig } from '../../src/core/config.js';
+import { ConfigError, parseConfig } from '../../src/app/config.js';
 import { createLogger } from '../../src/core/logging.js';
 import { bootServer } from '../../src/app/boot.js';
 import { openMemoryStorage } from '../../src/storage/memory.js';

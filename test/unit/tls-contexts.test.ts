@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { createServer } from 'node:tls';
-import { defaultConfig } from '../../src/core/config.js';
+import { defaultConfig } from '../../src/app/config.js';
 import { TlsContexts, CertificateError } from '../../src/net/tls.js';
 import { makeSelfSigned } from '../../src/net/certificates.js';
 import { tempDir, startTestServer } from '../helpers/server.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { corsHeaders, hostnameOf, originAllowed } from '../../src/net/http.js';
 import { HttpRouter } from '../../src/net/http-router.js';
 import { endpointUrl, hostMetaJson, hostMetaXrd } from '../../src/modules/hostmeta/index.js';
-import { ConfigError, parseConfig } from '../../src/core/config.js';
+import { ConfigError, parseConfig } from '../../src/app/config.js';
 
 test('originAllowed: empty list or no Origin allows; otherwise the list (or "*") decides', () => {
   assert.equal(originAllowed('https://a.example', []), true);
