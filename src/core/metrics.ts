@@ -61,19 +61,26 @@ interface Family {
 }
 
 export class Metrics {
-  readonly registry: Registry;
+  /** This server's metrics (the process metrics are added when rendered). */
+  readonly registry = new Registry();
   private readonly families = new Map<string, Family>();
+  private readonly withProcess: boolean;
 
   constructor(
     private readonly log?: Logger,
     opts: { processMetrics?: boolean } = {},
   ) {
-    this.registry = opts.processMetrics === false ? new Registry() : Registry.merge([processRegistry(), new Registry()]);
+    this.withProcess = opts.processMetrics !== false;
   }
 
-  /** Every metric in the Prometheus text exposition format. */
+  /**
+   * Every metric in the Prometheus text exposition format. The process metrics (CPU, memory,
+   * event loop, GC) start being collected at the first render: their GC observer and event-loop
+   * monitor cost something on every collection, and nothing reads them until something scrapes.
+   */
   render(): Promise<string> {
-    return this.registry.metrics();
+    if (!this.withProcess) return this.registry.metrics();
+    return Registry.merge([processRegistry(), this.registry]).metrics();
   }
 
   /** The Content-Type of render()'s output. */
@@ -247,7 +254,7 @@ async function removeHostSeries(metric: AnyMetric, host: string): Promise<void> 
 
 let processMetrics: Registry | undefined;
 
-/** The process metrics, collected once per process (they are the same for every server in it). */
+/** The process metrics, collected once per process from the first render on (the same for every server in it). */
 function processRegistry(): Registry {
   if (!processMetrics) {
     processMetrics = new Registry();
