@@ -74,29 +74,29 @@ export default defineModule({
       }
     };
 
-    mod.hook('message/offline', (event) => {
+    // Returns the storing as a promise: the event is claimed, and the work is the handler's own
+    // (no detached async left running after it returned).
+    mod.hook('message/offline', async (event): Promise<true> => {
       const { stanza, username, host } = event;
       if (!worthStoring(stanza)) return true; // dropped by design: nothing a person would miss
-      void (async () => {
-        try {
-          if ((await store.count(username)) >= maxMessages) {
-            mod.log.info({ user: `${username}@${host}` }, 'offline store full');
-            mod.server.router.bounce(event.origin, stanza, 'service-unavailable', 'the recipient is offline and their message store is full');
-            return;
-          }
-          const copy = stanza.clone();
-          copy.removeChildren('delay', NS_DELAY);
-          copy.c('delay', { xmlns: NS_DELAY, from: host, stamp: new Date().toISOString() }).t('Offline storage');
-          await store.append(username, { with: event.from.bare, value: copy.toString() });
-          mod.log.debug({ user: `${username}@${host}` }, 'message stored offline');
-          // The user may have come online while the message was being stored, after their login
-          // had already read the store: deliver it now rather than at their next login.
-          if (bestRecipient(mod.server.sessions.getUserSessions(host, username))) await flush(host, username);
-        } catch (err) {
-          mod.log.error({ err }, 'could not store an offline message');
-          mod.server.router.bounce(event.origin, stanza, 'internal-server-error');
+      try {
+        if ((await store.count(username)) >= maxMessages) {
+          mod.log.info({ user: `${username}@${host}` }, 'offline store full');
+          mod.server.router.bounce(event.origin, stanza, 'service-unavailable', 'the recipient is offline and their message store is full');
+          return true;
         }
-      })();
+        const copy = stanza.clone();
+        copy.removeChildren('delay', NS_DELAY);
+        copy.c('delay', { xmlns: NS_DELAY, from: host, stamp: new Date().toISOString() }).t('Offline storage');
+        await store.append(username, { with: event.from.bare, value: copy.toString() });
+        mod.log.debug({ user: `${username}@${host}` }, 'message stored offline');
+        // The user may have come online while the message was being stored, after their login
+        // had already read the store: deliver it now rather than at their next login.
+        if (bestRecipient(mod.server.sessions.getUserSessions(host, username))) await flush(host, username);
+      } catch (err) {
+        mod.log.error({ err }, 'could not store an offline message');
+        mod.server.router.bounce(event.origin, stanza, 'internal-server-error');
+      }
       return true;
     });
 
