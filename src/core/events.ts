@@ -56,6 +56,11 @@ export class EventBus {
     return this.handlers.has(event);
   }
 
+  /** The events that have handlers (diagnostics and tests: what a host's modules answer). */
+  eventNames(): string[] {
+    return [...this.handlers.keys()];
+  }
+
   /** Fire an event; `true` if some handler returned `true` (or a promise: it claimed the event). */
   fire<E extends EventName>(event: E, payload: EventMap[E]): boolean {
     const list = this.handlers.get(event);

@@ -26,7 +26,9 @@ export default defineModule({
   setup(mod) {
     const { max_size: maxSize, max_namespaces: maxNamespaces } = mod.options;
     const store = mod.map<string[]>(PRIVATE_STORE);
-    // XEP-0049 defines no disco feature; clients probe with an IQ. Nothing to advertise.
+    // XEP-0049 defines no disco feature of its own, but clients (Gajim) look for its namespace in
+    // the server's disco#info before using it, as Prosody and ejabberd advertise it.
+    mod.addFeature(NS_PRIVATE);
 
     /** The common checks, at once: the query's children, or a thrown coded error. */
     const validate = ({ from, to, stanza }: StanzaEvent): Element[] => {
