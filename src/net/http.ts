@@ -112,11 +112,14 @@ export function originAllowed(origin: string | undefined, allowed: readonly stri
 /**
  * CORS response headers for a request from `origin` under `http.cors_origins` (for BOSH and
  * other XHR endpoints). Returns undefined when the origin is not allowed (send no CORS headers:
- * the browser then refuses the response). With an empty list nothing is allowed cross-origin.
+ * the browser then refuses the response). An empty list (the default) allows every origin, as
+ * `"*"` does: BOSH carries no ambient credentials (no cookies, the client authenticates in-band
+ * with SASL), so a page on another origin gains nothing it could not do from anywhere else; a
+ * list of origins is the stricter choice.
  */
 export function corsHeaders(origin: string | undefined, allowed: readonly string[], methods = 'GET, POST, OPTIONS'): Record<string, string> | undefined {
-  if (origin === undefined || allowed.length === 0) return undefined;
-  const any = allowed.includes('*');
+  if (origin === undefined) return undefined;
+  const any = allowed.length === 0 || allowed.includes('*');
   if (!any && !allowed.some((a) => a.toLowerCase() === origin.toLowerCase())) return undefined;
   return {
     'Access-Control-Allow-Origin': any ? '*' : origin,

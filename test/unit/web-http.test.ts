@@ -16,8 +16,8 @@ test('originAllowed: empty list or no Origin allows; otherwise the list (or "*")
   assert.equal(originAllowed('https://b.example', ['*']), true);
 });
 
-test('corsHeaders echo an allowed origin, say "*" for a wildcard list, and nothing otherwise', () => {
-  assert.equal(corsHeaders('https://a.example', []), undefined);
+test('corsHeaders echo an allowed origin, say "*" for a wildcard or empty (default) list, and nothing otherwise', () => {
+  assert.equal(corsHeaders('https://a.example', [])?.['Access-Control-Allow-Origin'], '*', 'the default allows every origin');
   assert.equal(corsHeaders(undefined, ['*']), undefined);
   assert.equal(corsHeaders('https://b.example', ['https://a.example']), undefined);
   const h = corsHeaders('https://a.example', ['https://a.example']);

@@ -2,8 +2,9 @@
  * BOSH (XEP-0124) carrying XMPP (XEP-0206), mounted on the HTTP server at `/http-bind`. A BOSH
  * session is a client session like a TCP or WebSocket one (client-session.ts): same lifecycle
  * and modules; session.ts keeps it alive across HTTP requests. POST only (and the OPTIONS
- * preflight, answered with CORS headers from `http.cors_origins`); with that list set, a
- * browser whose Origin is not in it is refused with 403.
+ * preflight, answered with CORS headers from `http.cors_origins`: by default every origin, since
+ * BOSH carries no ambient credentials); with that list set, a browser whose Origin is not in it
+ * is refused with 403.
  *
  * A session's `ip` and `secure` are those of its creation request (trusted-proxy headers
  * applied). Later requests are not tied to that address (mobile clients move), but a session
