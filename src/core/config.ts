@@ -37,6 +37,8 @@ export interface VirtualHostConfig {
   certificate?: string; // absolute path
   key?: string; // absolute path
   allow_registration: boolean;
+  /** Overrides `[auth] channel_binding` for this host. */
+  channel_binding?: boolean;
   modules_enabled: string[]; // added to the global list for this host
   modules_disabled: string[]; // removed from the global list for this host
 }
@@ -59,7 +61,11 @@ export interface CantoConfig {
   modules_enabled: string[];
   /** The driver and its own options, checked against src/storage/registry.ts. */
   storage: StorageConfig;
-  auth: { scram_iterations: number; scram_hashes: ScramHash[] };
+  /**
+   * `channel_binding`: offer SCRAM-*-PLUS and advertise the binding types (XEP-0440). Off, clients
+   * whose binding code is out of date (tls-unique only, on TLS 1.3) can log in; see configuration.md.
+   */
+  auth: { scram_iterations: number; scram_hashes: ScramHash[]; channel_binding: boolean };
   limits: {
     max_stanza_size: number; // bytes
     max_depth: number;
@@ -115,6 +121,7 @@ const virtualHostSchema = z.strictObject({
   certificate: z.string().min(1).optional(),
   key: z.string().min(1).optional(),
   allow_registration: z.boolean().default(false),
+  channel_binding: z.boolean().optional(),
   modules_enabled: strings(moduleName),
   modules_disabled: strings(moduleName),
 });
@@ -152,6 +159,7 @@ const coreBefore = {
     scram_hashes: z.array(z.enum(['SHA-1', 'SHA-256']))
       .refine((a) => a.length > 0, { message: 'expected at least one hash, "SHA-1" and/or "SHA-256"' })
       .default((): ScramHash[] => ['SHA-1', 'SHA-256']),
+    channel_binding: z.boolean().default(true),
   }),
   limits: table({
     max_stanza_size: size('256 KiB'),

@@ -20,6 +20,8 @@ export interface VirtualHostSettings {
   certificate?: string;
   key?: string;
   allow_registration: boolean;
+  /** Overrides `[auth] channel_binding` for this host. */
+  channel_binding?: boolean;
   modules_enabled: string[];
   modules_disabled: string[];
 }

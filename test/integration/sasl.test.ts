@@ -234,3 +234,30 @@ describe('without require_encryption, and rate limiting', () => {
     assert.ok(more >= 750, `fourth failure answered after ${more} ms`);
   });
 });
+
+describe('channel binding switched off for a host ([[virtualhost]] channel_binding = false)', () => {
+  let off: TestServer;
+  before(async () => {
+    off = await startTestServer((c) => {
+      const host = c.virtualhost[0];
+      assert.ok(host);
+      host.channel_binding = false;
+    });
+    await off.server.storage.accounts.create('localhost', 'juliet', makeCredentials('r0m30', { iterations: 4096, hashes: ['SHA-256'] }));
+  });
+  after(async () => {
+    await off.stop();
+  });
+
+  test('no -PLUS, no binding types; SCRAM with the "y" flag succeeds (RFC 5802 §6)', async () => {
+    const c = await RawTlsClient.connect(off.c2sPort);
+    await c.open();
+    const features = await c.startTls({});
+    const mechs = [...features.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((m) => m[1]);
+    assert.deepEqual(mechs, ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
+    assert.doesNotMatch(features, /sasl-channel-binding/);
+    const r = await scramLogin(c, 'SCRAM-SHA-256', new ScramClient({ hash: 'SHA-256', username: 'juliet', password: 'r0m30', binding: 'y' }));
+    assert.ok(r.ok && r.verified, JSON.stringify(r));
+    c.close();
+  });
+});

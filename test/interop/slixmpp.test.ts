@@ -108,3 +108,32 @@ test('stock slixmpp 1.8 (tls-unique only) is refused cleanly by the downgrade pr
   assert.ok(failures.some((e) => !String(e.mechanism).endsWith('-PLUS') && e.condition === 'not-authorized'), diagnostics);
   assert.equal(events.filter((e) => e.event === 'session_start').length, 0, diagnostics);
 });
+
+/**
+ * The operator's switch for such clients (issue 12 point 5): with `[auth] channel_binding = false`
+ * no -PLUS mechanism and no binding type is offered, so stock slixmpp's plain SCRAM with the "y"
+ * flag is accepted (RFC 5802 §6: the server does not support channel binding) and it logs in.
+ */
+test('with [auth] channel_binding = false, stock slixmpp 1.8 logs in', { skip, timeout: 40_000 }, async () => {
+  const off = await startTestServer((c) => {
+    c.auth.channel_binding = false;
+  });
+  try {
+    await createAccount(off, 'slix', PASSWORD);
+    const pem = off.server.tls.forDomain('localhost')?.certificatePem;
+    assert.ok(pem);
+    const ca = join(off.dataDir, 'localhost-ca.pem');
+    writeFileSync(ca, pem);
+    const args = ['--jid', 'slix@localhost/stock-off', '--password', PASSWORD, '--port', String(off.c2sPort), '--ca', ca, '--channel-binding', 'stock'];
+    const { status, events, stderr } = await runSelfTest(args);
+    const diagnostics = `events: ${JSON.stringify(events)}\nstderr: ${stderr}`;
+    assert.equal(status, 0, diagnostics);
+    const start = events.find((e) => e.event === 'session_start');
+    assert.ok(start, diagnostics);
+    assert.equal(String(start.mechanism).endsWith('-PLUS'), false, diagnostics);
+    assert.equal(events.filter((e) => e.event === 'auth_failure').length, 0, diagnostics);
+    assert.ok(events.some((e) => e.event === 'received'), diagnostics);
+  } finally {
+    await off.stop();
+  }
+});

@@ -40,7 +40,7 @@ test('defaults: serve localhost with the documented values', () => {
   assert.deepEqual(c.modules_enabled, [...DEFAULT_MODULES_ENABLED]);
   assert.ok(c.modules_enabled.includes('roster') && c.modules_enabled.includes('register'));
   assert.deepEqual(c.storage, { driver: 'sqlite' });
-  assert.deepEqual(c.auth, { scram_iterations: 4096, scram_hashes: ['SHA-1', 'SHA-256'] });
+  assert.deepEqual(c.auth, { scram_iterations: 4096, scram_hashes: ['SHA-1', 'SHA-256'], channel_binding: true });
   assert.deepEqual(c.limits, {
     max_stanza_size: 256 * 1024, max_depth: 64, max_attributes: 64, max_name_length: 256, max_send_buffer: 1024 * 1024,
   });

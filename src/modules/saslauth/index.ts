@@ -84,10 +84,14 @@ export default defineModule({
     const streams = new WeakMap<StreamSession, StreamAuth>();
     const authentications = mod.measure.counter('saslauth_authentications_total', 'SASL authentications by mechanism ("none" when refused before one ran) and result', ['mechanism', 'result']);
 
+    // `[auth] channel_binding` (per host: `[[virtualhost]] channel_binding`): off, no binding type
+    // is offered, so no -PLUS mechanism either, and a client's "y" flag is accepted (RFC 5802 §6).
+    const channelBinding = mod.context?.settings.channel_binding ?? server.config.auth.channel_binding;
+    if (!channelBinding) mod.log.info('channel binding is off for this host: SCRAM-*-PLUS is not offered');
     const offerContext = (session: StreamSession): SaslOfferContext => {
       const socket = session.conn.tlsSocket;
       let bindings: ChannelBindings = {};
-      if (socket && session.secure) {
+      if (socket && session.secure && channelBinding) {
         bindings = bindingCache.get(socket) ?? serverChannelBindings(socket, configuredCertDer);
         bindingCache.set(socket, bindings);
       }
