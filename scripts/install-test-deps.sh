@@ -11,7 +11,9 @@ need=()
 # with executablePath=/usr/bin/chromium; playwright never downloads a browser of its own).
 # prosody: the federation peer in test/interop/prosody-federation.test.ts (the test runs its own
 # instance with a temp config on loopback; the package's system service may stay stopped).
-PACKAGES=(openssl python3-slixmpp nginx chromium prosody)
+# dnsmasq-base: a private DNS server on loopback for the s2s resolution tests
+# (test/integration/s2s-dns.test.ts; the binary only, no system service).
+PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

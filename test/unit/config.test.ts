@@ -51,7 +51,7 @@ test('defaults: serve localhost with the documented values', () => {
   assert.equal(c.s2s.ca_file, undefined);
   assert.deepEqual(c.s2s, {
     interfaces: ['*'], ports: [5269], direct_tls_ports: [], secure_auth: false, insecure_domains: [],
-    secure_domains: [], idle_timeout: 300_000, hosts: {},
+    secure_domains: [], idle_timeout: 300_000, dns_servers: [], hosts: {},
   });
   assert.deepEqual(c.component_listener, { interfaces: ['127.0.0.1'], ports: [5347] });
   assert.deepEqual(c.http, { interfaces: ['*'], ports: [5280], tls_ports: [5281], cors_origins: [], trusted_proxies: [] });
@@ -415,4 +415,10 @@ test('loadConfig: explicit path, ./canto.toml, defaults, and a missing file', ()
     process.chdir(cwd);
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('[s2s] dns_servers takes IP addresses with optional ports, and names the key and line otherwise', () => {
+  const ok = parseConfig('[s2s]\ndns_servers = ["127.0.0.1", "192.0.2.53:5353", "[::1]:53"]\n');
+  assert.deepEqual(ok.s2s.dns_servers, ['127.0.0.1', '192.0.2.53:5353', '[::1]:53']);
+  assert.throws(() => parseConfig('[s2s]\ndns_servers = ["ns1.example.com"]\n', 'canto.toml'), /canto\.toml, line 2: s2s\.dns_servers\[0\]: expected a DNS server's IP address/);
 });

@@ -20,6 +20,17 @@ function isHostPort(v: unknown): v is string {
   return port >= 1 && port <= 65535;
 }
 
+/** A DNS server for `dns_servers`: an IP address, or "IP:port" / "[IPv6]:port". */
+function isDnsServer(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  if (isIP(v) !== 0) return true;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(v);
+  if (!m) return false;
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  return isIP(host) !== 0 && port >= 1 && port <= 65535;
+}
+
 const schema = defaultedTable({
   ...listener(['*'], [5269]),
   direct_tls_ports: ports([]),
@@ -28,6 +39,7 @@ const schema = defaultedTable({
   secure_domains: list(domain),
   ca_file: z.string().min(1).optional(),
   idle_timeout: duration('5 minutes', { min: 1 }), // never zero
+  dns_servers: list(check(isDnsServer, 'a DNS server\'s IP address, optionally with a port: "127.0.0.1", "192.0.2.53:5353", "[2001:db8::53]:53"')),
   hosts: z.record(z.string(), check(isHostPort, 'a "host:port" address such as "xmpp.example.net:5269" or "[2001:db8::1]:5269"'))
     .default(() => ({}))
     .transform((hosts) => Object.fromEntries(Object.entries(hosts).map(([d, hp]) => [d.toLowerCase(), hp]))),
@@ -40,6 +52,8 @@ export interface S2SConfig extends ListenerConfig {
   secure_domains: string[];
   ca_file?: string; // absolute path
   idle_timeout: number; // ms
+  /** DNS servers for SRV and address lookups of remote domains; empty: the system's resolver. */
+  dns_servers: string[];
   hosts: Record<string, string>; // domain → "host:port"
 }
 

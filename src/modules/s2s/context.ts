@@ -3,6 +3,7 @@
  * dialback secret, the counters, and the stream header writer (the core XmppStream header has
  * no room for the `xmlns:db` declaration dialback peers look for).
  */
+import type { S2SDns } from './dns.js';
 import type { ModuleServer } from '../../core/server.js';
 import type { Logger } from '../../core/logging.js';
 import type { XmppStream } from '../../core/xmpp-stream.js';
@@ -63,6 +64,8 @@ export interface S2SContext {
   stats: S2SStats;
   options: S2SOptions;
   verifier: DialbackVerifier;
+  /** SRV and address lookups (`[s2s] dns_servers`, else the system's). */
+  dns: S2SDns;
 }
 
 /** Write a jabber:server stream header (declaring the dialback prefix) and mark it sent. */

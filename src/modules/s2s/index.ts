@@ -23,6 +23,8 @@ import { emptyStats, type S2SContext, type S2SStats } from './context.js';
 import { acceptIncoming, type IncomingHandle } from './incoming.js';
 import { OutgoingManager } from './outgoing.js';
 import { S2SSecurity } from './security.js';
+import { s2sDns } from './dns.js';
+import { promises as dnsPromises } from 'node:dns';
 
 /** What the s2s module provides (server-wide, while federation is on) as the 's2s' service. */
 export interface S2SService {
@@ -83,6 +85,7 @@ export default defineModule({
         queueSize: mod.options.queue_size,
       },
       verifier: { verify: () => Promise.resolve('error') },
+      dns: s2sDns(cfg.dns_servers, dnsPromises),
     };
     const outgoing = new OutgoingManager(ctx);
     ctx.verifier = outgoing;
@@ -92,7 +95,7 @@ export default defineModule({
       const { stanza, origin, toHost, fromHost } = event;
       // Only our own domains can be authenticated to a peer.
       if (!server.hosts.has(fromHost) && !server.components.has(fromHost)) return undefined;
-      // ModuleServer-to-server stanzas always carry both addresses (RFC 6120 §8.1.1.1, §8.1.2.1).
+      // Server-to-server stanzas always carry both addresses (RFC 6120 §8.1.1.1, §8.1.2.1).
       stanza.attrs.from ??= event.from.full;
       stanza.attrs.to ??= event.to.full;
       outgoing.send(fromHost, toHost, stanza, origin);

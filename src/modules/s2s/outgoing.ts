@@ -36,7 +36,7 @@ export class OutgoingManager implements DialbackVerifier {
   resolve: (domain: string) => Promise<ConnectTarget[]>;
 
   constructor(private readonly ctx: S2SContext) {
-    this.resolve = (domain) => resolveTargets(domain, ctx.server.config.s2s.hosts);
+    this.resolve = (domain) => resolveTargets(domain, ctx.server.config.s2s.hosts, ctx.dns.srv);
   }
 
   /** Send (or queue) a stanza from `local` to `remote`. */
@@ -215,8 +215,8 @@ export class OutgoingStream {
   private open(target: ConnectTarget): Promise<Socket> {
     return new Promise((resolve, reject) => {
       const socket: Socket = target.directTls
-        ? tlsConnect({ host: target.host, port: target.port, ...this.ctx.security.clientOptions(this.local, this.remote), ALPNProtocols: ['xmpp-server'] })
-        : netConnect({ host: target.host, port: target.port, noDelay: true });
+        ? tlsConnect({ host: target.host, port: target.port, lookup: this.ctx.dns.lookup, ...this.ctx.security.clientOptions(this.local, this.remote), ALPNProtocols: ['xmpp-server'] })
+        : netConnect({ host: target.host, port: target.port, noDelay: true, lookup: this.ctx.dns.lookup });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectTimeoutError(`timed out after ${this.ctx.options.connectTimeout} ms`));
