@@ -7,13 +7,19 @@ import type { ArchiveStore, KeyValStore, MapStore, StorageDriver } from '../stor
 /** The `store` of an invalidation that says an account was deleted. */
 export const ACCOUNT_DELETED = '@account';
 
+/** The cached store names (a Set, or the server's Map of store → modules caching it). */
+export interface CachedStores {
+  has(store: string): boolean;
+  keys(): Iterable<string>;
+}
+
 export type WriteListener = (store: string, host: string, username: string) => void;
 
 /**
  * `cached` lists the keyval stores whose values modules keep in memory (ModuleApi.cachedStore);
  * it is read at write time, as modules declare them when they load.
  */
-export function watchStorage(inner: StorageDriver, written: WriteListener, cached: () => ReadonlySet<string>): StorageDriver {
+export function watchStorage(inner: StorageDriver, written: WriteListener, cached: () => CachedStores): StorageDriver {
   const accounts = inner.accounts;
   return {
     accounts: {
@@ -54,7 +60,7 @@ export function watchStorage(inner: StorageDriver, written: WriteListener, cache
     },
     async deleteUserData(host, username) {
       await inner.deleteUserData(host, username);
-      for (const store of cached()) written(store, host, username);
+      for (const store of cached().keys()) written(store, host, username);
     },
     close: () => inner.close(),
   };

@@ -24,7 +24,7 @@ import { ProxySession, type ProxyLink } from './proxy-session.js';
 import { Replica } from './replica.js';
 import { watchStorage } from './storage-watch.js';
 
-const EMPTY_SET: ReadonlySet<string> = new Set();
+const NONE_CACHED: ReadonlyMap<string, number> = new Map();
 
 /** How a worker talks to the primary: the IPC channel in production, a pipe in unit tests. */
 export interface WorkerChannel {
@@ -76,7 +76,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     return watchStorage(
       storage,
       (store, host, username) => this.channel.send({ t: 'invalidate', store, host, username }),
-      () => this.server?.cachedStores ?? EMPTY_SET,
+      () => this.server?.cachedStoreCounts ?? NONE_CACHED,
     );
   }
 

@@ -113,8 +113,6 @@ export interface ModuleApi<O extends object = object> {
   require<K extends ServiceName>(name: K): ServiceMap[K];
   /** A service provided on this host or server-wide, if any. */
   optional<K extends ServiceName>(name: K): ServiceMap[K] | undefined;
-  /** A service as provided on another served host (e.g. the sender's), if that host provides it. */
-  serviceOf<K extends ServiceName>(host: string, name: K): ServiceMap[K] | undefined;
 }
 
 /** What a `mod.iq` handler returns: the result iq, a payload for it, or nothing (an empty result). */
@@ -143,6 +141,12 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
   };
   const measure = server.metrics.scope(def.name, context?.host);
   cleanups.push(() => measure.release());
+  // mod.clock: the module's timers on the server's clock (made once; tracked like mod.setTimeout).
+  const moduleClock: Clock = {
+    now: () => server.clock.now(),
+    setTimeout: (fn, ms) => api.setTimeout(fn, ms),
+    setInterval: (fn, ms) => api.setInterval(fn, ms),
+  };
   const api: ModuleApi = {
     name: def.name,
     host,
@@ -212,7 +216,7 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
       return server.clock.now();
     },
     get clock(): Clock {
-      return { now: () => api.now(), setTimeout: (fn, ms) => api.setTimeout(fn, ms), setInterval: (fn, ms) => api.setInterval(fn, ms) };
+      return moduleClock;
     },
     onUnload(fn) {
       cleanups.push(fn);
@@ -237,9 +241,6 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     },
     optional(name) {
       return context?.services.get(name) ?? server.services.get(name);
-    },
-    serviceOf(otherHost, name) {
-      return server.hosts.get(otherHost)?.services.get(name);
     },
   };
   try {

@@ -72,11 +72,10 @@ export class Server {
   /** Server-wide events (global modules, session lifecycle, remote/component routing). */
   readonly events: EventBus;
   readonly hosts = new Map<string, HostContext>();
-  /** Keyval stores whose values modules keep in memory (ModuleApi.cachedStore): a cluster announces writes to them. */
-  get cachedStores(): ReadonlySet<string> {
-    return new Set(this.cachedStoreCounts.keys());
-  }
-  /** Store name → how many loaded modules cache it. */
+  /**
+   * Keyval stores whose values modules keep in memory (ModuleApi.cachedStore), with how many
+   * loaded modules cache each: a cluster announces writes to them.
+   */
   readonly cachedStoreCounts = new Map<string, number>();
   /** Services provided by global modules (ModuleApi.provides). */
   readonly services = new ServiceScope('the server');
@@ -265,11 +264,8 @@ export class Server {
       };
       const off = this.events.on('session-destroyed', check, -1000);
     });
-    for (const s of sessions) {
-      // Hibernating client sessions have no connection to close: they end now.
-      if (s.type === 'c2s' && s.hibernating) this.sessions.destroySession(s, reason, { final: true });
-      else s.close(reason);
-    }
+    // A hibernating session's close() ends it at once (it has no connection).
+    for (const s of sessions) s.close(reason);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([gone, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);

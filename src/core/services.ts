@@ -12,14 +12,17 @@
  * unloads.
  */
 
+import { CodedError } from './errors.js';
+
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging in the modules
 export interface ServiceMap {}
 
 export type ServiceName = keyof ServiceMap & string;
 
-export class ServiceNotFoundError extends Error {
+/** CANTO_ERR_SERVICE_MISSING: a module requires a service no loaded module provides. */
+export class ServiceNotFoundError extends CodedError {
   constructor(readonly service: string, where: string) {
-    super(`service "${service}" is not provided ${where}: add the module that provides it to this module's depends`);
+    super('CANTO_ERR_SERVICE_MISSING', `service "${service}" is not provided ${where}: add the module that provides it to this module's depends`);
   }
 }
 

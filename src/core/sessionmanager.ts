@@ -195,8 +195,6 @@ export class SessionManager {
       // The old session is closed first so its unavailable presence goes out before the new one binds.
       const reason: CloseReason = { condition: 'conflict', text: 'replaced by a new connection with the same resource' };
       existing.close(reason);
-      // A hibernating session has no connection whose end would destroy it.
-      if (existing.hibernating && this.all.has(existing)) this.destroySession(existing, reason, { final: true });
       this.unbind(existing);
       this.remote?.release(existing);
     }
@@ -317,7 +315,9 @@ export class SessionManager {
 
   private hibernate(session: BoundC2SSession): void {
     session.hibernating = true;
-    session.framing = DETACHED;
+    // No connection to write to; closing a hibernating session (a kick, shutdown, a module giving
+    // up on it) ends it for good, since no connection end will come to destroy it.
+    session.framing = { ...DETACHED, close: (reason) => this.destroySession(session, reason, { final: true }) };
     session.log.info('connection lost: session hibernating');
     this.server.hosts.get(session.host)?.events.fire('session-hibernated', { session });
   }

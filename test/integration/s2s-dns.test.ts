@@ -7,12 +7,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { FakeClient } from '../../src/testing/index.js';
 import { message } from '../../src/xml/stanza.js';
 import { resolveTargets } from '../../src/modules/s2s/resolve.js';
 import { s2sStats } from '../../src/modules/s2s/index.js';
+import { freePort } from '../helpers/prosody.js';
 import { dnsmasqSkip, freeUdpPort, startDns, type TestDns } from '../helpers/dnsmasq.js';
 import { makeTestCa, startPair, type TestCa } from './s2s-harness.js';
 
@@ -28,16 +28,6 @@ after(async () => {
   for (const d of dnsServers.splice(0)) await d.stop();
   if (ca) rmSync(ca.dir, { recursive: true, force: true });
 });
-
-/** A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const address = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
-}
 
 test('SRV order by priority then weight, the "." record, NXDOMAIN: against a real DNS server', { skip }, async () => {
   const dns = await startDns({
@@ -77,7 +67,7 @@ test('federation through [s2s] dns_servers: SRV target A records via that server
   });
   try {
     const bPort = pair.b.server.port('s2s');
-    const dead = await closedPort();
+    const dead = await freePort(); // bound and closed again: nothing listens on it
     // b.test: priority 0 points at a closed port, priority 10 at the real server, by names only this DNS server knows.
     const dns = await startDns(
       {

@@ -67,3 +67,17 @@ test('a module sees its host, its options, and is fully cleaned up on unload', a
   ctx.events.fire('host-activated', { host: 'localhost' });
   assert.equal(fired, firedBefore, 'hook removed');
 });
+
+test('requiring a service nobody provides fails the module with CANTO_ERR_SERVICE_MISSING', async () => {
+  const needy = defineModule({
+    name: 'needy',
+    setup(mod) {
+      mod.require('disco');
+    },
+  });
+  await assert.rejects(startHarness({ modules: [needy] }), (err: unknown) => {
+    assert.equal((err as { code?: string }).code, 'CANTO_ERR_SERVICE_MISSING');
+    assert.match(String(err), /service "disco" is not provided/);
+    return true;
+  });
+});

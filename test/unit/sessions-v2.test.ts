@@ -168,3 +168,26 @@ test('mod.iq: results (sync, async, payload), coded StanzaErrors and failures be
     await h.stop();
   }
 });
+
+test('lifecycle: closing a hibernating session (a new binding of its resource) ends it for good', async () => {
+  const keeper = defineModule({
+    name: 'keeper',
+    setup(mod) {
+      mod.hook('pre-session-destroy', ({ connectionLost }) => connectionLost);
+    },
+  });
+  const h = await startHarness({ modules: [messageModule, keeper] });
+  try {
+    const first = await h.client('juliet@localhost/phone');
+    const old = first.session;
+    h.server.sessions.connectionClosed(old, old.conn);
+    assert.equal(old.hibernating, true);
+    const destroyed = new Promise((r) => h.server.events.on('session-destroyed', ({ session }) => void (session === old && r(true))));
+    const second = await h.client('juliet@localhost/phone'); // kick_old: the hibernating one is closed
+    assert.equal(await destroyed, true);
+    assert.equal(old.destroyed, true);
+    assert.equal(h.server.sessions.getSession('localhost', 'juliet', 'phone'), second.session);
+  } finally {
+    await h.stop();
+  }
+});

@@ -11,24 +11,28 @@ import type { RawIssue } from '../../core/config-errors.js';
 import { asArray, asRecord, defaultedTable, listener, ports, type ConfigTable, type ListenerConfig } from '../../core/config-tables.js';
 import { check, domain, duration, isDomain, list } from '../../core/option-schemas.js';
 
-function isHostPort(v: unknown): v is string {
-  if (typeof v !== 'string') return false;
+/** "host:port" or "[IPv6]:port" (port 1–65535) split in two; undefined for anything else. */
+function splitHostPort(v: unknown): { host: string; bracketed: boolean } | undefined {
+  if (typeof v !== 'string') return undefined;
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/@]+)):(\d{1,5})$/.exec(v);
-  if (!m) return false;
-  if (m[1] !== undefined && isIP(m[1]) !== 6) return false;
+  if (!m) return undefined;
   const port = Number(m[3]);
-  return port >= 1 && port <= 65535;
+  if (port < 1 || port > 65535) return undefined;
+  return m[1] !== undefined ? { host: m[1], bracketed: true } : { host: m[2] ?? '', bracketed: false };
+}
+
+/** An `[s2s.hosts]` address: "host:port", or "[IPv6]:port". */
+function isHostPort(v: unknown): v is string {
+  const hp = splitHostPort(v);
+  return hp !== undefined && (!hp.bracketed || isIP(hp.host) === 6);
 }
 
 /** A DNS server for `dns_servers`: an IP address, or "IP:port" / "[IPv6]:port". */
 function isDnsServer(v: unknown): v is string {
   if (typeof v !== 'string') return false;
   if (isIP(v) !== 0) return true;
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(v);
-  if (!m) return false;
-  const host = m[1] ?? m[2] ?? '';
-  const port = Number(m[3]);
-  return isIP(host) !== 0 && port >= 1 && port <= 65535;
+  const hp = splitHostPort(v);
+  return hp !== undefined && isIP(hp.host) !== 0;
 }
 
 const schema = defaultedTable({
