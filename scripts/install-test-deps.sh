@@ -13,12 +13,24 @@ need=()
 # instance with a temp config on loopback; the package's system service may stay stopped).
 # dnsmasq-base: a private DNS server on loopback for the s2s resolution tests
 # (test/integration/s2s-dns.test.ts; the binary only, no system service).
-PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base)
+# ejabberd: the second federation peer in test/interop/ejabberd-federation.test.ts (the test runs
+# its own Erlang VM with a private config, spool and log on loopback; the system service and epmd
+# are never needed, and are kept from starting at install time, below).
+PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
+  # Packages with a system service (prosody, ejabberd, nginx) would start it on the default
+  # ports from their postinst; a policy-rc.d that denies starting keeps them stopped. An existing
+  # policy (containers often have one) is left as it is.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# Written by canto scripts/install-test-deps.sh for the install only.\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi

@@ -29,6 +29,8 @@ export interface DnsRecords {
 export interface TestDns {
   /** "127.0.0.1:port", for `[s2s] dns_servers` or Resolver.setServers. */
   readonly server: string;
+  /** What dnsmasq wrote (with CANTO_DNS_LOG=1 in the environment, every query it answered). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -43,7 +45,7 @@ export async function freeUdpPort(): Promise<number> {
 
 export async function startDns(records: DnsRecords, port?: number): Promise<TestDns> {
   const p = port ?? (await freeUdpPort());
-  const args = ['-k', `--port=${p}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '-C', '/dev/null', '--pid-file=', '--log-facility=-', '--local=/test/'];
+  const args = [...(process.env.CANTO_DNS_LOG ? ['--log-queries'] : []), '-k', `--port=${p}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '-C', '/dev/null', '--pid-file=', '--log-facility=-', '--local=/test/'];
   for (const [name, ip] of Object.entries(records.hosts ?? {})) args.push(`--host-record=${name},${ip}`);
   for (const r of records.srv ?? []) {
     args.push(r.target === undefined ? `--srv-host=${r.name}` : `--srv-host=${r.name},${r.target},${r.port ?? 5269},${r.priority ?? 0},${r.weight ?? 0}`);
@@ -71,6 +73,7 @@ export async function startDns(records: DnsRecords, port?: number): Promise<Test
   );
   return {
     server,
+    log: () => stderr,
     async stop() {
       if (exited || child.pid === undefined) return;
       const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));

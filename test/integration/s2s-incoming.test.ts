@@ -7,12 +7,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { readFileSync, rmSync } from 'node:fs';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { FakeClient, waitFor } from '../../src/testing/index.js';
 import { dialbackKey } from '../../src/modules/s2s/dialback.js';
+import { s2sOutgoing } from '../../src/modules/s2s/index.js';
+import { message } from '../../src/xml/stanza.js';
 import { makeTestCa, type TestCa } from './s2s-harness.js';
 
 const SECRET = 'test-dialback-secret';
@@ -120,12 +122,12 @@ test('dialback with piggybacking: two originating domains on one stream, then th
 
   // Stanzas before authentication close the stream elsewhere; here: a wrong key first.
   peer.send(`<db:result from='a.test' to='b.test'>${'0'.repeat(64)}</db:result>`);
-  await peer.expect(/<result xmlns="jabber:server:dialback" from="b.test" to="a.test" type="invalid"\/>/);
+  await peer.expect(/<db:result from="b.test" to="a.test" type="invalid"\/>/);
 
   peer.send(`<db:result from='a.test' to='b.test'>${dialbackKey(SECRET, 'b.test', 'a.test', streamId)}</db:result>`);
-  await peer.expect(/<result xmlns="jabber:server:dialback" from="b.test" to="a.test" type="valid"\/>/);
+  await peer.expect(/<db:result from="b.test" to="a.test" type="valid"\/>/);
   peer.send(`<db:result from='a2.test' to='b.test'>${dialbackKey(SECRET, 'b.test', 'a2.test', streamId)}</db:result>`);
-  await peer.expect(/<result xmlns="jabber:server:dialback" from="b.test" to="a2.test" type="valid"\/>/);
+  await peer.expect(/<db:result from="b.test" to="a2.test" type="valid"\/>/);
 
   peer.send(`<message from='romeo@a.test/x' to='juliet@b.test/balcony' id='r1'><body>one</body></message>`);
   peer.send(`<message from='mercutio@a2.test/x' to='juliet@b.test/balcony' id='r2'><body>two</body></message>`);
@@ -159,9 +161,9 @@ test('as authoritative server, A answers db:verify for its own keys only', async
   peer.header('b.test', 'a.test');
   await peer.expect(/<\/stream:features>/);
   peer.send(`<db:verify from='b.test' to='a.test' id='abc'>${dialbackKey(SECRET, 'b.test', 'a.test', 'abc')}</db:verify>`);
-  await peer.expect(/<verify xmlns="jabber:server:dialback" from="a.test" to="b.test" id="abc" type="valid"\/>/);
+  await peer.expect(/<db:verify from="a.test" to="b.test" id="abc" type="valid"\/>/);
   peer.send(`<db:verify from='b.test' to='a.test' id='abd'>${dialbackKey(SECRET, 'b.test', 'a.test', 'abc')}</db:verify>`);
-  await peer.expect(/<verify xmlns="jabber:server:dialback" from="a.test" to="b.test" id="abd" type="invalid"\/>/);
+  await peer.expect(/<db:verify from="a.test" to="b.test" id="abd" type="invalid"\/>/);
   socket.destroy();
 });
 
@@ -177,4 +179,42 @@ test('direct TLS (XEP-0368): encrypted from the first byte, ALPN xmpp-server, no
   assert.ok(features[0].includes('urn:xmpp:features:dialback'));
   assert.ok(!features[0].includes('EXTERNAL'), 'no client certificate, no EXTERNAL');
   socket.destroy();
+});
+
+test('a db:verify request that arrives on an outgoing stream is answered there (valid, invalid, item-not-found)', async () => {
+  // A raw server plays raw.test: A connects to it (direct TLS), and raw.test sends its
+  // verification requests on that stream, as some servers do, instead of on a stream of its own.
+  const cert = ca.certs.get('b.test');
+  assert.ok(cert);
+  let serverSide: RawPeer | undefined;
+  const raw = createTlsServer({ cert: readFileSync(cert.certificate), key: readFileSync(cert.key) }, (socket) => (serverSide = new RawPeer(socket)));
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
+  const manager = s2sOutgoing(a.server);
+  assert.ok(manager);
+  const resolve = manager.resolve;
+  manager.resolve = (domain) => (domain === 'raw.test' ? Promise.resolve([{ host: '127.0.0.1', port: (raw.address() as AddressInfo).port, directTls: true }]) : resolve(domain));
+  const romeo = new FakeClient(a.server, 'romeo@a.test/phone');
+  try {
+    a.server.router.fromClient(romeo.session, message({ to: 'someone@raw.test', id: 'r1' }).c('body').t('hi').up());
+    const peer = await waitFor(() => serverSide, { timeoutMs: 5000, message: 'A connects to raw.test' });
+    await peer.expect(/<stream:stream[^>]*to='raw.test'/);
+    peer.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='R1' from='raw.test' to='a.test' version='1.0'><stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>`);
+    await peer.expect(/<db:result from="a.test" to="raw.test">[0-9a-f]{64}<\/db:result>/);
+    peer.send(`<db:verify from='raw.test' to='a.test' id='v1'>${dialbackKey(SECRET, 'raw.test', 'a.test', 'v1')}</db:verify>`);
+    await peer.expect(/<db:verify from="a.test" to="raw.test" id="v1" type="valid"\/>/);
+    peer.send(`<db:verify from='raw.test' to='a.test' id='v2'>${dialbackKey(SECRET, 'raw.test', 'a.test', 'v1')}</db:verify>`);
+    await peer.expect(/<db:verify from="a.test" to="raw.test" id="v2" type="invalid"\/>/);
+    peer.send(`<db:verify from='raw.test' to='nowhere.test' id='v3'>00</db:verify>`);
+    await peer.expect(/<db:verify from="nowhere.test" to="raw.test" id="v3" type="error"><error type="cancel"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"\/>/);
+    // Refusing A's own key with a dialback error (XEP-0220 §2.4) bounces what waited for the stream.
+    peer.send(`<db:result from='raw.test' to='a.test' type='error'><error type='cancel'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>`);
+    const bounce = await waitFor(() => romeo.sent.find((e) => e.attrs.id === 'r1'), { timeoutMs: 5000, message: 'the queued message bounces' });
+    assert.equal(bounce.attrs.type, 'error');
+    assert.equal(bounce.getChild('error')?.elements[0]?.name, 'remote-server-not-found');
+    assert.match(bounce.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? '', /dialback refused by raw.test \(error: not-authorized\)/);
+  } finally {
+    manager.resolve = resolve;
+    serverSide?.socket.destroy();
+    await new Promise<void>((r) => raw.close(() => r()));
+  }
 });

@@ -106,6 +106,29 @@ test('federation with dialback when no certificate can be verified', async () =>
   }
 });
 
+test('dialback started by both servers at the same moment: no deadlock, each verifies over the stream it is opening', async () => {
+  // Each side's db:verify travels on its own outgoing stream as soon as that stream is encrypted,
+  // not once it is authenticated (which waits for the other side's verification in turn).
+  const pair = await startPair(ca, { trustCa: false });
+  try {
+    const a = pair.a.server;
+    const b = pair.b.server;
+    const romeo = new FakeClient(a, 'romeo@a.test/phone');
+    const juliet = new FakeClient(b, 'juliet@b.test/balcony');
+    a.router.fromClient(romeo.session, message({ to: 'juliet@b.test/balcony', id: 'x1' }).c('body').t('at once').up());
+    b.router.fromClient(juliet.session, message({ to: 'romeo@a.test/phone', id: 'x2' }).c('body').t('at once').up());
+    await until('a → b', find(juliet, (e) => e.attrs.id === 'x1'));
+    await until('b → a', find(romeo, (e) => e.attrs.id === 'x2'));
+    const sa = s2sStats(a);
+    const sb = s2sStats(b);
+    assert.ok(sa && sb);
+    assert.equal(sa.authFailures + sb.authFailures, 0);
+    assert.ok(sa.authDialback >= 2 && sb.authDialback >= 2, 'dialback in both directions on both servers');
+  } finally {
+    await pair.stop();
+  }
+});
+
 test('federation with SASL EXTERNAL when the certificates verify', async () => {
   const pair = await startPair(ca, { trustCa: true });
   try {

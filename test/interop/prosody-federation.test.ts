@@ -17,7 +17,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { makeTestCa, type TestCa } from '../integration/s2s-harness.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createAccount, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
+import { createAccount, loginClient, type LoggedInClient } from '../helpers/xmpp-client.js';
+import { exerciseFederation, type FederationPeers } from '../helpers/federation.js';
 import { portBindable, prosodyMissing, startProsody, type RunningProsody } from '../helpers/prosody.js';
 import { s2sStats } from '../../src/modules/s2s/index.js';
 
@@ -99,60 +100,8 @@ async function stopFederation(f: Federation | undefined): Promise<void> {
   await f.prosody.stop();
 }
 
-const isPresence = (type: string | undefined, from: string) => (s: XElement) => s.is('presence') && s.attrs.type === type && (s.attrs.from ?? '').startsWith(from);
-
-/** The whole exchange; on failure the error carries the tail of Prosody's log. */
-async function exercise(f: Federation): Promise<void> {
-  const { romeo, juliet } = f;
-  const T = 15_000; // the first stanza each way waits for TLS + dialback round trips
-  // Fetch the rosters first, as real clients do: only "interested" resources get subscription
-  // approvals and roster pushes (RFC 6121 §3.1.6), and Prosody enforces that.
-  await romeo.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })));
-  await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })));
-  await romeo.send(xml('presence'));
-  await juliet.send(xml('presence'));
-
-  // Messages both ways.
-  await romeo.send(xml('message', { to: `juliet@${PROSODY}/balcony`, type: 'chat', id: 'm1' }, xml('body', {}, 'hello from Canto')));
-  const m1 = await juliet.waitFor((s) => s.is('message') && s.attrs.id === 'm1', T);
-  assert.equal(m1.attrs.from, `romeo@${CANTO}/phone`);
-  assert.equal(m1.getChildText('body'), 'hello from Canto');
-  await juliet.send(xml('message', { to: `romeo@${CANTO}/phone`, type: 'chat', id: 'm2' }, xml('body', {}, 'hello from Prosody')));
-  const m2 = await romeo.waitFor((s) => s.is('message') && s.attrs.id === 'm2', T);
-  assert.equal(m2.attrs.from, `juliet@${PROSODY}/balcony`);
-  assert.equal(m2.getChildText('body'), 'hello from Prosody');
-
-  // Pings to the other server's domain, both ways.
-  const p1 = await romeo.iq(xml('iq', { type: 'get', to: PROSODY, id: 'ping1' }, xml('ping', { xmlns: 'urn:xmpp:ping' })), T);
-  assert.equal(p1.attrs.from, PROSODY);
-  const p2 = await juliet.iq(xml('iq', { type: 'get', to: CANTO, id: 'ping2' }, xml('ping', { xmlns: 'urn:xmpp:ping' })), T);
-  assert.equal(p2.attrs.from, CANTO);
-
-  // Romeo subscribes to Juliet: Prosody delivers the request, Canto delivers the approval and
-  // then Juliet's available presence.
-  await romeo.send(xml('presence', { to: `juliet@${PROSODY}`, type: 'subscribe' }));
-  const req1 = await juliet.waitFor(isPresence('subscribe', `romeo@${CANTO}`), T);
-  assert.equal(req1.attrs.from, `romeo@${CANTO}`);
-  await juliet.send(xml('presence', { to: `romeo@${CANTO}`, type: 'subscribed' }));
-  const ok1 = await romeo.waitFor(isPresence('subscribed', `juliet@${PROSODY}`), T);
-  assert.equal(ok1.attrs.from, `juliet@${PROSODY}`);
-  const seen1 = await romeo.waitFor(isPresence(undefined, `juliet@${PROSODY}/balcony`), T);
-  assert.equal(seen1.attrs.from, `juliet@${PROSODY}/balcony`);
-
-  // And the other way round.
-  await juliet.send(xml('presence', { to: `romeo@${CANTO}`, type: 'subscribe' }));
-  const req2 = await romeo.waitFor(isPresence('subscribe', `juliet@${PROSODY}`), T);
-  assert.equal(req2.attrs.from, `juliet@${PROSODY}`);
-  await romeo.send(xml('presence', { to: `juliet@${PROSODY}`, type: 'subscribed' }));
-  const ok2 = await juliet.waitFor(isPresence('subscribed', `romeo@${CANTO}`), T);
-  assert.equal(ok2.attrs.from, `romeo@${CANTO}`);
-  const seen2 = await juliet.waitFor(isPresence(undefined, `romeo@${CANTO}/phone`), T);
-  assert.equal(seen2.attrs.from, `romeo@${CANTO}/phone`);
-
-  // A presence change now reaches the contact across the federation.
-  await juliet.send(xml('presence', {}, xml('show', {}, 'away')));
-  const away = await romeo.waitFor((s) => isPresence(undefined, `juliet@${PROSODY}/balcony`)(s) && s.getChildText('show') === 'away', T);
-  assert.equal(away.getChildText('show'), 'away');
+function peers(f: Federation): FederationPeers {
+  return { local: f.romeo, localDomain: CANTO, localJid: `romeo@${CANTO}/phone`, remote: f.juliet, remoteDomain: PROSODY, remoteJid: `juliet@${PROSODY}/balcony` };
 }
 
 async function withLog(f: Federation, fn: () => Promise<void>): Promise<void> {
@@ -170,7 +119,7 @@ describe('federation with Prosody', { skip, timeout: 60_000 }, () => {
     try {
       f = await startFederation(false);
       const fed = f;
-      await withLog(fed, () => exercise(fed));
+      await withLog(fed, () => exerciseFederation(peers(fed)));
       const stats = s2sStats(fed.canto.server);
       assert.ok(stats, 's2s module active');
       assert.ok(stats.authDialback >= 2, `dialback used both ways (authDialback=${stats.authDialback})`);
@@ -186,7 +135,7 @@ describe('federation with Prosody', { skip, timeout: 60_000 }, () => {
     try {
       f = await startFederation(true);
       const fed = f;
-      await withLog(fed, () => exercise(fed));
+      await withLog(fed, () => exerciseFederation(peers(fed)));
       const stats = s2sStats(fed.canto.server);
       assert.ok(stats, 's2s module active');
       assert.ok(stats.authExternal >= 2, `SASL EXTERNAL used both ways (authExternal=${stats.authExternal})`);

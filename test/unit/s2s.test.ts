@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import type { SrvRecord } from 'node:dns';
 import { orderSrv, parseHostPort, resolveTargets, type SrvResolver } from '../../src/modules/s2s/resolve.js';
-import { dialbackKey, keyMatches, answer } from '../../src/modules/s2s/dialback.js';
+import { dialbackKey, dialbackWire, keyMatches, answer, resultRequest } from '../../src/modules/s2s/dialback.js';
+import { parseXmlFragment } from '../../src/xml/parse-fragment.js';
 import { S2SSecurity } from '../../src/modules/s2s/security.js';
 import { defaultConfig } from '../../src/app/config.js';
 import type { TlsContexts } from '../../src/net/tls.js';
@@ -71,6 +72,22 @@ test('dialback error answers carry a stanza error', () => {
   const el = answer('result', { from: 'b.test', to: 'a.test' }, 'error', 'policy-violation', 'certificates only');
   assert.equal(el.toString().includes('type="error"'), true);
   assert.ok(el.getChild('error')?.getChild('policy-violation', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
+});
+
+test('dialback elements go on the wire with the db: prefix (ejabberd knows them only by it), errors in jabber:server', () => {
+  assert.equal(dialbackWire(resultRequest('a.test', 'b.test', 'k<1')), '<db:result from="a.test" to="b.test">k&lt;1</db:result>');
+  const wire = dialbackWire(answer('verify', { from: 'b.test', to: 'a.test', id: 'i1' }, 'error', 'item-not-found', 'no such host'));
+  assert.equal(
+    wire,
+    '<db:verify from="b.test" to="a.test" id="i1" type="error"><error type="cancel"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>' +
+      '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">no such host</text></error></db:verify>',
+  );
+  // Read back inside a server stream's scope, it is the same element.
+  const parsed = parseXmlFragment(`<wrap xmlns='jabber:server' xmlns:db='jabber:server:dialback'>${wire}</wrap>`).elements[0];
+  assert.ok(parsed?.is('verify', 'jabber:server:dialback'));
+  if (!parsed) return;
+  assert.equal(parsed.getChild('error')?.xmlns, 'jabber:server');
+  assert.ok(parsed.getChild('error')?.getChild('item-not-found', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
 });
 
 test('secure_auth, secure_domains and insecure_domains decide where certificates are required', () => {

@@ -10,6 +10,7 @@ import type { XmppStream } from '../../core/xmpp-stream.js';
 import { NS_STREAM } from '../../xml/element.js';
 import { escapeAttr } from '../../xml/escape.js';
 import { NS } from '../../xml/ns.js';
+import type { StanzaErrorCondition } from '../../xml/stanza.js';
 import { NS_DIALBACK } from './dialback.js';
 import type { S2SSecurity } from './security.js';
 
@@ -49,10 +50,16 @@ export interface S2SOptions {
   queueSize: number;
 }
 
+/**
+ * What the authoritative server said about a dialback key, or why it could not be asked
+ * (XEP-0220 §2.4: remote-server-not-found, remote-server-timeout, or the error it answered with).
+ */
+export type VerifyResult = 'valid' | 'invalid' | { error: StanzaErrorCondition; text?: string };
+
 /** The outgoing side as the incoming side needs it (dialback verification). */
 export interface DialbackVerifier {
   /** Ask the authoritative server of `remote` whether `key` is valid for our stream `streamId`. */
-  verify(local: string, remote: string, streamId: string, key: string): Promise<'valid' | 'invalid' | 'error'>;
+  verify(local: string, remote: string, streamId: string, key: string): Promise<VerifyResult>;
 }
 
 export interface S2SContext {

@@ -13,7 +13,7 @@ import { XmppStream } from '../../core/xmpp-stream.js';
 import { isStanza, newSessionId, type Framing, type S2SSession, type S2SUnauthedSession } from '../../core/session.js';
 import { SocketConnection } from '../../net/socket-connection.js';
 import { prepareDomain, tryParseJid } from '../../jid/index.js';
-import { answer, dialbackFeature, keyMatches, NS_DIALBACK } from './dialback.js';
+import { answer, authoritativeAnswer, dialbackFeature, dialbackWire, NS_DIALBACK } from './dialback.js';
 import { writeStreamHeader, type S2SContext } from './context.js';
 
 export interface IncomingHandle {
@@ -225,7 +225,7 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
     const to = safeDomain(el.attrs.to);
     const key = el.getText().trim();
     const reply = (type: 'valid' | 'invalid' | 'error', condition?: Parameters<typeof answer>[3], text?: string) =>
-      s.send(answer('result', { from: el.attrs.to ?? '', to: el.attrs.from ?? '' }, type, condition, text));
+      s.send(dialbackWire(answer('result', { from: el.attrs.to ?? '', to: el.attrs.from ?? '' }, type, condition, text)));
     if (!conn.encrypted) {
       s.close({ condition: 'policy-violation', text: 'use STARTTLS before authenticating' });
       return;
@@ -246,11 +246,15 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
         if (result === 'valid') {
           authenticated(from, to, 'dialback');
           reply('valid');
+          return;
+        }
+        stats.authFailures++;
+        if (result === 'invalid') {
+          log.info({ from, to }, 'dialback failed: the authoritative server says the key is invalid');
+          reply('invalid');
         } else {
-          stats.authFailures++;
-          log.info({ from, to, result }, 'dialback failed');
-          if (result === 'invalid') reply('invalid');
-          else reply('error', 'remote-server-timeout', `could not verify the key with ${from}`);
+          log.info({ from, to, condition: result.error, reason: result.text }, 'dialback failed: the key could not be verified');
+          reply('error', result.error, result.text ?? `could not verify the key with ${from}`);
         }
       })
       .catch((err: unknown) => log.error({ err }, 'dialback verification failed'));
@@ -258,22 +262,14 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
 
   /** As the authoritative server: is this key one of ours for (receiving, originating, stream id)? */
   function dialbackVerify(el: Element): void {
-    const receiving = el.attrs.from;
-    const originating = el.attrs.to;
-    const verifyId = el.attrs.id;
-    if (receiving === undefined || originating === undefined || verifyId === undefined) {
+    const result = authoritativeAnswer(el, ctx.secret, served);
+    if (!result) {
       s.close({ condition: 'improper-addressing', text: 'db:verify needs from, to and id' });
       return;
     }
-    const attrs = { from: originating, to: receiving, id: verifyId };
-    if (!served(originating)) {
-      s.send(answer('verify', attrs, 'error', 'item-not-found', `this server does not serve ${originating}`));
-      return;
-    }
-    const valid = keyMatches(ctx.secret, receiving, originating, verifyId, el.getText());
     stats.dialbackVerifiesAnswered++;
-    log.debug({ receiving, originating, valid }, 'answered a dialback verification');
-    s.send(answer('verify', attrs, valid ? 'valid' : 'invalid'));
+    log.debug({ receiving: el.attrs.from, originating: el.attrs.to, valid: result.valid }, 'answered a dialback verification');
+    s.send(dialbackWire(result.answer));
   }
 
   function stanza(el: Element): void {

@@ -84,7 +84,7 @@ export default defineModule({
         authTimeout: mod.options.auth_timeout,
         queueSize: mod.options.queue_size,
       },
-      verifier: { verify: () => Promise.resolve('error') },
+      verifier: { verify: () => Promise.resolve({ error: 'internal-server-error' }) }, // replaced just below
       dns: s2sDns(cfg.dns_servers, dnsPromises),
     };
     const outgoing = new OutgoingManager(ctx);

@@ -14,9 +14,9 @@ import type { StanzaErrorCondition } from '../../xml/stanza.js';
 import { XmppStream } from '../../core/xmpp-stream.js';
 import { newSessionId, type CloseReason, type Framing, type S2SUnauthedSession, type StanzaOrigin } from '../../core/session.js';
 import { SocketConnection } from '../../net/socket-connection.js';
-import { dialbackKey, NS_DIALBACK, NS_DIALBACK_FEATURE, resultRequest, verifyRequest } from './dialback.js';
+import { authoritativeAnswer, dialbackKey, dialbackWire, NS_DIALBACK, NS_DIALBACK_FEATURE, resultRequest, verifyRequest } from './dialback.js';
 import { resolveTargets, type ConnectTarget } from './resolve.js';
-import { writeStreamHeader, type DialbackVerifier, type S2SContext } from './context.js';
+import { writeStreamHeader, type DialbackVerifier, type S2SContext, type VerifyResult } from './context.js';
 
 interface Queued {
   stanza: Element;
@@ -25,7 +25,6 @@ interface Queued {
 
 class ConnectTimeoutError extends Error {}
 
-type VerifyResult = 'valid' | 'invalid' | 'error';
 
 export class OutgoingManager implements DialbackVerifier {
   private readonly streams = new Map<string, OutgoingStream>();
@@ -82,7 +81,7 @@ export class OutgoingStream {
   private readonly queue: Queued[] = [];
   private readonly pendingVerifies = new Map<string, (r: VerifyResult) => void>();
   /** db:verify requests waiting for the stream to be usable (encrypted, features seen). */
-  private readonly verifiesToSend: Element[] = [];
+  private readonly verifiesToSend: string[] = [];
   private usable = false;
   private stream: XmppStream | undefined;
   private session: S2SUnauthedSession | undefined;
@@ -137,18 +136,18 @@ export class OutgoingStream {
 
   verify(streamId: string, key: string): Promise<VerifyResult> {
     this.lastUsed = Date.now();
-    if (this.state === 'closed') return Promise.resolve('error');
+    if (this.state === 'closed') return Promise.resolve({ error: 'remote-server-not-found', text: `no stream to ${this.remote}` });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => settle('error'), this.ctx.options.negotiationTimeout);
+      const timer = setTimeout(() => settle({ error: 'remote-server-timeout', text: `${this.remote} did not answer the verification in time` }), this.ctx.options.negotiationTimeout);
       timer.unref();
       const settle = (r: VerifyResult) => {
         clearTimeout(timer);
         this.pendingVerifies.delete(streamId);
         resolve(r);
       };
-      this.pendingVerifies.get(streamId)?.('error'); // a repeated request replaces the old one
+      this.pendingVerifies.get(streamId)?.({ error: 'conflict', text: 'replaced by a newer request for the same stream' });
       this.pendingVerifies.set(streamId, settle);
-      const el = verifyRequest(this.local, this.remote, streamId, key);
+      const el = dialbackWire(verifyRequest(this.local, this.remote, streamId, key));
       if (this.usable && this.stream) this.stream.send(el);
       else this.verifiesToSend.push(el);
     });
@@ -178,7 +177,8 @@ export class OutgoingStream {
       this.ctx.stats.stanzasBounced++;
       this.ctx.server.router.bounce(q.origin, q.stanza, condition, wasReady ? undefined : `cannot reach ${this.remote}: ${why}`);
     }
-    for (const settle of [...this.pendingVerifies.values()]) settle('error');
+    const error: VerifyResult = { error: condition === 'remote-server-timeout' ? 'remote-server-timeout' : 'remote-server-not-found', text: `cannot reach ${this.remote}: ${why}` };
+    for (const settle of [...this.pendingVerifies.values()]) settle(error);
     this.onGone();
     this.stream?.close(closeWith);
   }
@@ -322,7 +322,7 @@ export class OutgoingStream {
         this.fail('remote-server-not-found', `SASL EXTERNAL refused (${cond})`);
       }
     } else if (el.is('result', NS_DIALBACK)) this.dialbackResult(el);
-    else if (el.is('verify', NS_DIALBACK)) this.verifyAnswer(el);
+    else if (el.is('verify', NS_DIALBACK)) this.verifyElement(el);
     else if (el.is('error', NS_STREAM)) {
       const cond = el.elements[0]?.name ?? 'unknown';
       this.fail('remote-server-not-found', `stream error from the remote server: ${cond} ${el.getChildText('text', NS.streams) ?? ''}`.trim());
@@ -394,7 +394,7 @@ export class OutgoingStream {
   private startDialback(): void {
     this.log.debug('authenticating with dialback');
     this.state = 'authenticating';
-    this.stream?.send(resultRequest(this.local, this.remote, dialbackKey(this.ctx.secret, this.remote, this.local, this.remoteStreamId)));
+    this.stream?.send(dialbackWire(resultRequest(this.local, this.remote, dialbackKey(this.ctx.secret, this.remote, this.local, this.remoteStreamId))));
   }
 
   private dialbackResult(el: Element): void {
@@ -408,11 +408,30 @@ export class OutgoingStream {
     this.fail('remote-server-not-found', `dialback refused by ${this.remote} (${type ?? 'no type'}${cond !== undefined ? `: ${cond}` : ''})`);
   }
 
-  private verifyAnswer(el: Element): void {
+  /** A db:verify on our stream: the answer to one of our requests, or (some peers send them on any stream) a request to answer. */
+  private verifyElement(el: Element): void {
+    const type = el.attrs.type;
+    if (type === undefined) {
+      const result = authoritativeAnswer(el, this.ctx.secret, (d) => this.ctx.server.hosts.has(d) || this.ctx.server.components.has(d));
+      if (!result) {
+        this.fail('remote-server-not-found', 'a db:verify request without from, to or id', 'improper-addressing');
+        return;
+      }
+      this.ctx.stats.dialbackVerifiesAnswered++;
+      this.log.debug({ receiving: el.attrs.from, valid: result.valid }, 'answered a dialback verification on an outgoing stream');
+      this.stream?.send(dialbackWire(result.answer));
+      return;
+    }
     const id = el.attrs.id;
     if (id === undefined || el.attrs.from !== this.remote || el.attrs.to !== this.local) return;
-    const type = el.attrs.type;
-    this.pendingVerifies.get(id)?.(type === 'valid' ? 'valid' : type === 'invalid' ? 'invalid' : 'error');
+    const settle = this.pendingVerifies.get(id);
+    if (!settle) return;
+    if (type === 'valid' || type === 'invalid') settle(type);
+    else {
+      const error = el.getChild('error');
+      const condition = error?.elements.find((c) => c.xmlns === NS.stanzas && c.name !== 'text')?.name as StanzaErrorCondition | undefined;
+      settle({ error: condition ?? 'remote-server-not-found', text: error?.getChildText('text', NS.stanzas) ?? `${this.remote} answered the verification with an error` });
+    }
   }
 
   private authenticated(method: 'SASL EXTERNAL' | 'dialback'): void {

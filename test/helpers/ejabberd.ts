@@ -1,0 +1,202 @@
+/**
+ * A real ejabberd (Debian package, 23.01) for interop tests: a temp dir with config, Mnesia spool,
+ * log and an Erlang resolver file; c2s and s2s on free 127.0.0.1 ports; the Erlang VM as a child
+ * (no distribution, so no epmd and no node name); stopped by its PID.
+ *
+ * The VM is started with `erl -eval`, not ejabberdctl: ejabberdctl runs the system service's
+ * node, config, spool and log. The eval starts the ejabberd application, registers the accounts
+ * (ejabberd_auth:try_register) and prints a ready marker.
+ *
+ * Name resolution: ejabberd looks up SRV records with Erlang's own DNS client (inet_res), which
+ * ignores the hosts file; the file named by ERL_INETRC makes the test's DNS server
+ * (test/helpers/dnsmasq.ts) its only name server. The SRV targets' addresses are then looked up
+ * through the system resolver (getaddrinfo), so tests point SRV records at `localhost`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './prosody.js';
+
+export const ERL_BIN = '/usr/bin/erl';
+/** Where Debian's ejabberd package keeps its Erlang applications (ERL_LIBS). */
+export const EJABBERD_LIBS = '/usr/lib/x86_64-linux-gnu';
+
+/** Why ejabberd cannot be used here, or undefined when it can. */
+export function ejabberdMissing(): string | undefined {
+  if (!existsSync(ERL_BIN)) return `${ERL_BIN} not found`;
+  if (!existsSync(join(EJABBERD_LIBS, 'ejabberd-23.01-1', 'ebin', 'ejabberd.app')) && !existsSync(join(EJABBERD_LIBS, 'ejabberd-23.01', 'ebin', 'ejabberd.app'))) {
+    return `ejabberd 23.01 not found under ${EJABBERD_LIBS}`;
+  }
+  return undefined;
+}
+
+export interface EjabberdOptions {
+  domain: string;
+  /** Certificate and key (PEM files) for `domain`. */
+  certificate: string;
+  key: string;
+  /** Trusted CAs for s2s certificate checks (ejabberd `ca_file`); without it the system CAs (so dialback with a test CA). */
+  caFile?: string;
+  /** The DNS server ejabberd asks ("127.0.0.1:port"), e.g. a test dnsmasq with the peers' SRV and A records. */
+  nameserver: string;
+  /** Accounts to create: user → password. */
+  accounts?: Record<string, string>;
+  /** Extra top-level YAML lines (e.g. `s2s_use_starttls: required`). */
+  extraConfig?: string[];
+  /** Extra modules (YAML under `modules:`, name → options as a YAML flow string, e.g. '{}'). */
+  modules?: Record<string, string>;
+}
+
+export interface RunningEjabberd {
+  dir: string;
+  domain: string;
+  c2sPort: number;
+  s2sPort: number;
+  pid: number;
+  /** The tail of ejabberd's log, for failure messages. */
+  logTail(chars?: number): string;
+  stop(): Promise<void>;
+}
+
+const yamlString = (s: string) => JSON.stringify(s);
+
+function erlString(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function ipTuple(ip: string): string {
+  const parts = ip.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p))) throw new Error(`not an IPv4 address: ${ip}`);
+  return `{${parts.join(',')}}`;
+}
+
+function configYaml(opts: EjabberdOptions, c2sPort: number, s2sPort: number): string {
+  const modules: Record<string, string> = {
+    mod_disco: '{}',
+    mod_ping: '{}',
+    mod_roster: '{}',
+    mod_s2s_dialback: '{}',
+    ...opts.modules,
+  };
+  const lines = [
+    '# Written by test/helpers/ejabberd.ts',
+    `hosts: [${yamlString(opts.domain)}]`,
+    'loglevel: debug',
+    'log_rotate_count: 0',
+    'certfiles:',
+    `  - ${yamlString(opts.certificate)}`,
+    `  - ${yamlString(opts.key)}`,
+    ...(opts.caFile !== undefined ? [`ca_file: ${yamlString(opts.caFile)}`] : []),
+    'listen:',
+    `  - port: ${c2sPort}`,
+    '    ip: "127.0.0.1"',
+    '    module: ejabberd_c2s',
+    '    starttls_required: true',
+    `  - port: ${s2sPort}`,
+    '    ip: "127.0.0.1"',
+    '    module: ejabberd_s2s_in',
+    's2s_use_starttls: required',
+    'outgoing_s2s_families: [ipv4]',
+    'auth_method: internal',
+    'acl:',
+    '  local:',
+    '    user_regexp: ""',
+    'access_rules:',
+    '  local:',
+    '    allow: local',
+    '  s2s:',
+    '    allow: all',
+    's2s_access: s2s',
+    ...(opts.extraConfig ?? []),
+    'modules:',
+    ...Object.entries(modules).map(([name, o]) => `  ${name}: ${o}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Erlang resolver configuration: the given name server only (no resolv.conf, no hosts file). */
+function inetrc(nameserver: string): string {
+  const i = nameserver.lastIndexOf(':');
+  const ip = nameserver.slice(0, i);
+  const port = Number(nameserver.slice(i + 1));
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`nameserver must be ip:port, got ${nameserver}`);
+  const lines = ['{resolv_conf, ""}.', '{hosts_file, ""}.', `{nameserver, ${ipTuple(ip)}, ${port}}.`, '{lookup, [dns]}.'];
+  return `${lines.join('\n')}\n`;
+}
+
+async function stopChild(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.kill(child.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  }, ms);
+  await exited;
+  clearTimeout(timer);
+}
+
+const READY = 'canto-ejabberd-ready';
+
+/** Start ejabberd, register the accounts and wait until it says it is ready. */
+export async function startEjabberd(opts: EjabberdOptions): Promise<RunningEjabberd> {
+  const dir = mkdtempSync(join(tmpdir(), 'canto-ejabberd-'));
+  mkdirSync(join(dir, 'spool'), { recursive: true });
+  const c2sPort = await freePort();
+  const s2sPort = await freePort();
+  const configFile = join(dir, 'ejabberd.yml');
+  writeFileSync(configFile, configYaml(opts, c2sPort, s2sPort));
+  writeFileSync(join(dir, 'inetrc'), inetrc(opts.nameserver));
+  const registrations = Object.entries(opts.accounts ?? {})
+    .map(([user, password]) => `ok = ejabberd_auth:try_register(<<${erlString(user)}/utf8>>, <<${erlString(opts.domain)}/utf8>>, <<${erlString(password)}/utf8>>)`)
+    .join(', ');
+  const evalCode = `{ok, _} = application:ensure_all_started(ejabberd), ${registrations}${registrations ? ', ' : ''}io:format("${READY}~n").`;
+
+  const out = createWriteStream(join(dir, 'stdout.log'));
+  const child = spawn(ERL_BIN, ['-noinput', '-noshell', '-mnesia', 'dir', erlString(join(dir, 'spool')), '-eval', evalCode], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      HOME: dir,
+      ERL_LIBS: EJABBERD_LIBS,
+      EJABBERD_CONFIG_PATH: configFile,
+      EJABBERD_LOG_PATH: join(dir, 'ejabberd.log'),
+      ERL_INETRC: join(dir, 'inetrc'),
+      ERL_CRASH_DUMP_BYTES: '0',
+    },
+  });
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    out.write(d);
+  });
+  child.stderr?.pipe(out);
+  const logTail = (chars = 4000): string =>
+    ['stdout.log', 'ejabberd.log']
+      .map((f) => join(dir, f))
+      .filter((f) => existsSync(f))
+      .map((f) => readFileSync(f, 'utf8').slice(-chars))
+      .join('\n');
+  const stop = async (): Promise<void> => {
+    await stopChild(child, 5000);
+    out.end();
+    if (!process.env.CANTO_KEEP_EJABBERD) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`ejabberd exited (${child.exitCode ?? child.signalCode}) before it was ready`);
+      if (stdout.includes(READY)) break;
+      if (Date.now() > deadline) throw new Error('ejabberd not ready after 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    const tail = logTail(3000);
+    await stop();
+    throw new Error(`ejabberd did not start: ${(err as Error).message}\n${tail}`);
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('no PID for the ejabberd process');
+  return { dir, domain: opts.domain, c2sPort, s2sPort, pid, logTail, stop };
+}
