@@ -43,8 +43,21 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
+/**
+ * Start dnsmasq with `records`. dnsmasq binds the port on UDP and TCP; a port found free on UDP
+ * can be taken on TCP by a parallel test, so without a fixed `port` a few fresh ports are tried.
+ */
 export async function startDns(records: DnsRecords, port?: number): Promise<TestDns> {
-  const p = port ?? (await freeUdpPort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDnsOn(records, port ?? (await freeUdpPort()));
+    } catch (err) {
+      if (port !== undefined || attempt >= 5 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startDnsOn(records: DnsRecords, p: number): Promise<TestDns> {
   const args = [...(process.env.CANTO_DNS_LOG ? ['--log-queries'] : []), '-k', `--port=${p}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '-C', '/dev/null', '--pid-file=', '--log-facility=-', '--local=/test/'];
   for (const [name, ip] of Object.entries(records.hosts ?? {})) args.push(`--host-record=${name},${ip}`);
   for (const r of records.srv ?? []) {

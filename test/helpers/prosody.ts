@@ -38,6 +38,8 @@ export interface ProsodyOptions {
   secureAuth?: boolean;
   /** Accounts to create: user → password. */
   accounts?: Record<string, string>;
+  /** Enable Prosody's mod_s2s_bidi (XEP-0288; in 0.12 it ships but is not loaded unless enabled); default false. */
+  bidi?: boolean;
   /** Prosody log level written to prosody.log (default "debug": it is the first thing to read on failure). */
   logLevel?: 'debug' | 'info' | 'warn';
 }
@@ -105,8 +107,8 @@ s2s_ports = { ${s2sPort} }
 s2s_direct_tls_ports = {}
 http_ports = {}
 https_ports = {}
-modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "presence", "message" }
-modules_disabled = { "s2s_bidi" }
+modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "presence", "message"${opts.bidi === true ? ', "s2s_bidi"' : ''} }
+modules_disabled = { ${opts.bidi === true ? '' : '"s2s_bidi"'} }
 c2s_require_encryption = true
 s2s_require_encryption = true
 s2s_secure_auth = ${opts.secureAuth === true ? 'true' : 'false'}

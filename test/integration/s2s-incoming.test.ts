@@ -181,9 +181,11 @@ test('direct TLS (XEP-0368): encrypted from the first byte, ALPN xmpp-server, no
   socket.destroy();
 });
 
-test('a db:verify request that arrives on an outgoing stream is answered there (valid, invalid, item-not-found)', async () => {
-  // A raw server plays raw.test: A connects to it (direct TLS), and raw.test sends its
-  // verification requests on that stream, as some servers do, instead of on a stream of its own.
+/**
+ * A raw server playing raw.test that A connects to (direct TLS): resolves to the peer once A has
+ * connected and the test has A's stream header.
+ */
+async function rawRemote(): Promise<{ connected: Promise<RawPeer>; romeo: FakeClient; close(): Promise<void> }> {
   const cert = ca.certs.get('b.test');
   assert.ok(cert);
   let serverSide: RawPeer | undefined;
@@ -194,11 +196,33 @@ test('a db:verify request that arrives on an outgoing stream is answered there (
   const resolve = manager.resolve;
   manager.resolve = (domain) => (domain === 'raw.test' ? Promise.resolve([{ host: '127.0.0.1', port: (raw.address() as AddressInfo).port, directTls: true }]) : resolve(domain));
   const romeo = new FakeClient(a.server, 'romeo@a.test/phone');
-  try {
-    a.server.router.fromClient(romeo.session, message({ to: 'someone@raw.test', id: 'r1' }).c('body').t('hi').up());
+  const connected = (async () => {
     const peer = await waitFor(() => serverSide, { timeoutMs: 5000, message: 'A connects to raw.test' });
     await peer.expect(/<stream:stream[^>]*to='raw.test'/);
-    peer.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='R1' from='raw.test' to='a.test' version='1.0'><stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>`);
+    return peer;
+  })();
+  return {
+    connected,
+    romeo,
+    async close() {
+      manager.resolve = resolve;
+      serverSide?.socket.destroy();
+      await new Promise<void>((r) => raw.close(() => r()));
+    },
+  };
+}
+
+const RAW_HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='R1' from='raw.test' to='a.test' version='1.0'>`;
+
+test('a db:verify request that arrives on an outgoing stream is answered there (valid, invalid, item-not-found)', async () => {
+  // raw.test sends its verification requests on the stream A opened, as some servers do,
+  // instead of on a stream of its own.
+  const remote = await rawRemote();
+  const { romeo } = remote;
+  try {
+    a.server.router.fromClient(romeo.session, message({ to: 'someone@raw.test', id: 'r1' }).c('body').t('hi').up());
+    const peer = await remote.connected;
+    peer.send(`${RAW_HEADER}<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>`);
     await peer.expect(/<db:result from="a.test" to="raw.test">[0-9a-f]{64}<\/db:result>/);
     peer.send(`<db:verify from='raw.test' to='a.test' id='v1'>${dialbackKey(SECRET, 'raw.test', 'a.test', 'v1')}</db:verify>`);
     await peer.expect(/<db:verify from="a.test" to="raw.test" id="v1" type="valid"\/>/);
@@ -213,8 +237,46 @@ test('a db:verify request that arrives on an outgoing stream is answered there (
     assert.equal(bounce.getChild('error')?.elements[0]?.name, 'remote-server-not-found');
     assert.match(bounce.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? '', /dialback refused by raw.test \(error: not-authorized\)/);
   } finally {
-    manager.resolve = resolve;
-    serverSide?.socket.destroy();
-    await new Promise<void>((r) => raw.close(() => r()));
+    await remote.close();
+  }
+});
+
+test('bidi (XEP-0288) on an outgoing stream: requested before authenticating, then the peer sends its stanzas on it, from its own domain only', async () => {
+  const remote = await rawRemote();
+  const { romeo } = remote;
+  try {
+    a.server.router.fromClient(romeo.session, message({ to: 'someone@raw.test', id: 'b1' }).c('body').t('hi').up());
+    const peer = await remote.connected;
+    peer.send(`${RAW_HEADER}<stream:features><bidi xmlns='urn:xmpp:features:bidi'/><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>`);
+    await peer.expect(/<bidi xmlns="urn:xmpp:bidi"\/><db:result from="a.test" to="raw.test">/);
+    peer.send(`<db:result from='raw.test' to='a.test' type='valid'/>`);
+    await peer.expect(/<message [^>]*id="b1"/);
+    peer.send(`<message from='juliet@raw.test/x' to='romeo@a.test/phone' id='back1'><body>over the same stream</body></message>`);
+    const back = await waitFor(() => romeo.sent.find((e) => e.attrs.id === 'back1'), { timeoutMs: 5000, message: 'the peer\'s message arrives' });
+    assert.equal(back.attrs.from, 'juliet@raw.test/x');
+    // Only raw.test → a.test is authenticated on this stream.
+    peer.send(`<message from='mallory@elsewhere.test' to='romeo@a.test/phone' id='back2'><body>spoofed</body></message>`);
+    await peer.expect(/<invalid-from xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/);
+    assert.ok(!romeo.sent.some((e) => e.attrs.id === 'back2'));
+  } finally {
+    await remote.close();
+  }
+});
+
+test('a stanza on an outgoing stream that is not bidirectional closes it with unsupported-stanza-type', async () => {
+  const remote = await rawRemote();
+  const { romeo } = remote;
+  try {
+    a.server.router.fromClient(romeo.session, message({ to: 'someone@raw.test', id: 'n1' }).c('body').t('hi').up());
+    const peer = await remote.connected;
+    peer.send(`${RAW_HEADER}<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>`);
+    await peer.expect(/<db:result from="a.test" to="raw.test">/);
+    peer.send(`<db:result from='raw.test' to='a.test' type='valid'/>`);
+    await peer.expect(/<message [^>]*id="n1"/);
+    peer.send(`<message from='juliet@raw.test/x' to='romeo@a.test/phone' id='wrongway'><body>x</body></message>`);
+    await peer.expect(/<unsupported-stanza-type xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/);
+    assert.ok(!romeo.sent.some((e) => e.attrs.id === 'wrongway'));
+  } finally {
+    await remote.close();
   }
 });

@@ -36,8 +36,12 @@ function ping(server: Server, from: FakeClient, to: string, id: string): void {
   server.router.fromClient(from.session, q);
 }
 
-/** Message, subscription handshake and pings in both directions between romeo@a.test and juliet@b.test. */
-async function exerciseBothWays(a: Server, b: Server): Promise<void> {
+/**
+ * Message, subscription handshake and pings in both directions between romeo@a.test and
+ * juliet@b.test. `oneStream`: with SASL EXTERNAL and bidi (XEP-0288) on both sides, a's stream
+ * carries everything both ways and b opens none; otherwise one stream per direction.
+ */
+async function exerciseBothWays(a: Server, b: Server, oneStream = false): Promise<void> {
   // The s2s_unauthed → s2s transition goes through the SessionManager and is announced.
   const authenticated: string[] = [];
   for (const [name, s] of [['a', a], ['b', b]] as const) {
@@ -79,12 +83,17 @@ async function exerciseBothWays(a: Server, b: Server): Promise<void> {
   const approval = await until('subscription approval at a', find(romeo, (e) => e.name === 'presence' && e.attrs.type === 'subscribed'));
   assert.equal(approval.attrs.from, 'juliet@b.test');
 
-  assert.deepEqual(authenticated.sort(), ['a incoming b.test→a.test s2s', 'a outgoing a.test→b.test s2s', 'b incoming a.test→b.test s2s', 'b outgoing b.test→a.test s2s']);
+  assert.deepEqual(
+    authenticated.sort(),
+    oneStream
+      ? ['a outgoing a.test→b.test s2s', 'b incoming a.test→b.test s2s']
+      : ['a incoming b.test→a.test s2s', 'a outgoing a.test→b.test s2s', 'b incoming a.test→b.test s2s', 'b outgoing b.test→a.test s2s'],
+  );
 
-  // The streams are reused: one outgoing stream per direction.
+  // The streams are reused: one outgoing stream per direction (or a's only, bidirectional).
   const outgoing = (s: Server) => [...s.sessions.all].filter((x) => (x.type === 's2s' || x.type === 's2s_unauthed') && x.direction === 'outgoing');
   assert.equal(outgoing(a).length, 1);
-  assert.equal(outgoing(b).length, 1);
+  assert.equal(outgoing(b).length, oneStream ? 0 : 1);
   assert.ok(outgoing(a).every((x) => x.type === 's2s' && x.fromHost === 'a.test' && x.toHost === 'b.test'));
   const incoming = [...b.sessions.all].find((x) => x.type === 's2s' && x.direction === 'incoming');
   assert.ok(incoming?.type === 's2s' && incoming.fromHost === 'a.test' && incoming.toHost === 'b.test');
@@ -129,15 +138,34 @@ test('dialback started by both servers at the same moment: no deadlock, each ver
   }
 });
 
-test('federation with SASL EXTERNAL when the certificates verify', async () => {
+test('federation with SASL EXTERNAL when the certificates verify: one bidirectional stream (XEP-0288) carries both ways', async () => {
   const pair = await startPair(ca, { trustCa: true });
   try {
-    await exerciseBothWays(pair.a.server, pair.b.server);
+    await exerciseBothWays(pair.a.server, pair.b.server, true);
     const sa = s2sStats(pair.a.server);
     const sb = s2sStats(pair.b.server);
     assert.ok(sa && sb);
     assert.equal(sa.authDialback + sb.authDialback, 0, 'no dialback needed');
     assert.equal(sa.dialbackVerifiesAnswered + sb.dialbackVerifiesAnswered, 0);
+    assert.equal(sa.authExternal, 1, `a authenticated its one stream: ${JSON.stringify(sa)}`);
+    assert.equal(sb.authExternal, 1, `b authenticated a's stream: ${JSON.stringify(sb)}`);
+    assert.equal(sa.bidiStreams, 1);
+    assert.equal(sb.bidiStreams, 1);
+    assert.equal(sa.incomingStreams + sb.outgoingStreams, 0, 'b never connected to a');
+    assert.ok(sb.stanzasOut > 0 && sa.stanzasIn > 0, 'b sent over a\'s stream');
+  } finally {
+    await pair.stop();
+  }
+});
+
+test('with [s2s] bidi = false on one side: one stream per direction, as RFC 6120 has it', async () => {
+  const pair = await startPair(ca, { trustCa: true, adjustB: (c) => (c.s2s.bidi = false) });
+  try {
+    await exerciseBothWays(pair.a.server, pair.b.server);
+    const sa = s2sStats(pair.a.server);
+    const sb = s2sStats(pair.b.server);
+    assert.ok(sa && sb);
+    assert.equal(sa.bidiStreams + sb.bidiStreams, 0);
     assert.ok(sa.authExternal >= 2 && sb.authExternal >= 2, `${JSON.stringify(sa)} ${JSON.stringify(sb)}`);
   } finally {
     await pair.stop();

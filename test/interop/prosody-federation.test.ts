@@ -54,7 +54,7 @@ interface Federation {
   juliet: LoggedInClient;
 }
 
-async function startFederation(trustCa: boolean): Promise<Federation> {
+async function startFederation(trustCa: boolean, bidi = false): Promise<Federation> {
   if (!ca) throw new Error('no test CA');
   if (!(await portBindable(CANTO_S2S_ADDRESS, CANTO_S2S_PORT))) throw new Error(`${CANTO_S2S_ADDRESS}:${CANTO_S2S_PORT} is in use`);
   const prosodyCert = ca.certs.get(PROSODY);
@@ -67,6 +67,7 @@ async function startFederation(trustCa: boolean): Promise<Federation> {
     caFile: trustCa ? ca.caFile : undefined,
     hosts: { [CANTO]: CANTO_S2S_ADDRESS },
     secureAuth: trustCa,
+    bidi,
     accounts: { juliet: PASSWORD },
   });
   let canto: TestServer | undefined;
@@ -140,6 +141,41 @@ describe('federation with Prosody', { skip, timeout: 60_000 }, () => {
       assert.ok(stats, 's2s module active');
       assert.ok(stats.authExternal >= 2, `SASL EXTERNAL used both ways (authExternal=${stats.authExternal})`);
       assert.equal(stats.authDialback, 0);
+      assert.equal(stats.authFailures, 0);
+    } finally {
+      await stopFederation(f);
+    }
+  });
+
+  test('bidirectional stream (XEP-0288, Prosody mod_s2s_bidi) with EXTERNAL: one connection carries both ways', async () => {
+    let f: Federation | undefined;
+    try {
+      f = await startFederation(true, true);
+      const fed = f;
+      await withLog(fed, () => exerciseFederation(peers(fed)));
+      const stats = s2sStats(fed.canto.server);
+      assert.ok(stats, 's2s module active');
+      assert.equal(stats.outgoingStreams, 1, 'Canto opened one stream');
+      assert.equal(stats.incomingStreams, 0, 'Prosody never connected to Canto: it answered over Canto\'s stream');
+      assert.equal(stats.bidiStreams, 1);
+      assert.ok(stats.stanzasIn > 0);
+      assert.equal(stats.authFailures, 0);
+    } finally {
+      await stopFederation(f);
+    }
+  });
+
+  test('bidirectional streams with dialback: Prosody opens its own stream to verify, both become bidirectional, everything arrives', async () => {
+    let f: Federation | undefined;
+    try {
+      f = await startFederation(false, true);
+      const fed = f;
+      await withLog(fed, () => exerciseFederation(peers(fed)));
+      const stats = s2sStats(fed.canto.server);
+      assert.ok(stats, 's2s module active');
+      assert.equal(stats.outgoingStreams, 1, 'Canto opened one stream');
+      // Dialback makes Prosody connect back (to verify Canto's key); it asks for bidi there too.
+      assert.equal(stats.bidiStreams, 2, 'both streams bidirectional');
       assert.equal(stats.authFailures, 0);
     } finally {
       await stopFederation(f);

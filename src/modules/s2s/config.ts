@@ -39,6 +39,7 @@ const schema = defaultedTable({
   ...listener(['*'], [5269]),
   direct_tls_ports: ports([]),
   secure_auth: z.boolean().default(false),
+  bidi: z.boolean().default(true),
   insecure_domains: list(domain),
   secure_domains: list(domain),
   ca_file: z.string().min(1).optional(),
@@ -52,6 +53,8 @@ const schema = defaultedTable({
 export interface S2SConfig extends ListenerConfig {
   direct_tls_ports: number[];
   secure_auth: boolean;
+  /** XEP-0288: offer and request bidirectional streams (one connection both ways). */
+  bidi: boolean;
   insecure_domains: string[];
   secure_domains: string[];
   ca_file?: string; // absolute path

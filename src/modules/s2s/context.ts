@@ -7,6 +7,7 @@ import type { S2SDns } from './dns.js';
 import type { ModuleServer } from '../../core/server.js';
 import type { Logger } from '../../core/logging.js';
 import type { XmppStream } from '../../core/xmpp-stream.js';
+import type { Element } from '../../xml/element.js';
 import { NS_STREAM } from '../../xml/element.js';
 import { escapeAttr } from '../../xml/escape.js';
 import { NS } from '../../xml/ns.js';
@@ -26,6 +27,8 @@ export interface S2SStats {
   authFailures: number;
   /** db:verify requests we answered as the authoritative server. */
   dialbackVerifiesAnswered: number;
+  /** Streams on which XEP-0288 bidirectionality was negotiated, either direction. */
+  bidiStreams: number;
   stanzasIn: number;
   stanzasOut: number;
   /** Stanzas bounced because no stream to their domain could be made. */
@@ -35,7 +38,7 @@ export interface S2SStats {
 export function emptyStats(): S2SStats {
   return {
     incomingStreams: 0, outgoingStreams: 0, connectFailures: 0, authExternal: 0, authDialback: 0, authFailures: 0,
-    dialbackVerifiesAnswered: 0, stanzasIn: 0, stanzasOut: 0, stanzasBounced: 0,
+    dialbackVerifiesAnswered: 0, bidiStreams: 0, stanzasIn: 0, stanzasOut: 0, stanzasBounced: 0,
   };
 }
 
@@ -62,6 +65,17 @@ export interface DialbackVerifier {
   verify(local: string, remote: string, streamId: string, key: string): Promise<VerifyResult>;
 }
 
+/** A way to send stanzas for a (local, remote) pair over a stream the peer opened (XEP-0288). */
+export interface BidiRoute {
+  send(stanza: Element): void;
+}
+
+/** Where incoming bidirectional streams offer themselves for sending (the OutgoingManager). */
+export interface BidiRoutes {
+  /** Use `route` for stanzas from `local` to `remote`; returns the function that withdraws it. */
+  addBidiRoute(local: string, remote: string, route: BidiRoute): () => void;
+}
+
 export interface S2SContext {
   server: ModuleServer;
   log: Logger;
@@ -71,6 +85,7 @@ export interface S2SContext {
   stats: S2SStats;
   options: S2SOptions;
   verifier: DialbackVerifier;
+  bidiRoutes: BidiRoutes;
   /** SRV and address lookups (`[s2s] dns_servers`, else the system's). */
   dns: S2SDns;
 }

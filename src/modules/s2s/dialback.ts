@@ -11,6 +11,9 @@ import type { StanzaErrorCondition } from '../../xml/stanza.js';
 
 export const NS_DIALBACK = 'jabber:server:dialback';
 export const NS_DIALBACK_FEATURE = 'urn:xmpp:features:dialback';
+/** XEP-0288: the stream feature and the request. */
+export const NS_BIDI_FEATURE = 'urn:xmpp:features:bidi';
+export const NS_BIDI = 'urn:xmpp:bidi';
 
 export function dialbackKey(secret: string, receiving: string, originating: string, streamId: string): string {
   const hmacKey = createHash('sha256').update(secret).digest('hex');

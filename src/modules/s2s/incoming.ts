@@ -13,7 +13,7 @@ import { XmppStream } from '../../core/xmpp-stream.js';
 import { isStanza, newSessionId, type Framing, type S2SSession, type S2SUnauthedSession } from '../../core/session.js';
 import { SocketConnection } from '../../net/socket-connection.js';
 import { prepareDomain, tryParseJid } from '../../jid/index.js';
-import { answer, authoritativeAnswer, dialbackFeature, dialbackWire, NS_DIALBACK } from './dialback.js';
+import { answer, authoritativeAnswer, dialbackFeature, dialbackWire, NS_BIDI, NS_BIDI_FEATURE, NS_DIALBACK } from './dialback.js';
 import { writeStreamHeader, type S2SContext } from './context.js';
 
 export interface IncomingHandle {
@@ -43,6 +43,11 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
   let streamTo: string | undefined;
   let streamFrom: string | undefined;
   let saslDone = false;
+  /** The domain SASL EXTERNAL authenticated. */
+  let saslFrom: string | undefined;
+  /** XEP-0288: the peer asked for a bidirectional stream; its authenticated pairs become routes for us. */
+  let bidi = false;
+  const withdrawRoutes: Array<() => void> = [];
   stats.incomingStreams++;
 
   const conn = new SocketConnection(socket, {
@@ -53,6 +58,7 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
     error: (err) => log.debug({ err: err.message }, 'socket error'),
     close: () => {
       clearTimeout(authTimer);
+      for (const withdraw of withdrawRoutes.splice(0)) withdraw();
       live.delete(handle);
       s.disposed();
       log.debug('incoming s2s connection closed');
@@ -135,6 +141,8 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
     session.streamId = randomBytes(12).toString('base64url');
     writeStreamHeader(s, { from: to, to: streamFrom, id: session.streamId });
     s.send(features());
+    // After SASL success and this restart, the authenticated pair may be used the other way.
+    if (saslFrom !== undefined && withdrawRoutes.length === 0) offerBidiRoute(saslFrom, to);
   }
 
   function features(): Element {
@@ -150,6 +158,7 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
     }
     const dialbackAllowed = streamFrom !== undefined ? !security.requiresCertificate(streamFrom) : !server.config.s2s.secure_auth;
     if (dialbackAllowed) f.cnode(dialbackFeature());
+    if (server.config.s2s.bidi && pairs.size === 0) f.c('bidi', { xmlns: NS_BIDI_FEATURE });
     return f;
   }
 
@@ -159,6 +168,7 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
     else if (el.is('auth', NS.sasl)) saslExternal(el);
     else if (el.is('result', NS_DIALBACK)) dialbackResult(el);
     else if (el.is('verify', NS_DIALBACK)) dialbackVerify(el);
+    else if (el.is('bidi', NS_BIDI)) requestBidi();
     else if (el.xmlns === NS.server && (el.name === 'message' || el.name === 'presence' || el.name === 'iq')) stanza(el);
     else s.close({ condition: 'unsupported-stanza-type', text: `<${el.name} xmlns='${el.xmlns}'/> is not understood here` });
   }
@@ -182,6 +192,17 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
       });
   }
 
+  /** XEP-0288 §2.2: after TLS, before authenticating; no answer. Ignored when not offered. */
+  function requestBidi(): void {
+    if (bidi || !conn.encrypted || !server.config.s2s.bidi || pairs.size > 0) {
+      log.debug('ignoring a bidi request that was not offered');
+      return;
+    }
+    bidi = true;
+    stats.bidiStreams++;
+    log.debug('the peer asked for a bidirectional stream');
+  }
+
   function saslFailure(condition: string, why: string): void {
     stats.authFailures++;
     log.info({ reason: why }, 'SASL EXTERNAL refused');
@@ -202,6 +223,7 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
     if (!check.valid) return saslFailure('not-authorized', check.reason ?? 'certificate not valid');
     s.send(new Element('success', { xmlns: NS.sasl }));
     saslDone = true;
+    saslFrom = authzid;
     authenticated(authzid, streamTo, 'SASL EXTERNAL');
     session.resetStream();
   }
@@ -217,7 +239,24 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
       s.close({ condition: 'policy-violation', text: `${from} may not connect to ${to}` });
       return;
     }
-    log.info({ from, to, method }, 'incoming s2s stream authenticated');
+    log.info({ from, to, method, bidi }, 'incoming s2s stream authenticated');
+  }
+
+  /**
+   * On a bidirectional stream, stanzas from `to` to `from` (an authenticated pair, reversed) may
+   * use it from now on: called once the peer can take stanzas (after the dialback answer; after
+   * the stream restart that follows SASL success).
+   */
+  function offerBidiRoute(from: string, to: string): void {
+    if (!bidi || session.destroyed || !pairs.has(pairKey(from, to))) return;
+    withdrawRoutes.push(
+      ctx.bidiRoutes.addBidiRoute(to, from, {
+        send: (stanza) => {
+          session.lastActivity = Date.now();
+          s.send(stanza);
+        },
+      }),
+    );
   }
 
   function dialbackResult(el: Element): void {
@@ -246,6 +285,7 @@ export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<Incomi
         if (result === 'valid') {
           authenticated(from, to, 'dialback');
           reply('valid');
+          offerBidiRoute(from, to);
           return;
         }
         stats.authFailures++;

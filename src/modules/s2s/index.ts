@@ -84,11 +84,14 @@ export default defineModule({
         authTimeout: mod.options.auth_timeout,
         queueSize: mod.options.queue_size,
       },
-      verifier: { verify: () => Promise.resolve({ error: 'internal-server-error' }) }, // replaced just below
+      // Both replaced just below by the OutgoingManager, which needs the context to be made.
+      verifier: { verify: () => Promise.resolve({ error: 'internal-server-error' }) },
+      bidiRoutes: { addBidiRoute: () => () => undefined },
       dns: s2sDns(cfg.dns_servers, dnsPromises),
     };
     const outgoing = new OutgoingManager(ctx);
     ctx.verifier = outgoing;
+    ctx.bidiRoutes = outgoing;
     mod.provides('s2s', { stats: ctx.stats, outgoing });
 
     const deliver = (event: EventMap['route/remote']): true | undefined => {

@@ -14,9 +14,10 @@ import type { StanzaErrorCondition } from '../../xml/stanza.js';
 import { XmppStream } from '../../core/xmpp-stream.js';
 import { newSessionId, type CloseReason, type Framing, type S2SUnauthedSession, type StanzaOrigin } from '../../core/session.js';
 import { SocketConnection } from '../../net/socket-connection.js';
-import { authoritativeAnswer, dialbackKey, dialbackWire, NS_DIALBACK, NS_DIALBACK_FEATURE, resultRequest, verifyRequest } from './dialback.js';
+import { authoritativeAnswer, dialbackKey, dialbackWire, NS_BIDI, NS_BIDI_FEATURE, NS_DIALBACK, NS_DIALBACK_FEATURE, resultRequest, verifyRequest } from './dialback.js';
+import { tryParseJid } from '../../jid/index.js';
 import { resolveTargets, type ConnectTarget } from './resolve.js';
-import { writeStreamHeader, type DialbackVerifier, type S2SContext, type VerifyResult } from './context.js';
+import { writeStreamHeader, type BidiRoute, type BidiRoutes, type DialbackVerifier, type S2SContext, type VerifyResult } from './context.js';
 
 interface Queued {
   stanza: Element;
@@ -26,8 +27,10 @@ interface Queued {
 class ConnectTimeoutError extends Error {}
 
 
-export class OutgoingManager implements DialbackVerifier {
+export class OutgoingManager implements DialbackVerifier, BidiRoutes {
   private readonly streams = new Map<string, OutgoingStream>();
+  /** Incoming streams the peer made bidirectional (XEP-0288), by "local remote". */
+  private readonly bidi = new Map<string, BidiRoute>();
   /**
    * Where to connect for a domain. Replaceable (tests, or a future DNSSEC/POSH resolver); the
    * default reads `[s2s.hosts]` at each call, then DNS.
@@ -38,9 +41,28 @@ export class OutgoingManager implements DialbackVerifier {
     this.resolve = (domain) => resolveTargets(domain, ctx.server.config.s2s.hosts, ctx.dns.srv);
   }
 
-  /** Send (or queue) a stanza from `local` to `remote`. */
+  /**
+   * Send (or queue) a stanza from `local` to `remote`: over a bidirectional stream the peer
+   * opened when there is one, else over our own stream to it (made when there is none).
+   */
   send(local: string, remote: string, stanza: Element, origin: StanzaOrigin): void {
+    const route = this.bidi.get(`${local} ${remote}`);
+    if (route) {
+      this.ctx.stats.stanzasOut++;
+      route.send(stanza);
+      return;
+    }
     this.get(local, remote).send(stanza, origin);
+  }
+
+  addBidiRoute(local: string, remote: string, route: BidiRoute): () => void {
+    const k = `${local} ${remote}`;
+    this.bidi.set(k, route);
+    // Stanzas already waiting for our own stream leave now, in order, over the peer's stream.
+    this.streams.get(k)?.handOver(route);
+    return () => {
+      if (this.bidi.get(k) === route) this.bidi.delete(k);
+    };
   }
 
   verify(local: string, remote: string, streamId: string, key: string): Promise<VerifyResult> {
@@ -68,7 +90,12 @@ export class OutgoingManager implements DialbackVerifier {
 
   /** For tests and operators: the pairs with a stream, and its state. */
   describe(): Array<{ local: string; remote: string; state: string }> {
-    return [...this.streams.values()].map((s) => ({ local: s.local, remote: s.remote, state: s.state }));
+    const own = [...this.streams.values()].map((s) => ({ local: s.local, remote: s.remote, state: s.bidi ? `${s.state} (bidirectional)` : s.state }));
+    const theirs = [...this.bidi.keys()].map((k) => {
+      const [local = '', remote = ''] = k.split(' ');
+      return { local, remote, state: 'over the peer\'s bidirectional stream' };
+    });
+    return [...own, ...theirs];
   }
 
   shutdown(): void {
@@ -88,6 +115,8 @@ export class OutgoingStream {
   private remoteStreamId = '';
   private saslDone = false;
   private dialbackOffered = false;
+  /** XEP-0288 negotiated: the peer may send its stanzas to us over this stream. */
+  bidi = false;
   private lastUsed = Date.now();
   private negotiationTimer: NodeJS.Timeout | undefined;
   private readonly log;
@@ -156,6 +185,15 @@ export class OutgoingStream {
   closeIdle(): void {
     this.log.info('closing idle outgoing stream');
     this.fail('remote-server-not-found', 'idle');
+  }
+
+  /** Send what waits in the queue over `route` instead (a bidirectional stream the peer opened). */
+  handOver(route: BidiRoute): void {
+    if (this.state === 'ready') return;
+    for (const q of this.queue.splice(0)) {
+      this.ctx.stats.stanzasOut++;
+      route.send(q.stanza);
+    }
   }
 
   /**
@@ -323,6 +361,7 @@ export class OutgoingStream {
       }
     } else if (el.is('result', NS_DIALBACK)) this.dialbackResult(el);
     else if (el.is('verify', NS_DIALBACK)) this.verifyElement(el);
+    else if (el.xmlns === NS.server && (el.name === 'message' || el.name === 'presence' || el.name === 'iq')) this.stanzaFromPeer(el);
     else if (el.is('error', NS_STREAM)) {
       const cond = el.elements[0]?.name ?? 'unknown';
       this.fail('remote-server-not-found', `stream error from the remote server: ${cond} ${el.getChildText('text', NS.streams) ?? ''}`.trim());
@@ -354,6 +393,13 @@ export class OutgoingStream {
     if (certRequired && !peer.valid) {
       this.fail('remote-server-not-found', `the certificate of ${this.remote} is not valid and secure authentication is required: ${peer.reason ?? ''}`, 'policy-violation');
       return;
+    }
+    if (!this.bidi && this.ctx.server.config.s2s.bidi && features.getChild('bidi', NS_BIDI_FEATURE)) {
+      // XEP-0288 §2.2: asked for before authenticating; there is no answer to wait for.
+      this.bidi = true;
+      this.ctx.stats.bidiStreams++;
+      this.log.debug('requesting a bidirectional stream');
+      stream.send(new Element('bidi', { xmlns: NS_BIDI }));
     }
     const mechanisms = features.getChild('mechanisms', NS.sasl)?.getChildren('mechanism').map((m) => m.getText().trim()) ?? [];
     this.dialbackOffered = features.getChild('dialback', NS_DIALBACK_FEATURE) !== undefined;
@@ -432,6 +478,33 @@ export class OutgoingStream {
       const condition = error?.elements.find((c) => c.xmlns === NS.stanzas && c.name !== 'text')?.name as StanzaErrorCondition | undefined;
       settle({ error: condition ?? 'remote-server-not-found', text: error?.getChildText('text', NS.stanzas) ?? `${this.remote} answered the verification with an error` });
     }
+  }
+
+  /**
+   * A stanza the peer sent on our stream: only on a bidirectional stream, once authenticated, and
+   * only from the peer's domain to ours (XEP-0288 §2.2: what the stream authenticated, reversed).
+   */
+  private stanzaFromPeer(el: Element): void {
+    const session = this.session;
+    if (!session) return;
+    if (!this.bidi || this.state !== 'ready') {
+      this.fail('remote-server-not-found', `the remote server sent a <${el.name}/> on a stream that is not bidirectional`, { condition: 'unsupported-stanza-type', text: 'this stream is not bidirectional' });
+      return;
+    }
+    const from = tryParseJid(el.attrs.from ?? '');
+    const to = tryParseJid(el.attrs.to ?? '');
+    if (!from || !to) {
+      this.fail('remote-server-not-found', 'a stanza without valid from and to on a bidirectional stream', 'improper-addressing');
+      return;
+    }
+    if (from.domain !== this.remote || to.domain !== this.local) {
+      this.fail('remote-server-not-found', `a stanza from ${from.domain} to ${to.domain} on the bidirectional stream ${this.local} → ${this.remote}`, { condition: 'invalid-from', text: `only ${this.remote} → ${this.local} is authenticated on this stream` });
+      return;
+    }
+    this.lastUsed = Date.now();
+    this.ctx.stats.stanzasIn++;
+    const stanza = this.ctx.server.sessions.receive(session, el);
+    if (stanza !== undefined) this.ctx.server.router.route(session, stanza);
   }
 
   private authenticated(method: 'SASL EXTERNAL' | 'dialback'): void {
