@@ -50,7 +50,7 @@ test('defaults: serve localhost with the documented values', () => {
   });
   assert.equal(c.s2s.ca_file, undefined);
   assert.deepEqual(c.s2s, {
-    interfaces: ['*'], ports: [5269], direct_tls_ports: [], secure_auth: false, insecure_domains: [],
+    interfaces: ['*'], ports: [5269], direct_tls_ports: [], secure_auth: false, bidi: true, insecure_domains: [],
     secure_domains: [], idle_timeout: 300_000, dns_servers: [], hosts: {},
   });
   assert.deepEqual(c.component_listener, { interfaces: ['127.0.0.1'], ports: [5347] });
