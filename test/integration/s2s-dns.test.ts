@@ -2,11 +2,13 @@
  * Issue 12 point 4: server-to-server resolution against a real DNS server (dnsmasq on loopback):
  * SRV priority and weight order, the "." no-service record, NXDOMAIN falling back to the domain
  * itself, A records of SRV targets resolved through `[s2s] dns_servers`, and a connection that
- * fails on the first SRV target going on to the next.
+ * fails on the first SRV target going on to the next; a target with only an AAAA record reached
+ * over IPv6; a DNS server that never answers bouncing what waited with remote-server-timeout.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { FakeClient } from '../../src/testing/index.js';
 import { message } from '../../src/xml/stanza.js';
@@ -88,5 +90,60 @@ test('federation through [s2s] dns_servers: SRV target A records via that server
     assert.equal(s2sStats(pair.a.server)?.connectFailures, 1, 'the first SRV target (closed port) failed first');
   } finally {
     await pair.stop();
+  }
+});
+
+test('a SRV target with only an AAAA record is reached over IPv6 (::1)', { skip, timeout: 30_000 }, async () => {
+  assert.ok(ca);
+  const dnsPort = await freeUdpPort();
+  const pair = await startPair(ca, {
+    trustCa: false,
+    adjustA: (c) => {
+      delete c.s2s.hosts['b.test'];
+      c.s2s.dns_servers = [`127.0.0.1:${dnsPort}`];
+    },
+    adjustB: (c) => (c.s2s.interfaces = ['::1']), // b.test listens on IPv6 loopback only
+  });
+  try {
+    const dns = await startDns({ hosts: { 'v6only.b.test': '::1' }, srv: [{ name: '_xmpp-server._tcp.b.test', target: 'v6only.b.test', port: pair.b.server.port('s2s') }] }, dnsPort);
+    dnsServers.push(dns);
+    const romeo = new FakeClient(pair.a.server, 'romeo@a.test/phone');
+    const juliet = new FakeClient(pair.b.server, 'juliet@b.test/balcony');
+    romeo.send(message({ to: 'juliet@b.test/balcony', type: 'chat', id: 'v6' }).c('body').t('over IPv6').root());
+    const got = await juliet.receives((e) => e.attrs.id === 'v6', { timeoutMs: 15_000 });
+    assert.equal(got.getChildText('body'), 'over IPv6');
+    const incoming = [...pair.b.server.sessions.all].find((s) => s.type === 's2s' && s.direction === 'incoming');
+    assert.equal(incoming?.ip, '::1', 'a connected to b over IPv6');
+  } finally {
+    await pair.stop();
+  }
+});
+
+test('a DNS server that never answers: the queued stanza bounces with remote-server-timeout, bounded by the timeouts', { skip, timeout: 40_000 }, async () => {
+  assert.ok(ca);
+  // A UDP socket that reads queries and answers none.
+  const silent = createSocket('udp4');
+  silent.on('message', () => {});
+  await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+  const pair = await startPair(ca, {
+    trustCa: false,
+    adjustA: (c) => {
+      delete c.s2s.hosts['b.test'];
+      c.s2s.dns_servers = [`127.0.0.1:${silent.address().port}`];
+      c.modules.s2s = { connect_timeout: '3s', negotiation_timeout: '20s' };
+    },
+  });
+  try {
+    const romeo = new FakeClient(pair.a.server, 'romeo@a.test/phone');
+    const started = Date.now();
+    romeo.send(message({ to: 'juliet@b.test/balcony', type: 'chat', id: 'lost' }).c('body').t('anyone?').root());
+    const bounce = await romeo.receives((e) => e.attrs.id === 'lost', { timeoutMs: 30_000 });
+    assert.equal(bounce.attrs.type, 'error');
+    assert.equal(bounce.getChild('error')?.elements[0]?.name, 'remote-server-timeout');
+    // SRV lookups fail after ~5 s (bounded resolver), then the address lookup inside the 3 s connect timeout.
+    assert.ok(Date.now() - started < 15_000, `bounced after ${Date.now() - started} ms`);
+  } finally {
+    await pair.stop();
+    silent.close();
   }
 });

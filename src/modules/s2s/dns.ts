@@ -21,7 +21,9 @@ type LookupAddress = { address: string; family: number };
 /** The resolver for `servers` ("IP" or "IP:port", "[IPv6]:port"); the system's when empty. */
 export function s2sDns(servers: readonly string[], system: SrvResolver): S2SDns {
   if (servers.length === 0) return { srv: system, lookup: undefined };
-  const resolver = new Resolver();
+  // Bounded: a silent server fails a lookup in about 5 s (2 tries of 2.5 s), not c-ares' default
+  // of 4 tries with growing timeouts, so the connection attempt's own timeout still decides.
+  const resolver = new Resolver({ timeout: 2500, tries: 2 });
   resolver.setServers([...servers]);
   const addresses = async (hostname: string): Promise<LookupAddress[]> => {
     const family = isIP(hostname);
