@@ -30,6 +30,11 @@ export interface Connection {
   end(): void;
   /** Close at once. */
   destroy(): void;
+  /**
+   * Stop reading from the peer until the returned function is called (holds are counted).
+   * Absent on transports that cannot pause reading (BOSH, WebSocket).
+   */
+  holdReading?(): () => void;
   /** Upgrade to TLS in place (STARTTLS); absent on transports that cannot (BOSH, WebSocket). */
   startTls?(opts: StartTlsOptions): Promise<void>;
   /** The TLS socket once encrypted (for channel binding); absent otherwise. */

@@ -82,6 +82,12 @@ export interface ModuleApi<O extends object = object> {
   /** Hook an event on the server-wide bus. */
   hookGlobal<E extends EventName>(event: E, handler: Handler<E>, priority?: number): void;
   fire<E extends EventName>(event: E, payload: EventMap[E]): boolean;
+  /**
+   * Fire an event on this module's bus whose handlers may hold it (EventBus.dispatch): a boolean
+   * when nobody held it, else a promise of whether some handler handled it. Return that promise
+   * from a stanza handler so the router (and the sender's in-order completion) waits for it.
+   */
+  dispatch<E extends EventName>(event: E, payload: EventMap[E]): boolean | Promise<boolean>;
   /** Advertise a disco#info feature for this host. */
   addFeature(ns: string): void;
   addIdentity(identity: DiscoIdentity): void;
@@ -175,6 +181,9 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     },
     fire(event, payload) {
       return bus.fire(event, payload);
+    },
+    dispatch(event, payload) {
+      return bus.dispatch(event, payload);
     },
     addFeature(ns) {
       cleanups.push(needHost('addFeature').addFeature(ns));

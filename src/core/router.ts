@@ -23,6 +23,13 @@ import { isBound, type StanzaOrigin, type StreamSession } from './session.js';
 
 const IQ_TYPES = new Set(['get', 'set', 'result', 'error']);
 
+/**
+ * When routing a stanza is complete: undefined when it completed before route() returned (the
+ * common case), else a promise that settles (never rejects) once a handler that held it is done
+ * and the stanza was delivered, stored, answered or bounced.
+ */
+export type Completion = Promise<void> | undefined;
+
 export interface RouteOptions {
   /** The sender-side events already ran (a stanza forwarded from another cluster worker). */
   senderSideDone?: boolean;
@@ -38,16 +45,19 @@ export class Router {
   /**
    * A stanza received from a client session (after its `in` filters): check it, stamp `from`,
    * route it. Closes the stream when the stanza breaks the stream rules (the session is told why).
+   * Returns a promise when a handler holds the stanza (async work, e.g. storing it offline): it
+   * settles once the stanza is delivered, stored, answered or bounced. The client session waits
+   * for it before routing the session's next stanza, so a session's stanzas complete in order.
    */
-  fromClient(origin: StreamSession, stanza: Element): void {
+  fromClient(origin: StreamSession, stanza: Element): Completion {
     if (!isBound(origin)) {
       origin.close({ condition: 'not-authorized', text: 'stanzas are not allowed before authentication and resource binding' });
-      return;
+      return undefined;
     }
     const kind = stanza.name;
     if (kind !== 'message' && kind !== 'presence' && kind !== 'iq') {
       origin.close({ condition: 'unsupported-stanza-type', text: `<${kind}/> is not a stanza` });
-      return;
+      return undefined;
     }
     const claimed = stanza.attrs.from;
     let from: Jid;
@@ -55,31 +65,31 @@ export class Router {
       const parsed = tryParseJid(claimed);
       if (!parsed || (parsed.full !== origin.fullJid && parsed.full !== `${origin.username}@${origin.host}`)) {
         origin.close({ condition: 'invalid-from', text: 'the from address does not match this session' });
-        return;
+        return undefined;
       }
       from = parsed;
     } else {
       from = parseJid(origin.fullJid);
     }
     stanza.attrs.from = from.full;
-    if (kind === 'iq' && !this.checkIq(origin, stanza)) return;
-    this.routeFrom(origin, stanza, from);
+    if (kind === 'iq' && !this.checkIq(origin, stanza)) return undefined;
+    return this.routeFrom(origin, stanza, from);
   }
 
   /**
    * Route a stanza whose `from` is already trusted (from a client after fromClient(), from a
-   * module, from an authenticated server or component).
+   * module, from an authenticated server or component). Returns the completion as fromClient.
    */
-  route(origin: StanzaOrigin, stanza: Element, opts: RouteOptions = {}): void {
+  route(origin: StanzaOrigin, stanza: Element, opts: RouteOptions = {}): Completion {
     const from = tryParseJid(stanza.attrs.from ?? '') ?? this.defaultFrom(origin);
     if (!from) {
       origin.log.warn({ stanza: stanza.name }, 'dropping stanza without a usable from address');
-      return;
+      return undefined;
     }
-    this.routeFrom(origin, stanza, from, opts);
+    return this.routeFrom(origin, stanza, from, opts);
   }
 
-  private routeFrom(origin: StanzaOrigin, stanza: Element, from: Jid, opts: RouteOptions = {}): void {
+  private routeFrom(origin: StanzaOrigin, stanza: Element, from: Jid, opts: RouteOptions = {}): Completion {
     const kind = stanza.name as StanzaKind;
     this.server.coreMetrics.stanzasRouted[kind]++;
     // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
@@ -87,26 +97,25 @@ export class Router {
     const to = toAttr === undefined || toAttr === '' ? (from.local === '' ? from : parseJid(from.bare)) : tryParseJid(toAttr);
     if (!to) {
       this.bounce(origin, stanza, 'jid-malformed', 'the to address is not a valid JID');
-      return;
+      return undefined;
     }
     const event: StanzaEvent = { origin, stanza, to, from };
     const dest = destinationOf(to);
     const senderBus = opts.senderSideDone ? undefined : this.senderBus(origin, from);
-    if (senderBus === undefined) {
-      this.deliver(event, kind, dest);
-      return;
-    }
+    if (senderBus === undefined) return this.deliver(event, kind, dest);
     // pre-stanza sees every stanza a local session sends, then pre-<kind>/<dest> the kind and
     // destination. The common case (nobody holds it) runs straight through without closures.
     const first = senderBus.dispatch('pre-stanza', event);
-    if (first === false) this.afterPreStanza(senderBus, event, kind, dest);
-    else if (first !== true) this.later(first, event, () => this.afterPreStanza(senderBus, event, kind, dest));
+    if (first === false) return this.afterPreStanza(senderBus, event, kind, dest);
+    if (first === true) return undefined;
+    return this.later(first, event, () => this.afterPreStanza(senderBus, event, kind, dest));
   }
 
-  private afterPreStanza(senderBus: EventBus, event: StanzaEvent, kind: StanzaKind, dest: Destination): void {
+  private afterPreStanza(senderBus: EventBus, event: StanzaEvent, kind: StanzaKind, dest: Destination): Completion {
     const r = senderBus.dispatch(`pre-${kind}/${dest}`, event);
-    if (r === false) this.deliver(event, kind, dest);
-    else if (r !== true) this.later(r, event, () => this.deliver(event, kind, dest));
+    if (r === false) return this.deliver(event, kind, dest);
+    if (r === true) return undefined;
+    return this.later(r, event, () => this.deliver(event, kind, dest));
   }
 
   /** The sender's host bus when the sender-side events apply (a local client, or the host for its user). */
@@ -119,12 +128,13 @@ export class Router {
     return undefined;
   }
 
-  /** A held stanza: `next` runs once the promise settles, unless a handler handled it. */
-  private later(held: Promise<boolean>, event: StanzaEvent, next: () => void): void {
-    held.then(
-      (handled) => {
-        if (!handled) next();
-      },
+  /**
+   * A held stanza: `next` runs once the promise settles, unless a handler handled it. The
+   * returned promise settles when the stanza's routing is complete (never rejects).
+   */
+  private later(held: Promise<boolean>, event: StanzaEvent, next: () => Completion): Promise<void> {
+    return held.then(
+      (handled) => (handled ? undefined : next()),
       (err: unknown) => {
         event.origin.log.error({ err }, 'routing failed');
         this.bounce(event.origin, event.stanza, 'internal-server-error');
@@ -132,23 +142,21 @@ export class Router {
     );
   }
 
-  private deliver(event: StanzaEvent, kind: StanzaKind, dest: Destination): void {
+  private deliver(event: StanzaEvent, kind: StanzaKind, dest: Destination): Completion {
     const { to, from, origin, stanza } = event;
     const ctx = this.server.hosts.get(to.domain);
-    if (ctx) {
-      this.deliverLocal(event, kind, dest, ctx.events);
-      return;
-    }
+    if (ctx) return this.deliverLocal(event, kind, dest, ctx.events);
     if (this.server.components.has(to.domain)) {
       if (!this.server.events.fire('route/component', { ...event, toHost: to.domain })) {
         this.bounce(origin, stanza, 'service-unavailable', 'the component is not connected');
       }
-      return;
+      return undefined;
     }
     const bus = this.server.hosts.get(from.domain)?.events ?? this.server.events;
     if (!bus.fire('route/remote', { ...event, toHost: to.domain, fromHost: from.domain })) {
       this.bounce(origin, stanza, 'remote-server-not-found', `no route to ${to.domain}`);
     }
+    return undefined;
   }
 
   /** Answer a stanza with an error, if the rules allow an error reply. */
@@ -164,11 +172,18 @@ export class Router {
     origin.send(err);
   }
 
-  private deliverLocal(event: StanzaEvent, kind: StanzaKind, dest: Destination, bus: EventBus): void {
+  private deliverLocal(event: StanzaEvent, kind: StanzaKind, dest: Destination, bus: EventBus): Completion {
     // For iq get/set, the host's own iq/<dest> handler at priority 0 fires the payload event (host.ts).
     const r = bus.dispatch(`${kind}/${dest}`, event);
-    if (r === false) this.unhandled(event, kind, dest);
-    else if (r !== true) this.later(r, event, () => this.unhandled(event, kind, dest));
+    if (r === false) {
+      this.unhandled(event, kind, dest);
+      return undefined;
+    }
+    if (r === true) return undefined;
+    return this.later(r, event, () => {
+      this.unhandled(event, kind, dest);
+      return undefined;
+    });
   }
 
   /** What happens to a stanza no module took (RFC 6120 §8.4, §10.5; RFC 6121 §8.5). */

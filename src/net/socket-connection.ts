@@ -25,6 +25,8 @@ export class SocketConnection implements Connection {
   private corked = false;
   private closed = false;
   private pausedForDrain = false;
+  /** holdReading() calls not yet released. */
+  private readHolds = 0;
 
   constructor(
     private socketRef: Socket,
@@ -68,10 +70,27 @@ export class SocketConnection implements Connection {
       socket.pause();
       socket.once('drain', () => {
         this.pausedForDrain = false;
-        if (!this.closed) socket.resume();
+        this.resumeIfFree();
       });
     }
     return ok;
+  }
+
+  holdReading(): () => void {
+    this.readHolds++;
+    this.socketRef.pause();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.readHolds--;
+      this.resumeIfFree();
+    };
+  }
+
+  /** Read again unless a write backlog or a hold still says not to. */
+  private resumeIfFree(): void {
+    if (!this.closed && !this.pausedForDrain && this.readHolds === 0) this.socketRef.resume();
   }
 
   end(): void {

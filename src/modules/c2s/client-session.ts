@@ -15,6 +15,10 @@ import { newSessionId, type C2SSession, type C2SUnauthedSession, type Connection
 import { Element, NS_STREAM } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import { prepareDomain, tryParseJid } from '../../jid/index.js';
+import type { Completion } from '../../core/router.js';
+
+/** Elements waiting behind a held stanza before reading from the peer pauses. */
+const BACKLOG_PAUSE = 64;
 
 /** The attributes of a client's stream open that matter to the session. */
 export interface StreamOpen {
@@ -171,10 +175,41 @@ function startClientSession(opts: ClientSessionOptions, counts: Map<string, numb
     s.send(features);
   }
 
+  // In-order completion: while a stanza of this session is held by a handler (async work such
+  // as storing it offline), the elements after it wait here and run once it is complete. So an
+  // answer to a later stanza (a ping, a stream management <r/>) means every earlier one was
+  // delivered, stored or bounced. Reading from the peer pauses while the backlog is long.
+  let inflight: Promise<void> | undefined;
+  const backlog: Element[] = [];
+  let releaseReading: (() => void) | undefined;
+
   function onElement(el: Element): void {
+    if (inflight !== undefined) {
+      backlog.push(el);
+      if (backlog.length >= BACKLOG_PAUSE && releaseReading === undefined) releaseReading = conn.holdReading?.();
+      return;
+    }
+    processElement(el);
+  }
+
+  function processElement(el: Element): void {
+    const done = handleElement(el);
+    if (done !== undefined) inflight = done.then(drainBacklog);
+  }
+
+  function drainBacklog(): void {
+    inflight = undefined;
+    while (inflight === undefined && backlog.length > 0) processElement(backlog.shift() as Element);
+    if (inflight === undefined && releaseReading !== undefined) {
+      releaseReading();
+      releaseReading = undefined;
+    }
+  }
+
+  function handleElement(el: Element): Completion {
     const s = current();
     // A session that moved to a newer connection ignores what the old one still delivers.
-    if (s.notopen || s.conn !== conn) return;
+    if (s.notopen || s.conn !== conn) return undefined;
     const isStanza = el.xmlns === NS.client && (el.name === 'message' || el.name === 'presence' || el.name === 'iq');
     // Non-stanza elements (<starttls/>, <auth/>, …) and, until a resource is bound, stanzas
     // (the bind iq) are offered to the modules first.
@@ -186,19 +221,19 @@ function startClientSession(opts: ClientSessionOptions, counts: Map<string, numb
           clearTimeout(authTimer);
           releaseUnauthed();
         }
-        return;
+        return undefined;
       }
       if (!isStanza) {
         s.close({ condition: 'unsupported-stanza-type', text: `<${el.name} xmlns='${el.xmlns}'/> is not understood here` });
-        return;
+        return undefined;
       }
     }
     if (s.type === 'c2s_unauthed') {
       s.close({ condition: 'not-authorized', text: 'authenticate before sending stanzas' });
-      return;
+      return undefined;
     }
     const stanza = server.sessions.receive(s, el);
-    if (stanza !== undefined) server.router.fromClient(s, stanza);
+    return stanza !== undefined ? server.router.fromClient(s, stanza) : undefined;
   }
 
   return {

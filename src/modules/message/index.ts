@@ -37,14 +37,12 @@ export default defineModule({
         mod.server.router.bounce(event.origin, stanza, 'service-unavailable');
         return true;
       }
-      void deliverToBare(mod, event);
-      return true;
+      return deliverToBare(mod, event);
     });
 
-    mod.hook('message/bare', (event) => {
-      void deliverToBare(mod, event);
-      return true;
-    });
+    // The result is returned (a promise while the account is looked up or the message stored
+    // offline) so the stanza counts as complete only once that is done.
+    mod.hook('message/bare', (event) => deliverToBare(mod, event));
   },
 });
 
@@ -53,33 +51,49 @@ export function availableResources(sessions: BoundC2SSession[]): BoundC2SSession
   return sessions.filter((s) => s.presence !== undefined && (s.priority ?? 0) >= 0);
 }
 
-async function deliverToBare(mod: ModuleApi, event: StanzaEvent): Promise<void> {
+/** RFC 6121 §8.5.2: a message to the bare JID. Synchronous when the user has sessions. */
+function deliverToBare(mod: ModuleApi, event: StanzaEvent): true | Promise<true> {
   const { to, stanza, origin } = event;
   const type = stanza.attrs.type ?? 'normal';
-  if (type === 'error') return; // §8.5.2: errors to a bare JID are dropped
+  if (type === 'error') return true; // §8.5.2: errors to a bare JID are dropped
   const server = mod.server;
   const sessions = server.sessions.getUserSessions(to.domain, to.local);
-  const exists = sessions.length > 0 || (await server.storage.accounts.get(to.domain, to.local)) !== undefined;
-  if (!exists) {
+  if (sessions.length > 0) return deliverToAccount(mod, event, sessions);
+  return server.storage.accounts.get(to.domain, to.local).then((account) => {
+    if (account !== undefined) return deliverToAccount(mod, event, sessions);
     // §8.5.1: no such user.
     if (type !== 'headline') server.router.bounce(origin, stanza, 'service-unavailable');
-    return;
-  }
+    return true;
+  });
+}
+
+function deliverToAccount(mod: ModuleApi, event: StanzaEvent, sessions: BoundC2SSession[]): true | Promise<true> {
+  const { to, stanza, origin } = event;
+  const type = stanza.attrs.type ?? 'normal';
+  const server = mod.server;
   if (type === 'groupchat') {
     server.router.bounce(origin, stanza, 'service-unavailable');
-    return;
+    return true;
   }
   const available = availableResources(sessions);
   if (available.length > 0) {
     if (type === 'headline') {
       for (const s of available) s.send(stanza);
-      return;
+      return true;
     }
     const top = Math.max(...available.map((s) => s.priority ?? 0));
     for (const s of available) if ((s.priority ?? 0) === top) s.send(stanza);
-    return;
+    return true;
   }
-  if (type === 'headline') return;
-  if (mod.fire('message/offline', { ...event, username: to.local, host: to.domain })) return;
-  server.router.bounce(origin, stanza, 'service-unavailable');
+  if (type === 'headline') return true;
+  const stored = mod.dispatch('message/offline', { ...event, username: to.local, host: to.domain });
+  if (stored === true) return true;
+  if (stored === false) {
+    server.router.bounce(origin, stanza, 'service-unavailable');
+    return true;
+  }
+  return stored.then((handled) => {
+    if (!handled) server.router.bounce(origin, stanza, 'service-unavailable');
+    return true as const;
+  });
 }
