@@ -42,7 +42,7 @@ export default defineModule({
 
     // What a user sends, wherever it goes (this host, another, a remote domain, a component): the
     // sender-side events fire on the sender's host before any delivery.
-    const outbound = ({ origin, stanza, to }: StanzaEvent): boolean | undefined =>
+    const outbound = ({ origin, stanza, to }: StanzaEvent): boolean | undefined | Promise<true> =>
       origin.type === 'c2s' ? service.outbound(origin, stanza, to) : undefined;
     mod.hook('pre-presence/bare', outbound);
     mod.hook('pre-presence/full', outbound);
@@ -51,14 +51,11 @@ export default defineModule({
     mod.hook('presence/bare', (event) => {
       const { origin, stanza } = event;
       // No 'to' (the router addressed it to the sender's bare JID): the user's own broadcast.
-      if (origin.type === 'c2s' && stanza.attrs.to === undefined) service.broadcast(origin, stanza);
-      else service.inbound(event);
-      return true;
+      // Returned, not detached: the sender's next stanza waits until this one is done.
+      if (origin.type === 'c2s' && stanza.attrs.to === undefined) return service.broadcast(origin, stanza);
+      return service.inbound(event);
     });
-    mod.hook('presence/full', (event) => {
-      service.inbound(event);
-      return true;
-    });
+    mod.hook('presence/full', (event) => service.inbound(event));
 
     mod.hook('resource-unbind', ({ session }) => {
       service.sessionEnded(session);

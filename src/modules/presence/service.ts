@@ -93,9 +93,10 @@ export class PresenceService {
 
   /**
    * A presence with a 'to' from one of this host's sessions, seen before it is routed on.
-   * Returns true when the stanza is taken (it is routed again later, or dropped).
+   * Returns true when the stanza is taken (it is routed again later, or dropped), or a promise of
+   * true while a subscription is processed (the stanza is complete when it settles).
    */
-  outbound(origin: BoundC2SSession, stanza: Element, to: Jid): boolean | undefined {
+  outbound(origin: BoundC2SSession, stanza: Element, to: Jid): boolean | undefined | Promise<true> {
     if (rerouted.has(stanza) || stanza.attrs.to === undefined) return undefined;
     const type = stanza.attrs.type;
     if (type === undefined || type === 'unavailable' || type === 'error') {
@@ -103,10 +104,7 @@ export class PresenceService {
       return undefined;
     }
     if (type === 'probe') return undefined;
-    if (SUBSCRIPTION_TYPES.has(type)) {
-      this.outboundSubscription(origin, stanza, to, type as SubscriptionType).catch(this.failed);
-      return true;
-    }
+    if (SUBSCRIPTION_TYPES.has(type)) return this.done(this.outboundSubscription(origin, stanza, to, type as SubscriptionType));
     this.server.router.bounce(origin, stanza, 'bad-request', `"${type}" is not a presence type`);
     return true;
   }
@@ -154,13 +152,16 @@ export class PresenceService {
     }
   }
 
-  /** A presence without 'to' from a session of this host: a broadcast (§4.2, §4.4, §4.5). */
-  broadcast(origin: BoundC2SSession, stanza: Element): void {
+  /**
+   * A presence without 'to' from a session of this host: a broadcast (§4.2, §4.4, §4.5). The
+   * promise settles when the broadcast (and, for initial presence, the probes) went out.
+   */
+  broadcast(origin: BoundC2SSession, stanza: Element): true | Promise<true> {
     const type = stanza.attrs.type;
-    if (type === 'error') return;
+    if (type === 'error') return true;
     if (type !== undefined && type !== 'unavailable') {
       origin.send(errorReply(stanza, 'bad-request', `a presence of type "${type}" needs a 'to' address`));
-      return;
+      return true;
     }
     const p = stanza.clone();
     delete p.attrs.to;
@@ -168,12 +169,22 @@ export class PresenceService {
     if (type === undefined) {
       const initial = origin.presence === undefined;
       this.server.sessions.setPresence(origin, p, parsePriority(p));
-      this.broadcastAvailable(origin, p, initial).catch(this.failed);
-    } else {
-      const wasAvailable = origin.presence !== undefined;
-      this.server.sessions.setPresence(origin, undefined);
-      this.broadcastUnavailable(origin, p, wasAvailable).catch(this.failed);
+      return this.done(this.broadcastAvailable(origin, p, initial));
     }
+    const wasAvailable = origin.presence !== undefined;
+    this.server.sessions.setPresence(origin, undefined);
+    return this.done(this.broadcastUnavailable(origin, p, wasAvailable));
+  }
+
+  /** Work a stanza's fate depends on, as a hold for the router: failures are logged, never thrown. */
+  private done(work: Promise<void>): Promise<true> {
+    return work.then(
+      () => true as const,
+      (err: unknown) => {
+        this.failed(err);
+        return true as const;
+      },
+    );
   }
 
   private async broadcastAvailable(origin: BoundC2SSession, p: Element, initial: boolean): Promise<void> {
@@ -236,13 +247,13 @@ export class PresenceService {
   // ───────────────────────── what reaches a local user ─────────────────────────
 
   /** presence/bare and presence/full on this host, except the user's own broadcasts. */
-  inbound(event: StanzaEvent): void {
+  inbound(event: StanzaEvent): true | Promise<true> {
     const { stanza, to } = event;
     const type = stanza.attrs.type;
     if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
-      this.inboundSubscription(event, type as SubscriptionType).catch(this.failed);
+      return this.done(this.inboundSubscription(event, type as SubscriptionType));
     } else if (type === 'probe') {
-      this.inboundProbe(event).catch(this.failed);
+      return this.done(this.inboundProbe(event));
     } else if (type === undefined || type === 'unavailable' || type === 'error') {
       if (to.isBare()) {
         // §8.5.2.1.1: to every available resource; with none, the presence is dropped.
@@ -254,6 +265,7 @@ export class PresenceService {
     } else {
       this.mod.log.debug({ type, from: event.from.full }, 'dropping a presence of unknown type');
     }
+    return true;
   }
 
   private async accountExists(username: string): Promise<boolean> {
