@@ -61,9 +61,15 @@ export function carbonVerdict(stanza: Element, direction: Direction, toFull: boo
 export function wrapCarbon(direction: Direction, stanza: Element, userBare: string, toFull: string): Element {
   const copy = message({ from: userBare, to: toFull, type: stanza.attrs.type });
   const inner = stanza.clone();
-  inner.xmlns = NS.client; // a message from another server may have come in as jabber:server
+  clientNamespace(inner);
   copy.c(direction, { xmlns: NS_CARBONS }).c('forwarded', { xmlns: NS_FORWARD }).cnode(inner);
   return copy;
+}
+
+/** A message from another server came in as jabber:server: the copy is written as jabber:client (its children too). */
+function clientNamespace(el: Element): void {
+  if (el.xmlns === NS.server) el.xmlns = NS.client;
+  for (const child of el.elements) clientNamespace(child);
 }
 
 /**
