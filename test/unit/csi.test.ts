@@ -19,6 +19,10 @@ test('classify: presence and chat states wait, important stanzas flush, the rest
   assert.equal(kind(presence({ from: 'juliet@x/r', type: 'unavailable' })), 'hold');
   assert.equal(kind(presence({ from: 'juliet@x', type: 'subscribe' })), 'important');
   assert.equal(kind(presence({ from: 'juliet@x', type: 'subscribed' })), 'important');
+  const mucSelf = presence({ from: 'room@muc.x/romeo' });
+  mucSelf.c('x', { xmlns: 'http://jabber.org/protocol/muc#user' }).c('status', { code: '110' });
+  assert.equal(kind(mucSelf), 'important', 'the own presence in a MUC room (a join answered)');
+  assert.equal(kind(presence({ from: 'room@muc.x/nurse' }).c('x', { xmlns: 'http://jabber.org/protocol/muc#user' }).root()), 'hold', 'other occupants wait');
   assert.equal(kind(chatState('juliet@x/r')), 'hold');
   assert.equal(kind(chatState('juliet@x/r').c('thread').t('t').root()), 'hold', 'a thread does not make it more than a chat state');
   assert.equal(kind(withBody('juliet@x/r', 'hi').c('active', { xmlns: NS_CHATSTATES }).root()), 'important');

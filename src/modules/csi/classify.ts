@@ -2,7 +2,7 @@
  * What an inactive client (XEP-0352) gets at once and what may wait. Only presence updates and
  * messages that carry nothing but a chat state wait, the latest per sender kept; anything the
  * user would want to see now (a message with a body, an encrypted message, a subscription
- * request or other typed presence, a <store/> hint) is important: it goes out at once, after
+ * request or other typed presence, the user's own presence in a MUC room, a <store/> hint) is important: it goes out at once, after
  * what was waiting. Everything else (iqs, receipts, markers, headlines…) goes out at once
  * without flushing.
  */
@@ -13,6 +13,7 @@ const NS_HINTS = 'urn:xmpp:hints';
 const NS_CHATSTATES = 'http://jabber.org/protocol/chatstates';
 const NS_CARBONS = 'urn:xmpp:carbons:2';
 const NS_FORWARD = 'urn:xmpp:forward:0';
+const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 
 /** End-to-end encryption payloads: OMEMO (legacy and :2), OpenPGP (XEP-0027 and XEP-0373). */
 const ENCRYPTED: Array<[string, string]> = [
@@ -33,6 +34,8 @@ export type Class =
 export function classify(stanza: Element): Class {
   if (stanza.name === 'presence') {
     const type = stanza.attrs.type;
+    // The user's own presence in a MUC room (status 110) answers a join or a nick change: not held.
+    if (isMucSelfPresence(stanza)) return { kind: 'important' };
     if (type === undefined || type === 'unavailable') return { kind: 'hold', key: `presence ${stanza.attrs.from ?? ''}` };
     return { kind: 'important' }; // subscription requests and answers, errors, probes
   }
@@ -53,6 +56,11 @@ function classifyMessage(stanza: Element, holdKey: string): Class {
   }
   if (isChatStateOnly(stanza)) return { kind: 'hold', key: holdKey };
   return { kind: 'pass' };
+}
+
+function isMucSelfPresence(stanza: Element): boolean {
+  const x = stanza.getChild('x', NS_MUC_USER);
+  return x !== undefined && x.getChildren('status').some((st) => st.attrs.code === '110');
 }
 
 function isChatStateOnly(stanza: Element): boolean {
