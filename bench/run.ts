@@ -41,7 +41,7 @@ export interface SuiteReport {
 }
 
 function usage(): string {
-  return `usage: node dist/bench/run.js [--scenario NAME[,NAME…]] [--size tiny|small|full] [--vs prosody] [--no-write]
+  return `usage: node dist/bench/run.js [--scenario NAME[,NAME…]] [--size tiny|small|full] [--vs prosody | --server canto|prosody] [--no-write]
 scenarios: ${scenarios.map((s) => s.name).join(', ')}\n`;
 }
 
@@ -201,6 +201,7 @@ async function main(): Promise<number> {
         scenario: { type: 'string', multiple: true },
         size: { type: 'string', default: 'small' },
         vs: { type: 'string' },
+        server: { type: 'string' },
         'no-write': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
@@ -225,7 +226,17 @@ async function main(): Promise<number> {
     return 2;
   }
   const servers: ServerUnderTest[] = [canto];
-  if (values.vs !== undefined) {
+  if (values.server !== undefined) {
+    // One server alone (e.g. Prosody while a Canto feature is not there yet); no ratios.
+    if (values.vs !== undefined || (values.server !== 'canto' && values.server !== 'prosody')) {
+      process.stderr.write(`--server: "canto" or "prosody", not combined with --vs\n`);
+      return 2;
+    }
+    if (values.server === 'prosody') {
+      ensureProsodyInstalled();
+      servers.splice(0, 1, prosody);
+    }
+  } else if (values.vs !== undefined) {
     if (values.vs !== 'prosody') {
       process.stderr.write(`--vs: only "prosody" is supported\n`);
       return 2;

@@ -20,7 +20,21 @@ export interface LoginOptions {
   presence?: boolean;
   /** Per-step timeout in ms. */
   timeoutMs?: number;
+  /** After binding: enable message carbons (XEP-0280) and wait for the result. */
+  carbons?: boolean;
+  /** After binding: enable stream management (XEP-0198), resumable when 'resume'. */
+  sm?: 'plain' | 'resume';
 }
+
+/** What a resumed stream needs from the lost one (XEP-0198 §5). */
+export interface SmResumeState {
+  /** The `id` of the server's `<enabled/>`. */
+  id: string;
+  /** Stanzas received on the lost stream(s), counted from `<enabled/>`. */
+  h: number;
+}
+
+const NS_SM = 'urn:xmpp:sm:3';
 
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 /** Stanzas kept for a client with no listener (login steps need only one or two). */
@@ -40,6 +54,11 @@ function innerText(stanza: string): string {
 export class BenchClient {
   jid = '';
   closed = false;
+  /**
+   * Stream management: on from the server's `<enabled/>` (or `<resumed/>`); `h` counts the
+   * stanzas received since, `<r/>` is answered with it, and `serverH` is the last `<a h/>`.
+   */
+  sm: { on: boolean; id: string; h: number; serverH: number } = { on: false, id: '', h: 0, serverH: 0 };
   /** Every stanza received after login. */
   onStanza: ((stanza: string) => void) | undefined;
   /** Called once when the connection closes (either side). */
@@ -75,7 +94,65 @@ export class BenchClient {
     }
   }
 
+  /**
+   * XEP-0198 resumption on a new connection: STARTTLS, SCRAM, then `<resume previd h/>` instead
+   * of binding. Resolves with the client once `<resumed/>` arrived (the server then re-sends
+   * what the lost stream did not acknowledge, counted on from `state.h`); rejects on `<failed/>`.
+   * `onStanza` is set before the resume so no re-sent stanza waits in the queue.
+   */
+  static async resume(o: LoginOptions, state: SmResumeState, onStanza?: (stanza: string) => void): Promise<BenchClient> {
+    const ms = o.timeoutMs ?? 15_000;
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = netConnect({ port: o.port, host: '127.0.0.1', noDelay: true }, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+      s.once('error', reject);
+    });
+    const c = new BenchClient(socket);
+    try {
+      await c.authenticate(o, ms);
+      c.sm = { on: false, id: state.id, h: state.h, serverH: 0 };
+      c.onStanza = onStanza;
+      c.send(`<resume xmlns='${NS_SM}' h='${state.h}' previd='${state.id}'/>`);
+      await c.expect('<resumed', ms); // a <failed/> rejects here
+      return c;
+    } catch (err) {
+      c.destroy();
+      throw err;
+    }
+  }
+
   private async handshake(o: LoginOptions, ms: number): Promise<void> {
+    await this.authenticate(o, ms);
+    const resource = o.resource === undefined ? '' : `<resource>${o.resource}</resource>`;
+    this.send(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${resource}</bind></iq>`);
+    const bound = await this.expect('<iq', ms);
+    const jid = /<jid>([^<]+)<\/jid>/.exec(bound)?.[1];
+    if (jid === undefined) throw new Error(`bind failed: ${bound}`);
+    this.jid = jid;
+    if (o.carbons) {
+      this.send("<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>");
+      const answer = await this.expect('<iq', ms);
+      if (!/type=["']result["']/.test(answer)) throw new Error(`enabling carbons failed: ${answer.slice(0, 300)}`);
+    }
+    if (o.sm) {
+      this.send(`<enable xmlns='${NS_SM}'${o.sm === 'resume' ? " resume='true'" : ''}/>`);
+      const enabled = await this.expect('<enabled', ms);
+      const id = /\sid=["']([^"']+)["']/.exec(enabled)?.[1];
+      if (o.sm === 'resume' && id === undefined) throw new Error(`stream management: no resumption id in ${enabled}`);
+      this.sm.id = id ?? '';
+    }
+    if (o.presence) this.send('<presence/>');
+  }
+
+  /** The state a later `BenchClient.resume` needs (after this connection is lost). */
+  resumeState(): SmResumeState {
+    return { id: this.sm.id, h: this.sm.h };
+  }
+
+  /** STARTTLS, SCRAM-SHA-1 and the stream restart after it, up to the post-SASL features. */
+  private async authenticate(o: LoginOptions, ms: number): Promise<void> {
     this.send(streamHeader(o.domain));
     const features = await this.expect('<stream:features', ms);
     if (!features.includes('<starttls')) throw new Error(`no STARTTLS offered: ${features}`);
@@ -96,13 +173,6 @@ export class BenchClient {
     this.splitter.reset();
     this.send(streamHeader(o.domain));
     await this.expect('<stream:features', ms);
-    const resource = o.resource === undefined ? '' : `<resource>${o.resource}</resource>`;
-    this.send(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${resource}</bind></iq>`);
-    const bound = await this.expect('<iq', ms);
-    const jid = /<jid>([^<]+)<\/jid>/.exec(bound)?.[1];
-    if (jid === undefined) throw new Error(`bind failed: ${bound}`);
-    this.jid = jid;
-    if (o.presence) this.send('<presence/>');
   }
 
   /** Start delivering stanzas to `handler`, including any already queued. */
@@ -140,6 +210,8 @@ export class BenchClient {
     socket.on('data', (text: string) => {
       const { stanzas, closed } = this.splitter.push(text);
       for (const s of stanzas) {
+        if (s.charCodeAt(1) !== 109 /* m */ && s.charCodeAt(1) !== 112 /* p */ && s.charCodeAt(1) !== 105 /* i */ && this.smElement(s)) continue;
+        if (this.sm.on) this.sm.h = (this.sm.h + 1) % 2 ** 32; // a message, presence or iq
         if (this.onStanza) this.onStanza(s);
         else if (this.queue.length < MAX_QUEUED) this.queue.push(s); // nobody listening: keep a few
       }
@@ -154,6 +226,26 @@ export class BenchClient {
     socket.on('error', () => {
       // 'close' follows; the waiting step reports it.
     });
+  }
+
+  /**
+   * Handles a stream management element (not a stanza, so not counted): answers `<r/>`, notes
+   * `<a/>`, and turns counting on at `<enabled/>` / `<resumed/>`, which also go to the queue
+   * for the login step waiting on them. False for anything else.
+   */
+  private smElement(s: string): boolean {
+    if (!s.includes(NS_SM)) return false;
+    if (s.startsWith('<r ') || s.startsWith('<r/')) {
+      this.send(`<a xmlns='${NS_SM}' h='${this.sm.h}'/>`);
+    } else if (s.startsWith('<a ')) {
+      this.sm.serverH = Number(/\sh=["']([0-9]+)["']/.exec(s)?.[1] ?? this.sm.serverH);
+    } else {
+      // Counting starts after the server's <enabled/> or <resumed/>: what follows it is what it counts.
+      if (s.startsWith('<enabled') || s.startsWith('<resumed')) this.sm.on = true;
+      this.queue.push(s);
+      this.signal();
+    }
+    return true;
   }
 
   private signal(): void {

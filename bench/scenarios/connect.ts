@@ -13,6 +13,9 @@ export interface LoginManyOptions {
   presence: boolean;
   deadlineMs: number;
   resource?: string;
+  /** Enable carbons and stream management after binding (the "mobile" client of issue 13). */
+  carbons?: boolean;
+  sm?: 'plain' | 'resume';
   /** Called after each successful login with the number logged in so far. */
   onProgress?: (done: number) => void;
 }
@@ -31,6 +34,8 @@ export async function loginMany(server: LoginTarget, first: number, count: numbe
         password: server.password,
         presence: opts.presence,
         resource: opts.resource ?? 'bench',
+        carbons: opts.carbons,
+        sm: opts.sm,
       });
       opts.onProgress?.(++loggedIn);
     });

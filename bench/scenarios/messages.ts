@@ -3,6 +3,11 @@
  * unacknowledged, where a message counts as acknowledged when the receiver gets it. A warm-up
  * tenth of the messages runs first and is not counted. Reports delivered messages/s, p50/p99
  * send-to-receive latency, and server CPU seconds per 1,000 messages (/proc/<pid>/stat).
+ *
+ * `mobile = 1` (issue 13): both servers run stream management, carbons, the message archive
+ * and CSI (ServerSetup.mobile), and every client enables carbons and resumable stream
+ * management before the timed phase and answers the server's `<r/>` (bench/load/client.ts).
+ * Each message is then archived twice (sender's and recipient's archive) and acknowledged.
  */
 import type { BenchClient } from '../load/client.js';
 import { Latencies, nowMs, round } from '../load/stats.js';
@@ -16,6 +21,8 @@ export interface MessagesParams extends Record<string, number> {
   window: number;
   messages: number;
   maxSeconds: number;
+  /** 1: the mobile feature set on the servers and in the clients; 0: off. */
+  mobile: number;
 }
 
 const BODY = 'The quick brown fox jumps over the lazy dog; a benchmark message of ordinary length.';
@@ -82,13 +89,20 @@ export const messagesScenario: Scenario<MessagesParams> = {
   name: 'messages',
   description: 'P online pairs, window W of unacknowledged messages per sender',
   sizes: {
-    tiny: [{ pairs: 2, window: 2, messages: 40, maxSeconds: 20 }],
-    small: [{ pairs: 100, window: 10, messages: 100_000, maxSeconds: 120 }],
-    full: [{ pairs: 1000, window: 10, messages: 500_000, maxSeconds: 300 }],
+    tiny: [{ pairs: 2, window: 2, messages: 40, maxSeconds: 20, mobile: 0 }],
+    small: [
+      { pairs: 100, window: 10, messages: 100_000, maxSeconds: 120, mobile: 0 },
+      { pairs: 100, window: 10, messages: 50_000, maxSeconds: 120, mobile: 1 },
+    ],
+    full: [
+      { pairs: 1000, window: 10, messages: 500_000, maxSeconds: 300, mobile: 0 },
+      { pairs: 1000, window: 10, messages: 200_000, maxSeconds: 300, mobile: 1 },
+    ],
   },
-  setup: (p) => ({ accounts: 2 * p.pairs }),
+  setup: (p) => ({ accounts: 2 * p.pairs, mobile: p.mobile === 1 }),
   async run(server: RunningServer, p: MessagesParams): Promise<ScenarioResult> {
-    const clients = await loginMany(server, 0, 2 * p.pairs, { presence: true, deadlineMs: 120_000 });
+    const mobile = p.mobile === 1 ? ({ carbons: true, sm: 'resume' } as const) : {};
+    const clients = await loginMany(server, 0, 2 * p.pairs, { presence: true, deadlineMs: 120_000, ...mobile });
     try {
       const senders = clients.slice(0, p.pairs);
       const receivers = clients.slice(p.pairs);

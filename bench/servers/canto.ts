@@ -12,8 +12,10 @@ import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { modifyRoster } from '../../src/modules/roster/store.js';
 import type { Server } from '../../src/core/server.js';
+import type { StorageDriver } from '../../src/storage/types.js';
+import { ARCHIVE_PEER_RESOURCE, fillItems } from './archive-fill.js';
 import { freePort, spawnServer, whenListening } from './proc.js';
-import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
+import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type ArchiveFill, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
@@ -23,18 +25,31 @@ const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.
 export const CANTO_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=16384';
 
 const MODULES = ['disco', 'ping', 'roster', 'presence', 'message', 'offline'];
+/** `ServerSetup.mobile`: stream management, carbons, archive, client state indication (as Prosody's smacks, carbons, mam, csi_simple). */
+const MOBILE_MODULES = ['smacks', 'carbons', 'mam', 'csi'];
+/** The archive store the mam module opens (src/modules/mam/README.md). */
+const MAM_STORE = 'mam';
+
+/**
+ * Module options for the mobile set: no archive expiry, as in the Prosody config (its expiry
+ * job would otherwise delete in the middle of a run, and both keep a count of the items).
+ */
+function mobileToml(mobile: boolean | undefined): string {
+  return mobile ? '\n[modules.mam]\narchive_expires_after = "never"\n' : '';
+}
 
 /** `[cluster]` with `workers = N` for a clustered Canto (primary + N forked workers); else nothing. */
 function clusterToml(workers: number | undefined): string {
   return workers !== undefined && workers > 1 ? `\n[cluster]\nworkers = ${workers}\n` : '';
 }
 
-function configToml(dataDir: string, port: number): string {
+function configToml(dataDir: string, port: number, mobile: boolean | undefined): string {
+  const modules = mobile ? [...MODULES, ...MOBILE_MODULES] : MODULES;
   return `# Written by the bench suite (bench/servers/canto.ts).
 data_dir = ${JSON.stringify(dataDir)}
 log_level = "warn"
 log_format = "text"
-modules_enabled = ${JSON.stringify(MODULES)}
+modules_enabled = ${JSON.stringify(modules)}
 
 [auth]
 scram_iterations = ${BENCH_SCRAM_ITERATIONS}
@@ -63,7 +78,7 @@ tls_ports = []
 
 [[virtualhost]]
 domain = "${BENCH_DOMAIN}"
-`;
+${mobileToml(mobile)}`;
 }
 
 async function seed(dataDir: string, setup: ServerSetup): Promise<void> {
@@ -98,8 +113,20 @@ async function seed(dataDir: string, setup: ServerSetup): Promise<void> {
         });
       }
     }
+    if (setup.archiveFill) await fillArchive(storage, setup.archiveFill);
   } finally {
     await storage.close();
+  }
+}
+
+/** Writes the pre-filled archive through the storage API, in the mam module's format (the routed stanza as text). */
+async function fillArchive(storage: StorageDriver, fill: ArchiveFill): Promise<void> {
+  const archive = storage.archive<string>(BENCH_DOMAIN, MAM_STORE);
+  const owner = benchUsername(fill.owner);
+  for (const item of fillItems(fill)) {
+    // `with` is the peer's JID as routed: the bare JID the owner wrote to, or the sender's full JID.
+    const peer = `${benchUsername(item.peer)}@${BENCH_DOMAIN}`;
+    await archive.append(owner, { when: item.when, with: item.outgoing ? peer : `${peer}/${ARCHIVE_PEER_RESOURCE}`, value: item.xml });
   }
 }
 
@@ -116,7 +143,7 @@ export const canto: ServerUnderTest = {
     const configFile = join(dir, 'canto.toml');
     // CANTO_BENCH_WORKERS=N runs every scenario against a clustered Canto (docs/scaling.md measurements).
     const workers = setup.workers ?? (process.env.CANTO_BENCH_WORKERS ? Number(process.env.CANTO_BENCH_WORKERS) : undefined);
-    writeFileSync(configFile, configToml(dataDir, port) + clusterToml(workers));
+    writeFileSync(configFile, configToml(dataDir, port, setup.mobile) + clusterToml(workers));
     // CANTO_BENCH_NODE_ARGS go to the server's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     // The same young-generation size `canto` and `npm start` use (bench/README.md, "Young generation size").
     const nodeArgs = ['--max-semi-space-size=2', ...(process.env.CANTO_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];

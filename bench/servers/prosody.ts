@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSigned } from '../../src/net/certificates.js';
 import { freePort, spawnServer, whenListening } from './proc.js';
+import { ensureProsodySqliteDriver, writeProsodyDatabase } from './prosody-archive.js';
 import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 const PROSODY_BIN = '/usr/bin/prosody';
@@ -38,7 +39,25 @@ function lua(s: string): string {
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-function configLua(dir: string, port: number, cert: string, key: string): string {
+/** The database file of mod_storage_sql (SQLite) in the data directory. */
+const SQL_DATABASE = 'prosody.sqlite';
+
+/**
+ * `ServerSetup.mobile`: smacks, carbons, mam and csi_simple (all bundled with 0.12), the archive
+ * in SQL storage on SQLite (other stores stay in files), no archive expiry and the total count
+ * in query answers, as Canto does (bench/servers/canto.ts).
+ */
+function mobileLua(dataDir: string): string {
+  return `modules_enabled = { "roster", "saslauth", "tls", "presence", "message", "ping", "disco", "smacks", "carbons", "mam", "csi_simple" }
+default_storage = "internal"
+storage = { archive = "sql" }
+sql = { driver = "SQLite3", database = ${lua(join(dataDir, SQL_DATABASE))} }
+archive_expires_after = "never"
+mam_include_total = true
+`;
+}
+
+function configLua(dir: string, port: number, cert: string, key: string, mobile: boolean | undefined): string {
   return `-- Written by the bench suite (bench/servers/prosody.ts).
 daemonize = false
 run_as_root = true
@@ -49,12 +68,10 @@ interfaces = { "127.0.0.1" }
 c2s_ports = { ${port} }
 c2s_direct_tls_ports = {}
 s2s_ports = {}
-modules_enabled = { "roster", "saslauth", "tls", "presence", "message", "ping", "disco" }
-modules_disabled = { "s2s" }
+${mobile ? mobileLua(join(dir, 'data')) : 'modules_enabled = { "roster", "saslauth", "tls", "presence", "message", "ping", "disco" }\nstorage = "internal"\n'}modules_disabled = { "s2s" }
 c2s_require_encryption = true
 authentication = "internal_hashed"
 default_iteration_count = ${BENCH_SCRAM_ITERATIONS}
-storage = "internal"
 log = { { levels = { min = "warn" }, to = "file", filename = ${lua(join(dir, 'prosody.log'))} } }
 
 VirtualHost "${BENCH_DOMAIN}"
@@ -121,11 +138,15 @@ export const prosody: ServerUnderTest = {
     const dir = mkdtempSync(join(tmpdir(), 'prosody-bench-'));
     const dataDir = join(dir, 'data');
     seed(dataDir, setup);
+    if (setup.mobile) {
+      ensureProsodySqliteDriver();
+      writeProsodyDatabase(join(dataDir, SQL_DATABASE), join(dir, 'archive-fill.sql'), setup.archiveFill);
+    }
     const cert = { certificate: join(dir, 'localhost.crt'), key: join(dir, 'localhost.key') };
     await makeSelfSigned(BENCH_DOMAIN, cert);
     const port = await freePort();
     const configFile = join(dir, 'prosody.cfg.lua');
-    writeFileSync(configFile, configLua(dir, port, cert.certificate, cert.key));
+    writeFileSync(configFile, configLua(dir, port, cert.certificate, cert.key, setup.mobile));
     const child = spawnServer(PROSODY_BIN, ['-F', '--config', configFile], { cwd: dir, logFile: join(dir, 'stdout.log') });
     return whenListening('prosody', child, port, dir, () =>
       ['stdout.log', 'prosody.log'].map((f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').slice(-1500) : '')).join('\n'),
