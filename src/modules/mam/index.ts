@@ -24,18 +24,18 @@ export { parseMamQuery, NS_MAM, NS_MAM_EXTENDED } from './query.js';
  */
 export const MAM_PRIORITY = 500;
 
-/** `archive_expires_after`: a duration, or "never" (kept forever: undefined). */
-const expiresAfter = z.unknown().transform((v, ctx): number | undefined => {
-  if (v === 'never') return undefined;
+/** `archive_expires_after`: a duration, or "never" (kept forever: null; zod refuses an undefined output for a key). */
+const expiresAfter = z.unknown().transform((v, ctx): number | null => {
+  if (v === 'never') return null;
   try {
-    const ms = parseDuration(v === undefined ? '1 year' : (v as string | number)); // parseDuration checks the type itself
+    const ms = parseDuration(v as string | number); // parseDuration checks the type itself
     if (ms < 1000) throw new Error('must be at least 1 second');
     return ms;
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `expected "never" or a duration ("30 days", "1 year", or seconds): ${(err as Error).message}` });
+    ctx.addIssue({ code: 'custom', message: `expected "never" or a duration ("30 days", "365 days", or seconds): ${(err as Error).message}` });
     return z.NEVER;
   }
-});
+}).prefault('365 days');
 
 export default defineModule({
   name: 'mam',
@@ -104,7 +104,7 @@ export default defineModule({
     });
 
     startRetention(mod, store, {
-      expiresAfter: opts.archive_expires_after,
+      expiresAfter: opts.archive_expires_after ?? undefined,
       interval: opts.prune_interval,
       batchSize: opts.prune_batch_size,
       onPruned: (n) => pruned.inc(undefined, n),
