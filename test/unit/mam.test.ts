@@ -146,6 +146,28 @@ test('messages to remote domains are archived on the sender side', async () => {
   }
 });
 
+test('a message from another server (jabber:server) is archived and returned as jabber:client', async () => {
+  const h = await startMam();
+  try {
+    const romeo = online(await h.client('romeo@localhost/phone'));
+    // As an incoming server stream hands it over: the stanza and its children in jabber:server.
+    const incoming = new Element('message', { xmlns: 'jabber:server', from: 'mercutio@verona.example/x', to: 'romeo@localhost/phone', type: 'chat', id: 'far' });
+    incoming.c('body').t('from afar');
+    h.server.router.route(h.context.session, incoming);
+    await romeo.receives((e) => e.attrs.id === 'far');
+    const r = await ask(romeo, mamIq({ with: 'mercutio@verona.example' }));
+    const archived = r.messages[0];
+    assert.ok(archived, 'archived');
+    assert.equal(archived.xmlns, 'jabber:client');
+    assert.equal(archived.getChild('body')?.xmlns, 'jabber:client');
+    assert.equal(archived.getChildText('body'), 'from afar');
+    const result = romeo.sent.find((e) => e.getChild('result', NS_MAM) !== undefined);
+    assert.ok(result && !result.toString().includes('jabber:server'), 'nothing in the result is written as jabber:server');
+  } finally {
+    await h.stop();
+  }
+});
+
 test('offline messages carry the stanza-id; a session that synced from MAM before presence does not get them again', async () => {
   const h = await startMam();
   try {

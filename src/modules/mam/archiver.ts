@@ -19,6 +19,7 @@ import type { ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { ArchiveStore, KeyValStore } from '../../storage/types.js';
 import type { Element } from '../../xml/element.js';
+import { asClientStanza } from '../../xml/stanza.js';
 import { loadRoster } from '../roster/store.js';
 import { archivable, stampStanzaId, stripStanzaIds } from './eligibility.js';
 import { prefsAllow, type Policy, type Prefs } from './prefs.js';
@@ -67,7 +68,7 @@ export class Archiver {
       const prefs = (await this.deps.prefs.get(username)) ?? { default: this.deps.defaultPolicy, always: [], never: [] };
       const inRoster = async () => (await loadRoster(this.mod.server, this.mod.host, username)).getItem(withBare) !== undefined;
       if (!(await prefsAllow(prefs, withBare, inRoster))) return;
-      const id = await this.deps.store.append(username, { when: this.mod.now(), with: withJid, value: stanza.toString() });
+      const id = await this.deps.store.append(username, { when: this.mod.now(), with: withJid, value: asClientStanza(stanza).toString() }); // stored as a client would see it (results nest it)
       stampStanzaId(stanza, id, owner);
       this.deps.onArchived(direction);
       this.mod.log.debug({ user: owner, id, direction }, 'message archived');
