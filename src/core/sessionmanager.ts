@@ -330,11 +330,7 @@ export class SessionManager {
    */
   resume(old: BoundC2SSession, fresh: C2SSession): void {
     if (old.destroyed || fresh.destroyed) throw new Error('cannot resume with a destroyed session');
-    if (!old.hibernating) {
-      const stale = old.framing;
-      old.framing = DETACHED;
-      stale.close();
-    }
+    const stale = old.hibernating ? undefined : old.framing;
     old.conn = fresh.conn;
     old.framing = fresh.framing;
     old.secure = fresh.secure;
@@ -345,6 +341,9 @@ export class SessionManager {
     old.hibernating = false;
     fresh.resumedInto = old;
     this.retire(fresh);
+    // Closed once the session has left it: a transport reporting the close at once (from inside
+    // close()) then finds the session on another connection and leaves it alone.
+    stale?.close();
     old.log.info({ ip: old.ip }, 'session resumed on a new connection');
     this.server.hosts.get(old.host)?.events.fire('session-resumed', { session: old });
   }

@@ -86,3 +86,19 @@ export function canReplyWithError(stanza: Element): boolean {
   if (stanza.name === 'iq') return type === 'get' || type === 'set';
   return true;
 }
+
+/**
+ * A copy of `stanza` in the client namespace: a stanza that came from another server is a
+ * jabber:server element (its children too). At the top of a client stream the serializer hides
+ * that, but a stanza nested in another (a carbon, an archived message in a MAM result, XEP-0297
+ * forwarding) must be written as jabber:client, so nesting code uses this copy.
+ */
+export function asClientStanza(stanza: Element): Element {
+  const copy = stanza.clone();
+  const rewrite = (el: Element): void => {
+    if (el.xmlns === NS.server) el.xmlns = NS.client;
+    for (const child of el.elements) rewrite(child);
+  };
+  rewrite(copy);
+  return copy;
+}

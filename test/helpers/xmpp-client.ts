@@ -33,7 +33,9 @@ interface XmppJsClient {
   on(event: 'stanza', listener: (el: XElement) => void): void;
   on(event: 'error', listener: (err: Error) => void): void;
   on(event: 'offline', listener: () => void): void;
-  reconnect: { stop(): void };
+  reconnect: { stop(): void; on(event: 'reconnected', listener: () => void): void };
+  /** The current socket wrapper (xmpp.js's, around a net or TLS socket); tests destroy the inner one to cut the connection. */
+  socket: { socket?: { destroy(): void } | null; destroy?(): void } | null;
   saslFactory: { use(mech: unknown): void };
   iqCaller: { request(el: XElement, timeout?: number): Promise<XElement> };
 }
@@ -92,7 +94,7 @@ export async function loginClient(
   username: string,
   password: string,
   resource?: string,
-  opts: { mechanism?: 'SCRAM-SHA-1' | 'SCRAM-SHA-256' | 'PLAIN'; service?: string; domain?: string } = {},
+  opts: { mechanism?: 'SCRAM-SHA-1' | 'SCRAM-SHA-256' | 'PLAIN'; service?: string; domain?: string; reconnect?: boolean } = {},
 ): Promise<LoggedInClient> {
   // The test server's certificate is self-signed; only test processes trust it this way.
   process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
@@ -107,7 +109,8 @@ export async function loginClient(
     timeout: 10_000,
   });
   xmpp.saslFactory.use(xmppJsScramSha256());
-  xmpp.reconnect.stop();
+  // Reconnecting (and XEP-0198 resumption, which xmpp.js does by itself) only where a test asks.
+  if (opts.reconnect !== true) xmpp.reconnect.stop();
   xmpp.on('error', () => {});
   const received: XElement[] = [];
   const wakeup = new Wakeup();

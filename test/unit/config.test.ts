@@ -86,7 +86,7 @@ test('the example file parses, with units converted and paths resolved', () => {
     { domain: 'conference.example.com', module: 'muc' },
     { domain: 'gateway.example.com', secret: 'change-me' },
   ]);
-  assert.deepEqual(c.modules['mam'], { default_policy: 'roster', max_archive_query_results: 250 });
+  assert.deepEqual(c.modules['mam'], { default_policy: 'roster', max_page_size: 250, archive_expires_after: '365 days' });
 });
 
 test('the example in docs/configuration.md is the example file', () => {

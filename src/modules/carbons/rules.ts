@@ -6,8 +6,7 @@
  */
 import type { Jid } from '../../jid/index.js';
 import type { Element } from '../../xml/element.js';
-import { NS } from '../../xml/ns.js';
-import { message } from '../../xml/stanza.js';
+import { asClientStanza, message } from '../../xml/stanza.js';
 
 export const NS_CARBONS = 'urn:xmpp:carbons:2';
 export const NS_FORWARD = 'urn:xmpp:forward:0';
@@ -60,16 +59,8 @@ export function carbonVerdict(stanza: Element, direction: Direction, toFull: boo
 /** The copy of `stanza` for one resource: <message from=bare to=full><sent|received><forwarded>…. */
 export function wrapCarbon(direction: Direction, stanza: Element, userBare: string, toFull: string): Element {
   const copy = message({ from: userBare, to: toFull, type: stanza.attrs.type });
-  const inner = stanza.clone();
-  clientNamespace(inner);
-  copy.c(direction, { xmlns: NS_CARBONS }).c('forwarded', { xmlns: NS_FORWARD }).cnode(inner);
+  copy.c(direction, { xmlns: NS_CARBONS }).c('forwarded', { xmlns: NS_FORWARD }).cnode(asClientStanza(stanza));
   return copy;
-}
-
-/** A message from another server came in as jabber:server: the copy is written as jabber:client (its children too). */
-function clientNamespace(el: Element): void {
-  if (el.xmlns === NS.server) el.xmlns = NS.client;
-  for (const child of el.elements) clientNamespace(child);
 }
 
 /**

@@ -13,6 +13,17 @@ import { Element } from '../../xml/element.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
 
 export const NS_DELAY = 'urn:xmpp:delay';
+
+declare module '../../core/event-map.js' {
+  interface EventMap {
+    /**
+     * A stored message about to be delivered to `session` at login (already removed from the
+     * store). A handler returning true takes it: it is not sent (mam: the session already has it
+     * from the archive).
+     */
+    'offline/deliver': { session: BoundC2SSession; username: string; host: string; stanza: Element };
+  }
+}
 const NS_CHATSTATES = 'http://jabber.org/protocol/chatstates';
 
 /** Messages worth keeping: chat/normal with something a person would miss (not a bare chat state). */
@@ -62,7 +73,9 @@ export default defineModule({
             // Claimed by deleting it first: another delivery run (another cluster worker's)
             // that read the same item finds it gone and does not send it again.
             if ((await store.delete(username, { ids: [item.id] })) === 0) continue;
-            to.send(parseXmlFragment(item.value));
+            const stanza = parseXmlFragment(item.value);
+            if (mod.fire('offline/deliver', { session: to, username, host, stanza })) continue;
+            to.send(stanza);
             sent++;
           }
           if (sent > 0) to.log.debug({ count: sent }, 'delivered offline messages');

@@ -1,0 +1,133 @@
+/**
+ * The read side, answered at the account's bare JID (only by the account itself):
+ * archive queries (XEP-0313 §4: result messages to the querying resource, then the iq result
+ * with <fin/>), the query form (iq get), the archive metadata (`<metadata/>`, XEP-0313 1.1: first and
+ * last item) and the preferences (§7).
+ */
+import { randomBytes } from 'node:crypto';
+import type { StanzaEvent } from '../../core/event-map.js';
+import { stanzaError } from '../../core/errors.js';
+import { isBound, type BoundC2SSession } from '../../core/session.js';
+import { StorageItemNotFoundError } from '../../storage/errors.js';
+import type { ArchiveItem, ArchiveStore, KeyValStore } from '../../storage/types.js';
+import { Element } from '../../xml/element.js';
+import { message } from '../../xml/stanza.js';
+import { parseXmlFragment } from '../../xml/parse-fragment.js';
+import { runPage } from './page.js';
+import { NS_DATA, NS_MAM, NS_RSM, parseMamQuery, queryFields, type PageLimits } from './query.js';
+import { parsePrefs, prefsElement, type Policy, type Prefs } from './prefs.js';
+
+export const NS_FORWARD = 'urn:xmpp:forward:0';
+export const NS_DELAY = 'urn:xmpp:delay';
+
+export interface QueryDeps {
+  store: ArchiveStore<string>;
+  prefs: KeyValStore<Prefs>;
+  defaultPolicy: Policy;
+  limits: PageLimits;
+  /** Starts timing a query; the returned function stops it. */
+  timeQuery: () => () => void;
+  warn: (obj: object, msg: string) => void;
+}
+
+function ownAccountOnly(event: StanzaEvent): string {
+  if (event.from.bare !== event.to.bare) throw stanzaError('CANTO_ERR_FORBIDDEN', 'only the account itself may use its archive');
+  return event.to.local;
+}
+
+export class Queries {
+  /** Sessions that queried the archive before their initial presence (see offline interplay in README). */
+  readonly syncedBeforePresence = new WeakSet<BoundC2SSession>();
+
+  constructor(private readonly deps: QueryDeps) {}
+
+  query = async (event: StanzaEvent): Promise<Element> => {
+    const username = ownAccountOnly(event);
+    const el = event.stanza.getChild('query', NS_MAM);
+    if (!el) throw stanzaError('CANTO_ERR_BAD_REQUEST');
+    const parsed = parseMamQuery(el, this.deps.limits);
+    if (!parsed.ok) {
+      throw stanzaError(parsed.error.condition === 'bad-request' ? 'CANTO_ERR_BAD_REQUEST' : 'CANTO_ERR_FEATURE_NOT_IMPLEMENTED', parsed.error.text);
+    }
+    const q = parsed.query;
+    const { origin } = event;
+    if (isBound(origin) && origin.presence === undefined) this.syncedBeforePresence.add(origin);
+    const stop = this.deps.timeQuery();
+    try {
+      let page;
+      try {
+        page = await runPage(this.deps.store, username, q);
+      } catch (err) {
+        if (err instanceof StorageItemNotFoundError) throw stanzaError('CANTO_ERR_ITEM_NOT_FOUND', 'no such archive item');
+        throw err;
+      }
+      for (const item of page.items) {
+        const result = this.resultMessage(event, item, q.queryid);
+        if (result) origin.send(result);
+      }
+      const fin = new Element('fin', { xmlns: NS_MAM, complete: page.complete ? 'true' : 'false', queryid: q.queryid });
+      const set = fin.c('set', { xmlns: NS_RSM });
+      const first = page.items[0];
+      const last = page.items[page.items.length - 1];
+      if (first && last) {
+        set.c('first').t(first.id);
+        set.c('last').t(last.id);
+      }
+      set.c('count').t(String(page.count));
+      return fin;
+    } finally {
+      stop();
+    }
+  };
+
+  /** <message><result><forwarded><delay/>original</forwarded></result></message>, to the asker. */
+  private resultMessage(event: StanzaEvent, item: ArchiveItem<string>, queryid: string | undefined): Element | undefined {
+    let original: Element;
+    try {
+      original = parseXmlFragment(item.value, { defaultNs: 'jabber:client' });
+    } catch (err) {
+      this.deps.warn({ err, id: item.id }, 'skipping an archive item that does not parse');
+      return undefined;
+    }
+    const msg = message({ to: event.from.full, from: event.to.bare, id: randomBytes(9).toString('base64url') });
+    const forwarded = msg.c('result', { xmlns: NS_MAM, queryid, id: item.id }).c('forwarded', { xmlns: NS_FORWARD });
+    forwarded.c('delay', { xmlns: NS_DELAY, stamp: new Date(item.when).toISOString() });
+    forwarded.cnode(original);
+    return msg;
+  }
+
+  /** iq get <query/>: the fields the query form takes. */
+  form = (event: StanzaEvent): Element => {
+    ownAccountOnly(event);
+    const query = new Element('query', { xmlns: NS_MAM });
+    queryFields(query.c('x', { xmlns: NS_DATA, type: 'form' }));
+    return query;
+  };
+
+  /** iq get <metadata/>: the first and last item (id and time), nothing for an empty archive. */
+  metadata = async (event: StanzaEvent): Promise<Element> => {
+    const username = ownAccountOnly(event);
+    const el = new Element('metadata', { xmlns: NS_MAM });
+    const [first] = await this.deps.store.find(username, { limit: 1 });
+    const [last] = await this.deps.store.find(username, { limit: 1, reverse: true });
+    if (first && last) {
+      el.c('start', { id: first.id, timestamp: new Date(first.when).toISOString() });
+      el.c('end', { id: last.id, timestamp: new Date(last.when).toISOString() });
+    }
+    return el;
+  };
+
+  getPrefs = async (event: StanzaEvent): Promise<Element> => {
+    const username = ownAccountOnly(event);
+    return prefsElement((await this.deps.prefs.get(username)) ?? { default: this.deps.defaultPolicy, always: [], never: [] });
+  };
+
+  setPrefs = async (event: StanzaEvent): Promise<Element> => {
+    const username = ownAccountOnly(event);
+    const el = event.stanza.getChild('prefs', NS_MAM);
+    if (!el) throw stanzaError('CANTO_ERR_BAD_REQUEST');
+    const prefs = parsePrefs(el);
+    await this.deps.prefs.set(username, prefs);
+    return prefsElement(prefs);
+  };
+}

@@ -1,0 +1,324 @@
+/**
+ * XEP-0198 stream management (urn:xmpp:sm:3): acknowledgements both ways and session
+ * resumption, on every client transport (the client session is transport-independent).
+ *
+ * Counting: an `in` filter (first of all) counts each stanza the client sends after `<enable/>`;
+ * since a session's elements complete in order, the `<a h/>` we answer to `<r/>` covers only
+ * stanzas already delivered, stored or bounced. An `out` filter (last of all, so only what
+ * reaches the wire) keeps every stanza sent after enable until the client acknowledges it —
+ * also while the session hibernates, when the framing drops the writes.
+ *
+ * A resumable session whose connection is lost (not a clean close, not a kick) hibernates for
+ * the resumption window; `<resume/>` on a new authenticated connection moves it there
+ * (sessions.resume) and re-sends what the client did not acknowledge. A session that ends
+ * without resumption hands its unacknowledged stanzas to unacked.ts (re-routed, bounced or
+ * discarded, never dropped silently). Options and the full behaviour: README.md.
+ */
+import { z } from 'zod';
+import { defineModule } from '../../core/modules.js';
+import { duration } from '../../core/option-schemas.js';
+import { isBound, type BoundC2SSession, type C2SSession, type StreamSession } from '../../core/session.js';
+import { errorReply } from '../../xml/stanza.js';
+import type { Element } from '../../xml/element.js';
+import { addH } from './counter.js';
+import { NS_SM, ack, countTooHigh, enabled, failed, parseSm, request, resumed, type SmCommand } from './elements.js';
+import { ResumeRegistry } from './registry.js';
+import { newState, type SmState } from './state.js';
+import { fateOf, rerouted } from './unacked.js';
+
+/** How often deadlines (ack requests, hibernation expiry) are checked: one timer per host, not one per session. */
+const SWEEP_MS = 1000;
+/** Filter priorities: count inbound before any other filter; record outbound after all others. */
+const IN_PRIORITY = 10_000;
+const OUT_PRIORITY = -10_000;
+
+/** What handling an SM element did (tests read it; the module ignores it). */
+export type Outcome = 'answered' | 'acked' | 'closed';
+
+export default defineModule({
+  name: 'smacks',
+  description: 'XEP-0198 stream management: acknowledgements and resumption',
+  options: z.object({
+    /** How long a session whose connection was lost waits for `<resume/>`; also the advertised max. */
+    resume_timeout: duration('10 minutes', { min: 1000 }),
+    /** Unacknowledged stanzas kept per session; past it the session ends (policy-violation if connected). */
+    max_unacked: z.number().int().min(1).default(1000),
+    /** Ask for an ack (`<r/>`) once this many stanzas went out since the last request… */
+    request_after: z.number().int().min(1).default(5),
+    /** …or this long after a stanza went out unacknowledged. */
+    request_delay: duration('5s', { min: 0 }),
+  }),
+  setup(mod) {
+    const opts = mod.options;
+    const registry = new ResumeRegistry<BoundC2SSession>();
+    const states = new Map<BoundC2SSession, SmState>();
+    /** States with a deadline (requestAt or expiresAt), looked at by the sweep. */
+    const timed = new Set<SmState>();
+    const metrics = {
+      resumptions: mod.measure.counter('smacks_resumptions_total', 'Resumption attempts, by result', ['result']),
+      hibernations: mod.measure.counter('smacks_hibernations_total', 'Sessions that lost their connection and wait for resumption'),
+      expired: mod.measure.counter('smacks_expired_total', 'Hibernating sessions whose resumption window ran out'),
+      overflows: mod.measure.counter('smacks_queue_overflows_total', 'Sessions ended because their unacknowledged queue passed max_unacked'),
+      unacked: mod.measure.counter('smacks_unacked_stanzas_total', 'Unacknowledged stanzas of sessions that ended without resumption, by fate', ['fate']),
+    };
+    type ResumeResult = 'ok' | 'item-not-found' | 'expired' | 'unexpected-request' | 'bad-request' | 'handled-count-too-high';
+    const resumeResult = (result: ResumeResult) => metrics.resumptions.inc({ result });
+
+    mod.hook('stream-features', ({ origin, features }) => {
+      if (origin.type === 'c2s') features.c('sm', { xmlns: NS_SM });
+    }, -10); // after bind's features
+
+    mod.hook('stream-element', ({ origin, element }) => {
+      if (element.xmlns !== NS_SM) return undefined;
+      handle(origin, parseSm(element));
+      return true;
+    });
+
+    function handle(origin: StreamSession, cmd: SmCommand): Outcome {
+      if (origin.type !== 'c2s') return answer(origin, failed('unexpected-request'));
+      const state = isBound(origin) ? states.get(origin) : undefined;
+      switch (cmd.kind) {
+        case 'enable':
+          if (!isBound(origin) || state !== undefined) return answer(origin, failed('unexpected-request'));
+          return enable(origin, cmd.resume, cmd.max);
+        case 'r':
+          return state === undefined ? answer(origin, failed('unexpected-request')) : answer(origin, ack(state.inbound));
+        case 'a':
+          return state === undefined ? answer(origin, failed('unexpected-request')) : onAck(state, cmd.h);
+        case 'bad-ack':
+          if (state === undefined) return answer(origin, failed('unexpected-request'));
+          origin.close({ condition: 'bad-format', text: "an <a/> needs an 'h' between 0 and 4294967295" });
+          return 'closed';
+        case 'resume':
+        case 'bad-resume':
+          if (isBound(origin)) {
+            resumeResult('unexpected-request');
+            return answer(origin, failed('unexpected-request'));
+          }
+          if (cmd.kind === 'bad-resume') {
+            resumeResult('bad-request');
+            return answer(origin, failed('bad-request'));
+          }
+          return resume(origin, cmd.previd, cmd.h);
+        case 'unexpected':
+          return answer(origin, failed('unexpected-request'));
+      }
+    }
+
+    function answer(origin: StreamSession, el: Element): Outcome {
+      origin.send(el);
+      return 'answered';
+    }
+
+    function enable(session: BoundC2SSession, wantsResume: boolean, clientMax: number | undefined): Outcome {
+      const windowMs = clientMax !== undefined ? Math.min(opts.resume_timeout, clientMax * 1000) : opts.resume_timeout;
+      const id = wantsResume ? registry.add(`${session.username}@${session.host}`, session) : undefined;
+      const state = newState(session, id, windowMs);
+      states.set(session, state);
+      const offIn = session.filters.in.add((stanza) => {
+        state.inbound = addH(state.inbound);
+        return stanza;
+      }, IN_PRIORITY);
+      const offOut = session.filters.out.add((stanza) => record(state, stanza), OUT_PRIORITY);
+      state.removeFilters = () => {
+        offIn();
+        offOut();
+      };
+      session.log.debug({ resumable: wantsResume, window: windowMs }, 'stream management enabled');
+      return answer(session, enabled(id, wantsResume ? Math.floor(windowMs / 1000) : undefined));
+    }
+
+    function record(state: SmState, stanza: Element): Element {
+      if (state.ended) return stanza;
+      state.queue.push(stanza, mod.now());
+      if (state.queue.length > opts.max_unacked) {
+        if (!state.overflowed) {
+          state.overflowed = true;
+          // Not from inside the send path: the session is ended once this stanza is written.
+          queueMicrotask(() => overflow(state));
+        }
+        return stanza;
+      }
+      if (state.session.hibernating) return stanza;
+      state.sinceRequest++;
+      if (state.requestPending) return stanza;
+      // After the stanza is written: an <r/> before it would not cover it.
+      if (state.sinceRequest >= opts.request_after) queueMicrotask(() => sendRequest(state));
+      else if (state.requestAt === undefined) deadline(state, 'requestAt', mod.now() + opts.request_delay);
+      return stanza;
+    }
+
+    function deadline(state: SmState, which: 'requestAt' | 'expiresAt', at: number): void {
+      state[which] = at;
+      timed.add(state);
+    }
+
+    function sendRequest(state: SmState): void {
+      state.requestAt = undefined;
+      if (state.ended || state.requestPending || state.session.hibernating || state.queue.length === 0) return;
+      state.requestPending = true;
+      state.sinceRequest = 0;
+      state.session.send(request());
+    }
+
+    function onAck(state: SmState, h: number): Outcome {
+      const r = state.queue.ack(h);
+      if (!r.ok) {
+        state.session.log.info({ h, sent: r.sent }, 'client acknowledged more stanzas than were sent');
+        state.session.close(countTooHigh(h, r.sent));
+        return 'closed';
+      }
+      state.requestPending = false;
+      if (state.queue.length > 0 && state.sinceRequest >= opts.request_after) sendRequest(state);
+      else if (state.queue.length > 0) deadline(state, 'requestAt', mod.now() + opts.request_delay);
+      else state.requestAt = undefined;
+      return 'acked';
+    }
+
+    function overflow(state: SmState): void {
+      if (state.ended) return;
+      metrics.overflows.inc();
+      const { session } = state;
+      session.log.info({ max: opts.max_unacked, hibernating: session.hibernating }, 'too many unacknowledged stanzas: ending the session');
+      // A hibernating session just ends (as on expiry); a connected one gets the stream error.
+      if (session.hibernating) session.close();
+      else session.close({ condition: 'policy-violation', text: `more than ${opts.max_unacked} stanzas left unacknowledged` });
+    }
+
+    function resume(fresh: C2SSession, previd: string, h: number): Outcome {
+      const found = registry.lookup(previd, `${fresh.username}@${fresh.host}`, mod.now());
+      if (found === undefined || (found.kind === 'live' && (states.get(found.session) === undefined || found.session.destroyed))) {
+        // Unknown, or another account's: the same answer, without 'h'.
+        fresh.log.info('resumption failed: unknown session id');
+        resumeResult('item-not-found');
+        return answer(fresh, failed('item-not-found'));
+      }
+      if (found.kind === 'gone') {
+        fresh.log.info('resumption failed: the session has ended');
+        resumeResult('expired');
+        return answer(fresh, failed('item-not-found', found.h));
+      }
+      const old = found.session;
+      const state = states.get(old) as SmState; // checked above
+      if (!state.queue.valid(h)) {
+        fresh.log.info({ h, sent: state.queue.sent }, 'resumption failed: client acknowledged more stanzas than were sent');
+        resumeResult('handled-count-too-high');
+        fresh.close(countTooHigh(h, state.queue.sent));
+        return 'closed';
+      }
+      mod.server.sessions.resume(old, fresh);
+      state.queue.ack(h);
+      state.expiresAt = undefined;
+      state.requestAt = undefined;
+      state.requestPending = false;
+      state.sinceRequest = 0;
+      old.send(resumed(previd, state.inbound));
+      // Written past the out filters: they ran (and recorded) when each was first sent.
+      for (const q of state.queue.unacked()) old.framing.send(q.stanza);
+      sendRequest(state);
+      resumeResult('ok');
+      old.log.debug({ resent: state.queue.length }, 'stream management session resumed');
+      return 'answered';
+    }
+
+    mod.hook('pre-session-destroy', ({ session, connectionLost }) => {
+      const state = states.get(session);
+      return state !== undefined && state.id !== undefined && connectionLost && !state.overflowed && !state.ended;
+    });
+
+    mod.hook('session-hibernated', ({ session }) => {
+      const state = states.get(session);
+      if (state === undefined) return;
+      metrics.hibernations.inc();
+      state.requestPending = false;
+      state.requestAt = undefined;
+      deadline(state, 'expiresAt', mod.now() + state.windowMs);
+      session.log.debug({ window: state.windowMs, unacked: state.queue.length }, 'waiting for resumption');
+    });
+
+    mod.hook('resource-unbind', ({ session }) => {
+      const state = states.get(session);
+      if (state !== undefined) end(state);
+    });
+
+    /** The session ended without resumption: its unacknowledged stanzas get their fates. */
+    function end(state: SmState): void {
+      const { session } = state;
+      state.ended = true;
+      states.delete(session);
+      timed.delete(state);
+      state.removeFilters();
+      if (state.id !== undefined) registry.retire(state.id, state.inbound, mod.now() + opts.resume_timeout);
+      const items = state.queue.drain();
+      if (items.length === 0) return;
+      const bare = `${session.username}@${session.host}`;
+      const counts = { rerouted: 0, bounced: 0, discarded: 0 };
+      for (const { stanza, at } of items) {
+        const fate = fateOf(stanza);
+        if (fate.action === 'reroute') {
+          counts.rerouted++;
+          routeFromHost(rerouted(stanza, bare, session.host, at));
+        } else if (fate.action === 'bounce') {
+          counts.bounced++;
+          routeFromHost(errorReply(stanza, 'service-unavailable', 'the recipient session ended'));
+        } else {
+          counts.discarded++;
+        }
+      }
+      for (const [fate, n] of Object.entries(counts)) if (n > 0) metrics.unacked.inc({ fate }, n);
+      session.log.info(counts, 'session ended with unacknowledged stanzas');
+    }
+
+    const hostSession = mod.context?.session;
+    function routeFromHost(stanza: Element): void {
+      // The sender's own events already ran when the stanza was first routed.
+      if (hostSession !== undefined) void mod.server.router.route(hostSession, stanza, { senderSideDone: true });
+    }
+
+    mod.setInterval(() => {
+      const now = mod.now();
+      registry.sweep(now);
+      for (const state of timed) {
+        if (state.ended) {
+          timed.delete(state);
+        } else if (state.expiresAt !== undefined) {
+          if (state.expiresAt <= now && state.session.hibernating) expire(state);
+        } else if (state.requestAt !== undefined) {
+          if (state.requestAt <= now) sendRequest(state);
+        } else {
+          timed.delete(state);
+        }
+      }
+    }, SWEEP_MS);
+
+    function expire(state: SmState): void {
+      state.expiresAt = undefined;
+      metrics.expired.inc();
+      state.session.log.info({ unacked: state.queue.length }, 'resumption window expired: ending the session');
+      state.session.close(); // a hibernating session's close destroys it for good (resource-unbind → end)
+    }
+
+    mod.onUnload(() => {
+      for (const state of states.values()) {
+        state.ended = true;
+        state.removeFilters();
+      }
+      states.clear();
+      timed.clear();
+    });
+
+    // For tests: the handler without the event bus.
+    mod.provides('smacks', { handle, state: (s: BoundC2SSession) => states.get(s) });
+  },
+});
+
+export interface SmacksService {
+  handle(origin: StreamSession, cmd: SmCommand): Outcome;
+  state(session: BoundC2SSession): SmState | undefined;
+}
+
+declare module '../../core/services.js' {
+  interface ServiceMap {
+    smacks: SmacksService;
+  }
+}
