@@ -4,6 +4,7 @@ import { messagesScenario } from './messages.js';
 import { idleScenario } from './idle.js';
 import { fanoutScenario } from './fanout.js';
 import { soakScenario } from './soak.js';
+import { resumeScenario } from './resume.js';
 import type { Scenario } from './types.js';
 
 // The parameter types differ per scenario; the runner treats them as plain number records.
@@ -13,6 +14,7 @@ export const scenarios: ReadonlyArray<Scenario<Record<string, number>>> = [
   idleScenario as unknown as Scenario<Record<string, number>>,
   fanoutScenario as unknown as Scenario<Record<string, number>>,
   soakScenario as unknown as Scenario<Record<string, number>>,
+  resumeScenario as unknown as Scenario<Record<string, number>>,
 ];
 
 export function scenarioByName(name: string): Scenario<Record<string, number>> | undefined {
