@@ -5,6 +5,7 @@ import { idleScenario } from './idle.js';
 import { fanoutScenario } from './fanout.js';
 import { soakScenario } from './soak.js';
 import { resumeScenario } from './resume.js';
+import { mamScenario } from './mam.js';
 import type { Scenario } from './types.js';
 
 // The parameter types differ per scenario; the runner treats them as plain number records.
@@ -14,6 +15,7 @@ export const scenarios: ReadonlyArray<Scenario<Record<string, number>>> = [
   idleScenario as unknown as Scenario<Record<string, number>>,
   fanoutScenario as unknown as Scenario<Record<string, number>>,
   soakScenario as unknown as Scenario<Record<string, number>>,
+  mamScenario as unknown as Scenario<Record<string, number>>,
   resumeScenario as unknown as Scenario<Record<string, number>>,
 ];
 

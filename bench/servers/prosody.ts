@@ -54,6 +54,7 @@ storage = { archive = "sql" }
 sql = { driver = "SQLite3", database = ${lua(join(dataDir, SQL_DATABASE))} }
 archive_expires_after = "never"
 mam_include_total = true
+network_settings = { nagle = false }
 `;
 }
 
