@@ -20,6 +20,13 @@ export interface StanzaEvent {
   to: Jid;
   from: Jid;
   handlerError?: unknown;
+  /**
+   * A stanza the server routes a second time for its recipient, e.g. a message stream
+   * management had delivered to a session that then ended without acknowledging it. It was
+   * archived, copied (carbons) and stamped the first time: modules that record or copy
+   * deliveries skip it.
+   */
+  redelivery?: true;
 }
 
 type StanzaEvents = {

@@ -33,6 +33,8 @@ export type Completion = Promise<void> | undefined;
 export interface RouteOptions {
   /** The sender-side events already ran (a stanza forwarded from another cluster worker). */
   senderSideDone?: boolean;
+  /** Delivered once already, routed again for its recipient (see StanzaEvent.redelivery). */
+  redelivery?: boolean;
 }
 
 export function destinationOf(to: Jid): Destination {
@@ -100,6 +102,7 @@ export class Router {
       return undefined;
     }
     const event: StanzaEvent = { origin, stanza, to, from };
+    if (opts.redelivery === true) event.redelivery = true;
     const dest = destinationOf(to);
     const senderBus = opts.senderSideDone ? undefined : this.senderBus(origin, from);
     if (senderBus === undefined) return this.deliver(event, kind, dest);

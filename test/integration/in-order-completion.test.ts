@@ -102,3 +102,58 @@ test('with slow storage, a ping answered after 300 messages to an offline user f
     await h.stop();
   }
 });
+
+/**
+ * Issue 13, "acks you can trust": a client with stream management sends 1,000 messages to an
+ * offline user and asks for an ack; the moment `<a h='1000'/>` arrives the server is killed
+ * with SIGKILL. After a restart every acknowledged message is in the recipient's offline store
+ * and archive.
+ */
+test('SIGKILL right after stream management acked 1,000 messages: every one is stored and archived', { timeout: 120_000 }, async () => {
+  const dataDir = tempDir('canto-kill-sm-');
+  const config = { data_dir: dataDir, modules: { offline: { max_messages: 5000 } } };
+  const N = 1000;
+  try {
+    const first = await startServerProcess({ config, accounts: { prefix: 'a', count: 2, password: 'pw' } });
+    try {
+      const sender = await loadLogin({ port: first.c2sPort, username: 'a0', password: 'pw' });
+      sender.send(`<enable xmlns='urn:xmpp:sm:3'/>`);
+      await sender.next(/<enabled[^>]*xmlns=["']urn:xmpp:sm:3["']|<enabled[^>]*\/>/);
+      let burst = '';
+      for (let i = 0; i < N; i++) burst += `<message to='a1@localhost' type='chat' id='k${i}'><body>acked ${i}</body></message>`;
+      sender.send(`${burst}<r xmlns='urn:xmpp:sm:3'/>`);
+      const ack = await sender.next(/<a[^>]*\bh=["'](\d+)["'][^>]*\/>/, 60_000);
+      assert.equal(ack[1], String(N), 'all messages acknowledged');
+    } finally {
+      const gone = once(first.child, 'exit');
+      first.child.kill('SIGKILL');
+      await gone;
+    }
+
+    const second = await startServerProcess({ config });
+    try {
+      const recipient = await loadLogin({ port: second.c2sPort, username: 'a1', password: 'pw' });
+      // The archive first (before presence, as a MAM client does): every message is there.
+      recipient.send(`<iq type='set' id='mam1'><query xmlns='urn:xmpp:mam:2' queryid='q'><set xmlns='http://jabber.org/protocol/rsm'><max>0</max></set></query></iq>`);
+      const fin = await recipient.next(/<iq[^>]*id=["']mam1["'][\s\S]*?<\/iq>/, 30_000);
+      assert.match(fin[0], new RegExp(`<count>${N}</count>`), 'the archive holds every acknowledged message');
+      // And offline storage for clients without MAM (this session queried MAM before presence,
+      // so it is spared the copies it has; a second, plain session gets them).
+      const plain = await loadLogin({ port: second.c2sPort, username: 'a1', password: 'pw', resource: 'plain' });
+      const seen = new Set<string>();
+      let text = '';
+      plain.onText((chunk) => {
+        text += chunk;
+        for (const m of text.matchAll(/<message[^>]*\bid=["'](k\d+)["']/g)) seen.add(m[1] ?? '');
+        text = text.slice(Math.max(0, text.lastIndexOf('<message')));
+      });
+      plain.send('<presence/>');
+      await waitFor(() => seen.size >= N, { timeoutMs: 60_000, intervalMs: 50 }).catch(() => undefined);
+      assert.equal(seen.size, N, `all ${N} acknowledged messages stored offline (got ${seen.size})`);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

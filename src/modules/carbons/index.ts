@@ -75,7 +75,8 @@ export default defineModule({
     // Destination side: what is delivered to a user of this host, from anyone (§7).
     const onReceived = (event: StanzaEvent): false => {
       const { origin, stanza, from, to } = event;
-      if (to.local === '') return false;
+      // A re-sent message (stream management): the other resources had their copies the first time.
+      if (to.local === '' || event.redelivery) return false;
       if (stripForgedCarbons(stanza, from, to)) {
         forged.inc();
         mod.log.debug({ from: from.full, to: to.full }, 'forged carbon removed');

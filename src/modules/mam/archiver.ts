@@ -54,7 +54,8 @@ export class Archiver {
   /** `message/bare|full` on the recipient's host. */
   incoming = async (event: StanzaEvent): Promise<false> => {
     const { stanza, from, to } = event;
-    if (to.local === '') return false;
+    // A re-sent message (stream management) was archived, and carries our stanza-id, already.
+    if (to.local === '' || event.redelivery) return false;
     stripStanzaIds(stanza, to.bare);
     if (!archivable(stanza)) return false;
     if (!(await this.accountExists(to.local))) return false; // the message module bounces it

@@ -257,7 +257,7 @@ export default defineModule({
         const fate = fateOf(stanza);
         if (fate.action === 'reroute') {
           counts.rerouted++;
-          routeFromHost(rerouted(stanza, bare, session.host, at));
+          routeFromHost(rerouted(stanza, bare, session.host, at), true);
         } else if (fate.action === 'bounce') {
           counts.bounced++;
           routeFromHost(errorReply(stanza, 'service-unavailable', 'the recipient session ended'));
@@ -270,9 +270,10 @@ export default defineModule({
     }
 
     const hostSession = mod.context?.session;
-    function routeFromHost(stanza: Element): void {
-      // The sender's own events already ran when the stanza was first routed.
-      if (hostSession !== undefined) void mod.server.router.route(hostSession, stanza, { senderSideDone: true });
+    function routeFromHost(stanza: Element, redelivery = false): void {
+      // The sender's own events already ran when the stanza was first routed; a re-sent message
+      // was archived and copied then (redelivery: MAM and carbons leave it alone).
+      if (hostSession !== undefined) void mod.server.router.route(hostSession, stanza, { senderSideDone: true, redelivery });
     }
 
     mod.setInterval(() => {
