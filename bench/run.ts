@@ -119,7 +119,7 @@ function metricOf(run: RunRecord, server: string, name: string): number | undefi
 }
 
 /**
- * Issue 6's targets checked against this report (Canto against Prosody in the same run), one
+ * The targets of issues 6 and 13 checked against this report (Canto against Prosody in the same run), one
  * line each: what was asked, what was measured, met or not. Empty without Prosody.
  */
 export function targetLines(report: SuiteReport): string[] {
@@ -147,6 +147,19 @@ export function targetLines(report: SuiteReport): string[] {
       if (ck !== undefined && pk !== undefined) lines.push(`- RSS per idle TLS connection ≤ Prosody's (${where}): ${f(ck)} vs ${f(pk)} KiB: ${verdict(ck <= pk)}`);
       else if (ck !== undefined && (run.params.connections ?? 0) >= 20_000) lines.push(`- 20,000 idle TLS connections held without errors (${where}): all held, ${f(ck)} KiB each: **met**`);
       else if (run.errors.canto && (run.params.connections ?? 0) >= 20_000) lines.push(`- 20,000 idle TLS connections held without errors (${where}): ${run.errors.canto.split('\n')[0]}: **not met**`);
+    } else if (run.scenario === 'mam') {
+      // Issue 13: a 50-item page at least 5× faster than Prosody's at p99, for every kind of query.
+      for (const kind of ['with', 'range', 'last']) {
+        const [c99, p99] = [c(`${kind} page p99`), p(`${kind} page p99`)];
+        if (c99 !== undefined && p99 !== undefined) lines.push(`- MAM '${kind}' page p99 ≥ 5× faster than Prosody (${where}): ${f(c99)} vs ${f(p99)} ms, ${f(p99 / c99)}×: ${verdict(5 * c99 <= p99)}`);
+      }
+    } else if (run.scenario === 'resume') {
+      // Issue 13: every client resumes and none loses (or gets twice) a message; the rate is compared, no factor asked.
+      const [cr, pr, resumed, lost, dup] = [c('resumes/s'), p('resumes/s'), c('resumed'), c('messages lost'), c('messages duplicated')];
+      if (cr !== undefined && resumed !== undefined) {
+        const all = resumed === run.params.clients && lost === 0 && dup === 0;
+        lines.push(`- all sessions resume, no message lost or duplicated (${where}): ${resumed} of ${run.params.clients ?? '?'} resumed, ${lost ?? '?'} lost, ${dup ?? '?'} duplicated; ${f(cr)} resumes/s vs Prosody ${f(pr ?? NaN)} (${pr ? f(cr / pr) : '–'}×): ${verdict(all)}`);
+      }
     } else if (run.scenario === 'soak') {
       const [g, lost] = [c('RSS growth'), c('messages undelivered')];
       if (g !== undefined) lines.push(`- memory after the mixed run within 10 % of where it started (${where}): ${f(g)} % (Prosody ${f(p('RSS growth') ?? NaN)} %), ${lost ?? '?'} messages undelivered: ${verdict(g <= 10 && (lost ?? 0) === 0)}`);
@@ -190,7 +203,7 @@ before each idle RSS reading):
 ${params.join('\n')}
 
 ${table(report)}
-${targets.length > 0 ? `\nIssue 6's targets, checked against this run:\n\n${targets.join('\n')}\n` : ''}${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
+${targets.length > 0 ? `\nThe targets of issues 6 and 13, checked against this run:\n\n${targets.join('\n')}\n` : ''}${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
 }
 
 async function main(): Promise<number> {
@@ -250,7 +263,7 @@ async function main(): Promise<number> {
   // up to the hard limit like the servers do.
   const allParams = chosen.flatMap((s) => s!.sizes[size]);
   const inChildren = (p: Record<string, number>) => generatorSlices(p.connections ?? 0, p.generators ?? 0);
-  const needed = Math.max(...allParams.map((p) => (inChildren(p).length > 0 ? 0 : (p.connections ?? 0)) + (p.accounts ?? 0) + 2 * (p.pairs ?? 0) + (p.contacts ?? 0))) + 100;
+  const needed = Math.max(...allParams.map((p) => (inChildren(p).length > 0 ? 0 : (p.connections ?? 0)) + (p.accounts ?? 0) + 2 * (p.pairs ?? 0) + (p.contacts ?? 0) + (p.clients ?? 0) + (p.senders ?? 0))) + 100;
   if (ownNofile() < needed) {
     process.stderr.write(`warning: this process may open ~${needed} sockets but its open-files limit is ${ownNofile()}; run \`ulimit -n ${SERVER_NOFILE}\` first\n`);
   }

@@ -92,7 +92,7 @@ function sendLive(sender: BenchClient, receiver: BenchClient, to: string, total:
       if (sent < total) sender.send(`<message to='${to}' type='chat' id='live.${sent++}'><body>A live message, archived on both sides.</body></message>`);
     };
     receiver.onStanza = (s) => {
-      if (!s.startsWith('<message') || !s.includes("'live.")) return;
+      if (!s.startsWith('<message') || !s.includes('live.')) return;
       if (++delivered >= total) {
         clearTimeout(timer);
         resolve(delivered);

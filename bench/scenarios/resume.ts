@@ -67,7 +67,8 @@ async function sendAndSettle(senders: BenchClient[], receiverJids: string[], fro
   let answered = 0;
   senders.forEach((s, k) => {
     s.onStanza = (stanza) => {
-      if (stanza.startsWith('<iq') && stanza.includes(`'ping-${label}-${k}'`)) answered++;
+      // Servers quote attribute values either way.
+      if (stanza.startsWith('<iq') && (stanza.includes(`'ping-${label}-${k}'`) || stanza.includes(`"ping-${label}-${k}"`))) answered++;
     };
   });
   receiverJids.forEach((jid, i) => {
