@@ -89,7 +89,10 @@ export const messagesScenario: Scenario<MessagesParams> = {
   name: 'messages',
   description: 'P online pairs, window W of unacknowledged messages per sender',
   sizes: {
-    tiny: [{ pairs: 2, window: 2, messages: 40, maxSeconds: 20, mobile: 0 }],
+    tiny: [
+      { pairs: 2, window: 2, messages: 40, maxSeconds: 20, mobile: 0 },
+      { pairs: 2, window: 2, messages: 40, maxSeconds: 20, mobile: 1 },
+    ],
     small: [
       { pairs: 100, window: 10, messages: 100_000, maxSeconds: 120, mobile: 0 },
       { pairs: 100, window: 10, messages: 50_000, maxSeconds: 120, mobile: 1 },
