@@ -4,7 +4,8 @@
  * directory; prints a table with ratios, writes bench/results/<timestamp>.json and the latest
  * table into bench/RESULTS.md.
  *
- *   npm run bench -- [--scenario login|messages|idle|fanout] [--size small|full|tiny] [--vs prosody]
+ *   npm run bench -- [--scenario login|messages|idle|fanout|soak|mam|resume] [--size small|full|tiny]
+ *     [--vs prosody | --server canto|prosody]
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';

@@ -3,6 +3,8 @@
  * SCRAM-SHA-1 with cached keys (./scram.ts), resource binding and optionally initial presence.
  * Incoming text is cut into stanzas by ./splitter.ts; after login every stanza goes to
  * `onStanza`, so scenarios see plain strings and do only the matching they need.
+ * Optionally (issue 13's mobile client) carbons and XEP-0198 stream management after binding:
+ * SM elements are handled here, never passed on, and `BenchClient.resume` resumes a lost stream.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
@@ -210,8 +212,11 @@ export class BenchClient {
     socket.on('data', (text: string) => {
       const { stanzas, closed } = this.splitter.push(text);
       for (const s of stanzas) {
-        if (s.charCodeAt(1) !== 109 /* m */ && s.charCodeAt(1) !== 112 /* p */ && s.charCodeAt(1) !== 105 /* i */ && this.smElement(s)) continue;
-        if (this.sm.on) this.sm.h = (this.sm.h + 1) % 2 ** 32; // a message, presence or iq
+        // <message, <presence, <iq (and <proceed, which comes before stream management is on).
+        const first = s.charCodeAt(1);
+        const stanza = first === 109 /* m */ || first === 112 /* p */ || first === 105; /* i */
+        if (!stanza && this.smElement(s)) continue;
+        if (stanza && this.sm.on) this.sm.h = (this.sm.h + 1) % 2 ** 32;
         if (this.onStanza) this.onStanza(s);
         else if (this.queue.length < MAX_QUEUED) this.queue.push(s); // nobody listening: keep a few
       }

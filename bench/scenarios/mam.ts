@@ -121,12 +121,12 @@ export const mamScenario: Scenario<MamParams> = {
       const clock = new GeneratorClock();
       let n = 0;
       const warmup = 3;
-      for (let round = 0; round < warmup + p.queries && nowMs() < deadline; round++) {
+      for (let pass = 0; pass < warmup + p.queries && nowMs() < deadline; pass++) {
         for (const kind of KINDS) {
           const id = `mq${n++}`;
           const xml = queryXml(id, kind, p, random, server.domain, (i) => server.username(i));
           const { ms, results } = await ask(owner!, id, xml, 30_000);
-          if (round < warmup) continue;
+          if (pass < warmup) continue;
           latencies.get(kind)!.add(ms);
           if (results !== PAGE) short.set(kind, short.get(kind)! + 1);
         }
