@@ -99,7 +99,7 @@ export const messagesScenario: Scenario<MessagesParams> = {
     ],
     full: [
       { pairs: 1000, window: 10, messages: 500_000, maxSeconds: 300, mobile: 0 },
-      { pairs: 1000, window: 10, messages: 200_000, maxSeconds: 300, mobile: 1 },
+      { pairs: 1000, window: 10, messages: 100_000, maxSeconds: 300, mobile: 1 },
     ],
   },
   setup: (p) => ({ accounts: 2 * p.pairs, mobile: p.mobile === 1 }),
