@@ -13,7 +13,9 @@ let ts: TestServer;
 const clients: LoggedInClient[] = [];
 
 before(async () => {
-  ts = await startTestServer();
+  // @xmpp/client enables stream management with resumption: a killed socket hibernates the
+  // session, and contacts see it go only when the window ends; a short window keeps that quick.
+  ts = await startTestServer((c) => (c.modules.smacks = { resume_timeout: '1s' }));
   for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await createAccount(ts, u, 'pw');
 });
 after(async () => {

@@ -181,7 +181,10 @@ test('removal: every session gets not-authorized, the account and its data are g
   const res = await a.iqCaller.set(xml('query', { xmlns: NS_REGISTER }, xml('remove')));
   assert.equal(res, undefined, 'an empty result');
   await bDisconnected;
-  assert.deepEqual(streamErrors, ['not-authorized']);
+  // The stream error comes first; @xmpp/client (stream management on) may then report the
+  // socket the server ended when it tries to write its last ack.
+  assert.equal(streamErrors[0], 'not-authorized', `errors: ${streamErrors.join(', ')}`);
+  assert.ok(streamErrors.slice(1).every((e) => /socket/i.test(e)), `no other stream error: ${streamErrors.join(', ')}`);
   assert.equal(await storage.accounts.get('localhost', 'paris'), undefined);
   assert.equal(await storage.keyval('localhost', 'vcard').get('paris'), undefined);
   assert.equal(ts.server.sessions.getUserSessions('localhost', 'paris').length, 0);
