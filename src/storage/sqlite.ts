@@ -277,9 +277,13 @@ class SqliteStorage implements StorageDriver {
       count: async (username, query) => {
         this.ensureOpen();
         checkUsername(username);
-        const { sql, params } = this.selectArchive('SELECT 1', host, username, store, query);
-        const row = this.archiveStatement(`SELECT count(*) AS n FROM (${sql})`).get(...params) as { n: number };
-        return row.n;
+        checkArchiveQuery(query); // the limit too, before it is left out below
+        // No ORDER BY and no LIMIT: a count needs neither (a sorted subquery cost ~80 ms at a
+        // million items); the limit only caps the result.
+        const { sql, params } = this.selectArchive('SELECT count(*) AS n', host, username, store, { ...query, limit: undefined }, false);
+        const row = this.archiveStatement(sql).get(...params) as { n: number };
+        const limit = query?.limit;
+        return limit === undefined ? row.n : Math.min(row.n, limit);
       },
       delete: async (username, query) => {
         this.ensureOpen();
@@ -297,6 +301,7 @@ class SqliteStorage implements StorageDriver {
     username: string,
     store: string,
     query: ArchiveQuery | undefined,
+    ordered = true,
   ): { sql: string; params: unknown[] } {
     const q = checkArchiveQuery(query);
     const where = ['host = ?', 'username = ?', 'store = ?'];
@@ -330,7 +335,8 @@ class SqliteStorage implements StorageDriver {
       params.push(JSON.stringify(q.ids));
     }
     const direction = q.reverse ? 'DESC' : 'ASC';
-    let sql = `${columns} FROM archive WHERE ${where.join(' AND ')} ORDER BY at ${direction}, seq ${direction}`;
+    let sql = `${columns} FROM archive WHERE ${where.join(' AND ')}`;
+    if (ordered) sql += ` ORDER BY at ${direction}, seq ${direction}`;
     if (q.limit !== undefined) {
       sql += ' LIMIT ?';
       params.push(q.limit);

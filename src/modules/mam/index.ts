@@ -11,6 +11,7 @@ import { Archiver } from './archiver.js';
 import { NS_SID, stanzaIdBy } from './eligibility.js';
 import { NS_MAM, NS_MAM_EXTENDED } from './query.js';
 import { POLICIES, type Prefs } from './prefs.js';
+import { CachedKeyval } from './prefs-cache.js';
 import { Queries } from './queries.js';
 import { startRetention } from './retention.js';
 
@@ -52,7 +53,8 @@ export default defineModule({
   setup(mod) {
     const opts = mod.options;
     const store = mod.archive<string>('mam');
-    const prefs = mod.keyval<Prefs>('mam_prefs');
+    const prefs = new CachedKeyval(mod.keyval<Prefs>('mam_prefs'));
+    mod.cachedStore('mam_prefs', (username) => prefs.forget(username));
     const archived = mod.measure.counter('mam_messages_archived_total', 'Messages archived, by direction (in: received, out: sent)', ['direction']);
     const queryTime = mod.measure.histogram('mam_query_seconds', 'Time to answer an archive query', [0.005, 0.02, 0.1, 0.5, 2]);
     const pruned = mod.measure.counter('mam_messages_pruned_total', 'Archived messages deleted by retention');

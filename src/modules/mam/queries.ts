@@ -4,7 +4,6 @@
  * with <fin/>), the query form (iq get), the archive metadata (`<metadata/>`, XEP-0313 1.1: first and
  * last item) and the preferences (§7).
  */
-import { randomBytes } from 'node:crypto';
 import type { StanzaEvent } from '../../core/event-map.js';
 import { stanzaError } from '../../core/errors.js';
 import { isBound, type BoundC2SSession } from '../../core/session.js';
@@ -16,6 +15,8 @@ import { parseXmlFragment } from '../../xml/parse-fragment.js';
 import { runPage } from './page.js';
 import { NS_DATA, NS_MAM, NS_RSM, parseMamQuery, queryFields, type PageLimits } from './query.js';
 import { parsePrefs, prefsElement, type Policy, type Prefs } from './prefs.js';
+
+let resultCounter = 0;
 
 export const NS_FORWARD = 'urn:xmpp:forward:0';
 export const NS_DELAY = 'urn:xmpp:delay';
@@ -89,7 +90,8 @@ export class Queries {
       this.deps.warn({ err, id: item.id }, 'skipping an archive item that does not parse');
       return undefined;
     }
-    const msg = message({ to: event.from.full, from: event.to.bare, id: randomBytes(9).toString('base64url') });
+    // A result's id only has to be unique on the stream: a counter, not the CSPRNG per message.
+    const msg = message({ to: event.from.full, from: event.to.bare, id: `mam-${(++resultCounter).toString(36)}` });
     const forwarded = msg.c('result', { xmlns: NS_MAM, queryid, id: item.id }).c('forwarded', { xmlns: NS_FORWARD });
     forwarded.c('delay', { xmlns: NS_DELAY, stamp: new Date(item.when).toISOString() });
     forwarded.cnode(original);
