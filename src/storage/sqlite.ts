@@ -70,6 +70,16 @@ export function openSqliteStorage(opts: SqliteStorageOptions): StorageDriver {
   return SqliteStorage.open(opts);
 }
 
+type ArchiveInsertRow = [host: string, username: string, store: string, id: string, at: number, withJid: string, withBare: string, value: string];
+
+interface PendingAppend {
+  row: ArchiveInsertRow;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  /** Set by the transaction when this row's insert failed (the others still commit). */
+  error: Error | undefined;
+}
+
 class SqliteStorage implements StorageDriver {
   readonly accounts: AccountStore;
   private closed = false;
@@ -81,6 +91,16 @@ class SqliteStorage implements StorageDriver {
   >;
   /** Archive statements keyed by their SQL text; the number of shapes is small and fixed. */
   private readonly archiveStatements = new Map<string, Stmt<unknown[]>>();
+  /**
+   * Group commit for archive appends: appends made in one turn of the event loop are written in
+   * one transaction at setImmediate, and each promise resolves once that transaction committed
+   * (so "appended" still means durable). Each commit rewrites every page it touched in the WAL;
+   * spread over many users' index pages that cost ~125 µs per lone insert here, ~45 µs per insert
+   * in batches (many sessions archive at once). Reads of the archive write what is pending first.
+   */
+  private pendingAppends: PendingAppend[] = [];
+  private appendFlushScheduled = false;
+  private readonly appendTx: BetterSqlite3.Transaction<(batch: PendingAppend[]) => void>;
   private readonly stmt;
 
   static open(opts: SqliteStorageOptions): SqliteStorage {
@@ -104,6 +124,17 @@ class SqliteStorage implements StorageDriver {
   }
 
   private constructor(private readonly db: BetterSqlite3.Database) {
+    this.appendTx = db.transaction((batch: PendingAppend[]) => {
+      for (const p of batch) {
+        try {
+          this.stmt.archiveInsert.run(...p.row);
+          p.error = undefined;
+        } catch (err) {
+          // Only this statement is rolled back (SQLite's default ABORT); the others commit.
+          p.error = (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? new StorageDuplicateIdError(p.row[3]) : (err as Error);
+        }
+      }
+    });
     this.stmt = {
       kvGet: db.prepare<[string, string, string], { value: string }>(
         'SELECT value FROM keyval WHERE host = ? AND username = ? AND store = ?',
@@ -257,16 +288,12 @@ class SqliteStorage implements StorageDriver {
         const id = item.id ?? newArchiveId();
         const withJid = item.with ?? '';
         const value = encodeValue(item.value);
-        try {
-          this.stmt.archiveInsert.run(host, username, store, id, item.when ?? Date.now(), withJid, bareOf(withJid), value);
-        } catch (err) {
-          if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new StorageDuplicateIdError(id);
-          throw err;
-        }
+        await this.queueAppend([host, username, store, id, item.when ?? Date.now(), withJid, bareOf(withJid), value]);
         return id;
       },
       find: async (username, query) => {
         this.ensureOpen();
+        this.flushAppends();
         checkUsername(username);
         const { sql, params } = this.selectArchive('SELECT id, at, with_jid, value', host, username, store, query);
         const rows = this.archiveStatement(sql).all(...params) as ArchiveRow[];
@@ -276,6 +303,7 @@ class SqliteStorage implements StorageDriver {
       },
       count: async (username, query) => {
         this.ensureOpen();
+        this.flushAppends();
         checkUsername(username);
         checkArchiveQuery(query); // the limit too, before it is left out below
         // No ORDER BY and no LIMIT: a count needs neither (a sorted subquery cost ~80 ms at a
@@ -287,6 +315,7 @@ class SqliteStorage implements StorageDriver {
       },
       delete: async (username, query) => {
         this.ensureOpen();
+        this.flushAppends();
         checkUsername(username);
         const { sql, params } = this.selectArchive('SELECT seq', host, username, store, query);
         return this.archiveStatement(`DELETE FROM archive WHERE seq IN (${sql})`).run(...params).changes;
@@ -411,6 +440,7 @@ class SqliteStorage implements StorageDriver {
       },
       delete: async (host, username) => {
         checkAccount(host, username);
+        this.flushAppends(); // nothing of the user's may land after its data is gone
         return deleteTx.immediate(host, username);
       },
       list: async (host) => {
@@ -424,8 +454,37 @@ class SqliteStorage implements StorageDriver {
     };
   }
 
+  private queueAppend(row: ArchiveInsertRow): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pendingAppends.push({ row, resolve, reject, error: undefined });
+      if (!this.appendFlushScheduled) {
+        this.appendFlushScheduled = true;
+        setImmediate(() => this.flushAppends());
+      }
+    });
+  }
+
+  /** Write the pending appends in one transaction and settle their promises. */
+  private flushAppends(): void {
+    this.appendFlushScheduled = false;
+    const batch = this.pendingAppends;
+    if (batch.length === 0) return;
+    this.pendingAppends = [];
+    try {
+      this.appendTx.immediate(batch);
+    } catch (err) {
+      for (const p of batch) p.reject(err as Error);
+      return;
+    }
+    for (const p of batch) {
+      if (p.error) p.reject(p.error);
+      else p.resolve();
+    }
+  }
+
   async deleteUserData(host: string, username: string): Promise<void> {
     this.ensureOpen();
+    this.flushAppends();
     checkHost(host);
     checkUsername(username);
     this.deleteUserDataTx.immediate(host, username);
@@ -433,6 +492,7 @@ class SqliteStorage implements StorageDriver {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flushAppends();
     this.closed = true;
     // Fold the WAL back into the main file and truncate it, so the file alone is a full copy.
     this.db.pragma('wal_checkpoint(TRUNCATE)');
