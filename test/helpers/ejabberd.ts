@@ -12,11 +12,12 @@
  * (test/helpers/dnsmasq.ts) its only name server. The SRV targets' addresses are then looked up
  * through the system resolver (getaddrinfo), so tests point SRV records at `localhost`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './prosody.js';
+import { stopChild } from './peer.js';
 
 export const ERL_BIN = '/usr/bin/erl';
 /** Where Debian's ejabberd package keeps its Erlang applications (ERL_LIBS). */
@@ -125,16 +126,6 @@ function inetrc(nameserver: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function stopChild(child: ChildProcess, ms: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.kill(child.pid, 'SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-  }, ms);
-  await exited;
-  clearTimeout(timer);
-}
 
 const READY = 'canto-ejabberd-ready';
 

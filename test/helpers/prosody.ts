@@ -8,11 +8,12 @@
  * dials 5269 there: the peer must listen on <its address>:5269 (a loopback address only the test
  * uses, e.g. 127.0.0.77, keeps that from colliding with anything else).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild } from './peer.js';
 
 export const PROSODY_BIN = '/usr/bin/prosody';
 export const PROSODYCTL_BIN = '/usr/bin/prosodyctl';
@@ -129,16 +130,6 @@ function register(configFile: string, domain: string, user: string, password: st
   if (r.status !== 0) throw new Error(`prosodyctl register ${user}@${domain} failed (${r.status ?? r.signal}): ${r.stdout}${r.stderr}`);
 }
 
-async function stopChild(child: ChildProcess, ms: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.kill(child.pid, 'SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-  }, ms);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** Start Prosody and wait until its c2s and s2s ports accept connections. */
 export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody> {

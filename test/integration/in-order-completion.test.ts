@@ -14,9 +14,21 @@ import { startHarness, tempDir, waitFor } from '../../src/testing/index.js';
 import { openMemoryStorage } from '../../src/storage/memory.js';
 import type { ArchiveStore, StorageDriver } from '../../src/storage/types.js';
 import { startServerProcess } from '../helpers/server-process.js';
-import { loadLogin } from '../helpers/load-client.js';
+import { loadLogin, type LoadClient } from '../helpers/load-client.js';
 
 const COUNT = 2000;
+
+/** The ids (first group of `pattern`, a /g regex) of the messages `client` receives from now on. */
+function messageIds(client: LoadClient, pattern: RegExp): Set<string> {
+  const seen = new Set<string>();
+  let text = '';
+  client.onText((chunk) => {
+    text += chunk;
+    for (const m of text.matchAll(pattern)) seen.add(m[1] ?? '');
+    text = text.slice(Math.max(0, text.lastIndexOf('<message'))); // a stanza cut between chunks is read again
+  });
+  return seen;
+}
 
 test('2,000 messages to an offline user, a ping answered, SIGKILL: every message is stored', { timeout: 120_000 }, async () => {
   const dataDir = tempDir('canto-kill-');
@@ -40,13 +52,7 @@ test('2,000 messages to an offline user, a ping answered, SIGKILL: every message
     const second = await startServerProcess({ config });
     try {
       const recipient = await loadLogin({ port: second.c2sPort, username: 'k1', password: 'pw' });
-      const seen = new Set<string>();
-      let text = '';
-      recipient.onText((chunk) => {
-        text += chunk;
-        for (const m of text.matchAll(/<message[^>]*\bid=["'](m\d+)["']/g)) seen.add(m[1] ?? '');
-        text = text.slice(Math.max(0, text.lastIndexOf('<message')));
-      });
+      const seen = messageIds(recipient, /<message[^>]*\bid=["'](m\d+)["']/g);
       recipient.send('<presence/>');
       await waitFor(() => seen.size >= COUNT, { timeoutMs: 60_000, intervalMs: 50 }).catch(() => undefined);
       assert.equal(seen.size, COUNT, `all ${COUNT} messages stored before the ping was answered (got ${seen.size})`);
@@ -140,13 +146,7 @@ test('SIGKILL right after stream management acked 1,000 messages: every one is s
       // And offline storage for clients without MAM (this session queried MAM before presence,
       // so it is spared the copies it has; a second, plain session gets them).
       const plain = await loadLogin({ port: second.c2sPort, username: 'a1', password: 'pw', resource: 'plain' });
-      const seen = new Set<string>();
-      let text = '';
-      plain.onText((chunk) => {
-        text += chunk;
-        for (const m of text.matchAll(/<message[^>]*\bid=["'](k\d+)["']/g)) seen.add(m[1] ?? '');
-        text = text.slice(Math.max(0, text.lastIndexOf('<message')));
-      });
+      const seen = messageIds(plain, /<message[^>]*\bid=["'](k\d+)["']/g);
       plain.send('<presence/>');
       await waitFor(() => seen.size >= N, { timeoutMs: 60_000, intervalMs: 50 }).catch(() => undefined);
       assert.equal(seen.size, N, `all ${N} acknowledged messages stored offline (got ${seen.size})`);

@@ -13,6 +13,7 @@
  * the test is skipped with a message.
  */
 import { test, before, after, describe } from 'node:test';
+import { peerSkip } from '../helpers/peer.js';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { makeTestCa, type TestCa } from '../integration/s2s-harness.js';
@@ -29,13 +30,7 @@ const EJABBERD = 'ejabberd.test';
 const PASSWORD = 'federation-pw';
 
 const missing = ejabberdMissing() ?? (dnsmasqSkip() === false ? undefined : 'dnsmasq not installed');
-if (missing !== undefined && process.env.CI) {
-  // CI installs ejabberd; a missing one there is a broken setup, never a skip.
-  test('ejabberd is installed (CI)', () => {
-    assert.fail(`${missing} — run scripts/install-test-deps.sh`);
-  });
-}
-const skip = missing !== undefined && !process.env.CI ? `ejabberd is not available (${missing}); install it with scripts/install-test-deps.sh` : false;
+const skip = peerSkip('ejabberd', missing);
 
 let ca: TestCa | undefined;
 before(async () => {

@@ -13,6 +13,7 @@
  * the test is skipped with a message.
  */
 import { test, before, after, describe } from 'node:test';
+import { peerSkip } from '../helpers/peer.js';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { makeTestCa, type TestCa } from '../integration/s2s-harness.js';
@@ -30,13 +31,7 @@ const CANTO_S2S_PORT = 5269;
 const PASSWORD = 'federation-pw';
 
 const missing = prosodyMissing();
-if (missing !== undefined && process.env.CI) {
-  // CI installs prosody; a missing one there is a broken setup, never a skip.
-  test('prosody is installed (CI)', () => {
-    assert.fail(`${missing} — run scripts/install-test-deps.sh`);
-  });
-}
-const skip = missing !== undefined && !process.env.CI ? `prosody is not available (${missing}); install it with scripts/install-test-deps.sh` : false;
+const skip = peerSkip('prosody', missing);
 
 let ca: TestCa | undefined;
 before(async () => {
