@@ -88,6 +88,8 @@ export interface ModuleApi<O extends object = object> {
    * from a stanza handler so the router (and the sender's in-order completion) waits for it.
    */
   dispatch<E extends EventName>(event: E, payload: EventMap[E]): boolean | Promise<boolean>;
+  /** Whether `username` has an account on this host: a bound session says yes at once, else the account store. */
+  accountExists(username: string): Promise<boolean>;
   /** Advertise a disco#info feature for this host. */
   addFeature(ns: string): void;
   addIdentity(identity: DiscoIdentity): void;
@@ -184,6 +186,11 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     },
     dispatch(event, payload) {
       return bus.dispatch(event, payload);
+    },
+    async accountExists(username) {
+      const h = needHost('accountExists').host;
+      if (server.sessions.getUserSessions(h, username).length > 0) return true;
+      return (await server.storage.accounts.get(h, username)) !== undefined;
     },
     addFeature(ns) {
       cleanups.push(needHost('addFeature').addFeature(ns));

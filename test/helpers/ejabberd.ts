@@ -17,7 +17,7 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './prosody.js';
-import { stopChild } from './peer.js';
+import { stopChild, whenPeerReady } from './peer.js';
 
 export const ERL_BIN = '/usr/bin/erl';
 /** Where Debian's ejabberd package keeps its Erlang applications (ERL_LIBS). */
@@ -174,20 +174,6 @@ export async function startEjabberd(opts: EjabberdOptions): Promise<RunningEjabb
     out.end();
     if (!process.env.CANTO_KEEP_EJABBERD) rmSync(dir, { recursive: true, force: true });
   };
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`ejabberd exited (${child.exitCode ?? child.signalCode}) before it was ready`);
-      if (stdout.includes(READY)) break;
-      if (Date.now() > deadline) throw new Error('ejabberd not ready after 30 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } catch (err) {
-    const tail = logTail(3000);
-    await stop();
-    throw new Error(`ejabberd did not start: ${(err as Error).message}\n${tail}`);
-  }
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('no PID for the ejabberd process');
+  const pid = await whenPeerReady('ejabberd', child, () => stdout.includes(READY), 30, { logTail: () => logTail(3000), stop });
   return { dir, domain: opts.domain, c2sPort, s2sPort, pid, logTail, stop };
 }

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { waitFor } from '../../src/testing/index.js';
 
 /** SIGTERM, then SIGKILL after `ms`; resolves when the process has exited. */
 export async function stopChild(child: ChildProcess, ms: number): Promise<void> {
@@ -32,4 +33,32 @@ export function peerSkip(peer: string, missing: string | undefined): string | fa
     return `${peer} is not available`;
   }
   return `${peer} is not available (${missing}); install it with scripts/install-test-deps.sh`;
+}
+
+/**
+ * Wait until `ready()` says the peer is up (it is polled; the peer is given `seconds`). If the
+ * process exits or time runs out, the peer is stopped and the error carries the tail of its log.
+ */
+export async function whenPeerReady(
+  name: string,
+  child: ChildProcess,
+  ready: () => boolean | Promise<boolean>,
+  seconds: number,
+  onFailure: { logTail: () => string; stop: () => Promise<void> },
+): Promise<number> {
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was ready`);
+        return ready();
+      },
+      { timeoutMs: seconds * 1000, intervalMs: 100, message: `${name} not ready after ${seconds} s` },
+    );
+  } catch (err) {
+    const tail = onFailure.logTail();
+    await onFailure.stop();
+    throw new Error(`${name} did not start: ${(err as Error).message}\n${tail}`);
+  }
+  if (child.pid === undefined) throw new Error(`no PID for the ${name} process`);
+  return child.pid;
 }

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopChild } from './peer.js';
+import { stopChild, whenPeerReady } from './peer.js';
 
 export const PROSODY_BIN = '/usr/bin/prosody';
 export const PROSODYCTL_BIN = '/usr/bin/prosodyctl';
@@ -157,20 +157,6 @@ export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody
     await stopChild(child, 5000);
     if (!process.env.CANTO_KEEP_PROSODY) rmSync(dir, { recursive: true, force: true });
   };
-  try {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`prosody exited (${child.exitCode ?? child.signalCode}) before listening`);
-      if ((await accepting(c2sPort)) && (await accepting(s2sPort))) break;
-      if (Date.now() > deadline) throw new Error('prosody not listening after 20 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } catch (err) {
-    const tail = logTail(2000);
-    await stop();
-    throw new Error(`Prosody did not start: ${(err as Error).message}\n${tail}`);
-  }
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('no PID for the Prosody process');
+  const pid = await whenPeerReady('Prosody', child, async () => (await accepting(c2sPort)) && (await accepting(s2sPort)), 20, { logTail: () => logTail(2000), stop });
   return { dir, domain: opts.domain, c2sPort, s2sPort, pid, logTail, stop };
 }

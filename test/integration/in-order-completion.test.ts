@@ -13,10 +13,17 @@ import { once } from 'node:events';
 import { startHarness, tempDir, waitFor } from '../../src/testing/index.js';
 import { openMemoryStorage } from '../../src/storage/memory.js';
 import type { ArchiveStore, StorageDriver } from '../../src/storage/types.js';
-import { startServerProcess } from '../helpers/server-process.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { loadLogin, type LoadClient } from '../helpers/load-client.js';
 
 const COUNT = 2000;
+
+/** No goodbye: the server process dies at once, as in a crash (SIGKILL). */
+async function crash(server: ServerProcess): Promise<void> {
+  const gone = once(server.child, 'exit');
+  server.child.kill('SIGKILL');
+  await gone;
+}
 
 /** The ids (first group of `pattern`, a /g regex) of the messages `client` receives from now on. */
 function messageIds(client: LoadClient, pattern: RegExp): Set<string> {
@@ -43,10 +50,7 @@ test('2,000 messages to an offline user, a ping answered, SIGKILL: every message
       sender.send(`<iq type='get' id='after-all' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
       await sender.next(/<iq[^>]*id=["']after-all["']/, 60_000);
     } finally {
-      // No goodbye: the process dies at once, as in a crash.
-      const gone = once(first.child, 'exit');
-      first.child.kill('SIGKILL');
-      await gone;
+      await crash(first);
     }
 
     const second = await startServerProcess({ config });
@@ -131,9 +135,7 @@ test('SIGKILL right after stream management acked 1,000 messages: every one is s
       const ack = await sender.next(/<a[^>]*\bh=["'](\d+)["'][^>]*\/>/, 60_000);
       assert.equal(ack[1], String(N), 'all messages acknowledged');
     } finally {
-      const gone = once(first.child, 'exit');
-      first.child.kill('SIGKILL');
-      await gone;
+      await crash(first);
     }
 
     const second = await startServerProcess({ config });

@@ -8,7 +8,7 @@ import { defineModule } from '../../core/modules.js';
 import { stanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { BoundC2SSession } from '../../core/session.js';
-import { availableResources } from '../message/index.js';
+import { availableResources, highestPriority } from '../message/index.js';
 import { carbonVerdict, NS_CARBONS, stripForgedCarbons, stripPrivate, wrapCarbon, type Direction } from './rules.js';
 
 export { NS_CARBONS, NS_FORWARD, carbonVerdict, isCarbon, wrapCarbon } from './rules.js';
@@ -106,8 +106,5 @@ export function originalRecipients(sessions: BoundC2SSession[], resource: string
     const addressed = sessions.find((s) => s.resource === resource);
     if (addressed) return new Set([addressed]);
   }
-  const available = availableResources(sessions);
-  if (available.length === 0) return new Set();
-  const top = Math.max(...available.map((s) => s.priority ?? 0));
-  return new Set(available.filter((s) => (s.priority ?? 0) === top));
+  return new Set(highestPriority(availableResources(sessions)));
 }

@@ -12,8 +12,3 @@ export async function maySeePresence(mod: ModuleApi, username: string, requester
   const roster = await loadRoster(mod.server, mod.host, username);
   return roster.isSubscriber(requester.bare);
 }
-
-/** Whether the account exists on `mod`'s host. */
-export async function accountExists(mod: ModuleApi, username: string): Promise<boolean> {
-  return (await mod.server.storage.accounts.get(mod.host, username)) !== undefined;
-}

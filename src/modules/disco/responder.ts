@@ -11,7 +11,7 @@ import type { StanzaEvent } from '../../core/event-map.js';
 import { stanzaError, type StanzaError } from '../../core/errors.js';
 import { Element } from '../../xml/element.js';
 import { NS_DISCO_INFO, NS_DISCO_ITEMS, type DiscoItem, type DiscoQuery, type DiscoService } from './api.js';
-import { accountExists, maySeePresence } from './presence-access.js';
+import { maySeePresence } from './presence-access.js';
 
 export class DiscoResponder {
   constructor(
@@ -98,7 +98,7 @@ export class DiscoResponder {
     const username = event.to.local;
     // The user themself is signed in, so the account exists: no storage lookup.
     if (event.from.bare === event.to.bare) return { username, trusted: true };
-    if (!(await accountExists(this.mod, username))) return { username, trusted: undefined };
+    if (!(await this.mod.accountExists(username))) return { username, trusted: undefined };
     return { username, trusted: await maySeePresence(this.mod, username, event.from) };
   }
 }

@@ -10,7 +10,7 @@ import { stanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { BoundC2SSession } from '../../core/session.js';
 import { Element } from '../../xml/element.js';
-import { accountExists, maySeePresence } from '../disco/presence-access.js';
+import { maySeePresence } from '../disco/presence-access.js';
 
 export const NS_LAST = 'jabber:iq:last';
 
@@ -76,7 +76,7 @@ async function accountLast(mod: ModuleApi, store: { get(u: string): Promise<Last
   const username = to.local;
   const self = from.bare === to.bare;
   // RFC 6121 §8.5.1: an iq to an account that does not exist is service-unavailable (no text).
-  if (!self && !(await accountExists(mod, username))) throw stanzaError('CANTO_ERR_SERVICE_UNAVAILABLE', '');
+  if (!self && !(await mod.accountExists(username))) throw stanzaError('CANTO_ERR_SERVICE_UNAVAILABLE', '');
   if (!self && !(await maySeePresence(mod, username, from))) {
     throw stanzaError('CANTO_ERR_FORBIDDEN', 'you are not subscribed to the presence of this user');
   }

@@ -37,8 +37,11 @@ export class Archiver {
     private readonly deps: ArchiverDeps,
   ) {}
 
+  // The hooks hold a stanza (return a promise) only when they write: what is not archived goes
+  // on at once, without a promise per message on the routing path.
+
   /** `pre-message/bare|full`: what a local user sends. */
-  outgoing = async (event: StanzaEvent): Promise<false> => {
+  outgoing = (event: StanzaEvent): false | Promise<false> => {
     const { stanza, from, to } = event;
     if (from.local === '' || from.domain !== this.mod.host) return false;
     stripStanzaIds(stanza, from.bare);
@@ -47,28 +50,26 @@ export class Archiver {
     // To this server itself (commands, the host's services): not a conversation.
     if (to.local === '' && to.domain === this.mod.host) return false;
     if (!archivable(stanza)) return false;
-    await this.archive(from.local, to.full, to.bare, stanza, 'out');
-    return false;
+    return this.archive(from.local, to.full, to.bare, stanza, 'out');
   };
 
   /** `message/bare|full` on the recipient's host. */
-  incoming = async (event: StanzaEvent): Promise<false> => {
+  incoming = (event: StanzaEvent): false | Promise<false> => {
     const { stanza, from, to } = event;
     // A re-sent message (stream management) was archived, and carries our stanza-id, already.
     if (to.local === '' || event.redelivery) return false;
     stripStanzaIds(stanza, to.bare);
     if (!archivable(stanza)) return false;
-    if (!(await this.accountExists(to.local))) return false; // the message module bounces it
-    await this.archive(to.local, from.full, from.bare, stanza, 'in');
-    return false;
+    return this.mod.accountExists(to.local).then((exists) => (exists ? this.archive(to.local, from.full, from.bare, stanza, 'in') : false)); // no account: the message module bounces it
   };
 
-  private async archive(username: string, withJid: string, withBare: string, stanza: Element, direction: 'in' | 'out'): Promise<void> {
+  /** Resolves to false (the stanza goes on) when done; a failure is logged, the message goes on unstamped. */
+  private async archive(username: string, withJid: string, withBare: string, stanza: Element, direction: 'in' | 'out'): Promise<false> {
     const owner = `${username}@${this.mod.host}`;
     try {
       const prefs = (await this.deps.prefs.get(username)) ?? { default: this.deps.defaultPolicy, always: [], never: [] };
       const inRoster = async () => (await loadRoster(this.mod.server, this.mod.host, username)).getItem(withBare) !== undefined;
-      if (!(await prefsAllow(prefs, withBare, inRoster))) return;
+      if (!(await prefsAllow(prefs, withBare, inRoster))) return false;
       const id = await this.deps.store.append(username, { when: this.mod.now(), with: withJid, value: asClientStanza(stanza).toString() }); // stored as a client would see it (results nest it)
       stampStanzaId(stanza, id, owner);
       this.deps.onArchived(direction);
@@ -76,10 +77,6 @@ export class Archiver {
     } catch (err) {
       this.mod.log.error({ err, user: owner }, 'could not archive a message');
     }
-  }
-
-  private async accountExists(username: string): Promise<boolean> {
-    if (this.mod.server.sessions.getUserSessions(this.mod.host, username).length > 0) return true;
-    return (await this.mod.server.storage.accounts.get(this.mod.host, username)) !== undefined;
+    return false;
   }
 }

@@ -51,6 +51,13 @@ export function availableResources(sessions: BoundC2SSession[]): BoundC2SSession
   return sessions.filter((s) => s.presence !== undefined && (s.priority ?? 0) >= 0);
 }
 
+/** §8.5.2.1.1: of the available resources, those of the highest priority (a chat or normal message goes to each). */
+export function highestPriority(available: BoundC2SSession[]): BoundC2SSession[] {
+  let top = -Infinity;
+  for (const s of available) top = Math.max(top, s.priority ?? 0);
+  return available.filter((s) => (s.priority ?? 0) === top);
+}
+
 /** RFC 6121 §8.5.2: a message to the bare JID. Synchronous when the user has sessions. */
 function deliverToBare(mod: ModuleApi, event: StanzaEvent): true | Promise<true> {
   const { to, stanza, origin } = event;
@@ -77,12 +84,7 @@ function deliverToAccount(mod: ModuleApi, event: StanzaEvent, sessions: BoundC2S
   }
   const available = availableResources(sessions);
   if (available.length > 0) {
-    if (type === 'headline') {
-      for (const s of available) s.send(stanza);
-      return true;
-    }
-    const top = Math.max(...available.map((s) => s.priority ?? 0));
-    for (const s of available) if ((s.priority ?? 0) === top) s.send(stanza);
+    for (const s of type === 'headline' ? available : highestPriority(available)) s.send(stanza);
     return true;
   }
   if (type === 'headline') return true;

@@ -268,11 +268,6 @@ export class PresenceService {
     return true;
   }
 
-  private async accountExists(username: string): Promise<boolean> {
-    if (this.server.sessions.getUserSessions(this.mod.host, username).length > 0) return true;
-    return (await this.server.storage.accounts.get(this.mod.host, username)) !== undefined;
-  }
-
   /** RFC 6121 §3 inbound, Appendix A.3. */
   private async inboundSubscription(event: StanzaEvent, type: SubscriptionType): Promise<void> {
     const { to, from } = event;
@@ -280,7 +275,7 @@ export class PresenceService {
     const own = to.bare;
     const contact = from.bare;
     if (contact === own) return;
-    if (!(await this.accountExists(owner))) {
+    if (!(await this.mod.accountExists(owner))) {
       // §3.1.3: no such user: the request is declined.
       if (type === 'subscribe') this.mod.send(presence({ type: 'unsubscribed', from: own, to: contact }));
       return;
@@ -350,7 +345,7 @@ export class PresenceService {
     if (from.bare !== own) {
       // An account online here exists; only an offline one needs the account store.
       const online = this.loadedRoster(owner);
-      if (!online && !(await this.accountExists(owner))) {
+      if (!online && !(await this.mod.accountExists(owner))) {
         this.mod.send(presence({ type: 'unsubscribed', from: own, to: from.bare }));
         return;
       }
