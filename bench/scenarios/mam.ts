@@ -8,9 +8,13 @@
  * - `range`: the first page of a random `start`/`end` window holding about four pages;
  * - `last`: the newest page of the whole archive (empty RSM `<before/>`).
  *
- * A few untimed queries of each kind run first. Then the write cost: u1 sends K live messages
- * to u0 (W in flight), each archived twice (u1's and u0's archive) before delivery; reported
- * as server CPU per message and delivered messages/s.
+ * Untimed queries of each kind run first (30 passes, on both servers): V8 optimises the server's
+ * and the load generator's hot code over the first dozen or so passes (each took 5–40 ms, the
+ * steady state 1–2 ms), and the first reads warm SQLite's page cache; a server that has been up
+ * for a minute is past both, and the p99 should say what its users see then.
+ *
+ * Then the write cost: u1 sends K live messages to u0 (W in flight), each archived twice (u1's
+ * and u0's archive) before delivery; reported as server CPU per message and delivered messages/s.
  */
 import type { BenchClient } from '../load/client.js';
 import { Latencies, nowMs, round, seededRandom } from '../load/stats.js';
@@ -120,7 +124,7 @@ export const mamScenario: Scenario<MamParams> = {
       const short = new Map<Kind, number>(KINDS.map((k) => [k, 0]));
       const clock = new GeneratorClock();
       let n = 0;
-      const warmup = 3;
+      const warmup = 30;
       for (let pass = 0; pass < warmup + p.queries && nowMs() < deadline; pass++) {
         for (const kind of KINDS) {
           const id = `mq${n++}`;

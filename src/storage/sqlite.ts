@@ -188,11 +188,22 @@ class SqliteStorage implements StorageDriver {
       userKeyvalDelete: db.prepare<[string, string]>('DELETE FROM keyval WHERE host = ? AND username = ?'),
       userMapDelete: db.prepare<[string, string]>('DELETE FROM map WHERE host = ? AND username = ?'),
       userArchiveDelete: db.prepare<[string, string]>('DELETE FROM archive WHERE host = ? AND username = ?'),
+      userArchiveCountsDelete: db.prepare<[string, string]>('DELETE FROM archive_counts WHERE host = ? AND username = ?'),
+      archiveTotal: db.prepare<[string, string, string], { n: number | null }>(
+        'SELECT sum(n) AS n FROM archive_counts WHERE host = ? AND username = ? AND store = ?',
+      ),
+      archiveTotalWith: db.prepare<[string, string, string, string], { n: number }>(
+        'SELECT n FROM archive_counts WHERE host = ? AND username = ? AND store = ? AND with_bare = ?',
+      ),
+      archiveCountsPrune: db.prepare<[string, string, string]>(
+        'DELETE FROM archive_counts WHERE host = ? AND username = ? AND store = ? AND n <= 0',
+      ),
     };
     this.deleteUserDataTx = db.transaction((host: string, username: string) => {
       this.stmt.userKeyvalDelete.run(host, username);
       this.stmt.userMapDelete.run(host, username);
       this.stmt.userArchiveDelete.run(host, username);
+      this.stmt.userArchiveCountsDelete.run(host, username);
     });
     this.kvUpdateTx = db.transaction((host: string, username: string, store: string, next: NextText) => {
       const text = next(this.stmt.kvGet.get(host, username, store)?.value);
@@ -305,7 +316,9 @@ class SqliteStorage implements StorageDriver {
         this.ensureOpen();
         this.flushAppends();
         checkUsername(username);
-        checkArchiveQuery(query); // the limit too, before it is left out below
+        const q = checkArchiveQuery(query); // the limit too, before it is left out below
+        const total = this.archiveTotal(host, username, store, q);
+        if (total !== undefined) return q.limit === undefined ? total : Math.min(total, q.limit);
         // No ORDER BY and no LIMIT: a count needs neither (a sorted subquery cost ~80 ms at a
         // million items); the limit only caps the result.
         const { sql, params } = this.selectArchive('SELECT count(*) AS n', host, username, store, { ...query, limit: undefined }, false);
@@ -318,9 +331,22 @@ class SqliteStorage implements StorageDriver {
         this.flushAppends();
         checkUsername(username);
         const { sql, params } = this.selectArchive('SELECT seq', host, username, store, query);
-        return this.archiveStatement(`DELETE FROM archive WHERE seq IN (${sql})`).run(...params).changes;
+        const deleted = this.archiveStatement(`DELETE FROM archive WHERE seq IN (${sql})`).run(...params).changes;
+        if (deleted > 0) this.stmt.archiveCountsPrune.run(host, username, store);
+        return deleted;
       },
     };
+  }
+
+  /**
+   * The size of a result set read from the kept counts (migration 2) when the query selects a
+   * whole archive or a whole conversation (a bare `with`); undefined when it needs the index.
+   */
+  private archiveTotal(host: string, username: string, store: string, q: ArchiveQuery): number | undefined {
+    if (q.start !== undefined || q.end !== undefined || q.after !== undefined || q.before !== undefined || q.ids !== undefined) return undefined;
+    if (q.with === undefined) return this.stmt.archiveTotal.get(host, username, store)?.n ?? 0;
+    if (q.with.includes('/')) return undefined;
+    return this.stmt.archiveTotalWith.get(host, username, store, q.with)?.n ?? 0;
   }
 
   /** Builds `<columns> FROM archive WHERE … ORDER BY … [LIMIT ?]` for a validated query. */

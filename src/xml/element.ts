@@ -159,6 +159,19 @@ export class Element {
 }
 
 /**
+ * About how many characters `serialize` would write for the element (names, attributes, text,
+ * markup; escaping and namespace declarations not counted), without building the string: for
+ * byte bounds on queues of elements that are not written yet.
+ */
+export function approximateSize(el: Element): number {
+  let n = 2 * el.name.length + 5;
+  const attrs = el.attrs;
+  for (const k in attrs) n += k.length + (attrs[k] as string).length + 4;
+  for (const c of el.children) n += typeof c === 'string' ? c.length : approximateSize(c);
+  return n;
+}
+
+/**
  * Serialize an element. `contextNs` is the namespace in scope where the element is written:
  * `undefined` (standalone: always declare), or a stream's content namespace. Elements in the
  * streams namespace are written with the `stream:` prefix that every stream header declares.

@@ -7,7 +7,7 @@ import { UnackedQueue } from '../../src/modules/smacks/queue.js';
 import { ResumeRegistry } from '../../src/modules/smacks/registry.js';
 import { NS_SM, parseSm } from '../../src/modules/smacks/elements.js';
 import { fateOf, rerouted } from '../../src/modules/smacks/unacked.js';
-import { Element } from '../../src/xml/element.js';
+import { approximateSize, Element } from '../../src/xml/element.js';
 import { message } from '../../src/xml/stanza.js';
 
 const msg = (n: number) => message({ to: 'juliet@localhost/phone', id: `m${n}` });
@@ -32,7 +32,7 @@ test('h: parseH takes unsigned 32-bit decimals only', () => {
 
 test('queue: acks drop the acknowledged prefix; an h past what was sent (or behind the last ack) is refused', () => {
   const q = new UnackedQueue();
-  for (let i = 1; i <= 5; i++) q.push(msg(i), i);
+  for (let i = 1; i <= 5; i++) q.push(msg(i), i, 10);
   assert.deepEqual(q.ack(2), { ok: true, dropped: 2 });
   assert.deepEqual(q.unacked().map((x) => x.stanza.attrs.id), ['m3', 'm4', 'm5']);
   assert.deepEqual(q.ack(2), { ok: true, dropped: 0 }, 'the same h again is fine');
@@ -43,11 +43,29 @@ test('queue: acks drop the acknowledged prefix; an h past what was sent (or behi
   assert.equal(q.length, 0);
 });
 
+test('queue: bytes count what is unacknowledged (acks and drain give them back)', () => {
+  const q = new UnackedQueue();
+  for (let i = 1; i <= 4; i++) q.push(msg(i), i, 100 * i);
+  assert.equal(q.bytes, 1000);
+  q.ack(2);
+  assert.equal(q.bytes, 700);
+  q.drain();
+  assert.equal(q.bytes, 0);
+});
+
+test('approximateSize is close to the serialized length of plain stanzas', () => {
+  const el = msg(1);
+  el.c('body').t('x'.repeat(500));
+  const exact = el.toString().length;
+  const estimate = approximateSize(el);
+  assert.ok(estimate > 0.8 * exact && estimate < 1.2 * exact, `${estimate} vs ${exact}`);
+});
+
 test('queue: counts wrap at 2^32 (an ack across the wrap)', () => {
   const q = new UnackedQueue();
   // Reach sent = acked = 2^32 - 2 quickly by pretending the counters advanced.
   Object.assign(q as unknown as { sentCount: number; ackedCount: number }, { sentCount: H_MODULUS - 2, ackedCount: H_MODULUS - 2 });
-  for (let i = 1; i <= 4; i++) q.push(msg(i), i);
+  for (let i = 1; i <= 4; i++) q.push(msg(i), i, 10);
   assert.equal(q.sent, 2);
   assert.deepEqual(q.ack(H_MODULUS - 1), { ok: true, dropped: 1 });
   assert.deepEqual(q.ack(1), { ok: true, dropped: 2 });
@@ -63,7 +81,7 @@ test('queue: random pushes and valid acks keep length = sent - acked', () => {
       const q = new UnackedQueue();
       let n = 0;
       for (const [pushes, ackBy] of steps) {
-        for (let i = 0; i < pushes; i++) q.push(msg(n++), 0);
+        for (let i = 0; i < pushes; i++) q.push(msg(n++), 0, 10);
         const before = q.length;
         const r = q.ack(addH(q.acked, ackBy));
         assert.equal(r.ok, ackBy <= before);

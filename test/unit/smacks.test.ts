@@ -287,6 +287,31 @@ test('queue bound: past max_unacked a connected session gets policy-violation, a
   }
 });
 
+test('queue bound in bytes: unacknowledged stanzas past [limits] max_send_buffer end the session; nothing is lost', async () => {
+  const h = await startHarness({
+    modules: [messageModule, smacks],
+    config: (c) => {
+      c.modules.smacks = { request_after: 1000, max_unacked: 1000 };
+      c.limits.max_send_buffer = 4096;
+    },
+  });
+  try {
+    const romeo = await h.client('romeo@localhost/a');
+    const juliet = await h.client('juliet@localhost/phone');
+    const desk = await h.client('juliet@localhost/desk');
+    h.server.sessions.setPresence(desk.session, presence(), 0);
+    element(h, juliet.session, sm('enable', { resume: 'true' }));
+    const ids = ['b1', 'b2', 'b3', 'b4', 'b5'];
+    for (const id of ids) romeo.send(message({ to: 'juliet@localhost/phone', type: 'chat', id }).c('body').t('y'.repeat(1000)).root());
+    const closed = (await juliet.waitClosed()) as { condition: string; text?: string };
+    assert.equal(closed.condition, 'policy-violation');
+    assert.match(closed.text ?? '', /4096 bytes/);
+    for (const id of ids) await desk.receives((e) => e.attrs.id === id);
+  } finally {
+    await h.stop();
+  }
+});
+
 test('property: any SM element with random attributes gets a defined answer and never throws', async () => {
   const { h, juliet, svc } = await setup();
   try {

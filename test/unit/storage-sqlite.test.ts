@@ -1,7 +1,7 @@
 /** SQLite-only behaviour: files on disk, persistence, migrations, and no plaintext passwords. */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -127,13 +127,37 @@ describe('sqlite storage: migrations', () => {
       .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
       .map((r) => r.name);
-    assert.deepEqual(tables, ['account_credentials', 'accounts', 'archive', 'keyval', 'map']);
+    assert.deepEqual(tables, ['account_credentials', 'accounts', 'archive', 'archive_counts', 'keyval', 'map']);
     const indexes = raw
       .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'archive'")
       .all()
       .map((r) => r.name);
     assert.ok(indexes.includes('archive_by_time'));
     raw.close();
+  });
+
+  it('version 2 counts the archives a version 1 database already holds', async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const raw = new Database(join(dir, 'canto.sqlite'));
+    migrate(raw, MIGRATIONS.slice(0, 1));
+    const insert = raw.prepare(
+      "INSERT INTO archive (host, username, store, id, at, with_jid, with_bare, value) VALUES ('a.example', ?, 'mam', ?, 1, ?, ?, '1')",
+    );
+    for (let i = 0; i < 7; i++) insert.run('u', `u${i}`, i < 5 ? 'x@a.example/r' : 'y@a.example', i < 5 ? 'x@a.example' : 'y@a.example');
+    insert.run('v', 'v0', 'x@a.example', 'x@a.example');
+    raw.close();
+    const s = openSqliteStorage({ dataDir: dir });
+    const mam = s.archive('a.example', 'mam');
+    assert.equal(await mam.count('u'), 7);
+    assert.equal(await mam.count('u', { with: 'x@a.example' }), 5);
+    assert.equal(await mam.count('u', { with: 'y@a.example' }), 2);
+    assert.equal(await mam.count('v'), 1);
+    await mam.append('u', { with: 'y@a.example', value: 1 });
+    assert.equal(await mam.delete('u', { with: 'x@a.example', limit: 2 }), 2);
+    assert.equal(await mam.count('u'), 6);
+    assert.equal(await mam.count('u', { with: 'y@a.example' }), 3);
+    await s.close();
   });
 
   it('refuses a database with a newer schema, and leaves it untouched', async () => {

@@ -19,7 +19,7 @@ import { defineModule } from '../../core/modules.js';
 import { duration } from '../../core/option-schemas.js';
 import { isBound, type BoundC2SSession, type C2SSession, type StreamSession } from '../../core/session.js';
 import { errorReply } from '../../xml/stanza.js';
-import type { Element } from '../../xml/element.js';
+import { approximateSize, type Element } from '../../xml/element.js';
 import { addH } from './counter.js';
 import { NS_SM, ack, countTooHigh, enabled, failed, parseSm, request, resumed, type SmCommand } from './elements.js';
 import { ResumeRegistry } from './registry.js';
@@ -41,7 +41,11 @@ export default defineModule({
   options: z.object({
     /** How long a session whose connection was lost waits for `<resume/>`; also the advertised max. */
     resume_timeout: duration('10 minutes', { min: 1000 }),
-    /** Unacknowledged stanzas kept per session; past it the session ends (policy-violation if connected). */
+    /**
+     * Unacknowledged stanzas kept per session; past it the session ends (policy-violation if
+     * connected). Their size is bounded too, by `[limits] max_send_buffer`: data kept for a
+     * client that does not ack is data queued for a client that does not read.
+     */
     max_unacked: z.number().int().min(1).default(1000),
     /** Ask for an ack (`<r/>`) once this many stanzas went out since the last request… */
     request_after: z.number().int().min(1).default(5),
@@ -50,6 +54,7 @@ export default defineModule({
   }),
   setup(mod) {
     const opts = mod.options;
+    const maxBytes = mod.server.config.limits.max_send_buffer;
     const registry = new ResumeRegistry<BoundC2SSession>();
     const states = new Map<BoundC2SSession, SmState>();
     /** States with a deadline (requestAt or expiresAt), looked at by the sweep. */
@@ -130,8 +135,8 @@ export default defineModule({
 
     function record(state: SmState, stanza: Element): Element {
       if (state.ended) return stanza;
-      state.queue.push(stanza, mod.now());
-      if (state.queue.length > opts.max_unacked) {
+      state.queue.push(stanza, mod.now(), approximateSize(stanza));
+      if (state.queue.length > opts.max_unacked || state.queue.bytes > maxBytes) {
         if (!state.overflowed) {
           state.overflowed = true;
           // Not from inside the send path: the session is ended once this stanza is written.
@@ -179,10 +184,15 @@ export default defineModule({
       if (state.ended) return;
       metrics.overflows.inc();
       const { session } = state;
-      session.log.info({ max: opts.max_unacked, hibernating: session.hibernating }, 'too many unacknowledged stanzas: ending the session');
+      const { length, bytes } = state.queue;
+      session.log.info(
+        { unacked: length, bytes, max: opts.max_unacked, maxBytes, hibernating: session.hibernating },
+        'too many unacknowledged stanzas: ending the session',
+      );
       // A hibernating session just ends (as on expiry); a connected one gets the stream error.
+      const text = length > opts.max_unacked ? `more than ${opts.max_unacked} stanzas left unacknowledged` : `more than ${maxBytes} bytes of stanzas left unacknowledged`;
       if (session.hibernating) session.close();
-      else session.close({ condition: 'policy-violation', text: `more than ${opts.max_unacked} stanzas left unacknowledged` });
+      else session.close({ condition: 'policy-violation', text });
     }
 
     function resume(fresh: C2SSession, previd: string, h: number): Outcome {

@@ -10,6 +10,8 @@ export interface Queued {
   stanza: Element;
   /** When it was sent (server clock, ms): the XEP-0203 stamp if it has to be re-routed. */
   at: number;
+  /** Its approximate serialized size, counted in {@link UnackedQueue.bytes}. */
+  size: number;
 }
 
 export type AckResult = { ok: true; dropped: number } | { ok: false; sent: number };
@@ -18,6 +20,12 @@ export class UnackedQueue {
   private items: Queued[] = [];
   private sentCount = 0;
   private ackedCount = 0;
+  private queuedBytes = 0;
+
+  /** About how many bytes the unacknowledged stanzas take when written. */
+  get bytes(): number {
+    return this.queuedBytes;
+  }
 
   get length(): number {
     return this.items.length;
@@ -33,8 +41,9 @@ export class UnackedQueue {
     return this.ackedCount;
   }
 
-  push(stanza: Element, at: number): void {
-    this.items.push({ stanza, at });
+  push(stanza: Element, at: number, size: number): void {
+    this.items.push({ stanza, at, size });
+    this.queuedBytes += size;
     this.sentCount = addH(this.sentCount);
   }
 
@@ -51,7 +60,7 @@ export class UnackedQueue {
   ack(h: number): AckResult {
     if (!this.valid(h)) return { ok: false, sent: this.sentCount };
     const n = diffH(h, this.ackedCount);
-    if (n > 0) this.items.splice(0, n);
+    if (n > 0) for (const dropped of this.items.splice(0, n)) this.queuedBytes -= dropped.size;
     this.ackedCount = h;
     return { ok: true, dropped: n };
   }
@@ -65,6 +74,7 @@ export class UnackedQueue {
   drain(): Queued[] {
     const all = this.items;
     this.items = [];
+    this.queuedBytes = 0;
     this.ackedCount = this.sentCount;
     return all;
   }
