@@ -167,3 +167,32 @@ test('two users announcing the same ver: one disco#info query, both known', asyn
   assert.equal(await queriesSent(), before + 1);
   assert.equal(benvolio.received.filter((s) => s.is('iq') && s.getChild('query', NS_DISCO_INFO)).length, 0);
 });
+
+test("presence reaching another user: asked from that user's bare JID, and caps/features-known tells who sees whom", async () => {
+  const known: Array<{ jid: string; username: string }> = [];
+  const host = ts.server.hosts.get('localhost');
+  assert.ok(host);
+  const off = host.events.on('caps/features-known', ({ jid, username }) => {
+    known.push({ jid, username });
+    return undefined;
+  });
+  try {
+    const tybalt = await login('nurse', 'tybalt-like');
+    const juliet = await login('juliet', 'garden');
+    const query = discoInfo('Directed Client', ['urn:xmpp:omemo:2:devices+notify']);
+    const ver = verOf(query);
+    // Directed presence to juliet's resource only (no broadcast): juliet's account is the watcher.
+    await tybalt.send(xml('presence', { to: juliet.jid }, xml('c', { xmlns: NS_CAPS, hash: 'sha-1', node: NODE, ver })));
+    const get = await answerDiscoQuery(tybalt, ver, query);
+    assert.equal(get.attrs.from, 'juliet@localhost', 'the query comes from the account that received the presence');
+    await waitFor(() => known.find((k) => k.jid === tybalt.jid), { message: 'features-known fired' });
+    assert.deepEqual(known.filter((k) => k.jid === tybalt.jid), [{ jid: tybalt.jid, username: 'juliet' }]);
+    assert.ok(caps.hasFeature(tybalt.jid, 'urn:xmpp:omemo:2:devices+notify'));
+    assert.deepEqual(caps.resourcesOf('nurse@localhost', 'juliet'), [tybalt.jid]);
+    // Directed unavailable: juliet no longer sees it, and nobody else did: forgotten.
+    await tybalt.send(xml('presence', { to: juliet.jid, type: 'unavailable' }));
+    await waitFor(() => caps.announced(tybalt.jid) === undefined, { message: 'forgotten after the directed unavailable' });
+  } finally {
+    off();
+  }
+});
