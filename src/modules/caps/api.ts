@@ -62,8 +62,9 @@ export interface CapsService {
   /** What the JID announced and how far it got (pending, verified, failed, rejected); undefined for no caps or a JID not seen. */
   announced(jid: string): AnnouncedCaps | undefined;
   /**
-   * The full JIDs of `bare` that are available as this host has seen them (with or without
-   * caps); with `seenBy`, only those whose presence that local user received.
+   * The full JIDs of `bare` that are available as this host has seen them, among those that
+   * announced caps (usable or not; a JID that never did is not tracked); with `seenBy`, only
+   * those whose presence that local user received.
    */
   resourcesOf(bare: string, seenBy?: string): string[];
   /** Canto's own XEP-0115 caps for this host. */

@@ -69,6 +69,9 @@ export class CapsTracker {
 
   /** `jid` is available to the local user `username`, with the caps element of its presence (if any). */
   available(jid: string, bare: string, username: string, c: Element | undefined): void {
+    // A JID that never announced caps has no features to offer (no +notify): not tracked, so
+    // presence without caps costs no memory (the presence fan-out and idle benchmarks send none).
+    if (c === undefined && this.table.get(jid) === undefined) return;
     const entry = this.table.touch(jid, bare);
     const isNew = !entry.watchers.has(username);
     const told = entry.watchers.get(username);
