@@ -31,6 +31,8 @@ interface XmppJsClient {
   stop(): Promise<unknown>;
   send(el: XElement): Promise<void>;
   on(event: 'stanza', listener: (el: XElement) => void): void;
+  /** Elements that are not stanzas (stream features, SASL, stream management). */
+  on(event: 'nonza', listener: (el: XElement) => void): void;
   on(event: 'error', listener: (err: Error) => void): void;
   on(event: 'offline', listener: () => void): void;
   reconnect: { stop(): void; on(event: 'reconnected', listener: () => void): void };
@@ -73,6 +75,8 @@ export interface LoggedInClient {
   jid: string;
   xmpp: XmppJsClient;
   received: XElement[];
+  /** Every non-stanza element received, from the first stream features on (the features of each stream included). */
+  nonzas: XElement[];
   send(el: XElement): Promise<void>;
   /** Wait for a received stanza matching `test` (also one already received and not yet taken). */
   waitFor(test: (el: XElement) => boolean, ms?: number): Promise<XElement>;
@@ -118,6 +122,8 @@ export async function loginClient(
     received.push(el);
     wakeup.wake();
   });
+  const nonzas: XElement[] = [];
+  xmpp.on('nonza', (el) => nonzas.push(el));
   const address = await xmpp.start();
   const take = (test: (el: XElement) => boolean): XElement | undefined => {
     const i = received.findIndex(test);
@@ -134,6 +140,7 @@ export async function loginClient(
     jid: address.toString(),
     xmpp,
     received,
+    nonzas,
     send: (el) => xmpp.send(el),
     waitFor,
     async iq(el, ms = 5000) {

@@ -56,6 +56,12 @@ export interface DiscoService {
   addItem(item: DiscoItem): () => void;
   /** The fixed items (a copy). */
   items(): DiscoItem[];
+  /**
+   * The <query/> the host answers disco#info without a node with (identities, features, forms,
+   * and what `disco-info` handlers add for the host itself as requester). The caps module hashes
+   * it for the server's own XEP-0115 `ver`.
+   */
+  hostInfo(): Element;
 }
 
 declare module '../../core/services.js' {
@@ -64,10 +70,11 @@ declare module '../../core/services.js' {
   }
 }
 
-/** The fixed items of one host (the disco module makes one and provides it). */
-export function discoService(): DiscoService {
+/** The fixed items of one host (the disco module makes one and provides it); `hostInfo` builds the host's answer. */
+export function discoService(hostInfo: () => Element): DiscoService {
   const list: DiscoItem[] = [];
   return {
+    hostInfo,
     addItem(item) {
       const own = { ...item };
       list.push(own);

@@ -20,12 +20,14 @@ export default defineModule({
     const ctx = mod.context;
     if (!ctx) throw new Error('disco is a host module');
     mod.addIdentity({ category: 'server', type: 'im', name: mod.options.name });
-    const service = discoService();
+    // The responder reads the service's fixed items; the service asks the responder for the
+    // host's info (only after setup, so `disco` is set by then).
+    const service = discoService(() => disco.hostInfoQuery());
+    const disco = new DiscoResponder(mod, ctx, service);
     mod.provides('disco', service);
     mod.addFeature(NS_DISCO_INFO);
     mod.addFeature(NS_DISCO_ITEMS);
 
-    const disco = new DiscoResponder(mod, ctx, service);
     mod.iq('get', NS_DISCO_INFO, 'query', disco.hostInfo);
     mod.iq('get', NS_DISCO_ITEMS, 'query', disco.hostItems);
     mod.iq('get', NS_DISCO_INFO, 'query', disco.accountInfo, { to: 'bare' });

@@ -10,6 +10,7 @@ import type { HostContext } from '../../core/host.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import { stanzaError, type StanzaError } from '../../core/errors.js';
 import { Element } from '../../xml/element.js';
+import { parseJid } from '../../jid/index.js';
 import { NS_DISCO_INFO, NS_DISCO_ITEMS, type DiscoItem, type DiscoQuery, type DiscoService } from './api.js';
 import { maySeePresence } from './presence-access.js';
 
@@ -27,14 +28,29 @@ export class DiscoResponder {
     if (node !== undefined) {
       if (!this.mod.fire('disco-info-node', { ...q, node, query })) throw noSuchNode(node);
     } else {
-      appendIdentities(query, this.ctx.identities);
-      for (const ns of this.ctx.features) query.c('feature', { var: ns });
-      this.mod.fire('disco-info', { ...q, query });
-      // The forms are shared by every reply: send copies.
-      for (const form of this.ctx.discoExtensions) query.cnode(form.clone());
+      this.fillHostInfo(query, q);
     }
     return query;
   };
+
+  /** The host's disco#info without a node, as the host itself would be answered (for XEP-0115 caps). */
+  hostInfoQuery(): Element {
+    const query = new Element('query', { xmlns: NS_DISCO_INFO });
+    const host = this.ctx.session;
+    const self = parseJid(this.mod.host);
+    const stanza = new Element('iq', { type: 'get', from: this.mod.host, to: this.mod.host, id: 'caps' });
+    stanza.cnode(new Element('query', { xmlns: NS_DISCO_INFO }));
+    this.fillHostInfo(query, { origin: host, stanza, from: self, to: self, trusted: true });
+    return query;
+  }
+
+  private fillHostInfo(query: Element, q: DiscoQuery): void {
+    appendIdentities(query, this.ctx.identities);
+    for (const ns of this.ctx.features) query.c('feature', { var: ns });
+    this.mod.fire('disco-info', { ...q, query });
+    // The forms are shared by every reply: send copies.
+    for (const form of this.ctx.discoExtensions) query.cnode(form.clone());
+  }
 
   hostItems = (event: StanzaEvent): Element => {
     const node = nodeOf(event.stanza);
