@@ -33,7 +33,6 @@ export const PUBSUB_FEATURES = [
   'create-nodes',
   'delete-items',
   'delete-nodes',
-  'get-pending',
   'instant-nodes',
   'item-ids',
   'last-published',
