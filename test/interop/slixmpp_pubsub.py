@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""slixmpp's xep_0060 plugin against Canto's pubsub service (run by slixmpp-pubsub.test.ts).
+
+Two clients in one process: a publisher and a subscriber, each logging in like
+slixmpp_selftest.py (STARTTLS, the server's certificate as the only CA, SCRAM without channel
+binding: see that script for why). The publisher creates a node at --service, the subscriber
+subscribes, the publisher publishes, the subscriber receives the notification and reads the
+items, the publisher retracts (the subscriber is told) and deletes the node (told again).
+Every step is a JSON line on stdout:
+
+  {"event": "step", "name": ..., "ok": true, ...details}
+  {"event": "step", "name": ..., "ok": false, "error": ...}
+
+Exit status 0 only when every step succeeded. Every wait has a timeout.
+"""
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import slixmpp
+
+WAIT = 10
+NS_TUNE = "urn:example:tune"
+
+
+def emit(event, **fields):
+    print(json.dumps({"event": event, **fields}, default=str), flush=True)
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, jid, password):
+        super().__init__(jid, password)
+        for plugin in ("xep_0004", "xep_0030", "xep_0060"):
+            self.register_plugin(plugin)
+        sasl = self["feature_mechanisms"]
+        stock_credentials = sasl._default_credentials
+
+        def without_channel_binding(required, optional):
+            creds = stock_credentials(required, optional)
+            if "channel_binding" in creds:
+                creds["channel_binding"] = b""
+            return creds
+
+        sasl.sasl_callback = without_channel_binding
+        sasl.use_mechs = {"SCRAM-SHA-256", "SCRAM-SHA-1"}
+        self.started = asyncio.Event()
+        self.events = {name: asyncio.Queue() for name in ("publish", "retract", "delete")}
+        self.add_event_handler("session_start", lambda _: self.started.set())
+        self.add_event_handler("pubsub_publish", lambda m: self.events["publish"].put_nowait(m))
+        self.add_event_handler("pubsub_retract", lambda m: self.events["retract"].put_nowait(m))
+        self.add_event_handler("pubsub_delete", lambda m: self.events["delete"].put_nowait(m))
+
+    async def next_event(self, kind):
+        return await asyncio.wait_for(self.events[kind].get(), WAIT)
+
+
+async def scenario(args, pub, sub):
+    service, node = args.service, args.node
+    ps_pub, ps_sub = pub["xep_0060"], sub["xep_0060"]
+    ok = True
+
+    async def step(name, coro):
+        nonlocal ok
+        try:
+            details = await coro
+            emit("step", name=name, ok=True, **(details or {}))
+        except Exception as e:  # noqa: BLE001 - every failure is reported, then the next step runs
+            ok = False
+            emit("step", name=name, ok=False, error=f"{type(e).__name__}: {e}")
+
+    async def create():
+        await ps_pub.create_node(service, node, timeout=WAIT)
+
+    async def subscribe():
+        iq = await ps_sub.subscribe(service, node, bare=False, timeout=WAIT)
+        s = iq["pubsub"]["subscription"]
+        return {"subscription": s["subscription"], "jid": str(s["jid"])}
+
+    async def publish():
+        tune = ET.Element(f"{{{NS_TUNE}}}tune")
+        title = ET.SubElement(tune, f"{{{NS_TUNE}}}title")
+        title.text = "Yesterday"
+        iq = await ps_pub.publish(service, node, id="song-1", payload=tune, timeout=WAIT)
+        return {"id": iq["pubsub"]["publish"]["item"]["id"]}
+
+    async def notified():
+        msg = await sub.next_event("publish")
+        item = msg["pubsub_event"]["items"]["item"]
+        payload = item["payload"]
+        return {"from": str(msg["from"]), "node": msg["pubsub_event"]["items"]["node"], "id": item["id"], "title": payload.findtext(f"{{{NS_TUNE}}}title") if payload is not None else None}
+
+    async def get_items():
+        iq = await ps_sub.get_items(service, node, timeout=WAIT)
+        return {"ids": [i["id"] for i in iq["pubsub"]["items"]]}
+
+    async def retract():
+        await ps_pub.retract(service, node, "song-1", notify=True, timeout=WAIT)
+        msg = await sub.next_event("retract")
+        return {"retracted": msg["pubsub_event"]["items"]["retract"]["id"]}
+
+    async def delete():
+        await ps_pub.delete_node(service, node, timeout=WAIT)
+        msg = await sub.next_event("delete")
+        return {"deleted": msg["pubsub_event"]["delete"]["node"]}
+
+    await step("create", create())
+    await step("subscribe", subscribe())
+    await step("publish", publish())
+    await step("notified", notified())
+    await step("items", get_items())
+    await step("retract", retract())
+    await step("delete", delete())
+    return ok
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--publisher", required=True)
+    parser.add_argument("--subscriber", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ca", required=True)
+    parser.add_argument("--service", required=True)
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR, stream=sys.stderr)
+
+    pub = Client(args.publisher, args.password)
+    sub = Client(args.subscriber, args.password)
+    loop = pub.loop
+    sub.loop = loop
+    for c in (pub, sub):
+        c.ca_certs = Path(args.ca)
+        c.connect((args.host, args.port), force_starttls=True)
+
+    async def run():
+        try:
+            await asyncio.wait_for(asyncio.gather(pub.started.wait(), sub.started.wait()), 15)
+        except asyncio.TimeoutError:
+            emit("step", name="login", ok=False, error="no session within 15 s")
+            return False
+        emit("step", name="login", ok=True)
+        return await scenario(args, pub, sub)
+
+    ok = loop.run_until_complete(run())
+    for c in (pub, sub):
+        c.disconnect()
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
