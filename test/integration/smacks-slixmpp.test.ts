@@ -7,12 +7,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
-import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
+import { PYTHON, slixmppSkip, writeServerCa } from '../helpers/slixmpp.js';
 import type { Element } from '../../src/xml/element.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../test/interop/slixmpp_smacks.py', import.meta.url));
@@ -24,10 +22,7 @@ before(async () => {
   if (skip) return;
   ts = await startTestServer((c) => (c.modules.smacks = { request_after: 3 }));
   await createAccount(ts, 'slix', 'slix-pass');
-  const pem = ts.server.tls.forDomain('localhost')?.certificatePem;
-  assert.ok(pem);
-  caFile = join(ts.dataDir, 'localhost-ca.pem');
-  writeFileSync(caFile, pem);
+  caFile = writeServerCa(ts);
 });
 after(async () => {
   if (skip) return;

@@ -8,12 +8,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
-import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
+import { PYTHON, slixmppSkip, writeServerCa } from '../helpers/slixmpp.js';
 import { Wakeup } from '../../src/testing/wakeup.js';
 import { waitFor } from '../../src/testing/index.js';
 import type { CapsService } from '../../src/modules/caps/index.js';
@@ -35,10 +33,7 @@ before(async () => {
   if (skip) return;
   ts = await startTestServer();
   await createAccount(ts, 'slixcaps', PASSWORD);
-  const pem = ts.server.tls.forDomain('localhost')?.certificatePem;
-  assert.ok(pem);
-  caFile = join(ts.dataDir, 'localhost-ca.pem');
-  writeFileSync(caFile, pem);
+  caFile = writeServerCa(ts);
 });
 after(async () => {
   if (skip) return;

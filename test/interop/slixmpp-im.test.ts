@@ -12,13 +12,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
 import { Wakeup } from '../../src/testing/wakeup.js';
-import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
+import { PYTHON, slixmppSkip, writeServerCa } from '../helpers/slixmpp.js';
 import { cantoVersion } from '../../src/modules/version/index.js';
 
 const PASSWORD = 'slix-im-pässword';
@@ -179,10 +177,7 @@ before(async () => {
   if (skip) return;
   ts = await startTestServer();
   for (const u of ['alice', 'bob', 'romeo', 'juliet', 'dave', 'mercutio', 'tybalt']) await createAccount(ts, u, PASSWORD);
-  const pem = ts.server.tls.forDomain('localhost')?.certificatePem;
-  assert.ok(pem, 'the test server has a certificate for localhost');
-  caFile = join(ts.dataDir, 'localhost-ca.pem');
-  writeFileSync(caFile, pem);
+  caFile = writeServerCa(ts);
 });
 after(async () => {
   for (const a of agents) a.kill();

@@ -6,18 +6,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
-import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
+import { runSlixmppScript, slixmppSkip, writeServerCa } from '../helpers/slixmpp.js';
 import { SERVICE } from '../helpers/pubsub.js';
 
 const PASSWORD = 'slix-pubsub-pässword';
-// Compiled to dist*/test/interop/; the script stays in the source tree.
-const SCRIPT = fileURLToPath(new URL('../../../test/interop/slixmpp_pubsub.py', import.meta.url));
 
 const skip = slixmppSkip();
 
@@ -37,10 +31,7 @@ before(async () => {
   });
   await createAccount(ts, 'slixpub', PASSWORD);
   await createAccount(ts, 'slixsub', PASSWORD);
-  const pem = ts.server.tls.forDomain('localhost')?.certificatePem;
-  assert.ok(pem, 'the test server has a certificate for localhost');
-  caFile = join(ts.dataDir, 'localhost-ca.pem');
-  writeFileSync(caFile, pem);
+  caFile = writeServerCa(ts);
 });
 after(async () => {
   if (skip) return;
@@ -48,24 +39,8 @@ after(async () => {
 });
 
 async function runScript(args: string[]): Promise<{ status: number | null; steps: Step[]; stderr: string }> {
-  if (process.env.CANTO_TEST_SLIXMPP_DEBUG) args.push('--debug');
-  const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const status = await new Promise<number | null>((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve(code);
-    });
-  });
-  const steps = stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Step);
-  return { status, steps, stderr };
+  const { status, events, stderr } = await runSlixmppScript('slixmpp_pubsub.py', args, 60_000);
+  return { status, steps: events as Step[], stderr };
 }
 
 test('slixmpp xep_0060: create, subscribe, publish, notification, items, retract, delete on pubsub.localhost', { skip, timeout: 90_000 }, async () => {

@@ -6,45 +6,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
-import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
+import { runSlixmppScript, slixmppSkip, writeServerCa } from '../helpers/slixmpp.js';
 
 /** Non-ASCII on purpose: SASLprep and UTF-8 on both sides. */
 const PASSWORD = 'slix-password-ü';
-// Compiled to dist*/test/interop/; the script stays in the source tree.
-const SCRIPT = fileURLToPath(new URL('../../../test/interop/slixmpp_selftest.py', import.meta.url));
 
 const skip = slixmppSkip();
 
-interface ScriptEvent {
-  event: string;
-  [key: string]: unknown;
-}
-
-async function runSelfTest(args: string[]): Promise<{ status: number | null; events: ScriptEvent[]; stderr: string }> {
-  const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const status = await new Promise<number | null>((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve(code);
-    });
-  });
-  const events = stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as ScriptEvent);
-  return { status, events, stderr };
-}
+const runSelfTest = (args: string[]) => runSlixmppScript('slixmpp_selftest.py', args, 30_000);
 
 let ts: TestServer;
 let caFile: string;
@@ -52,10 +23,7 @@ before(async () => {
   if (skip) return;
   ts = await startTestServer();
   await createAccount(ts, 'slix', PASSWORD);
-  const pem = ts.server.tls.forDomain('localhost')?.certificatePem;
-  assert.ok(pem, 'the test server has a certificate for localhost');
-  caFile = join(ts.dataDir, 'localhost-ca.pem');
-  writeFileSync(caFile, pem);
+  caFile = writeServerCa(ts);
 });
 after(async () => {
   if (skip) return;
@@ -63,10 +31,7 @@ after(async () => {
 });
 
 function selfTestArgs(resource: string, extra: string[]): string[] {
-  const args = ['--jid', `slix@localhost/${resource}`, '--password', PASSWORD, '--port', String(ts.c2sPort), '--ca', caFile, ...extra];
-  // CANTO_TEST_SLIXMPP_DEBUG=1 puts slixmpp's debug log (the XML both ways) in failure messages.
-  if (process.env.CANTO_TEST_SLIXMPP_DEBUG) args.push('--debug');
-  return args;
+  return ['--jid', `slix@localhost/${resource}`, '--password', PASSWORD, '--port', String(ts.c2sPort), '--ca', caFile, ...extra];
 }
 
 for (const mechanism of [undefined, 'SCRAM-SHA-1'] as const) {
@@ -120,10 +85,7 @@ test('with [auth] channel_binding = false, stock slixmpp 1.8 logs in', { skip, t
   });
   try {
     await createAccount(off, 'slix', PASSWORD);
-    const pem = off.server.tls.forDomain('localhost')?.certificatePem;
-    assert.ok(pem);
-    const ca = join(off.dataDir, 'localhost-ca.pem');
-    writeFileSync(ca, pem);
+    const ca = writeServerCa(off);
     const args = ['--jid', 'slix@localhost/stock-off', '--password', PASSWORD, '--port', String(off.c2sPort), '--ca', ca, '--channel-binding', 'stock'];
     const { status, events, stderr } = await runSelfTest(args);
     const diagnostics = `events: ${JSON.stringify(events)}\nstderr: ${stderr}`;

@@ -2,7 +2,7 @@
 """One long-running slixmpp client, driven step by step by a test (slixmpp-im.test.ts).
 
 Logs in like slixmpp_selftest.py (STARTTLS, the server's certificate as the only CA, SCRAM with
-channel binding switched off: see that script's docstring for why), then reads JSON commands
+channel binding switched off: slixmpp_common.py says why), then reads JSON commands
 from stdin, one per line, and writes JSON lines to stdout:
 
   in:  {"id": "c1", "op": "message", "to": "bob@localhost", "body": "hi", "type": "chat"}
@@ -22,20 +22,17 @@ has a timeout, and the process ends on "quit", when stdin closes (the test died)
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 import threading
-from pathlib import Path
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
+from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
+
 IQ_TIMEOUT = 5
 
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}, default=str), flush=True)
 
 
 def items_of(iq):
@@ -50,7 +47,7 @@ class Agent(slixmpp.ClientXMPP):
         super().__init__(jid, password)
         for plugin in ("xep_0030", "xep_0054", "xep_0092", "xep_0191", "xep_0199", "xep_0203"):
             self.register_plugin(plugin)
-        self._without_channel_binding()
+        without_channel_binding(self)
         # The test answers subscription requests itself (slixmpp's default accepts them all).
         self.auto_authorize = None
         self.auto_subscribe = False
@@ -66,19 +63,6 @@ class Agent(slixmpp.ClientXMPP):
         self.add_event_handler("blocked", lambda iq: emit("block_push", jids=sorted(str(j) for j in iq["block"]["items"])))
         self.add_event_handler("unblocked", lambda iq: emit("unblock_push", jids=sorted(str(j) for j in iq["unblock"]["items"])))
 
-    def _without_channel_binding(self):
-        """gs2 flag "n" and no -PLUS mechanism (slixmpp 1.8 knows only tls-unique)."""
-        sasl = self["feature_mechanisms"]
-        stock_credentials = sasl._default_credentials
-
-        def credentials(required, optional):
-            creds = stock_credentials(required, optional)
-            if "channel_binding" in creds:
-                creds["channel_binding"] = b""
-            return creds
-
-        sasl.sasl_callback = credentials
-        sasl.use_mechs = {"SCRAM-SHA-256", "SCRAM-SHA-1"}
 
     def stop(self, reason):
         emit("failed", reason=reason)
@@ -226,20 +210,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jid", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ca", required=True, help="PEM file of the server's certificate, trusted as the only CA")
+    add_connection_args(parser)
     parser.add_argument("--lifetime", type=float, default=60, help="exit after this many seconds whatever happens")
-    parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR, stream=sys.stderr)
+    setup_logging(args)
 
     agent = Agent(args.jid, args.password)
-    agent.ca_certs = Path(args.ca)
     loop = agent.loop
     queue = asyncio.Queue()
     threading.Thread(target=read_commands, args=(loop, queue), daemon=True).start()
-    agent.connect((args.host, args.port), force_starttls=True)
+    connect(agent, args)
     try:
         loop.run_until_complete(asyncio.wait_for(serve(agent, queue), args.lifetime))
     except asyncio.TimeoutError:

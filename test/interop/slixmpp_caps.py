@@ -2,7 +2,7 @@
 """slixmpp's XEP-0115 against Canto, both ways (run by slixmpp-caps.test.ts).
 
 Logs in like slixmpp_selftest.py (STARTTLS, the server's certificate as the only CA, SCRAM with
-channel binding off: see that script's docstring), with the xep_0115 and xep_0163 plugins. It
+channel binding off: slixmpp_common.py says why), with the xep_0115 and xep_0163 plugins. It
 registers a PEP interest (so its features include a "+notify"), computes its caps with slixmpp's
 own code and sends presence carrying them; Canto then asks it for disco#info and verifies the
 ver. slixmpp also reads Canto's caps from the stream features and verifies them with its own
@@ -16,18 +16,14 @@ It stays connected until stdin closes (the test is done) or --lifetime seconds p
 """
 import argparse
 import asyncio
-import json
-import logging
 import sys
-from pathlib import Path
 
 import slixmpp
 
+from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
+
 INTEREST = "urn:xmpp:avatar:metadata"
 
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 class CapsClient(slixmpp.ClientXMPP):
@@ -35,17 +31,7 @@ class CapsClient(slixmpp.ClientXMPP):
         super().__init__(jid, password)
         for plugin in ("xep_0030", "xep_0115", "xep_0163"):
             self.register_plugin(plugin)
-        sasl = self["feature_mechanisms"]
-        stock_credentials = sasl._default_credentials
-
-        def without_channel_binding(required, optional):
-            creds = stock_credentials(required, optional)
-            if "channel_binding" in creds:
-                creds["channel_binding"] = b""
-            return creds
-
-        sasl.sasl_callback = without_channel_binding
-        sasl.use_mechs = {"SCRAM-SHA-256", "SCRAM-SHA-1"}
+        without_channel_binding(self)
         self.add_event_handler("session_start", self.on_session_start)
         self.add_event_handler("failed_all_auth", lambda _: self.fail("authentication failed"))
         self.add_event_handler("ssl_invalid_chain", lambda e: self.fail(f"TLS certificate rejected: {e}"))
@@ -82,17 +68,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jid", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ca", required=True)
+    add_connection_args(parser)
     parser.add_argument("--lifetime", type=float, default=30)
-    parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR, stream=sys.stderr)
+    setup_logging(args)
 
     client = CapsClient(args.jid, args.password)
-    client.ca_certs = Path(args.ca)
-    client.connect((args.host, args.port), force_starttls=True)
+    connect(client, args)
     loop = client.loop
     try:
         loop.run_until_complete(asyncio.wait_for(wait_for_stdin_eof(loop), args.lifetime))

@@ -15,20 +15,16 @@ Exit status 0 only when every step succeeded. Every wait has a timeout.
 """
 import argparse
 import asyncio
-import json
-import logging
 import sys
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import slixmpp
 
+from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
+
 WAIT = 10
 NS_TUNE = "urn:example:tune"
 
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}, default=str), flush=True)
 
 
 class Client(slixmpp.ClientXMPP):
@@ -36,17 +32,7 @@ class Client(slixmpp.ClientXMPP):
         super().__init__(jid, password)
         for plugin in ("xep_0004", "xep_0030", "xep_0060"):
             self.register_plugin(plugin)
-        sasl = self["feature_mechanisms"]
-        stock_credentials = sasl._default_credentials
-
-        def without_channel_binding(required, optional):
-            creds = stock_credentials(required, optional)
-            if "channel_binding" in creds:
-                creds["channel_binding"] = b""
-            return creds
-
-        sasl.sasl_callback = without_channel_binding
-        sasl.use_mechs = {"SCRAM-SHA-256", "SCRAM-SHA-1"}
+        without_channel_binding(self)
         self.started = asyncio.Event()
         self.events = {name: asyncio.Queue() for name in ("publish", "retract", "delete")}
         self.add_event_handler("session_start", lambda _: self.started.set())
@@ -122,22 +108,18 @@ def main():
     parser.add_argument("--publisher", required=True)
     parser.add_argument("--subscriber", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ca", required=True)
+    add_connection_args(parser)
     parser.add_argument("--service", required=True)
     parser.add_argument("--node", required=True)
-    parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR, stream=sys.stderr)
+    setup_logging(args)
 
     pub = Client(args.publisher, args.password)
     sub = Client(args.subscriber, args.password)
     loop = pub.loop
     sub.loop = loop
     for c in (pub, sub):
-        c.ca_certs = Path(args.ca)
-        c.connect((args.host, args.port), force_starttls=True)
+        connect(c, args)
 
     async def run():
         try:

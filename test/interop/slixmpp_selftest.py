@@ -5,12 +5,8 @@ Connects over STARTTLS, trusting only the test server's self-signed certificate 
 in with SASL (SCRAM; --mechanism forces one), binds a resource, sends a message to its own
 full JID and waits to receive it.
 
---channel-binding off: slixmpp 1.8 knows only the tls-unique channel binding, which TLS 1.3
-does not define, and it ignores XEP-0440's list of the server's types. Left alone it tries
-SCRAM-*-PLUS with tls-unique, then plain SCRAM with the "y" flag ("I could bind, I think you
-cannot"), which a server that offered -PLUS must refuse (RFC 5802 downgrade detection). "off"
-makes it act as a client without channel binding (gs2 flag "n", no -PLUS), as XEP-0440 §3
-allows when there is no mutual binding type. "stock" leaves slixmpp as it is. Progress goes to stdout as JSON lines, one per event:
+--channel-binding off: a client without channel binding (slixmpp_common.py says why slixmpp
+needs it); "stock" leaves slixmpp as it is. Progress goes to stdout as JSON lines, one per event:
 
   {"event": "session_start", "jid": ..., "mechanism": ..., "tls": ...}
   {"event": "received", "from": ..., "body": ..., "id": ...}
@@ -20,16 +16,12 @@ Exit status 0 only when the message came back.
 """
 import argparse
 import asyncio
-import json
-import logging
 import sys
-from pathlib import Path
 
 import slixmpp
 
+from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
 
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 class SelfMessenger(slixmpp.ClientXMPP):
@@ -37,18 +29,7 @@ class SelfMessenger(slixmpp.ClientXMPP):
         super().__init__(jid, password, sasl_mech=mechanism)
         self.body = body
         if channel_binding == "off":
-            sasl = self["feature_mechanisms"]
-            stock_credentials = sasl._default_credentials
-
-            def without_channel_binding(required, optional):
-                creds = stock_credentials(required, optional)
-                if "channel_binding" in creds:
-                    creds["channel_binding"] = b""
-                return creds
-
-            sasl.sasl_callback = without_channel_binding
-            if mechanism is None:
-                sasl.use_mechs = {"SCRAM-SHA-256", "SCRAM-SHA-1"}
+            without_channel_binding(self, restrict_mechanisms=mechanism is None)
         self.outcome = None
         self.add_event_handler("session_start", self.on_session_start)
         self.add_event_handler("message", self.on_message)
@@ -85,21 +66,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jid", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ca", required=True, help="PEM file of the server's certificate, trusted as the only CA")
+    add_connection_args(parser)
     parser.add_argument("--mechanism", default=None)
     parser.add_argument("--channel-binding", choices=["off", "stock"], default="off")
     parser.add_argument("--body", default="hello from slixmpp")
     parser.add_argument("--timeout", type=float, default=15)
-    parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR, stream=sys.stderr)
+    setup_logging(args)
 
     client = SelfMessenger(args.jid, args.password, args.mechanism, args.body, args.channel_binding)
     # The certificate is self-signed for the domain: trust exactly it, and still check the name.
-    client.ca_certs = Path(args.ca)
-    client.connect((args.host, args.port), force_starttls=True)
+    connect(client, args)
     try:
         client.loop.run_until_complete(asyncio.wait_for(client.disconnected, args.timeout))
     except asyncio.TimeoutError:

@@ -12,33 +12,19 @@ Exit status 0 only when all messages came back and were acknowledged.
 """
 import argparse
 import asyncio
-import json
-import logging
 import sys
-from pathlib import Path
 
 import slixmpp
 
+from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
 
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 class SmClient(slixmpp.ClientXMPP):
     def __init__(self, jid, password, count):
         super().__init__(jid, password)
         self.register_plugin("xep_0198")
-        sasl = self["feature_mechanisms"]
-        stock_credentials = sasl._default_credentials
-
-        def without_channel_binding(required, optional):
-            creds = stock_credentials(required, optional)
-            if "channel_binding" in creds:
-                creds["channel_binding"] = b""
-            return creds
-
-        sasl.sasl_callback = without_channel_binding
-        sasl.use_mechs = {"SCRAM-SHA-256", "SCRAM-SHA-1"}
+        without_channel_binding(self)
         self.count = count
         self.received = 0
         self.acked = 0
@@ -86,17 +72,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jid", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ca", required=True)
+    add_connection_args(parser)
     parser.add_argument("--count", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=15)
-    parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR, stream=sys.stderr)
+    setup_logging(args)
     client = SmClient(args.jid, args.password, args.count)
-    client.ca_certs = Path(args.ca)
-    client.connect((args.host, args.port), force_starttls=True)
+    connect(client, args)
     try:
         client.loop.run_until_complete(asyncio.wait_for(client.disconnected, args.timeout))
     except asyncio.TimeoutError:
