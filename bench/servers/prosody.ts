@@ -3,6 +3,7 @@
  * free loopback port, internal_hashed SCRAM-SHA-1 with 4096 iterations, roster, saslauth, tls,
  * presence, message (+ offline, autoloaded), ping, disco; an EC P-256 self-signed certificate
  * for localhost made the same way as Canto's; data and pid in a temp dir; `prosody -F`.
+ * `ServerSetup.mobile` and `.pep` add modules and move their stores to SQL on SQLite (featuresLua).
  *
  * Accounts and rosters are written straight into Prosody's file storage (what prosodyctl
  * would do, without one process per account):
