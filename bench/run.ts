@@ -120,7 +120,7 @@ function metricOf(run: RunRecord, server: string, name: string): number | undefi
 }
 
 /**
- * The targets of issues 6 and 13 checked against this report (Canto against Prosody in the same run), one
+ * The targets of issues 6, 13 and 14 checked against this report (Canto against Prosody in the same run), one
  * line each: what was asked, what was measured, met or not. Empty without Prosody.
  */
 export function targetLines(report: SuiteReport): string[] {
@@ -160,6 +160,12 @@ export function targetLines(report: SuiteReport): string[] {
       if (cr !== undefined && resumed !== undefined) {
         const all = resumed === run.params.clients && lost === 0 && dup === 0;
         lines.push(`- all sessions resume, no message lost or duplicated (${where}): ${resumed} of ${run.params.clients ?? '?'} resumed, ${lost ?? '?'} lost, ${dup ?? '?'} duplicated; ${f(cr)} resumes/s vs Prosody ${f(pr ?? NaN)} (${pr ? f(cr / pr) : '–'}×): ${verdict(all)}`);
+      }
+    } else if (run.scenario === 'pep') {
+      // Issue 14: notifications/s ≥ 2× Prosody's with mod_pep, p99 publish → last notification no worse.
+      const [cr, pr, c99, p99] = [c('notifications/s'), p('notifications/s'), c('publish to last p99'), p('publish to last p99')];
+      if (cr !== undefined && pr !== undefined && c99 !== undefined && p99 !== undefined) {
+        lines.push(`- PEP notifications/s ≥ 2× Prosody, p99 publish → last notification no worse (${where}): ${f(cr / pr)}×, p99 ${f(c99)} vs ${f(p99)} ms: ${verdict(cr >= 2 * pr && c99 <= p99)}`);
       }
     } else if (run.scenario === 'soak') {
       const [g, lost] = [c('RSS growth'), c('messages undelivered')];
@@ -204,7 +210,7 @@ before each idle RSS reading):
 ${params.join('\n')}
 
 ${table(report)}
-${targets.length > 0 ? `\nThe targets of issues 6 and 13, checked against this run:\n\n${targets.join('\n')}\n` : ''}${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
+${targets.length > 0 ? `\nThe targets of issues 6, 13 and 14, checked against this run:\n\n${targets.join('\n')}\n` : ''}${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
 }
 
 async function main(): Promise<number> {

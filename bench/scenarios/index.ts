@@ -6,6 +6,7 @@ import { fanoutScenario } from './fanout.js';
 import { soakScenario } from './soak.js';
 import { resumeScenario } from './resume.js';
 import { mamScenario } from './mam.js';
+import { pepScenario } from './pep.js';
 import type { Scenario } from './types.js';
 
 // The parameter types differ per scenario; the runner treats them as plain number records.
@@ -17,6 +18,7 @@ export const scenarios: ReadonlyArray<Scenario<Record<string, number>>> = [
   soakScenario as unknown as Scenario<Record<string, number>>,
   mamScenario as unknown as Scenario<Record<string, number>>,
   resumeScenario as unknown as Scenario<Record<string, number>>,
+  pepScenario as unknown as Scenario<Record<string, number>>,
 ];
 
 export function scenarioByName(name: string): Scenario<Record<string, number>> | undefined {

@@ -12,6 +12,7 @@ import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { modifyRoster } from '../../src/modules/roster/store.js';
 import type { Server } from '../../src/core/server.js';
+import { builtinModules } from '../../src/modules/index.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { ARCHIVE_PEER_RESOURCE, fillItems } from './archive-fill.js';
 import { freePort, spawnServer, whenListening } from './proc.js';
@@ -27,6 +28,11 @@ export const CANTO_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=16384';
 const MODULES = ['disco', 'ping', 'roster', 'presence', 'message', 'offline'];
 /** `ServerSetup.mobile`: stream management, carbons, archive, client state indication (as Prosody's smacks, carbons, mam, csi_simple). */
 const MOBILE_MODULES = ['smacks', 'carbons', 'mam', 'csi'];
+/**
+ * `ServerSetup.pep`: entity capabilities and personal eventing (as Prosody's mod_pep, which
+ * handles caps itself). caps is on Canto's default list but the bench names its modules.
+ */
+const PEP_MODULES = ['caps', 'pep'];
 /** The archive store the mam module opens (src/modules/mam/README.md). */
 const MAM_STORE = 'mam';
 
@@ -43,8 +49,23 @@ function clusterToml(workers: number | undefined): string {
   return workers !== undefined && workers > 1 ? `\n[cluster]\nworkers = ${workers}\n` : '';
 }
 
-function configToml(dataDir: string, port: number, mobile: boolean | undefined): string {
-  const modules = mobile ? [...MODULES, ...MOBILE_MODULES] : MODULES;
+/** The modules a setup turns on. */
+function modulesFor(setup: ServerSetup): string[] {
+  return [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : [])];
+}
+
+/**
+ * The modules a setup needs that this build of Canto does not have (empty when it has all).
+ * Canto only warns about unknown names in `modules_enabled` and starts without them, which would
+ * turn a missing feature into a confusing failure (or a hang) in the middle of a scenario.
+ */
+export function cantoMissingModules(setup: ServerSetup): string[] {
+  return modulesFor(setup).filter((name) => !builtinModules.has(name));
+}
+
+function configToml(dataDir: string, port: number, setup: ServerSetup): string {
+  const modules = modulesFor(setup);
+  const mobile = setup.mobile;
   return `# Written by the bench suite (bench/servers/canto.ts).
 data_dir = ${JSON.stringify(dataDir)}
 log_level = "warn"
@@ -136,6 +157,10 @@ export const canto: ServerUnderTest = {
     return (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
   },
   async start(setup: ServerSetup): Promise<RunningServer> {
+    const missing = cantoMissingModules(setup);
+    if (missing.length > 0) {
+      throw new Error(`Canto has no module ${missing.map((m) => `"${m}"`).join(', ')} (not in src/modules/index.ts): this scenario needs it`);
+    }
     const dir = mkdtempSync(join(tmpdir(), 'canto-bench-'));
     const dataDir = join(dir, 'data');
     await seed(dataDir, setup);
@@ -143,7 +168,7 @@ export const canto: ServerUnderTest = {
     const configFile = join(dir, 'canto.toml');
     // CANTO_BENCH_WORKERS=N runs every scenario against a clustered Canto (docs/scaling.md measurements).
     const workers = setup.workers ?? (process.env.CANTO_BENCH_WORKERS ? Number(process.env.CANTO_BENCH_WORKERS) : undefined);
-    writeFileSync(configFile, configToml(dataDir, port, setup.mobile) + clusterToml(workers));
+    writeFileSync(configFile, configToml(dataDir, port, setup) + clusterToml(workers));
     // CANTO_BENCH_NODE_ARGS go to the server's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     // The same young-generation size `canto` and `npm start` use (bench/README.md, "Young generation size").
     const nodeArgs = ['--max-semi-space-size=2', ...(process.env.CANTO_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];

@@ -3,6 +3,7 @@
  * free loopback port, internal_hashed SCRAM-SHA-1 with 4096 iterations, roster, saslauth, tls,
  * presence, message (+ offline, autoloaded), ping, disco; an EC P-256 self-signed certificate
  * for localhost made the same way as Canto's; data and pid in a temp dir; `prosody -F`.
+ * `ServerSetup.mobile` and `.pep` add modules and move their stores to SQL on SQLite (featuresLua).
  *
  * Accounts and rosters are written straight into Prosody's file storage (what prosodyctl
  * would do, without one process per account):
@@ -42,23 +43,45 @@ function lua(s: string): string {
 /** The database file of mod_storage_sql (SQLite) in the data directory. */
 const SQL_DATABASE = 'prosody.sqlite';
 
+/** The issue-6 feature set, as Canto's MODULES (bench/servers/canto.ts). */
+const MODULES = ['roster', 'saslauth', 'tls', 'presence', 'message', 'ping', 'disco'];
+/** `ServerSetup.mobile`: smacks, carbons, mam and csi_simple (all bundled with 0.12). */
+const MOBILE_MODULES = ['smacks', 'carbons', 'mam', 'csi_simple'];
+/** `ServerSetup.pep`: mod_pep (bundled; it reads caps from presence and asks disco#info itself). */
+const PEP_MODULES = ['pep'];
 /**
- * `ServerSetup.mobile`: smacks, carbons, mam and csi_simple (all bundled with 0.12), the archive
- * in SQL storage on SQLite (other stores stay in files), no archive expiry and the total count
- * in query answers, as Canto does (bench/servers/canto.ts).
+ * The stores that go to SQL storage on SQLite (the rest stay in Prosody's default files):
+ * the message archive for `mobile`; for `pep` mod_pep's node configs ("pep", a map store, and
+ * its keyval list of nodes) and items ("pep_data", archive stores "pep_<node>"), as Canto keeps
+ * both in its SQLite store.
  */
-function mobileLua(dataDir: string): string {
-  return `modules_enabled = { "roster", "saslauth", "tls", "presence", "message", "ping", "disco", "smacks", "carbons", "mam", "csi_simple" }
-default_storage = "internal"
-storage = { archive = "sql" }
-sql = { driver = "SQLite3", database = ${lua(join(dataDir, SQL_DATABASE))} }
-archive_expires_after = "never"
-mam_include_total = true
-network_settings = { nagle = false }
-`;
+function sqlStores(setup: ServerSetup): string[] {
+  return [...(setup.mobile ? ['archive'] : []), ...(setup.pep ? ['pep', 'pep_data'] : [])];
 }
 
-function configLua(dir: string, port: number, cert: string, key: string, mobile: boolean | undefined): string {
+/**
+ * Modules and storage. `mobile`: no archive expiry and the total count in query answers, as
+ * Canto does. `mobile` and `pep` turn Nagle off (Canto sets noDelay): with several stanzas in
+ * a row to the same client (a MAM page, back-to-back notifications) Nagle holds each later one
+ * until the client's delayed ACK (bench/README.md, "Mobile feature set").
+ */
+function featuresLua(dataDir: string, setup: ServerSetup): string {
+  const modules = [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : [])];
+  const lines = [`modules_enabled = { ${modules.map(lua).join(', ')} }`];
+  const stores = sqlStores(setup);
+  if (stores.length === 0) {
+    lines.push('storage = "internal"');
+  } else {
+    lines.push('default_storage = "internal"');
+    lines.push(`storage = { ${stores.map((store) => `${store} = "sql"`).join(', ')} }`);
+    lines.push(`sql = { driver = "SQLite3", database = ${lua(join(dataDir, SQL_DATABASE))} }`);
+  }
+  if (setup.mobile) lines.push('archive_expires_after = "never"', 'mam_include_total = true');
+  if (setup.mobile || setup.pep) lines.push('network_settings = { nagle = false }');
+  return `${lines.join('\n')}\n`;
+}
+
+function configLua(dir: string, port: number, cert: string, key: string, setup: ServerSetup): string {
   return `-- Written by the bench suite (bench/servers/prosody.ts).
 daemonize = false
 run_as_root = true
@@ -69,7 +92,7 @@ interfaces = { "127.0.0.1" }
 c2s_ports = { ${port} }
 c2s_direct_tls_ports = {}
 s2s_ports = {}
-${mobile ? mobileLua(join(dir, 'data')) : 'modules_enabled = { "roster", "saslauth", "tls", "presence", "message", "ping", "disco" }\nstorage = "internal"\n'}modules_disabled = { "s2s" }
+${featuresLua(join(dir, 'data'), setup)}modules_disabled = { "s2s" }
 c2s_require_encryption = true
 authentication = "internal_hashed"
 default_iteration_count = ${BENCH_SCRAM_ITERATIONS}
@@ -139,7 +162,7 @@ export const prosody: ServerUnderTest = {
     const dir = mkdtempSync(join(tmpdir(), 'prosody-bench-'));
     const dataDir = join(dir, 'data');
     seed(dataDir, setup);
-    if (setup.mobile) {
+    if (sqlStores(setup).length > 0) {
       ensureProsodySqliteDriver();
       writeProsodyDatabase(join(dataDir, SQL_DATABASE), join(dir, 'archive-fill.sql'), setup.archiveFill);
     }
@@ -147,7 +170,7 @@ export const prosody: ServerUnderTest = {
     await makeSelfSigned(BENCH_DOMAIN, cert);
     const port = await freePort();
     const configFile = join(dir, 'prosody.cfg.lua');
-    writeFileSync(configFile, configLua(dir, port, cert.certificate, cert.key, setup.mobile));
+    writeFileSync(configFile, configLua(dir, port, cert.certificate, cert.key, setup));
     const child = spawnServer(PROSODY_BIN, ['-F', '--config', configFile], { cwd: dir, logFile: join(dir, 'stdout.log') });
     return whenListening('prosody', child, port, dir, () =>
       ['stdout.log', 'prosody.log'].map((f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').slice(-1500) : '')).join('\n'),

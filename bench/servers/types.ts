@@ -28,6 +28,12 @@ export interface ServerSetup {
   mobile?: boolean;
   /** A message archive written straight into the server's storage before it starts (needs `mobile`). */
   archiveFill?: ArchiveFill;
+  /**
+   * Personal eventing (XEP-0163) with entity capabilities (XEP-0115), issue 14. Canto: modules
+   * caps and pep; Prosody: its bundled mod_pep (which does its own caps handling), with PEP's
+   * stores in SQL storage on SQLite as Canto's are.
+   */
+  pep?: boolean;
 }
 
 /**
