@@ -69,7 +69,7 @@ export async function runAdduser(config: CantoConfig, jidText: string, password:
 
 export async function runPasswd(config: CantoConfig, jidText: string, password: string | undefined): Promise<number> {
   const j = accountJid(config, jidText);
-  const exists = await withStorage(config, async (s) => (await s.accounts.get(j.domain, j.local)) !== undefined);
+  const exists = await withStorage(config, async (s) => s.accounts.exists(j.domain, j.local));
   if (!exists) throw new CommandFailed(`there is no account ${j.bare}`);
   const creds = credentials(config, await newPassword(password));
   const changed = await withStorage(config, (s) => s.accounts.setCredentials(j.domain, j.local, creds));

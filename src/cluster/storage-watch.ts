@@ -25,6 +25,7 @@ export function watchStorage(inner: StorageDriver, written: WriteListener, cache
     accounts: {
       create: (host, username, credentials) => accounts.create(host, username, credentials),
       get: (host, username) => accounts.get(host, username),
+      exists: (host, username) => accounts.exists(host, username),
       setCredentials: (host, username, credentials) => accounts.setCredentials(host, username, credentials),
       list: (host) => accounts.list(host),
       count: (host) => accounts.count(host),

@@ -190,7 +190,7 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     async accountExists(username) {
       const h = needHost('accountExists').host;
       if (server.sessions.getUserSessions(h, username).length > 0) return true;
-      return (await server.storage.accounts.get(h, username)) !== undefined;
+      return server.storage.accounts.exists(h, username);
     },
     addFeature(ns) {
       cleanups.push(needHost('addFeature').addFeature(ns));

@@ -256,6 +256,10 @@ class MemoryStorage implements StorageDriver {
         accounts.set(username, { credentials: clean, created: Date.now() });
         return true;
       },
+      exists: async (host, username) => {
+        checkAccount(host, username);
+        return hostAccounts(host).has(username);
+      },
       get: async (host, username) => {
         checkAccount(host, username);
         const account = hostAccounts(host).get(username);

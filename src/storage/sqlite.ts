@@ -460,6 +460,10 @@ class SqliteStorage implements StorageDriver {
         checkAccount(host, username);
         return getTx(host, username);
       },
+      exists: async (host, username) => {
+        checkAccount(host, username);
+        return stmt.accountGet.get(host, username) !== undefined;
+      },
       setCredentials: async (host, username, credentials) => {
         checkAccount(host, username);
         return setCredentialsTx.immediate(host, username, checkCredentials(credentials));

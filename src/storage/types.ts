@@ -128,6 +128,8 @@ export interface AccountStore {
   /** Returns false if the account already exists. */
   create(host: string, username: string, credentials: AccountCredentials): Promise<boolean>;
   get(host: string, username: string): Promise<Account | undefined>;
+  /** Whether the account exists (without reading its credentials: routing asks this per message to an offline user). */
+  exists(host: string, username: string): Promise<boolean>;
   /** Replaces all credentials; returns false if there is no such account. */
   setCredentials(host: string, username: string, credentials: AccountCredentials): Promise<boolean>;
   /** Removes the account AND all its data in every store. Returns false if it did not exist. */

@@ -153,7 +153,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     remote,
     async client(jid, clientOpts = {}) {
       const { local, domain } = parseJid(jid);
-      if (!clientOpts.noAccount && local !== '' && !(await server.storage.accounts.get(domain, local))) await createAccount(local, undefined, domain);
+      if (!clientOpts.noAccount && local !== '' && !(await server.storage.accounts.exists(domain, local))) await createAccount(local, undefined, domain);
       return new FakeClient(server, jid);
     },
     createAccount,

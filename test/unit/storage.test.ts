@@ -429,6 +429,9 @@ for (const factory of factories) {
         assert.ok(account.created >= t0 && account.created <= Date.now());
         assert.equal(await s.accounts.get('acc.example', 'nobody'), undefined);
         assert.equal(await s.accounts.get('other.example', 'romeo'), undefined);
+        assert.equal(await s.accounts.exists('acc.example', 'romeo'), true);
+        assert.equal(await s.accounts.exists('acc.example', 'nobody'), false);
+        assert.equal(await s.accounts.exists('other.example', 'romeo'), false);
       });
       it('setCredentials replaces all credentials, and is false for a missing account', async () => {
         await s.accounts.create('acc.example', 'setcred', CREDS);
@@ -497,6 +500,7 @@ for (const factory of factories) {
 
         assert.equal(await s.accounts.delete(host, 'juliet'), true);
         assert.equal(await s.accounts.get(host, 'juliet'), undefined);
+        assert.equal(await s.accounts.exists(host, 'juliet'), false);
         assert.equal(await s.keyval(host, 'roster').get('juliet'), undefined);
         assert.equal(await s.keyval(host, 'vcard').get('juliet'), undefined);
         assert.deepEqual(await s.map(host, 'pep').keys('juliet'), []);

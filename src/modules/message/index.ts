@@ -66,8 +66,8 @@ function deliverToBare(mod: ModuleApi, event: StanzaEvent): true | Promise<true>
   const server = mod.server;
   const sessions = server.sessions.getUserSessions(to.domain, to.local);
   if (sessions.length > 0) return deliverToAccount(mod, event, sessions);
-  return server.storage.accounts.get(to.domain, to.local).then((account) => {
-    if (account !== undefined) return deliverToAccount(mod, event, sessions);
+  return server.storage.accounts.exists(to.domain, to.local).then((exists) => {
+    if (exists) return deliverToAccount(mod, event, sessions);
     // §8.5.1: no such user.
     if (type !== 'headline') server.router.bounce(origin, stanza, 'service-unavailable');
     return true;

@@ -114,7 +114,7 @@ export class RegistrationBeforeAuth {
     const accounts = server.storage.accounts;
     const taken: Refusal = { condition: 'conflict', text: 'that username is already taken' };
     // Checked before the (deliberately slow) key derivation; create() settles any race.
-    if (await accounts.get(host, username)) return taken;
+    if (await accounts.exists(host, username)) return taken;
     const { scram_iterations: iterations, scram_hashes: hashes } = server.config.auth;
     const credentials = await makeCredentialsAsync(password, { iterations, hashes });
     if (!(await accounts.create(host, username, credentials))) return taken;
