@@ -167,6 +167,9 @@ export class Router {
     if (!canReplyWithError(stanza)) return;
     const err = errorReply(stanza, condition, text);
     // The error comes from the address the stanza was sent to, or the host when that is unusable.
+    // A client's stanza without 'to' was for its own account (RFC 6120 §10.3): the answer on the
+    // account's behalf carries no 'from' (§8.1.2.1), as every other reply to such a stanza does.
+    if (err.attrs.from === undefined && condition !== 'jid-malformed' && origin.type === 'c2s') return origin.send(err);
     if (condition === 'jid-malformed' || err.attrs.from === undefined) {
       const host = origin.type === 'c2s' ? origin.host : undefined;
       if (host !== undefined) err.attrs.from = host;

@@ -56,6 +56,16 @@ test('the bare JID is an acceptable from', () => {
   assert.equal(condition(romeo.last()), 'service-unavailable');
 });
 
+test("an unhandled iq without 'to' (for the own account) is answered without 'from' (RFC 6120 §8.1.2.1)", () => {
+  const romeo = new FakeClient(ts.server, 'romeo4@localhost/phone');
+  const q = iq({ type: 'set', id: 'nt' });
+  q.c('pubsub', { xmlns: 'urn:example:none' });
+  ts.server.router.fromClient(romeo.session, q);
+  assert.equal(condition(romeo.last()), 'service-unavailable');
+  assert.equal(romeo.last()?.attrs.from, undefined);
+  assert.equal(romeo.last()?.attrs.to, 'romeo4@localhost/phone');
+});
+
 test('an iq nobody handles gets service-unavailable; malformed iqs get bad-request', () => {
   const c = new FakeClient(ts.server, 'mercutio@localhost');
   const unknown = iq({ type: 'get', id: 'u1', to: 'localhost' });
