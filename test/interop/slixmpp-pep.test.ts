@@ -10,21 +10,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
 import { makeContacts } from '../helpers/pubsub.js';
 import { capsOf } from '../helpers/pep.js';
-import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
+import { PYTHON, slixmppScript, slixmppSkip, writeServerCa } from '../helpers/slixmpp.js';
 import { Wakeup } from '../../src/testing/wakeup.js';
 import { waitFor } from '../../src/testing/index.js';
 
 const PASSWORD = 'slix-pep-pässword';
 const NS_TUNE = 'http://jabber.org/protocol/tune';
-// Compiled to dist*/test/interop/; the script stays in the source tree.
-const SCRIPT = fileURLToPath(new URL('../../../test/interop/slixmpp_pep.py', import.meta.url));
+const SCRIPT = slixmppScript('slixmpp_pep.py');
 
 const skip = slixmppSkip();
 
@@ -43,10 +39,7 @@ before(async () => {
   await createAccount(ts, 'slixpep', PASSWORD);
   await createAccount(ts, 'slixfan', PASSWORD);
   await makeContacts(ts, 'slixpep', 'slixfan', []);
-  const pem = ts.server.tls.forDomain('localhost')?.certificatePem;
-  assert.ok(pem, 'the test server has a certificate for localhost');
-  caFile = join(ts.dataDir, 'localhost-ca.pem');
-  writeFileSync(caFile, pem);
+  caFile = writeServerCa(ts);
 });
 after(async () => {
   if (skip) return;

@@ -17,19 +17,15 @@ Exit status 0 only when every step succeeded. Every wait has a timeout.
 """
 import argparse
 import asyncio
-import json
-import logging
 import sys
-from pathlib import Path
 
 import slixmpp
+
+from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
 
 WAIT = 10
 NS_TUNE = "http://jabber.org/protocol/tune"
 
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}, default=str), flush=True)
 
 
 class Client(slixmpp.ClientXMPP):
@@ -37,17 +33,7 @@ class Client(slixmpp.ClientXMPP):
         super().__init__(jid, password)
         for plugin in ("xep_0004", "xep_0030", "xep_0060", "xep_0115", "xep_0163", "xep_0118"):
             self.register_plugin(plugin)
-        sasl = self["feature_mechanisms"]
-        stock_credentials = sasl._default_credentials
-
-        def without_channel_binding(required, optional):
-            creds = stock_credentials(required, optional)
-            if "channel_binding" in creds:
-                creds["channel_binding"] = b""
-            return creds
-
-        sasl.sasl_callback = without_channel_binding
-        sasl.use_mechs = {"SCRAM-SHA-256", "SCRAM-SHA-1"}
+        without_channel_binding(self)
         self.started = asyncio.Event()
         self.tunes = asyncio.Queue()
         self.retracts = asyncio.Queue()
@@ -120,20 +106,16 @@ def main():
     parser.add_argument("--publisher", required=True)
     parser.add_argument("--contact", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ca", required=True)
-    parser.add_argument("--debug", action="store_true")
+    add_connection_args(parser)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR, stream=sys.stderr)
+    setup_logging(args)
 
     pub = Client(args.publisher, args.password)
     contact = Client(args.contact, args.password)
     loop = pub.loop
     contact.loop = loop
     for c in (pub, contact):
-        c.ca_certs = Path(args.ca)
-        c.connect((args.host, args.port), force_starttls=True)
+        connect(c, args)
 
     async def run():
         try:
