@@ -44,6 +44,14 @@ function mobileToml(mobile: boolean | undefined): string {
   return mobile ? '\n[modules.mam]\narchive_expires_after = "never"\n' : '';
 }
 
+/**
+ * Options for the pep set: no publish rate limit in effect (Prosody has none; the scenario
+ * publishes as fast as notifications drain, far above the default 10 a second per account).
+ */
+function pepToml(pep: boolean | undefined): string {
+  return pep ? '\n[modules.pep]\npublish_rate = 1000000\npublish_burst = 1000000\n' : '';
+}
+
 /** `[cluster]` with `workers = N` for a clustered Canto (primary + N forked workers); else nothing. */
 function clusterToml(workers: number | undefined): string {
   return workers !== undefined && workers > 1 ? `\n[cluster]\nworkers = ${workers}\n` : '';
@@ -99,7 +107,7 @@ tls_ports = []
 
 [[virtualhost]]
 domain = "${BENCH_DOMAIN}"
-${mobileToml(mobile)}`;
+${mobileToml(mobile)}${pepToml(setup.pep)}`;
 }
 
 async function seed(dataDir: string, setup: ServerSetup): Promise<void> {

@@ -55,6 +55,7 @@ export const ERRORS = {
   CANTO_ERR_PUBSUB_TOO_MANY_SUBSCRIPTIONS: { kind: 'stanza', condition: 'policy-violation', type: 'wait', text: 'this node has as many subscriptions as allowed' },
   CANTO_ERR_PUBSUB_PRECONDITION_NOT_MET: { kind: 'stanza', condition: 'conflict', text: 'the node configuration does not match the publish options' },
   CANTO_ERR_PUBSUB_UNSUPPORTED: { kind: 'stanza', condition: 'feature-not-implemented', text: 'this pubsub feature is not supported' },
+  CANTO_ERR_PUBSUB_RATE_LIMITED: { kind: 'stanza', condition: 'resource-constraint', type: 'wait', text: 'too many publications in a short time: wait and try again' },
   CANTO_ERR_PUBSUB_INVALID_CONFIG: { kind: 'stanza', condition: 'not-acceptable', text: 'the node configuration is not valid' },
   // Stream errors (RFC 6120 §4.9.3).
   CANTO_ERR_STREAM_NOT_AUTHORIZED: { kind: 'stream', condition: 'not-authorized', text: 'stanzas are not allowed before authentication and resource binding' },

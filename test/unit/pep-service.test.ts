@@ -9,7 +9,7 @@ import presence from '../../src/modules/presence/index.js';
 import caps from '../../src/modules/caps/index.js';
 import pep from '../../src/modules/pep/index.js';
 import type { EventMap } from '../../src/core/event-map.js';
-import { errorCondition, startHarness } from '../../src/testing/index.js';
+import { errorCondition, FakeClock, startHarness } from '../../src/testing/index.js';
 
 const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
 const tune = (artist: string) => new Element('tune', { xmlns: 'http://jabber.org/protocol/tune' }).c('artist').t(artist).root();
@@ -97,6 +97,26 @@ test('pep: a client publish fires pep/published with its full JID; others may no
     assert.equal(errorCondition(refused), 'auth/forbidden');
     const missing = await romeo.ask(publish('p3', 'nobody@localhost'));
     assert.equal(errorCondition(missing), 'cancel/service-unavailable');
+  } finally {
+    await h.stop();
+  }
+});
+
+test("pep: past publish_burst an account's publishes are refused with resource-constraint (wait) until tokens refill; reads are not counted", async () => {
+  const clock = new FakeClock();
+  const h = await startHarness({ modules: [disco, roster, presence, caps, pep], clock, config: (c) => (c.modules.pep = { publish_rate: 1, publish_burst: 3 }) });
+  try {
+    const juliet = await h.client('juliet@localhost/balcony');
+    let n = 0;
+    const publish = () => iq({ type: 'set', id: `r${++n}` }).c('pubsub', { xmlns: NS_PUBSUB }).c('publish', { node: 'urn:example:r' }).c('item').cnode(tune(`T${n}`)).root();
+    const items = () => iq({ type: 'get', id: `g${++n}` }).c('pubsub', { xmlns: NS_PUBSUB }).c('items', { node: 'urn:example:r' }).root();
+    for (let i = 0; i < 3; i++) assert.equal((await juliet.ask(publish())).attrs.type, 'result');
+    const refused = await juliet.ask(publish());
+    assert.equal(errorCondition(refused), 'wait/resource-constraint');
+    assert.equal((await juliet.ask(items())).attrs.type, 'result', 'reading is not limited');
+    clock.advance(1000);
+    assert.equal((await juliet.ask(publish())).attrs.type, 'result', 'one token back after a second');
+    assert.equal(errorCondition(await juliet.ask(publish())), 'wait/resource-constraint');
   } finally {
     await h.stop();
   }

@@ -9,7 +9,8 @@ import { defineModule } from '../../core/modules.js';
 import { stanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import { answerPubsubIq } from '../pubsub/protocol/answer.js';
-import { parsePubsubRequest, type PubsubOp } from '../pubsub/protocol/parse.js';
+import type { PubsubOp } from '../pubsub/protocol/parse.js';
+import { PublishRateGate, requestOp } from '../pubsub/rate.js';
 import { NS_PUBSUB, NS_PUBSUB_OWNER } from '../pubsub/ns.js';
 import { hookDisco } from './disco.js';
 import { sendLastItems } from './last-items.js';
@@ -23,17 +24,6 @@ export { PEP_FEATURES } from './disco.js';
 /** What other entities may ask of an account's PEP service: read and subscribe, never change it. */
 const OTHERS_MAY: ReadonlySet<PubsubOp> = new Set<PubsubOp>(['items', 'subscribe', 'unsubscribe', 'options-get', 'options-set', 'subscriptions', 'affiliations', 'default-sub']);
 
-/** The operation of a pubsub iq, or undefined when it does not parse (the engine answers that). */
-function opOf(event: StanzaEvent): PubsubOp | undefined {
-  const type = event.stanza.attrs.type;
-  const payload = event.stanza.elements[0];
-  if (!payload || (type !== 'get' && type !== 'set')) return undefined;
-  try {
-    return parsePubsubRequest(type, payload).op;
-  } catch {
-    return undefined;
-  }
-}
 
 export default defineModule({
   name: 'pep',
@@ -62,8 +52,10 @@ export default defineModule({
       refused: (err: { condition: string }) => errors.inc({ condition: err.condition }),
       done: () => requests.inc(),
     };
+    const rate = new PublishRateGate(mod.options, () => mod.now());
     const answer = async (event: StanzaEvent): Promise<true> => {
       const { stanza, from, to, origin } = event;
+      const op = requestOp(event);
       if (from.bare !== to.bare) {
         // RFC 6121 §8.5.1: an iq to an account that does not exist is service-unavailable.
         if (!(await mod.accountExists(to.local))) {
@@ -71,12 +63,16 @@ export default defineModule({
           origin.send(stanzaError('CANTO_ERR_SERVICE_UNAVAILABLE', '').replyTo(stanza));
           return true;
         }
-        const op = opOf(event);
         if (op !== undefined && !OTHERS_MAY.has(op)) {
           errors.inc({ condition: 'forbidden' });
           origin.send(stanzaError('CANTO_ERR_FORBIDDEN', 'only the account itself may change its PEP nodes').replyTo(stanza));
           return true;
         }
+      }
+      if (rate.refuse(event, op, to.local)) {
+        errors.inc({ condition: 'resource-constraint' });
+        mod.log.debug({ user: to.local }, 'pep request refused: publish rate');
+        return true;
       }
       await answerPubsubIq(services.serviceFor(to.local), event, hooks);
       return true;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { size } from '../../core/option-schemas.js';
 import { BASE_NODE_CONFIG, type NodeConfig } from '../pubsub/engine/types.js';
 import type { PubsubLimits } from '../pubsub/engine/core.js';
+import { publishRateOptions } from '../pubsub/rate.js';
 
 export const pepOptions = z
   .object({
@@ -21,6 +22,8 @@ export const pepOptions = z
     max_nodes_per_account: z.number().int().min(1).max(100_000).default(256),
     /** Explicit XEP-0060 subscriptions of one node (+notify contacts need none). */
     max_subscriptions_per_node: z.number().int().min(1).default(1000),
+    /** Per account: publish, retract, purge and delete requests (they notify contacts). */
+    ...publishRateOptions,
   })
   .strict();
 

@@ -10,6 +10,7 @@ import { PubsubService } from './engine/service.js';
 import { pubsubStores } from './engine/store.js';
 import { findForm, parseForm } from './engine/forms.js';
 import { answerPubsubIq } from './protocol/answer.js';
+import { PublishRateGate, requestOp } from './rate.js';
 import { discoInfo, discoItems } from './protocol/disco.js';
 import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_OWNER } from './ns.js';
 import { nodeDefaults, pubsubOptions } from './options.js';
@@ -83,7 +84,15 @@ export default defineModule({
       refused: (err: { condition: string }) => errors.inc({ condition: err.condition }),
       done: () => requests.inc(),
     };
-    const answer = (event: StanzaEvent) => answerPubsubIq(service, event, hooks).then(() => true);
+    const rate = new PublishRateGate(o, () => mod.now());
+    const answer = (event: StanzaEvent): true | Promise<true> => {
+      if (rate.refuse(event, requestOp(event), event.from.bare)) {
+        errors.inc({ condition: 'resource-constraint' });
+        mod.log.debug({ from: event.from.bare }, 'pubsub request refused: publish rate');
+        return true;
+      }
+      return answerPubsubIq(service, event, hooks).then(() => true);
+    };
     for (const type of ['get', 'set'] as const) {
       mod.hookIq(type, 'host', NS_PUBSUB, 'pubsub', answer);
       mod.hookIq(type, 'host', NS_PUBSUB_OWNER, 'pubsub', answer);

@@ -1,6 +1,7 @@
 /** `[modules.pubsub]`: the standalone service's limits, who may create nodes, and node defaults. */
 import { z } from 'zod';
 import { jidList, oneOf, size } from '../../core/option-schemas.js';
+import { publishRateOptions } from './rate.js';
 import { ACCESS_MODELS, BASE_NODE_CONFIG, NOTIFICATION_TYPES, PUBLISH_MODELS, SEND_LAST_MODES, type NodeConfig } from './engine/types.js';
 
 const maxItems = z.union([z.number().int().min(1), z.literal('max')]);
@@ -17,6 +18,8 @@ export const pubsubOptions = z
     max_nodes_per_owner: z.number().int().min(1).default(100),
     /** Subscriptions of one node. */
     max_subscriptions_per_node: z.number().int().min(1).default(1000),
+    /** Per requester (bare JID): publish, retract, purge and delete requests (they notify subscribers). */
+    ...publishRateOptions,
     /** Who may create nodes: accounts of this server's hosts, or any JID (also remote). */
     creators: oneOf(['local', 'anyone'], 'local'),
     /** Bare JIDs that own every node (moderation). */
