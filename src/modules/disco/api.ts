@@ -7,7 +7,10 @@
  *
  * Events for queries without a node collect (handlers append and must not return true);
  * events for a node are claimed: the handler that knows the node fills the reply and returns
- * true, and a node nobody claims is answered with item-not-found.
+ * true, and a node nobody claims is answered with item-not-found. For an account's bare JID the
+ * events are dispatched: a handler may return a promise (e.g. PEP reads its nodes from storage)
+ * and the answer waits for it; for the host they are fired (synchronous: the host's answer is
+ * also hashed for XEP-0115, at any time).
  */
 import type { ModuleApi } from '../../core/modules.js';
 import type { LocalSession, StreamSession } from '../../core/session.js';

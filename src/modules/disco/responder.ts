@@ -77,13 +77,14 @@ export class DiscoResponder {
     }
     const query = new Element('query', { xmlns: NS_DISCO_INFO, node });
     const q: DiscoQuery = { ...base(event), trusted };
+    // Account answers may need storage (PEP nodes): handlers may hold these events (dispatch).
     if (node !== undefined) {
-      if (!this.mod.fire('disco-info-node', { ...q, node, query })) throw noSuchNode(node);
+      if (!(await this.mod.dispatch('disco-info-node', { ...q, node, query }))) throw noSuchNode(node);
     } else {
       query.c('identity', { category: 'account', type: 'registered' });
       query.c('feature', { var: NS_DISCO_INFO });
       query.c('feature', { var: NS_DISCO_ITEMS });
-      this.mod.fire('disco-info', { ...q, query });
+      await this.mod.dispatch('disco-info', { ...q, query });
     }
     return query;
   };
@@ -96,11 +97,11 @@ export class DiscoResponder {
     if (trusted !== undefined) {
       const q: DiscoQuery = { ...base(event), trusted };
       if (node !== undefined) {
-        const claimed = this.mod.fire('disco-items-node', { ...q, node, items });
+        const claimed = await this.mod.dispatch('disco-items-node', { ...q, node, items });
         // Only someone allowed to see the account learns that a node does not exist.
         if (!claimed && trusted) throw noSuchNode(node);
       } else {
-        this.mod.fire('disco-items', { ...q, items });
+        await this.mod.dispatch('disco-items', { ...q, items });
       }
     }
     return itemsQuery(items, node);

@@ -8,7 +8,7 @@ import type { Jid } from '../../../jid/index.js';
 import type { Element } from '../../../xml/element.js';
 import { message } from '../../../xml/stanza.js';
 import { NS_PUBSUB_EVENT } from '../ns.js';
-import type { AccessResolver } from './access.js';
+import { bareOf, type AccessResolver } from './access.js';
 import { nodeNotFound } from './errors.js';
 import type { PubsubStores } from './store.js';
 import type { NodeConfig, NodeRecord } from './types.js';
@@ -132,10 +132,23 @@ export class ServiceCore {
     const to = new Set<string>();
     for (const sub of Object.values(rec.subscriptions)) if (sub.state === 'subscribed' && sub.options.deliver) to.add(sub.jid);
     if (extra && this.opts.extraRecipients) {
-      for (const jid of await this.opts.extraRecipients(node, rec.config)) to.add(jid);
+      const extras = await this.opts.extraRecipients(node, rec.config);
+      // A bare JID subscription already reaches every resource of that JID (the message is
+      // delivered to the bare JID): an extra full JID of it would get the event twice.
+      const bareSubscribed = new Set<string>();
+      for (const jid of to) if (!jid.includes('/')) bareSubscribed.add(jid);
+      for (const jid of extras) if (bareSubscribed.size === 0 || !bareSubscribed.has(bareOf(jid))) to.add(jid);
     }
-    for (const jid of to) this.opts.send(this.eventMessage(jid, rec.config, content()));
-    if (to.size > 0) this.opts.observer?.notified?.(node, kind, to.size);
+    if (to.size === 0) return 0;
+    // Built once (an items event parses the stored payload) and copied per recipient: a publish
+    // to hundreds of contacts costs one parse, not hundreds.
+    const built = content();
+    let first = true;
+    for (const jid of to) {
+      this.opts.send(this.eventMessage(jid, rec.config, first ? built : built.clone()));
+      first = false;
+    }
+    this.opts.observer?.notified?.(node, kind, to.size);
     return to.size;
   }
 }
