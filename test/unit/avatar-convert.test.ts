@@ -158,7 +158,7 @@ test('presence: the x:update is added, or replaces the client\'s; empty <photo/>
   assert.equal(p.getChildText('show'), 'away');
   setPhotoUpdate(p, '');
   const photo = p.getChild('x', NS_VCARD_UPDATE)?.getChild('photo', NS_VCARD_UPDATE);
-  assert.ok(photo, 'an empty <photo/> says "no avatar" (XEP-0153 §3.2)');
+  assert.ok(photo, 'an empty <photo/> says "no avatar"');
   assert.equal(photo.children.length, 0);
   assert.match(p.toString(), /<x xmlns=["']vcard-temp:x:update["']><photo\/><\/x>/);
 });

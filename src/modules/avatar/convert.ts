@@ -10,7 +10,7 @@ export const NS_AVATAR_DATA = 'urn:xmpp:avatar:data';
 export const NS_AVATAR_METADATA = 'urn:xmpp:avatar:metadata';
 export const NS_VCARD = 'vcard-temp';
 export const NS_VCARD_UPDATE = 'vcard-temp:x:update';
-/** XEP-0398 §3: what the server advertises on the account's disco#info when it converts. */
+/** XEP-0398: what the server advertises on the account's disco#info when it converts. */
 export const NS_PEP_VCARD_CONVERSION = 'urn:xmpp:pep-vcard-conversion:0';
 
 /** An avatar image: its bytes and what XEP-0084's `<info/>` says about them. */
@@ -30,7 +30,7 @@ export interface AvatarInfo {
   type: string;
   width?: number;
   height?: number;
-  /** Set when the image is not in the data node but at this URL (XEP-0084 §4.2.1). */
+  /** Set when the image is not in the data node but at this URL. */
   url?: string;
 }
 
@@ -130,7 +130,7 @@ export function vcardPhoto(vcard: Element | undefined): VCardPhoto {
   }
   const extval = photo.getChildText('EXTVAL', NS_VCARD)?.trim();
   if (extval !== undefined && extval !== '') return { kind: 'external', url: extval };
-  // An empty <PHOTO/> is how clients clear it (XEP-0153 §3.1 uses it that way).
+  // An empty <PHOTO/> is how clients clear it (XEP-0153 uses it that way).
   return { kind: 'none' };
 }
 
@@ -140,7 +140,7 @@ export function vcardPhotoHash(vcard: Element | undefined): string {
   return photo.kind === 'image' ? photo.image.id : '';
 }
 
-/** The `<info/>` attributes of an image (XEP-0084 §4.2.1). */
+/** The `<info/>` attributes of an image. */
 export function infoOf(image: AvatarImage): AvatarInfo {
   const info: AvatarInfo = { id: image.id, bytes: image.bytes.length, type: image.type };
   if (image.width !== undefined) info.width = image.width;
@@ -154,7 +154,7 @@ export function avatarPayloads(image: AvatarImage): { data: Element; metadata: E
   return { data, metadata: metadataPayload([infoOf(image)]) };
 }
 
-/** `<metadata/>` with these infos; none: the empty metadata that says "no avatar" (XEP-0084 §4.2.2). */
+/** `<metadata/>` with these infos; none: the empty metadata that says "no avatar". */
 export function metadataPayload(infos: AvatarInfo[]): Element {
   const metadata = new Element('metadata', { xmlns: NS_AVATAR_METADATA });
   for (const i of infos) metadata.c('info', { id: i.id, bytes: i.bytes, type: i.type, width: i.width, height: i.height, url: i.url });
@@ -190,7 +190,7 @@ export function parseMetadata(metadata: Element | undefined): AvatarInfo[] {
 
 /**
  * The info a vCard PHOTO is made from: one whose image is in the data node (no url), image/png
- * first (XEP-0084 §4.2.1 makes PNG the one every client can read), else the first such.
+ * first (XEP-0084 makes PNG the one every client can read), else the first such.
  */
 export function pickInfo(infos: AvatarInfo[]): AvatarInfo | undefined {
   const stored = infos.filter((i) => i.url === undefined);
@@ -199,7 +199,7 @@ export function pickInfo(infos: AvatarInfo[]): AvatarInfo | undefined {
 
 /**
  * The image a data item holds for `info`, checked: base64, and the SHA-1 of the bytes is the
- * id (XEP-0084 §4.1: the id is the hash; a mismatch would make clients fetch forever).
+ * id (XEP-0084: the id is the hash; a mismatch would make clients fetch forever).
  */
 export function imageFromData(info: AvatarInfo, data: Element | undefined): AvatarImage | { error: string } {
   if (!data?.is('data', NS_AVATAR_DATA)) return { error: 'no data item for the avatar' };
@@ -235,7 +235,7 @@ export function withPhoto(vcard: Element | undefined, image: AvatarImage | undef
 }
 
 /**
- * XEP-0153 §3.2 / XEP-0398 §4: replace whatever `<x xmlns='vcard-temp:x:update'/>` the client
+ * XEP-0153 / XEP-0398: replace whatever `<x xmlns='vcard-temp:x:update'/>` the client
  * put in its presence with the server's, `<photo>hash</photo>` or an empty `<photo/>` for "no
  * avatar". Changes `presence` in place.
  */

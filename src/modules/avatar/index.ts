@@ -26,7 +26,7 @@ const SOURCE = 'avatar';
 
 /**
  * Config for the avatar nodes when the server creates them (a vCard PHOTO converted before any
- * client published): contacts with a presence subscription may read (XEP-0084 §7 and XEP-0163's
+ * client published): contacts with a presence subscription may read (XEP-0084 and XEP-0163's
  * default), one item. A node a client made (with publish-options `open`, say) is left as it is.
  */
 const NODE_CONFIG = { access_model: 'presence', max_items: 1 } as const;
@@ -57,7 +57,7 @@ export default defineModule({
     // The hash follows the vCard; in a cluster another worker's conversion rewrites it there.
     mod.cachedStore('vcard', (username) => hashes.forget(username));
 
-    // XEP-0398 §3: the account says it converts.
+    // XEP-0398: the account says it converts.
     mod.hook('disco-info', ({ to, query }) => {
       if (to.local !== '') query.c('feature', { var: NS_PEP_VCARD_CONVERSION });
     });
@@ -161,14 +161,14 @@ export default defineModule({
       if (photo.kind === 'none') {
         hashes.set(username, '');
         if (current.length === 0) return;
-        // XEP-0084 §4.2.2: an empty metadata item says "no avatar".
+        // XEP-0084: an empty metadata item says "no avatar".
         await pep.publish(username, NS_AVATAR_METADATA, metadataPayload([]), undefined, await publishOptions(username, NS_AVATAR_METADATA));
       } else {
         const { image } = photo;
         hashes.set(username, image.id);
         if (current.some((i) => i.id === image.id)) return; // already the avatar (e.g. our own copy coming back)
         const { data, metadata } = avatarPayloads(image);
-        // XEP-0084 §4.1: data first, so a client told about the metadata finds the data.
+        // XEP-0084: data first, so a client told about the metadata finds the data.
         await pep.publish(username, NS_AVATAR_DATA, data, image.id, await publishOptions(username, NS_AVATAR_DATA));
         await pep.publish(username, NS_AVATAR_METADATA, metadata, image.id, await publishOptions(username, NS_AVATAR_METADATA));
       }

@@ -95,7 +95,7 @@ export function parseLegacy(storages: Element[]): LegacyStorage {
       if (nick !== undefined) b.nick = nick;
       const password = text(el, 'password', NS_LEGACY);
       if (password !== undefined) b.password = password;
-      // Children in other namespaces are the client's extensions (XEP-0402 §5 maps them to <extensions/>).
+      // Children in other namespaces are the client's extensions (XEP-0402 maps them to <extensions/>).
       b.extensions = el.elements.filter((c) => c.xmlns !== NS_LEGACY).map((c) => c.clone());
       out.bookmarks.push(b);
     }

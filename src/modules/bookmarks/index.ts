@@ -22,7 +22,7 @@ export * from './convert.js';
 /** What the module passes as `source` to the private service, and skips in `private/stored`. */
 const SOURCE = 'bookmarks';
 
-/** XEP-0402 §3.2: the node config every bookmark publish asks for (the server's too). */
+/** XEP-0402: the node config every bookmark publish asks for (the server's too). */
 export const BOOKMARKS2_CONFIG: Partial<NodeConfig> = {
   access_model: 'whitelist',
   persist_items: true,
@@ -30,7 +30,7 @@ export const BOOKMARKS2_CONFIG: Partial<NodeConfig> = {
   send_last_published_item: 'never',
 };
 
-/** XEP-0048 §3.3 (over PEP): private, persistent. */
+/** XEP-0048 (over PEP): private, persistent. */
 export const LEGACY_PEP_CONFIG: Partial<NodeConfig> = { access_model: 'whitelist', persist_items: true };
 
 type Direction = 'private_to_pep' | 'legacy_pep_to_pep' | 'pep_to_private';
@@ -53,7 +53,7 @@ export default defineModule({
 
     mod.hook('disco-info', ({ to, query }) => {
       if (to.local === '') return;
-      // XEP-0402 §5.3: advertised on the account, where clients look before relying on it.
+      // XEP-0402: advertised on the account, where clients look before relying on it.
       query.c('feature', { var: NS_BOOKMARKS2_COMPAT });
       if (legacyPep) query.c('feature', { var: NS_BOOKMARKS2_COMPAT_PEP });
     });
