@@ -1,58 +1,81 @@
 /**
- * PEP for the @xmpp/client tests of the modules built on it (avatar, bookmarks, nickname):
- * announcing `+notify` through entity capabilities and waiting until the server verified it,
- * and pubsub requests to an account's bare JID.
+ * PEP (XEP-0163) for the @xmpp/client tests: pubsub requests to an account's bare JID (no `to`:
+ * the sender's own), announcing entity capabilities with `+notify` features and answering the
+ * server's disco#info query for them, and reading PEP event notifications.
  */
 import assert from 'node:assert/strict';
-import type { TestServer } from './server.js';
 import { xml, type LoggedInClient, type XElement } from './xmpp-client.js';
-import { waitFor } from '../../src/testing/index.js';
-import { parseXmlFragment } from '../../src/xml/parse-fragment.js';
+import { NS, publishOptions, nodeConfig } from './pubsub.js';
 import { computeVer, parseDiscoInfo } from '../../src/modules/caps/verification.js';
+import { parseXmlFragment } from '../../src/xml/parse-fragment.js';
+import type { TestServer } from './server.js';
+import type { CapsService } from '../../src/modules/caps/index.js';
+import { waitFor } from '../../src/testing/index.js';
 
-export const NS_CAPS = 'http://jabber.org/protocol/caps';
-export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
-export const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
-export const NS_PUBSUB_EVENT = 'http://jabber.org/protocol/pubsub#event';
-const CAPS_NODE = 'https://canto.example/test-client';
+export { NS };
+const NS_CAPS = 'http://jabber.org/protocol/caps';
+const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const CAPS_NODE = 'https://example.org/pep-test-client';
+
+type Fields = Record<string, string | string[] | boolean>;
+
+/** `<iq type to?><pubsub xmlns>children</pubsub></iq>`; without `to` the sender's own PEP service. */
+export function pep(type: 'get' | 'set', children: XElement[], opts: { to?: string; owner?: boolean } = {}): XElement {
+  return xml('iq', { type, to: opts.to }, xml('pubsub', { xmlns: opts.owner === true ? NS.owner : NS.pubsub }, ...children));
+}
+
+export function pepPublish(node: string, id: string | undefined, payload: XElement | undefined, options?: Fields, to?: string): XElement {
+  const children = [xml('publish', { node }, xml('item', { id }, ...(payload ? [payload] : [])))];
+  if (options) children.push(xml('publish-options', {}, publishOptions(options)));
+  return pep('set', children, { to });
+}
+
+export function pepCreate(node: string, config?: Fields, to?: string): XElement {
+  return pep('set', config ? [xml('create', { node }), xml('configure', {}, nodeConfig(config))] : [xml('create', { node })], { to });
+}
+
+export const pepItems = (to: string | undefined, node: string, max?: number) => pep('get', [xml('items', { node, max_items: max === undefined ? undefined : String(max) })], { to });
+
+/** The item ids (newest first) of an items result. */
+export const itemIds = (r: XElement) => (r.getChild('pubsub', NS.pubsub)?.getChild('items')?.getChildren('item') ?? []).map((i) => i.attrs.id);
+
+/** Whether `s` is a PEP event from `owner` (bare JID) about `node` with a child `kind` (items, purge, delete…). */
+export function isPepEvent(s: XElement, owner: string, node: string, kind = 'items'): boolean {
+  if (!s.is('message') || s.attrs.from !== owner) return false;
+  const child = s.getChild('event', NS.event)?.getChild(kind);
+  return child !== undefined && child.attrs.node === node;
+}
+
+/** The caps service of localhost. */
+export function capsOf(ts: TestServer): CapsService {
+  const caps = ts.server.hosts.get('localhost')?.services.get('caps');
+  assert.ok(caps, 'caps is on by default');
+  return caps;
+}
+
+/** A client's disco#info: its identity (named so each test's client has its own ver) and features. */
+export function clientInfo(name: string, features: string[]): XElement {
+  return xml(
+    'query',
+    { xmlns: NS_DISCO_INFO },
+    xml('identity', { category: 'client', type: 'phone', name }),
+    ...[NS_CAPS, NS_DISCO_INFO, ...features].map((f) => xml('feature', { var: f })),
+  );
+}
 
 /**
- * The client announces caps with `<node>+notify` for each node, answers the server's disco#info
- * query, and resolves once the server knows the features (the caps service says so). Its
- * presence (with `extra` children) is broadcast on the way.
+ * Send available presence with the caps of `info` and, unless the ver is already known to the
+ * server (`cached`), answer its disco#info query with `info`; resolves once the server knows the
+ * resource's features.
  */
-export async function announceNotify(ts: TestServer, client: LoggedInClient, nodes: string[], extra: XElement[] = []): Promise<void> {
-  const features = [NS_CAPS, NS_DISCO_INFO, ...nodes.map((n) => `${n}+notify`)];
-  const query = () => xml('query', { xmlns: NS_DISCO_INFO }, xml('identity', { category: 'client', type: 'pc', name: 'canto-test' }), ...features.map((f) => xml('feature', { var: f })));
-  const ver = computeVer(parseDiscoInfo(parseXmlFragment(query().toString())), 'sha-1');
-  await client.send(xml('presence', {}, xml('c', { xmlns: NS_CAPS, hash: 'sha-1', node: CAPS_NODE, ver }), ...extra));
-  const caps = ts.server.hosts.get('localhost')?.services.get('caps');
-  assert.ok(caps, 'caps is loaded');
-  const feature = `${nodes[0]}+notify`;
-  // Another client may have announced the same ver already: then no query comes.
-  if (!caps.hasFeature(client.jid, feature)) {
+export async function announceCaps(ts: TestServer, client: LoggedInClient, info: XElement, cached = false): Promise<void> {
+  const ver = computeVer(parseDiscoInfo(parseXmlFragment(info.toString())), 'sha-1');
+  await client.send(xml('presence', {}, xml('c', { xmlns: NS_CAPS, hash: 'sha-1', node: CAPS_NODE, ver })));
+  if (!cached) {
     const get = await client.waitFor((s) => s.is('iq') && s.attrs.type === 'get' && s.getChild('query', NS_DISCO_INFO)?.attrs.node === `${CAPS_NODE}#${ver}`);
-    const answer = query();
-    answer.attrs.node = `${CAPS_NODE}#${ver}`;
-    await client.send(xml('iq', { type: 'result', id: get.attrs.id, to: get.attrs.from }, answer));
+    info.attrs.node = `${CAPS_NODE}#${ver}`;
+    await client.send(xml('iq', { type: 'result', id: get.attrs.id, to: get.attrs.from }, info));
   }
-  await waitFor(() => caps.hasFeature(client.jid, feature), { timeoutMs: 5000, message: `${client.jid} +notify not known` });
-}
-
-/** `<iq type to><pubsub xmlns=…pubsub>children</pubsub></iq>`; no `to`: the account itself. */
-export function pepIq(type: 'get' | 'set', children: XElement[], to?: string): XElement {
-  return xml('iq', { type, to }, xml('pubsub', { xmlns: NS_PUBSUB }, ...children));
-}
-
-/** The items of a node (newest first), as the client reads them; `ids` narrows. */
-export async function pepItems(client: LoggedInClient, node: string, to?: string, ids: string[] = []): Promise<XElement[]> {
-  const result = await client.iq(pepIq('get', [xml('items', { node }, ...ids.map((id) => xml('item', { id })))], to));
-  return result.getChild('pubsub', NS_PUBSUB)?.getChild('items')?.getChildren('item') ?? [];
-}
-
-/** Whether `s` is a PEP notification from `from` about `node` whose `<items/>` has a child named `kind` (item or retract). */
-export function isPepEvent(s: XElement, from: string, node: string, kind: 'item' | 'retract' = 'item'): boolean {
-  if (!s.is('message') || s.attrs.from !== from) return false;
-  const items = s.getChild('event', NS_PUBSUB_EVENT)?.getChild('items');
-  return items?.attrs.node === node && items.getChild(kind) !== undefined;
+  const caps = capsOf(ts);
+  await waitFor(() => caps.featuresOf(client.jid), { message: `${client.jid}: features known` });
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount, loginClient, xml, errorCondition, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
 import { makeContacts } from '../helpers/pubsub.js';
-import { announceNotify, isPepEvent, pepIq, pepItems, NS_DISCO_INFO } from '../helpers/pep.js';
+import { announceNotify, isPepEvent, pepIq, pepItems, NS_DISCO_INFO } from '../helpers/pep-ext.js';
 import { waitFor } from '../../src/testing/index.js';
 
 const NS_DATA = 'urn:xmpp:avatar:data';

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
-import { announceNotify, isPepEvent, pepIq, pepItems, NS_DISCO_INFO } from '../helpers/pep.js';
+import { announceNotify, isPepEvent, pepIq, pepItems, NS_DISCO_INFO } from '../helpers/pep-ext.js';
 import { publishOptions } from '../helpers/pubsub.js';
 import { waitFor } from '../../src/testing/index.js';
 

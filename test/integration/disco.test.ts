@@ -60,7 +60,7 @@ test('disco#info of accounts: own account answered, a stranger refused', async (
   const alice = await loginClient(ts, 'alice', 'wonderland', 'acct');
   try {
     const own = (await alice.iq(xml('iq', { type: 'get', to: 'alice@localhost' }, xml('query', { xmlns: INFO })))).getChild('query', INFO);
-    assert.deepEqual(own?.getChildren('identity').map((i) => `${i.attrs.category}/${i.attrs.type}`), ['account/registered']);
+    assert.deepEqual(own?.getChildren('identity').map((i) => `${i.attrs.category}/${i.attrs.type}`), ['account/registered', 'pubsub/pep']); // PEP is on by default
     const bob = await failed(alice.iq(xml('iq', { type: 'get', to: 'bob@localhost' }, xml('query', { xmlns: INFO }))));
     assert.equal(errorCondition(bob), 'service-unavailable');
     const bobItems = await alice.iq(xml('iq', { type: 'get', to: 'bob@localhost' }, xml('query', { xmlns: ITEMS })));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount, loginClient, xml, errorCondition, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
 import { makeContacts } from '../helpers/pubsub.js';
-import { announceNotify, isPepEvent, pepIq, pepItems } from '../helpers/pep.js';
+import { announceNotify, isPepEvent, pepIq, pepItems } from '../helpers/pep-ext.js';
 
 const NS_NICK = 'http://jabber.org/protocol/nick';
 

@@ -101,3 +101,19 @@ test('pep: a client publish fires pep/published with its full JID; others may no
     await h.stop();
   }
 });
+
+test('pep: deleting the account deletes its nodes and items', async () => {
+  const { h, service } = await harness();
+  try {
+    await h.createAccount('juliet');
+    await h.createAccount('romeo');
+    await service.publish('juliet', 'urn:example:a', tune('A'));
+    await service.publish('romeo', 'urn:example:a', tune('R'));
+    assert.equal(await h.server.storage.accounts.delete(h.host, 'juliet'), true);
+    assert.deepEqual(await service.nodes('juliet'), []);
+    assert.deepEqual(await service.items('juliet', 'urn:example:a'), []);
+    assert.equal((await service.items('romeo', 'urn:example:a')).length, 1, "other accounts' nodes stay");
+  } finally {
+    await h.stop();
+  }
+});
