@@ -149,3 +149,18 @@ test('a legacy PEP (XEP-0048 over PEP) publish → XEP-0402 items and private XM
   await waitFor(async () => rooms(await privateBookmarks(legacy)).join() === 'elsinore@conference.localhost,globe@conference.localhost', { timeoutMs: 5000 });
   assert.deepEqual([...(await pepBookmarks(modern)).keys()].sort(), ['elsinore@conference.localhost', 'globe@conference.localhost']);
 });
+
+test('a XEP-0402 node a client made with PEP defaults (one item, presence access) is brought to XEP-0402 config by the sync', async () => {
+  await createAccount(ts, 'ophelia', 'ophelia-pw');
+  const ophelia = await loginClient(ts, 'ophelia', 'ophelia-pw', 'river');
+  try {
+    await ophelia.iq(pepIq('set', [xml('publish', { node: NS_B2 }, xml('item', { id: 'first@conference.localhost' }, xml('conference', { xmlns: NS_B2, name: 'First' })))]));
+    await setPrivate(ophelia, xml('conference', { jid: 'first@conference.localhost', name: 'First' }), xml('conference', { jid: 'second@conference.localhost', name: 'Second' }));
+    assert.deepEqual([...(await pepBookmarks(ophelia)).keys()].sort(), ['first@conference.localhost', 'second@conference.localhost'], 'max_items 1 would have kept one');
+    const cfg = await ophelia.iq(xml('iq', { type: 'get' }, xml('pubsub', { xmlns: 'http://jabber.org/protocol/pubsub#owner' }, xml('configure', { node: NS_B2 }))));
+    const field = (v: string) => cfg.getChild('pubsub')?.getChild('configure')?.getChild('x', 'jabber:x:data')?.getChildren('field').find((f) => f.attrs.var === v)?.getChildText('value');
+    assert.deepEqual([field('pubsub#access_model'), field('pubsub#max_items')], ['whitelist', 'max']);
+  } finally {
+    await ophelia.stop();
+  }
+});
