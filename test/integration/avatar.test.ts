@@ -165,3 +165,24 @@ test('metadata whose data does not hash to its id is not copied into the vCard',
   await waitFor(async () => (await conversions('pep_to_vcard', 'skipped')) >= skipped + 1, { timeoutMs: 5000 });
   assert.equal((await romeoVCard(juliet))?.getChild('PHOTO'), undefined);
 });
+
+test('a vCard PHOTO stored before the module ran is published to PEP at the account\'s next presence', async () => {
+  await createAccount(ts, 'mercutio', 'mercutio-pw');
+  await makeContacts(ts, 'mercutio', 'juliet', []);
+  const id = sha1(PNG_A);
+  // Written straight to the vcard module's store, as an older Canto left it.
+  await ts.server.storage.keyval<string>('localhost', 'vcard').set('mercutio', `<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE><BINVAL>${PNG_A.toString('base64')}</BINVAL></PHOTO></vCard>`);
+  const mercutio = await loginClient(ts, 'mercutio', 'mercutio-pw', 'street');
+  try {
+    await mercutio.send(xml('presence'));
+    const p = await juliet.waitFor((s) => s.is('presence') && s.attrs.from === mercutio.jid && s.attrs.type === undefined);
+    assert.equal(photoOf(p), id);
+    // The +notify contact is told about the new metadata: the vCard avatar is in PEP now.
+    const event = await juliet.waitFor((s) => isPepEvent(s, 'mercutio@localhost', NS_META));
+    assert.equal(event.getChild('event')?.getChild('items')?.getChild('item')?.attrs.id, id);
+    const [data] = await pepItems(juliet, NS_DATA, 'mercutio@localhost', [id]);
+    assert.deepEqual(Buffer.from(data?.getChildText('data', NS_DATA) ?? '', 'base64'), PNG_A);
+  } finally {
+    await mercutio.stop();
+  }
+});

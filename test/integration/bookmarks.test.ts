@@ -164,3 +164,18 @@ test('a XEP-0402 node a client made with PEP defaults (one item, presence access
     await ophelia.stop();
   }
 });
+
+test('XEP-0048 bookmarks stored before the module ran are in XEP-0402 when the account first reads it', async () => {
+  await createAccount(ts, 'laertes', 'laertes-pw');
+  // Written straight to the private module's store, as an older Canto left it.
+  const old = `<storage xmlns='${NS_LEGACY}'><conference jid='paris@conference.localhost' name='Paris' autojoin='true'><nick>Laertes</nick></conference></storage>`;
+  await ts.server.storage.map<string[]>('localhost', 'private').set('laertes', NS_LEGACY, [old]);
+  const laertes = await loginClient(ts, 'laertes', 'laertes-pw', 'ship');
+  try {
+    const items = await pepBookmarks(laertes);
+    assert.deepEqual([...items.keys()], ['paris@conference.localhost']);
+    assert.deepEqual([items.get('paris@conference.localhost')?.attrs.name, items.get('paris@conference.localhost')?.getChildText('nick')], ['Paris', 'Laertes']);
+  } finally {
+    await laertes.stop();
+  }
+});

@@ -64,11 +64,24 @@ export default defineModule({
 
     const bare = (username: string) => `${username}@${mod.host}`;
 
-    /** The account's current XEP-0153 hash: the XEP-0084 metadata if any was published, else the vCard's PHOTO. */
+    /**
+     * The account's current XEP-0153 hash: the XEP-0084 metadata if any was published, else the
+     * vCard's PHOTO — which is then published to PEP (in the background): a vCard avatar set
+     * before this module ran reaches XEP-0084 clients from the account's next presence on.
+     */
     const loadHash = async (username: string): Promise<string> => {
       const [item] = await pep.items(username, NS_AVATAR_METADATA, { max: 1 });
       if (item) return pickInfo(parseMetadata(item.payload))?.id ?? '';
-      return vcardPhotoHash(await vcards.get(username));
+      const vcard = await vcards.get(username);
+      const hash = vcardPhotoHash(vcard);
+      if (hash !== '' && vcard) {
+        // vcardToPep is declared below; this runs later, from a presence.
+        queue.run(username, () => vcardToPep(username, vcard)).catch((err: unknown) => {
+          conversions.inc({ direction: 'vcard_to_pep', outcome: 'failed' });
+          mod.log.error({ err, user: bare(username) }, 'vCard PHOTO conversion to XEP-0084 failed');
+        });
+      }
+      return hash;
     };
 
     /** Remember a new hash; when it changed and `announce`, the account's available resources send their presence again. */

@@ -7,6 +7,8 @@
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { KeyedQueue } from '../../util/keyed-queue.js';
+import type { StanzaEvent } from '../../core/event-map.js';
+import { NS_PUBSUB } from '../pubsub/ns.js';
 import type { Element } from '../../xml/element.js';
 import type { NodeConfig } from '../pubsub/engine/types.js';
 import type {} from '../disco/api.js'; // the disco-info event
@@ -33,7 +35,10 @@ export const BOOKMARKS2_CONFIG: Partial<NodeConfig> = {
 /** XEP-0048 (over PEP): private, persistent. */
 export const LEGACY_PEP_CONFIG: Partial<NodeConfig> = { access_model: 'whitelist', persist_items: true };
 
-type Direction = 'private_to_pep' | 'legacy_pep_to_pep' | 'pep_to_private';
+type Direction = 'private_to_pep' | 'legacy_pep_to_pep' | 'pep_to_private' | 'migration';
+
+/** Above PEP's own handler (0): looks at the request, never answers it. */
+const MIGRATION_PRIORITY = 10;
 
 export default defineModule({
   name: 'bookmarks',
@@ -135,6 +140,25 @@ export default defineModule({
         return fromBookmarks2(username);
       });
     };
+
+    /**
+     * Bookmarks kept in private XML before this module ran (Canto had XEP-0049 first) have no
+     * XEP-0402 node yet: the first time the account reads its XEP-0402 (or legacy PEP) bookmarks,
+     * they are copied over before PEP answers, so a new client sees the old list.
+     */
+    const migrate = async (username: string): Promise<boolean> => {
+      const nodes = await pep.nodes(username);
+      if (nodes.includes(NS_BOOKMARKS2)) return false;
+      const stored = await privateXml.get(username, NS_LEGACY);
+      if (parseLegacy(stored).bookmarks.length === 0) return false;
+      mod.log.info({ user: bare(username) }, 'XEP-0048 bookmarks migrated to XEP-0402');
+      return fromLegacy(username, stored, 'private');
+    };
+    mod.hookIq('get', 'bare', NS_PUBSUB, 'pubsub', ({ stanza, from, to }: StanzaEvent) => {
+      const node = stanza.getChild('pubsub', NS_PUBSUB)?.getChild('items')?.attrs.node;
+      if (from.bare !== to.bare || (node !== NS_BOOKMARKS2 && !(legacyPep && node === NS_LEGACY))) return undefined;
+      return run(to.local, 'migration', () => migrate(to.local)).then(() => false);
+    }, MIGRATION_PRIORITY);
 
     // Private XML: held, so the client's result means PEP has the list too.
     mod.hook('private/stored', ({ username, ns, elements, source }) => {
