@@ -94,7 +94,7 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'disco', 'ping', 'version', 'time', 'roster', 'presence', 'message',
   'offline', 'vcard', 'private', 'blocking', 'last', 'register', 'contact',
-  'websocket', 'hostmeta', 'bosh', 'carbons', 'csi', 'mam', 'smacks', 'caps', 'pep',
+  'websocket', 'hostmeta', 'bosh', 'carbons', 'csi', 'mam', 'smacks', 'caps', 'pep', 'avatar', 'bookmarks',
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

@@ -11,6 +11,9 @@ import type { StanzaEvent } from '../../core/event-map.js';
 import { Element } from '../../xml/element.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
 import { checkNamespace, groupByNamespace } from './payload.js';
+import type { PrivateSource } from './api.js';
+
+export type { PrivateService, PrivateSource } from './api.js';
 
 export const NS_PRIVATE = 'jabber:iq:private';
 /** Storage: map store, key = namespace, value = the serialized elements stored in it. */
@@ -45,12 +48,34 @@ export default defineModule({
 
     /** The stored elements of one namespace in a <query/> (the element asked for, empty, when there are none). */
     const read = async (username: string, wanted: Element): Promise<Element> => {
-      const stored = await store.get(username, wanted.xmlns);
+      const elements = await stored(username, wanted.xmlns);
       const query = new Element('query', { xmlns: NS_PRIVATE });
-      if (stored === undefined || stored.length === 0) query.c(wanted.name, { xmlns: wanted.xmlns });
-      else for (const text of stored) query.cnode(parseXmlFragment(text, { defaultNs: wanted.xmlns }));
+      if (elements.length === 0) query.c(wanted.name, { xmlns: wanted.xmlns });
+      else for (const el of elements) query.cnode(el);
       return query;
     };
+
+    /** The stored elements of one namespace, parsed (fresh copies). */
+    const stored = async (username: string, ns: string): Promise<Element[]> =>
+      ((await store.get(username, ns)) ?? []).map((text) => parseXmlFragment(text, { defaultNs: ns }));
+
+    /**
+     * Replace one namespace and tell the modules that derive data from it (`private/stored`,
+     * waited for: the client's answer means their work is done too).
+     */
+    const replace = async (username: string, ns: string, texts: string[], source: PrivateSource): Promise<void> => {
+      await store.set(username, ns, texts.length === 0 ? undefined : texts);
+      const elements = texts.map((text) => parseXmlFragment(text, { defaultNs: ns }));
+      await mod.dispatch('private/stored', { username, ns, elements, source });
+    };
+
+    mod.provides('private', {
+      get: stored,
+      async set(username, ns, elements, source) {
+        if (elements.some((e) => e.xmlns !== ns)) throw new Error(`private.set: every element must be in ${ns}`);
+        await replace(username, ns, elements.map((e) => e.clone().toString()), source);
+      },
+    });
 
     /** Store the namespaces of a set (each replaces what was stored in it; others are untouched). */
     const write = async (user: StanzaEvent['to'], groups: Map<string, string[]>): Promise<undefined> => {
@@ -61,7 +86,7 @@ export default defineModule({
         mod.log.info({ user: user.bare, namespaces: existing.size + added }, 'private XML refused: too many namespaces');
         throw stanzaError('CANTO_ERR_POLICY_VIOLATION', `at most ${maxNamespaces} namespaces can be stored`);
       }
-      for (const [ns, texts] of groups) await store.set(username, ns, texts);
+      for (const [ns, texts] of groups) await replace(username, ns, texts, 'client');
       mod.log.debug({ user: user.bare, namespaces: [...groups.keys()] }, 'private XML stored');
       return undefined;
     };

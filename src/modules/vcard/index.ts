@@ -9,7 +9,9 @@ import { stanzaError } from '../../core/errors.js';
 import { size } from '../../core/option-schemas.js';
 import { Element } from '../../xml/element.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
-import type { Jid } from '../../jid/index.js';
+import type { VCardSource } from './api.js';
+
+export type { VCardService, VCardSource } from './api.js';
 
 export const NS_VCARD = 'vcard-temp';
 /** Storage: one serialized `<vCard xmlns='vcard-temp'>…</vCard>` per user. */
@@ -30,12 +32,36 @@ export default defineModule({
       return parseXmlFragment(text, { defaultNs: NS_VCARD });
     };
 
-    /** Store a user's vCard; an empty <vCard/> deletes the stored one (reads then give the empty answer or item-not-found). */
-    const writeVCard = async (user: Jid, vcard: Element, serialized: string): Promise<undefined> => {
-      await store.set(user.local, vcard.elements.length === 0 && vcard.getText().trim() === '' ? undefined : serialized);
-      mod.log.debug({ user: user.bare, bytes: serialized.length }, 'vCard stored');
+    /** The serialized vCard, or a coded policy-violation when it is over `max_size`. */
+    const checkedText = (username: string, vcard: Element): string => {
+      const serialized = vcard.toString();
+      const bytes = Buffer.byteLength(serialized, 'utf8');
+      if (bytes > maxSize) {
+        mod.log.info({ user: username, bytes, maxSize }, 'vCard refused: too large');
+        throw stanzaError('CANTO_ERR_POLICY_VIOLATION', `the vCard is larger than ${maxSize} bytes`);
+      }
+      return serialized;
+    };
+
+    /**
+     * Store a user's vCard; an empty <vCard/> deletes the stored one (reads then give the empty
+     * answer or item-not-found). Then `vcard/updated` is dispatched and waited for, so whatever
+     * other modules derive from the vCard (XEP-0398 avatars) is done when the client is answered.
+     */
+    const writeVCard = async (username: string, vcard: Element, serialized: string, source: VCardSource): Promise<undefined> => {
+      await store.set(username, vcard.elements.length === 0 && vcard.getText().trim() === '' ? undefined : serialized);
+      mod.log.debug({ user: username, bytes: serialized.length, source }, 'vCard stored');
+      await mod.dispatch('vcard/updated', { username, vcard, source });
       return undefined;
     };
+
+    mod.provides('vcard', {
+      get: readVCard,
+      async set(username, vcard, source) {
+        const copy = vcard.clone();
+        await writeVCard(username, copy, checkedText(username, copy), source);
+      },
+    });
 
     // The checks answer at once; a storage failure is thrown on (the core answers
     // internal-server-error and logs it).
@@ -65,12 +91,7 @@ export default defineModule({
         if (from.bare !== to.bare) throw stanzaError('CANTO_ERR_FORBIDDEN', 'you can only change your own vCard');
         const vcard = stanza.getChild('vCard', NS_VCARD);
         if (!vcard) throw stanzaError('CANTO_ERR_BAD_REQUEST'); // cannot happen: the event names the payload
-        const serialized = vcard.toString();
-        if (Buffer.byteLength(serialized, 'utf8') > maxSize) {
-          mod.log.info({ user: to.bare, bytes: Buffer.byteLength(serialized, 'utf8'), maxSize }, 'vCard refused: too large');
-          throw stanzaError('CANTO_ERR_POLICY_VIOLATION', `the vCard is larger than ${maxSize} bytes`);
-        }
-        return writeVCard(to, vcard, serialized);
+        return writeVCard(to.local, vcard, checkedText(to.bare, vcard), 'client');
       },
       { to: 'bare' },
     );
