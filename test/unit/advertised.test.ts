@@ -14,6 +14,7 @@ import { iq } from '../../src/xml/stanza.js';
 const NOT_DISCO_FEATURES = new Map([
   ['jabber:iq:roster', 'RFC 6121 rosters are core IM; versioning is a stream feature (urn:xmpp:features:rosterver)'],
   ['urn:ietf:params:xml:ns:xmpp-session', 'the legacy session iq (RFC 3921) is announced as a stream feature'],
+  ['http://jabber.org/protocol/pubsub#owner', "XEP-0060's owner namespace: the owner use cases are announced as pubsub#<name> features (config-node, purge-nodes, manage-subscriptions …)"],
 ]);
 
 test('every iq namespace the default modules answer is advertised in disco#info', async () => {
