@@ -9,19 +9,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount } from '../helpers/xmpp-client.js';
 import { makeContacts } from '../helpers/pubsub.js';
-import { PYTHON, slixmppSkip } from '../helpers/slixmpp.js';
+import { runSlixmppScript, slixmppSkip, writeServerCa } from '../helpers/slixmpp.js';
 
 const PASSWORD = 'slix-avatar-pässword';
-// Compiled to dist*/test/interop/; the script stays in the source tree.
-const SCRIPT = fileURLToPath(new URL('../../../test/interop/slixmpp_avatar.py', import.meta.url));
 const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 /** The script's images (same bytes). */
 const PNG_A = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
@@ -51,10 +45,7 @@ before(async () => {
   await createAccount(ts, 'slixava', PASSWORD);
   await createAccount(ts, 'slixfan', PASSWORD);
   await makeContacts(ts, 'slixava', 'slixfan', []);
-  const pem = ts.server.tls.forDomain('localhost')?.certificatePem;
-  assert.ok(pem, 'the test server has a certificate for localhost');
-  caFile = join(ts.dataDir, 'localhost-ca.pem');
-  writeFileSync(caFile, pem);
+  caFile = writeServerCa(ts);
 });
 after(async () => {
   if (skip) return;
@@ -62,24 +53,8 @@ after(async () => {
 });
 
 async function runScript(args: string[]): Promise<{ status: number | null; steps: Step[]; stderr: string }> {
-  if (process.env.CANTO_TEST_SLIXMPP_DEBUG) args.push('--debug');
-  const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const status = await new Promise<number | null>((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve(code);
-    });
-  });
-  const steps = stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Step);
-  return { status, steps, stderr };
+  const { status, events, stderr } = await runSlixmppScript('slixmpp_avatar.py', args, 90_000);
+  return { status, steps: events as Step[], stderr };
 }
 
 test('slixmpp xep_0084/xep_0153/xep_0054/xep_0048: avatars and bookmarks converted both ways', { skip, timeout: 120_000 }, async () => {

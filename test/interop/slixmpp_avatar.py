@@ -28,13 +28,12 @@ import argparse
 import asyncio
 import base64
 import hashlib
-import json
-import logging
 import sys
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import slixmpp
+
+from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
 from slixmpp.plugins.xep_0048 import Bookmarks
 
 WAIT = 10
@@ -44,9 +43,6 @@ NS_B2 = "urn:xmpp:bookmarks:1"
 PNG_A = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
 PNG_B = bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13]) + b"IHDR" + (64).to_bytes(4, "big") + (48).to_bytes(4, "big") + bytes(16)
 
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}, default=str), flush=True)
 
 
 def sha1(data):
@@ -58,17 +54,7 @@ class Client(slixmpp.ClientXMPP):
         super().__init__(jid, password)
         for plugin in ("xep_0004", "xep_0030", "xep_0060", "xep_0163", "xep_0084", "xep_0054", "xep_0153", "xep_0049", "xep_0048"):
             self.register_plugin(plugin)
-        sasl = self["feature_mechanisms"]
-        stock_credentials = sasl._default_credentials
-
-        def without_channel_binding(required, optional):
-            creds = stock_credentials(required, optional)
-            if "channel_binding" in creds:
-                creds["channel_binding"] = b""
-            return creds
-
-        sasl.sasl_callback = without_channel_binding
-        sasl.use_mechs = {"SCRAM-SHA-256", "SCRAM-SHA-1"}
+        without_channel_binding(self)
         self.started = asyncio.Event()
         self.hashes = asyncio.Queue()
         self.add_event_handler("session_start", self.on_session_start)
@@ -179,20 +165,16 @@ def main():
     parser.add_argument("--publisher", required=True)
     parser.add_argument("--contact", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ca", required=True)
-    parser.add_argument("--debug", action="store_true")
+    add_connection_args(parser)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.ERROR, stream=sys.stderr)
+    setup_logging(args)
 
     pub = Client(args.publisher, args.password)
     contact = Client(args.contact, args.password)
     loop = pub.loop
     contact.loop = loop
     for c in (pub, contact):
-        c.ca_certs = Path(args.ca)
-        c.connect((args.host, args.port), force_starttls=True)
+        connect(c, args)
 
     async def run():
         try:
