@@ -22,6 +22,8 @@ export class AdminError extends Error {}
 export interface AdminCommands {
   /** Add `command` for `host` ('*' for server-wide commands); returns the function that removes it. */
   register(command: string, host: string, handler: AdminHandler): () => void;
+  /** Answer a request as the socket does (tests, and an admin API later). */
+  ask(request: AdminRequest): Promise<AdminResponse>;
 }
 
 declare module '../../core/services.js' {
@@ -42,22 +44,6 @@ export default defineModule({
   async setup(mod) {
     const commands = new Map<string, AdminHandler>();
     const keyOf = (command: string, host: string) => `${command}\u0000${host}`;
-    mod.provides('admin-commands', {
-      register(command, host, handler) {
-        const key = keyOf(command, host);
-        commands.set(key, handler);
-        return () => {
-          if (commands.get(key) === handler) commands.delete(key);
-        };
-      },
-    });
-
-    const path = join(mod.server.config.data_dir, adminSocketName(mod.server.cluster?.worker));
-    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-      mod.log.warn({ path }, 'admin socket not opened: data_dir is too long a path for a Unix socket (canto push-trace will not work)');
-      return;
-    }
-
     const answer = async (line: string): Promise<AdminResponse> => {
       let request: AdminRequest;
       try {
@@ -81,7 +67,32 @@ export default defineModule({
       }
     };
 
+    mod.provides('admin-commands', {
+      register(command, host, handler) {
+        const key = keyOf(command, host);
+        commands.set(key, handler);
+        return () => {
+          if (commands.get(key) === handler) commands.delete(key);
+        };
+      },
+      ask: (request) => answer(JSON.stringify(request)),
+    });
+
+    if (mod.server.config.data_dir === '') {
+      // The in-memory test harness has no data directory: commands are still registered.
+      mod.log.debug('admin socket not opened: no data_dir');
+      return;
+    }
+    const path = join(mod.server.config.data_dir, adminSocketName(mod.server.cluster?.worker));
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      mod.log.warn({ path }, 'admin socket not opened: data_dir is too long a path for a Unix socket (canto push-trace will not work)');
+      return;
+    }
+
+    const open = new Set<Socket>();
     const serve = (socket: Socket): void => {
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
       let buffered = '';
       socket.setEncoding('utf8');
       socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
@@ -107,7 +118,9 @@ export default defineModule({
     await listenPrivately(server, path);
     mod.log.debug({ path }, 'admin socket listening');
     mod.onUnload(async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of open) socket.destroy();
+      await closed;
       try {
         unlinkSync(path);
       } catch {

@@ -38,6 +38,10 @@ export type EnableResult = 'added' | 'replaced' | 'too-many';
 export class RegistrationBook {
   private readonly pinned = new Map<string, Registration[]>();
   private readonly loading = new Map<string, Promise<Registration[]>>();
+  /** Accounts written while their list was being loaded: the load may have read the old list. */
+  private readonly stale = new Set<string>();
+  /** Accounts unpinned while their list was being loaded: not kept when the load ends. */
+  private readonly dropped = new Set<string>();
 
   constructor(
     private readonly store: KeyValStore<Registration[]>,
@@ -56,6 +60,7 @@ export class RegistrationBook {
 
   /** Keep the account's list in memory (a session bound). */
   async pin(username: string): Promise<void> {
+    this.dropped.delete(username);
     if (this.pinned.has(username)) return;
     await this.reload(username);
   }
@@ -63,6 +68,7 @@ export class RegistrationBook {
   /** Forget the in-memory list (the account's last session ended). */
   unpin(username: string): void {
     this.pinned.delete(username);
+    if (this.loading.has(username)) this.dropped.add(username);
   }
 
   /** Read the list again (another cluster process wrote it); only pinned or loading accounts. */
@@ -72,12 +78,17 @@ export class RegistrationBook {
       await running;
       return;
     }
-    const load = this.store.get(username).then((list) => list ?? []);
-    this.loading.set(username, load);
     try {
-      this.pinned.set(username, await load);
+      do {
+        this.stale.delete(username);
+        const load = this.store.get(username).then((list) => list ?? []);
+        this.loading.set(username, load);
+        this.pinned.set(username, await load);
+      } while (this.stale.has(username));
     } finally {
       this.loading.delete(username);
+      this.stale.delete(username);
+      if (this.dropped.delete(username)) this.pinned.delete(username);
     }
   }
 
@@ -113,6 +124,7 @@ export class RegistrationBook {
   }
 
   private written(username: string, list: Registration[] | undefined): void {
-    if (this.pinned.has(username)) this.pinned.set(username, list ?? []);
+    if (this.loading.has(username)) this.stale.add(username);
+    else if (this.pinned.has(username)) this.pinned.set(username, list ?? []);
   }
 }
