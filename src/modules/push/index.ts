@@ -181,14 +181,20 @@ export default defineModule({
       if (stanza.name === 'iq') return stanza;
       const regs = book.peek(session.username);
       if (regs !== undefined && regs.length > 0) reached(session, stanza, regs);
-      else if (session.hibernating) noRegistration(session.username, stanza, session);
+      else if (session.hibernating) noRegistration(session.username, stanza, 'hibernated', session);
       return stanza;
     };
 
-    /** Important and nowhere to push: a debug line only (no trace for accounts that never enabled push). */
-    const noRegistration = (username: string, stanza: Element, session?: BoundC2SSession): void => {
+    /**
+     * Important and nowhere to push. Traced only for accounts with a push history (e.g. their
+     * registration was disabled): a trace per account that never enabled push would crowd out
+     * the ones that matter. Others get the debug line only.
+     */
+    const noRegistration = (username: string, stanza: Element, trigger: Trigger, session?: BoundC2SSession): void => {
       const imp = importance(stanza, session ? ctxOf(session) : { username, nickIn: () => undefined });
-      if (imp.important) mod.log.debug({ user: account(username), what: describe(imp, stanza) }, 'push decision: none (the account has no push registration)');
+      if (!imp.important) return;
+      if (trace.has(account(username))) engine.suppress(username, undefined, trigger, describe(imp, stanza), 'no-registration', 'the account has no push registration (any more)');
+      else mod.log.debug({ user: account(username), what: describe(imp, stanza) }, 'push decision: none (the account has no push registration)');
     };
 
     mod.hook('resource-bind', ({ session }) => {
@@ -220,7 +226,7 @@ export default defineModule({
     const offline = async (username: string, stanza: Element, trigger: Trigger): Promise<void> => {
       const regs = await book.get(username);
       if (regs.length === 0) {
-        noRegistration(username, stanza);
+        noRegistration(username, stanza, trigger);
         return;
       }
       const imp = importance(stanza, { username, nickIn: () => undefined });

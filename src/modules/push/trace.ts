@@ -73,6 +73,10 @@ export class PushTrace {
     return (this.accounts.get(account) ?? []).map((e) => ({ ...e }));
   }
 
+  has(account: string): boolean {
+    return this.accounts.has(account);
+  }
+
   forget(account: string): void {
     this.accounts.delete(account);
   }
