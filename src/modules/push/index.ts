@@ -104,7 +104,9 @@ export default defineModule({
 
     // ── Protocol: disco, enable, disable ──
 
-    // §5: advertised on the account (disco#info to the user's bare JID).
+    // §5: advertised on the account (disco#info to the user's bare JID); on the host too, since
+    // <enable/> addressed to the server is answered as well (the account's own).
+    mod.addFeature(NS_PUSH);
     mod.hook('disco-info', ({ to, query, trusted }) => {
       if (to.local !== '' && trusted) query.c('feature', { var: NS_PUSH });
     });
