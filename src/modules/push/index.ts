@@ -86,6 +86,7 @@ export default defineModule({
       trace,
       book,
       log: mod.log,
+      answersReachUs: mod.server.cluster === undefined || mod.server.cluster.serviceWorker,
       metrics: {
         sent: mod.measure.counter('push_sent_total', 'Notifications sent to app servers (retries not counted), by trigger', ['trigger']),
         suppressed: mod.measure.counter('push_suppressed_total', 'Push decisions that sent nothing, by reason', ['reason']),
