@@ -9,7 +9,7 @@ import { makeCredentials } from '../sasl/scram-credentials.js';
 import { readPassword } from './prompt.js';
 import { CommandFailed, UsageError } from './errors.js';
 
-function accountJid(config: CantoConfig, text: string): Jid {
+export function accountJid(config: CantoConfig, text: string): Jid {
   let j: Jid;
   try {
     j = parseJid(text);

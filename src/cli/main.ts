@@ -26,6 +26,7 @@ import { loadConfig, ConfigError, type CantoConfig } from '../app/config.js';
 import { runStart } from './start.js';
 import { runAdduser, runPasswd, runDeluser } from './accounts.js';
 import { runCheck } from './check.js';
+import { runPushTrace } from './push-trace.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
 import { builtinModules } from '../modules/index.js';
@@ -39,6 +40,8 @@ Commands:
   passwd JID [--password P]   change an account's password
   deluser JID              delete an account and all its data
   check [--no-dns]         check the configuration, certificates and DNS records
+  push-trace JID [--json]  the last push notification decisions for an account, from
+                           the running server (docs/push.md)
 
 Options:
   --config FILE            configuration file (default: ./canto.toml if present,
@@ -66,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         password: { type: 'string', short: 'p' },
         'no-dns': { type: 'boolean' },
+        json: { type: 'boolean' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -122,6 +126,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'check':
         expectArgs(command, rest, 0);
         return await runCheck(config, file, { dns: !values['no-dns'] });
+      case 'push-trace':
+        expectArgs(command, rest, 1);
+        return await runPushTrace(config, rest[0] as string, { json: values.json === true });
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -57,6 +57,11 @@ export const ERRORS = {
   CANTO_ERR_PUBSUB_UNSUPPORTED: { kind: 'stanza', condition: 'feature-not-implemented', text: 'this pubsub feature is not supported' },
   CANTO_ERR_PUBSUB_RATE_LIMITED: { kind: 'stanza', condition: 'resource-constraint', type: 'wait', text: 'too many publications in a short time: wait and try again' },
   CANTO_ERR_PUBSUB_INVALID_CONFIG: { kind: 'stanza', condition: 'not-acceptable', text: 'the node configuration is not valid' },
+  // Push notifications (XEP-0357 §5, §6: <enable/> and <disable/>; src/modules/push).
+  CANTO_ERR_PUSH_JID_REQUIRED: { kind: 'stanza', condition: 'bad-request', text: "the request must name the app server in 'jid'" },
+  CANTO_ERR_PUSH_NODE_REQUIRED: { kind: 'stanza', condition: 'bad-request', text: "enabling push needs the app server's 'node'" },
+  CANTO_ERR_PUSH_INVALID_FORM: { kind: 'stanza', condition: 'bad-request', text: 'the publish-options are not a submitted pubsub#publish-options form' },
+  CANTO_ERR_PUSH_TOO_MANY_REGISTRATIONS: { kind: 'stanza', condition: 'policy-violation', text: 'the account has as many push registrations as allowed' },
   // Stream errors (RFC 6120 §4.9.3).
   CANTO_ERR_STREAM_NOT_AUTHORIZED: { kind: 'stream', condition: 'not-authorized', text: 'stanzas are not allowed before authentication and resource binding' },
   CANTO_ERR_STREAM_INVALID_FROM: { kind: 'stream', condition: 'invalid-from', text: 'the from address does not match this session' },
