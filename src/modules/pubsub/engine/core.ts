@@ -72,6 +72,15 @@ export interface PubsubServiceOptions {
   observer?: PubsubObserver;
 }
 
+/**
+ * Notification ids only have to be unique (nobody answers an event): a process-wide counter
+ * after a random prefix, not 12 CSPRNG bytes per recipient (a publish to 500 contacts spent 9 %
+ * of its CPU in randomFillSync).
+ */
+const ID_PREFIX = `${randomBytes(6).toString('base64url')}-`;
+let notificationCounter = 0;
+const notificationId = (): string => ID_PREFIX + (++notificationCounter).toString(36);
+
 export class ServiceCore {
   constructor(readonly opts: PubsubServiceOptions) {}
 
@@ -118,7 +127,7 @@ export class ServiceCore {
 
   /** `<message from=service to=jid type=…><event xmlns=#event>…</event></message>` */
   eventMessage(to: string, config: NodeConfig, content: Element): Element {
-    const msg = message({ from: this.opts.jid, to, type: config.notification_type, id: this.newId() });
+    const msg = message({ from: this.opts.jid, to, type: config.notification_type, id: notificationId() });
     msg.c('event', { xmlns: NS_PUBSUB_EVENT }).cnode(content);
     return msg;
   }
