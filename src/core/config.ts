@@ -95,6 +95,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'disco', 'ping', 'version', 'time', 'roster', 'presence', 'message',
   'offline', 'vcard', 'private', 'blocking', 'last', 'register', 'contact',
   'websocket', 'hostmeta', 'bosh', 'carbons', 'csi', 'mam', 'smacks', 'caps',
+  'external_services', // announces nothing until [modules.external_services] lists services
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────
