@@ -85,6 +85,7 @@ test('the example file parses, with units converted and paths resolved', () => {
   assert.deepEqual(c.component, [
     { domain: 'conference.example.com', module: 'muc' },
     { domain: 'gateway.example.com', secret: 'change-me' },
+    { domain: 'upload.example.com', module: 'upload' },
   ]);
   assert.deepEqual(c.modules['mam'], { default_policy: 'roster', max_page_size: 250, archive_expires_after: '365 days' });
 });
