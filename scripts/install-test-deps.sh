@@ -16,7 +16,10 @@ need=()
 # ejabberd: the second federation peer in test/interop/ejabberd-federation.test.ts (the test runs
 # its own Erlang VM with a private config, spool and log on loopback; the system service and epmd
 # are never needed, and are kept from starting at install time, below).
-PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd)
+# coturn: the TURN server of test/interop/coturn.test.ts (the test runs its own turnserver on
+# loopback with private ports and a temp dir, and turnutils_uclient; the system service may stay
+# stopped).
+PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

@@ -22,15 +22,25 @@ export function parseConfig(text: string, file?: string): CantoConfig {
   return coreParseConfig(text, file, builtinConfigTables);
 }
 
-/** The configuration used when there is no file: serves 'localhost', data in ./data (absolute). */
+/**
+ * The configuration used when there is no file: serves 'localhost', data in ./data (absolute),
+ * with the internal components a phone client expects out of the box: file upload
+ * (XEP-0363) at `upload.localhost`. A config file names its own components.
+ */
 export function defaultConfig(): CantoConfig {
-  return coreDefaultConfig(builtinConfigTables);
+  const config = coreDefaultConfig(builtinConfigTables);
+  config.component.push(...BUILTIN_DEFAULT_COMPONENTS.map((c) => ({ ...c })));
+  return config;
 }
+
+/** The `[[component]]` tables of the built-in default configuration. */
+export const BUILTIN_DEFAULT_COMPONENTS: ReadonlyArray<{ domain: string; module: string }> = [{ domain: 'upload.localhost', module: 'upload' }];
 
 /**
  * Loads a config file. With a path, the file must exist. Without one, './canto.toml' is used
  * if present, else the defaults (and `file` is undefined). `file` is absolute.
  */
 export function loadConfig(path?: string): { config: CantoConfig; file: string | undefined } {
-  return coreLoadConfig(path, builtinConfigTables);
+  const loaded = coreLoadConfig(path, builtinConfigTables);
+  return loaded.file === undefined ? { config: defaultConfig(), file: undefined } : loaded;
 }

@@ -96,6 +96,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'offline', 'vcard', 'private', 'blocking', 'last', 'register', 'contact',
   'websocket', 'hostmeta', 'bosh', 'carbons', 'csi', 'mam', 'smacks', 'caps', 'pep', 'avatar', 'bookmarks',
   'push',
+  'external_services', // announces nothing until [modules.external_services] lists services
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

@@ -62,6 +62,17 @@ export const ERRORS = {
   CANTO_ERR_PUSH_NODE_REQUIRED: { kind: 'stanza', condition: 'bad-request', text: "enabling push needs the app server's 'node'" },
   CANTO_ERR_PUSH_INVALID_FORM: { kind: 'stanza', condition: 'bad-request', text: 'the publish-options are not a submitted pubsub#publish-options form' },
   CANTO_ERR_PUSH_TOO_MANY_REGISTRATIONS: { kind: 'stanza', condition: 'policy-violation', text: 'the account has as many push registrations as allowed' },
+  // HTTP File Upload (XEP-0363 §5): the upload module's slot refusals.
+  CANTO_ERR_UPLOAD_NOT_ALLOWED: { kind: 'stanza', condition: 'not-allowed', text: 'only users of the domains this service is for may upload' },
+  CANTO_ERR_UPLOAD_BAD_FILENAME: { kind: 'stanza', condition: 'not-acceptable', text: 'the file name is not acceptable' },
+  CANTO_ERR_UPLOAD_BAD_SIZE: { kind: 'stanza', condition: 'not-acceptable', text: 'the size must be a positive number of bytes' },
+  CANTO_ERR_UPLOAD_BAD_CONTENT_TYPE: { kind: 'stanza', condition: 'not-acceptable', text: 'the content type is not acceptable' },
+  CANTO_ERR_UPLOAD_FILE_TOO_LARGE: { kind: 'stanza', condition: 'not-acceptable', text: 'the file is larger than the maximum file size' },
+  CANTO_ERR_UPLOAD_QUOTA: { kind: 'stanza', condition: 'resource-constraint', text: 'the account has as many bytes stored as its quota allows' },
+  CANTO_ERR_UPLOAD_DAILY_QUOTA: { kind: 'stanza', condition: 'resource-constraint', text: 'the account has uploaded as much today as its daily quota allows' },
+  // External Service Discovery (XEP-0215).
+  CANTO_ERR_EXTDISCO_FORBIDDEN: { kind: 'stanza', condition: 'forbidden', text: 'only users of this server may discover its external services' },
+  CANTO_ERR_EXTDISCO_NO_SERVICE: { kind: 'stanza', condition: 'item-not-found', text: 'no such external service' },
   // Stream errors (RFC 6120 §4.9.3).
   CANTO_ERR_STREAM_NOT_AUTHORIZED: { kind: 'stream', condition: 'not-authorized', text: 'stanzas are not allowed before authentication and resource binding' },
   CANTO_ERR_STREAM_INVALID_FROM: { kind: 'stream', condition: 'invalid-from', text: 'the from address does not match this session' },

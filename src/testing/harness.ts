@@ -73,6 +73,7 @@ export interface Harness {
 export function testConfig(dataDir = ''): CantoConfig {
   const config = defaultConfig();
   config.data_dir = dataDir;
+  config.component = []; // the built-in default's components (upload.localhost): a test names its own
   config.log_level = (process.env.CANTO_TEST_LOG as LogLevel | undefined) ?? 'silent';
   config.c2s.interfaces = ['127.0.0.1'];
   config.c2s.ports = [];

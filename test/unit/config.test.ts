@@ -56,7 +56,7 @@ test('defaults: serve localhost with the documented values', () => {
   assert.deepEqual(c.component_listener, { interfaces: ['127.0.0.1'], ports: [5347] });
   assert.deepEqual(c.http, { interfaces: ['*'], ports: [5280], tls_ports: [5281], cors_origins: [], trusted_proxies: [] });
   assert.deepEqual(c.virtualhost, [{ domain: 'localhost', allow_registration: false, modules_enabled: [], modules_disabled: [] }]);
-  assert.deepEqual(c.component, []);
+  assert.deepEqual(c.component, [{ domain: 'upload.localhost', module: 'upload' }], 'the built-in default serves file upload');
   assert.deepEqual(c.modules, {});
 });
 
@@ -85,6 +85,7 @@ test('the example file parses, with units converted and paths resolved', () => {
   assert.deepEqual(c.component, [
     { domain: 'conference.example.com', module: 'muc' },
     { domain: 'gateway.example.com', secret: 'change-me' },
+    { domain: 'upload.example.com', module: 'upload' },
   ]);
   assert.deepEqual(c.modules['mam'], { default_policy: 'roster', max_page_size: 250, archive_expires_after: '365 days' });
 });
