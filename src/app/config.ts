@@ -22,9 +22,17 @@ export function parseConfig(text: string, file?: string): CantoConfig {
   return coreParseConfig(text, file, builtinConfigTables);
 }
 
-/** The configuration used when there is no file: serves 'localhost', data in ./data (absolute). */
+/** The chat room service of the built-in configuration. */
+export const DEFAULT_MUC_DOMAIN = 'conference.localhost';
+
+/**
+ * The configuration used when there is no file: serves 'localhost' and chat rooms at
+ * 'conference.localhost' (the muc module as an internal component), data in ./data (absolute).
+ */
 export function defaultConfig(): CantoConfig {
-  return coreDefaultConfig(builtinConfigTables);
+  const config = coreDefaultConfig(builtinConfigTables);
+  config.component = [{ domain: DEFAULT_MUC_DOMAIN, module: 'muc' }];
+  return config;
 }
 
 /**
@@ -32,5 +40,6 @@ export function defaultConfig(): CantoConfig {
  * if present, else the defaults (and `file` is undefined). `file` is absolute.
  */
 export function loadConfig(path?: string): { config: CantoConfig; file: string | undefined } {
-  return coreLoadConfig(path, builtinConfigTables);
+  const loaded = coreLoadConfig(path, builtinConfigTables);
+  return loaded.file === undefined ? { config: defaultConfig(), file: undefined } : loaded;
 }

@@ -37,12 +37,13 @@ import mam from './mam/index.js';
 import smacks from './smacks/index.js';
 import caps from './caps/index.js';
 import pubsub from './pubsub/index.js';
+import muc from './muc/index.js';
 import { c2sTable } from './c2s/config.js';
 import { s2sTable } from './s2s/config.js';
 import { componentListenerTable } from './component/config.js';
 import { httpTable } from './http/config.js';
 
-const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, s2s, http, websocket, hostmeta, bosh, carbons, csi, mam, smacks, caps, pubsub];
+const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, s2s, http, websocket, hostmeta, bosh, carbons, csi, mam, smacks, caps, pubsub, muc];
 
 export const builtinModules: ModuleRegistry = new Map(builtins.map((m) => [m.name, m]));
 
