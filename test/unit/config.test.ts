@@ -56,7 +56,8 @@ test('defaults: serve localhost with the documented values', () => {
   assert.deepEqual(c.component_listener, { interfaces: ['127.0.0.1'], ports: [5347] });
   assert.deepEqual(c.http, { interfaces: ['*'], ports: [5280], tls_ports: [5281], cors_origins: [], trusted_proxies: [] });
   assert.deepEqual(c.virtualhost, [{ domain: 'localhost', allow_registration: false, modules_enabled: [], modules_disabled: [] }]);
-  assert.deepEqual(c.component, []);
+  // Chat rooms out of the box (issue 15): the muc module serves conference.localhost.
+  assert.deepEqual(c.component, [{ domain: 'conference.localhost', module: 'muc' }]);
   assert.deepEqual(c.modules, {});
 });
 
