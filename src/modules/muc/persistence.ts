@@ -31,7 +31,7 @@ export class RoomStore {
     const rooms: Room[] = [];
     for (const [local, stored] of all) {
       const room = new Room(local, domain, { ...defaults, ...stored.config, persistent: true }, stored.created, stored.creator);
-      for (const [bare, record] of Object.entries(stored.affiliations)) room.affiliations.set(bare, record);
+      for (const [bare, record] of Object.entries(stored.affiliations)) room.setAffiliation(bare, record);
       room.subject = stored.subject;
       rooms.push(room);
     }

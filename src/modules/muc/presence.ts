@@ -62,7 +62,7 @@ function checkNick(muc: MucService, room: Room, requested: string, bare: string,
   if (key === undefined) return 'CANTO_ERR_MUC_NICK_INVALID';
   const holder = room.occupants.get(key);
   if (holder && holder !== self && (self !== undefined || holder.bare !== bare)) return 'CANTO_ERR_MUC_NICK_CONFLICT';
-  const registrant = room.registrant(key, keyOf);
+  const registrant = room.registrant(key);
   if (registrant !== undefined && registrant !== bare) return 'CANTO_ERR_MUC_NICK_RESERVED';
   const skeleton = nicknameSkeleton(nick);
   const look = room.lookalike(skeleton);

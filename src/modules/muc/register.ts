@@ -63,7 +63,7 @@ export async function registerSet(muc: MucService, event: StanzaEvent): Promise<
   const enforced = enforceNickname(requested);
   if (!enforced.ok) throw stanzaError('CANTO_ERR_MUC_NICK_INVALID');
   const key = keyOf(enforced.value);
-  const registrant = key === undefined ? undefined : room.registrant(key, keyOf);
+  const registrant = key === undefined ? undefined : room.registrant(key);
   if (registrant !== undefined && registrant !== bare) throw stanzaError('CANTO_ERR_MUC_NICK_RESERVED');
   const holder = key === undefined ? undefined : room.occupants.get(key);
   if (holder && holder.bare !== bare) throw stanzaError('CANTO_ERR_MUC_NICK_CONFLICT');

@@ -10,6 +10,7 @@
 import type { Element } from '../../xml/element.js';
 import type { Affiliation, AllowPm, Role } from './roles.js';
 import type { TokenBucket } from './rate-limit.js';
+import { keyOf } from './nick.js';
 
 export interface RoomConfig {
   name: string;
@@ -73,7 +74,9 @@ export class Room {
   readonly jid: string;
   locked: boolean;
   subject: Subject | undefined;
-  readonly affiliations = new Map<string, AffiliationRecord>();
+  private readonly affiliationMap = new Map<string, AffiliationRecord>();
+  /** Registered nickname key → bare JID, so a join checks reservations with one lookup. */
+  private readonly registered = new Map<string, string>();
   readonly occupants = new Map<string, Occupant>();
   readonly bySession = new Map<string, Occupant>();
   private readonly skeletons = new Map<string, Occupant>();
@@ -92,26 +95,44 @@ export class Room {
     this.locked = false;
   }
 
+  /** Bare JID → affiliation record; change it through setAffiliation only. */
+  get affiliations(): ReadonlyMap<string, AffiliationRecord> {
+    return this.affiliationMap;
+  }
+
   affiliation(bare: string): Affiliation {
-    return this.affiliations.get(bare)?.affiliation ?? 'none';
+    return this.affiliationMap.get(bare)?.affiliation ?? 'none';
   }
 
   setAffiliation(bare: string, record: AffiliationRecord | undefined): void {
-    if (record === undefined || (record.affiliation === 'none' && record.nick === undefined)) this.affiliations.delete(bare);
-    else this.affiliations.set(bare, record);
+    const before = this.affiliationMap.get(bare)?.nick;
+    if (before !== undefined) {
+      const k = keyOf(before);
+      if (k !== undefined && this.registered.get(k) === bare) this.registered.delete(k);
+    }
+    if (record === undefined || (record.affiliation === 'none' && record.nick === undefined)) {
+      this.affiliationMap.delete(bare);
+      return;
+    }
+    // Records are stored without undefined fields, so they round-trip through JSON unchanged.
+    const clean: AffiliationRecord = { affiliation: record.affiliation };
+    if (record.nick !== undefined) clean.nick = record.nick;
+    if (record.reason !== undefined) clean.reason = record.reason;
+    this.affiliationMap.set(bare, clean);
+    const k = clean.nick === undefined ? undefined : keyOf(clean.nick);
+    if (k !== undefined) this.registered.set(k, bare);
   }
 
   /** The bare JIDs with this affiliation. */
   withAffiliation(affiliation: Affiliation): string[] {
     const out: string[] = [];
-    for (const [bare, r] of this.affiliations) if (r.affiliation === affiliation) out.push(bare);
+    for (const [bare, r] of this.affiliationMap) if (r.affiliation === affiliation) out.push(bare);
     return out;
   }
 
-  /** The bare JID that registered this nickname key, if any (a linear scan over registrations: joins with a new nick only). */
-  registrant(key: string, keyOf: (nick: string) => string | undefined): string | undefined {
-    for (const [bare, r] of this.affiliations) if (r.nick !== undefined && keyOf(r.nick) === key) return bare;
-    return undefined;
+  /** The bare JID that registered this nickname key, if any. */
+  registrant(key: string): string | undefined {
+    return this.registered.get(key);
   }
 
   /** An occupant whose nickname looks like this one (same skeleton), if any. */

@@ -107,7 +107,7 @@ export class MucService implements MucApi {
   create(local: string, creator: Jid, locked: boolean): Room {
     const room = new Room(local, this.domain, this.defaultConfig(), this.now(), creator.bare);
     room.locked = locked;
-    room.affiliations.set(creator.bare, { affiliation: 'owner' });
+    room.setAffiliation(creator.bare, { affiliation: 'owner' });
     this.roomMap.set(local, room);
     this.metrics.roomsCreated.inc();
     this.mod.log.info({ room: room.jid, by: creator.bare }, 'room created');
