@@ -151,7 +151,11 @@ export function applyAffiliation(muc: MucService, room: Room, bare: string, affi
   if (present.length === 0) {
     // Those who may see real JIDs learn of the change of someone not in the room.
     const note = message({ from: room.jid });
-    note.c('x', { xmlns: NS_MUC_USER }).c('item', { jid: bare, affiliation });
+    const x = note.c('x', { xmlns: NS_MUC_USER });
+    // A ban says so (301) with its reason, as it would to an occupant.
+    if (affiliation === 'outcast') x.c('status', { code: String(STATUS.BANNED) });
+    const noteItem = x.c('item', { jid: bare, affiliation });
+    if (affiliation === 'outcast' && reason !== undefined) noteItem.c('reason').t(reason);
     for (const o of room.occupants.values()) if (seesRealJids(o.role, room.config.whois)) toOccupant(muc.out, o, note);
   }
 }
