@@ -24,8 +24,9 @@ export function parseConfig(text: string, file?: string): CantoConfig {
 
 /**
  * The configuration used when there is no file: serves 'localhost', data in ./data (absolute),
- * with the internal components a phone client expects out of the box: file upload
- * (XEP-0363) at `upload.localhost`. A config file names its own components.
+ * with the internal components a client expects out of the box: chat rooms (XEP-0045) at
+ * `conference.localhost` and file upload (XEP-0363) at `upload.localhost`. A config file names
+ * its own components.
  */
 export function defaultConfig(): CantoConfig {
   const config = coreDefaultConfig(builtinConfigTables);
@@ -34,7 +35,10 @@ export function defaultConfig(): CantoConfig {
 }
 
 /** The `[[component]]` tables of the built-in default configuration. */
-export const BUILTIN_DEFAULT_COMPONENTS: ReadonlyArray<{ domain: string; module: string }> = [{ domain: 'upload.localhost', module: 'upload' }];
+export const BUILTIN_DEFAULT_COMPONENTS: ReadonlyArray<{ domain: string; module: string }> = [
+  { domain: 'conference.localhost', module: 'muc' },
+  { domain: 'upload.localhost', module: 'upload' },
+];
 
 /**
  * Loads a config file. With a path, the file must exist. Without one, './canto.toml' is used

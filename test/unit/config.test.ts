@@ -56,7 +56,8 @@ test('defaults: serve localhost with the documented values', () => {
   assert.deepEqual(c.component_listener, { interfaces: ['127.0.0.1'], ports: [5347] });
   assert.deepEqual(c.http, { interfaces: ['*'], ports: [5280], tls_ports: [5281], cors_origins: [], trusted_proxies: [] });
   assert.deepEqual(c.virtualhost, [{ domain: 'localhost', allow_registration: false, modules_enabled: [], modules_disabled: [] }]);
-  assert.deepEqual(c.component, [{ domain: 'upload.localhost', module: 'upload' }], 'the built-in default serves file upload');
+  // Chat rooms (issue 15) and file upload (issue 16) out of the box.
+  assert.deepEqual(c.component, [{ domain: 'conference.localhost', module: 'muc' }, { domain: 'upload.localhost', module: 'upload' }]);
   assert.deepEqual(c.modules, {});
 });
 
