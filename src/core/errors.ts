@@ -100,6 +100,13 @@ export const ERRORS = {
   CANTO_ERR_MUC_LAST_OWNER: { kind: 'stanza', condition: 'conflict', text: 'a room must keep at least one owner' },
   CANTO_ERR_MUC_TARGET_PROTECTED: { kind: 'stanza', condition: 'not-allowed', text: 'not allowed on an occupant of equal or higher affiliation' },
   CANTO_ERR_MUC_REGISTRATION_FORBIDDEN: { kind: 'stanza', condition: 'forbidden', text: 'you may not register with this room' },
+  CANTO_ERR_MUC_ARCHIVE_OFF: { kind: 'stanza', condition: 'service-unavailable', text: 'this room does not archive its messages' },
+  CANTO_ERR_MUC_ARCHIVE_FORBIDDEN: { kind: 'stanza', condition: 'forbidden', text: 'only those who may enter this room may read its archive' },
+  CANTO_ERR_MUC_ARCHIVE_WITH: { kind: 'stanza', condition: 'bad-request', text: 'in a room archive, with is an occupant JID (room@service/nick)' },
+  CANTO_ERR_MUC_MODERATE_FORBIDDEN: { kind: 'stanza', condition: 'forbidden', text: 'only moderators may retract messages of others' },
+  CANTO_ERR_MUC_NO_SUCH_MESSAGE: { kind: 'stanza', condition: 'item-not-found', text: 'no message with that stanza-id in the room archive' },
+  CANTO_ERR_MUC_AVATAR_FORBIDDEN: { kind: 'stanza', condition: 'forbidden', text: "only owners may change the room's vCard" },
+  CANTO_ERR_MUC_SELF_PING_NOT_JOINED: { kind: 'stanza', condition: 'not-acceptable', text: 'you are not an occupant of this room with that nickname' },
   // Stream errors (RFC 6120 §4.9.3).
   CANTO_ERR_STREAM_NOT_AUTHORIZED: { kind: 'stream', condition: 'not-authorized', text: 'stanzas are not allowed before authentication and resource binding' },
   CANTO_ERR_STREAM_INVALID_FROM: { kind: 'stream', condition: 'invalid-from', text: 'the from address does not match this session' },

@@ -42,8 +42,23 @@ export function archivable(stanza: Element): boolean {
   if (stanza.getChild('no-store', NS_HINTS) || stanza.getChild('no-permanent-store', NS_HINTS)) return false;
   if (stanza.getChild('store', NS_HINTS)) return true;
   if (type !== 'chat' && type !== 'normal') return false;
+  return hasKeptContent(stanza);
+}
+
+/** A body or a payload a client needs to rebuild the conversation (shared with the room archive). */
+export function hasKeptContent(stanza: Element): boolean {
   if (stanza.getChild('body', stanza.xmlns)) return true;
   return stanza.elements.some((c) => KEPT_PAYLOADS.some(([name, ns]) => c.name === name && c.xmlns === ns));
+}
+
+/**
+ * Whether a groupchat message belongs in its room's archive (XEP-0313 §5.1.2): the same hints
+ * and kept content as a user archive, only of type groupchat (the room decides the rest).
+ */
+export function roomArchivable(stanza: Element): boolean {
+  if (stanza.getChild('no-store', NS_HINTS) || stanza.getChild('no-permanent-store', NS_HINTS)) return false;
+  if (stanza.getChild('store', NS_HINTS)) return true;
+  return hasKeptContent(stanza);
 }
 
 /** Removes every stanza-id claimed by `by` (a client may not forge the server's stamp). */

@@ -6,14 +6,13 @@
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { duration, oneOf } from '../../core/option-schemas.js';
-import { parseDuration } from '../../core/units.js';
 import { Archiver } from './archiver.js';
 import { NS_SID, stanzaIdBy } from './eligibility.js';
 import { NS_MAM, NS_MAM_EXTENDED } from './query.js';
 import { POLICIES, type Prefs } from './prefs.js';
 import { CachedKeyval } from './prefs-cache.js';
 import { Queries } from './queries.js';
-import { startRetention } from './retention.js';
+import { archiveExpiry, startRetention } from './retention.js';
 
 export { archivable } from './eligibility.js';
 export { parseMamQuery, NS_MAM, NS_MAM_EXTENDED } from './query.js';
@@ -25,18 +24,6 @@ export { parseMamQuery, NS_MAM, NS_MAM_EXTENDED } from './query.js';
  */
 export const MAM_PRIORITY = 500;
 
-/** `archive_expires_after`: a duration, or "never" (kept forever: null; zod refuses an undefined output for a key). */
-const expiresAfter = z.unknown().transform((v, ctx): number | null => {
-  if (v === 'never') return null;
-  try {
-    const ms = parseDuration(v as string | number); // parseDuration checks the type itself
-    if (ms < 1000) throw new Error('must be at least 1 second');
-    return ms;
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `expected "never" or a duration ("30 days", "365 days", or seconds): ${(err as Error).message}` });
-    return z.NEVER;
-  }
-}).prefault('365 days');
 
 export default defineModule({
   name: 'mam',
@@ -46,7 +33,7 @@ export default defineModule({
     default_policy: oneOf([...POLICIES], 'always'),
     default_page_size: z.number().int().min(1).default(100),
     max_page_size: z.number().int().min(1).default(250),
-    archive_expires_after: expiresAfter,
+    archive_expires_after: archiveExpiry('365 days'),
     prune_interval: duration('1 hour', { min: 1000 }),
     prune_batch_size: z.number().int().min(1).default(500),
   }),

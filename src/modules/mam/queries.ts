@@ -3,6 +3,10 @@
  * archive queries (XEP-0313 §4: result messages to the querying resource, then the iq result
  * with <fin/>), the query form (iq get), the archive metadata (`<metadata/>`, XEP-0313 1.1: first and
  * last item) and the preferences (§7).
+ *
+ * `ArchiveQueries` is the engine without preferences, for any archive keyed by a store
+ * "username": the MUC's room archive reuses it with its own access rule (`archiveOf`), its
+ * own `with` rule (`adjust`) and what an asker may see of a stored message (`view`).
  */
 import type { StanzaEvent } from '../../core/event-map.js';
 import { stanzaError } from '../../core/errors.js';
@@ -13,7 +17,7 @@ import { Element } from '../../xml/element.js';
 import { message } from '../../xml/stanza.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
 import { runPage } from './page.js';
-import { NS_DATA, NS_MAM, NS_RSM, parseMamQuery, queryFields, type PageLimits } from './query.js';
+import { NS_DATA, NS_MAM, NS_RSM, parseMamQuery, queryFields, type MamQuery, type PageLimits } from './query.js';
 import { parsePrefs, prefsElement, type Policy, type Prefs } from './prefs.js';
 
 let resultCounter = 0;
@@ -21,14 +25,23 @@ let resultCounter = 0;
 export const NS_FORWARD = 'urn:xmpp:forward:0';
 export const NS_DELAY = 'urn:xmpp:delay';
 
-export interface QueryDeps {
+export interface ArchiveQueryDeps {
   store: ArchiveStore<string>;
-  prefs: KeyValStore<Prefs>;
-  defaultPolicy: Policy;
   limits: PageLimits;
   /** Starts timing a query; the returned function stops it. */
   timeQuery: () => () => void;
   warn: (obj: object, msg: string) => void;
+  /** The store key of the archive the event asks for; throws a stanza error when the asker may not read it. Default: the account itself only. */
+  archiveOf?: (event: StanzaEvent) => string | Promise<string>;
+  /** Checks or rewrites a parsed query for this archive (throws a stanza error). */
+  adjust?: (event: StanzaEvent, q: MamQuery) => MamQuery;
+  /** What the asker sees of a stored message (a room hides real JIDs from some). */
+  view?: (original: Element, event: StanzaEvent) => Element;
+}
+
+export interface QueryDeps extends ArchiveQueryDeps {
+  prefs: KeyValStore<Prefs>;
+  defaultPolicy: Policy;
 }
 
 function ownAccountOnly(event: StanzaEvent): string {
@@ -36,23 +49,28 @@ function ownAccountOnly(event: StanzaEvent): string {
   return event.to.local;
 }
 
-export class Queries {
-  /** Sessions that queried the archive before their initial presence (see offline interplay in README). */
-  readonly syncedBeforePresence = new WeakSet<BoundC2SSession>();
+export class ArchiveQueries {
+  constructor(protected readonly deps: ArchiveQueryDeps) {}
 
-  constructor(private readonly deps: QueryDeps) {}
+  /** The store key, or a stanza error thrown. */
+  protected archiveOf(event: StanzaEvent): string | Promise<string> {
+    return this.deps.archiveOf ? this.deps.archiveOf(event) : ownAccountOnly(event);
+  }
+
+  /** A query is about to run (after its checks). */
+  protected onQuery(_event: StanzaEvent): void {}
 
   query = async (event: StanzaEvent): Promise<Element> => {
-    const username = ownAccountOnly(event);
+    const username = await this.archiveOf(event);
     const el = event.stanza.getChild('query', NS_MAM);
     if (!el) throw stanzaError('CANTO_ERR_BAD_REQUEST');
     const parsed = parseMamQuery(el, this.deps.limits);
     if (!parsed.ok) {
       throw stanzaError(parsed.error.condition === 'bad-request' ? 'CANTO_ERR_BAD_REQUEST' : 'CANTO_ERR_FEATURE_NOT_IMPLEMENTED', parsed.error.text);
     }
-    const q = parsed.query;
+    const q = this.deps.adjust ? this.deps.adjust(event, parsed.query) : parsed.query;
     const { origin } = event;
-    if (isBound(origin) && origin.presence === undefined) this.syncedBeforePresence.add(origin);
+    this.onQuery(event);
     const stop = this.deps.timeQuery();
     try {
       let page;
@@ -94,13 +112,13 @@ export class Queries {
     const msg = message({ to: event.from.full, from: event.to.bare, id: `mam-${(++resultCounter).toString(36)}` });
     const forwarded = msg.c('result', { xmlns: NS_MAM, queryid, id: item.id }).c('forwarded', { xmlns: NS_FORWARD });
     forwarded.c('delay', { xmlns: NS_DELAY, stamp: new Date(item.when).toISOString() });
-    forwarded.cnode(original);
+    forwarded.cnode(this.deps.view ? this.deps.view(original, event) : original);
     return msg;
   }
 
   /** iq get <query/>: the fields the query form takes. */
-  form = (event: StanzaEvent): Element => {
-    ownAccountOnly(event);
+  form = async (event: StanzaEvent): Promise<Element> => {
+    await this.archiveOf(event);
     const query = new Element('query', { xmlns: NS_MAM });
     queryFields(query.c('x', { xmlns: NS_DATA, type: 'form' }));
     return query;
@@ -108,7 +126,7 @@ export class Queries {
 
   /** iq get <metadata/>: the first and last item (id and time), nothing for an empty archive. */
   metadata = async (event: StanzaEvent): Promise<Element> => {
-    const username = ownAccountOnly(event);
+    const username = await this.archiveOf(event);
     const el = new Element('metadata', { xmlns: NS_MAM });
     const [first] = await this.deps.store.find(username, { limit: 1 });
     const [last] = await this.deps.store.find(username, { limit: 1, reverse: true });
@@ -118,10 +136,25 @@ export class Queries {
     }
     return el;
   };
+}
+
+/** The account archive's queries: the engine plus preferences and the offline interplay. */
+export class Queries extends ArchiveQueries {
+  /** Sessions that queried the archive before their initial presence (see offline interplay in README). */
+  readonly syncedBeforePresence = new WeakSet<BoundC2SSession>();
+
+  constructor(private readonly prefsDeps: QueryDeps) {
+    super(prefsDeps);
+  }
+
+  protected override onQuery(event: StanzaEvent): void {
+    const { origin } = event;
+    if (isBound(origin) && origin.presence === undefined) this.syncedBeforePresence.add(origin);
+  }
 
   getPrefs = async (event: StanzaEvent): Promise<Element> => {
     const username = ownAccountOnly(event);
-    return prefsElement((await this.deps.prefs.get(username)) ?? { default: this.deps.defaultPolicy, always: [], never: [] });
+    return prefsElement((await this.prefsDeps.prefs.get(username)) ?? { default: this.prefsDeps.defaultPolicy, always: [], never: [] });
   };
 
   setPrefs = async (event: StanzaEvent): Promise<Element> => {
@@ -129,7 +162,7 @@ export class Queries {
     const el = event.stanza.getChild('prefs', NS_MAM);
     if (!el) throw stanzaError('CANTO_ERR_BAD_REQUEST');
     const prefs = parsePrefs(el);
-    await this.deps.prefs.set(username, prefs);
+    await this.prefsDeps.prefs.set(username, prefs);
     return prefsElement(prefs);
   };
 }

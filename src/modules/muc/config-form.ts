@@ -34,7 +34,8 @@ export function configForm(c: RoomConfig, limits: { maxOccupants: number; maxHis
     { var: 'muc#roomconfig_changesubject', type: 'boolean', label: 'Occupants may change the subject', values: bool(c.changeSubject) },
     { var: 'muc#roomconfig_allowpm', type: 'list-single', label: 'Who may send private messages', values: [c.allowPm], options: ALLOW_PM.map((v) => [v, v] as const) },
     { var: 'muc#maxhistoryfetch', type: 'text-single', label: `Messages of history sent on join (at most ${limits.maxHistory})`, values: [String(c.historyLength)] },
-    { var: 'muc#roomconfig_enablelogging', type: 'boolean', label: 'Archive the discussion', values: bool(c.logging) },
+    { var: 'muc#roomconfig_enablelogging', type: 'boolean', label: 'Log the discussion (public logs)', values: bool(c.logging) },
+    { var: 'muc#roomconfig_enablearchiving', type: 'boolean', label: 'Archive messages (history for members, MAM)', values: bool(c.archiving) },
     { var: 'muc#roomconfig_presencebroadcast', type: 'list-multi', label: 'Roles whose presence is broadcast', values: c.presenceBroadcast, options: BROADCAST_ROLES.map((r) => [r, r] as const) },
   ];
   return buildForm('form', FORM_ROOMCONFIG, fields, 'Room configuration');
@@ -69,6 +70,7 @@ export function applyConfigForm(form: ParsedForm, current: RoomConfig, limits: {
   flag('muc#roomconfig_allowinvites', (v) => (next.allowInvites = v));
   flag('muc#roomconfig_changesubject', (v) => (next.changeSubject = v));
   flag('muc#roomconfig_enablelogging', (v) => (next.logging = v));
+  flag('muc#roomconfig_enablearchiving', (v) => (next.archiving = v));
   text('muc#roomconfig_roomsecret', (v) => (next.password = v));
   let protectedRoom: boolean | undefined;
   flag('muc#roomconfig_passwordprotectedroom', (v) => (protectedRoom = v));

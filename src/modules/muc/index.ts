@@ -9,6 +9,7 @@ import { isBound } from '../../core/session.js';
 import { adminGet, adminSet } from './admin.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems, uniqueName } from './disco.js';
 import './events.js';
+import { installExtensions } from './extensions.js';
 import { IqForwarder } from './iq-forward.js';
 import { onOccupantMessage, onRoomMessage } from './messages.js';
 import { mucMetrics } from './metrics.js';
@@ -52,6 +53,7 @@ export default defineModule({
     for (const room of await muc.store.loadAll(mod.host, muc.defaultConfig())) muc.addLoaded(room);
     mod.log.info({ rooms: muc.roomCount }, 'persistent rooms loaded');
     mod.provides('muc', muc);
+    await installExtensions(mod, muc);
 
     mod.hook('presence/full', (event) => onPresence(muc, event));
     mod.hook('presence/bare', (event) => onPresence(muc, event));

@@ -1,6 +1,7 @@
 /** `[modules.muc]`: who may create rooms, limits, abuse controls and the defaults of new rooms. */
 import { z } from 'zod';
 import { duration, jidList, oneOf } from '../../core/option-schemas.js';
+import { archiveExpiry } from '../mam/retention.js';
 
 export const mucOptions = z
   .strictObject({
@@ -22,6 +23,13 @@ export const mucOptions = z
     invite_adds_member: z.boolean().default(true),
     /** How long an iq forwarded to an occupant waits for its answer before it is forgotten. */
     iq_timeout: duration('60s', { min: 1000 }),
+    /** How long the room archive keeps messages: a duration or "never"; pruned every `archive_prune_interval`. */
+    archive_expires_after: archiveExpiry('365 days'),
+    archive_prune_interval: duration('1 hour', { min: 1000 }),
+    archive_prune_batch_size: z.number().int().min(1).default(500),
+    /** Room archive query pages: without RSM max, and the cap of a larger max. */
+    archive_default_page_size: z.number().int().min(1).default(50),
+    archive_max_page_size: z.number().int().min(1).default(250),
     /** The configuration of new rooms, before the owner's form. */
     room_defaults: z
       .strictObject({
@@ -35,6 +43,8 @@ export const mucOptions = z
         allow_pm: oneOf(['anyone', 'participants', 'moderators', 'none'], 'anyone'),
         history_length: z.number().int().min(0).default(20),
         logging: z.boolean().default(false),
+        /** Archive messages (XEP-0313 on the room JID; history on join comes from the archive). On by default, as Prosody's muc_log_by_default. */
+        archiving: z.boolean().default(true),
       })
       .prefault({}),
   })

@@ -31,6 +31,8 @@ export interface RoomConfig {
   historyLength: number;
   /** muc#roomconfig_enablelogging: the room says it is logged (status 170); the archive module acts on it. */
   logging: boolean;
+  /** muc#roomconfig_enablearchiving (Prosody's field): the room archives its messages (XEP-0313 on the room JID). */
+  archiving: boolean;
   /** Roles whose presence is broadcast (muc#roomconfig_presencebroadcast). */
   presenceBroadcast: Role[];
 }

@@ -98,7 +98,7 @@ export class MucService implements MucApi {
     return {
       name: '', description: '', lang: '', persistent: d.persistent, public: d.public, membersOnly: d.members_only,
       moderated: d.moderated, password: '', maxUsers: 0, whois: d.whois, allowInvites: d.allow_invites,
-      changeSubject: d.change_subject, allowPm: d.allow_pm, historyLength: d.history_length, logging: d.logging,
+      changeSubject: d.change_subject, allowPm: d.allow_pm, historyLength: d.history_length, logging: d.logging, archiving: d.archiving,
       presenceBroadcast: ROLES.filter((r) => r !== 'none'),
     };
   }
