@@ -112,7 +112,14 @@ export class MucService implements MucApi {
     return { role: o.role, affiliation: this.affiliation(room, o.bare) };
   }
 
+  /** The service's broadcast for other modules: sent at once (after what the room queued before), as it always was. */
   broadcast(room: Room, pick: (o: Occupant) => Element | undefined): void {
+    toAll(this.out, room, pick);
+    this.flush();
+  }
+
+  /** The room's own broadcasts (joins, leaves, presence changes): queued with the rest of the turn's output. */
+  fanOut(room: Room, pick: (o: Occupant) => Element | undefined): void {
     toAll(this.out, room, pick);
   }
 
