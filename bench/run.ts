@@ -120,7 +120,7 @@ function metricOf(run: RunRecord, server: string, name: string): number | undefi
 }
 
 /**
- * The targets of issues 6, 13 and 14 checked against this report (Canto against Prosody in the same run), one
+ * The targets of issues 6, 13, 14 and 15 checked against this report (Canto against Prosody in the same run), one
  * line each: what was asked, what was measured, met or not. Empty without Prosody.
  */
 export function targetLines(report: SuiteReport): string[] {
@@ -167,6 +167,16 @@ export function targetLines(report: SuiteReport): string[] {
       if (cr !== undefined && pr !== undefined && c99 !== undefined && p99 !== undefined) {
         lines.push(`- PEP notifications/s ≥ 2× Prosody, p99 publish → last notification no worse (${where}): ${f(cr / pr)}×, p99 ${f(c99)} vs ${f(p99)} ms: ${verdict(cr >= 2 * pr && c99 <= p99)}`);
       }
+    } else if (run.scenario === 'muc-join') {
+      // Issue 15: the time until the last join completes (and everyone saw everyone) ≥ 3× shorter than Prosody's.
+      const [ct, pt] = [c('all joined and seen'), p('all joined and seen')];
+      if (ct !== undefined && pt !== undefined) lines.push(`- MUC joins: time until the last join completes ≥ 3× faster than Prosody (${where}): ${f(ct)} vs ${f(pt)} s, ${f(pt / ct)}×: ${verdict(3 * ct <= pt)}`);
+    } else if (run.scenario === 'muc-messages') {
+      // Issue 15: delivered messages/s ≥ 3× Prosody's, p99 no worse; CPU per 1,000 deliveries reported.
+      const [cr, pr, c99, p99, cc, pc] = [c('delivered msgs/s'), p('delivered msgs/s'), c('message to all p99'), p('message to all p99'), c('server CPU per 1k deliveries'), p('server CPU per 1k deliveries')];
+      if (cr !== undefined && pr !== undefined && c99 !== undefined && p99 !== undefined) {
+        lines.push(`- MUC delivered msgs/s ≥ 3× Prosody, p99 no worse (${where}): ${f(cr / pr)}×, p99 ${f(c99)} vs ${f(p99)} ms, CPU per 1k deliveries ${f(cc ?? NaN)} vs ${f(pc ?? NaN)} s: ${verdict(cr >= 3 * pr && c99 <= p99)}`);
+      }
     } else if (run.scenario === 'soak') {
       const [g, lost] = [c('RSS growth'), c('messages undelivered')];
       if (g !== undefined) lines.push(`- memory after the mixed run within 10 % of where it started (${where}): ${f(g)} % (Prosody ${f(p('RSS growth') ?? NaN)} %), ${lost ?? '?'} messages undelivered: ${verdict(g <= 10 && (lost ?? 0) === 0)}`);
@@ -210,7 +220,7 @@ before each idle RSS reading):
 ${params.join('\n')}
 
 ${table(report)}
-${targets.length > 0 ? `\nThe targets of issues 6, 13 and 14, checked against this run:\n\n${targets.join('\n')}\n` : ''}${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
+${targets.length > 0 ? `\nThe targets of issues 6, 13, 14 and 15, checked against this run:\n\n${targets.join('\n')}\n` : ''}${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
 }
 
 async function main(): Promise<number> {

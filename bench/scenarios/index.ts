@@ -7,6 +7,7 @@ import { soakScenario } from './soak.js';
 import { resumeScenario } from './resume.js';
 import { mamScenario } from './mam.js';
 import { pepScenario } from './pep.js';
+import { mucJoinScenario, mucMessagesScenario } from './muc.js';
 import type { Scenario } from './types.js';
 
 // The parameter types differ per scenario; the runner treats them as plain number records.
@@ -19,6 +20,8 @@ export const scenarios: ReadonlyArray<Scenario<Record<string, number>>> = [
   mamScenario as unknown as Scenario<Record<string, number>>,
   resumeScenario as unknown as Scenario<Record<string, number>>,
   pepScenario as unknown as Scenario<Record<string, number>>,
+  mucJoinScenario as unknown as Scenario<Record<string, number>>,
+  mucMessagesScenario as unknown as Scenario<Record<string, number>>,
 ];
 
 export function scenarioByName(name: string): Scenario<Record<string, number>> | undefined {

@@ -52,6 +52,27 @@ function pepToml(pep: boolean | undefined): string {
   return pep ? '\n[modules.pep]\npublish_rate = 1000000\npublish_burst = 1000000\n' : '';
 }
 
+/**
+ * `ServerSetup.muc`: the MUC component, and `[modules.muc]` limits that stay out of the way.
+ * The per-occupant token bucket (default 5 messages/s, burst 20) would refuse the
+ * `muc-messages` senders, who send as fast as the room delivers; Prosody 0.12's MUC has no
+ * such limit (that is the community mod_muc_limits). `max_occupants` is far above the bench's
+ * rooms. Room defaults are left alone: semi-anonymous, temporary, history 20, as Prosody's.
+ */
+function mucToml(muc: boolean | undefined): string {
+  if (!muc) return '';
+  return `
+[modules.muc]
+message_rate = 10000
+message_burst = 100000
+max_occupants = 100000
+
+[[component]]
+domain = "conference.${BENCH_DOMAIN}"
+module = "muc"
+`;
+}
+
 /** `[cluster]` with `workers = N` for a clustered Canto (primary + N forked workers); else nothing. */
 function clusterToml(workers: number | undefined): string {
   return workers !== undefined && workers > 1 ? `\n[cluster]\nworkers = ${workers}\n` : '';
@@ -68,7 +89,8 @@ function modulesFor(setup: ServerSetup): string[] {
  * turn a missing feature into a confusing failure (or a hang) in the middle of a scenario.
  */
 export function cantoMissingModules(setup: ServerSetup): string[] {
-  return modulesFor(setup).filter((name) => !builtinModules.has(name));
+  // muc is loaded on its component, not in modules_enabled, but a build without it is as useless.
+  return [...modulesFor(setup), ...(setup.muc ? ['muc'] : [])].filter((name) => !builtinModules.has(name));
 }
 
 function configToml(dataDir: string, port: number, setup: ServerSetup): string {
@@ -107,7 +129,7 @@ tls_ports = []
 
 [[virtualhost]]
 domain = "${BENCH_DOMAIN}"
-${mobileToml(mobile)}${pepToml(setup.pep)}`;
+${mobileToml(mobile)}${pepToml(setup.pep)}${mucToml(setup.muc)}`;
 }
 
 async function seed(dataDir: string, setup: ServerSetup): Promise<void> {

@@ -77,7 +77,8 @@ function featuresLua(dataDir: string, setup: ServerSetup): string {
     lines.push(`sql = { driver = "SQLite3", database = ${lua(join(dataDir, SQL_DATABASE))} }`);
   }
   if (setup.mobile) lines.push('archive_expires_after = "never"', 'mam_include_total = true');
-  if (setup.mobile || setup.pep) lines.push('network_settings = { nagle = false }');
+  // muc too: a join sends the joiner one presence per occupant back to back.
+  if (setup.mobile || setup.pep || setup.muc) lines.push('network_settings = { nagle = false }');
   return `${lines.join('\n')}\n`;
 }
 
@@ -100,6 +101,17 @@ log = { { levels = { min = "warn" }, to = "file", filename = ${lua(join(dir, 'pr
 
 VirtualHost "${BENCH_DOMAIN}"
   ssl = { certificate = ${lua(cert)}, key = ${lua(key)} }
+${setup.muc ? mucLua() : ''}`;
+}
+
+/**
+ * `ServerSetup.muc`: Prosody 0.12's bundled MUC component with its defaults (rooms locked
+ * until configured, semi-anonymous, temporary, history 20: as Canto's), on the same name as
+ * Canto's. A component on the same server needs no s2s.
+ */
+function mucLua(): string {
+  return `
+Component "conference.${BENCH_DOMAIN}" "muc"
 `;
 }
 

@@ -34,6 +34,12 @@ export interface ServerSetup {
    * stores in SQL storage on SQLite as Canto's are.
    */
   pep?: boolean;
+  /**
+   * Multi-user chat (XEP-0045), issue 15: a MUC service on `conference.<domain>`. Canto: the
+   * internal component `muc` with its abuse limits raised out of the way (Prosody 0.12's MUC
+   * has none); Prosody: `Component "conference.<domain>" "muc"`.
+   */
+  muc?: boolean;
 }
 
 /**

@@ -236,8 +236,10 @@ test('the targets check says met or not met from the run', () => {
     run('soak', { connections: 10 }, [m('RSS growth', 12, '%', 'lower'), m('messages undelivered', 0, 'count', 'lower')], [m('RSS growth', 20, '%', 'lower')]),
     run('pep', { contacts: 500 }, [m('notifications/s', 9000), m('publish to last p99', 300, 'ms', 'lower')], [m('notifications/s', 4000), m('publish to last p99', 400, 'ms', 'lower')]),
     run('pep', { contacts: 2000 }, [m('notifications/s', 7000), m('publish to last p99', 300, 'ms', 'lower')], [m('notifications/s', 4000), m('publish to last p99', 400, 'ms', 'lower')]),
+    run('muc-join', { users: 1000 }, [m('all joined and seen', 4, 's', 'lower')], [m('all joined and seen', 10, 's', 'lower')]),
+    run('muc-messages', { occupants: 500 }, [m('delivered msgs/s', 40000), m('message to all p99', 100, 'ms', 'lower'), m('server CPU per 1k deliveries', 0.01, 's', 'lower')], [m('delivered msgs/s', 10000), m('message to all p99', 300, 'ms', 'lower'), m('server CPU per 1k deliveries', 0.05, 's', 'lower')]),
   ]));
-  assert.equal(lines.length, 7);
+  assert.equal(lines.length, 9);
   assert.match(lines[0]!, /^- messages\/s .*3\.00×, p99 50\.0 vs 40\.0 ms: \*\*not met\*\*$/, 'a worse p99 fails the messages target');
   assert.match(lines[1]!, /1\.60×: \*\*met\*\*$/);
   assert.match(lines[2]!, /44\.0 vs 48\.0 KiB: \*\*met\*\*$/);
@@ -245,5 +247,7 @@ test('the targets check says met or not met from the run', () => {
   assert.match(lines[4]!, /12\.0 % .*\*\*not met\*\*$/);
   assert.match(lines[5]!, /^- PEP notifications\/s .*contacts=500.*2\.25×, p99 300 vs 400 ms: \*\*met\*\*$/);
   assert.match(lines[6]!, /1\.75×.*\*\*not met\*\*$/, 'below 2× fails the PEP target');
+  assert.match(lines[7]!, /^- MUC joins: .*users=1000.*4\.00 vs 10\.0 s, 2\.50×: \*\*not met\*\*$/, 'below 3× fails the join target');
+  assert.match(lines[8]!, /^- MUC delivered msgs\/s .*4\.00×, p99 100 vs 300 ms, CPU per 1k deliveries 0\.010 vs 0\.050 s: \*\*met\*\*$/);
   assert.deepEqual(targetLines({ ...reportOf('tiny', []), versions: { canto: '0.1.0' } }), [], 'no Prosody, no targets');
 });

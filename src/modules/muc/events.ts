@@ -44,8 +44,15 @@ export interface MucApi {
   room(local: string): Room | undefined;
   /** The history provider in use; the archive module replaces the in-memory ring with its own. */
   history: HistoryProvider;
-  /** Send a stanza to every occupant's resources (`pick` chooses the stanza per occupant, undefined: skip). */
+  /** Send a stanza to every occupant's resources (`pick` chooses the stanza per occupant, undefined: skip), at once. */
   broadcast(room: Room, pick: (o: Occupant) => Element | undefined): void;
+  /**
+   * Route now what the room queued for the end of this event-loop turn (its joins, presence and
+   * groupchat fan-out wait there, so each occupant gets one write per turn). `broadcast` and
+   * `broadcastMessage` flush themselves; call this before answering an iq whose answer must
+   * come after something the room sent.
+   */
+  flush(): void;
   /** The effective affiliation of a bare JID (service admins are owners). */
   affiliation(room: Room, bare: string): string;
 }

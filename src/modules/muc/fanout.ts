@@ -16,7 +16,12 @@ import type { Occupant, Room } from './room.js';
 /** A copy of `base` addressed to `to`: own attrs and child list; the child elements are shared. */
 export function addressed(base: Element, to: string): Element {
   const copy = new Element(base.name, undefined, base.xmlns);
-  copy.attrs = { ...base.attrs, to };
+  // Filled in place (the constructor's own object) rather than spread into a new one: one
+  // allocation less per recipient, and the copies keep one hidden class.
+  const attrs = copy.attrs;
+  const from = base.attrs;
+  for (const k in from) attrs[k] = from[k] as string;
+  attrs.to = to;
   copy.children = base.children.slice();
   return copy;
 }

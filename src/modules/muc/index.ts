@@ -62,12 +62,35 @@ export default defineModule({
     const forwarder = new IqForwarder(muc);
     mod.hook('iq/full', (event) => forwarder.handle(event), 10);
 
-    mod.iq('get', NS_MUC_ADMIN, 'query', (event) => adminGet(muc, event), { to: 'bare' });
-    mod.iq('set', NS_MUC_ADMIN, 'query', (event) => adminSet(muc, event), { to: 'bare' });
-    mod.iq('get', NS_MUC_OWNER, 'query', (event) => ownerGet(muc, event), { to: 'bare' });
-    mod.iq('set', NS_MUC_OWNER, 'query', (event) => ownerSet(muc, event), { to: 'bare' });
-    mod.iq('get', NS_REGISTER, 'query', (event) => registerGet(muc, event), { to: 'bare' });
-    mod.iq('set', NS_REGISTER, 'query', (event) => registerSet(muc, event), { to: 'bare' });
+    // The room's stanzas wait for the end of the turn (MucService.queue); what an iq handler made
+    // the room send goes out before the iq's answer, as the XEP orders it (§8.2: the kicked
+    // occupant's presence, then the moderator's result).
+    const flushed = <E, R>(handler: (event: E) => R): ((event: E) => R) => (event) => {
+      let result: R;
+      try {
+        result = handler(event);
+      } catch (err) {
+        muc.flush();
+        throw err;
+      }
+      if (result instanceof Promise) {
+        return result.then(
+          (value: unknown) => (muc.flush(), value),
+          (err: unknown) => {
+            muc.flush();
+            throw err;
+          },
+        ) as R;
+      }
+      muc.flush();
+      return result;
+    };
+    mod.iq('get', NS_MUC_ADMIN, 'query', flushed((event) => adminGet(muc, event)), { to: 'bare' });
+    mod.iq('set', NS_MUC_ADMIN, 'query', flushed((event) => adminSet(muc, event)), { to: 'bare' });
+    mod.iq('get', NS_MUC_OWNER, 'query', flushed((event) => ownerGet(muc, event)), { to: 'bare' });
+    mod.iq('set', NS_MUC_OWNER, 'query', flushed((event) => ownerSet(muc, event)), { to: 'bare' });
+    mod.iq('get', NS_REGISTER, 'query', flushed((event) => registerGet(muc, event)), { to: 'bare' });
+    mod.iq('set', NS_REGISTER, 'query', flushed((event) => registerSet(muc, event)), { to: 'bare' });
     mod.iq('get', NS_DISCO_INFO, 'query', (event) => serviceInfo(event));
     mod.iq('get', NS_DISCO_ITEMS, 'query', () => serviceItems(muc));
     mod.iq('get', NS_DISCO_INFO, 'query', (event) => roomInfo(muc, event), { to: 'bare' });
@@ -102,6 +125,7 @@ export default defineModule({
       for (const room of muc.rooms()) {
         for (const o of [...room.occupants.values()]) removeOccupant(muc, room, o, { codes: [STATUS.SHUTDOWN] });
       }
+      muc.flush(); // before the streams close
     });
   },
 });

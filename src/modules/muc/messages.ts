@@ -66,7 +66,7 @@ function onGroupchat(muc: MucService, room: Room, stanza: Element, from: Jid): t
     if (!mayChangeSubject(o.role, room.config.changeSubject)) return refuse(muc.out, stanza, 'CANTO_ERR_MUC_SUBJECT_FORBIDDEN');
     room.subject = { text: subject.getText(), nick: o.nick, when: muc.now() };
     void muc.save(room);
-    broadcastMessage(muc, room, roomCopy(room, o, stanza));
+    fanOutMessage(muc, room, roomCopy(room, o, stanza));
     return true;
   }
   const base = roomCopy(room, o, stanza);
@@ -74,7 +74,7 @@ function onGroupchat(muc: MucService, room: Room, stanza: Element, from: Jid): t
   const go = (dropped: boolean): true => {
     if (dropped || room.destroyed) return true;
     if (body) void muc.history.record(room, { stanza: base, when: muc.now() });
-    broadcastMessage(muc, room, base);
+    fanOutMessage(muc, room, base);
     muc.metrics.messages.inc({ kind: 'groupchat' });
     return true;
   };
@@ -85,8 +85,17 @@ function onGroupchat(muc: MucService, room: Room, stanza: Element, from: Jid): t
   });
 }
 
-/** One message to every resource of every occupant: built once, a shallow copy each. */
+/**
+ * One message to every resource of every occupant, sent at once (after what the room queued
+ * before): for other modules (a moderation notice), whose iq answer may follow it.
+ */
 export function broadcastMessage(muc: MucService, room: Room, base: Element): void {
+  fanOutMessage(muc, room, base);
+  muc.flush();
+}
+
+/** One message to every resource of every occupant: built once, a shallow copy each, queued with the turn's output. */
+export function fanOutMessage(muc: MucService, room: Room, base: Element): void {
   let n = 0;
   for (const o of room.occupants.values()) {
     toOccupant(muc.out, o, base);

@@ -35,7 +35,7 @@ export function removeOccupant(muc: MucService, room: Room, o: Occupant, r: Remo
   }
   if (r.reason) muc.metrics.removals.inc({ reason: r.reason });
   if (!last) return;
-  if (broadcastsPresence(room, o)) muc.broadcast(room, (other) => viewFor(views, room, other));
+  if (broadcastsPresence(room, o)) muc.fanOut(room, (other) => viewFor(views, room, other));
   muc.emptied(room);
 }
 
@@ -44,7 +44,7 @@ export function announce(muc: MucService, room: Room, o: Occupant, selfCodes: nu
   o.cached = undefined;
   if (broadcastsPresence(room, o)) {
     const views = muc.views(room, o);
-    muc.broadcast(room, (other) => (other === o ? undefined : viewFor(views, room, other)));
+    muc.fanOut(room, (other) => (other === o ? undefined : viewFor(views, room, other)));
   }
   toOccupant(muc.out, o, muc.selfPresence(room, o, selfCodes));
 }

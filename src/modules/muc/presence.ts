@@ -107,7 +107,7 @@ function join(muc: MucService, existing: Room | undefined, stanza: Element, to: 
   if (first && broadcastsPresence(room, o)) {
     const views = muc.views(room, o);
     const joined = o;
-    muc.broadcast(room, (other) => (other === joined ? undefined : viewFor(views, room, other)));
+    muc.fanOut(room, (other) => (other === joined ? undefined : viewFor(views, room, other)));
   } else if (!first) {
     for (const s of o.sessions.keys()) if (s !== from.full) muc.out.send(addressed(muc.selfPresence(room, o, []), s));
   }
@@ -145,7 +145,7 @@ function changeNick(muc: MucService, room: Room, o: Occupant, stanza: Element, t
   const checked = checkNick(muc, room, to.resource, o.bare, o);
   if (typeof checked === 'string') return refuse(muc.out, stanza, checked);
   const views = muc.transientViews(room, o, unavailableFrom(room.jid, o.nick), o.role, [STATUS.NICK_CHANGED], { nick: checked.nick });
-  if (broadcastsPresence(room, o)) muc.broadcast(room, (other) => (other === o ? undefined : viewFor(views, room, other)));
+  if (broadcastsPresence(room, o)) muc.fanOut(room, (other) => (other === o ? undefined : viewFor(views, room, other)));
   for (const s of o.sessions.keys()) muc.out.send(addressed(views.self(s), s));
   room.rename(o, checked.nick, checked.key, checked.skeleton);
   room.addSession(o, from.full, sanitizePresence(stanza));
