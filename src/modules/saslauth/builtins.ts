@@ -8,10 +8,13 @@ import { ScramServer, ssdpInput } from '../../sasl/scram.js';
 import { CHANNEL_BINDING_TYPES } from '../../sasl/channel-binding.js';
 import { PlainServer } from '../../sasl/plain.js';
 import type { SaslMechanismProvider } from '../../sasl/registry.js';
+import type { AccountCredentials } from '../../storage/types.js';
 
 export interface BuiltinOptions {
   /** The saslauth option allow_plain. */
   allowPlain: boolean;
+  /** A PLAIN password was verified: the stored hashes may be upgraded (auth-core.ts). */
+  onPlainVerified?: (username: string, password: string, stored: AccountCredentials) => void;
 }
 
 const PRIORITY: Record<`${ScramHash}${'' | '-PLUS'}`, number> = {
@@ -62,7 +65,7 @@ function plain(opts: BuiltinOptions): SaslMechanismProvider {
       return true;
     },
     start(ctx) {
-      return new PlainServer({ host: ctx.host, fake: ctx.fake, lookup: (username) => ctx.credentials(username) });
+      return new PlainServer({ host: ctx.host, fake: ctx.fake, lookup: (username) => ctx.credentials(username), onVerified: opts.onPlainVerified });
     },
   };
 }
