@@ -95,7 +95,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'disco', 'ping', 'version', 'time', 'roster', 'presence', 'message',
   'offline', 'vcard', 'private', 'blocking', 'last', 'register', 'contact',
   'websocket', 'hostmeta', 'bosh', 'carbons', 'csi', 'mam', 'smacks', 'caps', 'pep', 'avatar', 'bookmarks',
-  'push',
+  'push', 'sasl2', 'fast',
   'external_services', // announces nothing until [modules.external_services] lists services
 ];
 

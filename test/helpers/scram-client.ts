@@ -140,9 +140,10 @@ export class RawTlsClient {
     s.on('error', () => {});
   }
 
-  static async connect(port: number): Promise<RawTlsClient> {
+  /** `localAddress`: another loopback address (e.g. 127.0.0.2) to appear as a different client. */
+  static async connect(port: number, localAddress?: string): Promise<RawTlsClient> {
     const s = await new Promise<Socket>((resolve, reject) => {
-      const sock = netConnect({ port, host: '127.0.0.1' }, () => resolve(sock));
+      const sock = netConnect({ port, host: '127.0.0.1', localAddress }, () => resolve(sock));
       sock.once('error', reject);
     });
     return new RawTlsClient(s);
