@@ -21,6 +21,7 @@ before(async () => {
   ts = await startTestServer((c) => {
     // Many deliberate failures from 127.0.0.1 here: keep the throttle out of the way.
     c.modules.saslauth = { max_failures: 1000, account_max_failures: 1000 };
+    c.auth.scram_hashes = ['SHA-1', 'SHA-256', 'SHA-512'];
   });
   for (const u of ['juliet', 'romeo']) {
     await ts.server.storage.accounts.create('localhost', u, makeCredentials('pw-' + u, { iterations: 4096, hashes: ['SHA-1', 'SHA-256'] }));
@@ -129,4 +130,25 @@ test('a password change revokes the account\'s tokens', async () => {
   assert.ok(t2);
   await ts.server.storage.accounts.setCredentials('localhost', 'romeo', makeCredentials('new-pw', { iterations: 4096, hashes: ['SHA-256'] }));
   assert.equal((await fast({ username: 'romeo', token: t2, uaId: 'dev-pw', count: 3 })).condition, 'not-authorized');
+});
+
+test('an account imported with only SHA-1 gains SHA-256 and SHA-512 at a PLAIN login over TLS, then logs in with SCRAM-SHA-512-PLUS', async () => {
+  await ts.server.storage.accounts.create('localhost', 'imported', makeCredentials('old-pw', { iterations: 4096, hashes: ['SHA-1'] }));
+  const { c } = await tlsClient(ts.c2sPort);
+  const plain = Buffer.from('\0imported\0old-pw').toString('base64');
+  c.send(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>${plain}</initial-response></authenticate>`);
+  assert.equal((await nextSasl2(c)).kind, 'success');
+  c.close();
+  const deadline = Date.now() + 5000;
+  let creds = (await ts.server.storage.accounts.get('localhost', 'imported'))?.credentials;
+  while (!creds?.['SCRAM-SHA-512'] && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    creds = (await ts.server.storage.accounts.get('localhost', 'imported'))?.credentials;
+  }
+  assert.deepEqual(Object.keys(creds ?? {}).sort(), ['SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-512']);
+  const { c: d } = await tlsClient(ts.c2sPort);
+  const data = d.tls.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+  const r = await sasl2Scram(d, 'SCRAM-SHA-512-PLUS', new ScramClient({ hash: 'SHA-512', username: 'imported', password: 'old-pw', binding: { type: 'tls-exporter', data } }), 'imported-dev');
+  d.close();
+  assert.equal(r.final.kind, 'success', r.final.xml);
 });
