@@ -65,6 +65,7 @@ function paramsText(params: Record<string, number>): string {
  * Canto (`workers`) runs it.
  */
 export function skipReason(server: string, params: Record<string, number>, hardLimit = hardNofile()): string | undefined {
+  if (params.needsFast === 1 && server !== 'canto') return `skipped: ${server} has no SASL2/FAST (XEP-0484) here; compare with its login (SCRAM)`;
   if (params.cantoOnly !== 1 || server === 'canto') return undefined;
   const connections = params.connections;
   const workers = params.workers ?? 1;

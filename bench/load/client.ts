@@ -5,7 +5,9 @@
  * `onStanza`, so scenarios see plain strings and do only the matching they need.
  * Optionally (issue 13's mobile client) carbons and XEP-0198 stream management after binding:
  * SM elements are handled here, never passed on, and `BenchClient.resume` resumes a lost stream.
+ * `BenchClient.sasl2Login`: SASL2 + Bind2 with a FAST token (XEP-0484) or SCRAM asking for one.
  */
+import { createHmac } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { StanzaSplitter } from './splitter.js';
@@ -28,6 +30,13 @@ export interface LoginOptions {
   sm?: 'plain' | 'resume';
 }
 
+/** A FAST token (XEP-0484) a SASL2 login got, for the next one. */
+export interface FastCredential {
+  /** The XEP-0388 user-agent id the token belongs to. */
+  userAgent: string;
+  token: string;
+}
+
 /** What a resumed stream needs from the lost one (XEP-0198 §5). */
 export interface SmResumeState {
   /** The `id` of the server's `<enabled/>`. */
@@ -39,6 +48,8 @@ export interface SmResumeState {
 const NS_SM = 'urn:xmpp:sm:3';
 
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+const NS_SASL2 = 'urn:xmpp:sasl:2';
+const NS_FAST = 'urn:xmpp:fast:0';
 /** Stanzas kept for a client with no listener (login steps need only one or two). */
 const MAX_QUEUED = 1000;
 
@@ -125,6 +136,51 @@ export class BenchClient {
     }
   }
 
+  /**
+   * A SASL2 login (XEP-0388) with Bind2: with `fast`, HT-SHA-256-NONE in one round trip;
+   * without, SCRAM-SHA-1 asking for a token. Either way resolves to the client and the token
+   * for the next login (FAST rotates it on every use).
+   */
+  static async sasl2Login(o: LoginOptions, userAgent: string, fast?: FastCredential): Promise<{ client: BenchClient; fast: FastCredential }> {
+    const ms = o.timeoutMs ?? 15_000;
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = netConnect({ port: o.port, host: '127.0.0.1', noDelay: true }, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+      s.once('error', reject);
+    });
+    const c = new BenchClient(socket);
+    try {
+      await c.starttls(o, ms);
+      const features = await c.expect('<stream:features', ms);
+      if (!features.includes(`<authentication xmlns='${NS_SASL2}'`) && !features.includes(`<authentication xmlns="${NS_SASL2}"`)) throw new Error(`no SASL2 offered: ${features}`);
+      const ua = `<user-agent id='${userAgent}'><software>canto-bench</software></user-agent>`;
+      const bind = `<bind xmlns='urn:xmpp:bind:0'><tag>bench</tag></bind>`;
+      let success: string;
+      if (fast) {
+        const proof = createHmac('sha256', fast.token).update('Initiator').digest();
+        const msg = Buffer.concat([Buffer.from(o.username), Buffer.from([0]), proof]).toString('base64');
+        c.send(`<authenticate xmlns='${NS_SASL2}' mechanism='HT-SHA-256-NONE'><initial-response>${msg}</initial-response>${ua}<fast xmlns='${NS_FAST}'/>${bind}</authenticate>`);
+        success = await c.expect('<success', ms);
+      } else {
+        const scram = new ScramSha1(o.username, o.password);
+        c.send(`<authenticate xmlns='${NS_SASL2}' mechanism='SCRAM-SHA-1'><initial-response>${scram.firstB64()}</initial-response>${ua}<request-token xmlns='${NS_FAST}' mechanism='HT-SHA-256-NONE'/>${bind}</authenticate>`);
+        const challenge = await c.expect('<challenge', ms);
+        c.send(`<response xmlns='${NS_SASL2}'>${scram.finalB64(innerText(challenge))}</response>`);
+        success = await c.expect('<success', ms);
+      }
+      const jid = /<authorization-identifier>([^<]+)</.exec(success)?.[1];
+      const token = /<token [^>]*token=["']([^"']+)["']/.exec(success)?.[1];
+      if (jid === undefined || token === undefined) throw new Error(`SASL2 login: no JID or token in ${success.slice(0, 300)}`);
+      c.jid = jid;
+      return { client: c, fast: { userAgent, token } };
+    } catch (err) {
+      c.destroy();
+      throw err;
+    }
+  }
+
   private async handshake(o: LoginOptions, ms: number): Promise<void> {
     await this.authenticate(o, ms);
     const resource = o.resource === undefined ? '' : `<resource>${o.resource}</resource>`;
@@ -153,16 +209,20 @@ export class BenchClient {
     return { id: this.sm.id, h: this.sm.h };
   }
 
-  /** STARTTLS, SCRAM-SHA-1 and the stream restart after it, up to the post-SASL features. */
-  private async authenticate(o: LoginOptions, ms: number): Promise<void> {
+  /** Stream open, STARTTLS and the new stream's header (its features are next in the queue). */
+  private async starttls(o: LoginOptions, ms: number): Promise<void> {
     this.send(streamHeader(o.domain));
     const features = await this.expect('<stream:features', ms);
     if (!features.includes('<starttls')) throw new Error(`no STARTTLS offered: ${features}`);
     this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     await this.expect('<proceed', ms);
     await this.upgrade(o.domain, ms);
-
     this.send(streamHeader(o.domain));
+  }
+
+  /** STARTTLS, SCRAM-SHA-1 and the stream restart after it, up to the post-SASL features. */
+  private async authenticate(o: LoginOptions, ms: number): Promise<void> {
+    await this.starttls(o, ms);
     const saslFeatures = await this.expect('<stream:features', ms);
     if (!saslFeatures.includes('>SCRAM-SHA-1<')) throw new Error(`no SCRAM-SHA-1 offered: ${saslFeatures}`);
     const scram = new ScramSha1(o.username, o.password);

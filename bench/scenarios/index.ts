@@ -1,5 +1,6 @@
 /** Every scenario, in the order the suite runs them. */
 import { loginScenario } from './login.js';
+import { loginFastScenario } from './login-fast.js';
 import { messagesScenario } from './messages.js';
 import { idleScenario } from './idle.js';
 import { fanoutScenario } from './fanout.js';
@@ -13,6 +14,7 @@ import type { Scenario } from './types.js';
 // The parameter types differ per scenario; the runner treats them as plain number records.
 export const scenarios: ReadonlyArray<Scenario<Record<string, number>>> = [
   loginScenario as unknown as Scenario<Record<string, number>>,
+  loginFastScenario as unknown as Scenario<Record<string, number>>,
   messagesScenario as unknown as Scenario<Record<string, number>>,
   idleScenario as unknown as Scenario<Record<string, number>>,
   fanoutScenario as unknown as Scenario<Record<string, number>>,

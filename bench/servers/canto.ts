@@ -28,6 +28,7 @@ export const CANTO_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=16384';
 const MODULES = ['disco', 'ping', 'roster', 'presence', 'message', 'offline'];
 /** `ServerSetup.mobile`: stream management, carbons, archive, client state indication (as Prosody's smacks, carbons, mam, csi_simple). */
 const MOBILE_MODULES = ['smacks', 'carbons', 'mam', 'csi'];
+const FAST_MODULES = ['sasl2', 'fast'];
 /**
  * `ServerSetup.pep`: entity capabilities and personal eventing (as Prosody's mod_pep, which
  * handles caps itself). caps is on Canto's default list but the bench names its modules.
@@ -80,7 +81,7 @@ function clusterToml(workers: number | undefined): string {
 
 /** The modules a setup turns on. */
 function modulesFor(setup: ServerSetup): string[] {
-  return [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : [])];
+  return [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : []), ...(setup.fast ? FAST_MODULES : [])];
 }
 
 /**

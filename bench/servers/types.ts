@@ -26,6 +26,8 @@ export interface ServerSetup {
    * archive in SQL storage on SQLite.
    */
   mobile?: boolean;
+  /** SASL2 (XEP-0388) with FAST tokens (XEP-0484): Canto's sasl2 and fast modules. */
+  fast?: boolean;
   /** A message archive written straight into the server's storage before it starts (needs `mobile`). */
   archiveFill?: ArchiveFill;
   /**

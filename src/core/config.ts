@@ -30,7 +30,7 @@ export type { ConfigTable, ConfigTables, ListenerConfig } from './config-tables.
 // ───────────────────────────── public types ─────────────────────────────
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-export type ScramHash = 'SHA-1' | 'SHA-256';
+export type ScramHash = 'SHA-1' | 'SHA-256' | 'SHA-512';
 
 export interface VirtualHostConfig {
   domain: string; // lower-cased
@@ -95,7 +95,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'disco', 'ping', 'version', 'time', 'roster', 'presence', 'message',
   'offline', 'vcard', 'private', 'blocking', 'last', 'register', 'contact',
   'websocket', 'hostmeta', 'bosh', 'carbons', 'csi', 'mam', 'smacks', 'caps', 'pep', 'avatar', 'bookmarks',
-  'push',
+  'push', 'sasl2', 'fast',
   'external_services', // announces nothing until [modules.external_services] lists services
 ];
 
@@ -158,8 +158,8 @@ const coreBefore = {
   storage: storageConfigSchema(),
   auth: table({
     scram_iterations: intAtLeast(4096, ' (the minimum RFC 7677 recommends)').default(4096),
-    scram_hashes: z.array(z.enum(['SHA-1', 'SHA-256']))
-      .refine((a) => a.length > 0, { message: 'expected at least one hash, "SHA-1" and/or "SHA-256"' })
+    scram_hashes: z.array(z.enum(['SHA-1', 'SHA-256', 'SHA-512']))
+      .refine((a) => a.length > 0, { message: 'expected at least one hash: "SHA-1", "SHA-256", "SHA-512"' })
       .default((): ScramHash[] => ['SHA-1', 'SHA-256']),
     channel_binding: z.boolean().default(true),
   }),

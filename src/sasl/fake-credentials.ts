@@ -12,7 +12,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { AccountCredentials, ScramCredential } from '../storage/types.js';
 import { mechanismName, type ScramHash } from './scram-credentials.js';
 
-const DIGEST_BYTES: Record<ScramHash, number> = { 'SHA-1': 20, 'SHA-256': 32 };
+const DIGEST_BYTES: Record<ScramHash, number> = { 'SHA-1': 20, 'SHA-256': 32, 'SHA-512': 64 };
 const SALT_BYTES = 16;
 
 export class FakeCredentials {

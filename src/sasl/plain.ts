@@ -46,6 +46,8 @@ export interface PlainServerOptions {
   /** The account's credentials, or undefined when there is no such account. May throw SaslError. */
   lookup(username: string): Promise<AccountCredentials | undefined>;
   fake: FakeCredentials;
+  /** Called after a correct password, e.g. to derive stored hashes the account lacks. */
+  onVerified?: (username: string, password: string, stored: AccountCredentials) => void;
 }
 
 export class PlainServer implements SaslServerMechanism {
@@ -82,6 +84,7 @@ export class PlainServer implements SaslServerMechanism {
     }
     const ok = await verifyPasswordAsync(stored ?? this.opts.fake.account(username), parsed.password);
     if (!ok || !stored) return failure('not-authorized', undefined, username);
+    this.opts.onVerified?.(username, parsed.password, stored);
     return { kind: 'success', username };
   }
 }

@@ -16,12 +16,12 @@ import saslprep from '@mongodb-js/saslprep';
 import { MIN_SCRAM_ITERATIONS } from '../storage/types.js';
 import type { AccountCredentials, ScramCredential, ScramMechanismName } from '../storage/types.js';
 
-export type ScramHash = 'SHA-1' | 'SHA-256';
+export type ScramHash = 'SHA-1' | 'SHA-256' | 'SHA-512';
 
-const NODE_DIGEST: Record<ScramHash, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256' };
-const DIGEST_BYTES: Record<ScramHash, number> = { 'SHA-1': 20, 'SHA-256': 32 };
+const NODE_DIGEST: Record<ScramHash, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-512': 'sha512' };
+const DIGEST_BYTES: Record<ScramHash, number> = { 'SHA-1': 20, 'SHA-256': 32, 'SHA-512': 64 };
 /** Strongest first: verifyPassword checks the first one an account has. */
-const HASHES_BY_STRENGTH: readonly ScramHash[] = ['SHA-256', 'SHA-1'];
+const HASHES_BY_STRENGTH: readonly ScramHash[] = ['SHA-512', 'SHA-256', 'SHA-1'];
 const SALT_BYTES = 16;
 /** Node's PBKDF2 limit; anything near it would block for hours anyway. */
 const MAX_ITERATIONS = 2 ** 31 - 1;

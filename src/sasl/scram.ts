@@ -1,5 +1,5 @@
 /**
- * Server side of SCRAM (RFC 5802) with SHA-1 and SHA-256 (RFC 7677), with and without channel
+ * Server side of SCRAM (RFC 5802) with SHA-1, SHA-256 (RFC 7677) and SHA-512, with and without channel
  * binding (-PLUS). One instance is one exchange:
  *
  *   client-first  →  server-first  (challenge: nonce, salt, iterations)
@@ -34,8 +34,22 @@ export interface ScramServerOptions {
    * Default: whenever some channel binding is available.
    */
   plusOffered?: boolean;
+  /**
+   * XEP-0474 downgrade protection: what this stream advertised, as `ssdpInput` makes it. The
+   * server-first message then carries `d=` (base64 of H(this)), so a client that saw a shorter
+   * list (a mechanism or binding type stripped on the way) notices the mismatch.
+   */
+  advertised?: string;
   /** The server's part of the nonce; default 24 random bytes in base64. Tests inject RFC values. */
   serverNonce?: () => string;
+}
+
+/**
+ * XEP-0474: the text both sides hash: the mechanism names in the advertised order, joined by
+ * ',', then (when channel-binding types were advertised, XEP-0440) '|' and the types joined by ','.
+ */
+export function ssdpInput(mechanisms: readonly string[], bindingTypes: readonly string[]): string {
+  return bindingTypes.length === 0 ? mechanisms.join(',') : `${mechanisms.join(',')}|${bindingTypes.join(',')}`;
 }
 
 /** RFC 5802 §7: cb-name = 1*(ALPHA / DIGIT / "." / "-"). */
@@ -190,7 +204,8 @@ export class ScramServer implements SaslServerMechanism {
     }
     const credential = stored ?? opts.fake.scram(opts.hash, username);
     const nonce = clientNonce + (opts.serverNonce?.() ?? randomBytes(24).toString('base64'));
-    const serverFirst = `r=${nonce},s=${credential.salt},i=${credential.iterations}`;
+    const ssdp = opts.advertised === undefined ? '' : `,d=${h(opts.hash, Buffer.from(opts.advertised, 'utf8')).toString('base64')}`;
+    const serverFirst = `r=${nonce},s=${credential.salt},i=${credential.iterations}${ssdp}`;
     this.state = { at: 'client-final', username, known: stored !== undefined, credential, gs2Header, cbType, nonce, clientFirstBare, serverFirst };
     return { kind: 'challenge', data: Buffer.from(serverFirst, 'utf8') };
   }

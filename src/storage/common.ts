@@ -115,7 +115,7 @@ export function checkArchiveItem(item: { when?: number; with?: string; id?: stri
   }
 }
 
-const DIGEST_BYTES: Record<ScramMechanismName, number> = { 'SCRAM-SHA-1': 20, 'SCRAM-SHA-256': 32 };
+const DIGEST_BYTES: Record<ScramMechanismName, number> = { 'SCRAM-SHA-1': 20, 'SCRAM-SHA-256': 32, 'SCRAM-SHA-512': 64 };
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function checkBase64(value: unknown, what: string, bytes?: number): string {

@@ -100,7 +100,30 @@ function addArchiveCounts(db: BetterSqlite3.Database): void {
   `);
 }
 
-export const MIGRATIONS: readonly Migration[] = [createInitialSchema, addArchiveCounts];
+/**
+ * Version 3: SCRAM-SHA-512 credentials. SQLite cannot alter a CHECK constraint, so the table is
+ * rebuilt with the wider one and its rows copied (the foreign key to accounts is kept).
+ */
+function allowScramSha512(db: BetterSqlite3.Database): void {
+  db.exec(`
+    CREATE TABLE account_credentials_v3 (
+      host       TEXT NOT NULL,
+      username   TEXT NOT NULL,
+      mechanism  TEXT NOT NULL CHECK (mechanism IN ('SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-512')),
+      salt       TEXT NOT NULL,
+      iterations INTEGER NOT NULL CHECK (iterations >= 4096),
+      stored_key TEXT NOT NULL,
+      server_key TEXT NOT NULL,
+      PRIMARY KEY (host, username, mechanism),
+      FOREIGN KEY (host, username) REFERENCES accounts (host, username) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    INSERT INTO account_credentials_v3 SELECT host, username, mechanism, salt, iterations, stored_key, server_key FROM account_credentials;
+    DROP TABLE account_credentials;
+    ALTER TABLE account_credentials_v3 RENAME TO account_credentials;
+  `);
+}
+
+export const MIGRATIONS: readonly Migration[] = [createInitialSchema, addArchiveCounts, allowScramSha512];
 
 export function schemaVersion(db: BetterSqlite3.Database): number {
   return db.pragma('user_version', { simple: true }) as number;

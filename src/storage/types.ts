@@ -109,12 +109,13 @@ export interface ScramCredential {
 export interface AccountCredentials {
   'SCRAM-SHA-1'?: ScramCredential;
   'SCRAM-SHA-256'?: ScramCredential;
+  'SCRAM-SHA-512'?: ScramCredential;
 }
 
 export type ScramMechanismName = keyof AccountCredentials;
 /** RFC 5802 §5.1 / RFC 7677 §4: fewer iterations than this are refused everywhere. */
 export const MIN_SCRAM_ITERATIONS = 4096;
-export const SCRAM_MECHANISM_NAMES: readonly ScramMechanismName[] = ['SCRAM-SHA-1', 'SCRAM-SHA-256'];
+export const SCRAM_MECHANISM_NAMES: readonly ScramMechanismName[] = ['SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
 export interface Account {
   username: string;

@@ -9,11 +9,11 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'node:tls';
 import { Wakeup } from '../../src/testing/wakeup.js';
 
-export type Hash = 'SHA-1' | 'SHA-256';
+export type Hash = 'SHA-1' | 'SHA-256' | 'SHA-512';
 export type CbType = 'tls-exporter' | 'tls-server-end-point';
 
-const NODE: Record<Hash, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256' };
-const BYTES: Record<Hash, number> = { 'SHA-1': 20, 'SHA-256': 32 };
+const NODE: Record<Hash, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-512': 'sha512' };
+const BYTES: Record<Hash, number> = { 'SHA-1': 20, 'SHA-256': 32, 'SHA-512': 64 };
 
 export interface ScramClientOptions {
   hash: Hash;
@@ -65,6 +65,17 @@ export class ScramClient {
     const serverKey = createHmac(digest, salted).update('Server Key').digest();
     this.serverSignature = createHmac(digest, serverKey).update(authMessage).digest();
     return `${withoutProof},p=${proof.toString('base64')}`;
+  }
+
+  /**
+   * XEP-0474 as a client does it: whether the server-first's `d=` matches what this client saw
+   * advertised (`seen`: ssdpInput of the mechanisms and binding types on its stream).
+   * undefined when the server sent no `d=`.
+   */
+  downgradeCheck(serverFirst: string, seen: string): boolean | undefined {
+    const d = serverFirst.split(',').find((kv) => kv.startsWith('d='));
+    if (d === undefined) return undefined;
+    return d.slice(2) === createHash(NODE[this.o.hash]).update(seen).digest('base64');
   }
 
   /** Whether the server-final message proves the server knew the credentials. */
@@ -129,9 +140,10 @@ export class RawTlsClient {
     s.on('error', () => {});
   }
 
-  static async connect(port: number): Promise<RawTlsClient> {
+  /** `localAddress`: another loopback address (e.g. 127.0.0.2) to appear as a different client. */
+  static async connect(port: number, localAddress?: string): Promise<RawTlsClient> {
     const s = await new Promise<Socket>((resolve, reject) => {
-      const sock = netConnect({ port, host: '127.0.0.1' }, () => resolve(sock));
+      const sock = netConnect({ port, host: '127.0.0.1', localAddress }, () => resolve(sock));
       sock.once('error', reject);
     });
     return new RawTlsClient(s);

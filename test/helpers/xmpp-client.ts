@@ -28,6 +28,8 @@ export interface XElement {
 
 interface XmppJsClient {
   start(): Promise<{ toString(): string }>;
+  open(options: unknown): Promise<unknown>;
+  once(event: 'open', listener: (el: unknown) => void): void;
   stop(): Promise<unknown>;
   send(el: XElement): Promise<void>;
   on(event: 'stanza', listener: (el: XElement) => void): void;
@@ -88,6 +90,20 @@ export interface LoggedInClient {
 }
 
 /** Create an account directly in storage (fast; no in-band registration). */
+/**
+ * xmpp.js 0.14 listens for the server's stream header only once its own header's write has
+ * completed; over direct TLS the answer can arrive first, and `start()` then times out. With
+ * RFC 6120 SASL the restart after <success/> fires a second 'open' that hid this; SASL2 has no
+ * restart. Listening from the start of `open()` closes the gap (client side only).
+ */
+export function workAroundOpenRace(xmpp: { open(options: unknown): Promise<unknown>; once(event: 'open', listener: (el: unknown) => void): void }): void {
+  const open = xmpp.open.bind(xmpp);
+  xmpp.open = (options: unknown) => {
+    const early = new Promise<unknown>((resolve) => xmpp.once('open', resolve));
+    return Promise.race([open(options), early]);
+  };
+}
+
 export async function createAccount(ts: TestServer, username: string, password: string, host = 'localhost'): Promise<void> {
   const ok = await ts.server.storage.accounts.create(host, username, makeCredentials(password, { iterations: 4096, hashes: ['SHA-1', 'SHA-256'] }));
   if (!ok) throw new Error(`account ${username}@${host} exists`);
@@ -124,6 +140,7 @@ export async function loginClient(
   });
   const nonzas: XElement[] = [];
   xmpp.on('nonza', (el) => nonzas.push(el));
+  workAroundOpenRace(xmpp);
   const address = await xmpp.start();
   const take = (test: (el: XElement) => boolean): XElement | undefined => {
     const i = received.findIndex(test);

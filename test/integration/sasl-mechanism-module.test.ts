@@ -16,7 +16,7 @@ import type { SaslStartContext } from '../../src/sasl/registry.js';
 
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const mechanismsOf = (features: string) => [...features.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((m) => m[1]);
+const mechanismsOf = (features: string) => [...(/<mechanisms[\s\S]*?<\/mechanisms>/.exec(features)?.[0] ?? '').matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((m) => m[1]);
 
 /** <auth/> carries the username, the server asks "token?", the <response/> carries the token. */
 class XTestServer implements SaslServerMechanism {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScramServer, decodeSaslname, encodeSaslname, type ScramServerOptions } from '../../src/sasl/scram.js';
+import { ScramServer, decodeSaslname, encodeSaslname, ssdpInput, type ScramServerOptions } from '../../src/sasl/scram.js';
 import { FakeCredentials } from '../../src/sasl/fake-credentials.js';
 import { SaslError, type SaslStep } from '../../src/sasl/mechanism.js';
 import { deriveScramCredential, type ScramHash } from '../../src/sasl/scram-credentials.js';
@@ -41,6 +41,18 @@ const RFC7677: Vector = {
   serverFirst: 'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096',
   clientFinal: 'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=',
   serverFinal: 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=',
+};
+
+/**
+ * SCRAM-SHA-512 has no RFC example; this one uses RFC 7677's inputs (user "user", password
+ * "pencil", its nonces and salt) with SHA-512, computed independently with Python's hashlib
+ * (pbkdf2_hmac/hmac/sha512), so the server is checked against another implementation.
+ */
+const SHA512: Vector = {
+  ...RFC7677,
+  hash: 'SHA-512',
+  clientFinal: 'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=gMGXRcevScNtxZ6/8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6dybEmDYXYTxwnYPJQ==',
+  serverFinal: 'v=ZQnYEgWQMFmmsM8aQMF0nDDCy/AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw==',
 };
 
 const credCache = new Map<string, ScramCredential>();
@@ -84,7 +96,7 @@ async function exchange(s: ScramServer, c: ScramClient, tamper?: (cb: Buffer) =>
 }
 
 describe('SCRAM server: RFC test vectors', () => {
-  for (const v of [RFC5802, RFC7677]) {
+  for (const v of [RFC5802, RFC7677, SHA512]) {
     it(`${v.hash}: reproduces the RFC's server-first and server-final`, async () => {
       const s = server({ hash: v.hash, serverNonce: () => v.serverPart }, { user: cred(v.hash, 'pencil', v.salt) });
       assert.equal(s.name, `SCRAM-${v.hash}`);
@@ -244,6 +256,19 @@ describe('SCRAM server: channel binding', () => {
     });
   }
 
+  for (const type of ['tls-exporter', 'tls-server-end-point'] as const) {
+    it(`SCRAM-SHA-512-PLUS succeeds with ${type}, and fails with other binding data`, async () => {
+      const accounts512 = { user: cred('SHA-512') };
+      const s = server({ hash: 'SHA-512', plus: true, channelBindings: bindings }, accounts512);
+      assert.equal(s.name, 'SCRAM-SHA-512-PLUS');
+      const ok = new ScramClient({ hash: 'SHA-512', username: 'user', password: 'pencil', binding: { type, data: bindings[type] } });
+      assert.equal((await exchange(s, ok)).kind, 'success');
+      const s2 = server({ hash: 'SHA-512', plus: true, channelBindings: bindings }, accounts512);
+      const bad = new ScramClient({ hash: 'SHA-512', username: 'user', password: 'pencil', binding: { type, data: Buffer.alloc(32, 9) } });
+      assertFailure(await exchange(s2, bad), 'not-authorized');
+    });
+  }
+
   it('-PLUS fails when c= does not repeat the GS2 header', async () => {
     const s = server({ plus: true, channelBindings: bindings }, accounts);
     const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil', binding: { type: 'tls-exporter', data: exporter } });
@@ -270,6 +295,35 @@ describe('SCRAM server: channel binding', () => {
   it('non-PLUS "n" still works on a connection that could bind', async () => {
     const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil' });
     assert.equal((await exchange(server({ channelBindings: bindings }, accounts), c)).kind, 'success');
+  });
+});
+
+describe('SCRAM server: XEP-0474 downgrade protection', () => {
+  const accounts = { user: cred('SHA-256') };
+  const offered = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'PLAIN'];
+  const types = ['tls-exporter', 'tls-server-end-point'];
+
+  it('builds the hashed text: mechanisms, then | and the binding types when there are any', () => {
+    assert.equal(ssdpInput(offered, types), 'SCRAM-SHA-256-PLUS,SCRAM-SHA-256,PLAIN|tls-exporter,tls-server-end-point');
+    assert.equal(ssdpInput(['SCRAM-SHA-1'], []), 'SCRAM-SHA-1');
+  });
+
+  it('server-first carries d=; a client that saw the same list accepts, a stripped list is detected, and the exchange still succeeds', async () => {
+    const s = server({ advertised: ssdpInput(offered, types) }, accounts);
+    const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil' });
+    const first = await s.step(buf(c.first()));
+    const serverFirst = text(first);
+    assert.match(serverFirst, /,i=4096,d=[A-Za-z0-9+/=]+$/);
+    assert.equal(c.downgradeCheck(serverFirst, ssdpInput(offered, types)), true);
+    // What a client sees when a man in the middle removed -PLUS, or a binding type:
+    assert.equal(c.downgradeCheck(serverFirst, ssdpInput(['SCRAM-SHA-256', 'PLAIN'], types)), false);
+    assert.equal(c.downgradeCheck(serverFirst, ssdpInput(offered, ['tls-server-end-point'])), false);
+    assert.equal(text(await s.step(buf(c.final(serverFirst)))).startsWith('v='), true);
+  });
+
+  it('an unknown user gets d= too (the answer does not reveal the account)', async () => {
+    const s = server({ advertised: ssdpInput(offered, types) }, accounts);
+    assert.match(text(await s.step(buf('n,,n=ghost,r=abc'))), /,d=/);
   });
 });
 

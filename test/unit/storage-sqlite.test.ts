@@ -112,6 +112,30 @@ describe('sqlite storage: persistence', () => {
 });
 
 describe('sqlite storage: migrations', () => {
+  it('version 3 keeps version 2 credentials and accepts SCRAM-SHA-512 (the CHECK is relaxed)', async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'canto.sqlite');
+    const v2 = new Database(file);
+    migrate(v2, MIGRATIONS.slice(0, 2));
+    v2.prepare('INSERT INTO accounts (host, username, created) VALUES (?, ?, ?)').run('a.example', 'old', 1);
+    const sha1 = makeCredentials('pw', { iterations: 4096, hashes: ['SHA-1'] })['SCRAM-SHA-1'];
+    assert.ok(sha1);
+    v2.prepare('INSERT INTO account_credentials VALUES (?, ?, ?, ?, ?, ?, ?)').run('a.example', 'old', 'SCRAM-SHA-1', sha1.salt, sha1.iterations, sha1.storedKey, sha1.serverKey);
+    assert.throws(() => v2.prepare('INSERT INTO account_credentials VALUES (?, ?, ?, ?, ?, ?, ?)').run('a.example', 'old', 'SCRAM-SHA-512', 's', 4096, 'k', 'k'));
+    v2.close();
+    const s = openSqliteStorage({ dataDir: dir });
+    const acct = await s.accounts.get('a.example', 'old');
+    assert.deepEqual(acct?.credentials, { 'SCRAM-SHA-1': sha1 });
+    const both = makeCredentials('pw', { iterations: 4096, hashes: ['SHA-1', 'SHA-512'] });
+    assert.equal(await s.accounts.setCredentials('a.example', 'old', both), true);
+    const again = await s.accounts.get('a.example', 'old');
+    assert.ok(again?.credentials['SCRAM-SHA-512']);
+    assert.equal(verifyPassword(again.credentials, 'pw'), true);
+    assert.equal(await s.accounts.delete('a.example', 'old'), true); // the foreign key still cascades
+    await s.close();
+  });
+
   it('an empty (0-byte) file is migrated to the current schema', async () => {
     const dir = freshDir();
     const s0 = openSqliteStorage({ dataDir: dir }); // creates the dir

@@ -42,6 +42,15 @@ export default defineModule({
       return undefined;
     };
     mod.iq('set', NS_CARBONS, 'enable', toggle(true), { to: ['bare', 'host'] });
+    // XEP-0386 Bind2: enabled inline at login (events of the sasl2 module).
+    mod.hook('bind2-features', ({ features }) => {
+      features.push(NS_CARBONS);
+    });
+    mod.hook('bind2-inline', ({ session, request }) => {
+      if (request.getChild('enable', NS_CARBONS) === undefined) return;
+      enabled.add(session);
+      mod.log.debug({ jid: session.fullJid }, 'carbons enabled (Bind2)');
+    });
     mod.iq('set', NS_CARBONS, 'disable', toggle(false), { to: ['bare', 'host'] });
 
     /** Send a copy to each carbons-enabled available resource of the user except `skip`. */

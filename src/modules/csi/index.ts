@@ -91,6 +91,14 @@ export default defineModule({
       if (origin.type === 'c2s') features.c('csi', { xmlns: NS_CSI });
     });
 
+    // XEP-0386 Bind2: the initial state, inline at login (events of the sasl2 module).
+    mod.hook('bind2-features', ({ features }) => {
+      features.push(NS_CSI);
+    });
+    mod.hook('bind2-inline', ({ session, request }) => {
+      if (request.getChild('inactive', NS_CSI) !== undefined) setInactive(session);
+    });
+
     mod.hook('stream-element', ({ origin, element }) => {
       if (element.xmlns !== NS_CSI || origin.type !== 'c2s') return undefined;
       if (element.name === 'inactive') setInactive(origin);

@@ -79,6 +79,17 @@ export default defineModule({
       return true;
     });
 
+    // XEP-0386 Bind2 / XEP-0198 §: <enable/> inline at login; its <enabled/> goes in <bound/>.
+    mod.hook('bind2-features', ({ features }) => {
+      features.push(NS_SM);
+    });
+    mod.hook('bind2-inline', ({ session, request, bound }) => {
+      const enable = request.getChild('enable', NS_SM);
+      if (enable === undefined) return;
+      const cmd = parseSm(enable);
+      bound.cnode(cmd.kind === 'enable' && !states.has(session) ? enableState(session, cmd.resume, cmd.max) : failed('unexpected-request'));
+    });
+
     function handle(origin: StreamSession, cmd: SmCommand): Outcome {
       if (origin.type !== 'c2s') return answer(origin, failed('unexpected-request'));
       const state = isBound(origin) ? states.get(origin) : undefined;
@@ -116,6 +127,11 @@ export default defineModule({
     }
 
     function enable(session: BoundC2SSession, wantsResume: boolean, clientMax: number | undefined): Outcome {
+      return answer(session, enableState(session, wantsResume, clientMax));
+    }
+
+    /** Start counting on a bound session; returns the <enabled/> to send (on the stream, or inside Bind2's <bound/>). */
+    function enableState(session: BoundC2SSession, wantsResume: boolean, clientMax: number | undefined): Element {
       const windowMs = clientMax !== undefined ? Math.min(opts.resume_timeout, clientMax * 1000) : opts.resume_timeout;
       const id = wantsResume ? registry.add(`${session.username}@${session.host}`, session) : undefined;
       const state = newState(session, id, windowMs);
@@ -130,7 +146,7 @@ export default defineModule({
         offOut();
       };
       session.log.debug({ resumable: wantsResume, window: windowMs }, 'stream management enabled');
-      return answer(session, enabled(id, wantsResume ? Math.floor(windowMs / 1000) : undefined));
+      return enabled(id, wantsResume ? Math.floor(windowMs / 1000) : undefined);
     }
 
     function record(state: SmState, stanza: Element): Element {
@@ -196,17 +212,31 @@ export default defineModule({
     }
 
     function resume(fresh: C2SSession, previd: string, h: number): Outcome {
+      const r = resumeState(fresh, previd, h);
+      if (r.kind === 'closed') return 'closed';
+      if (r.kind === 'failed') return answer(fresh, r.element);
+      r.session.send(r.element);
+      r.after();
+      return 'answered';
+    }
+
+    /**
+     * Resumption without writing the answer: the caller sends `element` (<resumed/> or
+     * <failed/>) on the stream or inside a SASL2 <success/>, then calls `after()`, which
+     * re-sends what the client did not acknowledge (it must follow the answer).
+     */
+    function resumeState(fresh: C2SSession, previd: string, h: number): InlineResume {
       const found = registry.lookup(previd, `${fresh.username}@${fresh.host}`, mod.now());
       if (found === undefined || (found.kind === 'live' && (states.get(found.session) === undefined || found.session.destroyed))) {
         // Unknown, or another account's: the same answer, without 'h'.
         fresh.log.info('resumption failed: unknown session id');
         resumeResult('item-not-found');
-        return answer(fresh, failed('item-not-found'));
+        return { kind: 'failed', element: failed('item-not-found') };
       }
       if (found.kind === 'gone') {
         fresh.log.info('resumption failed: the session has ended');
         resumeResult('expired');
-        return answer(fresh, failed('item-not-found', found.h));
+        return { kind: 'failed', element: failed('item-not-found', found.h) };
       }
       const old = found.session;
       const state = states.get(old) as SmState; // checked above
@@ -214,7 +244,7 @@ export default defineModule({
         fresh.log.info({ h, sent: state.queue.sent }, 'resumption failed: client acknowledged more stanzas than were sent');
         resumeResult('handled-count-too-high');
         fresh.close(countTooHigh(h, state.queue.sent));
-        return 'closed';
+        return { kind: 'closed' };
       }
       mod.server.sessions.resume(old, fresh);
       state.queue.ack(h);
@@ -222,13 +252,18 @@ export default defineModule({
       state.requestAt = undefined;
       state.requestPending = false;
       state.sinceRequest = 0;
-      old.send(resumed(previd, state.inbound));
-      // Written past the out filters: they ran (and recorded) when each was first sent.
-      for (const q of state.queue.unacked()) old.framing.send(q.stanza);
-      sendRequest(state);
       resumeResult('ok');
-      old.log.debug({ resent: state.queue.length }, 'stream management session resumed');
-      return 'answered';
+      return {
+        kind: 'resumed',
+        session: old,
+        element: resumed(previd, state.inbound),
+        after: () => {
+          // Written past the out filters: they ran (and recorded) when each was first sent.
+          for (const q of state.queue.unacked()) old.framing.send(q.stanza);
+          sendRequest(state);
+          old.log.debug({ resent: state.queue.length }, 'stream management session resumed');
+        },
+      };
     }
 
     mod.hook('pre-session-destroy', ({ session, connectionLost }) => {
@@ -319,13 +354,40 @@ export default defineModule({
     });
 
     // For tests: the handler without the event bus.
-    mod.provides('smacks', { handle, state: (s: BoundC2SSession) => states.get(s) });
+    mod.provides('smacks', {
+      handle,
+      state: (s: BoundC2SSession) => states.get(s),
+      resumeInline: (fresh, el) => {
+        const cmd = parseSm(el);
+        if (cmd.kind !== 'resume') {
+          resumeResult('bad-request');
+          return { kind: 'failed', element: failed('bad-request') };
+        }
+        return resumeState(fresh, cmd.previd, cmd.h);
+      },
+      enableInline: (session, el) => {
+        const cmd = parseSm(el);
+        if (cmd.kind !== 'enable' || states.has(session)) return failed('unexpected-request');
+        return enableState(session, cmd.resume, cmd.max);
+      },
+    });
   },
 });
+
+/** What resuming inline (XEP-0198 in a SASL2 <authenticate/>) gives the caller to send. */
+export type InlineResume =
+  | { kind: 'resumed'; session: BoundC2SSession; element: Element; after(): void }
+  | { kind: 'failed'; element: Element }
+  /** The stream was closed (the client acknowledged more than was sent). */
+  | { kind: 'closed' };
 
 export interface SmacksService {
   handle(origin: StreamSession, cmd: SmCommand): Outcome;
   state(session: BoundC2SSession): SmState | undefined;
+  /** XEP-0198 §/XEP-0388 inline `<resume/>` for a freshly authenticated session. */
+  resumeInline(fresh: C2SSession, resume: Element): InlineResume;
+  /** XEP-0386 inline `<enable/>` on a session Bind2 just bound; returns <enabled/> or <failed/> for <bound/>. */
+  enableInline(session: BoundC2SSession, enable: Element): Element;
 }
 
 declare module '../../core/services.js' {

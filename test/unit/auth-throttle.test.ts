@@ -1,0 +1,40 @@
+/** Who waits after failed logins (src/modules/saslauth/throttle.ts, issue 17 item 9). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AuthThrottle } from '../../src/modules/saslauth/throttle.js';
+
+function throttle(now: { t: number }) {
+  return new AuthThrottle({ maxFailures: 3, accountMaxFailures: 10, windowMs: 60_000, baseDelayMs: 100, maxDelayMs: 1000, now: () => now.t });
+}
+
+test('an address past its limit waits for every answer, success included; the delay doubles up to the cap', () => {
+  const now = { t: 0 };
+  const th = throttle(now);
+  for (let i = 0; i < 3; i++) th.failed('10.0.0.1', 'alice');
+  assert.deepEqual(th.delay('10.0.0.1', 'alice', false), { ms: 100, key: 'ip' });
+  assert.equal(th.delay('10.0.0.1', 'alice', true).ms, 100, 'a success from the guessing address waits too');
+  assert.equal(th.delay('10.0.0.1', 'bob', true).ms, 100, 'the address waits for any account');
+  for (let i = 0; i < 10; i++) th.failed('10.0.0.1', 'alice');
+  assert.equal(th.delay('10.0.0.1', 'alice', false).ms, 1000, 'capped');
+  now.t += 60_001;
+  assert.equal(th.delay('10.0.0.1', 'alice', false).ms, 0, 'the window slides');
+});
+
+test('the owner from an address that has not failed is never delayed, however much the account is attacked', () => {
+  const now = { t: 0 };
+  const th = throttle(now);
+  for (let i = 0; i < 50; i++) th.failed(`10.0.1.${i}`, 'alice'); // distributed: one guess per address
+  assert.deepEqual(th.delay('192.168.0.7', 'alice', true), { ms: 0, key: undefined });
+  const wrong = th.delay('192.168.0.8', 'alice', false);
+  assert.equal(wrong.key, 'account', 'a wrong guess from a fresh address waits for the account');
+  assert.equal(wrong.ms, 1000);
+  assert.equal(th.delay('192.168.0.7', 'bob', false).ms, 0, 'other accounts are untouched');
+});
+
+test('failures for unknown users count for the address only; warnings come once per window per key', () => {
+  const now = { t: 0 };
+  const th = throttle(now);
+  const warned = [1, 2, 3, 4].map(() => th.failed('10.0.0.2', undefined));
+  assert.deepEqual(warned.map((w) => w.map((x) => x.key)), [[], [], ['ip'], []]);
+  assert.equal(th.delay('10.0.0.2', undefined, false).key, 'ip');
+});
