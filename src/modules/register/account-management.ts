@@ -102,6 +102,17 @@ export class AccountManagement {
       // Destroyed now, not when the socket closes: nothing may act for the account once it is gone.
       server.sessions.destroySession(session, ACCOUNT_REMOVED, { final: true });
     }
+    // [modules.register] deletion_grace: only scheduled; a login before it ends restores the account.
+    const state = this.mod.optional('accounts-state');
+    if (this.options.deletionGrace !== undefined && this.options.deletionGrace > 0 && state) {
+      return state.scheduleDeletion(username, this.options.deletionGrace).then(
+        (): true => true,
+        (err: unknown): true => {
+          this.mod.log.error({ err, host, username }, 'scheduling the account deletion failed');
+          return true;
+        },
+      );
+    }
     return server.storage.accounts.delete(host, username).then(
       (existed): true => {
         if (existed) this.mod.log.info({ host, username, ip }, 'account removed in-band');
