@@ -16,7 +16,8 @@ import { serveInvitePage } from './web.js';
 export default defineModule({
   name: 'invites',
   description: 'XEP-0379/0401/0445 invites, and the invite landing page',
-  depends: ['adhoc', 'roster'],
+  // http: a global module, loaded first, so the landing page can be mounted (it listens only where [http] has ports).
+  depends: ['adhoc', 'roster', 'http'],
   options: z.object({
     /** Every user may invite; otherwise only admins and accounts whose invite allowed it. */
     allow_user_invites: z.boolean().default(false),
