@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
-import { stanzaError } from '../../core/errors.js';
+import { StanzaError, stanzaError } from '../../core/errors.js';
+import { Element } from '../../xml/element.js';
 import { duration } from '../../core/option-schemas.js';
 import { NS_COMMANDS, type AdhocCommand, type AdhocService } from './api.js';
 import { CommandEngine } from './engine.js';
@@ -67,7 +68,16 @@ export default defineModule({
     mod.iq('set', NS_COMMANDS, 'command', ({ from, stanza }) => {
       const request = stanza.getChild('command', NS_COMMANDS);
       if (!request) throw stanzaError('CANTO_ERR_BAD_REQUEST', 'no <command/>');
-      return engine.handle(from, request);
+      return engine.handle(from, request).catch((err: unknown) => {
+        if (!(err instanceof StanzaError)) throw err;
+        // XEP-0050 §4.6 errors echo the <command/> (node, sessionid): clients such as slixmpp
+        // find the session an error belongs to by it.
+        const answer = err.replyTo(stanza);
+        const echo = new Element('command', { xmlns: NS_COMMANDS, node: request.attrs.node, sessionid: request.attrs.sessionid, action: request.attrs.action });
+        answer.children.unshift(echo);
+        echo.parent = answer;
+        return answer;
+      });
     });
 
     // disco#items of the commands node: what this requester may run (XEP-0050 §2.2).
