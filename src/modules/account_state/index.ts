@@ -10,6 +10,7 @@
  */
 import { defineModule } from '../../core/modules.js';
 import type { CloseReason } from '../../core/session.js';
+import { fastService } from '../adhoc/fast.js';
 import { emptyState, HOST_KEY, normalise, STATE_STORE, type AccountStateDoc } from './state.js';
 
 export interface AccountsState {
@@ -105,6 +106,8 @@ export default defineModule({
         changes.inc({ kind: 'disabled' });
         mod.log.info({ username, by, reason }, 'account disabled');
         closeSessions(username, ACCOUNT_DISABLED);
+        // XEP-0484 tokens of a disabled account are revoked (issue 17 item 4).
+        await fastService(mod)?.revokeAll(username);
         return true;
       },
       async enable(username) {

@@ -9,6 +9,7 @@ import type { C2SSession, CloseReason } from '../../core/session.js';
 import type { Element } from '../../xml/element.js';
 import { errorReply, reply } from '../../xml/stanza.js';
 import { makeCredentialsAsync } from '../../sasl/scram-credentials.js';
+import { fastService } from '../adhoc/fast.js';
 import { checkPasswordChange, type Refusal } from './fields.js';
 import type { RegisterOptions } from './options.js';
 import { parseRegisterQuery, registeredInfo } from './query.js';
@@ -82,6 +83,8 @@ export class AccountManagement {
     if (!(await server.storage.accounts.setCredentials(host, user.username, credentials))) {
       return { condition: 'registration-required', text: 'the account no longer exists' };
     }
+    // Device tokens (XEP-0484) stop working with the old password.
+    await fastService(this.mod)?.revokeAll(user.username);
     this.mod.log.info({ host, username: user.username, ip: user.ip }, 'password changed');
     return undefined;
   }
