@@ -27,6 +27,7 @@ import { runStart } from './start.js';
 import { runAdduser, runPasswd, runDeluser } from './accounts.js';
 import { runCheck } from './check.js';
 import { runPushTrace } from './push-trace.js';
+import { runInvite } from './invites.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
 import { builtinModules } from '../modules/index.js';
@@ -42,6 +43,10 @@ Commands:
   check [--no-dns]         check the configuration, certificates and DNS records
   push-trace JID [--json]  the last push notification decisions for an account, from
                            the running server (docs/push.md)
+  invite create [--expires 7d] [--uses N] [--group G] [--admin] [--host H] [--json]
+                           an invite link (docs/invites.md); --admin: the account may invite
+  invite list [--host H] [--json]   the invites not yet expired
+  invite revoke TOKEN [--host H]    withdraw an invite
 
 Options:
   --config FILE            configuration file (default: ./canto.toml if present,
@@ -70,6 +75,11 @@ export async function main(argv: string[]): Promise<number> {
         password: { type: 'string', short: 'p' },
         'no-dns': { type: 'boolean' },
         json: { type: 'boolean' },
+        expires: { type: 'string' },
+        uses: { type: 'string' },
+        group: { type: 'string' },
+        admin: { type: 'boolean' },
+        host: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -129,6 +139,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'push-trace':
         expectArgs(command, rest, 1);
         return await runPushTrace(config, rest[0] as string, { json: values.json === true });
+      case 'invite':
+        return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, json: values.json });
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -97,6 +97,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'websocket', 'hostmeta', 'bosh', 'carbons', 'csi', 'mam', 'smacks', 'caps', 'pep', 'avatar', 'bookmarks',
   'push', 'sasl2', 'fast',
   'external_services', // announces nothing until [modules.external_services] lists services
+  'account_state', 'adhoc', 'invites',
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

@@ -9,6 +9,7 @@ import type { C2SSession, CloseReason } from '../../core/session.js';
 import type { Element } from '../../xml/element.js';
 import { errorReply, reply } from '../../xml/stanza.js';
 import { makeCredentialsAsync } from '../../sasl/scram-credentials.js';
+import { fastService } from '../adhoc/fast.js';
 import { checkPasswordChange, type Refusal } from './fields.js';
 import type { RegisterOptions } from './options.js';
 import { parseRegisterQuery, registeredInfo } from './query.js';
@@ -82,6 +83,8 @@ export class AccountManagement {
     if (!(await server.storage.accounts.setCredentials(host, user.username, credentials))) {
       return { condition: 'registration-required', text: 'the account no longer exists' };
     }
+    // Device tokens (XEP-0484) stop working with the old password.
+    await fastService(this.mod)?.revokeAll(user.username);
     this.mod.log.info({ host, username: user.username, ip: user.ip }, 'password changed');
     return undefined;
   }
@@ -101,6 +104,17 @@ export class AccountManagement {
       session.close(ACCOUNT_REMOVED);
       // Destroyed now, not when the socket closes: nothing may act for the account once it is gone.
       server.sessions.destroySession(session, ACCOUNT_REMOVED, { final: true });
+    }
+    // [modules.register] deletion_grace: only scheduled; a login before it ends restores the account.
+    const state = this.mod.optional('accounts-state');
+    if (this.options.deletionGrace !== undefined && this.options.deletionGrace > 0 && state) {
+      return state.scheduleDeletion(username, this.options.deletionGrace).then(
+        (): true => true,
+        (err: unknown): true => {
+          this.mod.log.error({ err, host, username }, 'scheduling the account deletion failed');
+          return true;
+        },
+      );
     }
     return server.storage.accounts.delete(host, username).then(
       (existed): true => {

@@ -16,11 +16,17 @@ import type { RegisterOptions } from './options.js';
 import { NS_REGISTER, parseRegisterQuery, registrationForm } from './query.js';
 import type { RegistrationThrottle } from './throttle.js';
 
-export type Availability = 'open' | 'disabled' | 'needs-tls';
+/** 'invite-only': registration is closed, except with an invite token (XEP-0445). */
+export type Availability = 'open' | 'invite-only' | 'disabled' | 'needs-tls';
+
+/** XEP-0379/0401 token element, also used on its own before registering (XEP-0445). */
+export const NS_PARS = 'urn:xmpp:pars:0';
 
 export class RegistrationBeforeAuth {
   /** Streams that are registering an account now or have registered one (one per stream). */
   private readonly used = new WeakSet<C2SUnauthedSession>();
+  /** The invite token a stream presented (XEP-0445 <preauth/>), checked valid when given. */
+  private readonly tokens = new WeakMap<C2SUnauthedSession, string>();
   /** Submitted registrations that passed the field checks, by outcome (docs/metrics.md). */
   private readonly registrations: CounterMetric<'result'>;
   /** Seconds to derive the new account's keys and store it. */
@@ -31,31 +37,61 @@ export class RegistrationBeforeAuth {
     private readonly options: RegisterOptions,
     private readonly throttle: RegistrationThrottle,
   ) {
-    this.registrations = mod.measure.counter('register_registrations_total', 'In-band registrations submitted with valid fields, by result (created, conflict, throttled, failed)', ['result']);
+    this.registrations = mod.measure.counter('register_registrations_total', 'In-band registrations submitted with valid fields, by result (created, conflict, refused (a bad invite), throttled, failed)', ['result']);
     this.creationTime = mod.measure.histogram('register_account_creation_seconds', 'Time to derive the keys of and store an account registered in-band', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
   }
 
   /** Whether this stream may register now (the host's switch is read each time, so it can change at runtime). */
   availability(origin: C2SUnauthedSession): Availability {
-    if (this.mod.context?.settings.allow_registration !== true) return 'disabled';
+    const open = this.mod.context?.settings.allow_registration === true;
+    if (!open && this.mod.optional('invites') === undefined) return 'disabled';
     if (!origin.secure && this.mod.server.config.c2s.require_encryption) return 'needs-tls';
-    return 'open';
+    return open ? 'open' : 'invite-only';
+  }
+
+  /**
+   * XEP-0445 §3 / XEP-0401 §5.2: `<iq type='set'><preauth xmlns='urn:xmpp:pars:0' token='…'/></iq>`
+   * before registering. A valid token is remembered for this stream; others are refused.
+   */
+  private preauth(origin: C2SUnauthedSession, stanza: Element, token: string | undefined): true {
+    const invites = this.mod.optional('invites');
+    if (!invites) return this.refuse(origin, stanza, { condition: 'service-unavailable', text: 'invites are not enabled on this server' });
+    if (!origin.secure && this.mod.server.config.c2s.require_encryption) return this.refuse(origin, stanza, { condition: 'not-authorized', text: 'negotiate TLS (STARTTLS) first' });
+    if (token === undefined || token === '') return this.refuse(origin, stanza, { condition: 'bad-request', text: 'the token is missing' });
+    invites.check(token).then(
+      (check) => {
+        if (!check.ok) return this.refuse(origin, stanza, { condition: 'item-not-found', text: `the invite is ${check.why === 'unknown' ? 'not valid' : check.why}` });
+        this.tokens.set(origin, token);
+        origin.send(reply(stanza));
+        return true;
+      },
+      (err: unknown) => {
+        this.mod.log.error({ err }, 'checking an invite token failed');
+        return this.refuse(origin, stanza, { condition: 'internal-server-error' , text: 'the token could not be checked' });
+      },
+    );
+    return true;
   }
 
   /** Handle a stream element if it is a jabber:iq:register iq; returns whether it was claimed. */
   handle(origin: C2SUnauthedSession, stanza: Element): boolean {
     const type = stanza.attrs.type;
     const query = stanza.elements[0];
-    if ((type !== 'get' && type !== 'set') || !query?.is('query', NS_REGISTER)) return false;
     // Only iqs for this host itself (or with no 'to', which on this stream means the same).
     const to = stanza.attrs.to;
     if (to !== undefined && to !== '' && tryParseJid(to)?.full !== origin.host) return false;
+    if (type === 'set' && query?.is('preauth', NS_PARS) && stanza.elements.length === 1) return this.preauth(origin, stanza, query.attrs.token);
+    if ((type !== 'get' && type !== 'set') || !query?.is('query', NS_REGISTER)) return false;
 
     if (stanza.elements.length !== 1) return this.refuse(origin, stanza, { condition: 'bad-request', text: 'an iq carries exactly one payload element' });
     const availability = this.availability(origin);
     if (availability === 'disabled') {
       // XEP-0077 §3.1: a host that does not offer in-band registration answers service-unavailable.
       return this.refuse(origin, stanza, { condition: 'service-unavailable', text: 'in-band registration is not available on this server' });
+    }
+    if (availability === 'invite-only' && !this.tokens.has(origin) && !query.getChild('preauth', NS_PARS)) {
+      // Closed registration stays closed (as without invites) for a stream with no token.
+      return this.refuse(origin, stanza, { condition: 'service-unavailable', text: 'in-band registration on this server needs an invite' });
     }
     if (availability === 'needs-tls') {
       return this.refuse(origin, stanza, { condition: 'not-authorized', text: 'negotiate TLS (STARTTLS) before registering' });
@@ -73,8 +109,11 @@ export class RegistrationBeforeAuth {
       // §3.1.1: a server MAY refuse a second identity on the same stream.
       return this.refuse(origin, stanza, { condition: 'not-acceptable', text: 'one account per connection: authenticate with the account just registered' });
     }
+    // A token in the query itself (XEP-0445 allows it there too) or presented before on this stream.
+    const token = query.getChild('preauth', NS_PARS)?.attrs.token ?? this.tokens.get(origin);
     const checked = checkNewAccount(request.username, request.password);
     if (!checked.ok) return this.refuse(origin, stanza, checked.refusal);
+    if (token !== undefined) return this.registerWithInvite(origin, stanza, token, checked.value);
     const giveBack = this.throttle.take(origin.ip);
     if (!giveBack) {
       origin.log.info({ ip: origin.ip }, 'registration refused: too many from this address');
@@ -102,6 +141,40 @@ export class RegistrationBeforeAuth {
         giveBack();
         this.used.delete(origin);
         this.mod.log.error({ err, username }, 'registration failed');
+        this.refuse(origin, stanza, { condition: 'internal-server-error', text: 'the account could not be created' });
+      },
+    );
+    return true;
+  }
+
+  /** XEP-0445: create the account with an invite (the invites module does it, subscriptions included). */
+  private registerWithInvite(origin: C2SUnauthedSession, stanza: Element, token: string, fields: { username: string; password: string }): true {
+    const invites = this.mod.optional('invites');
+    if (!invites) return this.refuse(origin, stanza, { condition: 'service-unavailable', text: 'invites are not enabled on this server' });
+    const giveBack = this.throttle.take(origin.ip);
+    if (!giveBack) {
+      this.registrations.inc({ result: 'throttled' });
+      return this.refuse(origin, stanza, { condition: 'not-acceptable', text: 'too many registrations from your address; try again later', type: 'wait' });
+    }
+    this.used.add(origin);
+    invites.register(token, fields.username, fields.password, origin.ip, 'ibr').then(
+      (outcome) => {
+        if (outcome.ok) {
+          this.registrations.inc({ result: 'created' });
+          origin.send(reply(stanza));
+          return;
+        }
+        giveBack();
+        this.used.delete(origin);
+        this.registrations.inc({ result: outcome.why === 'conflict' ? 'conflict' : 'refused' });
+        const condition = outcome.why === 'conflict' ? 'conflict' : outcome.why === 'bad-username' || outcome.why === 'bad-password' ? 'not-acceptable' : 'forbidden';
+        this.refuse(origin, stanza, { condition, text: outcome.text });
+      },
+      (err: unknown) => {
+        giveBack();
+        this.used.delete(origin);
+        this.registrations.inc({ result: 'failed' });
+        this.mod.log.error({ err }, 'registration with an invite failed');
         this.refuse(origin, stanza, { condition: 'internal-server-error', text: 'the account could not be created' });
       },
     );

@@ -24,8 +24,11 @@ export default defineModule({
     mod.addFeature(NS_REGISTER);
 
     mod.hook('stream-features', ({ origin, features }) => {
-      if (origin.type !== 'c2s_unauthed' || beforeAuth.availability(origin) !== 'open') return;
-      features.c('register', { xmlns: NS_REGISTER_FEATURE });
+      if (origin.type !== 'c2s_unauthed') return;
+      const availability = beforeAuth.availability(origin);
+      if (availability === 'open') features.c('register', { xmlns: NS_REGISTER_FEATURE });
+      // XEP-0401 §5.1: registration with an invite token is possible (open or not).
+      if ((availability === 'open' || availability === 'invite-only') && mod.optional('invites')) features.c('register', { xmlns: 'urn:xmpp:invite' });
     });
 
     // Unauthenticated streams' stanzas are offered as stream elements (the router takes only

@@ -9,6 +9,8 @@ export const registerOptions = z.object({
   registration_throttle_period: duration('1 hour'),
   registration_throttle_exempt: list(),
   instructions: z.string().default('Choose a username and password to register an account on this server.'),
+  /** <remove/> schedules the deletion this long ahead; a login before then restores the account. */
+  deletion_grace: duration(),
 });
 
 export interface RegisterOptions {
@@ -24,6 +26,8 @@ export interface RegisterOptions {
   throttleExempt: string[];
   /** The <instructions/> shown with the registration form. */
   instructions: string;
+  /** ms; undefined: <remove/> deletes at once. */
+  deletionGrace: number | undefined;
 }
 
 export function readRegisterOptions(options: z.output<typeof registerOptions>): RegisterOptions {
@@ -34,5 +38,6 @@ export function readRegisterOptions(options: z.output<typeof registerOptions>): 
     throttlePeriod: options.registration_throttle_period,
     throttleExempt: options.registration_throttle_exempt,
     instructions: options.instructions,
+    deletionGrace: options.deletion_grace,
   };
 }

@@ -1,0 +1,174 @@
+/**
+ * Account lifecycle: disabled accounts (no login; their sessions are closed) and deletion with
+ * a grace period (the account is deleted when the period ends, unless its owner logs in first,
+ * which restores it). Provides the `accounts-state` service to register, adhoc and invites.
+ * README.md in this folder.
+ *
+ * Logins are refused through the core's `pre-authenticated` veto, which every authentication
+ * path (SASL today, SASL2/FAST later) passes through `sessions.makeAuthenticated`: no change
+ * to the SASL modules is needed.
+ */
+import { defineModule } from '../../core/modules.js';
+import type { CloseReason } from '../../core/session.js';
+import { fastService } from '../adhoc/fast.js';
+import { emptyState, HOST_KEY, normalise, STATE_STORE, type AccountStateDoc } from './state.js';
+
+export interface AccountsState {
+  /** Whether the account is disabled (synchronous: read from memory). */
+  isDisabled(username: string): boolean;
+  /** Disable: refuse its logins and close its sessions. False when there is no such account. */
+  disable(username: string, by?: string, reason?: string): Promise<boolean>;
+  /** Enable again; false when it was not disabled. */
+  enable(username: string): Promise<boolean>;
+  /** When a scheduled deletion happens (ms since the epoch), if one is scheduled. */
+  deletionDue(username: string): number | undefined;
+  /** Close the account's sessions and delete it after `graceMs` unless its owner logs in first. */
+  scheduleDeletion(username: string, graceMs: number): Promise<number>;
+  /** Close every session and delete the account now; false when there was none. */
+  deleteNow(username: string): Promise<boolean>;
+  /** Close every session of the account with this stream error. */
+  closeSessions(username: string, reason: CloseReason): number;
+}
+
+declare module '../../core/services.js' {
+  interface ServiceMap {
+    'accounts-state': AccountsState;
+  }
+}
+
+export const ACCOUNT_DISABLED: CloseReason = { condition: 'not-authorized', text: 'account disabled' };
+export const ACCOUNT_DELETED: CloseReason = { condition: 'not-authorized', text: 'account removed' };
+
+/** How often due deletions are looked for. */
+const SWEEP_MS = 60_000;
+
+export default defineModule({
+  name: 'account_state',
+  description: 'Disabled accounts and deletion with a grace period',
+  async setup(mod) {
+    const store = mod.keyval<AccountStateDoc>(STATE_STORE);
+    let state: AccountStateDoc = normalise(await store.get(HOST_KEY));
+    const update = async (fn: (doc: AccountStateDoc) => void): Promise<void> => {
+      const next = await store.update(HOST_KEY, (current) => {
+        const doc = normalise(current ?? emptyState());
+        fn(doc);
+        return doc;
+      });
+      state = normalise(next);
+    };
+    // Another process (a cluster worker, `canto`) changed it: read it again.
+    mod.cachedStore(STATE_STORE, async (username) => {
+      if (username === HOST_KEY) state = normalise(await store.get(HOST_KEY));
+    });
+
+    const changes = mod.measure.counter('account_state_changes_total', 'Account lifecycle changes, by kind (disabled, enabled, login_refused, deletion_scheduled, deletion_cancelled, deleted)', ['kind']);
+    mod.measure.gauge('account_state_accounts', 'Accounts disabled or waiting for deletion, by state', ['state'], (g) => {
+      g.set(Object.keys(state.disabled).length, { state: 'disabled' });
+      g.set(Object.keys(state.deletions).length, { state: 'deletion_pending' });
+    });
+
+    const closeSessions = (username: string, reason: CloseReason): number => {
+      let n = 0;
+      for (const session of [...mod.server.sessions.all]) {
+        if (session.type !== 'c2s' || session.host !== mod.host || session.username !== username) continue;
+        session.close(reason);
+        // Destroyed now, not when the socket closes (also a hibernating SM session).
+        mod.server.sessions.destroySession(session, reason, { final: true });
+        n++;
+      }
+      return n;
+    };
+
+    const deleteNow = async (username: string): Promise<boolean> => {
+      closeSessions(username, ACCOUNT_DELETED);
+      const existed = await mod.server.storage.accounts.delete(mod.host, username);
+      if (state.disabled[username] !== undefined || state.deletions[username] !== undefined) {
+        await update((doc) => {
+          delete doc.disabled[username];
+          delete doc.deletions[username];
+        });
+      }
+      if (existed) {
+        changes.inc({ kind: 'deleted' });
+        mod.log.info({ username }, 'account deleted');
+        mod.fire('user-deleted', { host: mod.host, username });
+      }
+      return existed;
+    };
+
+    const api: AccountsState = {
+      isDisabled: (username) => state.disabled[username] !== undefined,
+      async disable(username, by, reason) {
+        if (!(await mod.server.storage.accounts.exists(mod.host, username))) return false;
+        await update((doc) => {
+          doc.disabled[username] = { since: mod.now(), by, reason };
+        });
+        changes.inc({ kind: 'disabled' });
+        mod.log.info({ username, by, reason }, 'account disabled');
+        closeSessions(username, ACCOUNT_DISABLED);
+        // XEP-0484 tokens of a disabled account are revoked (issue 17 item 4).
+        await fastService(mod)?.revokeAll(username);
+        return true;
+      },
+      async enable(username) {
+        if (state.disabled[username] === undefined) return false;
+        await update((doc) => {
+          delete doc.disabled[username];
+        });
+        changes.inc({ kind: 'enabled' });
+        mod.log.info({ username }, 'account enabled');
+        return true;
+      },
+      deletionDue: (username) => state.deletions[username],
+      async scheduleDeletion(username, graceMs) {
+        const due = mod.now() + graceMs;
+        await update((doc) => {
+          doc.deletions[username] = due;
+        });
+        changes.inc({ kind: 'deletion_scheduled' });
+        mod.log.info({ username, due: new Date(due).toISOString() }, 'account deletion scheduled');
+        closeSessions(username, ACCOUNT_DELETED);
+        return due;
+      },
+      deleteNow,
+      closeSessions,
+    };
+    mod.provides('accounts-state', api);
+
+    // Every login path goes through this veto (sessions.makeAuthenticated).
+    mod.hook('pre-authenticated', ({ username }) => {
+      if (!api.isDisabled(username)) return undefined;
+      mod.log.info({ username }, 'login refused: account disabled');
+      changes.inc({ kind: 'login_refused' });
+      return true;
+    });
+    // A login during the grace period restores the account (XEP-0077 removal undone).
+    mod.hook('authenticated', ({ session }) => {
+      if (state.deletions[session.username] === undefined) return;
+      const username = session.username;
+      void update((doc) => {
+        delete doc.deletions[username];
+      }).then(
+        () => {
+          changes.inc({ kind: 'deletion_cancelled' });
+          mod.log.info({ username }, 'account deletion cancelled: the owner logged in');
+        },
+        (err: unknown) => mod.log.error({ err, username }, 'could not cancel the account deletion'),
+      );
+    });
+
+    const sweep = async (): Promise<void> => {
+      const now = mod.now();
+      for (const [username, due] of Object.entries(state.deletions)) {
+        if (due > now) continue;
+        try {
+          await deleteNow(username);
+        } catch (err) {
+          mod.log.error({ err, username }, 'scheduled account deletion failed');
+        }
+      }
+    };
+    mod.setInterval(() => void sweep(), SWEEP_MS);
+    await sweep();
+  },
+});
