@@ -77,10 +77,11 @@ async function queriesSent(): Promise<number> {
 test("the stream features carry Canto's caps; the ver is the hash of the server's disco#info, which node#ver answers too", async () => {
   const c = await login('nurse', 'features');
   const features = c.nonzas.filter((el) => el.is('features', 'http://etherx.jabber.org/streams'));
-  const withCaps = features.filter((f) => f.getChild('c', NS_CAPS) !== undefined);
-  assert.equal(withCaps.length, 1, 'only the authenticated stream advertises caps');
-  assert.ok(withCaps[0]?.getChild('bind', 'urn:ietf:params:xml:ns:xmpp-bind'), 'in the features after authentication');
-  const el = withCaps[0]?.getChild('c', NS_CAPS);
+  // Every features element carries them (a SASL2 login, as xmpp.js 0.14 does, sees only the first).
+  assert.ok(features.length >= 1);
+  for (const f of features) assert.ok(f.getChild('c', NS_CAPS), `caps in ${f.toString().slice(0, 200)}`);
+  assert.equal(new Set(features.map((f) => f.getChild('c', NS_CAPS)?.attrs.ver)).size, 1, 'one ver on every features element');
+  const el = features[0]?.getChild('c', NS_CAPS);
   assert.equal(el?.attrs.hash, 'sha-1');
   assert.equal(el?.attrs.node, 'https://canto.im');
   const ver = el?.attrs.ver ?? '';

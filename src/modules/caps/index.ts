@@ -116,9 +116,10 @@ export default defineModule({
     // ── Canto's own caps ──
     mod.addFeature(NS_CAPS);
     const own = new OwnCapsSource(ctx, o.node, () => mod.require('disco').hostInfo());
-    // §6.3: in the features of the authenticated stream, so clients need not ask at each login.
+    // §6.3: in the stream features, so clients need not ask at each login. Before authentication
+    // too: a SASL2 client (XEP-0388) binds inline and never sees the features after it.
     mod.hook('stream-features', ({ origin, features }) => {
-      if (origin.type !== 'c2s') return;
+      if (origin.type !== 'c2s' && origin.type !== 'c2s_unauthed') return;
       const caps = own.get();
       features.c('c', { xmlns: NS_CAPS, hash: caps.hash, node: caps.node, ver: caps.ver });
     });
