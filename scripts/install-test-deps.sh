@@ -19,7 +19,11 @@ need=()
 # coturn: the TURN server of test/interop/coturn.test.ts (the test runs its own turnserver on
 # loopback with private ports and a temp dir, and turnutils_uclient; the system service may stay
 # stopped).
-PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn)
+# postgresql: the PostgreSQL storage driver's conformance suite and the cluster tests (each test
+# runs its own initdb + pg_ctl on a loopback port in a temp dir; the system cluster stays stopped).
+# redis-server: the cluster engine in the cluster tests (private instances on loopback ports, no
+# persistence; the system service may stay stopped).
+PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn postgresql redis-server)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
