@@ -28,12 +28,11 @@ import argparse
 import asyncio
 import base64
 import hashlib
-import sys
 from xml.etree import ElementTree as ET
 
 import slixmpp
 
-from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
+from slixmpp_common import Steps, add_connection_args, emit, run_clients, setup_logging, without_channel_binding
 from slixmpp.plugins.xep_0048 import Bookmarks
 
 WAIT = 10
@@ -79,17 +78,10 @@ async def until(check, what):
 
 
 async def scenario(pub, contact):
-    ok = True
+    steps = Steps()
+    step = steps.run
     owner = pub.boundjid.bare
 
-    async def step(name, coro):
-        nonlocal ok
-        try:
-            details = await coro
-            emit("step", name=name, ok=True, **(details or {}))
-        except Exception as e:  # noqa: BLE001 - every failure is reported, then the next step runs
-            ok = False
-            emit("step", name=name, ok=False, error=f"{type(e).__name__}: {e!r}")
 
     async def avatar_pep():
         await pub["xep_0084"].publish_avatar(PNG_A, timeout=WAIT)
@@ -157,7 +149,7 @@ async def scenario(pub, contact):
     await step("avatar_vcard", avatar_vcard())
     await step("bookmarks_private", bookmarks_private())
     await step("bookmarks_pep", bookmarks_pep())
-    return ok
+    return steps.ok
 
 
 def main():
@@ -171,24 +163,7 @@ def main():
 
     pub = Client(args.publisher, args.password)
     contact = Client(args.contact, args.password)
-    loop = pub.loop
-    contact.loop = loop
-    for c in (pub, contact):
-        connect(c, args)
-
-    async def run():
-        try:
-            await asyncio.wait_for(asyncio.gather(pub.started.wait(), contact.started.wait()), 15)
-        except asyncio.TimeoutError:
-            emit("step", name="login", ok=False, error="no session within 15 s")
-            return False
-        emit("step", name="login", ok=True)
-        return await scenario(pub, contact)
-
-    ok = loop.run_until_complete(run())
-    for c in (pub, contact):
-        c.disconnect()
-    sys.exit(0 if ok else 1)
+    run_clients([pub, contact], args, lambda: scenario(pub, contact))
 
 
 if __name__ == "__main__":

@@ -49,3 +49,57 @@ def setup_logging(args):
 def connect(client, args):
     client.ca_certs = Path(args.ca)
     client.connect((args.host, args.port), force_starttls=True)
+
+
+class Steps:
+    """Named steps run in order, each reported as one JSON line ("step", name, ok, details or error).
+
+    A failing step is reported and the next one still runs, so a test sees every failure at once;
+    `ok` says whether all of them succeeded.
+    """
+
+    def __init__(self):
+        self.ok = True
+
+    async def run(self, name, coro):
+        try:
+            details = await coro
+            emit("step", name=name, ok=True, **(details or {}))
+        except Exception as e:  # noqa: BLE001 - every failure is reported, then the next step runs
+            self.ok = False
+            emit("step", name=name, ok=False, error=f"{type(e).__name__}: {e!r}")
+
+
+def run_clients(clients, args, scenario, on_login=None, login_timeout=15):
+    """Runs several logged-in clients on one event loop and exits with the scenario's verdict.
+
+    Each client must set an asyncio.Event `started` on session_start. The clients connect, and
+    once all have a session (within login_timeout seconds, else a failed "login" step),
+    `on_login(loop)` runs (default: a successful "login" step; it may return False to stop), then
+    `scenario()`, a coroutine function returning True when every step succeeded. Exit status 0
+    only then.
+    """
+    import asyncio
+
+    loop = clients[0].loop
+    for c in clients[1:]:
+        c.loop = loop
+    for c in clients:
+        connect(c, args)
+
+    async def run():
+        try:
+            await asyncio.wait_for(asyncio.gather(*(c.started.wait() for c in clients)), login_timeout)
+        except asyncio.TimeoutError:
+            emit("step", name="login", ok=False, error=f"no session within {login_timeout} s")
+            return False
+        if on_login is None:
+            emit("step", name="login", ok=True)
+        elif await on_login(loop) is False:
+            return False
+        return await scenario()
+
+    ok = loop.run_until_complete(run())
+    for c in clients:
+        c.disconnect()
+    sys.exit(0 if ok else 1)

@@ -14,12 +14,11 @@ Exit status 0 only when every step succeeded. Every wait has a timeout.
 """
 import argparse
 import asyncio
-import sys
 from xml.etree import ElementTree as ET
 
 import slixmpp
 
-from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
+from slixmpp_common import Steps, add_connection_args, emit, run_clients, setup_logging, without_channel_binding
 
 WAIT = 10
 NS_OWNER = "http://jabber.org/protocol/muc#owner"
@@ -55,16 +54,9 @@ def status_codes(stanza):
 async def scenario(args, owner, guest):
     room = args.room
     muc_owner, muc_guest = owner["xep_0045"], guest["xep_0045"]
-    ok = True
+    steps = Steps()
+    step = steps.run
 
-    async def step(name, coro):
-        nonlocal ok
-        try:
-            details = await coro
-            emit("step", name=name, ok=True, **(details or {}))
-        except Exception as e:  # noqa: BLE001 - every failure is reported, then the next step runs
-            ok = False
-            emit("step", name=name, ok=False, error=f"{type(e).__name__}: {e}")
 
     async def create():
         presence, _subject, _occupants, _history = await muc_owner.join_muc_wait(room, "Owner", maxstanzas=0, timeout=WAIT)
@@ -118,7 +110,7 @@ async def scenario(args, owner, guest):
     await step("nick_change", nick_change())
     await step("subject", subject())
     await step("leave", leave())
-    return ok
+    return steps.ok
 
 
 def main():
@@ -133,24 +125,7 @@ def main():
 
     owner = Client(args.owner, args.password, args.room)
     guest = Client(args.guest, args.password, args.room)
-    loop = owner.loop
-    guest.loop = loop
-    for c in (owner, guest):
-        connect(c, args)
-
-    async def run():
-        try:
-            await asyncio.wait_for(asyncio.gather(owner.started.wait(), guest.started.wait()), 15)
-        except asyncio.TimeoutError:
-            emit("step", name="login", ok=False, error="no session within 15 s")
-            return False
-        emit("step", name="login", ok=True)
-        return await scenario(args, owner, guest)
-
-    ok = loop.run_until_complete(run())
-    for c in (owner, guest):
-        c.disconnect()
-    sys.exit(0 if ok else 1)
+    run_clients([owner, guest], args, lambda: scenario(args, owner, guest))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import sys
 
 import slixmpp
 
-from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
+from slixmpp_common import Steps, add_connection_args, emit, run_clients, setup_logging, without_channel_binding
 
 WAIT = 10
 NS_TUNE = "http://jabber.org/protocol/tune"
@@ -54,17 +54,10 @@ async def read_line(loop):
 
 
 async def scenario(pub, contact):
-    ok = True
+    steps = Steps()
+    step = steps.run
     owner = pub.boundjid.bare
 
-    async def step(name, coro):
-        nonlocal ok
-        try:
-            details = await coro
-            emit("step", name=name, ok=True, **(details or {}))
-        except Exception as e:  # noqa: BLE001 - every failure is reported, then the next step runs
-            ok = False
-            emit("step", name=name, ok=False, error=f"{type(e).__name__}: {e}")
 
     async def publish():
         iq = await pub["xep_0118"].publish_tune(artist="Nina Simone", title="Feeling Good", timeout=WAIT)
@@ -98,7 +91,7 @@ async def scenario(pub, contact):
     await step("contact_items", contact_items())
     await step("own_items", own_items())
     await step("retract", retract())
-    return ok
+    return steps.ok
 
 
 def main():
@@ -112,29 +105,17 @@ def main():
 
     pub = Client(args.publisher, args.password)
     contact = Client(args.contact, args.password)
-    loop = pub.loop
-    contact.loop = loop
-    for c in (pub, contact):
-        connect(c, args)
 
-    async def run():
-        try:
-            await asyncio.wait_for(asyncio.gather(pub.started.wait(), contact.started.wait()), 15)
-        except asyncio.TimeoutError:
-            emit("step", name="login", ok=False, error="no session within 15 s")
-            return False
+    async def go(loop):
         emit("ready", publisher=pub.boundjid.full, contact=contact.boundjid.full)
         try:
             await asyncio.wait_for(read_line(loop), 30)
         except asyncio.TimeoutError:
             emit("step", name="go", ok=False, error="the test did not say go within 30 s")
             return False
-        return await scenario(pub, contact)
+        return True
 
-    ok = loop.run_until_complete(run())
-    for c in (pub, contact):
-        c.disconnect()
-    sys.exit(0 if ok else 1)
+    run_clients([pub, contact], args, lambda: scenario(pub, contact), on_login=go)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,11 @@ Exit status 0 only when every step succeeded. Every wait has a timeout.
 """
 import argparse
 import asyncio
-import sys
 from xml.etree import ElementTree as ET
 
 import slixmpp
 
-from slixmpp_common import add_connection_args, connect, emit, setup_logging, without_channel_binding
+from slixmpp_common import Steps, add_connection_args, emit, run_clients, setup_logging, without_channel_binding
 
 WAIT = 10
 NS_TUNE = "urn:example:tune"
@@ -47,16 +46,9 @@ class Client(slixmpp.ClientXMPP):
 async def scenario(args, pub, sub):
     service, node = args.service, args.node
     ps_pub, ps_sub = pub["xep_0060"], sub["xep_0060"]
-    ok = True
+    steps = Steps()
+    step = steps.run
 
-    async def step(name, coro):
-        nonlocal ok
-        try:
-            details = await coro
-            emit("step", name=name, ok=True, **(details or {}))
-        except Exception as e:  # noqa: BLE001 - every failure is reported, then the next step runs
-            ok = False
-            emit("step", name=name, ok=False, error=f"{type(e).__name__}: {e}")
 
     async def create():
         await ps_pub.create_node(service, node, timeout=WAIT)
@@ -100,7 +92,7 @@ async def scenario(args, pub, sub):
     await step("items", get_items())
     await step("retract", retract())
     await step("delete", delete())
-    return ok
+    return steps.ok
 
 
 def main():
@@ -116,24 +108,7 @@ def main():
 
     pub = Client(args.publisher, args.password)
     sub = Client(args.subscriber, args.password)
-    loop = pub.loop
-    sub.loop = loop
-    for c in (pub, sub):
-        connect(c, args)
-
-    async def run():
-        try:
-            await asyncio.wait_for(asyncio.gather(pub.started.wait(), sub.started.wait()), 15)
-        except asyncio.TimeoutError:
-            emit("step", name="login", ok=False, error="no session within 15 s")
-            return False
-        emit("step", name="login", ok=True)
-        return await scenario(args, pub, sub)
-
-    ok = loop.run_until_complete(run())
-    for c in (pub, sub):
-        c.disconnect()
-    sys.exit(0 if ok else 1)
+    run_clients([pub, sub], args, lambda: scenario(args, pub, sub))
 
 
 if __name__ == "__main__":
