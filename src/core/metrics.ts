@@ -38,10 +38,22 @@ export interface HistogramMetric<L extends string = never> {
 /** Sets a gauge's values at scrape time; the gauge is emptied before, so series not set vanish. */
 export type GaugeCollect<L extends string> = (gauge: GaugeMetric<L>) => void | Promise<void>;
 
+/** A counter kept elsewhere as a plain number (a hot path pays an increment, not a label lookup), read when scraped. */
+export interface CounterReading<L extends string = never> {
+  /** The total so far of the series of these labels (it must never go down while the owner lives). */
+  set(total: number, labels?: LabelValues<L>): void;
+}
+
+/** Reads a counter's totals at scrape time (see {@link CounterReading}). */
+export type CounterCollect<L extends string> = (counter: CounterReading<L>) => void | Promise<void>;
+
 /** Registering metrics. Names are given without the `canto_` prefix (docs/metrics.md). */
 export interface Measure {
-  /** A counter; its name ends in `_total`. */
-  counter<L extends string = never>(name: string, help: string, labels?: readonly L[]): CounterMetric<L>;
+  /**
+   * A counter; its name ends in `_total`. With `collect`, its values are the totals the callback
+   * reads at each scrape (kept as plain numbers by the owner); `inc` then has no effect.
+   */
+  counter<L extends string = never>(name: string, help: string, labels?: readonly L[], collect?: CounterCollect<L>): CounterMetric<L>;
   /** A gauge; with `collect`, its values are only those the callback sets at each scrape. */
   gauge<L extends string = never>(name: string, help: string, labels?: readonly L[], collect?: GaugeCollect<L>): GaugeMetric<L>;
   /** A histogram; `buckets` in the observed unit (default: prom-client's, for seconds). */
@@ -57,8 +69,11 @@ interface Family {
   readonly shape: string;
   readonly metric: AnyMetric;
   readonly users: Set<MetricScope>;
-  readonly collectors: Map<MetricScope, GaugeCollect<string>>;
+  readonly collectors: Map<MetricScope, Collect>;
 }
+
+/** A gauge's or a counter's collect callback (the family's kind says which). */
+type Collect = GaugeCollect<string> | CounterCollect<string>;
 
 export class Metrics {
   /** This server's metrics (the process metrics are added when rendered). */
@@ -77,10 +92,14 @@ export class Metrics {
    * Every metric in the Prometheus text exposition format. The process metrics (CPU, memory,
    * event loop, GC) start being collected at the first render: their GC observer and event-loop
    * monitor cost something on every collection, and nothing reads them until something scrapes.
+   * `openMetrics`: the OpenMetrics text format (counters without `_total` in their family name,
+   * `# EOF` at the end) instead of the Prometheus one.
    */
-  render(): Promise<string> {
-    if (!this.withProcess) return this.registry.metrics();
-    return Registry.merge([processRegistry(), this.registry]).metrics();
+  render(opts: { openMetrics?: boolean } = {}): Promise<string> {
+    const merged = Registry.merge(this.withProcess ? [processRegistry(), this.registry] : [this.registry]);
+    // The merged registry is typed for the Prometheus format; prom-client switches it at run time.
+    if (opts.openMetrics === true) (merged as unknown as Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>).setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    return merged.metrics();
   }
 
   /** The Content-Type of render()'s output. */
@@ -94,7 +113,7 @@ export class Metrics {
   }
 
   /** @internal Create the family, or join the one the owner registered on another host. */
-  define(scope: MetricScope, kind: MetricKind, name: string, help: string, labels: readonly string[], buckets?: readonly number[], collect?: GaugeCollect<string>): AnyMetric {
+  define(scope: MetricScope, kind: MetricKind, name: string, help: string, labels: readonly string[], buckets?: readonly number[], collect?: Collect): AnyMetric {
     checkMetricName(scope.owner, kind, name);
     checkLabelNames(scope.owner, name, labels, scope.host !== undefined);
     const fullName = METRIC_PREFIX + name;
@@ -117,13 +136,30 @@ export class Metrics {
 
   private create(kind: MetricKind, name: string, help: string, labelNames: string[], buckets: readonly number[] | undefined, collected: boolean, owner: string, shape: string): Family {
     const registers = [this.registry];
-    const collectors = new Map<MetricScope, GaugeCollect<string>>();
+    const collectors = new Map<MetricScope, Collect>();
+    const log = this.log;
     let metric: AnyMetric;
-    if (kind === 'counter') metric = new Counter({ name, help, labelNames, registers });
+    if (kind === 'counter' && collected) {
+      metric = new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          this.reset();
+          for (const [scope, fn] of collectors) {
+            try {
+              await (fn as CounterCollect<string>)(scope.counterReading(this));
+            } catch (err) {
+              log?.warn({ err, metric: name, module: scope.owner, host: scope.host }, 'a metric collect callback failed');
+            }
+          }
+        },
+      });
+    } else if (kind === 'counter') metric = new Counter({ name, help, labelNames, registers });
     else if (kind === 'histogram') metric = new Histogram({ name, help, labelNames, registers, ...(buckets ? { buckets: [...buckets] } : {}) });
     else if (!collected) metric = new Gauge({ name, help, labelNames, registers });
     else {
-      const log = this.log;
       metric = new Gauge({
         name,
         help,
@@ -133,7 +169,7 @@ export class Metrics {
           this.reset();
           for (const [scope, fn] of collectors) {
             try {
-              await fn(scope.gaugeHandle(this));
+              await (fn as GaugeCollect<string>)(scope.gaugeHandle(this));
             } catch (err) {
               log?.warn({ err, metric: name, module: scope.owner, host: scope.host }, 'a metric collect callback failed');
             }
@@ -174,11 +210,22 @@ export class MetricScope implements Measure {
     this.bind = host === undefined ? (labels) => (labels ?? {}) as Labels : (labels) => ({ ...labels, [HOST_LABEL]: host }) as Labels;
   }
 
-  counter<L extends string = never>(name: string, help: string, labels: readonly L[] = []): CounterMetric<L> {
-    const c = this.register('counter', name, help, labels) as Counter<string>;
+  counter<L extends string = never>(name: string, help: string, labels: readonly L[] = [], collect?: CounterCollect<L>): CounterMetric<L> {
+    // A collect callback is only ever given this scope's reading, whose labels are L.
+    const c = this.register('counter', name, help, labels, undefined, collect as CounterCollect<string> | undefined) as Counter<string>;
+    if (collect) return { inc: () => {} };
     return {
       inc: (l, by = 1) => {
         if (!this.released) c.inc(this.bind(l), by);
+      },
+    };
+  }
+
+  /** @internal This scope's view of a collected counter: totals with its host label set. */
+  counterReading<L extends string>(c: Counter<string>): CounterReading<L> {
+    return {
+      set: (total, l) => {
+        if (!this.released) c.inc(this.bind(l), Math.max(0, total));
       },
     };
   }
@@ -227,7 +274,7 @@ export class MetricScope implements Measure {
     this.names.clear();
   }
 
-  private register(kind: MetricKind, name: string, help: string, labels: readonly string[], buckets?: readonly number[], collect?: GaugeCollect<string>): AnyMetric {
+  private register(kind: MetricKind, name: string, help: string, labels: readonly string[], buckets?: readonly number[], collect?: Collect): AnyMetric {
     if (this.released) throw new MetricDefinitionError(`metric ${name}: ${this.owner} is unloaded`);
     const metric = this.metrics.define(this, kind, name, help, labels, buckets, collect);
     this.names.add(METRIC_PREFIX + name);

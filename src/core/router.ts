@@ -164,6 +164,8 @@ export class Router {
 
   /** Answer a stanza with an error, if the rules allow an error reply. */
   bounce(origin: StanzaOrigin, stanza: Element, condition: StanzaErrorCondition, text?: string): void {
+    const errors = this.server.coreMetrics.routingErrors;
+    errors.set(condition, (errors.get(condition) ?? 0) + 1);
     if (!canReplyWithError(stanza)) return;
     const err = errorReply(stanza, condition, text);
     // The error comes from the address the stanza was sent to, or the host when that is unusable.

@@ -18,6 +18,7 @@ import { ServiceScope } from './services.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CloseReason, StreamSession } from './session.js';
 import type { StorageDriver } from '../storage/types.js';
+import { measureStorage } from './storage-metrics.js';
 import type { ServerTls } from './connection.js';
 
 /** Modules every server loads whatever the config says (the connection layer). */
@@ -98,13 +99,13 @@ export class Server {
   constructor(opts: ServerOptions) {
     this.config = opts.config;
     this.log = opts.log;
-    this.storage = opts.storage;
     this.registry = opts.modules;
     this.tls = opts.tls;
     this.cluster = opts.cluster;
     this.clock = opts.clock ?? systemClock;
     this.events = new EventBus(this.log);
     this.metrics = new Metrics(this.log);
+    this.storage = measureStorage(opts.storage, this.metrics);
     this.sessions = new SessionManager(this);
     this.router = new Router(this);
     this.coreMetrics = registerCoreMetrics(this);

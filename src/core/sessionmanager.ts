@@ -15,6 +15,7 @@ import type { Server } from './server.js';
 import type { Element } from '../xml/element.js';
 import type { Logger } from './logging.js';
 import { SessionFilters } from './filters.js';
+import { stanzaPeerOf, type CoreMetrics } from './core-metrics.js';
 import { isBound, isStanza } from './session.js';
 import type {
   BoundC2SSession, C2SSession, C2SUnauthedSession, CloseReason, ComponentSession, Connection, Framing, S2SSession,
@@ -86,6 +87,7 @@ export class SessionManager {
    */
   create<I extends NewSessionInit>(conn: Connection, framing: Framing, init: I & NewSessionCommon): SessionOf<I> {
     const filters = new SessionFilters();
+    const sent = this.server.coreMetrics.stanzasOut;
     // Built as one literal, then the fields of its kind assigned one by one (no spread or rest):
     // every session of a kind then shares V8's hidden classes instead of carrying its own.
     const session = {
@@ -102,7 +104,10 @@ export class SessionManager {
       filters,
       send(data: Element | string): void {
         let out: Element | string | undefined = data;
-        if (typeof data !== 'string' && isStanza(data)) out = filters.runOut(data, session);
+        if (typeof data !== 'string' && isStanza(data)) {
+          out = filters.runOut(data, session);
+          if (out !== undefined) countStanza(sent, session.type, out.name);
+        }
         if (out !== undefined) session.framing.send(out);
       },
       close(reason?: CloseReason): void {
@@ -136,7 +141,9 @@ export class SessionManager {
    * stanza to route, or undefined when a filter took it.
    */
   receive(session: StreamSession, stanza: Element): Element | undefined {
-    return session.filters.runIn(stanza, session);
+    const passed = session.filters.runIn(stanza, session);
+    if (passed !== undefined) countStanza(this.server.coreMetrics.stanzasIn, session.type, passed.name);
+    return passed;
   }
 
   /** Turn an unauthenticated client session into an authenticated one (after SASL success). */
@@ -372,4 +379,11 @@ export class SessionManager {
     }
     return r;
   }
+}
+
+/** One stanza more in the core's per-peer counters (a plain increment: this runs per stanza). */
+function countStanza(counts: CoreMetrics['stanzasIn'], type: StreamSession['type'], name: string): void {
+  const peer = stanzaPeerOf(type);
+  if (peer === undefined || (name !== 'message' && name !== 'presence' && name !== 'iq')) return;
+  counts[peer][name]++;
 }

@@ -305,6 +305,21 @@ class MemoryStorage implements StorageDriver {
     this.removeUserData(host, username);
   }
 
+  async archiveSizes(): Promise<Array<{ host: string; store: string; items: number }>> {
+    this.ensureOpen();
+    const totals = new Map<string, { host: string; store: string; items: number }>();
+    for (const [key, stores] of this.archives) {
+      const [host] = JSON.parse(key) as [string, string];
+      for (const [store, rows] of stores) {
+        const k = JSON.stringify([host, store]);
+        const t = totals.get(k) ?? { host, store, items: 0 };
+        t.items += rows.length;
+        totals.set(k, t);
+      }
+    }
+    return [...totals.values()];
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -520,6 +520,13 @@ class SqliteStorage implements StorageDriver {
     this.deleteUserDataTx.immediate(host, username);
   }
 
+  async archiveSizes(): Promise<Array<{ host: string; store: string; items: number }>> {
+    this.ensureOpen();
+    this.flushAppends();
+    // archive_counts (migration 2) holds one row per conversation: summing it never reads the archive.
+    return this.db.prepare<[], { host: string; store: string; items: number }>('SELECT host, store, SUM(n) AS items FROM archive_counts GROUP BY host, store').all();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.flushAppends();

@@ -148,6 +148,11 @@ export interface StorageDriver {
   archive<T>(host: string, store: string): ArchiveStore<T>;
   /** Deletes the user's data in every store of every shape on this host (not the account). */
   deleteUserData(host: string, username: string): Promise<void>;
+  /**
+   * Items per archive store on every host (for the operator's metrics), when the driver can tell
+   * cheaply; optional. Used at most once a minute.
+   */
+  archiveSizes?(): Promise<Array<{ host: string; store: string; items: number }>>;
   /** Flushes (SQLite: checkpoints the WAL) and closes; later calls reject. Idempotent. */
   close(): Promise<void>;
 }

@@ -216,8 +216,8 @@ test('two servers in one process do not share metrics', async () => {
     const romeo = inProcessClient(a.server).bind('romeo', 'phone');
     const message = new Element('message', { to: romeo.fullJid, type: 'chat' }).c('body').t('hi').up();
     a.server.router.fromClient(romeo, message);
-    assert.equal(await value(a.server, 'canto_sessions{type="c2s"}'), 1);
-    assert.equal(await value(b.server, 'canto_sessions{type="c2s"}'), 0);
+    assert.equal(await value(a.server, 'canto_sessions{type="c2s",transport="internal"}'), 1);
+    assert.equal(await value(b.server, 'canto_sessions{type="c2s",transport="internal"}'), 0);
     assert.equal(await value(a.server, 'canto_stanzas_routed_total{kind="message"}'), 1);
     assert.equal(await value(b.server, 'canto_stanzas_routed_total{kind="message"}'), 0, 'every kind is exported, from 0');
     // The process metrics are in both, under their standard names.
@@ -232,15 +232,15 @@ test('the core session gauges follow a bound session', async () => {
   const ts = await startTestServer();
   try {
     const { server } = ts;
-    assert.equal(await value(server, 'canto_sessions{type="c2s"}'), 0);
+    assert.equal(await value(server, 'canto_sessions{type="c2s",transport="internal"}'), 0);
     assert.equal(await value(server, 'canto_bound_resources{host="localhost"}'), 0);
     const romeo = inProcessClient(server).bind('romeo', 'phone');
     inProcessClient(server).bind('romeo', 'laptop');
-    assert.equal(await value(server, 'canto_sessions{type="c2s"}'), 2);
-    assert.equal(await value(server, 'canto_sessions{type="s2s"}'), 0);
+    assert.equal(await value(server, 'canto_sessions{type="c2s",transport="internal"}'), 2);
+    assert.equal(await value(server, 'canto_sessions{type="s2s",transport="internal"}'), 0);
     assert.equal(await value(server, 'canto_bound_resources{host="localhost"}'), 2);
     server.sessions.destroySession(romeo);
-    assert.equal(await value(server, 'canto_sessions{type="c2s"}'), 1);
+    assert.equal(await value(server, 'canto_sessions{type="c2s",transport="internal"}'), 1);
     assert.equal(await value(server, 'canto_bound_resources{host="localhost"}'), 1);
   } finally {
     await ts.stop();
@@ -316,4 +316,66 @@ test('register counts registrations by result and times account creation', async
   } finally {
     await ts.stop();
   }
+});
+
+test('a collected counter exports the totals its owner keeps; inc does nothing on it', async () => {
+  const metrics = new Metrics(silentLogger(), { processMetrics: false });
+  const totals = { a: 3, b: 0 };
+  const c = metrics.scope('demo', 'example.com').counter('demo_things_total', 'Things', ['kind'], (r) => {
+    r.set(totals.a, { kind: 'a' });
+    r.set(totals.b, { kind: 'b' });
+  });
+  c.inc({ kind: 'a' }, 100);
+  let text = await metrics.render();
+  assert.equal(sample(text, 'canto_demo_things_total{kind="a",host="example.com"}'), 3);
+  assert.equal(sample(text, 'canto_demo_things_total{kind="b",host="example.com"}'), 0, 'a zero total is exported');
+  totals.a = 5;
+  text = await metrics.render();
+  assert.equal(sample(text, 'canto_demo_things_total{kind="a",host="example.com"}'), 5, 'read again at each scrape, not added up');
+});
+
+test('the fast histogram renders cumulative buckets, +Inf, sum and count per bound series', async () => {
+  const { FastHistogram } = await import('../../src/core/fast-histogram.js');
+  const metrics = new Metrics(silentLogger(), { processMetrics: false });
+  const h = new FastHistogram('canto_demo_seconds', 'Demo', [0.1, 0.01, 1]);
+  h.registerIn(metrics.registry);
+  const a = h.bind({ op: 'a' });
+  assert.equal(h.bind({ op: 'a' }), a, 'the same labels give the same series');
+  for (const v of [0.005, 0.01, 0.05, 0.5, 7]) a.observe(v);
+  h.bind({ op: 'b' });
+  const text = await metrics.render();
+  assert.equal(sample(text, 'canto_demo_seconds_bucket{op="a",le="0.01"}'), 2, 'bounds sorted; a value equal to a bound is in it');
+  assert.equal(sample(text, 'canto_demo_seconds_bucket{op="a",le="0.1"}'), 3);
+  assert.equal(sample(text, 'canto_demo_seconds_bucket{op="a",le="1"}'), 4);
+  assert.equal(sample(text, 'canto_demo_seconds_bucket{op="a",le="+Inf"}'), 5);
+  assert.equal(sample(text, 'canto_demo_seconds_count{op="a"}'), 5);
+  assert.ok(Math.abs((sample(text, 'canto_demo_seconds_sum{op="a"}') ?? 0) - 7.565) < 1e-9);
+  assert.equal(sample(text, 'canto_demo_seconds_count{op="b"}'), 0, 'a bound series is exported from 0');
+  metrics.registry.resetMetrics();
+  assert.equal(sample(await metrics.render(), 'canto_demo_seconds_count{op="a"}'), 0, 'reset zeroes; the series stays bound');
+  a.observe(0.2);
+  assert.equal(sample(await metrics.render(), 'canto_demo_seconds_count{op="a"}'), 1);
+});
+
+test('the storage wrapper times every call and counts the failed ones', async () => {
+  const { measureStorage } = await import('../../src/core/storage-metrics.js');
+  const metrics = new Metrics(silentLogger(), { processMetrics: false });
+  const storage = measureStorage(openMemoryStorage(), metrics);
+  await storage.keyval<number>('example.com', 'n').set('romeo', 1);
+  assert.equal(await storage.keyval<number>('example.com', 'n').get('romeo'), 1, 'values pass through');
+  await storage.keyval<number>('example.com', 'n').update('romeo', (n) => (n ?? 0) + 1);
+  const id = await storage.archive<string>('example.com', 'mam').append('romeo', { value: 'x' });
+  assert.equal((await storage.archive<string>('example.com', 'mam').find('romeo'))[0]?.id, id);
+  await assert.rejects(storage.archive<string>('example.com', 'mam').find('romeo', { after: 'nope' }), /not/i, 'a driver error reaches the caller unchanged');
+  let text = await metrics.render();
+  assert.equal(sample(text, 'canto_storage_operation_seconds_count{shape="keyval",op="get"}'), 1);
+  assert.equal(sample(text, 'canto_storage_operation_seconds_count{shape="keyval",op="update"}'), 1);
+  assert.equal(sample(text, 'canto_storage_operation_seconds_count{shape="archive",op="find"}'), 2);
+  assert.equal(sample(text, 'canto_storage_errors_total{shape="archive",op="find"}'), 1);
+  assert.equal(sample(text, 'canto_storage_errors_total{shape="keyval",op="get"}'), 0);
+  assert.equal(sample(text, 'canto_storage_archive_items{host="example.com",store="mam"}'), 1);
+  await storage.close();
+  await assert.rejects(storage.accounts.get('example.com', 'romeo'));
+  text = await metrics.render().catch(() => metrics.registry.metrics());
+  assert.equal(sample(text, 'canto_storage_errors_total{shape="account",op="get"}'), 1, 'a call on a closed driver is a failure');
 });

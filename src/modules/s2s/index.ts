@@ -18,6 +18,7 @@ import { defineModule } from '../../core/modules.js';
 import { duration } from '../../core/option-schemas.js';
 import type { ModuleServer } from '../../core/server.js';
 import type { EventMap } from '../../core/event-map.js';
+import type { Measure } from '../../core/metrics.js';
 import { listenAll } from '../../net/listen.js';
 import { emptyStats, type S2SContext, type S2SStats } from './context.js';
 import { acceptIncoming, type IncomingHandle } from './incoming.js';
@@ -93,6 +94,7 @@ export default defineModule({
     ctx.verifier = outgoing;
     ctx.bidiRoutes = outgoing;
     mod.provides('s2s', { stats: ctx.stats, outgoing });
+    exportStats(mod.measure, ctx.stats);
 
     const deliver = (event: EventMap['route/remote']): true | undefined => {
       const { stanza, origin, toHost, fromHost } = event;
@@ -135,3 +137,20 @@ export default defineModule({
     });
   },
 });
+
+/** The federation counters the streams keep as plain numbers, read when scraped (docs/metrics.md). */
+function exportStats(measure: Measure, stats: Readonly<S2SStats>): void {
+  measure.counter('s2s_streams_opened_total', 'Server-to-server streams opened, by direction', ['direction'], (c) => {
+    c.set(stats.incomingStreams, { direction: 'incoming' });
+    c.set(stats.outgoingStreams, { direction: 'outgoing' });
+  });
+  measure.counter('s2s_authentications_total', 'Server-to-server streams authenticated, by method (external: certificate, dialback)', ['method'], (c) => {
+    c.set(stats.authExternal, { method: 'external' });
+    c.set(stats.authDialback, { method: 'dialback' });
+  });
+  measure.counter('s2s_authentication_failures_total', 'Server-to-server authentications refused or failed, either direction', [], (c) => c.set(stats.authFailures));
+  measure.counter('s2s_connect_failures_total', 'Connection attempts to a remote server that failed (refused, timed out, TLS failed)', [], (c) => c.set(stats.connectFailures));
+  measure.counter('s2s_dialback_verifies_answered_total', 'Dialback verification requests answered as the authoritative server', [], (c) => c.set(stats.dialbackVerifiesAnswered));
+  measure.counter('s2s_bidi_streams_total', 'Streams on which bidirectional use (XEP-0288) was negotiated', [], (c) => c.set(stats.bidiStreams));
+  measure.counter('s2s_stanzas_bounced_total', 'Stanzas to remote domains bounced because no stream could be made', [], (c) => c.set(stats.stanzasBounced));
+}
