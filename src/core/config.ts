@@ -98,6 +98,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'push', 'sasl2', 'fast',
   'external_services', // announces nothing until [modules.external_services] lists services
   'account_state', 'adhoc', 'invites',
+  'metrics', // GET /metrics on the HTTP listeners, to loopback clients only unless configured
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

@@ -46,11 +46,12 @@ export function splitForwardedFor(header: string | string[] | undefined): string
     .filter((e) => e !== '');
 }
 
-export class TrustedProxies {
+/** A list of IP addresses and CIDR ranges, IPv4 or IPv6; IPv4-mapped IPv6 addresses match as IPv4. */
+export class AddressList {
   private readonly list = new BlockList();
   readonly size: number;
 
-  /** `entries`: addresses and CIDR ranges, IPv4 or IPv6 (validated by the config schema). */
+  /** `entries`: addresses and CIDR ranges (validated by the config schema). */
   constructor(entries: readonly string[]) {
     this.size = entries.length;
     for (const entry of entries) {
@@ -61,12 +62,27 @@ export class TrustedProxies {
     }
   }
 
-  isTrusted(address: string): boolean {
+  has(address: string): boolean {
     if (this.size === 0) return false;
     const a = normalizeAddress(address);
     const family = isIP(a);
     if (family === 0) return false;
     return this.list.check(a, family === 6 ? 'ipv6' : 'ipv4');
+  }
+}
+
+export class TrustedProxies {
+  private readonly list: AddressList;
+  readonly size: number;
+
+  /** `entries`: addresses and CIDR ranges, IPv4 or IPv6 (validated by the config schema). */
+  constructor(entries: readonly string[]) {
+    this.list = new AddressList(entries);
+    this.size = entries.length;
+  }
+
+  isTrusted(address: string): boolean {
+    return this.list.has(address);
   }
 
   /**

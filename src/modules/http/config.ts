@@ -9,7 +9,8 @@ import type { z } from 'zod';
 import { defaultedTable, listener, ports, type ConfigTable, type ListenerConfig } from '../../core/config-tables.js';
 import { check, list } from '../../core/option-schemas.js';
 
-function isIpOrCidr(v: unknown): v is string {
+/** An IP address or a CIDR range ("10.0.0.0/8", "::1"). */
+export function isIpOrCidr(v: unknown): v is string {
   if (typeof v !== 'string') return false;
   const [address = '', prefix, ...rest] = v.split('/');
   const family = isIP(address);
