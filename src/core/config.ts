@@ -30,6 +30,7 @@ export type { ConfigTable, ConfigTables, ListenerConfig } from './config-tables.
 // ───────────────────────────── public types ─────────────────────────────
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export type LogFormat = 'json' | 'text' | 'journald';
 export type ScramHash = 'SHA-1' | 'SHA-256' | 'SHA-512';
 
 export interface VirtualHostConfig {
@@ -56,7 +57,7 @@ export interface ComponentConfig {
 export interface CantoConfig {
   data_dir: string;
   log_level: LogLevel;
-  log_format: 'json' | 'text';
+  log_format: LogFormat;
   admins: string[];
   modules_enabled: string[];
   /** The driver and its own options, checked against src/storage/registry.ts. */
@@ -154,7 +155,7 @@ function buildSchema(tables: ConfigTables) {
 const coreBefore = {
   data_dir: z.string().min(1).default('./data'),
   log_level: z.enum(LOG_LEVELS).default('info'),
-  log_format: z.enum(['json', 'text']).default('text'),
+  log_format: z.enum(['json', 'text', 'journald']).default('text'),
   admins: strings(check(isBareJid, 'a bare JID such as "admin@example.com"')),
   modules_enabled: z.array(moduleName).default(() => [...DEFAULT_MODULES_ENABLED]),
   storage: storageConfigSchema(),
