@@ -6,7 +6,7 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { CantoConfig } from '../core/config.js';
-import { inspectCertificate, localhostCertPaths } from '../net/certificates.js';
+import { acmeCertPaths, inspectCertificate, localhostCertPaths } from '../net/certificates.js';
 import { existsSync } from 'node:fs';
 import { builtinModules } from '../modules/index.js';
 import { suggestModule } from '../core/modules.js';
@@ -52,9 +52,14 @@ function checkCertificate(config: CantoConfig, domain: string, certificate: stri
       if (!existsSync(p.certificate)) return [{ level: 'ok', text: `${domain}: a self-signed certificate will be made on first start in ${config.data_dir}` }];
       return reportCertificate(domain, p.certificate, p.key);
     }
+    if (config.acme.directory !== undefined) {
+      const p = acmeCertPaths(config.data_dir, domain);
+      if (!existsSync(p.certificate)) return [{ level: 'ok', text: `${domain}: a certificate will be obtained from ${config.acme.directory} at start (http-01 on port ${config.acme.challenge_port || config.http.ports.join(', ')})` }];
+      return reportCertificate(domain, p.certificate, p.key);
+    }
     return [{
       level: 'error',
-      text: `${domain}: no certificate configured. Get one that names ${domain} (e.g. from Let's Encrypt) and set certificate = "…" and key = "…" in its [[virtualhost]] table`,
+      text: `${domain}: no certificate configured. Get one that names ${domain} (e.g. from Let's Encrypt) and set certificate = "…" and key = "…" in its [[virtualhost]] table, or set [acme] directory to have Canto get one`,
     }];
   }
   return reportCertificate(domain, certificate, key);

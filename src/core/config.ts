@@ -100,6 +100,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'external_services', // announces nothing until [modules.external_services] lists services
   'account_state', 'adhoc', 'invites',
   'metrics', // GET /metrics on the HTTP listeners, to loopback clients only unless configured
+  'acme', // obtains nothing until [acme] directory is set
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

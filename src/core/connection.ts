@@ -58,4 +58,6 @@ export interface ServerTls {
   readonly sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
   /** Options for a TLS listener that picks the certificate by SNI. */
   serverOptions(): { cert: string; key: string; SNICallback: ServerTls['sniCallback']; minVersion: 'TLSv1.2' };
+  /** Install a new certificate for a domain (ACME): new handshakes use it, nothing restarts. */
+  replace(domain: string, certificatePem: string, keyPem: string): void;
 }

@@ -1,11 +1,13 @@
 /**
  * Certificates per virtual host. A host names its `certificate` and `key` in the config; for
  * `localhost` without one, a self-signed certificate is made on first start in data_dir
- * (`localhost.crt`/`localhost.key`) and reused afterwards. For any other domain a missing
- * certificate is left for the TLS layer and `canto check` to report.
+ * (`localhost.crt`/`localhost.key`) and reused afterwards. With `[acme]` configured, another
+ * domain without one uses what the acme module obtained (`data_dir/acme/<domain>.crt`), or a
+ * one-day self-signed stand-in until it has. Otherwise a missing certificate is left for the TLS
+ * layer and `canto check` to report.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { generate } from 'selfsigned';
 import type { CantoConfig } from '../core/config.js';
@@ -21,9 +23,28 @@ export function localhostCertPaths(dataDir: string): CertificatePaths {
 }
 
 /** Make the self-signed localhost certificate if a localhost host needs one; fill in its paths. */
+/** Where the acme module keeps the certificate and key it obtained for a name. */
+export function acmeCertPaths(dataDir: string, domain: string): CertificatePaths {
+  return { certificate: join(dataDir, 'acme', `${domain}.crt`), key: join(dataDir, 'acme', `${domain}.key`) };
+}
+
 export async function ensureHostCertificates(config: CantoConfig, log: Logger): Promise<void> {
   for (const vh of config.virtualhost) {
-    if (vh.certificate !== undefined || vh.domain !== 'localhost') continue;
+    if (vh.certificate !== undefined) continue;
+    if (vh.domain !== 'localhost' && config.acme?.directory !== undefined) {
+      // ACME needs the server running (http-01 is answered by it): until the CA has issued the
+      // certificate, the host serves a short-lived self-signed stand-in the acme module replaces.
+      const paths = acmeCertPaths(config.data_dir, vh.domain);
+      if (!existsSync(paths.certificate) || !existsSync(paths.key)) {
+        mkdirSync(dirname(paths.certificate), { recursive: true, mode: 0o700 });
+        await makeSelfSigned(vh.domain, paths, 1);
+        log.info({ host: vh.domain }, 'no certificate yet: serving a self-signed stand-in until the ACME CA issues one');
+      }
+      vh.certificate = paths.certificate;
+      vh.key = paths.key;
+      continue;
+    }
+    if (vh.domain !== 'localhost') continue;
     const paths = localhostCertPaths(config.data_dir);
     if (!existsSync(paths.certificate) || !existsSync(paths.key)) {
       await makeSelfSigned('localhost', paths);

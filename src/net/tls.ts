@@ -16,7 +16,7 @@ export type { HostTls } from '../core/connection.js';
 
 export class TlsContexts implements ServerTls {
   private readonly byDomain = new Map<string, HostTls>();
-  private readonly fallback: HostTls | undefined;
+  private fallback: HostTls | undefined;
 
   constructor(config: CantoConfig) {
     for (const vh of config.virtualhost) {
@@ -57,6 +57,18 @@ export class TlsContexts implements ServerTls {
       if (parent) return parent;
     }
     return this.fallback;
+  }
+
+  /**
+   * Installs a new certificate for `domain` (ACME issuance and renewal): handshakes from now on
+   * use it; connections already encrypted keep theirs. A domain not served before is added (a
+   * component's name). The listeners' no-SNI default keeps the certificate it started with.
+   */
+  replace(domain: string, certificatePem: string, keyPem: string): void {
+    const name = domain.toLowerCase();
+    const entry: HostTls = { domain: name, context: createSecureContext({ cert: certificatePem, key: keyPem, minVersion: 'TLSv1.2' }), certificatePem, keyPem };
+    this.byDomain.set(name, entry);
+    if (this.fallback === undefined || this.fallback.domain === name) this.fallback = entry;
   }
 
   get defaultContext(): SecureContext {

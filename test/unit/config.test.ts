@@ -183,7 +183,7 @@ zzz = 1
 test('enum values get a suggestion too', () => {
   const err = configError('log_level = "warning"\nlog_format = "xml"\n');
   issue(err, 'log_level', 1, /expected one of "trace", .* \(did you mean "warn"\?\), got "warning"/);
-  issue(err, 'log_format', 2, /expected one of "json", "text", got "xml"/);
+  issue(err, 'log_format', 2, /expected one of "json", "text", "journald", got "xml"/);
 });
 
 test('lines are found for dotted keys, inline tables and nested tables', () => {
@@ -423,4 +423,23 @@ test('[s2s] dns_servers takes IP addresses with optional ports, and names the ke
   const ok = parseConfig('[s2s]\ndns_servers = ["127.0.0.1", "192.0.2.53:5353", "[::1]:53"]\n');
   assert.deepEqual(ok.s2s.dns_servers, ['127.0.0.1', '192.0.2.53:5353', '[::1]:53']);
   assert.throws(() => parseConfig('[s2s]\ndns_servers = ["ns1.example.com"]\n', 'canto.toml'), /canto\.toml, line 2: s2s\.dns_servers\[0\]: expected a DNS server's IP address/);
+});
+
+test('[acme]: a directory needs accept_terms; URLs and contacts are checked; defaults', () => {
+  const ok = parseConfig(`
+[acme]
+directory = "https://acme.example/dir"
+accept_terms = true
+contact = ["admin@example.org"]
+`);
+  assert.equal(ok.acme.directory, 'https://acme.example/dir');
+  assert.equal(ok.acme.challenge_port, 80);
+  assert.equal(ok.acme.renew_before, 30 * 86_400_000);
+  assert.equal(parseConfig('').acme.directory, undefined, 'off by default');
+  assert.throws(
+    () => parseConfig('[acme]\ndirectory = "https://acme.example/dir"\n'),
+    (err: unknown) => err instanceof ConfigError && /accept_terms/.test(err.message) && /terms of service/.test(err.message),
+  );
+  assert.throws(() => parseConfig('[acme]\naccept_terms = true\ndirectory = "http://acme.example/dir"\n'), (err: unknown) => err instanceof ConfigError && err.line === 3 && /acme\.directory/.test(err.message));
+  assert.throws(() => parseConfig('[acme]\ncontact = ["not an address"]\n'), (err: unknown) => err instanceof ConfigError && /e-mail/.test(err.message));
 });
