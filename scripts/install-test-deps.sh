@@ -23,7 +23,9 @@ need=()
 # runs its own initdb + pg_ctl on a loopback port in a temp dir; the system cluster stays stopped).
 # redis-server: the cluster engine in the cluster tests (private instances on loopback ports, no
 # persistence; the system service may stay stopped).
-PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn postgresql redis-server)
+# pebble: the ACME test CA of test/integration/acme.test.ts (a private instance on loopback ports
+# with its own temp config; no service).
+PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn postgresql redis-server pebble)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
