@@ -40,3 +40,17 @@ export class StorageInvalidArgumentError extends TypeError {
     this.name = 'StorageInvalidArgumentError';
   }
 }
+
+/**
+ * The database cannot be reached or refused us (connection refused or lost, timed out,
+ * authentication failed, no such database). At start-up it stops the server with this message;
+ * at run time the call rejects with it and the driver reconnects on a later call, so a login
+ * during an outage fails with SASL `temporary-auth-failure` rather than crashing anything.
+ */
+export class StorageUnavailableError extends Error {
+  readonly code = 'storage-unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { CantoConfig } from '../core/config.js';
 import type { Logger } from '../core/logging.js';
+import { duration } from '../core/option-schemas.js';
 import type { StorageDriver } from './types.js';
 
 /** What `open` is given: the whole config (for `data_dir`), the driver's validated options, a logger. */
@@ -67,6 +68,21 @@ export const STORAGE_DRIVERS = {
       return openSqliteStorage({ dataDir: config.data_dir });
     },
   }),
+  postgres: defineStorageDriver({
+    description: 'PostgreSQL; shared by every process and machine (docs/storage.md)',
+    persistent: true,
+    options: {
+      url: z
+        .string()
+        .refine((u) => /^postgres(ql)?:\/\//.test(u), { message: 'expected a URL such as "postgres://canto:secret@db.example:5432/canto"' }),
+      pool_size: z.number().int().min(1).max(1000).default(10),
+      connect_timeout: duration('5s', { min: 1 }),
+    },
+    async open({ options, log }) {
+      const { openPostgresStorage } = await import('./postgres.js'); // pg is loaded only when chosen
+      return openPostgresStorage(options, log);
+    },
+  }),
   memory: defineStorageDriver({
     description: 'in memory, for tests: nothing is kept',
     persistent: false,
@@ -88,7 +104,7 @@ export interface StorageConfig {
 
 /**
  * The `[storage]` table's schema. An unknown driver is reported by the enum as
- * `expected one of "sqlite", "memory", got …`; the other keys are checked against the named
+ * `expected one of "sqlite", "postgres", "memory", got …`; the other keys are checked against the named
  * driver's options, so their issues carry their own keys.
  */
 export function storageConfigSchema() {
