@@ -31,8 +31,14 @@ import {
   encodeValue,
   newArchiveId,
 } from './common.js';
-import { StorageDuplicateIdError, StorageInvalidArgumentError, StorageItemNotFoundError, StorageUnavailableError } from './errors.js';
-import { migratePostgres } from './postgres-migrations.js';
+import {
+  StorageDuplicateIdError,
+  StorageInvalidArgumentError,
+  StorageItemNotFoundError,
+  StorageSchemaTooNewError,
+  StorageUnavailableError,
+} from './errors.js';
+import { migratePostgres, POSTGRES_MIGRATIONS, schemaVersion } from './postgres-migrations.js';
 import {
   SCRAM_MECHANISM_NAMES,
   type Account,
@@ -120,6 +126,36 @@ export async function openPostgresStorage(opts: PostgresStorageOptions, log: Log
   }
   client.release();
   return storage;
+}
+
+/**
+ * For `canto check`: connect once, read the schema version, change nothing. Resolves to what
+ * to print; rejects with StorageUnavailableError or StorageSchemaTooNewError.
+ */
+export async function probePostgres(opts: PostgresStorageOptions): Promise<string> {
+  const where = describeUrl(opts.url);
+  const client = new pg.Client({ connectionString: opts.url, connectionTimeoutMillis: opts.connect_timeout ?? 5000, application_name: 'canto check' });
+  client.on('error', () => {}); // a connection lost after connect: the query below rejects
+  try {
+    await client.connect();
+  } catch (err) {
+    throw unavailable(err, where, 'could not connect to PostgreSQL');
+  }
+  try {
+    const server = (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
+    const version = await schemaVersion(client);
+    const supported = POSTGRES_MIGRATIONS.length;
+    if (version > supported) throw new StorageSchemaTooNewError(version, supported, where);
+    const schema =
+      version === supported ? `schema version ${version} (current)`
+      : version === 0 ? `empty database: the schema (version ${supported}) is created at start`
+      : `schema version ${version}: migrated to ${supported} at start`;
+    return `PostgreSQL ${server} at ${where} is reachable; ${schema}`;
+  } catch (err) {
+    throw isUnavailable(err) ? unavailable(err, where, 'PostgreSQL failed') : err;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 function unavailable(err: unknown, where: string, what: string): StorageUnavailableError {

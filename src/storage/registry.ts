@@ -31,6 +31,11 @@ export interface StorageDriverEntry {
   /** The driver's own `[storage]` keys: unknown keys are refused, defaults applied. */
   readonly options: z.ZodObject;
   open(config: CantoConfig, log: Logger): Promise<StorageDriver>;
+  /**
+   * For `canto check`: reach the driver's server without changing anything and say how it is
+   * (resolves to a line to print; rejects with the reason). Only network drivers have one.
+   */
+  readonly probe?: (config: CantoConfig) => Promise<string>;
 }
 
 /**
@@ -42,20 +47,26 @@ export function defineStorageDriver<Shape extends z.ZodRawShape = Record<never, 
   persistent: boolean;
   options?: Shape;
   open(ctx: StorageOpenContext<z.output<z.ZodObject<Shape, z.core.$strict>>>): StorageDriver | Promise<StorageDriver>;
+  probe?(options: z.output<z.ZodObject<Shape, z.core.$strict>>): Promise<string>;
 }): StorageDriverEntry {
   // The cast only restores the default for a driver without options: an empty shape.
   const options = z.strictObject(def.options ?? ({} as Shape));
+  const parse = (config: CantoConfig) => {
+    const { driver, ...given } = config.storage;
+    const parsed = options.safeParse(given);
+    // parseConfig has already reported these with lines; this catches hand-built configs.
+    if (!parsed.success) throw new Error(`[storage] options for driver "${driver}": ${z.prettifyError(parsed.error)}`);
+    return parsed.data;
+  };
+  const probe = def.probe;
   return {
     description: def.description,
     persistent: def.persistent,
     options,
     async open(config, log) {
-      const { driver, ...given } = config.storage;
-      const parsed = options.safeParse(given);
-      // parseConfig has already reported these with lines; this catches hand-built configs.
-      if (!parsed.success) throw new Error(`[storage] options for driver "${driver}": ${z.prettifyError(parsed.error)}`);
-      return def.open({ config, options: parsed.data, log });
+      return def.open({ config, options: parse(config), log });
     },
+    ...(probe && { probe: (config: CantoConfig) => probe(parse(config)) }),
   };
 }
 
@@ -81,6 +92,10 @@ export const STORAGE_DRIVERS = {
     async open({ options, log }) {
       const { openPostgresStorage } = await import('./postgres.js'); // pg is loaded only when chosen
       return openPostgresStorage(options, log);
+    },
+    async probe(options) {
+      const { probePostgres } = await import('./postgres.js');
+      return probePostgres(options);
     },
   }),
   memory: defineStorageDriver({
