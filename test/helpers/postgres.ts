@@ -43,6 +43,8 @@ export interface PostgresInstance {
   startServer(): Promise<void>;
   /** Stops the server (if running) and removes its directory. Idempotent. */
   stop(): Promise<void>;
+  /** The running postmaster's PID (undefined when stopped), e.g. to measure its CPU. */
+  postmasterPid(): number | undefined;
 }
 
 export function postgresAvailable(): boolean {
@@ -85,7 +87,12 @@ export async function freePort(): Promise<number> {
 
 let databaseCounter = 0;
 
-export async function startPostgres(): Promise<PostgresInstance> {
+export interface StartPostgresOptions {
+  /** Keep fsync on (benchmarks that compare durable writes); default off, as tests do not need it. */
+  fsync?: boolean;
+}
+
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresInstance> {
   const skip = skipWithoutPostgres();
   if (skip) throw new Error(skip);
   // mkdtemp makes mode 0700 under /tmp (mode 1777): hand the directory to postgres.
@@ -103,8 +110,7 @@ export async function startPostgres(): Promise<PostgresInstance> {
     `-p ${port}`,
     `-k ${dir}`,
     '-c listen_addresses=127.0.0.1',
-    '-c fsync=off',
-    '-c full_page_writes=off',
+    ...(opts.fsync ? [] : ['-c fsync=off', '-c full_page_writes=off']),
     '-c max_connections=200',
   ].join(' ');
   let running = false;
@@ -159,6 +165,7 @@ export async function startPostgres(): Promise<PostgresInstance> {
     },
     stopServer,
     startServer,
+    postmasterPid: () => (running ? postmasterPid(dataDir) : undefined),
     async stop() {
       if (removed) return;
       removed = true;
