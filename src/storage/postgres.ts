@@ -107,6 +107,8 @@ export async function openPostgresStorage(opts: PostgresStorageOptions, log: Log
     connectionTimeoutMillis: opts.connect_timeout ?? 5000,
     idleTimeoutMillis: 30_000,
     application_name: 'canto',
+    // TCP keepalive: a connection to a database host that vanished (no RST) is noticed.
+    keepAlive: true,
   });
   const storage = new PostgresStorage(pool, where, log);
   let client: pg.PoolClient;
