@@ -79,6 +79,11 @@ export function describeUrl(url: string): string {
   }
 }
 
+/** An error thrown by the caller's code (an update `fn`) inside a transaction: passed through as it is. */
+class CallerError {
+  constructor(readonly error: unknown) {}
+}
+
 /** SQLSTATEs that mean "retry the transaction": deadlock_detected, serialization_failure. */
 const RETRY_STATES = new Set(['40P01', '40001']);
 
@@ -96,7 +101,7 @@ function isUnavailable(err: unknown): boolean {
   }
   // pg raises these without a code: "Connection terminated unexpectedly", "timeout exceeded
   // when trying to connect", "Client has encountered a connection error and is not queryable".
-  return /connection|terminated|timeout|not queryable/i.test(err.message);
+  return /^Connection terminated|timeout exceeded when trying to connect|is not queryable/i.test(err.message);
 }
 
 export async function openPostgresStorage(opts: PostgresStorageOptions, log: Logger): Promise<StorageDriver> {
@@ -288,6 +293,7 @@ class PostgresStorage implements StorageDriver {
         } catch {
           broken = true; // the connection is gone: do not return it to the pool
         }
+        if (err instanceof CallerError) throw err.error;
         const code = (err as { code?: unknown }).code;
         if (typeof code === 'string' && RETRY_STATES.has(code) && attempt < MAX_UPDATE_ATTEMPTS) continue;
         throw this.translate(err);
@@ -306,7 +312,12 @@ class PostgresStorage implements StorageDriver {
       const outcome = await this.transaction(async (client): Promise<{ text: string | undefined } | 'raced'> => {
         const row = await client.query<{ value: string }>(this.prepared(ops.select, ops.key));
         const current = row.rows[0]?.value;
-        const text = applyUpdate(current, fn); // throws: rolled back, rejects with fn's error
+        let text: string | undefined;
+        try {
+          text = applyUpdate(current, fn);
+        } catch (err) {
+          throw new CallerError(err); // rolled back; rejects with fn's own error, untranslated
+        }
         if (current === undefined) {
           if (text === undefined) return { text };
           const inserted = await client.query(this.prepared(ops.insert, [...ops.key, text]));

@@ -132,6 +132,17 @@ describe('PostgreSQL driver', { skip }, () => {
     assert.ok(calls >= 2 * n); // more when a first insert raced and fn ran again
   });
 
+  it("an update fn's own error passes through untouched, even when it reads like a connection error", async () => {
+    const s = await open(await pgi.createDatabase());
+    const kv = s.keyval<number>('h.example', 'k');
+    await kv.set('u', 1);
+    const mine = new Error('Connection terminated unexpectedly (thrown by fn)');
+    await assert.rejects(kv.update('u', () => { throw mine; }), (err: unknown) => err === mine);
+    await assert.rejects(kv.update('new', () => { throw mine; }), (err: unknown) => err === mine);
+    assert.equal(await kv.get('u'), 1);
+    assert.equal(await kv.get('new'), undefined);
+  });
+
   it('group-commits concurrent appends in append order, each caller told about its own duplicate', async () => {
     const s = await open(await pgi.createDatabase());
     const arch = s.archive<number>('h.example', 'mam');
