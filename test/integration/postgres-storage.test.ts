@@ -1,6 +1,6 @@
 /**
  * The real server on `[storage] driver = "postgres"` against a private PostgreSQL, driven by
- * real @xmpp/client clients: accounts made by `canto adduser`, login, roster, an offline
+ * real @xmpp/client clients: accounts made by `canto adduser` and by in-band registration, login, roster, an offline
  * message, a MAM query; `canto check` and `canto start` against a reachable and an unreachable
  * database; and PostgreSQL stopped mid-run: logins fail with SASL temporary-auth-failure (the
  * server does not crash), and succeed again once it is back.
@@ -13,6 +13,7 @@ import { runCanto } from '../helpers/cli.js';
 import { freePort, skipWithoutPostgres, startPostgres, type PostgresInstance } from '../helpers/postgres.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { loginClient, xml, type LoggedInClient } from '../helpers/xmpp-client.js';
+import { RawTlsClient } from '../helpers/scram-client.js';
 
 const NS_MAM = 'urn:xmpp:mam:2';
 const NS_RSM = 'http://jabber.org/protocol/rsm';
@@ -50,6 +51,9 @@ describe('the server on PostgreSQL', { skip }, () => {
     }
     ts = await startTestServer((c) => {
       c.storage = { driver: 'postgres', url, pool_size: 4, connect_timeout: 3000 };
+      c.modules_enabled = [...new Set([...c.modules_enabled, 'register'])];
+      const vh = c.virtualhost[0];
+      if (vh) vh.allow_registration = true;
     });
   });
   after(async () => {
@@ -72,6 +76,23 @@ describe('the server on PostgreSQL', { skip }, () => {
     assert.equal(start.code, 1, start.stdout + start.stderr);
     assert.match(start.stdout + start.stderr, /CANTO_ERR_STORAGE_UNAVAILABLE/);
     assert.match(start.stdout + start.stderr, /could not connect to PostgreSQL/);
+  });
+
+  it('registers an account in-band (XEP-0077) into PostgreSQL, and it logs in', async () => {
+    const raw = await RawTlsClient.connect(ts.c2sPort);
+    try {
+      await raw.open();
+      const features = await raw.startTls();
+      assert.match(features, /iq-register/);
+      raw.send(`<iq type='set' id='reg1'><query xmlns='jabber:iq:register'><username>mercutio</username><password>pw-mercutio</password></query></iq>`);
+      const reply = (await raw.next(/<iq\b[^>]*\bid=["']reg1["'][^>]*?(?:\/>|>[\s\S]*?<\/iq>)/))[0];
+      assert.match(reply, /type=["']result["']/, reply);
+    } finally {
+      raw.close();
+    }
+    assert.equal(await ts.server.storage.accounts.exists('localhost', 'mercutio'), true);
+    const c = await login('mercutio', 'r1');
+    assert.equal(c.jid, 'mercutio@localhost/r1');
   });
 
   it('logs in, keeps the roster, stores an offline message and answers a MAM query', async () => {
@@ -126,7 +147,7 @@ describe('the server on PostgreSQL', { skip }, () => {
       }
     }
     // The server kept running throughout: a client that was connected still works.
-    const romeo = clients[0] as LoggedInClient;
+    const romeo = clients.find((c) => c.jid === 'romeo@localhost/phone') as LoggedInClient;
     await romeo.send(xml('message', { to: romeo.jid, type: 'chat', id: 'self' }, xml('body', {}, 'still here')));
     await romeo.waitFor((s) => s.is('message') && s.attrs.id === 'self');
   });
