@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { builtinModules } from '../modules/index.js';
 import { suggestModule } from '../core/modules.js';
 import { checkModuleConfig } from '../core/module-config.js';
+import { storageDriverEntry } from '../storage/registry.js';
 
 type Line = { level: 'ok' | 'warn' | 'error'; text: string };
 
@@ -18,6 +19,7 @@ export async function runCheck(config: CantoConfig, file: string | undefined, op
   const lines: Line[] = [];
   lines.push({ level: 'ok', text: `configuration ${file ?? '(built-in default)'} is valid` });
   lines.push(...checkModules(config));
+  lines.push(...(await checkStorage(config)));
   for (const vh of config.virtualhost) {
     lines.push(...checkCertificate(config, vh.domain, vh.certificate, vh.key));
     if (opts.dns) lines.push(...(await checkDns(vh.domain, config)));
@@ -30,6 +32,18 @@ export async function runCheck(config: CantoConfig, file: string | undefined, op
   const warnings = lines.filter((l) => l.level === 'warn').length;
   process.stdout.write(`\n${errors} error(s), ${warnings} warning(s)\n`);
   return errors > 0 ? 1 : 0;
+}
+
+/** A network storage driver (postgres): can its server be reached, and is its schema one this Canto can use? */
+async function checkStorage(config: CantoConfig): Promise<Line[]> {
+  const entry = storageDriverEntry(config);
+  if (!entry.probe) return [];
+  try {
+    return [{ level: 'ok', text: `storage: ${await entry.probe(config)}` }];
+  } catch (err) {
+    const code = (err as { cantoCode?: unknown }).cantoCode;
+    return [{ level: 'error', text: `storage: ${(err as Error).message}${typeof code === 'string' ? ` (${code})` : ''}` }];
+  }
 }
 
 /** Module names no built-in module has are skipped at start: say so here, with a hint. */

@@ -29,6 +29,7 @@ import { runCheck } from './check.js';
 import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
+import { StorageSchemaTooNewError, StorageUnavailableError } from '../storage/errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
 import { builtinModules } from '../modules/index.js';
 
@@ -156,6 +157,12 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`canto: configuration error\n${err.message}\n`);
       return EXIT.config;
+    }
+    // The database is down, refused us or is newer than this Canto: the message says what to
+    // do; a stack trace would only hide it.
+    if (err instanceof StorageUnavailableError || err instanceof StorageSchemaTooNewError) {
+      process.stderr.write(`canto: ${err.cantoCode}: ${err.message}\n`);
+      return EXIT.failed;
     }
     process.stderr.write(`canto: ${(err as Error).stack ?? String(err)}\n`);
     return EXIT.failed;

@@ -21,7 +21,8 @@ export async function runStart(config: CantoConfig, file: string | undefined): P
   try {
     server = await bootServer({ config, log });
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'could not start');
+    // Storage errors carry a stable code (CANTO_ERR_STORAGE_UNAVAILABLE…, docs/errors.md).
+    log.fatal({ err: (err as Error).message, code: (err as { cantoCode?: unknown }).cantoCode }, 'could not start');
     return 1;
   }
   return new Promise<number>((resolve) => {

@@ -123,6 +123,8 @@ export const ERRORS = {
   CANTO_ERR_SERVICE_MISSING: { kind: 'module', text: 'a module requires a service no loaded module provides' },
   CANTO_ERR_STORAGE_ITEM_NOT_FOUND: { kind: 'storage', text: 'the referenced item is not in the store' },
   CANTO_ERR_STORAGE_CLOSED: { kind: 'storage', text: 'the storage is closed' },
+  CANTO_ERR_STORAGE_UNAVAILABLE: { kind: 'storage', text: 'the database cannot be reached or refused the connection' },
+  CANTO_ERR_STORAGE_SCHEMA_TOO_NEW: { kind: 'storage', text: 'the database was written by a newer Canto' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

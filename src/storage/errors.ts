@@ -23,6 +23,8 @@ export class StorageDuplicateIdError extends Error {
 /** The database was written by a newer Canto than this one (schema version too high). */
 export class StorageSchemaTooNewError extends Error {
   readonly code = 'storage-schema-too-new';
+  /** Its code in src/core/errors.ts (docs/errors.md), printed by the CLI. */
+  readonly cantoCode = 'CANTO_ERR_STORAGE_SCHEMA_TOO_NEW';
   constructor(readonly found: number, readonly supported: number, file: string) {
     super(
       `database ${file} has schema version ${found}, but this Canto supports up to ${supported}; ` +
@@ -38,5 +40,21 @@ export class StorageInvalidArgumentError extends TypeError {
   constructor(message: string) {
     super(message);
     this.name = 'StorageInvalidArgumentError';
+  }
+}
+
+/**
+ * The database cannot be reached or refused us (connection refused or lost, timed out,
+ * authentication failed, no such database). At start-up it stops the server with this message;
+ * at run time the call rejects with it and the driver reconnects on a later call, so a login
+ * during an outage fails with SASL `temporary-auth-failure` rather than crashing anything.
+ */
+export class StorageUnavailableError extends Error {
+  readonly code = 'storage-unavailable';
+  /** Its code in src/core/errors.ts (docs/errors.md), printed by the CLI. */
+  readonly cantoCode = 'CANTO_ERR_STORAGE_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
   }
 }

@@ -19,6 +19,7 @@ export {
   StorageInvalidArgumentError,
   StorageItemNotFoundError,
   StorageSchemaTooNewError,
+  StorageUnavailableError,
 } from './errors.js';
 export { openSqliteStorage, type SqliteStorageOptions } from './sqlite.js';
 export { openMemoryStorage } from './memory.js';

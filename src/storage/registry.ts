@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { CantoConfig } from '../core/config.js';
 import type { Logger } from '../core/logging.js';
+import { duration } from '../core/option-schemas.js';
 import type { StorageDriver } from './types.js';
 
 /** What `open` is given: the whole config (for `data_dir`), the driver's validated options, a logger. */
@@ -30,6 +31,11 @@ export interface StorageDriverEntry {
   /** The driver's own `[storage]` keys: unknown keys are refused, defaults applied. */
   readonly options: z.ZodObject;
   open(config: CantoConfig, log: Logger): Promise<StorageDriver>;
+  /**
+   * For `canto check`: reach the driver's server without changing anything and say how it is
+   * (resolves to a line to print; rejects with the reason). Only network drivers have one.
+   */
+  readonly probe?: (config: CantoConfig) => Promise<string>;
 }
 
 /**
@@ -41,20 +47,26 @@ export function defineStorageDriver<Shape extends z.ZodRawShape = Record<never, 
   persistent: boolean;
   options?: Shape;
   open(ctx: StorageOpenContext<z.output<z.ZodObject<Shape, z.core.$strict>>>): StorageDriver | Promise<StorageDriver>;
+  probe?(options: z.output<z.ZodObject<Shape, z.core.$strict>>): Promise<string>;
 }): StorageDriverEntry {
   // The cast only restores the default for a driver without options: an empty shape.
   const options = z.strictObject(def.options ?? ({} as Shape));
+  const parse = (config: CantoConfig) => {
+    const { driver, ...given } = config.storage;
+    const parsed = options.safeParse(given);
+    // parseConfig has already reported these with lines; this catches hand-built configs.
+    if (!parsed.success) throw new Error(`[storage] options for driver "${driver}": ${z.prettifyError(parsed.error)}`);
+    return parsed.data;
+  };
+  const probe = def.probe;
   return {
     description: def.description,
     persistent: def.persistent,
     options,
     async open(config, log) {
-      const { driver, ...given } = config.storage;
-      const parsed = options.safeParse(given);
-      // parseConfig has already reported these with lines; this catches hand-built configs.
-      if (!parsed.success) throw new Error(`[storage] options for driver "${driver}": ${z.prettifyError(parsed.error)}`);
-      return def.open({ config, options: parsed.data, log });
+      return def.open({ config, options: parse(config), log });
     },
+    ...(probe && { probe: (config: CantoConfig) => probe(parse(config)) }),
   };
 }
 
@@ -65,6 +77,25 @@ export const STORAGE_DRIVERS = {
     async open({ config }) {
       const { openSqliteStorage } = await import('./sqlite.js');
       return openSqliteStorage({ dataDir: config.data_dir });
+    },
+  }),
+  postgres: defineStorageDriver({
+    description: 'PostgreSQL; shared by every process and machine (docs/storage.md)',
+    persistent: true,
+    options: {
+      url: z
+        .string()
+        .refine((u) => /^postgres(ql)?:\/\//.test(u), { message: 'expected a URL such as "postgres://canto:secret@db.example:5432/canto"' }),
+      pool_size: z.number().int().min(1).max(1000).default(10),
+      connect_timeout: duration('5s', { min: 1 }),
+    },
+    async open({ options, log }) {
+      const { openPostgresStorage } = await import('./postgres.js'); // pg is loaded only when chosen
+      return openPostgresStorage(options, log);
+    },
+    async probe(options) {
+      const { probePostgres } = await import('./postgres.js');
+      return probePostgres(options);
     },
   }),
   memory: defineStorageDriver({
@@ -88,7 +119,7 @@ export interface StorageConfig {
 
 /**
  * The `[storage]` table's schema. An unknown driver is reported by the enum as
- * `expected one of "sqlite", "memory", got …`; the other keys are checked against the named
+ * `expected one of "sqlite", "postgres", "memory", got …`; the other keys are checked against the named
  * driver's options, so their issues carry their own keys.
  */
 export function storageConfigSchema() {

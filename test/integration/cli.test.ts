@@ -98,7 +98,7 @@ test('storage: an unknown driver is a config error (78); the account commands re
   const dir = tempDir();
   const unknown = await runCanto(['adduser', 'a@localhost', '--password', PASSWORD, '--config', writeConfig(dir, '[storage]\ndriver = "mongo"\n')]);
   assert.equal(unknown.code, 78);
-  assert.match(unknown.stderr, /line 19: storage\.driver: expected one of "sqlite", "memory", got "mongo"/);
+  assert.match(unknown.stderr, /line 19: storage\.driver: expected one of "sqlite", "postgres", "memory", got "mongo"/);
   const memory = await runCanto(['adduser', 'a@localhost', '--password', PASSWORD, '--config', writeConfig(dir, '[storage]\ndriver = "memory"\n')]);
   assert.equal(memory.code, 1, memory.stderr);
   assert.match(memory.stderr, /storage driver "memory" keeps nothing/);

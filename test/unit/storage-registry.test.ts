@@ -47,7 +47,25 @@ test('an unknown driver is a config error naming the key, its line and the known
   assert.equal(err.issues.length, 1);
   assert.equal(err.key, 'storage.driver');
   assert.equal(err.line, 4);
-  assert.match(err.message, /^canto\.toml, line 4: storage\.driver: expected one of "sqlite", "memory", got "postgress"/);
+  assert.match(err.message, /^canto\.toml, line 4: storage\.driver: expected one of "sqlite", "postgres", "memory" \(did you mean "postgres"\?\), got "postgress"/);
+});
+
+test('driver = "postgres": url required and checked, pool_size and connect_timeout defaulted and bounded', () => {
+  const ok = parseConfig('[storage]\ndriver = "postgres"\nurl = "postgres://canto@db.example/canto"\n').storage;
+  assert.deepEqual(ok, { driver: 'postgres', url: 'postgres://canto@db.example/canto' });
+  const missing = configError('[storage]\ndriver = "postgres"\n');
+  assert.equal(missing.key, 'storage.url');
+  const notUrl = configError('[storage]\ndriver = "postgres"\nurl = "db.example"\n');
+  assert.equal(notUrl.key, 'storage.url');
+  assert.equal(notUrl.line, 3);
+  assert.match(notUrl.message, /expected a URL such as "postgres:\/\//);
+  const pool = configError('[storage]\ndriver = "postgres"\nurl = "postgresql://h/d"\npool_size = 0\n');
+  assert.equal(pool.key, 'storage.pool_size');
+  assert.equal(pool.line, 4);
+  const timeout = configError('[storage]\ndriver = "postgres"\nurl = "postgresql://h/d"\nconnect_timeout = "soon"\n');
+  assert.equal(timeout.key, 'storage.connect_timeout');
+  const typo = configError('[storage]\ndriver = "postgres"\nurl = "postgresql://h/d"\npoolsize = 5\n');
+  assert.match(typo.message, /storage\.poolsize: unknown key for storage driver "postgres"; its keys are url, pool_size, connect_timeout/);
 });
 
 test('a key the driver does not take is a config error with its line', () => {

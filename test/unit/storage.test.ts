@@ -1,6 +1,8 @@
 /**
  * The storage contract: every driver must pass the same tests. Each suite runs once against
- * the in-memory driver and once against SQLite in a fresh temporary directory.
+ * the in-memory driver, once against SQLite in a fresh temporary directory and once against a
+ * private PostgreSQL (test/helpers/postgres.ts; one server for the file, a fresh database per
+ * opened driver).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,10 +23,13 @@ import {
 } from '../../src/storage/index.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import fc from 'fast-check';
+import { openPostgresStorage } from '../../src/storage/postgres.js';
+import { silentLogger } from '../../src/core/logging.js';
+import { skipWithoutPostgres, startPostgres, type PostgresInstance } from '../helpers/postgres.js';
 
 interface DriverFactory {
   name: string;
-  open(): StorageDriver;
+  open(): StorageDriver | Promise<StorageDriver>;
   cleanup(): void;
 }
 
@@ -43,6 +48,27 @@ const factories: DriverFactory[] = [
     },
   },
 ];
+
+// One PostgreSQL for the whole file, started by the first postgres suite that opens a driver.
+// Without the binaries the suite is skipped, except under CI=true where that is an error.
+const pgSkip = skipWithoutPostgres();
+let postgres: Promise<PostgresInstance> | undefined;
+if (!pgSkip) {
+  factories.push({
+    name: 'postgres',
+    open: async () => {
+      postgres ??= startPostgres();
+      const url = await (await postgres).createDatabase();
+      return openPostgresStorage({ url, pool_size: 10 }, silentLogger());
+    },
+    cleanup: () => {},
+  });
+  after(async () => {
+    if (postgres) await (await postgres).stop();
+  });
+} else {
+  it('storage contract: postgres', { skip: pgSkip }, () => {});
+}
 
 /** One stored value, whichever store shape holds it: the `update` tests run on both. */
 interface Cell<T> {
@@ -79,8 +105,8 @@ const CREDS_256: AccountCredentials = makeCredentials('secret two', { iterations
 for (const factory of factories) {
   describe(`storage contract: ${factory.name}`, () => {
     let s: StorageDriver;
-    before(() => {
-      s = factory.open();
+    before(async () => {
+      s = await factory.open();
     });
     after(async () => {
       await s.close();
@@ -546,7 +572,7 @@ for (const factory of factories) {
 
   describe(`storage close: ${factory.name}`, () => {
     it('is idempotent and makes later calls reject', async () => {
-      const s = factory.open();
+      const s = await factory.open();
       const kv = s.keyval<number>('a.example', 'k');
       await kv.set('u', 1);
       await s.close();
