@@ -703,6 +703,14 @@ class PostgresStorage implements StorageDriver {
     await this.transaction((client) => this.deleteUserRows(client, host, username));
   }
 
+  async archiveSizes(): Promise<Array<{ host: string; store: string; items: number }>> {
+    this.ensureOpen();
+    await this.appendsWritten();
+    // archive_counts holds one row per conversation: summing it never reads the archive.
+    const r = await this.query<{ host: string; store: string; items: string }>('SELECT host, store, SUM(n)::text AS items FROM archive_counts GROUP BY host, store');
+    return r.rows.map((row) => ({ host: row.host, store: row.store, items: Number(row.items) }));
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;

@@ -550,6 +550,21 @@ for (const factory of factories) {
       });
     });
 
+    describe('archiveSizes', () => {
+      it('counts items per host and archive store, following appends and deletes', async () => {
+        assert.ok(s.archiveSizes, 'every built-in driver tells its archive sizes (metrics)');
+        const sizes = async () => new Map((await s.archiveSizes!()).filter((r) => r.host.startsWith('sizes')).map((r) => [`${r.host} ${r.store}`, r.items]));
+        await s.archive('sizes.example', 'mam').append('u', { with: 'a@x', value: 1 });
+        await s.archive('sizes.example', 'mam').append('u', { with: 'b@x', value: 2 });
+        await s.archive('sizes.example', 'mam').append('v', { value: 3 });
+        await s.archive('sizes.example', 'offline').append('u', { value: 4 });
+        await s.archive('sizes2.example', 'mam').append('u', { value: 5 });
+        assert.deepEqual(await sizes(), new Map([['sizes.example mam', 3], ['sizes.example offline', 1], ['sizes2.example mam', 1]]));
+        await s.archive('sizes.example', 'mam').delete('u', { with: 'a@x' });
+        assert.equal((await sizes()).get('sizes.example mam'), 2);
+      });
+    });
+
     describe('deleteUserData', () => {
       it('wipes every store of the user on that host but keeps the account', async () => {
         const host = 'wipe.example';
