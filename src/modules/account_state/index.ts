@@ -16,6 +16,8 @@ import { emptyState, HOST_KEY, normalise, STATE_STORE, type AccountStateDoc } fr
 export interface AccountsState {
   /** Whether the account is disabled (synchronous: read from memory). */
   isDisabled(username: string): boolean;
+  /** A login of this account is about to succeed: true (logged, counted) when it must be refused. */
+  refusesLogin(username: string): boolean;
   /** Disable: refuse its logins and close its sessions. False when there is no such account. */
   disable(username: string, by?: string, reason?: string): Promise<boolean>;
   /** Enable again; false when it was not disabled. */
@@ -98,6 +100,12 @@ export default defineModule({
 
     const api: AccountsState = {
       isDisabled: (username) => state.disabled[username] !== undefined,
+      refusesLogin(username) {
+        if (state.disabled[username] === undefined) return false;
+        mod.log.info({ username }, 'login refused: account disabled');
+        changes.inc({ kind: 'login_refused' });
+        return true;
+      },
       async disable(username, by, reason) {
         if (!(await mod.server.storage.accounts.exists(mod.host, username))) return false;
         await update((doc) => {
@@ -136,12 +144,8 @@ export default defineModule({
     mod.provides('accounts-state', api);
 
     // Every login path goes through this veto (sessions.makeAuthenticated).
-    mod.hook('pre-authenticated', ({ username }) => {
-      if (!api.isDisabled(username)) return undefined;
-      mod.log.info({ username }, 'login refused: account disabled');
-      changes.inc({ kind: 'login_refused' });
-      return true;
-    });
+    // The SASL modules ask `refusesLogin` first to answer `account-disabled`; this is the backstop.
+    mod.hook('pre-authenticated', ({ username }) => (api.refusesLogin(username) ? true : undefined));
     // A login during the grace period restores the account (XEP-0077 removal undone).
     mod.hook('authenticated', ({ session }) => {
       if (state.deletions[session.username] === undefined) return;
