@@ -28,6 +28,7 @@ import { runAdduser, runPasswd, runDeluser } from './accounts.js';
 import { runCheck } from './check.js';
 import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
+import { runUserState } from './user-state.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
 import { builtinModules } from '../modules/index.js';
@@ -40,6 +41,9 @@ Commands:
   adduser JID [--password P]  create an account (prompts for the password when omitted)
   passwd JID [--password P]   change an account's password
   deluser JID              delete an account and all its data
+  user disable JID [--reason R]  refuse the account's logins (RFC 6120 account-disabled);
+                           a running server also closes its sessions and revokes its FAST tokens
+  user enable JID          allow its logins again
   check [--no-dns]         check the configuration, certificates and DNS records
   push-trace JID [--json]  the last push notification decisions for an account, from
                            the running server (docs/push.md)
@@ -80,6 +84,7 @@ export async function main(argv: string[]): Promise<number> {
         group: { type: 'string' },
         admin: { type: 'boolean' },
         host: { type: 'string' },
+        reason: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -139,6 +144,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'push-trace':
         expectArgs(command, rest, 1);
         return await runPushTrace(config, rest[0] as string, { json: values.json === true });
+      case 'user':
+        return await runUserState(config, rest[0], rest.slice(1), { reason: values.reason });
       case 'invite':
         return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, json: values.json });
       default:

@@ -11,6 +11,7 @@
 import { defineModule } from '../../core/modules.js';
 import type { CloseReason } from '../../core/session.js';
 import { fastService } from '../adhoc/fast.js';
+import { AdminError } from '../adminsocket/index.js';
 import { emptyState, HOST_KEY, normalise, STATE_STORE, type AccountStateDoc } from './state.js';
 
 export interface AccountsState {
@@ -144,6 +145,32 @@ export default defineModule({
     mod.provides('accounts-state', api);
 
     // Every login path goes through this veto (sessions.makeAuthenticated).
+    // `canto user disable|enable` (src/cli/user-state.ts) through the admin socket, so the
+    // running server closes the sessions and changes its state at once (each cluster worker
+    // is asked: each closes its own sessions).
+    const admin = mod.optional('admin-commands');
+    if (admin) {
+      const userArg = (args: Record<string, unknown>): string => {
+        if (typeof args.user !== 'string' || args.user === '') throw new AdminError('the command needs a user');
+        return args.user;
+      };
+      mod.onUnload(
+        admin.register('account-disable', mod.host, async (args) => {
+          const username = userArg(args);
+          const sessions = mod.server.sessions.getUserSessions(mod.host, username).length;
+          const reason = typeof args.reason === 'string' && args.reason !== '' ? args.reason : undefined;
+          const exists = await api.disable(username, 'canto user disable', reason);
+          return { exists, closedSessions: exists ? sessions : 0 };
+        }),
+      );
+      mod.onUnload(
+        admin.register('account-enable', mod.host, async (args) => {
+          const username = userArg(args);
+          return { exists: await mod.server.storage.accounts.exists(mod.host, username), changed: await api.enable(username) };
+        }),
+      );
+    }
+
     // The SASL modules ask `refusesLogin` first to answer `account-disabled`; this is the backstop.
     mod.hook('pre-authenticated', ({ username }) => (api.refusesLogin(username) ? true : undefined));
     // A login during the grace period restores the account (XEP-0077 removal undone).
