@@ -47,8 +47,9 @@ Commands:
   check [--no-dns]         check the configuration, certificates and DNS records
   push-trace JID [--json]  the last push notification decisions for an account, from
                            the running server (docs/push.md)
-  invite create [--expires 7d] [--uses N] [--group G] [--admin] [--host H] [--json]
-                           an invite link (docs/invites.md); --admin: the account may invite
+  invite create [--expires 7d] [--uses N] [--group G] [--admin] [--inviter JID] [--host H] [--json]
+                           an invite link (docs/invites.md); --admin: the account may invite;
+                           --inviter: the new account and JID are subscribed to each other
   invite list [--host H] [--json]   the invites not yet expired
   invite revoke TOKEN [--host H]    withdraw an invite
 
@@ -85,6 +86,7 @@ export async function main(argv: string[]): Promise<number> {
         admin: { type: 'boolean' },
         host: { type: 'string' },
         reason: { type: 'string' },
+        inviter: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -147,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'user':
         return await runUserState(config, rest[0], rest.slice(1), { reason: values.reason });
       case 'invite':
-        return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, json: values.json });
+        return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, inviter: values.inviter, json: values.json });
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
