@@ -10,6 +10,7 @@
  */
 import { defineModule } from '../../core/modules.js';
 import type { CloseReason } from '../../core/session.js';
+import type { StanzaEvent } from '../../core/event-map.js';
 import { fastService } from '../adhoc/fast.js';
 import { AdminError } from '../adminsocket/index.js';
 import { emptyState, HOST_KEY, normalise, STATE_STORE, type AccountStateDoc } from './state.js';
@@ -41,6 +42,9 @@ declare module '../../core/services.js' {
 
 export const ACCOUNT_DISABLED: CloseReason = { condition: 'not-authorized', text: 'account disabled' };
 export const ACCOUNT_DELETED: CloseReason = { condition: 'not-authorized', text: 'account removed' };
+
+/** Above MAM (500) and carbons (1): a pending deletion's messages are bounced before either. */
+const PENDING_DELETION_PRIORITY = 1000;
 
 /** How often due deletions are looked for. */
 const SWEEP_MS = 60_000;
@@ -173,6 +177,20 @@ export default defineModule({
 
     // The SASL modules ask `refusesLogin` first to answer `account-disabled`; this is the backstop.
     mod.hook('pre-authenticated', ({ username }) => (api.refusesLogin(username) ? true : undefined));
+    // Waiting for deletion: messages bounce as for an account that does not exist (RFC 6121
+    // §8.5.2.2.1 service-unavailable) before MAM (priority 500) or offline storage see them.
+    // The owner asked for the account's data to go: nothing new piles up for it, and senders
+    // are told instead of their messages waiting unread; a login restores the account and
+    // delivery resumes (README.md says why this and not storing them).
+    const bounceWhilePending = (event: StanzaEvent): true | undefined => {
+      if (event.to.local === '' || state.deletions[event.to.local] === undefined) return undefined;
+      const type = event.stanza.attrs.type ?? 'normal';
+      if (type !== 'error' && type !== 'headline') mod.server.router.bounce(event.origin, event.stanza, 'service-unavailable');
+      return true;
+    };
+    mod.hook('message/bare', bounceWhilePending, PENDING_DELETION_PRIORITY);
+    mod.hook('message/full', bounceWhilePending, PENDING_DELETION_PRIORITY);
+
     // A login during the grace period restores the account (XEP-0077 removal undone).
     mod.hook('authenticated', ({ session }) => {
       if (state.deletions[session.username] === undefined) return;
