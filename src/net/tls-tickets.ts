@@ -41,7 +41,7 @@ export function loadTicketSecret(dataDir: string): Buffer {
   };
   const existing = read();
   if (existing) return existing;
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   // Written whole under another name, then linked into place: a second process starting at
   // the same moment either wins the link or reads the complete file the first one linked.
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
