@@ -315,7 +315,9 @@ async function main(): Promise<number> {
         try {
           running = await server.start(scenario!.setup(params));
           record.results[server.name] = await scenario!.run(running, params);
-          process.stderr.write(`${record.results[server.name]!.metrics.map((m) => `${m.name} ${fmt(m.value)} ${m.unit}`).join(', ')}\n`);
+          const result = record.results[server.name]!;
+          const notes = result.notes.length > 0 ? ` (${result.notes.join('; ')})` : '';
+          process.stderr.write(`${result.metrics.map((m) => `${m.name} ${fmt(m.value)} ${m.unit}`).join(', ')}${notes}\n`);
         } catch (err) {
           record.errors[server.name] = (err as Error).message;
           process.stderr.write(`FAILED: ${(err as Error).message}\n`);

@@ -28,6 +28,11 @@ export interface LoginOptions {
   carbons?: boolean;
   /** After binding: enable stream management (XEP-0198), resumable when 'resume'. */
   sm?: 'plain' | 'resume';
+  /**
+   * A TLS session (ticket) from an earlier connection's `tlsSession`: offered at STARTTLS so
+   * the server can resume it instead of a full handshake, as a reconnecting mobile client does.
+   */
+  tlsSession?: Buffer;
 }
 
 /** A FAST token (XEP-0484) a SASL2 login got, for the next one. */
@@ -72,6 +77,13 @@ export class BenchClient {
    * stanzas received since, `<r/>` is answered with it, and `serverH` is the last `<a h/>`.
    */
   sm: { on: boolean; id: string; h: number; serverH: number } = { on: false, id: '', h: 0, serverH: 0 };
+  /**
+   * The TLS session to offer on the next connection: the server's latest ticket, or the session
+   * this connection resumed (a resumed TLS 1.3 session gets no new ticket from Node's server).
+   */
+  tlsSession: Buffer | undefined;
+  /** Whether this connection's TLS session was resumed from `LoginOptions.tlsSession`. */
+  tlsResumed = false;
   /** Every stanza received after login. */
   onStanza: ((stanza: string) => void) | undefined;
   /** Called once when the connection closes (either side). */
@@ -216,7 +228,7 @@ export class BenchClient {
     if (!features.includes('<starttls')) throw new Error(`no STARTTLS offered: ${features}`);
     this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     await this.expect('<proceed', ms);
-    await this.upgrade(o.domain, ms);
+    await this.upgrade(o.domain, ms, o.tlsSession);
     this.send(streamHeader(o.domain));
   }
 
@@ -344,7 +356,7 @@ export class BenchClient {
   }
 
   /** Replace the plain socket by TLS over it (after <proceed/>); the stream restarts. */
-  private async upgrade(servername: string, ms: number): Promise<void> {
+  private async upgrade(servername: string, ms: number, session: Buffer | undefined): Promise<void> {
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
@@ -352,11 +364,15 @@ export class BenchClient {
     this.splitter.reset();
     const tls = await new Promise<TLSSocket>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('TLS handshake timed out')), ms);
-      const t = tlsConnect({ socket: plain, servername, rejectUnauthorized: false }, () => {
+      const t = tlsConnect({ socket: plain, servername, rejectUnauthorized: false, session }, () => {
         clearTimeout(timer);
         t.off('error', reject);
+        this.tlsResumed = t.isSessionReused();
+        if (this.tlsResumed) this.tlsSession = session;
         resolve(t);
       });
+      // TLS 1.3 tickets come after the handshake, with or after the server's first bytes.
+      t.on('session', (ticket: Buffer) => (this.tlsSession = ticket));
       t.once('error', (err) => {
         clearTimeout(timer);
         reject(err);

@@ -28,6 +28,7 @@ import { runAdduser, runPasswd, runDeluser } from './accounts.js';
 import { runCheck } from './check.js';
 import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
+import { runUserState } from './user-state.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { StorageSchemaTooNewError, StorageUnavailableError } from '../storage/errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
@@ -41,11 +42,15 @@ Commands:
   adduser JID [--password P]  create an account (prompts for the password when omitted)
   passwd JID [--password P]   change an account's password
   deluser JID              delete an account and all its data
+  user disable JID [--reason R]  refuse the account's logins (RFC 6120 account-disabled);
+                           a running server also closes its sessions and revokes its FAST tokens
+  user enable JID          allow its logins again
   check [--no-dns]         check the configuration, certificates and DNS records
   push-trace JID [--json]  the last push notification decisions for an account, from
                            the running server (docs/push.md)
-  invite create [--expires 7d] [--uses N] [--group G] [--admin] [--host H] [--json]
-                           an invite link (docs/invites.md); --admin: the account may invite
+  invite create [--expires 7d] [--uses N] [--group G] [--admin] [--inviter JID] [--host H] [--json]
+                           an invite link (docs/invites.md); --admin: the account may invite;
+                           --inviter: the new account and JID are subscribed to each other
   invite list [--host H] [--json]   the invites not yet expired
   invite revoke TOKEN [--host H]    withdraw an invite
 
@@ -81,6 +86,8 @@ export async function main(argv: string[]): Promise<number> {
         group: { type: 'string' },
         admin: { type: 'boolean' },
         host: { type: 'string' },
+        reason: { type: 'string' },
+        inviter: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -140,8 +147,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'push-trace':
         expectArgs(command, rest, 1);
         return await runPushTrace(config, rest[0] as string, { json: values.json === true });
+      case 'user':
+        return await runUserState(config, rest[0], rest.slice(1), { reason: values.reason });
       case 'invite':
-        return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, json: values.json });
+        return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, inviter: values.inviter, json: values.json });
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

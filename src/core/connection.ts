@@ -2,7 +2,7 @@
  * The transport under a stream session (TCP, TLS, BOSH, WebSocket), as the core sees it. The
  * implementations live in src/net and the transport modules; the core only knows this shape.
  */
-import type { SecureContext, TLSSocket } from 'node:tls';
+import type { SecureContext, Server as TlsServer, TLSSocket } from 'node:tls';
 
 export interface StartTlsOptions {
   secureContext: SecureContext;
@@ -57,7 +57,20 @@ export interface ServerTls {
   readonly defaultContext: SecureContext;
   readonly sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
   /** Options for a TLS listener that picks the certificate by SNI. */
-  serverOptions(): { cert: string; key: string; SNICallback: ServerTls['sniCallback']; minVersion: 'TLSv1.2' };
+  serverOptions(): TlsServerOptions;
+  /** A TLS listener made with serverOptions(): its session-ticket key follows the rotation; call the result when it closes. */
+  trackServer(server: TlsServer): () => void;
   /** Install a new certificate for a domain (ACME): new handshakes use it, nothing restarts. */
   replace(domain: string, certificatePem: string, keyPem: string): void;
+}
+
+/** What ServerTls.serverOptions() gives tls.createServer. */
+export interface TlsServerOptions {
+  cert: string;
+  key: string;
+  SNICallback: ServerTls['sniCallback'];
+  minVersion: 'TLSv1.2';
+  /** The shared session-ticket key of the current period (src/net/tls-tickets.ts). */
+  ticketKeys: Buffer;
+  sessionTimeout: number;
 }

@@ -36,20 +36,27 @@ export interface ScramServerOptions {
   plusOffered?: boolean;
   /**
    * XEP-0474 downgrade protection: what this stream advertised, as `ssdpInput` makes it. The
-   * server-first message then carries `d=` (base64 of H(this)), so a client that saw a shorter
-   * list (a mechanism or binding type stripped on the way) notices the mismatch.
+   * server-first message then carries `h=` (base64 of H(this), H the mechanism's hash), so a
+   * client that saw a shorter list (a mechanism or binding type stripped on the way) notices.
    */
   advertised?: string;
   /** The server's part of the nonce; default 24 random bytes in base64. Tests inject RFC values. */
   serverNonce?: () => string;
 }
 
+/** RFC 4790 §9.3 "i;octet": compare the octets (the names here are ASCII, so UTF-8 is theirs). */
+function octetOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
 /**
- * XEP-0474: the text both sides hash: the mechanism names in the advertised order, joined by
- * ',', then (when channel-binding types were advertised, XEP-0440) '|' and the types joined by ','.
+ * XEP-0474 (0.5.0) §5.1: the text both sides hash. The advertised mechanism names sorted by
+ * i;octet and joined by %x1E; when channel-binding types were advertised (XEP-0440), %x1F and
+ * the types, sorted and joined by %x1E the same way. (Both delimiters cannot occur in XML.)
  */
 export function ssdpInput(mechanisms: readonly string[], bindingTypes: readonly string[]): string {
-  return bindingTypes.length === 0 ? mechanisms.join(',') : `${mechanisms.join(',')}|${bindingTypes.join(',')}`;
+  const list = (names: readonly string[]) => [...names].sort(octetOrder).join('\x1e');
+  return bindingTypes.length === 0 ? list(mechanisms) : `${list(mechanisms)}\x1f${list(bindingTypes)}`;
 }
 
 /** RFC 5802 §7: cb-name = 1*(ALPHA / DIGIT / "." / "-"). */
@@ -204,7 +211,7 @@ export class ScramServer implements SaslServerMechanism {
     }
     const credential = stored ?? opts.fake.scram(opts.hash, username);
     const nonce = clientNonce + (opts.serverNonce?.() ?? randomBytes(24).toString('base64'));
-    const ssdp = opts.advertised === undefined ? '' : `,d=${h(opts.hash, Buffer.from(opts.advertised, 'utf8')).toString('base64')}`;
+    const ssdp = opts.advertised === undefined ? '' : `,h=${h(opts.hash, Buffer.from(opts.advertised, 'utf8')).toString('base64')}`;
     const serverFirst = `r=${nonce},s=${credential.salt},i=${credential.iterations}${ssdp}`;
     this.state = { at: 'client-final', username, known: stored !== undefined, credential, gs2Header, cbType, nonce, clientFirstBare, serverFirst };
     return { kind: 'challenge', data: Buffer.from(serverFirst, 'utf8') };

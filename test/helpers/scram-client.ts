@@ -68,14 +68,14 @@ export class ScramClient {
   }
 
   /**
-   * XEP-0474 as a client does it: whether the server-first's `d=` matches what this client saw
+   * XEP-0474 as a client does it: whether the server-first's `h=` matches what this client saw
    * advertised (`seen`: ssdpInput of the mechanisms and binding types on its stream).
-   * undefined when the server sent no `d=`.
+   * undefined when the server sent no `h=`.
    */
   downgradeCheck(serverFirst: string, seen: string): boolean | undefined {
-    const d = serverFirst.split(',').find((kv) => kv.startsWith('d='));
-    if (d === undefined) return undefined;
-    return d.slice(2) === createHash(NODE[this.o.hash]).update(seen).digest('base64');
+    const attr = serverFirst.split(',').find((kv) => kv.startsWith('h='));
+    if (attr === undefined) return undefined;
+    return attr.slice(2) === createHash(NODE[this.o.hash]).update(seen).digest('base64');
   }
 
   /** Whether the server-final message proves the server knew the credentials. */

@@ -33,10 +33,29 @@ test('deletion grace: <remove/> schedules, a login restores, expiry deletes', as
     assert.equal(state.deletionDue('leaving'), clock.now() + DAY);
     assert.equal(await h.server.storage.accounts.exists(h.host, 'leaving'), true, 'kept during the grace period');
 
+    // Meanwhile a message to it bounces (service-unavailable), to the bare or a full JID: it is
+    // neither archived nor stored offline (account_state README: why).
+    await h.createAccount('friend', 'friend-pass');
+    const friend = await loginClient(ts, 'friend', 'friend-pass', 'f');
+    const bounced = (id: string) => (el: { name: string; attrs: Record<string, string | undefined>; getChild(n: string): { getChild(n: string): unknown } | undefined }) =>
+      el.name === 'message' && el.attrs.id === id && el.attrs.type === 'error' && el.getChild('error')?.getChild('service-unavailable') !== undefined;
+    await friend.send(xml('message', { to: 'leaving@localhost', id: 'gone-1', type: 'chat' }, xml('body', {}, 'still there?')));
+    await friend.waitFor(bounced('gone-1'));
+    await friend.send(xml('message', { to: 'leaving@localhost/r', id: 'gone-2' }, xml('body', {}, 'hello?')));
+    await friend.waitFor(bounced('gone-2'));
+    await friend.stop(); // the fake clock's jumps would time its stream out
+
     // Half-way through, the owner logs in: the deletion is cancelled.
     clock.advance(DAY / 2);
     const back = await loginClient(ts, 'leaving', 'leaving-pass', 'back');
     await waitFor(() => state.deletionDue('leaving') === undefined);
+    // Initial presence: offline messages would come now, before anything sent after it.
+    await back.xmpp.send(xml('presence'));
+    const friendAgain = await loginClient(ts, 'friend', 'friend-pass', 'f2');
+    await friendAgain.send(xml('message', { to: 'leaving@localhost', id: 'back-1', type: 'chat' }, xml('body', {}, 'welcome back')));
+    await back.waitFor((el) => el.name === 'message' && el.getChildText('body') === 'welcome back');
+    assert.equal(back.received.filter((el) => el.name === 'message' && /still there|hello/.test(el.getChildText('body') ?? '')).length, 0, 'the bounced messages were not stored');
+    await friendAgain.stop();
     await back.stop();
     clock.advance(DAY);
     assert.equal(await h.server.storage.accounts.exists(h.host, 'leaving'), true, 'restored');

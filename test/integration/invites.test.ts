@@ -181,4 +181,31 @@ test('canto invite create, list and revoke (child process)', async () => {
   assert.equal((await runCanto(['invite', 'revoke', 'AAAAAAAAAAAAAAAAAAAA', '--config', cfg])).code, 1);
   assert.equal((await runCanto(['invite', 'create', '--uses', '0', '--config', cfg])).code, 2);
   assert.equal((await runCanto(['invite', 'frobnicate', '--config', cfg])).code, 2);
+
+  // --inviter: XEP-0401's roster URI (offering registration); the inviter must exist.
+  assert.equal((await runCanto(['adduser', 'host@localhost', '--password', 'host-pass-7431', '--config', cfg])).code, 0);
+  const byHost = await runCanto(['invite', 'create', '--inviter', 'host@localhost', '--config', cfg]);
+  assert.equal(byHost.code, 0, byHost.stderr);
+  assert.match(byHost.stdout, /xmpp:host@localhost\?roster;preauth=[\w-]+;ibr=y/);
+  const nobody = await runCanto(['invite', 'create', '--inviter', 'nobody@localhost', '--config', cfg]);
+  assert.equal(nobody.code, 1);
+  assert.match(nobody.stderr, /nobody@localhost: no such account/);
+});
+
+test('canto invite create on a running server: made by the server, counted in its metrics, with the inviter', async () => {
+  const cfg = join(tempDir(), 'canto.toml');
+  writeFileSync(cfg, `data_dir = ${JSON.stringify(ts.dataDir)}\nlog_level = "warn"\n\n[[virtualhost]]\ndomain = "localhost"\n`);
+  const counted = async () => Number(/canto_invites_created_total\{[^}]*via="cli"[^}]*\} (\d+)/.exec(await ts.server.metrics.render())?.[1] ?? 0);
+  const before = await counted();
+  const made = await runCanto(['invite', 'create', '--inviter', 'friend@localhost', '--json', '--config', cfg]);
+  assert.equal(made.code, 0, made.stderr);
+  const out = JSON.parse(made.stdout) as Invite & { uri: string; url: string };
+  assert.equal(out.inviter, 'friend');
+  assert.equal(out.uri, `xmpp:friend@localhost?roster;preauth=${out.token};ibr=y`);
+  assert.equal(await counted(), before + 1, 'counted by the running server');
+  const check = await invites.check(out.token);
+  assert.ok(check.ok && check.invite.via === 'cli');
+  const ghost = await runCanto(['invite', 'create', '--inviter', 'ghost@localhost', '--config', cfg]);
+  assert.equal(ghost.code, 1);
+  assert.match(ghost.stderr, /ghost@localhost: no such account/);
 });

@@ -2,7 +2,7 @@
  * FAST (XEP-0484) and SASL2 edge cases with a raw client: tokens bound to a channel, the
  * overlap window of rotation, and bad input (replayed counts, another user's token, wrong
  * channel binding, oversized payloads) refused with the right failure and no count advanced.
- * XEP-0474: the SCRAM challenge in SASL2 carries d=, which detects a stripped mechanism list.
+ * XEP-0474: the SCRAM challenge in SASL2 carries h=, which detects a stripped mechanism list.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,7 +47,7 @@ async function fast(opts: Parameters<typeof fastLogin>[1]) {
   return r;
 }
 
-test('XEP-0474: d= in the SASL2 SCRAM challenge matches what was advertised; a stripped list is detected', async () => {
+test('XEP-0474: h= in the SASL2 SCRAM challenge matches what was advertised; a stripped list is detected', async () => {
   const { c, features } = await tlsClient(ts.c2sPort);
   const block = /<authentication xmlns=['"]urn:xmpp:sasl:2['"]>[\s\S]*?<\/authentication>/.exec(features)?.[0] ?? '';
   const mechanisms = [...block.replace(/<inline>[\s\S]*<\/inline>/, '').matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((m) => m[1] as string);

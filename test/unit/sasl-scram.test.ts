@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { ScramServer, decodeSaslname, encodeSaslname, ssdpInput, type ScramServerOptions } from '../../src/sasl/scram.js';
 import { FakeCredentials } from '../../src/sasl/fake-credentials.js';
 import { SaslError, type SaslStep } from '../../src/sasl/mechanism.js';
@@ -303,17 +304,50 @@ describe('SCRAM server: XEP-0474 downgrade protection', () => {
   const offered = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'PLAIN'];
   const types = ['tls-exporter', 'tls-server-end-point'];
 
-  it('builds the hashed text: mechanisms, then | and the binding types when there are any', () => {
-    assert.equal(ssdpInput(offered, types), 'SCRAM-SHA-256-PLUS,SCRAM-SHA-256,PLAIN|tls-exporter,tls-server-end-point');
+  it('builds the hashed text: mechanisms sorted (i;octet) joined by %x1E, then %x1F and the sorted binding types', () => {
+    assert.equal(ssdpInput(offered, types), 'PLAIN\x1eSCRAM-SHA-256\x1eSCRAM-SHA-256-PLUS\x1ftls-exporter\x1etls-server-end-point');
     assert.equal(ssdpInput(['SCRAM-SHA-1'], []), 'SCRAM-SHA-1');
+    // i;octet: upper case sorts before lower case, '-' (0x2D) before letters and digits.
+    assert.equal(ssdpInput(['b', 'B', 'A-1', 'A1'], []), 'A-1\x1eA1\x1eB\x1eb');
   });
 
-  it('server-first carries d=; a client that saw the same list accepts, a stripped list is detected, and the exchange still succeeds', async () => {
+  // XEP-0474 0.5.0 §5.3 "Full Example" (SASL2, SCRAM-SHA-1-PLUS with tls-exporter, password
+  // 'pencil'): the hash, the server-first message and the server's signature.
+  it("reproduces the XEP's full example", async () => {
+    const advertised = ssdpInput(['SCRAM-SHA-1', 'SCRAM-SHA-1-PLUS'], ['tls-server-end-point', 'tls-exporter']);
+    assert.equal(advertised, 'SCRAM-SHA-1\x1eSCRAM-SHA-1-PLUS\x1ftls-exporter\x1etls-server-end-point');
+    assert.equal(createHash('sha1').update(advertised).digest('base64'), 'G6k/rBLDqgOhRRaCuuatSDFkJ08=');
+
+    const s = server(
+      {
+        hash: 'SHA-1',
+        plus: true,
+        advertised,
+        channelBindings: { 'tls-exporter': buf('THIS IS FAKE CB DATA') },
+        serverNonce: () => 'a09117a6-ac50-4f2f-93f1-93799c2bddf6',
+      },
+      { user: cred('SHA-1') },
+    );
+    const clientFirst = Buffer.from('cD10bHMtZXhwb3J0ZXIsLG49dXNlcixyPTEyQzRDRDVDLUUzOEUtNEE5OC04RjZELTE1QzM4RjUxQ0NDNg==', 'base64');
+    assert.equal(clientFirst.toString(), 'p=tls-exporter,,n=user,r=12C4CD5C-E38E-4A98-8F6D-15C38F51CCC6');
+    const challenge = text(await s.step(clientFirst));
+    assert.equal(challenge, 'r=12C4CD5C-E38E-4A98-8F6D-15C38F51CCC6a09117a6-ac50-4f2f-93f1-93799c2bddf6,s=QSXCR+Q6sek8bf92,i=4096,h=G6k/rBLDqgOhRRaCuuatSDFkJ08=');
+    assert.equal(Buffer.from(challenge).toString('base64'), 'cj0xMkM0Q0Q1Qy1FMzhFLTRBOTgtOEY2RC0xNUMzOEY1MUNDQzZhMDkxMTdhNi1hYzUwLTRmMmYtOTNmMS05Mzc5OWMyYmRkZjYscz1RU1hDUitRNnNlazhiZjkyLGk9NDA5NixoPUc2ay9yQkxEcWdPaFJSYUN1dWF0U0RGa0owOD0=');
+    const clientFinal = Buffer.from(
+      'Yz1jRDEwYkhNdFpYaHdiM0owWlhJc0xGUklTVk1nU1ZNZ1JrRkxSU0JEUWlCRVFWUkIscj0xMkM0Q0Q1Qy1FMzhFLTRBOTgtOEY2RC0xNUMzOEY1MUNDQzZhMDkxMTdhNi1hYzUwLTRmMmYtOTNmMS05Mzc5OWMyYmRkZjYseD0xOUM2NTMyRi0xQ0Y0LTRBMjctQTE4RC1EQzlDRUE0MUJCQjMscD1NL1NJRGpUK2RmY3hVaDg5alpFeXBSdkZ4QjQ9',
+      'base64',
+    );
+    const last = await s.step(clientFinal);
+    assert.equal(last.kind, 'success', JSON.stringify(last));
+    assert.equal(text(last), 'v=MQrMPvv7yv4x4Cq4W4Ih25EqS2c=');
+  });
+
+  it('server-first carries h=; a client that saw the same list accepts, a stripped list is detected, and the exchange still succeeds', async () => {
     const s = server({ advertised: ssdpInput(offered, types) }, accounts);
     const c = new ScramClient({ hash: 'SHA-256', username: 'user', password: 'pencil' });
     const first = await s.step(buf(c.first()));
     const serverFirst = text(first);
-    assert.match(serverFirst, /,i=4096,d=[A-Za-z0-9+/=]+$/);
+    assert.match(serverFirst, /,i=4096,h=[A-Za-z0-9+/=]+$/);
     assert.equal(c.downgradeCheck(serverFirst, ssdpInput(offered, types)), true);
     // What a client sees when a man in the middle removed -PLUS, or a binding type:
     assert.equal(c.downgradeCheck(serverFirst, ssdpInput(['SCRAM-SHA-256', 'PLAIN'], types)), false);
@@ -321,9 +355,9 @@ describe('SCRAM server: XEP-0474 downgrade protection', () => {
     assert.equal(text(await s.step(buf(c.final(serverFirst)))).startsWith('v='), true);
   });
 
-  it('an unknown user gets d= too (the answer does not reveal the account)', async () => {
+  it('an unknown user gets h= too (the answer does not reveal the account)', async () => {
     const s = server({ advertised: ssdpInput(offered, types) }, accounts);
-    assert.match(text(await s.step(buf('n,,n=ghost,r=abc'))), /,d=/);
+    assert.match(text(await s.step(buf('n,,n=ghost,r=abc'))), /,h=/);
   });
 });
 

@@ -21,6 +21,7 @@ test('a domain other than localhost without a certificate stops start-up with ad
 test('SNI picks each host its own certificate; no SNI gets the first host', async () => {
   const dir = tempDir();
   const config = defaultConfig();
+  config.data_dir = dir;
   config.virtualhost = [];
   for (const domain of ['a.example', 'b.example']) {
     const paths = { certificate: join(dir, `${domain}.crt`), key: join(dir, `${domain}.key`) };

@@ -10,12 +10,16 @@
  */
 import { defineModule } from '../../core/modules.js';
 import type { CloseReason } from '../../core/session.js';
+import type { StanzaEvent } from '../../core/event-map.js';
 import { fastService } from '../adhoc/fast.js';
+import { AdminError } from '../adminsocket/index.js';
 import { emptyState, HOST_KEY, normalise, STATE_STORE, type AccountStateDoc } from './state.js';
 
 export interface AccountsState {
   /** Whether the account is disabled (synchronous: read from memory). */
   isDisabled(username: string): boolean;
+  /** A login of this account is about to succeed: true (logged, counted) when it must be refused. */
+  refusesLogin(username: string): boolean;
   /** Disable: refuse its logins and close its sessions. False when there is no such account. */
   disable(username: string, by?: string, reason?: string): Promise<boolean>;
   /** Enable again; false when it was not disabled. */
@@ -38,6 +42,9 @@ declare module '../../core/services.js' {
 
 export const ACCOUNT_DISABLED: CloseReason = { condition: 'not-authorized', text: 'account disabled' };
 export const ACCOUNT_DELETED: CloseReason = { condition: 'not-authorized', text: 'account removed' };
+
+/** Above MAM (500) and carbons (1): a pending deletion's messages are bounced before either. */
+const PENDING_DELETION_PRIORITY = 1000;
 
 /** How often due deletions are looked for. */
 const SWEEP_MS = 60_000;
@@ -98,6 +105,12 @@ export default defineModule({
 
     const api: AccountsState = {
       isDisabled: (username) => state.disabled[username] !== undefined,
+      refusesLogin(username) {
+        if (state.disabled[username] === undefined) return false;
+        mod.log.info({ username }, 'login refused: account disabled');
+        changes.inc({ kind: 'login_refused' });
+        return true;
+      },
       async disable(username, by, reason) {
         if (!(await mod.server.storage.accounts.exists(mod.host, username))) return false;
         await update((doc) => {
@@ -136,12 +149,48 @@ export default defineModule({
     mod.provides('accounts-state', api);
 
     // Every login path goes through this veto (sessions.makeAuthenticated).
-    mod.hook('pre-authenticated', ({ username }) => {
-      if (!api.isDisabled(username)) return undefined;
-      mod.log.info({ username }, 'login refused: account disabled');
-      changes.inc({ kind: 'login_refused' });
+    // `canto user disable|enable` (src/cli/user-state.ts) through the admin socket, so the
+    // running server closes the sessions and changes its state at once (each cluster worker
+    // is asked: each closes its own sessions).
+    const admin = mod.optional('admin-commands');
+    if (admin) {
+      const userArg = (args: Record<string, unknown>): string => {
+        if (typeof args.user !== 'string' || args.user === '') throw new AdminError('the command needs a user');
+        return args.user;
+      };
+      mod.onUnload(
+        admin.register('account-disable', mod.host, async (args) => {
+          const username = userArg(args);
+          const sessions = mod.server.sessions.getUserSessions(mod.host, username).length;
+          const reason = typeof args.reason === 'string' && args.reason !== '' ? args.reason : undefined;
+          const exists = await api.disable(username, 'canto user disable', reason);
+          return { exists, closedSessions: exists ? sessions : 0 };
+        }),
+      );
+      mod.onUnload(
+        admin.register('account-enable', mod.host, async (args) => {
+          const username = userArg(args);
+          return { exists: await mod.server.storage.accounts.exists(mod.host, username), changed: await api.enable(username) };
+        }),
+      );
+    }
+
+    // The SASL modules ask `refusesLogin` first to answer `account-disabled`; this is the backstop.
+    mod.hook('pre-authenticated', ({ username }) => (api.refusesLogin(username) ? true : undefined));
+    // Waiting for deletion: messages bounce as for an account that does not exist (RFC 6121
+    // §8.5.2.2.1 service-unavailable) before MAM (priority 500) or offline storage see them.
+    // The owner asked for the account's data to go: nothing new piles up for it, and senders
+    // are told instead of their messages waiting unread; a login restores the account and
+    // delivery resumes (README.md says why this and not storing them).
+    const bounceWhilePending = (event: StanzaEvent): true | undefined => {
+      if (event.to.local === '' || state.deletions[event.to.local] === undefined) return undefined;
+      const type = event.stanza.attrs.type ?? 'normal';
+      if (type !== 'error' && type !== 'headline') mod.server.router.bounce(event.origin, event.stanza, 'service-unavailable');
       return true;
-    });
+    };
+    mod.hook('message/bare', bounceWhilePending, PENDING_DELETION_PRIORITY);
+    mod.hook('message/full', bounceWhilePending, PENDING_DELETION_PRIORITY);
+
     // A login during the grace period restores the account (XEP-0077 removal undone).
     mod.hook('authenticated', ({ session }) => {
       if (state.deletions[session.username] === undefined) return;

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, Server as TlsServer } from 'node:tls';
 import { defineModule, type ModuleApi } from '../../core/modules.js';
 import type { Logger } from '../../core/logging.js';
 import { NS_STREAM } from '../../xml/element.js';
@@ -41,7 +41,11 @@ export default defineModule({
         ),
       mod.log,
     );
-    for (const s of direct) mod.server.registerListener('c2s_direct_tls', s);
+    for (const s of direct) {
+      mod.server.registerListener('c2s_direct_tls', s);
+      // Its session-ticket key rotates with the STARTTLS contexts' (src/net/tls-tickets.ts).
+      if (s instanceof TlsServer) mod.onUnload(tlsContexts.trackServer(s));
+    }
     const servers: NetServer[] = [...plain, ...direct];
     mod.onUnload(async () => {
       for (const s of servers) {

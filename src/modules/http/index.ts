@@ -9,6 +9,7 @@
  * Options ([modules.http]): max_body_size ("1 MiB"), max_header_size ("8 KiB"),
  * request_timeout ("30s").
  */
+import { Server as TlsServer } from 'node:tls';
 import type { Server as NetServer } from 'node:net';
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
@@ -68,7 +69,11 @@ export default defineModule({
       await closeAll(plain);
       throw err;
     }
-    for (const s of secure) mod.server.registerListener('https', s);
+    for (const s of secure) {
+      mod.server.registerListener('https', s);
+      // An https.Server is a tls.Server: its session-ticket key rotates with the others'.
+      if (s instanceof TlsServer) mod.onUnload(mod.server.tls.trackServer(s));
+    }
     const servers = [...plain, ...secure];
     mod.onUnload(async () => {
       for (const s of servers) mod.server.unregisterListener(s);

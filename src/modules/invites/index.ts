@@ -4,6 +4,7 @@
  * register module), the `/invite/<token>` landing page with registration in the browser, and
  * the store `canto invite` writes. README.md in this folder; operator page docs/invites.md.
  */
+import { AdminError } from '../adminsocket/index.js';
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
 import { duration } from '../../core/option-schemas.js';
@@ -34,6 +35,21 @@ export default defineModule({
     mod.provides('invites', invites);
     mod.addFeature(NS_INVITE);
     hookPreauth(mod);
+    // `canto invite create` asks a running server through the admin socket (src/cli/invites.ts),
+    // so its invites are counted (invites_created_total{via="cli"}) and logged like the others.
+    const admin = mod.optional('admin-commands');
+    if (admin) {
+      mod.onUnload(
+        admin.register('invite-create', mod.host, async (args) => {
+          const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+          const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+          const inviter = str(args.inviter);
+          if (inviter !== undefined && !(await mod.server.storage.accounts.exists(mod.host, inviter))) throw new AdminError(`${inviter}@${mod.host}: no such account`);
+          const invite = await invites.create({ expiresInMs: num(args.expiresInMs), maxUses: num(args.maxUses), group: str(args.group), mayInvite: args.mayInvite === true, inviter, via: 'cli' });
+          return { invite, uri: invites.uri(invite), url: invites.landingUrl(invite) };
+        }),
+      );
+    }
     const adhoc = mod.require('adhoc');
     for (const c of inviteCommands(mod, invites)) mod.onUnload(adhoc.register(c));
     await serveInvitePage(mod, invites, {

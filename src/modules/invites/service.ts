@@ -8,7 +8,7 @@ import type { CounterMetric } from '../../core/metrics.js';
 import { makeCredentialsAsync } from '../../sasl/scram-credentials.js';
 import { checkNewAccount } from '../register/fields.js';
 import type { InvitesService, RegisterOutcome } from './api.js';
-import { createInvite, giveBackUse, HOST_KEY, INVITES_STORE, listInvites, problemOf, revokeInvite, takeUse, type Invite } from './store.js';
+import { createInvite, giveBackUse, inviteUri, HOST_KEY, INVITES_STORE, listInvites, problemOf, revokeInvite, takeUse, type Invite } from './store.js';
 
 export interface InvitesOptions {
   allowUserInvites: boolean;
@@ -102,13 +102,7 @@ export async function makeInvitesService(mod: ModuleApi, options: InvitesOptions
       }
       return { ok: true, username: name, invite };
     },
-    uri(invite) {
-      const token = `preauth=${invite.token}`;
-      // XEP-0401 §3: a user's invite adds the inviter and offers registration (ibr=y).
-      if (invite.inviter !== undefined) return `xmpp:${invite.inviter}@${mod.host}?roster;${token};ibr=y`;
-      const who = invite.username !== undefined ? `${invite.username}@${mod.host}` : mod.host;
-      return `xmpp:${who}?register;${token}`;
-    },
+    uri: (invite) => inviteUri(mod.host, invite),
     landingUrl(invite) {
       return `${options.publicUrl.replace(/\/+$/, '')}/invite/${invite.token}`;
     },

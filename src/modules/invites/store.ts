@@ -77,6 +77,18 @@ export async function createInvite(store: MapStore<Invite>, now: number, opts: N
   return invite;
 }
 
+/**
+ * The xmpp: URI of an invite (XEP-0401 §3), whoever made it (the module, the CLI): with an
+ * inviter, the roster form that adds them, offering registration (`ibr=y`); without, the
+ * registration form on the account name the invite reserves, or the server.
+ */
+export function inviteUri(host: string, invite: Invite): string {
+  const token = `preauth=${invite.token}`;
+  if (invite.inviter !== undefined) return `xmpp:${invite.inviter}@${host}?roster;${token};ibr=y`;
+  const who = invite.username !== undefined ? `${invite.username}@${host}` : host;
+  return `xmpp:${who}?register;${token}`;
+}
+
 export async function revokeInvite(store: MapStore<Invite>, token: string): Promise<boolean> {
   let found = false;
   await store.update(HOST_KEY, token, (inv) => {

@@ -145,13 +145,23 @@ export default defineModule({
       if (!(await auth.hold(session, username, step.kind === 'success'))) return;
       const isFast = mech !== undefined && mech.name.startsWith('HT-');
       if (step.kind === 'success') {
+        // Proven, but not allowed in (a disabled account): told why, no throttle.
+        const refused = auth.refusal(step.username);
+        if (refused) return refuse(session, st, mech?.name, step.username, refused.condition, refused.text, isFast);
         const authed = server.sessions.makeAuthenticated(session, step.username);
         if (authed) return succeed(authed, st, mech, step);
         return finish(session, st, undefined, failure('not-authorized', undefined, step.username));
       }
-      auth.failed(session, 'sasl2', mech?.name, username, step.condition);
+      refuse(session, st, mech?.name, username, step.condition, step.text, isFast);
+    }
+
+    function refuse(session: C2SUnauthedSession, st: StreamAuth, mechanism: string | undefined, username: string | undefined, condition: SaslCondition, text: string | undefined, isFast: boolean): void {
+      // A disabled account's tokens were revoked: its devices' FAST attempts fail, and they are
+      // the owner's devices, not guesses, so they slow nobody down (the answer stays the same).
+      const throttle = !(isFast && username !== undefined && auth.isDisabled(username));
+      auth.failed(session, 'sasl2', mechanism, username, condition, { throttle });
       if (isFast) fast()?.failed();
-      session.send(failureElement(step.condition, step.text));
+      session.send(failureElement(condition, text));
       st.failures++;
       if (st.failures >= auth.maxStreamFailures) session.close({ condition: 'policy-violation', text: 'too many failed authentication attempts' });
     }

@@ -43,7 +43,19 @@ export interface SaslAuthService {
    */
   hold(session: C2SUnauthedSession, username: string | undefined, success: boolean): Promise<boolean>;
   succeeded(session: StreamSession, protocol: AuthProtocol, mechanism: string | undefined, username: string): void;
-  failed(session: StreamSession, protocol: AuthProtocol, mechanism: string | undefined, username: string | undefined, condition: SaslCondition): void;
+  /**
+   * `throttle: false` for a failure that must not slow anyone down (a disabled account's stale
+   * FAST token: the owner's device, not a guess).
+   */
+  failed(session: StreamSession, protocol: AuthProtocol, mechanism: string | undefined, username: string | undefined, condition: SaslCondition, opts?: { throttle?: boolean }): void;
+  /**
+   * Why an account may not log in although it is who it says (RFC 6120 §6.5.1
+   * `account-disabled`), or undefined. Asked only after the credentials were proven, so the
+   * account's state is never told to someone guessing; such a failure does not feed the throttle.
+   */
+  refusal(username: string): { condition: SaslCondition; text: string } | undefined;
+  /** Whether the account is disabled (the account_state module; false without it). */
+  isDisabled(username: string): boolean;
   /**
    * A password that was just verified in plain text (PLAIN over TLS): derive the configured
    * SCRAM hashes the account lacks (accounts imported with only SHA-1 gain SHA-256/512).
@@ -98,6 +110,8 @@ export function makeAuthCore(mod: ModuleApi, opts: AuthCoreOptions): SaslAuthSer
   };
   const credentials = async (username: string) => (await server.storage.accounts.get(host, username))?.credentials;
   const upgrading = new Set<string>();
+  // Optional: without the account_state module no account is ever disabled.
+  const isDisabled = (username: string): boolean => mod.optional('accounts-state')?.isDisabled(username) ?? false;
 
   return {
     mechanisms,
@@ -126,15 +140,19 @@ export function makeAuthCore(mod: ModuleApi, opts: AuthCoreOptions): SaslAuthSer
       metrics.authentications.inc({ mechanism: mechanism ?? 'none', result: 'success' });
       metrics.byProtocol.inc({ protocol, result: 'success' });
     },
-    failed(session, protocol, mechanism, username, condition) {
+    failed(session, protocol, mechanism, username, condition, failOpts) {
       session.log.info({ ip: session.ip, username, mechanism, protocol, condition }, 'authentication failed');
       metrics.authentications.inc({ mechanism: mechanism ?? 'none', result: 'failure' });
       metrics.byProtocol.inc({ protocol, result: 'failure' });
-      if (!CREDENTIAL_FAILURES.has(condition)) return;
+      if (!CREDENTIAL_FAILURES.has(condition) || failOpts?.throttle === false) return;
       for (const { key, count } of throttle.failed(session.ip, username)) {
         session.log.warn({ ip: session.ip, username, failures: count, key }, 'too many failed authentications: answers are now delayed');
       }
     },
+    refusal(username) {
+      return mod.optional('accounts-state')?.refusesLogin(username) ? { condition: 'account-disabled', text: 'this account is disabled; ask the server administrator' } : undefined;
+    },
+    isDisabled,
     upgradeCredentials(username, password, stored) {
       const missing = hashes.filter((hash) => stored[mechanismName(hash)] === undefined);
       if (missing.length === 0 || upgrading.has(username)) return;

@@ -157,6 +157,9 @@ export default defineModule({
       const mechanism = mech?.name;
 
       if (step.kind === 'success') {
+        // Proven, but not allowed in (a disabled account): told why, no throttle.
+        const refused = core.refusal(step.username);
+        if (refused) return refuse(session, st, mechanism, step.username, refused.condition, refused.text);
         const authed = server.sessions.makeAuthenticated(session, step.username);
         if (authed) {
           core.succeeded(authed, 'sasl', mechanism, step.username);
@@ -170,8 +173,12 @@ export default defineModule({
         return finish(session, st, undefined, failure('not-authorized', undefined, step.username));
       }
 
-      core.failed(session, 'sasl', mechanism, username, step.condition);
-      session.send(failureElement(step.condition, step.text));
+      refuse(session, st, mechanism, username, step.condition, step.text);
+    }
+
+    function refuse(session: C2SUnauthedSession, st: StreamAuth, mechanism: string | undefined, username: string | undefined, condition: SaslCondition, text: string | undefined): void {
+      core.failed(session, 'sasl', mechanism, username, condition);
+      session.send(failureElement(condition, text));
       st.failures++;
       if (st.failures >= maxStreamFailures) {
         // RFC 6120 §6.4.5: past the retries allowed, close with a policy-violation stream error.
