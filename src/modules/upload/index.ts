@@ -67,7 +67,7 @@ export default defineModule({
       http = service;
       const route = `${path}/:id/:filename`;
       mod.onUnload(service.route({ path: route, methods: ['GET'], handler: getHandler(state) }));
-      mod.onUnload(service.route({ path: route, methods: ['PUT'], stream: true, maxBodyBytes: options.max_file_size, auth: authorise(state), challenge: CHALLENGE, handler: putHandler(state) }));
+      mod.onUnload(service.route({ path: route, methods: ['PUT'], stream: true, idleTimeoutMs: options.idle_timeout, maxBodyBytes: options.max_file_size, auth: authorise(state), challenge: CHALLENGE, handler: putHandler(state) }));
       mod.onUnload(service.route({ path: route, methods: ['OPTIONS'], handler: preflight(state) }));
       mod.log.debug({ path, url: state.baseUrl() }, 'upload routes mounted');
     };
