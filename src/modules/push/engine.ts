@@ -22,7 +22,7 @@ import type { PushOptions } from './options.js';
 export type Important = Extract<Importance, { important: true }>;
 
 /** What caused a notification: a hibernated session got it, it went offline, unacked at hibernation, or the coalesced rest. */
-export type Trigger = 'hibernated' | 'offline' | 'unacked' | 'coalesced';
+export type Trigger = 'hibernated' | 'offline' | 'unacked' | 'ack-delayed' | 'coalesced';
 
 export interface EngineMetrics {
   sent: CounterMetric<'trigger'>;
