@@ -4,7 +4,7 @@
  * directory; prints a table with ratios, writes bench/results/<timestamp>.json and the latest
  * table into bench/RESULTS.md.
  *
- *   npm run bench -- [--scenario login|messages|idle|fanout|soak|mam|resume] [--size small|full|tiny]
+ *   npm run bench -- [--scenario login|messages|idle|fanout|soak|mam|resume|upload|…] [--size small|full|tiny]
  *     [--vs prosody | --server canto|prosody]
  */
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -178,6 +178,12 @@ export function targetLines(report: SuiteReport): string[] {
       if (cr !== undefined && pr !== undefined && c99 !== undefined && p99 !== undefined) {
         lines.push(`- MUC delivered msgs/s ≥ 3× Prosody, p99 no worse (${where}): ${f(cr / pr)}×, p99 ${f(c99)} vs ${f(p99)} ms, CPU per 1k deliveries ${f(cc ?? NaN)} vs ${f(pc ?? NaN)} s: ${verdict(cr >= 3 * pr && c99 <= p99)}`);
       }
+    } else if (run.scenario === 'upload') {
+      // Issue 16: upload and download throughput ≥ 1× Prosody's mod_http_file_share, with less memory.
+      const [cu, pu, cd, pd, cr, pr] = [c('upload MB/s'), p('upload MB/s'), c('download MB/s'), p('download MB/s'), c('RSS peak'), p('RSS peak')];
+      if (cu !== undefined && pu !== undefined && cd !== undefined && pd !== undefined && cr !== undefined && pr !== undefined) {
+        lines.push(`- upload/download MB/s ≥ 1× Prosody with a lower RSS peak (${where}): ${f(cu / pu)}× / ${f(cd / pd)}×, RSS peak ${f(cr)} vs ${f(pr)} MiB: ${verdict(cu >= pu && cd >= pd && cr < pr)}`);
+      }
     } else if (run.scenario === 'soak') {
       const [g, lost] = [c('RSS growth'), c('messages undelivered')];
       if (g !== undefined) lines.push(`- memory after the mixed run within 10 % of where it started (${where}): ${f(g)} % (Prosody ${f(p('RSS growth') ?? NaN)} %), ${lost ?? '?'} messages undelivered: ${verdict(g <= 10 && (lost ?? 0) === 0)}`);
@@ -221,7 +227,7 @@ before each idle RSS reading):
 ${params.join('\n')}
 
 ${table(report)}
-${targets.length > 0 ? `\nThe targets of issues 6, 13, 14 and 15, checked against this run:\n\n${targets.join('\n')}\n` : ''}${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
+${targets.length > 0 ? `\nThe targets of issues 6, 13, 14, 15 and 16, checked against this run:\n\n${targets.join('\n')}\n` : ''}${notes.length > 0 ? `\nNotes:\n${notes.join('\n')}\n` : ''}`;
 }
 
 async function main(): Promise<number> {

@@ -9,6 +9,7 @@ import { resumeScenario } from './resume.js';
 import { mamScenario } from './mam.js';
 import { pepScenario } from './pep.js';
 import { mucJoinScenario, mucMessagesScenario } from './muc.js';
+import { uploadScenario } from './upload.js';
 import type { Scenario } from './types.js';
 
 // The parameter types differ per scenario; the runner treats them as plain number records.
@@ -24,6 +25,7 @@ export const scenarios: ReadonlyArray<Scenario<Record<string, number>>> = [
   pepScenario as unknown as Scenario<Record<string, number>>,
   mucJoinScenario as unknown as Scenario<Record<string, number>>,
   mucMessagesScenario as unknown as Scenario<Record<string, number>>,
+  uploadScenario as unknown as Scenario<Record<string, number>>,
 ];
 
 export function scenarioByName(name: string): Scenario<Record<string, number>> | undefined {

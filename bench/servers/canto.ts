@@ -15,8 +15,8 @@ import type { Server } from '../../src/core/server.js';
 import { builtinModules } from '../../src/modules/index.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { ARCHIVE_PEER_RESOURCE, fillItems } from './archive-fill.js';
-import { freePort, spawnServer, whenListening } from './proc.js';
-import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type ArchiveFill, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
+import { freePort, spawnServer, whenListening, withHttps } from './proc.js';
+import { BENCH_UPLOAD_DOMAIN, BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type ArchiveFill, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
@@ -74,6 +74,24 @@ module = "muc"
 `;
 }
 
+/**
+ * `ServerSetup.upload`: the http module with one HTTPS port, the upload component, and limits
+ * out of the way (Prosody's mod_http_file_share is set to the same file size and no quota).
+ */
+function uploadToml(upload: ServerSetup['upload']): string {
+  if (!upload) return '';
+  return `
+[modules.upload]
+max_file_size = ${upload.maxFileBytes}
+quota = "1000 GiB"
+daily_quota = "1000 GiB"
+
+[[component]]
+domain = "${BENCH_UPLOAD_DOMAIN}"
+module = "upload"
+`;
+}
+
 /** `[cluster]` with `workers = N` for a clustered Canto (primary + N forked workers); else nothing. */
 function clusterToml(workers: number | undefined): string {
   return workers !== undefined && workers > 1 ? `\n[cluster]\nworkers = ${workers}\n` : '';
@@ -81,7 +99,7 @@ function clusterToml(workers: number | undefined): string {
 
 /** The modules a setup turns on. */
 function modulesFor(setup: ServerSetup): string[] {
-  return [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : []), ...(setup.fast ? FAST_MODULES : [])];
+  return [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : []), ...(setup.fast ? FAST_MODULES : []), ...(setup.upload ? ['http'] : [])];
 }
 
 /**
@@ -91,10 +109,10 @@ function modulesFor(setup: ServerSetup): string[] {
  */
 export function cantoMissingModules(setup: ServerSetup): string[] {
   // muc is loaded on its component, not in modules_enabled, but a build without it is as useless.
-  return [...modulesFor(setup), ...(setup.muc ? ['muc'] : [])].filter((name) => !builtinModules.has(name));
+  return [...modulesFor(setup), ...(setup.muc ? ['muc'] : []), ...(setup.upload ? ['upload'] : [])].filter((name) => !builtinModules.has(name));
 }
 
-function configToml(dataDir: string, port: number, setup: ServerSetup): string {
+function configToml(dataDir: string, port: number, setup: ServerSetup, httpsPort = 0): string {
   const modules = modulesFor(setup);
   const mobile = setup.mobile;
   return `# Written by the bench suite (bench/servers/canto.ts).
@@ -126,11 +144,11 @@ ports = []
 [http]
 interfaces = ["127.0.0.1"]
 ports = []
-tls_ports = []
+tls_ports = [${setup.upload ? httpsPort : ''}]
 
 [[virtualhost]]
 domain = "${BENCH_DOMAIN}"
-${mobileToml(mobile)}${pepToml(setup.pep)}${mucToml(setup.muc)}`;
+${mobileToml(mobile)}${pepToml(setup.pep)}${mucToml(setup.muc)}${uploadToml(setup.upload)}`;
 }
 
 async function seed(dataDir: string, setup: ServerSetup): Promise<void> {
@@ -196,10 +214,11 @@ export const canto: ServerUnderTest = {
     const dataDir = join(dir, 'data');
     await seed(dataDir, setup);
     const port = await freePort();
+    const httpsPort = setup.upload ? await freePort() : undefined;
     const configFile = join(dir, 'canto.toml');
     // CANTO_BENCH_WORKERS=N runs every scenario against a clustered Canto (docs/scaling.md measurements).
     const workers = setup.workers ?? (process.env.CANTO_BENCH_WORKERS ? Number(process.env.CANTO_BENCH_WORKERS) : undefined);
-    writeFileSync(configFile, configToml(dataDir, port, setup) + clusterToml(workers));
+    writeFileSync(configFile, configToml(dataDir, port, setup, httpsPort) + clusterToml(workers));
     // CANTO_BENCH_NODE_ARGS go to the server's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     // The same young-generation size `canto` and `npm start` use (bench/README.md, "Young generation size").
     const nodeArgs = ['--max-semi-space-size=2', ...(process.env.CANTO_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];
@@ -207,6 +226,8 @@ export const canto: ServerUnderTest = {
     // "malloc mmap threshold"); CANTO_BENCH_GLIBC_TUNABLES overrides it ("" for glibc's defaults).
     const env = { ...process.env, GLIBC_TUNABLES: process.env.CANTO_BENCH_GLIBC_TUNABLES ?? CANTO_GLIBC_TUNABLES };
     const child = spawnServer(process.execPath, [...nodeArgs, CLI, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log'), env });
-    return whenListening('canto', child, port, dir, () => readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000));
+    const running = await whenListening('canto', child, port, dir, () => readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000));
+    if (httpsPort === undefined) return running;
+    return withHttps(running, httpsPort);
   },
 };

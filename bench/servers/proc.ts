@@ -221,6 +221,17 @@ export function hardNofile(): number {
   return ownNofileLimits().hard;
 }
 
+/** The running server with its HTTPS port, once that accepts connections too (the server is stopped if it does not). */
+export async function withHttps(running: RunningServer, httpsPort: number): Promise<RunningServer> {
+  try {
+    await waitForPort(httpsPort, 20_000);
+  } catch (err) {
+    await running.stop();
+    throw new Error(`${running.name}: HTTPS did not start: ${(err as Error).message}`);
+  }
+  return { ...running, httpsPort };
+}
+
 /**
  * A spawned server under test, once it accepts connections: waits for its port; on failure, and
  * at stop(), stops it by PID and removes its directory. `failureLog` gives the tail of its logs

@@ -17,9 +17,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSigned } from '../../src/net/certificates.js';
-import { freePort, spawnServer, whenListening } from './proc.js';
+import { freePort, spawnServer, whenListening, withHttps } from './proc.js';
 import { ensureProsodySqliteDriver, writeProsodyDatabase } from './prosody-archive.js';
-import { BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
+import { BENCH_UPLOAD_DOMAIN, BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 const PROSODY_BIN = '/usr/bin/prosody';
 
@@ -82,7 +82,7 @@ function featuresLua(dataDir: string, setup: ServerSetup): string {
   return `${lines.join('\n')}\n`;
 }
 
-function configLua(dir: string, port: number, cert: string, key: string, setup: ServerSetup): string {
+function configLua(dir: string, port: number, cert: string, key: string, setup: ServerSetup, httpsPort = 0): string {
   return `-- Written by the bench suite (bench/servers/prosody.ts).
 daemonize = false
 run_as_root = true
@@ -95,13 +95,32 @@ c2s_direct_tls_ports = {}
 s2s_ports = {}
 ${featuresLua(join(dir, 'data'), setup)}modules_disabled = { "s2s" }
 c2s_require_encryption = true
+-- No plain HTTP (its default port 5280 is shared by the machine); HTTPS only for uploads.
+http_ports = {}
+http_interfaces = { "127.0.0.1" }
+https_ports = { ${setup.upload ? httpsPort : ''} }
+https_interfaces = { "127.0.0.1" }
+https_ssl = { certificate = ${lua(cert)}, key = ${lua(key)} }
 authentication = "internal_hashed"
 default_iteration_count = ${BENCH_SCRAM_ITERATIONS}
 log = { { levels = { min = "warn" }, to = "file", filename = ${lua(join(dir, 'prosody.log'))} } }
 
 VirtualHost "${BENCH_DOMAIN}"
   ssl = { certificate = ${lua(cert)}, key = ${lua(key)} }
-${setup.muc ? mucLua() : ''}`;
+${setup.muc ? mucLua() : ''}${setup.upload ? uploadLua(setup.upload.maxFileBytes) : ''}`;
+}
+
+/**
+ * `ServerSetup.upload`: 0.12's bundled mod_http_file_share as a component on the same name as
+ * Canto's, the same file size limit, quotas out of the way. It streams uploads to disk
+ * (streaming_uploads) and serves files from disk.
+ */
+function uploadLua(maxFileBytes: number): string {
+  return `
+Component "${BENCH_UPLOAD_DOMAIN}" "http_file_share"
+  http_file_share_size_limit = ${maxFileBytes}
+  http_file_share_daily_quota = ${1000 * 2 ** 30}
+`;
 }
 
 /**
@@ -181,11 +200,13 @@ export const prosody: ServerUnderTest = {
     const cert = { certificate: join(dir, 'localhost.crt'), key: join(dir, 'localhost.key') };
     await makeSelfSigned(BENCH_DOMAIN, cert);
     const port = await freePort();
+    const httpsPort = setup.upload ? await freePort() : undefined;
     const configFile = join(dir, 'prosody.cfg.lua');
-    writeFileSync(configFile, configLua(dir, port, cert.certificate, cert.key, setup));
+    writeFileSync(configFile, configLua(dir, port, cert.certificate, cert.key, setup, httpsPort));
     const child = spawnServer(PROSODY_BIN, ['-F', '--config', configFile], { cwd: dir, logFile: join(dir, 'stdout.log') });
-    return whenListening('prosody', child, port, dir, () =>
+    const running = await whenListening('prosody', child, port, dir, () =>
       ['stdout.log', 'prosody.log'].map((f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').slice(-1500) : '')).join('\n'),
     );
+    return httpsPort === undefined ? running : withHttps(running, httpsPort);
   },
 };

@@ -42,6 +42,13 @@ export interface ServerSetup {
    * has none); Prosody: `Component "conference.<domain>" "muc"`.
    */
   muc?: boolean;
+  /**
+   * HTTP File Upload (XEP-0363), issue 16: an upload service on `upload.<domain>` whose files
+   * are PUT and GET over HTTPS on `RunningServer.httpsPort`, files up to `maxFileBytes`, no quota
+   * in the way. Canto: the internal component `upload` on its http module; Prosody: 0.12's
+   * bundled `mod_http_file_share` as a component.
+   */
+  upload?: { maxFileBytes: number };
 }
 
 /**
@@ -63,6 +70,8 @@ export interface RunningServer {
   readonly port: number;
   /** The server process's PID, for /proc readings. */
   readonly pid: number;
+  /** The HTTPS port on 127.0.0.1 (`ServerSetup.upload` only). */
+  readonly httpsPort?: number;
   readonly password: string;
   username(i: number): string;
   stop(): Promise<void>;
@@ -76,6 +85,8 @@ export interface ServerUnderTest {
 }
 
 export const BENCH_DOMAIN = 'localhost';
+/** The upload service's name (`ServerSetup.upload`) on both servers. */
+export const BENCH_UPLOAD_DOMAIN = `upload.${'localhost'}`;
 export const BENCH_PASSWORD = 'bench-password';
 /** Both servers store SCRAM keys with this many PBKDF2 iterations. */
 export const BENCH_SCRAM_ITERATIONS = 4096;

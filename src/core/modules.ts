@@ -33,6 +33,12 @@ export interface ModuleDefinition<O extends object = object> {
   description?: string;
   /** Modules that must be loaded (on the same host) first; they are loaded automatically. */
   depends?: string[];
+  /**
+   * Global modules this host module works with when the configuration loads them (never loaded
+   * for it): they load before it, so a component's module using the http module mounts its
+   * routes at setup. Reach them with `mod.optional`.
+   */
+  uses?: string[];
   /** 'host' (default): per virtual host; 'global': once per server. */
   scope?: 'host' | 'global';
   /**

@@ -55,7 +55,7 @@ export type ModuleServer = Pick<
   Server,
   | 'config' | 'log' | 'storage' | 'tls' | 'hosts' | 'components' | 'sessions' | 'router' | 'services' | 'metrics'
   | 'startedAt' | 'cluster' | 'runsServiceListeners' | 'registerListener' | 'unregisterListener' | 'addresses' | 'port'
-  | 'startInternalComponent'
+  | 'startInternalComponent' | 'afterModulesLoaded'
 >;
 
 export interface ListenerInfo {
@@ -94,6 +94,8 @@ export class Server {
   readonly cluster: ClusterRole | undefined;
   private readonly globalModules = new Map<string, LoadedModule>();
   private readonly listeners: ListenerInfo[] = [];
+  /** Start-up tasks run once every module is loaded (afterModulesLoaded). */
+  private readonly afterLoadTasks: Array<() => Promise<void>> = [];
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(opts: ServerOptions) {
@@ -124,11 +126,14 @@ export class Server {
         const ctx = new HostContext(vh.domain, vh, this.log.child({ host: vh.domain }), (stanza) => this.router.route(ctx.session, stanza));
         this.hosts.set(vh.domain, ctx);
       }
-      // Global modules that host modules depend on (services such as http) load first; then the
-      // hosts; then the other global modules, so listeners only accept once hosts are ready.
-      await this.loadGlobalModules(this.globalDependenciesOfHosts());
+      // Global modules that host and component modules depend on or use (services such as
+      // http) load first; then the hosts; then the other global modules (the component module
+      // loads the internal components), so listeners only accept once hosts are ready; then
+      // the listeners that serve what all of them mount (the HTTP server's routes).
+      await this.loadGlobalModules(this.globalModulesFirst());
       for (const ctx of this.hosts.values()) await this.activateHost(ctx);
-      await this.loadGlobalModules([...CORE_GLOBAL_MODULES, ...this.config.modules_enabled]);
+      await this.loadGlobalModules(this.wantedGlobalModules());
+      for (const task of this.afterLoadTasks.splice(0)) await task();
       this.warnUnknownModules();
     } catch (err) {
       await this.stop('startup failed').catch(() => {});
@@ -146,12 +151,35 @@ export class Server {
     }
   }
 
-  /** Global modules named in the depends of the host modules some host will load. */
-  private globalDependenciesOfHosts(): string[] {
+  /**
+   * Run `task` once every module (hosts, internal components, global modules) is loaded, before
+   * the server counts as started; a failing task fails the start. For listeners that serve what
+   * other modules mount (the HTTP server and its routes), so that no request can arrive before
+   * its route exists. Only during start-up (from a module's setup).
+   */
+  afterModulesLoaded(task: () => Promise<void>): void {
+    if (this.state !== 'starting') throw new Error('afterModulesLoaded is for module setup during start-up');
+    this.afterLoadTasks.push(task);
+  }
+
+  /** The global modules the configuration asks for (with what they depend on, resolved later). */
+  private wantedGlobalModules(): string[] {
+    return [...CORE_GLOBAL_MODULES, ...this.config.modules_enabled];
+  }
+
+  /**
+   * Global modules to load before the hosts: those the host modules of some host, or the modules
+   * serving internal components, name in `depends` (loaded whether configured or not), and
+   * those they name in `uses` that the configuration loads anyway.
+   */
+  private globalModulesFirst(): string[] {
+    const wanted = new Set(resolveLoadOrder(this.wantedGlobalModules(), this.registry, 'global').order.map((d) => d.name));
     const out = new Set<string>();
-    for (const ctx of this.hosts.values()) {
-      for (const def of resolveLoadOrder(this.hostModuleNames(ctx), this.registry, 'host').order) {
+    const lists = [...[...this.hosts.values()].map((ctx) => this.hostModuleNames(ctx)), ...this.config.component.flatMap((c) => (c.module === undefined ? [] : [[c.module]]))];
+    for (const names of lists) {
+      for (const def of resolveLoadOrder(names, this.registry, 'host').order) {
         for (const dep of def.depends ?? []) if (this.registry.get(dep)?.scope === 'global') out.add(dep);
+        for (const used of def.uses ?? []) if (wanted.has(used)) out.add(used);
       }
     }
     return [...out];

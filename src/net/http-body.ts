@@ -46,12 +46,14 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
 /**
  * The body of `req` as a stream of at most `maxBytes`. Past the limit `onExceeded` runs (to
  * answer 413 right away, whatever the reader does) and the stream fails with HttpError 413.
- * A client that goes away mid-body makes the stream fail too.
+ * A client that goes away mid-body makes the stream fail too. `onChunk` runs as each chunk passes
+ * (the idle timer of the request).
  */
-export function boundedBody(req: IncomingMessage, maxBytes: number, onExceeded: () => void): Readable {
+export function boundedBody(req: IncomingMessage, maxBytes: number, onExceeded: () => void, onChunk?: () => void): Readable {
   let size = 0;
   const out = new Transform({
     transform(chunk: Buffer, _encoding, done) {
+      onChunk?.();
       size += chunk.length;
       if (size > maxBytes) {
         req.unpipe(out);

@@ -65,6 +65,12 @@ export interface BufferedRouteSpec<P extends Principal | undefined> extends Rout
 /** The body is handed over unread, as a stream that fails with a 413 HttpError past the limit. */
 export interface StreamRouteSpec<P extends Principal | undefined> extends RouteCommon {
   stream: true;
+  /**
+   * Time the body by the gap between its chunks instead of `[modules.http] request_timeout`:
+   * a long body that keeps arriving is never cut, one that stalls this long is (408, connection
+   * closed, the body stream fails). For uploads.
+   */
+  idleTimeoutMs?: number;
   auth?: AuthHook<P>;
   handler: RouteHandler<P, Readable>;
 }
@@ -98,6 +104,8 @@ export interface MountedRoute {
   readonly title: string | undefined;
   readonly maxBodyBytes: number | undefined;
   readonly stream: boolean;
+  /** Streaming routes: the body's idle limit (ms) replacing the total request timeout. */
+  readonly idleTimeoutMs: number | undefined;
   readonly auth: AuthHook<Principal> | undefined;
   readonly challenge: string | undefined;
   readonly handler: RouteHandler<unknown, unknown>;
@@ -128,12 +136,15 @@ export class HttpRouter {
     for (const m of methods) if (!HTTP_METHODS.includes(m)) throw new Error(`HTTP route ${spec.path}: unknown method ${String(m)}`);
     if (spec.auth && !spec.challenge) throw new Error(`HTTP route ${spec.path}: a route with auth names its WWW-Authenticate challenge`);
     if (spec.maxBodyBytes !== undefined && !(spec.maxBodyBytes >= 0)) throw new Error(`HTTP route ${spec.path}: bad maxBodyBytes`);
+    const idleTimeoutMs = spec.stream === true ? spec.idleTimeoutMs : undefined;
+    if (idleTimeoutMs !== undefined && !(idleTimeoutMs > 0)) throw new Error(`HTTP route ${spec.path}: bad idleTimeoutMs`);
     const route: MountedRoute = {
       pattern,
       methods,
       title: spec.title,
       maxBodyBytes: spec.maxBodyBytes,
       stream: spec.stream === true,
+      idleTimeoutMs,
       auth: spec.auth as AuthHook<Principal> | undefined, // P is a Principal or undefined: TS cannot see it through the generic
       challenge: spec.challenge,
       // The handler's context type follows from the spec (principal from auth, body from stream);

@@ -3,7 +3,8 @@
  * its stream management), and test app servers that are external components (@xmpp/component)
  * answering the notifications: exactly one notification for a message to a hibernated resource
  * and one for an offline message, none for a connected session, a failing app server's
- * registration disabled after max_failures, and `canto push-trace` (the real command, a child
+ * registration disabled after max_failures, a connected client that stops reading (its <r/>
+ * unanswered for max_ack_delay) pushed for as ack-delayed, and `canto push-trace` (the real command, a child
  * process, over the admin socket) showing each decision with its reason.
  */
 import { test, before, after } from 'node:test';
@@ -75,12 +76,13 @@ before(async () => {
     c.component = [{ domain: APP, secret: SECRET }, { domain: BAD_APP, secret: SECRET }];
     // The server asks for an ack after every stanza, so what a client received is acknowledged
     // before the test cuts its connection (nothing unacked to push for at hibernation).
-    c.modules.smacks = { request_after: 1 };
+    // max_ack_delay: an <r/> unanswered for 3 s makes a connected session pushed for (ack-delayed).
+    c.modules.smacks = { request_after: 1, max_ack_delay: '3s' };
     c.modules.push = { min_interval: '0s', max_attempts: 1, max_failures: 2 };
   });
   good = await appServer(ts, APP, false);
   bad = await appServer(ts, BAD_APP, true);
-  for (const u of ['juliet', 'rosaline', 'tybalt', 'romeo', 'benvolio']) await createAccount(ts, u, 'pw');
+  for (const u of ['juliet', 'rosaline', 'tybalt', 'romeo', 'benvolio', 'mercutio']) await createAccount(ts, u, 'pw');
   // What an operator's canto.toml would say: the same data_dir (where the admin socket is).
   const dir = tempDir();
   configFile = join(dir, 'canto.toml');
@@ -214,4 +216,40 @@ test('canto push-trace shows each decision with its reason, from the running ser
   const down = await runCanto(['push-trace', 'juliet@localhost', '--config', other]);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /no running server found: no admin socket/);
+});
+
+test('ack delayed: a connected client that stops reading is pushed for once its <r/> goes unanswered; not once it answers again', { timeout: 60_000 }, async () => {
+  const mercutio = await login('mercutio', 'phone');
+  await enablePush(mercutio, APP, 'mercutio-node');
+  const session = ts.server.sessions.getSession('localhost', 'mercutio', 'phone') as BoundC2SSession;
+  await waitFor(() => smacks().state(session)?.id, { timeoutMs: 5000, message: 'xmpp.js did not enable resumable stream management' });
+  await waitFor(() => smacks().state(session)?.queue.length === 0, { timeoutMs: 5000, message: 'mercutio did not acknowledge' });
+
+  // The phone's socket is black-holed: open, but nothing is read (so nothing is acknowledged).
+  // The helper types only destroy(); the inner socket is a node TLS socket (xmpp.js reads it with 'data' events).
+  const inner = mercutio.xmpp.socket?.socket as unknown as import('node:stream').Duplex | undefined;
+  assert.ok(inner, 'the client has a socket');
+  inner.pause();
+  const romeo = await login('romeo', 'desk4');
+  await romeo.send(chat('mercutio@localhost/phone', 'are you alive'));
+  await waitFor(() => service().trace('mercutio').some((e) => e.reason === 'session-connected'), { timeoutMs: 5000 });
+  assert.equal(sentTo('mercutio-node').length, 0, 'no push before max_ack_delay');
+  await waitFor(() => smacks().state(session)?.ackDelayed === true, { timeoutMs: 10_000, message: 'the unanswered <r/> was not noticed' });
+  assert.equal(session.hibernating, false, 'the session is still connected');
+  await waitFor(() => service().trace('mercutio').some((e) => e.decision === 'sent' && e.trigger === 'ack-delayed' && e.answer === 'result'), { timeoutMs: 10_000 });
+  assert.equal(sentTo('mercutio-node').length, 1, 'one notification for the unacknowledged message');
+
+  // Still silent: what comes now is pushed too.
+  await romeo.send(chat('mercutio@localhost/phone', 'still there?'));
+  await waitFor(() => sentTo('mercutio-node').length === 2, { timeoutMs: 10_000 });
+  assert.equal(service().trace('mercutio').filter((e) => e.decision === 'sent' && e.trigger === 'ack-delayed').length, 2);
+
+  // Reading again: it acknowledges everything; from then on it is a connected session like any.
+  inner.resume();
+  await mercutio.waitFor((s) => s.getChildText('body') === 'still there?');
+  await waitFor(() => smacks().state(session)?.ackDelayed === false && smacks().state(session)?.queue.length === 0, { timeoutMs: 10_000, message: 'mercutio did not acknowledge after reading again' });
+  await romeo.send(chat('mercutio@localhost/phone', 'welcome back'));
+  await mercutio.waitFor((s) => s.getChildText('body') === 'welcome back');
+  await waitFor(() => service().trace('mercutio').filter((e) => e.reason === 'session-connected').length === 2, { timeoutMs: 5000 });
+  assert.equal(sentTo('mercutio-node').length, 2, 'nothing pushed for a session that answers');
 });

@@ -6,6 +6,9 @@
  * timeout counted as a failure, disabling after max_failures, and the trace of each decision.
  */
 import { test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import push, { type PushService } from '../../src/modules/push/index.js';
 import adminsocket, { type AdminCommands } from '../../src/modules/adminsocket/index.js';
@@ -15,6 +18,7 @@ import offline from '../../src/modules/offline/index.js';
 import smacks, { type SmacksService } from '../../src/modules/smacks/index.js';
 import { errorCondition, FakeClock, startHarness, waitFor, type FakeClient, type Harness } from '../../src/testing/index.js';
 import { Element } from '../../src/xml/element.js';
+import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { iq, message, presence } from '../../src/xml/stanza.js';
 
 const APP = 'push.example.net';
@@ -289,6 +293,87 @@ test('a connection found dead: the important stanzas it never acknowledged are p
     const sent = svc.trace('juliet').at(-1);
     assert.equal(sent?.trigger, 'unacked');
     assert.equal(sent?.what, 'message from romeo@localhost and 1 more');
+  } finally {
+    await h.stop();
+  }
+});
+
+test('failures are stored with the registration: after a restart the count goes on and the registration is still disabled at max_failures', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'canto-push-'));
+  const options = { max_attempts: 1, max_failures: 2, min_interval: 0 };
+  const start = async () => {
+    const clock = new FakeClock();
+    const h = await startHarness({
+      modules: [messageModule, offline, smacks, disco, adminsocket, push],
+      clock,
+      storage: openSqliteStorage({ dataDir }),
+      config: (c) => {
+        c.modules.push = { retry_delay: '1s', timeout: '5s', ...options };
+      },
+    });
+    return { h, svc: h.context.services.get('push') as PushService };
+  };
+  try {
+    const first = await start();
+    try {
+      const juliet = await first.h.client('juliet@localhost/phone');
+      const romeo = await first.h.client('romeo@localhost/desk');
+      await enable(juliet);
+      hibernate(first.h, juliet);
+      romeo.send(chat('juliet@localhost/phone', 'm1'));
+      await waitFor(() => pushes(first.h).length === 1);
+      answer(first.h, pushes(first.h)[0] as Element, 'internal-server-error');
+      await waitFor(() => first.svc.trace('juliet').at(-1)?.decision === 'failed');
+      const stored = (await first.h.server.storage.keyval<Array<{ failures?: number }>>('localhost', 'push').get('juliet')) ?? [];
+      assert.equal(stored[0]?.failures, 1, 'the failure is in the store');
+    } finally {
+      await first.h.stop();
+    }
+
+    // A restart: the registration comes back with its one failure; the next one disables it.
+    const second = await start();
+    try {
+      assert.equal((await second.svc.registrations('juliet'))[0]?.failures, 1);
+      const romeo = await second.h.client('romeo@localhost/desk');
+      romeo.send(chat('juliet@localhost', 'm2')); // juliet is offline now: an offline message
+      await waitFor(() => pushes(second.h).length === 1);
+      answer(second.h, pushes(second.h)[0] as Element, 'internal-server-error');
+      await waitFor(() => second.svc.trace('juliet').at(-1)?.decision === 'disabled');
+      assert.match(second.svc.trace('juliet').at(-1)?.reason ?? '', /2 consecutive failures/);
+      assert.deepEqual(await second.svc.registrations('juliet'), []);
+    } finally {
+      await second.h.stop();
+    }
+    const third = await start();
+    try {
+      assert.deepEqual(await third.svc.registrations('juliet'), [], 'still disabled after another restart');
+    } finally {
+      await third.h.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a success after failures clears the stored count', async () => {
+  const { h, svc } = await setup({ max_attempts: 1, max_failures: 5, min_interval: 0 });
+  try {
+    const juliet = await h.client('juliet@localhost/phone');
+    const romeo = await h.client('romeo@localhost/desk');
+    await enable(juliet);
+    hibernate(h, juliet);
+    romeo.send(chat('juliet@localhost/phone', 'm1'));
+    await waitFor(() => pushes(h).length === 1);
+    answer(h, pushes(h)[0] as Element, 'internal-server-error');
+    await waitFor(() => svc.trace('juliet').at(-1)?.decision === 'failed');
+    const store = h.server.storage.keyval<Array<{ failures?: number }>>('localhost', 'push');
+    assert.equal((await store.get('juliet'))?.[0]?.failures, 1);
+    romeo.send(chat('juliet@localhost/phone', 'm2'));
+    await waitFor(() => pushes(h).length === 2);
+    answer(h, pushes(h)[1] as Element);
+    await waitFor(() => svc.trace('juliet').at(-1)?.answer === 'result');
+    await waitFor(async () => (await store.get('juliet'))?.[0]?.failures === undefined, { message: 'the stored count is cleared' });
+    assert.equal((await svc.registrations('juliet'))[0]?.failures, 0);
   } finally {
     await h.stop();
   }

@@ -59,25 +59,25 @@ export default defineModule({
       mod.log.debug('HTTP runs on the cluster service worker');
       return;
     }
-    const common = { router, proxies, limits, log: mod.log };
-    const plain = await listenAll(cfg.interfaces, cfg.ports, () => createHttpServer(common), mod.log);
-    for (const s of plain) mod.server.registerListener('http', s);
-    let secure: NetServer[] = [];
-    try {
-      secure = await listenAll(cfg.interfaces, cfg.tls_ports, () => createHttpServer({ ...common, tls: mod.server.tls.serverOptions() }), mod.log);
-    } catch (err) {
-      await closeAll(plain);
-      throw err;
-    }
-    for (const s of secure) {
-      mod.server.registerListener('https', s);
-      // An https.Server is a tls.Server: its session-ticket key rotates with the others'.
-      if (s instanceof TlsServer) mod.onUnload(mod.server.tls.trackServer(s));
-    }
-    const servers = [...plain, ...secure];
+    // Listen once every module is loaded: hosts and internal components mount routes during
+    // start-up, and a request must never arrive before its route exists.
+    const servers: NetServer[] = [];
     mod.onUnload(async () => {
       for (const s of servers) mod.server.unregisterListener(s);
       await closeAll(servers);
+    });
+    mod.server.afterModulesLoaded(async () => {
+      const common = { router, proxies, limits, log: mod.log };
+      const plain = await listenAll(cfg.interfaces, cfg.ports, () => createHttpServer(common), mod.log);
+      servers.push(...plain);
+      for (const s of plain) mod.server.registerListener('http', s);
+      const secure = await listenAll(cfg.interfaces, cfg.tls_ports, () => createHttpServer({ ...common, tls: mod.server.tls.serverOptions() }), mod.log);
+      servers.push(...secure);
+      for (const s of secure) {
+        mod.server.registerListener('https', s);
+        // An https.Server is a tls.Server: its session-ticket key rotates with the others'.
+        if (s instanceof TlsServer) mod.onUnload(mod.server.tls.trackServer(s));
+      }
     });
   },
 });

@@ -22,7 +22,7 @@ import type { PushOptions } from './options.js';
 export type Important = Extract<Importance, { important: true }>;
 
 /** What caused a notification: a hibernated session got it, it went offline, unacked at hibernation, or the coalesced rest. */
-export type Trigger = 'hibernated' | 'offline' | 'unacked' | 'coalesced';
+export type Trigger = 'hibernated' | 'offline' | 'unacked' | 'ack-delayed' | 'coalesced';
 
 export interface EngineMetrics {
   sent: CounterMetric<'trigger'>;
@@ -62,7 +62,7 @@ interface DeviceState {
   lastSentAt: number | undefined;
   inFlight: boolean;
   cancelTrailing: (() => void) | undefined;
-  /** Consecutive failed attempts (memory only: a restart forgives them). */
+  /** Consecutive failed attempts; also stored with the registration, so a restart does not forgive them. */
   failures: number;
   /** Disabled or replaced: stop retrying, send nothing more. */
   removed: boolean;
@@ -148,14 +148,14 @@ export class PushEngine {
 
   /** Consecutive failures of a registration (the trace and `canto push-trace` show them). */
   failures(username: string, reg: Registration): number {
-    return this.devices.get(deviceKey(username, reg))?.failures ?? 0;
+    return this.devices.get(deviceKey(username, reg))?.failures ?? reg.failures ?? 0;
   }
 
   private state(username: string, reg: Registration): DeviceState {
     const key = deviceKey(username, reg);
     let state = this.devices.get(key);
     if (state === undefined) {
-      state = { username, reg, messages: 0, subscriptions: 0, lastSender: undefined, lastBody: undefined, unpushed: 0, lastSentAt: undefined, inFlight: false, cancelTrailing: undefined, failures: 0, removed: false };
+      state = { username, reg, messages: 0, subscriptions: 0, lastSender: undefined, lastBody: undefined, unpushed: 0, lastSentAt: undefined, inFlight: false, cancelTrailing: undefined, failures: reg.failures ?? 0, removed: false };
       this.devices.set(key, state);
     }
     return state;
@@ -224,7 +224,10 @@ export class PushEngine {
         if (outcome.ok) {
           entry.answer = 'result';
           entry.detail = attempt > 1 ? `delivered at attempt ${attempt}` : undefined;
-          state.failures = 0;
+          if (state.failures > 0) {
+            state.failures = 0;
+            await this.storeFailures(state);
+          }
           metrics.answerSeconds.observe(outcome.latencyMs / 1000);
           this.d.log.debug({ user: `${username}@${this.d.host}`, registration: entry.registration, latencyMs: outcome.latencyMs, attempt }, 'push delivered to the app server');
           return;
@@ -242,6 +245,7 @@ export class PushEngine {
           await this.disableForFailures(state);
           return;
         }
+        await this.storeFailures(state);
         if (attempt >= options.max_attempts || state.removed) {
           entry.decision = 'failed';
           entry.detail = `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} (${state.failures} consecutive failures)`;
@@ -265,6 +269,15 @@ export class PushEngine {
     } finally {
       state.inFlight = false;
       if (!state.removed && !this.stopped && state.unpushed > 0) this.scheduleTrailing(state);
+    }
+  }
+
+  /** The failure count goes with the registration into the store (rare: only when it changes on a failure or the success after). */
+  private async storeFailures(state: DeviceState): Promise<void> {
+    try {
+      await this.d.book.setFailures(state.username, state.reg, state.failures);
+    } catch (err) {
+      this.d.log.error({ err, user: `${state.username}@${this.d.host}` }, 'could not store the failures of a push registration');
     }
   }
 

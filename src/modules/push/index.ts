@@ -153,11 +153,18 @@ export default defineModule({
       return s !== undefined && !s.hibernating;
     };
     const ofResource = (regs: readonly Registration[], resource: string) => regs.filter((r) => r.resource === resource);
+    /** The session's stream management says its connection left an ack request unanswered too long. */
+    const ackDelayed = (session: BoundC2SSession): boolean => mod.optional('smacks')?.state(session)?.ackDelayed === true;
 
     /** Something reached a session of the account (filter below): decide for its resource's registrations. */
     const reached = (session: BoundC2SSession, stanza: Element, regs: readonly Registration[]): void => {
       const mine = ofResource(regs, session.resource);
       const imp = importance(stanza, ctxOf(session));
+      if (!session.hibernating && imp.important && mine.length > 0 && ackDelayed(session)) {
+        // Connected, but it has not answered an ack request for max_ack_delay: probably dead.
+        for (const reg of mine) engine.offer(session.username, reg, [imp], 'ack-delayed');
+        return;
+      }
       if (!session.hibernating) {
         // Connected: its connection gets the stanza. Traced only when a device here would have been woken otherwise.
         if (imp.important) for (const reg of mine) engine.suppress(session.username, reg, 'connected', describe(imp, stanza), 'session-connected', `delivered to the connected session ${session.resource}`);
@@ -223,6 +230,17 @@ export default defineModule({
       const unacked = mod.optional('smacks')?.state(session)?.queue.unacked() ?? [];
       const items = unacked.map((q) => importance(q.stanza, ctxOf(session))).filter((i): i is Important => i.important);
       for (const reg of regs) engine.offer(session.username, reg, items, 'unacked');
+    });
+
+    // Connected, but an ack request went unanswered for [modules.smacks] max_ack_delay: the
+    // connection is probably dead though not closed. Push for what it has not acknowledged (and,
+    // in reached() above, for what comes until it answers), as for a hibernated session.
+    mod.hook('smacks/ack-delayed', ({ session, unacked, waitedMs }) => {
+      const regs = ofResource(book.peek(session.username) ?? [], session.resource);
+      if (regs.length === 0) return;
+      const items = unacked.map((stanza) => importance(stanza, ctxOf(session))).filter((i): i is Important => i.important);
+      mod.log.debug({ user: account(session.username), resource: session.resource, waitedMs, unacked: unacked.length, important: items.length }, 'push: ack delayed on a connected session');
+      for (const reg of regs) engine.offer(session.username, reg, items, 'ack-delayed');
     });
 
     /** Nobody is available: every registration whose device is not connected gets it. */

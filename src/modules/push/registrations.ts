@@ -20,6 +20,11 @@ export interface Registration {
   resource: string;
   /** When it was enabled (ms since the epoch). */
   enabledAt: number;
+  /**
+   * Consecutive failed attempts at its app server, when there are any: stored, so a restart
+   * does not forgive a registration on its way to being disabled (`max_failures`).
+   */
+  failures?: number;
 }
 
 /** A registration's identity within an account. */
@@ -121,6 +126,21 @@ export class RegistrationBook {
     });
     this.written(username, list);
     return removed;
+  }
+
+  /** Store the consecutive failures of a registration (0 clears them); nothing when it is gone. */
+  async setFailures(username: string, reg: { jid: string; node: string }, failures: number): Promise<void> {
+    const key = registrationKey(reg);
+    const list = await this.store.update(username, (current) => {
+      if (!current?.some((r) => registrationKey(r) === key && (r.failures ?? 0) !== failures)) return current;
+      return current.map((r) => {
+        if (registrationKey(r) !== key) return r;
+        const next: Registration = { ...r, failures };
+        if (failures === 0) delete next.failures;
+        return next;
+      });
+    });
+    this.written(username, list);
   }
 
   private written(username: string, list: Registration[] | undefined): void {

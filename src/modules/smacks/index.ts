@@ -51,6 +51,12 @@ export default defineModule({
     request_after: z.number().int().min(1).default(5),
     /** …or this long after a stanza went out unacknowledged. */
     request_delay: duration('5s', { min: 0 }),
+    /**
+     * An `<r/>` unanswered this long: the connection is probably dead though not closed yet.
+     * `smacks/ack-delayed` is fired (the push module wakes the device for what it has not
+     * acknowledged, and for what comes until it answers).
+     */
+    max_ack_delay: duration('30s', { min: 100 }),
   }),
   setup(mod) {
     const opts = mod.options;
@@ -178,8 +184,19 @@ export default defineModule({
       state.requestAt = undefined;
       if (state.ended || state.requestPending || state.session.hibernating || state.queue.length === 0) return;
       state.requestPending = true;
+      state.requestSentAt = mod.now();
+      state.ackDelayed = false;
+      timed.add(state); // the sweep watches for the answer (max_ack_delay)
       state.sinceRequest = 0;
       state.session.send(request());
+    }
+
+    /** The pending `<r/>` has gone unanswered for max_ack_delay: once per request. */
+    function ackDelayed(state: SmState, now: number): void {
+      state.ackDelayed = true;
+      const waitedMs = now - (state.requestSentAt ?? now);
+      state.session.log.debug({ waitedMs, unacked: state.queue.length }, 'stream management: ack delayed');
+      mod.fire('smacks/ack-delayed', { session: state.session, unacked: state.queue.unacked().map((q) => q.stanza), waitedMs });
     }
 
     function onAck(state: SmState, h: number): Outcome {
@@ -190,6 +207,8 @@ export default defineModule({
         return 'closed';
       }
       state.requestPending = false;
+      state.requestSentAt = undefined;
+      state.ackDelayed = false;
       if (state.queue.length > 0 && state.sinceRequest >= opts.request_after) sendRequest(state);
       else if (state.queue.length > 0) deadline(state, 'requestAt', mod.now() + opts.request_delay);
       else state.requestAt = undefined;
@@ -251,6 +270,8 @@ export default defineModule({
       state.expiresAt = undefined;
       state.requestAt = undefined;
       state.requestPending = false;
+      state.requestSentAt = undefined;
+      state.ackDelayed = false;
       state.sinceRequest = 0;
       resumeResult('ok');
       return {
@@ -276,6 +297,8 @@ export default defineModule({
       if (state === undefined) return;
       metrics.hibernations.inc();
       state.requestPending = false;
+      state.requestSentAt = undefined;
+      state.ackDelayed = false;
       state.requestAt = undefined;
       deadline(state, 'expiresAt', mod.now() + state.windowMs);
       session.log.debug({ window: state.windowMs, unacked: state.queue.length }, 'waiting for resumption');
@@ -329,10 +352,11 @@ export default defineModule({
           timed.delete(state);
         } else if (state.expiresAt !== undefined) {
           if (state.expiresAt <= now && state.session.hibernating) expire(state);
-        } else if (state.requestAt !== undefined) {
-          if (state.requestAt <= now) sendRequest(state);
         } else {
-          timed.delete(state);
+          if (state.requestAt !== undefined && state.requestAt <= now) sendRequest(state);
+          const watching = state.requestPending && !state.ackDelayed && state.requestSentAt !== undefined;
+          if (watching && now - (state.requestSentAt ?? now) >= opts.max_ack_delay) ackDelayed(state, now);
+          else if (!watching && state.requestAt === undefined) timed.delete(state);
         }
       }
     }, SWEEP_MS);
@@ -380,6 +404,17 @@ export type InlineResume =
   | { kind: 'failed'; element: Element }
   /** The stream was closed (the client acknowledged more than was sent). */
   | { kind: 'closed' };
+
+declare module '../../core/event-map.js' {
+  interface EventMap {
+    /**
+     * A connected session left our `<r/>` unanswered for `max_ack_delay` (host bus; once per
+     * request): its connection is probably dead though not closed. `unacked` is what it has not
+     * acknowledged, oldest first. Handlers must not throw or hold it.
+     */
+    'smacks/ack-delayed': { session: BoundC2SSession; unacked: Element[]; waitedMs: number };
+  }
+}
 
 export interface SmacksService {
   handle(origin: StreamSession, cmd: SmCommand): Outcome;

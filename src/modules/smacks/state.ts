@@ -15,6 +15,10 @@ export interface SmState {
   sinceRequest: number;
   /** Our `<r/>` is unanswered. */
   requestPending: boolean;
+  /** When the pending `<r/>` was sent (server clock). */
+  requestSentAt: number | undefined;
+  /** The pending `<r/>` went unanswered past `max_ack_delay` (`smacks/ack-delayed` fired for it). */
+  ackDelayed: boolean;
   /** When to send an `<r/>` for stanzas still unacknowledged (server clock), if any. */
   requestAt: number | undefined;
   /** When a hibernating session expires (server clock). */
@@ -34,6 +38,8 @@ export function newState(session: BoundC2SSession, id: string | undefined, windo
     windowMs,
     sinceRequest: 0,
     requestPending: false,
+    requestSentAt: undefined,
+    ackDelayed: false,
     requestAt: undefined,
     expiresAt: undefined,
     overflowed: false,

@@ -6,6 +6,7 @@
  * bytes —, CORS, and the headers that keep HTML or SVG from running (http-common.ts). The file
  * is streamed from disk.
  */
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +17,9 @@ import { corsFor, SAFE_CONTENT_HEADERS } from './http-common.js';
 import { contentDisposition, dispositionType } from './names.js';
 import { parseRange } from './ranges.js';
 import type { UploadState } from './state.js';
+
+/** Bytes per file read when serving (bounded: a download holds at most about two of these in memory). */
+const READ_CHUNK = 256 * 1024;
 
 export function getHandler(state: UploadState) {
   return async (req: IncomingMessage, res: ServerResponse, ctx: RouteContext<undefined, Buffer>): Promise<void> => {
@@ -71,7 +75,9 @@ export function getHandler(state: UploadState) {
         res.end();
         return;
       }
-      const stream = handle.createReadStream({ start, end, autoClose: false });
+      // The numeric fd: node:fs's callback reads cost less per chunk than the FileHandle's promise
+      // reads; 256 KiB chunks (four times the default) make a quarter of the reads for the same bytes.
+      const stream = createReadStream('', { fd: handle.fd, start, end, autoClose: false, highWaterMark: READ_CHUNK });
       stream.on('data', (chunk: string | Buffer) => state.metrics.served(chunk.length)); // no encoding set: Buffers
       try {
         await pipeline(stream, res);

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { defineModule, type ModuleApi } from '../../core/modules.js';
 import type { Jid } from '../../jid/index.js';
 import { Element } from '../../xml/element.js';
-import type { HttpService } from '../http/service.js';
 import { Cleaner } from './cleanup.js';
 import { UploadDir } from './files.js';
 import { preflight } from './http-common.js';
@@ -26,6 +25,7 @@ export { NS_UPLOAD } from './ns.js';
 export default defineModule({
   name: 'upload',
   description: 'XEP-0363 HTTP File Upload service',
+  uses: ['http'],
   options: uploadOptions,
   async setup(mod) {
     const server = mod.server;
@@ -45,7 +45,8 @@ export default defineModule({
     const leftovers = await dir.prepare();
     if (leftovers > 0) mod.log.info({ files: leftovers }, 'unfinished uploads of an earlier run removed');
 
-    let http: HttpService | undefined;
+    // The http module is in `uses`: loaded first when configured (it listens once every module is loaded).
+    const http = mod.optional('http');
     const state: UploadState = {
       domain: mod.host,
       options,
@@ -62,23 +63,15 @@ export default defineModule({
     };
     mod.measure.gauge('upload_files', 'Files stored by the upload service (read at scrape time)', [], async (g) => g.set(await state.records.count()));
 
-    // The HTTP routes. The http module is global and may load after the components: mount when it is there.
-    const mount = (service: HttpService) => {
-      http = service;
+    // The HTTP routes, mounted in setup: no request can arrive before they exist.
+    if (http) {
       const route = `${path}/:id/:filename`;
-      mod.onUnload(service.route({ path: route, methods: ['GET'], handler: getHandler(state) }));
-      mod.onUnload(service.route({ path: route, methods: ['PUT'], stream: true, maxBodyBytes: options.max_file_size, auth: authorise(state), challenge: CHALLENGE, handler: putHandler(state) }));
-      mod.onUnload(service.route({ path: route, methods: ['OPTIONS'], handler: preflight(state) }));
-      mod.log.debug({ path, url: state.baseUrl() }, 'upload routes mounted');
-    };
-    const now = mod.optional('http');
-    if (now) mount(now);
-    else {
-      mod.hookGlobal('server-started', () => {
-        const later = mod.optional('http');
-        if (later) mount(later);
-        else mod.log.error('the upload service needs the HTTP server: add "http" (or websocket/bosh) to modules_enabled; slots are refused until then');
-      });
+      mod.onUnload(http.route({ path: route, methods: ['GET'], handler: getHandler(state) }));
+      mod.onUnload(http.route({ path: route, methods: ['PUT'], stream: true, idleTimeoutMs: options.idle_timeout, maxBodyBytes: options.max_file_size, auth: authorise(state), challenge: CHALLENGE, handler: putHandler(state) }));
+      mod.onUnload(http.route({ path: route, methods: ['OPTIONS'], handler: preflight(state) }));
+      mod.log.debug({ path }, 'upload routes mounted');
+    } else {
+      mod.log.error('the upload service needs the HTTP server: add "http" (or websocket/bosh) to modules_enabled; slots are refused until then');
     }
 
     // Disco (no disco module on a component): identity store/file, the feature, max-file-size (XEP-0128).

@@ -29,6 +29,12 @@ export const uploadOptions = z
     expire_after: duration('30 days', { min: 1000 }),
     /** How long a slot's PUT URL may be used after the slot was handed out. */
     slot_lifetime: duration('5 minutes', { min: 1000 }),
+    /**
+     * An upload whose client sends nothing for this long is cut (408) and its partial file
+     * removed. Only the gaps count, not the whole upload: a large file over a slow link that
+     * keeps arriving is never cut (`[modules.http] request_timeout` does not apply to it).
+     */
+    idle_timeout: duration('60s', { min: 100 }),
     /** How often expired files are looked for (in batches of `cleanup_batch`). */
     cleanup_interval: duration('1 hour', { min: 1000 }),
     cleanup_batch: z.number().int().min(1).max(10_000).default(100),
