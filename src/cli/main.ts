@@ -28,6 +28,7 @@ import { runAdduser, runPasswd, runDeluser } from './accounts.js';
 import { runCheck } from './check.js';
 import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
+import { runCluster } from './cluster-status.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
 import { builtinModules } from '../modules/index.js';
@@ -47,6 +48,8 @@ Commands:
                            an invite link (docs/invites.md); --admin: the account may invite
   invite list [--host H] [--json]   the invites not yet expired
   invite revoke TOKEN [--host H]    withdraw an invite
+  cluster status [--json]  the nodes of a Redis-backed cluster: leases, sessions, queues
+                           (docs/scaling.md)
 
 Options:
   --config FILE            configuration file (default: ./canto.toml if present,
@@ -141,6 +144,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runPushTrace(config, rest[0] as string, { json: values.json === true });
       case 'invite':
         return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, json: values.json });
+      case 'cluster':
+        return await runCluster(config, rest[0], rest.slice(1), { json: values.json === true });
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
