@@ -424,3 +424,14 @@ test('[s2s] dns_servers takes IP addresses with optional ports, and names the ke
   assert.deepEqual(ok.s2s.dns_servers, ['127.0.0.1', '192.0.2.53:5353', '[::1]:53']);
   assert.throws(() => parseConfig('[s2s]\ndns_servers = ["ns1.example.com"]\n', 'canto.toml'), /canto\.toml, line 2: s2s\.dns_servers\[0\]: expected a DNS server's IP address/);
 });
+
+test('[cluster] redis and node_id: accepted when valid, errors name the key and line', () => {
+  const c = parseConfig('[cluster]\nredis = "redis://127.0.0.1:6390/0"\nnode_id = "node-a.1"\n');
+  assert.equal(c.cluster.redis, 'redis://127.0.0.1:6390/0');
+  assert.equal(c.cluster.node_id, 'node-a.1');
+  assert.equal(parseConfig('').cluster.redis, undefined);
+  issue(configError('[cluster]\nredis = "http://127.0.0.1:6379"\n'), 'cluster.redis', 2, /expected a Redis URL/);
+  issue(configError('[cluster]\nredis = "redis://127.0.0.1"\nnode_id = "a#b"\n'), 'cluster.node_id', 3, /expected a node id/);
+  issue(configError('[cluster]\nworkers = 2\nredis = "redis://127.0.0.1"\n'), 'cluster.workers', 2, /cannot be combined/);
+  issue(configError('[cluster]\nnode_id = "a"\n'), 'cluster.node_id', 2, /set \[cluster\] redis too/);
+});
