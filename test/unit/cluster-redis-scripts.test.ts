@@ -25,10 +25,10 @@ function entry(member: string, sid: string, resource = 'r') {
   return { host: 'localhost', username: 'ann', resource, worker: member, sid, interested: false };
 }
 
-function bind(member: string, sid: string, resource = 'r'): Promise<unknown> {
+function bind(member: string, sid: string, resource = 'r', onlyIfFree = false): Promise<unknown> {
   const { nodeId, incarnation } = parseMember(member);
   const e = entry(member, sid, resource);
-  return run(BIND, [keys.registry, keys.memberSessions(member), keys.lease(nodeId)], [registryField(e), JSON.stringify(e), incarnation, 'canto:test', '{}']);
+  return run(BIND, [keys.registry, keys.memberSessions(member), keys.lease(nodeId)], [registryField(e), JSON.stringify(e), incarnation, 'canto:test', '{}', member, onlyIfFree ? '1' : '0']);
 }
 
 function clusterTest(name: string, fn: () => Promise<void>): void {
@@ -84,6 +84,10 @@ clusterTest('bindings: fenced without the lease, later binding wins, stale updat
   const replaced = await bind(b, 's2') as [number, string];
   assert.equal(replaced[0], 1);
   assert.equal((JSON.parse(replaced[1]) as { worker: string }).worker, a, 'the binding replaced is returned: its node closes it');
+  // a rewriting its bindings after an outage does not displace b's newer one.
+  const held = await bind(a, 's1', 'r', true) as [number, string];
+  assert.equal(held[0], 2);
+  assert.equal((JSON.parse(held[1]) as { worker: string }).worker, b);
   const ea = entry(a, 's1');
   const field = registryField(ea);
   assert.equal(await run(UPDATE, [keys.registry, keys.lease('a')], [field, JSON.stringify(ea), 'A', 'canto:test', '{}', a, 's1']), -1);

@@ -75,6 +75,12 @@ export class RedisEngine implements ClusterEngine {
   /** Channel events that arrive while a snapshot is loading, applied after it in order. */
   private buffered: ChannelEvent[] | undefined;
   private readonly reaping = new Set<string>();
+  /** This member's bindings as last sent, so they can be written again after a failed write. */
+  private readonly own = new Map<string, RegistryEntry>();
+  /** Unbinds that did not reach Redis (retried with the resync). */
+  private readonly unsentUnbinds = new Map<string, RegistryEntry>();
+  /** A registry write failed while the lease held: rewrite this member's bindings at the next heartbeat. */
+  private dirty = false;
   /** Called when this node stops serving (it closes its client sessions) and when it serves again. */
   onFence: (reason: string) => void = () => {};
   onRejoin: () => void = () => {};
@@ -208,6 +214,7 @@ export class RedisEngine implements ClusterEngine {
     try {
       if (this.state === 'serving') await this.renew();
       else if (this.state === 'fenced') await this.rejoin();
+      if (this.state === 'serving' && this.dirty) await this.resync();
       if (this.state === 'serving') await this.reapDead();
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'cluster heartbeat failed');
@@ -233,6 +240,9 @@ export class RedisEngine implements ClusterEngine {
     if (this.state !== 'serving') return;
     this.state = 'fenced';
     this.generation++;
+    this.own.clear();
+    this.unsentUnbinds.clear();
+    this.dirty = false;
     this.log.error({ reason, member: this.member }, 'this node stops serving: it closes its client sessions and refuses new ones until it can rejoin the cluster');
     void this.handler?.({ t: 'snapshot', entries: [] });
     try {
@@ -276,13 +286,33 @@ export class RedisEngine implements ClusterEngine {
     }
   }
 
-  private async bind(e: RegistryEntry): Promise<void> {
+  /** Write this member's bindings again (and the unbinds that failed) after Redis was away. */
+  private async resync(): Promise<void> {
+    this.dirty = false;
+    for (const e of [...this.unsentUnbinds.values()]) await this.unbind(e);
+    for (const e of [...this.own.values()]) await this.bind({ ...e, worker: this.member }, true);
+    if (!this.dirty) this.log.info({ bindings: this.own.size }, 'registry entries of this node written again after Redis was unreachable');
+  }
+
+  private async bind(e: RegistryEntry, rewrite = false): Promise<void> {
+    const field = registryField(e);
+    this.own.set(field, e);
+    this.unsentUnbinds.delete(field);
     if (this.state !== 'serving') return;
     const event = JSON.stringify({ t: 'bound', e } satisfies ChannelEvent);
     try {
-      const reply = await this.run(BIND, [keys.registry, keys.memberSessions(this.member), keys.lease(this.nodeId)], [registryField(e), JSON.stringify(e), this.incarnation, CHANNEL, event]) as unknown[];
-      if (Number(reply[0]) !== 1) {
+      const reply = await this.run(BIND, [keys.registry, keys.memberSessions(this.member), keys.lease(this.nodeId)], [registryField(e), JSON.stringify(e), this.incarnation, CHANNEL, event, this.member, rewrite ? '1' : '0']) as unknown[];
+      if (Number(reply[0]) === 0) {
         this.fence('the cluster lease was gone when a resource was bound');
+        return;
+      }
+      if (Number(reply[0]) === 2) {
+        // Bound elsewhere while this node could not write: the newer binding wins.
+        this.own.delete(field);
+        void this.handler?.({
+          t: 'close', to: this.member, sid: e.sid, host: e.host, username: e.username, resource: e.resource,
+          reason: { condition: 'conflict', text: 'replaced by a new connection with the same resource' },
+        });
         return;
       }
       const old = typeof reply[1] === 'string' && reply[1] !== '' ? parseJson<RegistryEntry>(reply[1]) : undefined;
@@ -294,27 +324,39 @@ export class RedisEngine implements ClusterEngine {
         });
       }
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, resource: e.resource }, 'could not register a binding in Redis');
+      this.dirty = true;
+      this.log.warn({ err: (err as Error).message, resource: e.resource }, 'could not register a binding in Redis (written again when it answers)');
     }
   }
 
   private async update(e: RegistryEntry): Promise<void> {
+    const field = registryField(e);
+    if (this.own.get(field)?.sid === e.sid) this.own.set(field, e);
     if (this.state !== 'serving') return;
     const event = JSON.stringify({ t: 'updated', e } satisfies ChannelEvent);
     try {
       await this.run(UPDATE, [keys.registry, keys.lease(this.nodeId)], [registryField(e), JSON.stringify(e), this.incarnation, CHANNEL, event, this.member, e.sid]);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, resource: e.resource }, 'could not update a binding in Redis');
+      this.dirty = true;
+      this.log.warn({ err: (err as Error).message, resource: e.resource }, 'could not update a binding in Redis (written again when it answers)');
     }
   }
 
   private async unbind(e: RegistryEntry): Promise<void> {
-    if (typeof e.worker !== 'string' || e.worker === '') return;
+    const field = registryField(e);
+    if (this.own.get(field)?.sid === e.sid) this.own.delete(field);
+    if (typeof e.worker !== 'string' || e.worker === '' || e.worker !== this.member) {
+      this.unsentUnbinds.delete(field);
+      return;
+    }
     const event = JSON.stringify({ t: 'unbound', e } satisfies ChannelEvent);
     try {
-      await this.run(UNBIND, [keys.registry, keys.memberSessions(e.worker)], [registryField(e), e.worker, e.sid, CHANNEL, event]);
+      await this.run(UNBIND, [keys.registry, keys.memberSessions(e.worker)], [field, e.worker, e.sid, CHANNEL, event]);
+      this.unsentUnbinds.delete(field);
     } catch (err) {
-      // A fenced node's bindings are reaped by a survivor; otherwise the resync fixes it.
+      // Retried with the resync while this member serves; a fenced member's bindings are reaped.
+      this.dirty = true;
+      this.unsentUnbinds.set(field, e);
       this.log.debug({ err: (err as Error).message, resource: e.resource }, 'could not remove a binding from Redis');
     }
   }

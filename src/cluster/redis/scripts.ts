@@ -57,13 +57,16 @@ return dead`,
 };
 
 /**
- * KEYS registry, member sessions, lease · ARGV field, entry JSON, incarnation, channel, event
- * → {0} fenced, or {1, previous entry JSON or ''}. The later binding wins (as kick_old).
+ * KEYS registry, member sessions, lease · ARGV field, entry JSON, incarnation, channel, event,
+ * [member, '1' = only if free] → {0} fenced, {2, holder JSON} another member holds it (only with
+ * the flag: a rewrite after an outage must not displace a newer binding), or {1, previous entry
+ * JSON or ''}. Otherwise the later binding wins (as kick_old).
  */
 export const BIND: Script = {
   name: 'bind',
   lua: `if redis.call('GET', KEYS[3]) ~= ARGV[3] then return {0} end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and ARGV[7] == '1' and cjson.decode(old).worker ~= ARGV[6] then return {2, old} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
