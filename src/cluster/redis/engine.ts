@@ -70,6 +70,9 @@ export class RedisEngine implements ClusterEngine {
   private generation = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private ticking = false;
+  private reapingNow = false;
+  private snapshotChain: Promise<void> = Promise.resolve();
+  private snapshotWaiting = false;
   private readonly processed = new RecentIds();
   private readonly shas = new Map<string, string>();
   /** Channel events that arrive while a snapshot is loading, applied after it in order. */
@@ -215,7 +218,13 @@ export class RedisEngine implements ClusterEngine {
       if (this.state === 'serving') await this.renew();
       else if (this.state === 'fenced') await this.rejoin();
       if (this.state === 'serving' && this.dirty) await this.resync();
-      if (this.state === 'serving') await this.reapDead();
+      // Reaping may route hundreds of stanzas: it must never hold up the next renewal.
+      if (this.state === 'serving' && !this.reapingNow) {
+        this.reapingNow = true;
+        this.reapDead()
+          .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'reaping dead cluster nodes failed (retried next heartbeat)'))
+          .finally(() => (this.reapingNow = false));
+      }
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'cluster heartbeat failed');
     } finally {
@@ -265,7 +274,22 @@ export class RedisEngine implements ClusterEngine {
 
   // ───────────────────────── registry ─────────────────────────
 
-  private async loadSnapshot(): Promise<void> {
+  /**
+   * Load the registry as the replica. One at a time: a snapshot whose HGETALL ran before a
+   * change must never replace a replica that already applied that change. Requests made while
+   * one waits are merged; one made while one runs gets a fresh one after it.
+   */
+  private loadSnapshot(): Promise<void> {
+    if (this.snapshotWaiting) return this.snapshotChain;
+    this.snapshotWaiting = true;
+    this.snapshotChain = this.snapshotChain.then(() => {
+      this.snapshotWaiting = false;
+      return this.snapshotNow();
+    });
+    return this.snapshotChain;
+  }
+
+  private async snapshotNow(): Promise<void> {
     if (this.state !== 'serving') return;
     this.buffered ??= [];
     try {
@@ -439,6 +463,9 @@ export class RedisEngine implements ClusterEngine {
    * handled before is only acknowledged: at most one delivery per entry from this node.
    */
   private async handle(stream: string, entries: StreamEntry[], reaped: boolean): Promise<void> {
+    // Past the lease deadline (e.g. the event loop stalled) a survivor may be reaping this very
+    // stream: deliver nothing; the next heartbeat fences this node.
+    if (!reaped && Date.now() > this.leaseDeadline) return;
     const ids: string[] = [];
     for (const [id, fields] of entries) {
       ids.push(id);
