@@ -29,6 +29,7 @@ import { runCheck } from './check.js';
 import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
 import { runUserState } from './user-state.js';
+import { runCluster } from './cluster-status.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { StorageSchemaTooNewError, StorageUnavailableError } from '../storage/errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
@@ -53,6 +54,8 @@ Commands:
                            --inviter: the new account and JID are subscribed to each other
   invite list [--host H] [--json]   the invites not yet expired
   invite revoke TOKEN [--host H]    withdraw an invite
+  cluster status [--json]  the nodes of a Redis-backed cluster: leases, sessions, queues
+                           (docs/scaling.md)
 
 Options:
   --config FILE            configuration file (default: ./canto.toml if present,
@@ -151,6 +154,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runUserState(config, rest[0], rest.slice(1), { reason: values.reason });
       case 'invite':
         return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, inviter: values.inviter, json: values.json });
+      case 'cluster':
+        return await runCluster(config, rest[0], rest.slice(1), { json: values.json === true });
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -2,12 +2,14 @@
  * `canto start`: run the server until SIGTERM/SIGINT, then shut down gracefully (exit 0).
  * With `[cluster] workers` > 1 this process becomes the cluster primary, which forks the
  * workers (this same command, with CANTO_WORKER set) and serves nothing itself (src/cluster).
+ * With `[cluster] redis` it is one node of a Redis-backed cluster (cluster-node.ts).
  */
 import type { CantoConfig } from '../core/config.js';
 import { createLogger } from '../core/logging.js';
 import { bootServer } from '../app/boot.js';
 import { runPrimary } from '../cluster/primary.js';
 import { clusterWorkerIndex, runWorker } from './cluster-worker.js';
+import { runNode } from './cluster-node.js';
 
 export async function runStart(config: CantoConfig, file: string | undefined): Promise<number> {
   const baseLog = createLogger({ level: config.log_level, format: config.log_format });
@@ -17,6 +19,7 @@ export async function runStart(config: CantoConfig, file: string | undefined): P
   const log = clustered ? baseLog.child({ cluster: 'primary' }) : baseLog;
   log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv, glibc_tunables: process.env.GLIBC_TUNABLES, workers: config.cluster.workers }, 'Canto starting');
   if (clustered) return runPrimary(config, log);
+  if (config.cluster.redis !== undefined) return runNode(config, config.cluster.redis, log);
   let server;
   try {
     server = await bootServer({ config, log });

@@ -12,7 +12,7 @@ import type { Logger } from '../core/logging.js';
 import { ensureHostCertificates } from '../net/certificates.js';
 import { openStorage, storageDriverEntry } from '../storage/registry.js';
 import { PrimaryRegistry } from './primary-registry.js';
-import { SERVICE_WORKER, isClusterMessage, type PrimaryToWorker, type WorkerToPrimary } from './protocol.js';
+import { SERVICE_WORKER, isClusterMessage, type NodeRef, type PrimaryToWorker, type WorkerToPrimary } from './protocol.js';
 
 /** Restart back-off: 1 s doubling to 30 s; a worker that crashed this often within a minute is given up. */
 const RESTART_BASE_MS = 1000;
@@ -56,7 +56,7 @@ export async function runPrimary(config: CantoConfig, log: Logger): Promise<numb
   const count = config.cluster.workers;
   if (!(await prepareOnce(config, log))) return 1;
   const registry = new PrimaryRegistry();
-  const slots = new Map<number, Slot>();
+  const slots = new Map<NodeRef, Slot>();
   let stopping = false;
   let announced = false;
   let finish: () => void = () => {};

@@ -7,6 +7,12 @@
 /** Worker 1 also runs the HTTP (BOSH/WebSocket), s2s and component listeners. */
 export const SERVICE_WORKER = 1;
 
+/**
+ * Who holds a session: a worker number under the primary relay, or a Redis node member
+ * (`node_id#incarnation`, src/cluster/redis) on the Redis engine.
+ */
+export type NodeRef = number | string;
+
 /** Where an account's resource is bound. */
 export interface EntryKey {
   host: string;
@@ -16,8 +22,8 @@ export interface EntryKey {
 
 /** What other workers need to know about a bound resource (docs/scaling.md, "What must be shared"). */
 export interface RegistryEntry extends EntryKey {
-  /** The worker holding the real session. */
-  worker: number;
+  /** The worker (or Redis node member) holding the real session. */
+  worker: NodeRef;
   /** The session's id in that worker (tells two bindings of one resource apart). */
   sid: string;
   priority?: number;
@@ -36,8 +42,8 @@ export interface WireCloseReason {
 /** A stanza for a session bound on worker `to`. */
 export interface DeliverMessage extends EntryKey {
   t: 'deliver';
-  to: number;
-  from: number;
+  to: NodeRef;
+  from: NodeRef;
   xml: string;
   /** Set when `xml` is raw framing text rather than an element. */
   raw?: boolean;
@@ -49,13 +55,13 @@ export interface DeliverMessage extends EntryKey {
 export interface ForwardMessage {
   t: 'forward';
   kind: 'remote' | 'component';
-  from: number;
+  from: NodeRef;
   xml: string;
 }
 
 export interface CloseMessage extends EntryKey {
   t: 'close';
-  to: number;
+  to: NodeRef;
   sid: string;
   reason?: WireCloseReason;
 }
@@ -84,8 +90,11 @@ export type PrimaryToWorker =
   | { t: 'bound'; e: RegistryEntry }
   | { t: 'updated'; e: RegistryEntry }
   | { t: 'unbound'; e: RegistryEntry }
-  /** A worker exited. `reap`: this worker (one is picked) fires resource-unbind for its resources. */
-  | { t: 'drop-worker'; worker: number; reap?: boolean }
+  /**
+   * A worker exited. `reap`: this worker (one is picked) fires resource-unbind for its resources;
+   * `entries`: the dead one's bindings as the engine held them (a reaper's replica may lack some).
+   */
+  | { t: 'drop-worker'; worker: NodeRef; reap?: boolean; entries?: RegistryEntry[] }
   | { t: 'undeliverable'; msg: DeliverMessage | ForwardMessage }
   | { t: 'stop'; reason: string }
   | DeliverMessage

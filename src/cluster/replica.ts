@@ -5,7 +5,7 @@
  * is identified by (worker, sid), so a stale unbind never removes a newer binding.
  */
 import type { BoundC2SSession } from '../core/session.js';
-import type { RegistryEntry } from './protocol.js';
+import type { NodeRef, RegistryEntry } from './protocol.js';
 import type { ProxySession } from './proxy-session.js';
 
 export class Replica {
@@ -14,8 +14,8 @@ export class Replica {
   private count = 0;
 
   constructor(
-    /** This worker: its own entries are never held as proxies. */
-    private readonly self: number,
+    /** This worker or node (a function when it changes, as a Redis node's incarnation does): its own entries are never held as proxies. */
+    private readonly self: NodeRef | (() => NodeRef),
     private readonly makeProxy: (entry: RegistryEntry) => ProxySession,
   ) {}
 
@@ -33,7 +33,7 @@ export class Replica {
 
   /** A binding appeared or changed state. */
   upsert(e: RegistryEntry): void {
-    if (e.worker === this.self) return;
+    if (e.worker === (typeof this.self === 'function' ? this.self() : this.self)) return;
     const resources = this.resources(e.host, e.username, true);
     const existing = resources.get(e.resource);
     if (existing && existing.entry.worker === e.worker && existing.entry.sid === e.sid) {
@@ -62,7 +62,7 @@ export class Replica {
   }
 
   /** Forget every binding of a worker that exited. */
-  dropWorker(worker: number): ProxySession[] {
+  dropWorker(worker: NodeRef): ProxySession[] {
     const gone = this.all().filter((p) => p.entry.worker === worker);
     for (const p of gone) this.delete(p);
     return gone;

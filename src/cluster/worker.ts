@@ -1,12 +1,14 @@
 /**
- * One worker of a cluster (docs/scaling.md): the link between this process's Server and the
- * primary. It publishes the local bindings, keeps the replica of the other workers' bindings
+ * One worker (or node) of a cluster (docs/scaling.md): the link between this process's Server
+ * and the cluster's routing engine — the primary relay on one machine, or Redis
+ * (src/cluster/redis). It publishes the local bindings, keeps the replica of the other workers' bindings
  * (proxy sessions), delivers stanzas that other workers send to local sessions, forwards
  * stanzas for remote domains and components to the service worker, and applies cache
  * invalidations. Nothing here runs when Canto is a single process.
  */
 import type { EventMap } from '../core/event-map.js';
 import type { Logger } from '../core/logging.js';
+import type { Completion } from '../core/router.js';
 import type { ClusterRole, Server } from '../core/server.js';
 import type { BoundC2SSession, CloseReason } from '../core/session.js';
 import type { RemoteSessions } from '../core/sessionmanager.js';
@@ -18,7 +20,7 @@ import { parseXmlFragment } from '../xml/parse-fragment.js';
 import { applyInvalidation } from './invalidate.js';
 import {
   SERVICE_WORKER, isClusterMessage,
-  type DeliverMessage, type ForwardMessage, type PrimaryToWorker, type RegistryEntry, type WireCloseReason, type WorkerToPrimary,
+  type DeliverMessage, type ForwardMessage, type NodeRef, type PrimaryToWorker, type RegistryEntry, type WireCloseReason, type WorkerToPrimary,
 } from './protocol.js';
 import { ProxySession, type ProxyLink } from './proxy-session.js';
 import { Replica } from './replica.js';
@@ -26,10 +28,27 @@ import { watchStorage } from './storage-watch.js';
 
 const NONE_CACHED: ReadonlyMap<string, number> = new Map();
 
-/** How a worker talks to the primary: the IPC channel in production, a pipe in unit tests. */
-export interface WorkerChannel {
+/**
+ * The routing interface between a worker and its cluster engine (docs/scaling.md): the engine
+ * takes the worker's registry changes and stanzas for other nodes (`send`) and hands it what
+ * other nodes send (`onMessage`). Two implementations: the primary relay over node:cluster IPC
+ * (`processChannel`) and Redis (`RedisEngine`); a pipe in unit tests. The handler's promise
+ * settles once a delivered stanza is handed to its session, stored or bounced: the Redis engine
+ * acknowledges a stream entry only then.
+ */
+export interface ClusterEngine {
   send(msg: WorkerToPrimary): void;
-  onMessage(handler: (msg: PrimaryToWorker) => void): void;
+  onMessage(handler: (msg: PrimaryToWorker) => Promise<void> | undefined): void;
+}
+
+/** The name the primary relay's side has always had. */
+export type WorkerChannel = ClusterEngine;
+
+export interface ClusterWorkerOptions {
+  /** Runs HTTP, s2s and components itself instead of forwarding to worker 1 (every Redis node does). */
+  serviceWorker?: boolean;
+  /** This process in registry entries when it differs from `worker` (a Redis node's current member). */
+  selfRef?: () => NodeRef;
 }
 
 /** The node:cluster IPC channel of this (worker) process. */
@@ -41,7 +60,7 @@ export function processChannel(): WorkerChannel {
     },
     onMessage: (handler) => {
       process.on('message', (m: unknown) => {
-        if (isClusterMessage(m)) handler(m as PrimaryToWorker);
+        if (isClusterMessage(m)) void handler(m as PrimaryToWorker);
       });
     },
   };
@@ -60,15 +79,24 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   private snapshotLoaded = false;
   private readonly snapshot = new Promise<void>((resolve) => (this.synced = resolve));
 
+  private readonly selfRef: () => NodeRef;
+
   constructor(
-    readonly worker: number,
+    readonly worker: number | string,
     readonly workers: number,
-    private readonly channel: WorkerChannel,
+    private readonly channel: ClusterEngine,
     readonly log: Logger,
+    opts: ClusterWorkerOptions = {},
   ) {
-    this.serviceWorker = worker === SERVICE_WORKER;
-    this.replica = new Replica(worker, (entry) => new ProxySession(entry, this));
+    this.serviceWorker = opts.serviceWorker ?? worker === SERVICE_WORKER;
+    this.selfRef = opts.selfRef ?? (() => worker);
+    this.replica = new Replica(this.selfRef, (entry) => new ProxySession(entry, this));
     channel.onMessage((msg) => this.onMessage(msg));
+  }
+
+  /** The live server once attached (the Redis engine fences and reaps through it). */
+  get attached(): Server | undefined {
+    return this.server;
   }
 
   /** Storage whose writes to cached per-user data are announced to the other workers. */
@@ -135,7 +163,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   }
 
   private entryOf(s: BoundC2SSession): RegistryEntry {
-    const e: RegistryEntry = { host: s.host, username: s.username, resource: s.resource ?? '', worker: this.worker, sid: s.id, interested: s.interested };
+    const e: RegistryEntry = { host: s.host, username: s.username, resource: s.resource ?? '', worker: this.selfRef(), sid: s.id, interested: s.interested };
     if (s.priority !== undefined) e.priority = s.priority;
     if (s.presence !== undefined) e.presence = s.presence.toString();
     return e;
@@ -146,7 +174,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   deliver(entry: RegistryEntry, stanza: Element | string): void {
     const raw = typeof stanza === 'string';
     const msg: DeliverMessage = {
-      t: 'deliver', to: entry.worker, from: this.worker,
+      t: 'deliver', to: entry.worker, from: this.selfRef(),
       host: entry.host, username: entry.username, resource: entry.resource,
       xml: raw ? stanza : stanza.toString(),
       hops: !raw && this.rerouted.has(stanza) ? 1 : 0,
@@ -165,15 +193,18 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
 
   // ───────────────────────── messages from the primary ─────────────────────────
 
-  private onMessage(msg: PrimaryToWorker): void {
+  private onMessage(msg: PrimaryToWorker): Promise<void> | undefined {
     try {
-      this.handle(msg);
+      const done = this.handle(msg);
+      return done?.catch((err: unknown) => this.log.error({ err, message: msg.t }, 'cluster message failed'));
     } catch (err) {
       this.log.error({ err, message: msg.t }, 'cluster message failed');
+      return undefined;
     }
   }
 
-  private handle(msg: PrimaryToWorker): void {
+  /** A promise when the message's work (a delivery that was routed again) completes later. */
+  private handle(msg: PrimaryToWorker): Completion {
     switch (msg.t) {
       case 'snapshot':
         this.replica.load(msg.entries);
@@ -189,11 +220,10 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
         this.replica.remove(msg.e);
         return;
       case 'drop-worker':
-        this.dropWorker(msg.worker, msg.reap === true);
+        this.dropWorker(msg.worker, msg.reap === true, msg.entries);
         return;
       case 'deliver':
-        this.onDeliver(msg);
-        return;
+        return this.onDeliver(msg);
       case 'close':
         this.onClose(msg.host, msg.username, msg.resource, msg.sid, msg.reason);
         return;
@@ -201,8 +231,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
         this.onForward(msg);
         return;
       case 'undeliverable':
-        this.onUndeliverable(msg.msg);
-        return;
+        return this.onUndeliverable(msg.msg);
       case 'invalidate': {
         const server = this.server;
         if (!server) return;
@@ -235,16 +264,24 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
    * A worker exited: forget its bindings. The worker the primary picks (`reap`) also fires
    * resource-unbind for each, so the presence module tells contacts those resources went offline.
    */
-  private dropWorker(worker: number, reap: boolean): void {
+  private dropWorker(worker: NodeRef, reap: boolean, entries: readonly RegistryEntry[] | undefined): void {
     const gone = this.replica.dropWorker(worker);
     this.log.info({ gone_worker: worker, resources: gone.length }, 'dropped the bindings of a worker that exited');
     if (!reap || !this.server) return;
+    // Bindings the engine held that this replica did not (e.g. this node's own earlier incarnation).
+    const held = new Set(gone.map((p) => `${p.host}\u0000${p.username}\u0000${p.resource}`));
+    for (const e of entries ?? []) {
+      if (e.worker !== worker || held.has(`${e.host}\u0000${e.username}\u0000${e.resource}`)) continue;
+      const proxy = new ProxySession(e, this);
+      proxy.destroyed = true;
+      gone.push(proxy);
+    }
     for (const proxy of gone) {
       this.server.hosts.get(proxy.host)?.events.fire('resource-unbind', { session: proxy, reason: { condition: 'system-shutdown', text: 'the cluster worker serving this connection stopped' } });
     }
   }
 
-  private onDeliver(msg: DeliverMessage): void {
+  private onDeliver(msg: DeliverMessage): Completion {
     const server = this.server;
     if (!server) return;
     const session = server.sessions.getLocalSession(msg.host, msg.username, msg.resource);
@@ -255,7 +292,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     const stanza = this.parse(msg.xml);
     if (!stanza) return;
     if (session) session.send(stanza);
-    else this.missed(msg, stanza);
+    else return this.missed(msg, stanza);
   }
 
   /**
@@ -263,7 +300,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
    * as a stanza to an unavailable resource. It is routed again here at most once (hops), so two
    * workers with different views can never pass it back and forth.
    */
-  private missed(msg: DeliverMessage, stanza: Element): void {
+  private missed(msg: DeliverMessage, stanza: Element): Completion {
     const server = this.server;
     const ctx = server?.hosts.get(msg.host);
     if (!server || !ctx || msg.hops > 0 || !this.worthRerouting(server, msg, stanza)) {
@@ -272,7 +309,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     }
     this.rerouted.add(stanza);
     // Its sender-side events ran on the worker it came from.
-    server.router.route(ctx.session, stanza, { senderSideDone: true });
+    return server.router.route(ctx.session, stanza, { senderSideDone: true });
   }
 
   /**
@@ -313,14 +350,11 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     server.router.route(ctx.session, stanza, { senderSideDone: true });
   }
 
-  private onUndeliverable(msg: DeliverMessage | ForwardMessage): void {
+  private onUndeliverable(msg: DeliverMessage | ForwardMessage): Completion {
     const server = this.server;
     const stanza = server && this.parse(msg.xml);
     if (!server || !stanza) return;
-    if (msg.t === 'deliver') {
-      this.missed(msg, stanza);
-      return;
-    }
+    if (msg.t === 'deliver') return this.missed(msg, stanza);
     const ctx = server.hosts.get(tryParseJid(stanza.attrs.from ?? '')?.domain ?? '');
     if (!ctx) return;
     const condition = msg.kind === 'remote' ? 'remote-server-not-found' : 'service-unavailable';
@@ -368,7 +402,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   private forward(kind: ForwardMessage['kind'], stanza: Element, event: EventMap['route/component']): void {
     stanza.attrs.from ??= event.from.full;
     stanza.attrs.to ??= event.to.full;
-    this.channel.send({ t: 'forward', kind, from: this.worker, xml: stanza.toString() });
+    this.channel.send({ t: 'forward', kind, from: this.selfRef(), xml: stanza.toString() });
   }
 }
 

@@ -77,8 +77,11 @@ export interface CantoConfig {
   virtualhost: VirtualHostConfig[];
   component: ComponentConfig[];
   modules: Record<string, Record<string, unknown>>;
-  /** Several worker processes on one machine (docs/scaling.md); 1 = a single process. */
-  cluster: { workers: number };
+  /**
+   * Several processes (docs/scaling.md): `workers` > 1 forks workers behind the primary relay on
+   * one machine; `redis` makes this process one node of a Redis-backed cluster named `node_id`.
+   */
+  cluster: { workers: number; redis?: string; node_id?: string };
   /** Where the config was read from, for messages about `[modules.NAME]` tables; absent when built in code. */
   source?: ConfigSource;
 }
@@ -113,6 +116,19 @@ function isModuleName(v: unknown): v is string {
 
 /** `[cluster] workers` upper bound: far more processes than cores only adds relaying. */
 export const MAX_CLUSTER_WORKERS = 64;
+
+/** A cluster node id: it names Redis keys and the node's admin socket, so a plain token. */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+function isRedisUrl(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 
 const moduleName = check(isModuleName, 'a module name (letters, digits, "_" and "-")');
 
@@ -182,6 +198,8 @@ const coreAfter = {
   modules: z.record(z.string(), z.record(z.string(), z.unknown())).default(() => ({})),
   cluster: table({
     workers: check((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_CLUSTER_WORKERS, `an integer from 1 to ${MAX_CLUSTER_WORKERS}`).default(1),
+    redis: check(isRedisUrl, 'a Redis URL such as "redis://127.0.0.1:6379" (redis: or rediss:)').optional(),
+    node_id: check((v): v is string => typeof v === 'string' && NODE_ID_PATTERN.test(v), 'a node id: 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit').optional(),
   }),
 };
 
@@ -253,6 +271,14 @@ function crossFieldIssues(raw: Record<string, unknown>, lines: KeyLines, tables:
       });
     }
   });
+
+  const cluster = asRecord(raw['cluster']);
+  if (cluster && cluster['redis'] !== undefined && typeof cluster['workers'] === 'number' && cluster['workers'] > 1) {
+    out.push({ path: ['cluster', 'workers'], message: 'workers > 1 and redis cannot be combined yet: with redis, start one process per node (docs/scaling.md)' });
+  }
+  if (cluster && cluster['node_id'] !== undefined && cluster['redis'] === undefined) {
+    out.push({ path: ['cluster', 'node_id'], message: 'node_id names this node in a Redis cluster: set [cluster] redis too, or remove node_id' });
+  }
 
   for (const [name, def] of Object.entries(tables)) {
     const table = asRecord(raw[name]);

@@ -28,8 +28,8 @@ export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind', 'iq'];
 
 /** This process's place in a cluster (`[cluster] workers` > 1; docs/scaling.md). */
 export interface ClusterRole {
-  /** 1-based worker number. */
-  readonly worker: number;
+  /** 1-based worker number under the primary relay; the node_id on the Redis engine. */
+  readonly worker: number | string;
   readonly workers: number;
   /** Worker 1: the only one running the HTTP (BOSH, WebSocket), s2s and component listeners. */
   readonly serviceWorker: boolean;

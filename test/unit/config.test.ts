@@ -443,3 +443,14 @@ contact = ["admin@example.org"]
   assert.throws(() => parseConfig('[acme]\naccept_terms = true\ndirectory = "http://acme.example/dir"\n'), (err: unknown) => err instanceof ConfigError && err.line === 3 && /acme\.directory/.test(err.message));
   assert.throws(() => parseConfig('[acme]\ncontact = ["not an address"]\n'), (err: unknown) => err instanceof ConfigError && /e-mail/.test(err.message));
 });
+
+test('[cluster] redis and node_id: accepted when valid, errors name the key and line', () => {
+  const c = parseConfig('[cluster]\nredis = "redis://127.0.0.1:6390/0"\nnode_id = "node-a.1"\n');
+  assert.equal(c.cluster.redis, 'redis://127.0.0.1:6390/0');
+  assert.equal(c.cluster.node_id, 'node-a.1');
+  assert.equal(parseConfig('').cluster.redis, undefined);
+  issue(configError('[cluster]\nredis = "http://127.0.0.1:6379"\n'), 'cluster.redis', 2, /expected a Redis URL/);
+  issue(configError('[cluster]\nredis = "redis://127.0.0.1"\nnode_id = "a#b"\n'), 'cluster.node_id', 3, /expected a node id/);
+  issue(configError('[cluster]\nworkers = 2\nredis = "redis://127.0.0.1"\n'), 'cluster.workers', 2, /cannot be combined/);
+  issue(configError('[cluster]\nnode_id = "a"\n'), 'cluster.node_id', 2, /set \[cluster\] redis too/);
+});

@@ -20,12 +20,15 @@ export type AdminResponse = { ok: true; result: unknown } | { ok: false; error: 
 /** Requests larger than this are refused (they are one short JSON line). */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
-/** `admin.sock`, or `admin-<n>.sock` for cluster worker n (each worker has its own modules and state). */
-export function adminSocketName(worker?: number): string {
+/**
+ * `admin.sock`, or `admin-<n>.sock` for cluster worker n (each worker has its own modules and
+ * state), or `admin-<node_id>.sock` for a Redis cluster node (nodes may share one data_dir).
+ */
+export function adminSocketName(worker?: number | string): string {
   return worker === undefined ? 'admin.sock' : `admin-${worker}.sock`;
 }
 
-const SOCKET_NAME = /^admin(-\d+)?\.sock$/;
+const SOCKET_NAME = /^admin(-[A-Za-z0-9._-]+)?\.sock$/;
 
 /** The admin sockets in `dataDir` (one, or one per cluster worker), sorted. */
 export function findAdminSockets(dataDir: string): string[] {

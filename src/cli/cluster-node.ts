@@ -1,0 +1,100 @@
+/**
+ * `canto start` with `[cluster] redis`: this process is one node of a Redis-backed cluster
+ * (docs/scaling.md). It takes its node lease (refusing to start when another live node holds the
+ * same node_id), boots a Server linked to the Redis engine and runs until SIGTERM/SIGINT. While
+ * it has no lease (Redis unreachable for longer than the lease) it is fenced: its client sessions
+ * are closed and new bindings refused, until it rejoins.
+ */
+import { hostname } from 'node:os';
+import type { CantoConfig } from '../core/config.js';
+import type { Logger } from '../core/logging.js';
+import type { Server } from '../core/server.js';
+import type { Session } from '../core/session.js';
+import { bootServer } from '../app/boot.js';
+import { RedisEngine, NodeIdTakenError } from '../cluster/redis/engine.js';
+import { ClusterWorker } from '../cluster/worker.js';
+
+/** The node id: `[cluster] node_id`, else the host name (which config validation cannot see). */
+export function nodeIdOf(config: CantoConfig): string {
+  return config.cluster.node_id ?? hostname();
+}
+
+export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Logger): Promise<number> {
+  const nodeId = nodeIdOf(config);
+  const log = baseLog.child({ node: nodeId });
+  const engine = new RedisEngine({ url: redisUrl, nodeId, log });
+  try {
+    await engine.start();
+  } catch (err) {
+    const why = err instanceof NodeIdTakenError ? err.message : `cannot reach Redis at ${redactUrl(redisUrl)}: ${(err as Error).message}`;
+    log.fatal({ err: why }, 'could not start');
+    return 1;
+  }
+  const link = new ClusterWorker(nodeId, 1, engine, log, { serviceWorker: true, selfRef: () => engine.self });
+  let server: Server;
+  try {
+    server = await bootServer({ config, log, cluster: link });
+  } catch (err) {
+    await engine.stop();
+    log.fatal({ err: (err as Error).message }, 'could not start');
+    return 1;
+  }
+  fenceWith(server, engine);
+  link.ready();
+  log.info({ node_id: nodeId, member: engine.self }, 'cluster node started: accepting connections');
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        log.warn(`${signal} again: exiting at once`);
+        process.exit(1);
+      }
+      stopping = true;
+      server.stop(`received ${signal}`)
+        .then(() => engine.stop())
+        .then(() => resolve(0))
+        .catch((err: unknown) => {
+          log.error({ err }, 'error during shutdown');
+          resolve(1);
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/**
+ * Without a lease: close the client sessions (they reconnect, maybe to another node) and refuse
+ * new work — a login is answered with a `system-shutdown` stream error, a bind is refused.
+ */
+function fenceWith(server: Server, engine: RedisEngine): void {
+  const FENCED = 'this server node has lost its cluster lease (Redis unreachable); try another node';
+  const refuseLogin = ({ session }: { session: Session }): true | undefined => {
+    if (!engine.fenced) return undefined;
+    if ('close' in session) session.close({ condition: 'system-shutdown', text: FENCED });
+    return true;
+  };
+  const refuseBind = (): true | undefined => (engine.fenced ? true : undefined);
+  const guard = (host: string): void => {
+    const events = server.hosts.get(host)?.events;
+    events?.on('pre-authenticated', refuseLogin, 1000);
+    events?.on('pre-resource-bind', refuseBind, 1000);
+  };
+  for (const host of server.hosts.keys()) guard(host);
+  server.events.on('host-activated', ({ host }) => guard(host));
+  engine.onFence = (reason) => {
+    for (const s of [...server.sessions.all]) {
+      if (s.type === 'c2s') s.close({ condition: 'system-shutdown', text: `this server node lost its cluster lease: ${reason}` });
+    }
+  };
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

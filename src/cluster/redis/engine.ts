@@ -1,0 +1,616 @@
+/**
+ * The Redis engine of a Canto cluster (docs/scaling.md, src/cluster/redis/README.md): one
+ * process = one node, nodes anywhere that reach one Redis/Valkey. It implements the same routing
+ * interface (`ClusterEngine`) as the one-machine primary relay, so the worker side — the replica
+ * of proxy sessions, delivery, the RFC 6121 handling of a stanza whose resource has gone — is
+ * shared. What Redis holds: the leases, the registry of bound resources, one stream per member.
+ *
+ * - Membership: `SET lease NX PX`, renewed every HEARTBEAT_MS; a node that cannot renew before
+ *   its lease runs out *fences* itself (closes its client sessions, refuses binds) and rejoins as
+ *   a new incarnation when Redis answers again.
+ * - Registry: Lua scripts guarded by the lease write the hash and publish the change; each node
+ *   keeps a replica (snapshot on join and after every reconnect, pub/sub in between).
+ * - Delivery: XADD to the target member's stream (only while its lease is current); the owner
+ *   reads with XREADGROUP and XACKs only after the stanza was handed to the session, stored or
+ *   bounced. A survivor reaps a dead member: drops its bindings (contacts get unavailable
+ *   presence), claims its pending and unread entries and routes them again.
+ */
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+import type { Logger } from '../../core/logging.js';
+import type { CloseMessage, DeliverMessage, PrimaryToWorker, RegistryEntry, WorkerToPrimary } from '../protocol.js';
+import type { ClusterEngine } from '../worker.js';
+import {
+  CHANNEL, FENCE_MARGIN_MS, GROUP, HEARTBEAT_MS, LEASE_MS, REAP_LOCK_MS,
+  keys, memberOf, parseMember, registryField,
+} from './keys.js';
+import { RecentIds } from './recent-ids.js';
+import { BIND, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RELEASE, RENEW, UNBIND, UPDATE, type Script } from './scripts.js';
+
+type Client = ReturnType<typeof createClient>;
+type Handler = (msg: PrimaryToWorker) => Promise<void> | undefined;
+/** A stream entry as XREADGROUP/XAUTOCLAIM return it: id and field/value list. */
+type StreamEntry = [string, string[]];
+
+/** What goes over the registry channel. */
+type ChannelEvent =
+  | { t: 'bound' | 'updated' | 'unbound'; e: RegistryEntry }
+  | { t: 'drop'; worker: string }
+  | { t: 'invalidate'; from: string; m: Extract<WorkerToPrimary, { t: 'invalidate' }> };
+
+export interface RedisEngineOptions {
+  url: string;
+  nodeId: string;
+  log: Logger;
+  leaseMs?: number;
+  heartbeatMs?: number;
+}
+
+/** Another live node holds this node_id's lease. */
+export class NodeIdTakenError extends Error {}
+
+const READ_COUNT = 256;
+const BLOCK_MS = 1000;
+
+export class RedisEngine implements ClusterEngine {
+  readonly nodeId: string;
+  private readonly log: Logger;
+  private readonly leaseMs: number;
+  private readonly heartbeatMs: number;
+  private readonly cmd: Client;
+  private readonly sub: Client;
+  private readonly reader: Client;
+  private handler: Handler | undefined;
+  private incarnation = '';
+  private member = '';
+  private state: 'new' | 'serving' | 'fenced' | 'stopped' = 'new';
+  /** When the lease may have run out in Redis if no renewal succeeds before. */
+  private leaseDeadline = 0;
+  /** Bumped on every (re)join, fence and stop: a read loop of an older generation ends. */
+  private generation = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private reapingNow = false;
+  private snapshotChain: Promise<void> = Promise.resolve();
+  private snapshotWaiting = false;
+  private readonly processed = new RecentIds();
+  private readonly shas = new Map<string, string>();
+  /** Channel events that arrive while a snapshot is loading, applied after it in order. */
+  private buffered: ChannelEvent[] | undefined;
+  private readonly reaping = new Set<string>();
+  /** This member's bindings as last sent, so they can be written again after a failed write. */
+  private readonly own = new Map<string, RegistryEntry>();
+  /** Unbinds that did not reach Redis (retried with the resync). */
+  private readonly unsentUnbinds = new Map<string, RegistryEntry>();
+  /** A registry write failed while the lease held: rewrite this member's bindings at the next heartbeat. */
+  private dirty = false;
+  /** Called when this node stops serving (it closes its client sessions) and when it serves again. */
+  onFence: (reason: string) => void = () => {};
+  onRejoin: () => void = () => {};
+
+  constructor(opts: RedisEngineOptions) {
+    this.nodeId = opts.nodeId;
+    this.log = opts.log.child({ node_id: opts.nodeId });
+    this.leaseMs = opts.leaseMs ?? LEASE_MS;
+    this.heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
+    // No offline queue: while Redis is away a command fails at once (a delivery is then routed
+    // locally as undeliverable) instead of waiting, unbounded, for the connection.
+    this.cmd = createClient({
+      url: opts.url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * (retries + 1), 1000) },
+    });
+    this.sub = this.cmd.duplicate();
+    this.reader = this.cmd.duplicate();
+    for (const [name, c] of [['commands', this.cmd], ['subscriber', this.sub], ['stream reader', this.reader]] as const) {
+      c.on('error', (err: Error) => this.log.debug({ err: err.message, connection: name }, 'redis connection error'));
+    }
+    // After a reconnect the channel may have lost events: load the registry again.
+    this.sub.on('ready', () => {
+      if (this.state === 'serving') void this.loadSnapshot();
+    });
+  }
+
+  /** This node in registry entries: `node_id#incarnation` (changes when it rejoins). */
+  get self(): string {
+    return this.member;
+  }
+
+  /** Not serving: no lease (yet, or any more). Binds are refused and sessions were closed. */
+  get fenced(): boolean {
+    return this.state !== 'serving';
+  }
+
+  /** Connect and take the lease; throws NodeIdTakenError when another live node has this id. */
+  async start(): Promise<void> {
+    await Promise.all([this.cmd.connect(), this.sub.connect(), this.reader.connect()]);
+    await this.sub.subscribe(CHANNEL, (message: string) => this.onChannel(message));
+    const joined = await this.join();
+    if (joined !== true) {
+      await this.closeClients();
+      throw new NodeIdTakenError(`node_id "${this.nodeId}" is held by a live node (its lease ${keys.lease(this.nodeId)} expires in ${joined} ms): every node needs its own [cluster] node_id`);
+    }
+    this.heartbeat = setInterval(() => void this.tick(), this.heartbeatMs);
+  }
+
+  /** Graceful stop: give the lease back; a survivor reaps what is left in this member's stream. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    const wasServing = this.state === 'serving';
+    this.state = 'stopped';
+    this.generation++;
+    clearInterval(this.heartbeat);
+    if (wasServing) {
+      try {
+        await this.run(RELEASE, [keys.lease(this.nodeId)], [this.incarnation]);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'could not release the cluster lease (it expires by itself)');
+      }
+    }
+    await this.closeClients();
+  }
+
+  // ───────────────────────── ClusterEngine ─────────────────────────
+
+  onMessage(handler: Handler): void {
+    this.handler = handler;
+  }
+
+  send(msg: WorkerToPrimary): void {
+    switch (msg.t) {
+      case 'hello':
+        void this.loadSnapshot();
+        return;
+      case 'ready':
+        return;
+      case 'bound':
+        void this.bind(msg.e);
+        return;
+      case 'updated':
+        void this.update(msg.e);
+        return;
+      case 'unbound':
+        void this.unbind(msg.e);
+        return;
+      case 'deliver':
+      case 'close':
+        this.enqueue(msg);
+        return;
+      case 'forward':
+        // Every Redis node runs its own s2s and components; nothing is forwarded.
+        void this.handler?.({ t: 'undeliverable', msg });
+        return;
+      case 'invalidate':
+        if (this.state !== 'serving') return;
+        this.cmd.sendCommand(['PUBLISH', CHANNEL, JSON.stringify({ t: 'invalidate', from: this.member, m: msg } satisfies ChannelEvent)])
+          .catch((err: unknown) => this.log.warn({ err: (err as Error).message, store: msg.store }, 'could not announce a cache invalidation'));
+        return;
+    }
+  }
+
+  // ───────────────────────── membership ─────────────────────────
+
+  /** true when joined; else the remaining lease of the node holding this id, in ms. */
+  private async join(): Promise<true | number> {
+    const incarnation = randomBytes(6).toString('base64url');
+    const member = memberOf(this.nodeId, incarnation);
+    const sentAt = Date.now();
+    const reply = await this.run(JOIN, [keys.lease(this.nodeId), keys.members, keys.stream(member)], [incarnation, String(this.leaseMs), member, String(sentAt + this.leaseMs), GROUP]) as unknown[];
+    if (Number(reply[0]) !== 1) return Number(reply[1]);
+    this.incarnation = incarnation;
+    this.member = member;
+    this.leaseDeadline = sentAt + this.leaseMs - FENCE_MARGIN_MS;
+    this.state = 'serving';
+    const gen = ++this.generation;
+    this.log.info({ member, lease_ms: this.leaseMs }, 'joined the cluster');
+    void this.readLoop(gen);
+    return true;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.state === 'serving' && Date.now() > this.leaseDeadline) {
+      this.fence(`could not renew the cluster lease in Redis for ${this.leaseMs - FENCE_MARGIN_MS} ms`);
+    }
+    // One round at a time; the deadline check above still runs while one hangs.
+    if (this.ticking || this.state === 'stopped') return;
+    this.ticking = true;
+    try {
+      if (this.state === 'serving') await this.renew();
+      else if (this.state === 'fenced') await this.rejoin();
+      if (this.state === 'serving' && this.dirty) await this.resync();
+      // Reaping may route hundreds of stanzas: it must never hold up the next renewal.
+      if (this.state === 'serving' && !this.reapingNow) {
+        this.reapingNow = true;
+        this.reapDead()
+          .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'reaping dead cluster nodes failed (retried next heartbeat)'))
+          .finally(() => (this.reapingNow = false));
+      }
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'cluster heartbeat failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const gen = this.generation;
+    const sentAt = Date.now();
+    const ok = await this.run(RENEW, [keys.lease(this.nodeId), keys.members], [this.incarnation, String(this.leaseMs), this.member, String(sentAt + this.leaseMs)]);
+    if (gen !== this.generation || this.state !== 'serving') return;
+    if (Number(ok) === 1) this.leaseDeadline = sentAt + this.leaseMs - FENCE_MARGIN_MS;
+    else this.fence('the cluster lease is gone from Redis (expired, or Redis lost its data)');
+  }
+
+  /**
+   * Stop serving: the lease may already belong to nobody, so survivors may be reaping this
+   * member; acting on its sessions now could deliver what they reroute a second time.
+   */
+  private fence(reason: string): void {
+    if (this.state !== 'serving') return;
+    this.state = 'fenced';
+    this.generation++;
+    this.own.clear();
+    this.unsentUnbinds.clear();
+    this.dirty = false;
+    this.log.error({ reason, member: this.member }, 'this node stops serving: it closes its client sessions and refuses new ones until it can rejoin the cluster');
+    void this.handler?.({ t: 'snapshot', entries: [] });
+    try {
+      this.onFence(reason);
+    } catch (err) {
+      this.log.error({ err }, 'closing sessions after losing the lease failed');
+    }
+  }
+
+  private async rejoin(): Promise<void> {
+    const joined = await this.join();
+    if (joined !== true) {
+      this.log.error({ lease_expires_in_ms: joined }, `cannot rejoin: node_id "${this.nodeId}" is held by another live node`);
+      return;
+    }
+    await this.loadSnapshot();
+    this.log.info({ member: this.member }, 'serving again after rejoining the cluster');
+    this.onRejoin();
+  }
+
+  // ───────────────────────── registry ─────────────────────────
+
+  /**
+   * Load the registry as the replica. One at a time: a snapshot whose HGETALL ran before a
+   * change must never replace a replica that already applied that change. Requests made while
+   * one waits are merged; one made while one runs gets a fresh one after it.
+   */
+  private loadSnapshot(): Promise<void> {
+    if (this.snapshotWaiting) return this.snapshotChain;
+    this.snapshotWaiting = true;
+    this.snapshotChain = this.snapshotChain.then(() => {
+      this.snapshotWaiting = false;
+      return this.snapshotNow();
+    });
+    return this.snapshotChain;
+  }
+
+  private async snapshotNow(): Promise<void> {
+    if (this.state !== 'serving') return;
+    this.buffered ??= [];
+    try {
+      const all = await this.cmd.sendCommand(['HGETALL', keys.registry]) as string[] | Record<string, string>;
+      const values = Array.isArray(all) ? all.filter((_, i) => i % 2 === 1) : Object.values(all);
+      const entries: RegistryEntry[] = [];
+      for (const v of values) {
+        const e = parseJson<RegistryEntry>(v);
+        if (e && e.worker !== this.member) entries.push(e);
+      }
+      await this.handler?.({ t: 'snapshot', entries });
+      const later = this.buffered;
+      this.buffered = undefined;
+      for (const ev of later) this.apply(ev);
+    } catch (err) {
+      this.buffered = undefined;
+      this.log.warn({ err: (err as Error).message }, 'could not load the cluster registry (retried when Redis answers again)');
+    }
+  }
+
+  /** Write this member's bindings again (and the unbinds that failed) after Redis was away. */
+  private async resync(): Promise<void> {
+    this.dirty = false;
+    for (const e of [...this.unsentUnbinds.values()]) await this.unbind(e);
+    for (const e of [...this.own.values()]) await this.bind({ ...e, worker: this.member }, true);
+    if (!this.dirty) this.log.info({ bindings: this.own.size }, 'registry entries of this node written again after Redis was unreachable');
+  }
+
+  private async bind(e: RegistryEntry, rewrite = false): Promise<void> {
+    const field = registryField(e);
+    this.own.set(field, e);
+    this.unsentUnbinds.delete(field);
+    if (this.state !== 'serving') return;
+    const event = JSON.stringify({ t: 'bound', e } satisfies ChannelEvent);
+    try {
+      const reply = await this.run(BIND, [keys.registry, keys.memberSessions(this.member), keys.lease(this.nodeId)], [registryField(e), JSON.stringify(e), this.incarnation, CHANNEL, event, this.member, rewrite ? '1' : '0']) as unknown[];
+      if (Number(reply[0]) === 0) {
+        this.fence('the cluster lease was gone when a resource was bound');
+        return;
+      }
+      if (Number(reply[0]) === 2) {
+        // Bound elsewhere while this node could not write: the newer binding wins.
+        this.own.delete(field);
+        void this.handler?.({
+          t: 'close', to: this.member, sid: e.sid, host: e.host, username: e.username, resource: e.resource,
+          reason: { condition: 'conflict', text: 'replaced by a new connection with the same resource' },
+        });
+        return;
+      }
+      const old = typeof reply[1] === 'string' && reply[1] !== '' ? parseJson<RegistryEntry>(reply[1]) : undefined;
+      // Two nodes bound one resource at once (neither saw the other): the later binding wins.
+      if (old && old.worker !== e.worker) {
+        this.enqueue({
+          t: 'close', to: old.worker, sid: old.sid, host: old.host, username: old.username, resource: old.resource,
+          reason: { condition: 'conflict', text: 'replaced by a new connection with the same resource' },
+        });
+      }
+    } catch (err) {
+      this.dirty = true;
+      this.log.warn({ err: (err as Error).message, resource: e.resource }, 'could not register a binding in Redis (written again when it answers)');
+    }
+  }
+
+  private async update(e: RegistryEntry): Promise<void> {
+    const field = registryField(e);
+    if (this.own.get(field)?.sid === e.sid) this.own.set(field, e);
+    if (this.state !== 'serving') return;
+    const event = JSON.stringify({ t: 'updated', e } satisfies ChannelEvent);
+    try {
+      await this.run(UPDATE, [keys.registry, keys.lease(this.nodeId)], [registryField(e), JSON.stringify(e), this.incarnation, CHANNEL, event, this.member, e.sid]);
+    } catch (err) {
+      this.dirty = true;
+      this.log.warn({ err: (err as Error).message, resource: e.resource }, 'could not update a binding in Redis (written again when it answers)');
+    }
+  }
+
+  private async unbind(e: RegistryEntry): Promise<void> {
+    const field = registryField(e);
+    if (this.own.get(field)?.sid === e.sid) this.own.delete(field);
+    if (typeof e.worker !== 'string' || e.worker === '' || e.worker !== this.member) {
+      this.unsentUnbinds.delete(field);
+      return;
+    }
+    const event = JSON.stringify({ t: 'unbound', e } satisfies ChannelEvent);
+    try {
+      await this.run(UNBIND, [keys.registry, keys.memberSessions(e.worker)], [field, e.worker, e.sid, CHANNEL, event]);
+      this.unsentUnbinds.delete(field);
+    } catch (err) {
+      // Retried with the resync while this member serves; a fenced member's bindings are reaped.
+      this.dirty = true;
+      this.unsentUnbinds.set(field, e);
+      this.log.debug({ err: (err as Error).message, resource: e.resource }, 'could not remove a binding from Redis');
+    }
+  }
+
+  private onChannel(message: string): void {
+    const ev = parseJson<ChannelEvent>(message);
+    if (!ev) return;
+    if (this.buffered) this.buffered.push(ev);
+    else this.apply(ev);
+  }
+
+  private apply(ev: ChannelEvent): void {
+    if (this.state !== 'serving') return;
+    switch (ev.t) {
+      case 'bound':
+      case 'updated':
+      case 'unbound':
+        if (ev.e.worker !== this.member) void this.handler?.(ev);
+        return;
+      case 'drop':
+        if (!this.reaping.has(ev.worker)) void this.handler?.({ t: 'drop-worker', worker: ev.worker });
+        return;
+      case 'invalidate':
+        if (ev.from !== this.member) void this.handler?.(ev.m);
+        return;
+    }
+  }
+
+  // ───────────────────────── delivery ─────────────────────────
+
+  /** Append to the owning member's stream; when it is not alive (or Redis is away) the stanza is handled here as undeliverable. */
+  private enqueue(msg: DeliverMessage | CloseMessage): void {
+    const target = String(msg.to);
+    const undeliverable = (): void => {
+      if (msg.t === 'deliver') void this.handler?.({ t: 'undeliverable', msg });
+    };
+    if (this.state !== 'serving') {
+      undeliverable();
+      return;
+    }
+    const { nodeId, incarnation } = parseMember(target);
+    this.run(DELIVER, [keys.lease(nodeId), keys.stream(target)], [incarnation, JSON.stringify(msg)]).then(
+      (id) => {
+        if (id === null) undeliverable();
+      },
+      (err: unknown) => {
+        this.log.debug({ err: (err as Error).message, to: target }, 'could not queue a stanza for another node');
+        undeliverable();
+      },
+    );
+  }
+
+  /** Read this member's stream: its pending entries first (after a reconnect), then new ones. */
+  private async readLoop(gen: number): Promise<void> {
+    const stream = keys.stream(this.member);
+    let pendingFirst = true;
+    while (gen === this.generation && this.state === 'serving') {
+      try {
+        const args = ['XREADGROUP', 'GROUP', GROUP, this.member, 'COUNT', String(READ_COUNT)];
+        if (!pendingFirst) args.push('BLOCK', String(BLOCK_MS));
+        args.push('STREAMS', stream, pendingFirst ? '0' : '>');
+        const entries = streamEntries(await this.reader.sendCommand(args));
+        if (gen !== this.generation) return;
+        if (pendingFirst && entries.length === 0) {
+          pendingFirst = false;
+          continue;
+        }
+        await this.handle(stream, entries, false);
+      } catch (err) {
+        if (gen !== this.generation) return;
+        this.log.debug({ err: (err as Error).message }, 'reading this node\'s stream failed; retrying');
+        pendingFirst = true;
+        await sleep(250);
+      }
+    }
+  }
+
+  /**
+   * Deliver (or, for a dead member's entries, route again) then acknowledge and delete. An entry
+   * handled before is only acknowledged: at most one delivery per entry from this node.
+   */
+  private async handle(stream: string, entries: StreamEntry[], reaped: boolean): Promise<void> {
+    // Past the lease deadline (e.g. the event loop stalled) a survivor may be reaping this very
+    // stream: deliver nothing; the next heartbeat fences this node.
+    if (!reaped && Date.now() > this.leaseDeadline) return;
+    const ids: string[] = [];
+    for (const [id, fields] of entries) {
+      ids.push(id);
+      const key = `${stream}/${id}`;
+      if (this.processed.has(key)) continue;
+      const msg = parseJson<DeliverMessage | CloseMessage>(fieldValue(fields, 'm'));
+      if (msg && this.handler) {
+        if (!reaped) await this.handler(msg);
+        else if (msg.t === 'deliver') await this.handler({ t: 'undeliverable', msg });
+      }
+      this.processed.add(key);
+    }
+    if (ids.length === 0) return;
+    await Promise.all([
+      this.cmd.sendCommand(['XACK', stream, GROUP, ...ids]),
+      this.cmd.sendCommand(['XDEL', stream, ...ids]),
+    ]);
+  }
+
+  // ───────────────────────── reaping dead members ─────────────────────────
+
+  private async reapDead(): Promise<void> {
+    const dead = await this.run(DEAD_MEMBERS, [keys.members], []) as string[];
+    for (const member of dead) {
+      if (member === this.member || this.state !== 'serving') continue;
+      await this.reap(member);
+    }
+  }
+
+  /**
+   * Take a dead member's place once: its bindings leave the registry (every node drops them and
+   * this one fires resource-unbind, so contacts see them go unavailable), then its pending and
+   * never-read entries are routed again here, as stanzas to resources that have gone.
+   */
+  private async reap(member: string): Promise<void> {
+    const lock = await this.cmd.sendCommand(['SET', keys.reapLock(member), this.member, 'NX', 'PX', String(REAP_LOCK_MS)]);
+    if (String(lock) !== 'OK') return;
+    this.reaping.add(member);
+    try {
+      const drop = JSON.stringify({ t: 'drop', worker: member } satisfies ChannelEvent);
+      const raw = await this.run(REAP_ENTRIES, [keys.registry, keys.memberSessions(member)], [member, CHANNEL, drop]) as string[];
+      const entries = raw.map((r) => parseJson<RegistryEntry>(r)).filter((e): e is RegistryEntry => e !== undefined);
+      await this.handler?.({ t: 'drop-worker', worker: member, reap: true, entries });
+      const stream = keys.stream(member);
+      let rerouted = 0;
+      // Entries the dead member read but never acknowledged (whoever holds them now)…
+      let cursor = '0-0';
+      do {
+        const reply = await this.tolerateNoGroup(['XAUTOCLAIM', stream, GROUP, this.member, '0', cursor, 'COUNT', String(READ_COUNT)]);
+        if (!Array.isArray(reply)) break;
+        cursor = String(reply[0]);
+        const claimed = streamList(reply[1]);
+        rerouted += claimed.length;
+        await this.handle(stream, claimed, true);
+      } while (cursor !== '0-0');
+      // …and those it never read.
+      for (;;) {
+        const reply = await this.tolerateNoGroup(['XREADGROUP', 'GROUP', GROUP, this.member, 'COUNT', String(READ_COUNT), 'STREAMS', stream, '>']);
+        const unread = streamEntries(reply);
+        if (unread.length === 0) break;
+        rerouted += unread.length;
+        await this.handle(stream, unread, true);
+      }
+      await Promise.all([
+        this.cmd.sendCommand(['DEL', stream]),
+        this.cmd.sendCommand(['ZREM', keys.members, member]),
+      ]);
+      await this.cmd.sendCommand(['DEL', keys.reapLock(member)]);
+      this.log.warn({ dead_member: member, resources: entries.length, stanzas_rerouted: rerouted }, 'reaped a cluster node whose lease expired');
+    } finally {
+      this.reaping.delete(member);
+    }
+  }
+
+  /** A reaped stream may already be gone (another reaper finished): that is an empty answer. */
+  private async tolerateNoGroup(args: string[]): Promise<unknown> {
+    try {
+      return await this.cmd.sendCommand(args);
+    } catch (err) {
+      if (/NOGROUP|no such key/i.test((err as Error).message)) return null;
+      throw err;
+    }
+  }
+
+  // ───────────────────────── plumbing ─────────────────────────
+
+  /** EVALSHA, loading the script when Redis does not know it (first use, or after a restart). */
+  private async run(script: Script, keyList: string[], args: string[]): Promise<unknown> {
+    const sha = this.shas.get(script.name);
+    if (sha !== undefined) {
+      try {
+        return await this.cmd.sendCommand(['EVALSHA', sha, String(keyList.length), ...keyList, ...args]);
+      } catch (err) {
+        if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      }
+    }
+    this.shas.set(script.name, String(await this.cmd.sendCommand(['SCRIPT', 'LOAD', script.lua])));
+    return this.cmd.sendCommand(['EVAL', script.lua, String(keyList.length), ...keyList, ...args]);
+  }
+
+  private async closeClients(): Promise<void> {
+    for (const c of [this.reader, this.sub, this.cmd]) {
+      try {
+        c.destroy();
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+function parseJson<T>(raw: unknown): T | undefined {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function fieldValue(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/** XREADGROUP's reply (one stream) → its entries; null (nothing new) → none. */
+function streamEntries(reply: unknown): StreamEntry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const first = reply[0] as unknown;
+  // RESP2: [[stream, entries]]
+  if (Array.isArray(first)) return streamList(first[1]);
+  return [];
+}
+
+/** A list of [id, [field, value, …]] (deleted entries come back as [id, null] and are skipped). */
+function streamList(list: unknown): StreamEntry[] {
+  if (!Array.isArray(list)) return [];
+  const out: StreamEntry[] = [];
+  for (const item of list) {
+    if (!Array.isArray(item) || typeof item[0] !== 'string') continue;
+    out.push([item[0], Array.isArray(item[1]) ? (item[1] as unknown[]).map(String) : []]);
+  }
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
