@@ -1,7 +1,8 @@
 /**
  * Canto nodes of a Redis-backed cluster as real `canto start` processes (docs/scaling.md): each
- * on its own loopback address, all sharing one storage (today one SQLite file in one data_dir;
- * the PostgreSQL driver makes it a `[storage]` change) and one Redis.
+ * on its own loopback address, all sharing one storage (`extra` carries a `[storage]` table: the
+ * Redis cluster test uses PostgreSQL; without one, the nodes share the SQLite file in data_dir) and
+ * one Redis.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * The Redis-backed cluster end to end (docs/scaling.md): a private redis-server, three real
- * `canto start` nodes on 127.0.0.2, .3 and .4 sharing one storage, real @xmpp/client clients on
+ * `canto start` nodes on 127.0.0.2, .3 and .4 sharing one PostgreSQL database, real @xmpp/client clients on
  * different nodes. Messages, presence, subscriptions, roster pushes and iq across nodes; a
  * resource conflict across nodes; a duplicate node_id refused; `canto cluster status`; `kill -9`
  * of a node while messages flow to its user (every message the sending node accepted is
@@ -18,7 +18,9 @@ import { tempDir, type TestServer } from '../helpers/server.js';
 import { loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
 import { startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { startNode, stopNode, type CantoNode } from '../helpers/cluster-nodes.js';
-import { openSqliteStorage } from '../../src/storage/sqlite.js';
+import { openPostgresStorage } from '../../src/storage/postgres.js';
+import { silentLogger } from '../../src/core/logging.js';
+import { startPostgres, type PostgresInstance } from '../helpers/postgres.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { waitFor } from '../../src/testing/index.js';
 
@@ -28,6 +30,9 @@ const USERS = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay', 'gus'];
 const FLOW = 600;
 
 let redis: RedisInstance | undefined;
+let postgres: PostgresInstance | undefined;
+/** The nodes' shared storage: one PostgreSQL database (the engine path of docs/scaling.md). */
+let storageTable = '';
 let dir = '';
 const nodes: CantoNode[] = [];
 const clients: LoggedInClient[] = [];
@@ -79,12 +84,15 @@ before(async () => {
   dir = tempDir('canto-redis-cluster-');
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
-  const storage = openSqliteStorage({ dataDir });
+  postgres = await startPostgres();
+  const url = await postgres.createDatabase('cluster');
+  storageTable = `[storage]\ndriver = "postgres"\nurl = "${url}"\n`;
+  const storage = await openPostgresStorage({ url }, silentLogger());
   for (const u of USERS) await storage.accounts.create('localhost', u, makeCredentials(PASSWORD, { iterations: 4096, hashes: ['SHA-1', 'SHA-256'] }));
   await storage.close();
-  // One after the other: the first makes the certificate and runs the migrations.
+  // One after the other: the first makes the certificate.
   for (const [i, address] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
-    nodes.push(await startNode({ nodeId: `n${i + 1}`, address, dir, dataDir, redisUrl: redis.url }));
+    nodes.push(await startNode({ nodeId: `n${i + 1}`, address, dir, dataDir, redisUrl: redis.url, extra: storageTable }));
   }
 });
 
@@ -92,6 +100,7 @@ after(async () => {
   for (const c of clients) await c.stop();
   for (const n of nodes) if (n.child.exitCode === null) n.kill('SIGKILL');
   await redis?.stop();
+  await postgres?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -176,7 +185,7 @@ clusterTest('a resource conflict across nodes: the new binding wins (kick_old), 
 clusterTest('a second node with the same node_id is refused while the first holds the lease', async () => {
   const n1 = nodes[0] as CantoNode;
   mkdirSync(join(dir, 'dup'), { recursive: true });
-  const dup = await startNode({ nodeId: 'n1', address: '127.0.0.5', dir: join(dir, 'dup'), dataDir: join(dir, 'data'), redisUrl: (redis as RedisInstance).url, readyLine: 'could not start' })
+  const dup = await startNode({ nodeId: 'n1', address: '127.0.0.5', dir: join(dir, 'dup'), dataDir: join(dir, 'data'), redisUrl: (redis as RedisInstance).url, extra: storageTable, readyLine: 'could not start' })
     .catch((err: unknown) => err as Error);
   // startNode resolves once "could not start" is logged; the process then exits 1.
   assert.ok(!(dup instanceof Error), dup instanceof Error ? dup.message : '');
