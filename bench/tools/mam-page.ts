@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { Session } from 'node:inspector/promises';
 import type { StanzaEvent } from '../../src/core/event-map.js';
 import { parseJid } from '../../src/jid/jid.js';
 import { ArchiveQueries } from '../../src/modules/mam/queries.js';
@@ -27,7 +28,7 @@ import { fillItems, fillStartMs, ARCHIVE_FILL_END_MS } from '../servers/archive-
 import { Latencies, round, seededRandom } from '../load/stats.js';
 import { BENCH_DOMAIN, benchUsername, type ArchiveFill } from '../servers/types.js';
 
-const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, pages: { type: 'string', default: '6000' } } });
+const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, pages: { type: 'string', default: '6000' }, 'alloc-top': { type: 'string' } } });
 const fill: ArchiveFill = { owner: 0, items: Number(values.items), correspondents: 20, spanDays: 90 };
 const pages = Number(values.pages);
 const PAGE = 50;
@@ -85,9 +86,11 @@ try {
   const semiSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size / 2;
   const latencies = new Latencies();
   bytes = 0;
+  const sampler = values['alloc-top'] === undefined ? undefined : await startAllocationSampling();
   const cpu0 = process.cpuUsage();
   for (let n = 0; n < pages; n++) await run(600 + n, latencies);
   const cpu = process.cpuUsage(cpu0);
+  if (sampler) console.log(await sampler.stop(Number(values['alloc-top'])));
   await new Promise((resolve) => setTimeout(resolve, 50)); // the observer's last entries
   observer.disconnect();
   const perPage = (x: number) => x / pages;
@@ -107,4 +110,42 @@ try {
 } finally {
   await storage.close();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * `--alloc-top N`: V8's sampling heap profiler over the timed pages, counting objects the young
+ * generation collected too (what a page allocates, not what it keeps): the N functions that
+ * allocate most, by self size, as a share of all sampled bytes.
+ */
+async function startAllocationSampling(): Promise<{ stop: (top: number) => Promise<string> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+  return {
+    async stop(top) {
+      const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: SamplingNode } };
+      session.disconnect();
+      const bySite = new Map<string, number>();
+      let total = 0;
+      const walk = (node: SamplingNode) => {
+        const { functionName, url, lineNumber } = node.callFrame;
+        const site = `${functionName || '(anonymous)'} ${url.replace(/^.*\/dist\//, '')}:${lineNumber + 1}`;
+        bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+        total += node.selfSize;
+        node.children.forEach(walk);
+      };
+      walk(profile.head);
+      return [...bySite]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, top)
+        .map(([site, bytes]) => `${((100 * bytes) / total).toFixed(1).padStart(5)} %  ${site}`)
+        .join('\n');
+    },
+  };
+}
+
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
 }
