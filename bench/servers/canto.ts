@@ -14,6 +14,8 @@ import { modifyRoster } from '../../src/modules/roster/store.js';
 import type { Server } from '../../src/core/server.js';
 import { builtinModules } from '../../src/modules/index.js';
 import type { StorageDriver } from '../../src/storage/types.js';
+import { parseXmlFragment } from '../../src/xml/parse-fragment.js';
+import { asClientStanza } from '../../src/xml/stanza.js';
 import { ARCHIVE_PEER_RESOURCE, fillItems } from './archive-fill.js';
 import { freePort, spawnServer, whenListening, withHttps } from './proc.js';
 import { BENCH_UPLOAD_DOMAIN, BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type ArchiveFill, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
@@ -189,14 +191,18 @@ async function seed(dataDir: string, setup: ServerSetup): Promise<void> {
   }
 }
 
-/** Writes the pre-filled archive through the storage API, in the mam module's format (the routed stanza as text). */
+/**
+ * Writes the pre-filled archive through the storage API, in the mam module's format: the routed
+ * stanza as the archiver stores it (src/modules/mam/archiver.ts: `asClientStanza(stanza)`
+ * serialized by Canto, so the text a live Canto archive holds, not the fill's hand-written XML).
+ */
 async function fillArchive(storage: StorageDriver, fill: ArchiveFill): Promise<void> {
   const archive = storage.archive<string>(BENCH_DOMAIN, MAM_STORE);
   const owner = benchUsername(fill.owner);
   for (const item of fillItems(fill)) {
     // `with` is the peer's JID as routed: the bare JID the owner wrote to, or the sender's full JID.
     const peer = `${benchUsername(item.peer)}@${BENCH_DOMAIN}`;
-    await archive.append(owner, { when: item.when, with: item.outgoing ? peer : `${peer}/${ARCHIVE_PEER_RESOURCE}`, value: item.xml });
+    await archive.append(owner, { when: item.when, with: item.outgoing ? peer : `${peer}/${ARCHIVE_PEER_RESOURCE}`, value: asClientStanza(parseXmlFragment(item.xml)).toString() });
   }
 }
 

@@ -3,8 +3,9 @@
  * the listener, read CPU time and RSS from /proc, and stop by PID (only what we started).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, createWriteStream, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, createWriteStream, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
 import { sleep } from '../load/stats.js';
 import { BENCH_DOMAIN, BENCH_PASSWORD, benchUsername, type RunningServer, type ServerName } from './types.js';
 
@@ -240,6 +241,11 @@ export async function withHttps(running: RunningServer, httpsPort: number): Prom
 export async function whenListening(name: ServerName, child: ChildProcess, port: number, dir: string, failureLog: () => string): Promise<RunningServer> {
   const stop = async () => {
     await stopChild(child, 10_000);
+    // CANTO_BENCH_KEEP_LOGS=DIR keeps each server's log (e.g. its --trace-gc output) as DIR/<name>-<time>.log.
+    const keep = process.env.CANTO_BENCH_KEEP_LOGS;
+    if (keep) {
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.log'))) copyFileSync(join(dir, file), join(keep, `${name}-${Date.now()}-${file}`));
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   const title = name.charAt(0).toUpperCase() + name.slice(1);

@@ -10,6 +10,7 @@ import type { Server } from '../core/server.js';
 import type { BoundC2SSession, C2SSession, C2SUnauthedSession, CloseReason, Connection, Framing } from '../core/session.js';
 import { newSessionId } from '../core/session.js';
 import { parseJid } from '../jid/jid.js';
+import { parseRawElements } from '../xml/parse-fragment.js';
 import type { Element } from '../xml/element.js';
 import { Wakeup } from './wakeup.js';
 
@@ -54,7 +55,8 @@ export function createFakeSession(server: Server, jid: string, sink: FakeSession
   let closeReason: CloseReason | undefined;
   const framing: Framing = {
     send: (el) => {
-      if (typeof el !== 'string') sink.onSend(el);
+      // Archived text sent as it is (RawElement) arrives parsed, as a real client reads it.
+      if (typeof el !== 'string') sink.onSend(parseRawElements(el));
     },
     close: (reason) => {
       sink.onClose(reason);

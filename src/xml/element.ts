@@ -159,11 +159,57 @@ export class Element {
 }
 
 /**
+ * An element kept as XML text that Canto's own serializer wrote (an archived message): it is
+ * written out as given, never parsed or re-serialized, which saves a parse and a tree per item
+ * when stored stanzas are sent again (MAM results).
+ *
+ * The text must be one complete element that declares its own default namespace on its root
+ * and every prefix it uses (what `serialize(el, undefined)` produces; `stream:` excepted, see
+ * `serializedStanza`), so it is well-formed wherever it is placed, whatever the enclosing
+ * namespace (a TCP stream, WebSocket or BOSH framing). `name` and `xmlns` say what the root is;
+ * its attributes and children are not materialized: `attrs` and `children` are empty and
+ * frozen, so code that walks a tree sees an opaque leaf, and code that tries to change it throws
+ * instead of changing nothing silently. Parse the text (`parseXmlFragment`) to look inside.
+ */
+export class RawElement extends Element {
+  readonly xml: string;
+
+  constructor(name: string, xmlns: string, xml: string) {
+    super(name, undefined, xmlns);
+    this.xml = xml;
+    Object.freeze(this.attrs);
+    Object.freeze(this.children);
+  }
+
+  override clone(): RawElement {
+    return new RawElement(this.name, this.xmlns, this.xml);
+  }
+}
+
+/**
+ * The stored text of a stanza as a RawElement, when it is what `serialize(el, undefined)` wrote
+ * for an element `name` in `xmlns`: it starts with `<name xmlns="…"` (its own namespace
+ * declared, double quotes: the serializer's form) and has no `stream:` tag (the serializer
+ * writes that prefix undeclared, counting on a stream header). Anything else (text written by
+ * other code, hand-written XML) gives undefined: parse it instead.
+ */
+export function serializedStanza(text: string, name: string, xmlns: string): RawElement | undefined {
+  const head = '<' + name + ' xmlns="' + escapeAttr(xmlns) + '"';
+  if (!text.startsWith(head)) return undefined;
+  const next = text.charCodeAt(head.length);
+  // The root's start tag must go on with an attribute, '>' or '/>' (not e.g. a longer name).
+  if (next !== 0x20 && next !== 0x3e && next !== 0x2f) return undefined;
+  if (!text.endsWith('>') || text.includes('<stream:')) return undefined;
+  return new RawElement(name, xmlns, text);
+}
+
+/**
  * About how many characters `serialize` would write for the element (names, attributes, text,
  * markup; escaping and namespace declarations not counted), without building the string: for
  * byte bounds on queues of elements that are not written yet.
  */
 export function approximateSize(el: Element): number {
+  if (el instanceof RawElement) return el.xml.length;
   let n = 2 * el.name.length + 5;
   const attrs = el.attrs;
   for (const k in attrs) n += k.length + (attrs[k] as string).length + 4;
@@ -183,6 +229,10 @@ export function serialize(el: Element, contextNs: string | undefined): string {
 }
 
 function writeElement(el: Element, contextNs: string | undefined, out: string[]): void {
+  if (el instanceof RawElement) {
+    out.push(el.xml); // declares its own namespaces: right in any context
+    return;
+  }
   const isStreamNs = el.xmlns === NS_STREAM;
   const tag = isStreamNs ? 'stream:' + el.name : el.name;
   let s = '<' + tag;

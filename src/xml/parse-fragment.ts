@@ -3,7 +3,7 @@
  * into an Element, with the same hardened parser the streams use. An element written without
  * a namespace is read in `defaultNs` (jabber:client unless told otherwise).
  */
-import type { Element } from './element.js';
+import { Element, RawElement } from './element.js';
 import { StreamParser } from './parser.js';
 import { NS } from './ns.js';
 
@@ -33,4 +33,25 @@ export function parseXmlFragment(xml: string, opts: { maxBytes?: number; default
   if (!wrap || !el || found.length !== 1 || wrap.elements.length !== 1) throw new XmlFragmentError('expected exactly one element');
   el.parent = undefined;
   return el;
+}
+
+/**
+ * The element as a peer would read it off the wire: `el` itself when it holds no RawElement,
+ * otherwise a copy in which every RawElement is replaced by its parsed text (for code that
+ * receives elements without a socket, such as the test kit's fake clients).
+ */
+export function parseRawElements(el: Element): Element {
+  if (!holdsRaw(el)) return el;
+  if (el instanceof RawElement) return parseXmlFragment(el.xml, { defaultNs: el.xmlns });
+  const copy = new Element(el.name, undefined, el.xmlns);
+  copy.attrs = { ...el.attrs };
+  for (const c of el.children) copy.children.push(typeof c === 'string' ? c : parseRawElements(c));
+  for (const c of copy.children) if (typeof c !== 'string') c.parent = copy;
+  return copy;
+}
+
+function holdsRaw(el: Element): boolean {
+  if (el instanceof RawElement) return true;
+  for (const c of el.children) if (typeof c !== 'string' && holdsRaw(c)) return true;
+  return false;
 }

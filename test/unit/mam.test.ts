@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errorCondition, settle, waitFor } from '../../src/testing/index.js';
-import { Element } from '../../src/xml/element.js';
+import { Element, RawElement } from '../../src/xml/element.js';
 import { iq, message, presence } from '../../src/xml/stanza.js';
 import { archivable } from '../../src/modules/mam/index.js';
 import { ask, chat, mamIq, NS_MAM, NS_SID, online, startMam } from './mam-harness.js';
@@ -77,6 +77,30 @@ test('a chat message is archived once in each account and the live copy carries 
     romeo.send(chat('romeo@localhost', 'note to self'));
     await romeo.receives((s) => s.getChildText('body') === 'note to self');
     assert.equal((await ask(romeo, mamIq())).ids.length, 2);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('results carry the stored text as it is (RawElement); what a client reads is the parsed message', async () => {
+  const h = await startMam();
+  try {
+    const romeo = online(await h.client('romeo@localhost/phone'));
+    const juliet = online(await h.client('juliet@localhost/balcony'));
+    romeo.send(chat('juliet@localhost', 'Grüße & <tags>'));
+    await juliet.receives('message');
+    // What the module hands the session, before the framing (and the test kit) see it.
+    const forwarded: Element[] = [];
+    juliet.session.filters.out.add((stanza) => {
+      const m = stanza.getChild('result', NS_MAM)?.getChild('forwarded', 'urn:xmpp:forward:0')?.getChild('message');
+      if (m) forwarded.push(m);
+      return stanza;
+    });
+    const answer = await ask(juliet, mamIq());
+    assert.equal(forwarded.length, 1);
+    assert.ok(forwarded[0] instanceof RawElement, 'sent without a parse and re-serialize');
+    assert.match(forwarded[0].xml, /^<message xmlns="jabber:client" /);
+    assert.equal(answer.messages[0]?.getChildText('body'), 'Grüße & <tags>');
   } finally {
     await h.stop();
   }

@@ -13,7 +13,8 @@ import { stanzaError } from '../../core/errors.js';
 import { isBound, type BoundC2SSession } from '../../core/session.js';
 import { StorageItemNotFoundError } from '../../storage/errors.js';
 import type { ArchiveItem, ArchiveStore, KeyValStore } from '../../storage/types.js';
-import { Element } from '../../xml/element.js';
+import { Element, serializedStanza } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
 import { message } from '../../xml/stanza.js';
 import { parseXmlFragment } from '../../xml/parse-fragment.js';
 import { runPage } from './page.js';
@@ -101,19 +102,35 @@ export class ArchiveQueries {
 
   /** <message><result><forwarded><delay/>original</forwarded></result></message>, to the asker. */
   private resultMessage(event: StanzaEvent, item: ArchiveItem<string>, queryid: string | undefined): Element | undefined {
-    let original: Element;
-    try {
-      original = parseXmlFragment(item.value, { defaultNs: 'jabber:client' });
-    } catch (err) {
-      this.deps.warn({ err, id: item.id }, 'skipping an archive item that does not parse');
-      return undefined;
-    }
+    const original = this.storedMessage(event, item);
+    if (!original) return undefined;
     // A result's id only has to be unique on the stream: a counter, not the CSPRNG per message.
     const msg = message({ to: event.from.full, from: event.to.bare, id: `mam-${(++resultCounter).toString(36)}` });
     const forwarded = msg.c('result', { xmlns: NS_MAM, queryid, id: item.id }).c('forwarded', { xmlns: NS_FORWARD });
     forwarded.c('delay', { xmlns: NS_DELAY, stamp: new Date(item.when).toISOString() });
-    forwarded.cnode(this.deps.view ? this.deps.view(original, event) : original);
+    forwarded.cnode(original);
     return msg;
+  }
+
+  /**
+   * The archived message as the asker sees it. Without a `view`, the text the archiver stored
+   * (Canto's own serialization of the message, src/modules/mam/archiver.ts) is sent as it is,
+   * not parsed and written again: a page of 50 then costs no trees. Text of any other form
+   * (written by something else) is parsed, and a `view` needs the tree.
+   */
+  private storedMessage(event: StanzaEvent, item: ArchiveItem<string>): Element | undefined {
+    if (!this.deps.view) {
+      const raw = serializedStanza(item.value, 'message', NS.client);
+      if (raw) return raw;
+    }
+    let original: Element;
+    try {
+      original = parseXmlFragment(item.value, { defaultNs: NS.client });
+    } catch (err) {
+      this.deps.warn({ err, id: item.id }, 'skipping an archive item that does not parse');
+      return undefined;
+    }
+    return this.deps.view ? this.deps.view(original, event) : original;
   }
 
   /** iq get <query/>: the fields the query form takes. */
