@@ -28,6 +28,7 @@ import { runAdduser, runPasswd, runDeluser } from './accounts.js';
 import { runCheck } from './check.js';
 import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
+import { runToken } from './tokens.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
 import { builtinModules } from '../modules/index.js';
@@ -47,6 +48,12 @@ Commands:
                            an invite link (docs/invites.md); --admin: the account may invite
   invite list [--host H] [--json]   the invites not yet expired
   invite revoke TOKEN [--host H]    withdraw an invite
+  token create --scope AREA:read|write [--scope …] [--expires 30d] [--name N] [--json]
+                           an admin API bearer token (docs/admin-api.md), printed once;
+                           areas: users sessions rosters rooms invites push announcements
+                           server, or * for all
+  token list [--json]      the admin API tokens (never the secrets)
+  token revoke ID|NAME     withdraw a token
 
 Options:
   --config FILE            configuration file (default: ./canto.toml if present,
@@ -80,6 +87,8 @@ export async function main(argv: string[]): Promise<number> {
         group: { type: 'string' },
         admin: { type: 'boolean' },
         host: { type: 'string' },
+        scope: { type: 'string', multiple: true },
+        name: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -141,6 +150,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runPushTrace(config, rest[0] as string, { json: values.json === true });
       case 'invite':
         return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, json: values.json });
+      case 'token':
+        return await runToken(config, rest[0], rest.slice(1), { scope: values.scope, expires: values.expires, name: values.name, json: values.json });
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

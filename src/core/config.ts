@@ -99,6 +99,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'external_services', // announces nothing until [modules.external_services] lists services
   'account_state', 'adhoc', 'invites',
   'metrics', // GET /metrics on the HTTP listeners, to loopback clients only unless configured
+  'admin_api', // /admin/api/v1: nothing is reachable until `canto token create` makes a token
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────
