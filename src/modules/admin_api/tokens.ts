@@ -9,13 +9,14 @@
  * guess a dictionary for (unlike a password). The lookup is by id and the hashes are compared
  * in constant time, so a response's timing says nothing about the secret.
  *
- * Storage: the map store `admin_api_tokens` of the pseudo-host '' under the username '' (data
- * of the server, not of a virtual host), keyed by id. No schema change.
+ * Storage: the map store `admin_api_tokens` of the pseudo-host '*' (no domain can be named so:
+ * this is the server's data, not a virtual host's) under the username '', keyed by id. No
+ * schema change.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { MapStore } from '../../storage/types.js';
 
-export const TOKENS_HOST = '';
+export const TOKENS_HOST = '*';
 export const TOKENS_STORE = 'admin_api_tokens';
 const KEY = '';
 
