@@ -30,6 +30,7 @@ import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
 import { runUserState } from './user-state.js';
 import { runCluster } from './cluster-status.js';
+import { runToken } from './tokens.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { StorageSchemaTooNewError, StorageUnavailableError } from '../storage/errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
@@ -56,6 +57,12 @@ Commands:
   invite revoke TOKEN [--host H]    withdraw an invite
   cluster status [--json]  the nodes of a Redis-backed cluster: leases, sessions, queues
                            (docs/scaling.md)
+  token create --scope AREA:read|write [--scope …] [--expires 30d] [--name N] [--json]
+                           an admin API bearer token (docs/admin-api.md), printed once;
+                           areas: users sessions rosters rooms invites push announcements
+                           server, or * for all
+  token list [--json]      the admin API tokens (never the secrets)
+  token revoke ID|NAME     withdraw a token
 
 Options:
   --config FILE            configuration file (default: ./canto.toml if present,
@@ -91,6 +98,8 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         reason: { type: 'string' },
         inviter: { type: 'string' },
+        scope: { type: 'string', multiple: true },
+        name: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -156,6 +165,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, inviter: values.inviter, json: values.json });
       case 'cluster':
         return await runCluster(config, rest[0], rest.slice(1), { json: values.json === true });
+      case 'token':
+        return await runToken(config, rest[0], rest.slice(1), { scope: values.scope, expires: values.expires, name: values.name, json: values.json });
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -7,9 +7,7 @@
 import type { ModuleApi } from '../../core/modules.js';
 import { stanzaError } from '../../core/errors.js';
 import { tryParseJid, type Jid } from '../../jid/index.js';
-import { message } from '../../xml/stanza.js';
-import { makeCredentialsAsync } from '../../sasl/scram-credentials.js';
-import { loadRoster } from '../roster/store.js';
+import { accountStatistics, addAccount, announce, onlineUsers } from '../account_state/operations.js';
 import type { AdhocCommand, CommandContext, CommandResult } from './api.js';
 import { one, type FieldSpec, type FormSpec } from './form.js';
 import { checkPasswords, setPassword } from './user-commands.js';
@@ -53,8 +51,7 @@ export function adminCommands(mod: ModuleApi): AdhocCommand[] {
       async complete({ from, values }) {
         const username = local(one(values, 'accountjid'));
         const password = checkPasswords(username, one(values, 'password'), one(values, 'password-verify'));
-        const { scram_iterations: iterations, scram_hashes: hashes } = mod.server.config.auth;
-        if (!(await mod.server.storage.accounts.create(mod.host, username, await makeCredentialsAsync(password, { iterations, hashes })))) {
+        if (!(await addAccount(mod.server, mod.host, username, password))) {
           throw stanzaError('CANTO_ERR_CONFLICT', `the account ${username}@${mod.host} exists`);
         }
         mod.log.info({ by: from.bare, username }, 'account added (ad-hoc)');
@@ -96,9 +93,7 @@ export function adminCommands(mod: ModuleApi): AdhocCommand[] {
       name: 'List online users',
       stages: [],
       complete() {
-        const users = new Set<string>();
-        for (const s of mod.server.sessions.all) if (s.type === 'c2s' && s.host === mod.host) users.add(`${s.username}@${mod.host}`);
-        return { form: form('Online users', [{ var: 'onlineuserjids', type: 'jid-multi', label: 'Online users', value: [...users].sort() }]) };
+        return { form: form('Online users', [{ var: 'onlineuserjids', type: 'jid-multi', label: 'Online users', value: onlineUsers(mod.server, mod.host) }]) };
       },
     }),
     admin({
@@ -119,16 +114,7 @@ export function adminCommands(mod: ModuleApi): AdhocCommand[] {
       complete({ from, values }) {
         const text = (values.get('announcement') ?? []).join('\n');
         if (text.trim() === '') throw stanzaError('CANTO_ERR_NOT_ACCEPTABLE', 'the announcement is empty');
-        const subject = one(values, 'subject');
-        let sent = 0;
-        for (const s of mod.server.sessions.all) {
-          if (s.type !== 'c2s' || s.host !== mod.host || s.resource === undefined || s.fullJid === undefined) continue;
-          const m = message({ type: 'headline', from: mod.host, to: s.fullJid });
-          if (subject) m.c('subject').t(subject);
-          m.c('body').t(text);
-          mod.send(m);
-          sent++;
-        }
+        const sent = announce(mod.server, mod.host, (m) => mod.send(m), text, one(values, 'subject'));
         mod.log.info({ by: from.bare, sent }, 'announcement sent');
         return { notes: [{ type: 'info', text: `Announcement sent to ${sent} session(s).` }] };
       },
@@ -139,17 +125,14 @@ export function adminCommands(mod: ModuleApi): AdhocCommand[] {
       stages: [{ form: () => form('Get user statistics', [ACCOUNT]) }],
       async complete({ values }) {
         const username = await existing(one(values, 'accountjid'));
-        const sessions = mod.server.sessions.getUserSessions(mod.host, username);
-        const roster = await loadRoster(mod.server, mod.host, username);
-        const st = mod.require('accounts-state');
-        const status = st.isDisabled(username) ? 'disabled' : st.deletionDue(username) !== undefined ? 'deletion pending' : 'active';
+        const st = await accountStatistics(mod.server, mod.host, state(), username);
         return {
           form: form('User statistics', [
-            { var: 'accountjid', type: 'jid-single', label: 'The account', value: `${username}@${mod.host}` },
-            { var: 'rostersize', type: 'text-single', label: 'Roster size', value: String(roster.items().length) },
-            { var: 'onlineresources', type: 'text-multi', label: 'Online resources', value: sessions.map((s) => s.resource) },
-            { var: 'ipaddresses', type: 'text-multi', label: 'IP addresses', value: [...new Set(sessions.map((s) => s.ip))] },
-            { var: 'status', type: 'text-single', label: 'Account status', value: status },
+            { var: 'accountjid', type: 'jid-single', label: 'The account', value: st.jid },
+            { var: 'rostersize', type: 'text-single', label: 'Roster size', value: String(st.rosterSize) },
+            { var: 'onlineresources', type: 'text-multi', label: 'Online resources', value: st.resources },
+            { var: 'ipaddresses', type: 'text-multi', label: 'IP addresses', value: st.ips },
+            { var: 'status', type: 'text-single', label: 'Account status', value: st.status },
           ]),
         };
       },

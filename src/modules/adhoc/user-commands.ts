@@ -5,7 +5,7 @@
  */
 import type { ModuleApi } from '../../core/modules.js';
 import { stanzaError } from '../../core/errors.js';
-import { makeCredentialsAsync } from '../../sasl/scram-credentials.js';
+import { changePassword } from '../account_state/operations.js';
 import { checkNewAccount } from '../register/fields.js';
 import type { AdhocCommand } from './api.js';
 import { one, type FormSpec } from './form.js';
@@ -32,9 +32,7 @@ function describe(t: FastTokenInfo): string {
 
 /** Change a password: SCRAM credentials with the server's settings; false when the account is gone. */
 export async function setPassword(mod: ModuleApi, username: string, password: string): Promise<boolean> {
-  const { scram_iterations: iterations, scram_hashes: hashes } = mod.server.config.auth;
-  const credentials = await makeCredentialsAsync(password, { iterations, hashes });
-  return mod.server.storage.accounts.setCredentials(mod.host, username, credentials);
+  return changePassword(mod.server, mod.host, username, password);
 }
 
 /** The same checks as in-band registration's password (SASLprep), and both fields equal. */

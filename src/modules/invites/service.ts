@@ -29,7 +29,7 @@ export async function makeInvitesService(mod: ModuleApi, options: InvitesOptions
   mod.cachedStore(GRANTS_STORE, async () => {
     grants = new Set(await grantsStore.get(HOST_KEY));
   });
-  const created: CounterMetric<'via'> = mod.measure.counter('invites_created_total', 'Invites created, by how (adhoc, cli)', ['via']);
+  const created: CounterMetric<'via'> = mod.measure.counter('invites_created_total', 'Invites created, by how (adhoc, cli, api)', ['via']);
   const registrations: CounterMetric<'via' | 'result'> = mod.measure.counter('invites_registrations_total', 'Account creations with an invite, by path (ibr, web) and result (created, or why refused)', ['via', 'result']);
 
   /** Make `a` and `b` subscribed to each other (both rosters, pushed to their sessions). */
@@ -50,7 +50,7 @@ export async function makeInvitesService(mod: ModuleApi, options: InvitesOptions
   const service: InvitesService = {
     async create(opts) {
       const invite = await createInvite(store, mod.now(), { ...opts, expiresInMs: opts.expiresInMs ?? options.defaultExpiry });
-      created.inc({ via: opts.via === 'cli' ? 'cli' : 'adhoc' });
+      created.inc({ via: opts.via === 'cli' || opts.via === 'api' ? opts.via : 'adhoc' });
       mod.log.info({ inviter: invite.inviter, via: invite.via, expires: new Date(invite.expires).toISOString(), uses: invite.maxUses }, 'invite created');
       return invite;
     },

@@ -7,6 +7,7 @@
 import { defineModule } from '../../core/modules.js';
 import { isBound } from '../../core/session.js';
 import { adminGet, adminSet } from './admin.js';
+import { mucAdmin } from './admin-ops.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems, uniqueName } from './disco.js';
 import './events.js';
 import { installExtensions } from './extensions.js';
@@ -24,6 +25,7 @@ import type { Room } from './room.js';
 import { MucService } from './service.js';
 
 export type { MucApi } from './events.js';
+export type { MucAdmin, RoomSummary, AffiliationEntry, NewRoom } from './admin-ops.js';
 export type { HistoryProvider, HistoryEntry, HistoryRequest } from './history.js';
 export { MemoryHistory, selectHistory } from './history.js';
 export type { Room, Occupant, RoomConfig, AffiliationRecord, Subject } from './room.js';
@@ -53,6 +55,7 @@ export default defineModule({
     for (const room of await muc.store.loadAll(mod.host, muc.defaultConfig())) muc.addLoaded(room);
     mod.log.info({ rooms: muc.roomCount }, 'persistent rooms loaded');
     mod.provides('muc', muc);
+    mod.provides('muc-admin', mucAdmin(muc));
     await installExtensions(mod, muc);
 
     mod.hook('presence/full', (event) => onPresence(muc, event));
