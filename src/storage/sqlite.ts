@@ -7,7 +7,7 @@
  * Fixed statements are prepared once at open; archive queries, whose SQL depends on which
  * filters are set, are prepared on first use of each shape and cached.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -107,8 +107,11 @@ class SqliteStorage implements StorageDriver {
     // 0700 applies only when the directory is created here; an existing one is left as it is.
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     const file = join(opts.dataDir, opts.fileName ?? 'canto.sqlite');
-    // Create the file owner-only before SQLite does; SQLite gives -wal/-shm the same mode.
-    closeSync(openSync(file, 'a', 0o600));
+    // Create the file owner-only before SQLite does; SQLite gives -wal/-shm the same mode. Only
+    // when it is missing: closing any descriptor of a file drops every POSIX lock this process
+    // holds on it, so touching a database another connection here has open would break that
+    // connection's locking (and let another process checkpoint the WAL away under it).
+    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     const db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000 });
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
