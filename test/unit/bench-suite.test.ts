@@ -71,7 +71,8 @@ for (const scenario of scenarios) {
         const result = await scenario.run(server, params);
         assert.equal(result.scenario, scenario.name);
         assert.equal(result.server, 'canto');
-        assert.deepEqual(result.notes, [], 'a tiny run must not hit its time limit');
+        // Notes also carry facts (e.g. how many TLS sessions were resumed); a limit hit or a short page is a failure.
+        assert.deepEqual(result.notes.filter((n) => /time limit|fewer than/.test(n)), [], 'a tiny run must not hit its time limit');
         assert.ok(result.metrics.length >= 3);
         for (const m of result.metrics) assert.ok(Number.isFinite(m.value), `${m.name} is ${m.value}`);
         const rate = result.metrics[0]!;
