@@ -138,6 +138,17 @@ export class Metrics {
     const registers = [this.registry];
     const collectors = new Map<MetricScope, Collect>();
     const log = this.log;
+    // A collected metric is emptied at each scrape, then every scope's callback sets its values
+    // through that scope's view (its host label); a callback that throws is logged and skipped.
+    const collectEach = async (view: (scope: MetricScope) => (fn: Collect) => unknown): Promise<void> => {
+      for (const [scope, fn] of collectors) {
+        try {
+          await view(scope)(fn);
+        } catch (err) {
+          log?.warn({ err, metric: name, module: scope.owner, host: scope.host }, 'a metric collect callback failed');
+        }
+      }
+    };
     let metric: AnyMetric;
     if (kind === 'counter' && collected) {
       metric = new Counter({
@@ -147,13 +158,7 @@ export class Metrics {
         registers,
         async collect() {
           this.reset();
-          for (const [scope, fn] of collectors) {
-            try {
-              await (fn as CounterCollect<string>)(scope.counterReading(this));
-            } catch (err) {
-              log?.warn({ err, metric: name, module: scope.owner, host: scope.host }, 'a metric collect callback failed');
-            }
-          }
+          await collectEach((scope) => (fn) => (fn as CounterCollect<string>)(scope.counterReading(this)));
         },
       });
     } else if (kind === 'counter') metric = new Counter({ name, help, labelNames, registers });
@@ -167,13 +172,7 @@ export class Metrics {
         registers,
         async collect() {
           this.reset();
-          for (const [scope, fn] of collectors) {
-            try {
-              await (fn as GaugeCollect<string>)(scope.gaugeHandle(this));
-            } catch (err) {
-              log?.warn({ err, metric: name, module: scope.owner, host: scope.host }, 'a metric collect callback failed');
-            }
-          }
+          await collectEach((scope) => (fn) => (fn as GaugeCollect<string>)(scope.gaugeHandle(this)));
         },
       });
     }
