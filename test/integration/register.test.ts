@@ -182,9 +182,11 @@ test('removal: every session gets not-authorized, the account and its data are g
   assert.equal(res, undefined, 'an empty result');
   await bDisconnected;
   // The stream error comes first; @xmpp/client (stream management on) may then report the
-  // socket the server ended when it tries to write its last ack.
+  // socket the server ended when it tries to write its last ack, and under load it has been seen
+  // to report the one stream error twice (the server writes it once: XmppStream.close is
+  // guarded), so a repeat of the same condition is not another error.
   assert.equal(streamErrors[0], 'not-authorized', `errors: ${streamErrors.join(', ')}`);
-  assert.ok(streamErrors.slice(1).every((e) => /socket/i.test(e)), `no other stream error: ${streamErrors.join(', ')}`);
+  assert.ok(streamErrors.slice(1).every((e) => /socket/i.test(e) || e === 'not-authorized'), `no other stream error: ${streamErrors.join(', ')}`);
   assert.equal(await storage.accounts.get('localhost', 'paris'), undefined);
   assert.equal(await storage.keyval('localhost', 'vcard').get('paris'), undefined);
   assert.equal(ts.server.sessions.getUserSessions('localhost', 'paris').length, 0);
