@@ -19,6 +19,8 @@ import { BodyTimer, hasBody } from './http-timeout.js';
 import type { HttpRouter, RouteMatchContext } from './http-router.js';
 import type { TrustedProxies } from './proxy.js';
 
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 export interface HttpServerOptions {
   router: HttpRouter;
   proxies: TrustedProxies;
@@ -39,6 +41,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     requestTimeout: 0,
   };
   const server: HttpServer = opts.tls ? createSecureServer({ ...opts.tls, ...serverOptions }) : createPlainServer(serverOptions);
+  // An idle keep-alive connection stays open this long (Node's default is 5 s). A client that
+  // reuses a connection the server has just closed fails its request (EPIPE/ECONNRESET, and a
+  // PUT is not retried): with uploads preceded by an XMPP slot request, 5 s is easily exceeded.
+  // 65 s outlasts the usual client and load-balancer idle timeouts (60 s), so they close first.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const where: Where = { stage: 'handler', pattern: undefined };

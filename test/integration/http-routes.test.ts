@@ -264,3 +264,17 @@ test('a throwing handler is a 500 logged once; an HttpError it throws is answere
   const teapot = await call('/teapot');
   assert.deepEqual([teapot.status, teapot.body, teapot.headers['x-kind']], [418, 'short and stout', 'teapot']);
 });
+
+test('an idle keep-alive connection is kept 65 s, longer than clients and load balancers keep theirs', async () => {
+  // Node closes idle keep-alive connections after 5 s by default; a client (the upload bench,
+  // a phone between its slot request and its PUT) that reuses one just then gets EPIPE.
+  assert.equal(server.keepAliveTimeout, 65_000);
+  // What clients are told (waiting out 5 s to see the connection survive would be a fixed sleep).
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/files/special', headers: { Connection: 'keep-alive' } }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+  res.resume();
+  assert.match(String(res.headers['keep-alive'] ?? ''), /timeout=65/);
+});
