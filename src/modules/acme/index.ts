@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { Agent, get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import type { Server as NetServer } from 'node:net';
-import * as acme from 'acme-client';
+import type * as AcmeClient from 'acme-client';
 import { defineModule, type ModuleApi } from '../../core/modules.js';
 import { acmeCertPaths } from '../../net/certificates.js';
 import { DEFAULT_HTTP_LIMITS, sendText } from '../../net/http.js';
@@ -139,7 +139,7 @@ function managedDomains(mod: ModuleApi, cfg: AcmeConfig): string[] {
 }
 
 class Issuer {
-  private client: acme.Client | undefined;
+  private client: AcmeClient.Client | undefined;
   private caAgent: Agent | undefined;
 
   constructor(
@@ -167,6 +167,7 @@ class Issuer {
       // A CA that cannot be reached is told apart first: acme-client retries a refused connection
       // for over a minute and then reports a TypeError of its own.
       await this.probeDirectory();
+      const acme = await loadAcmeClient();
       const [key, csr] = await acme.crypto.createCsr({ commonName: domain, altNames: [domain] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
       const chain = await (await this.acmeClient()).auto({
         csr,
@@ -217,8 +218,9 @@ class Issuer {
     return this.caAgent;
   }
 
-  private async acmeClient(): Promise<acme.Client> {
+  private async acmeClient(): Promise<AcmeClient.Client> {
     if (this.client) return this.client;
+    const acme = await loadAcmeClient();
     const keyFile = join(this.mod.server.config.data_dir, 'acme', 'account.key');
     if (!existsSync(keyFile)) writeAtomically(keyFile, (await acme.crypto.createPrivateEcdsaKey('P-256')).toString(), 0o600);
     const agent = this.agent();
@@ -228,6 +230,11 @@ class Issuer {
     this.client = new acme.Client({ directoryUrl: this.cfg.directory ?? '', accountKey: readFileSync(keyFile, 'utf8') });
     return this.client;
   }
+}
+
+/** acme-client (with axios) loads on the first order: importing it costs ~27 MiB of RSS, which a server without [acme] should not pay. */
+function loadAcmeClient(): Promise<typeof AcmeClient> {
+  return import('acme-client');
 }
 
 function readCertificate(file: string): { notAfter: number; selfSigned: boolean } | undefined {
