@@ -13,6 +13,7 @@ import type { Session } from '../core/session.js';
 import { bootServer } from '../app/boot.js';
 import type { RedisEngine } from '../cluster/redis/engine.js';
 import { ClusterWorker } from '../cluster/worker.js';
+import { untilSignalled } from './until-signal.js';
 
 /** The node id: `[cluster] node_id`, else the host name (which config validation cannot see). */
 export function nodeIdOf(config: CantoConfig): string {
@@ -44,24 +45,9 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
   fenceWith(server, engine);
   link.ready();
   log.info({ node_id: nodeId, member: engine.self }, 'cluster node started: accepting connections');
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        log.warn(`${signal} again: exiting at once`);
-        process.exit(1);
-      }
-      stopping = true;
-      server.stop(`received ${signal}`)
-        .then(() => engine.stop())
-        .then(() => resolve(0))
-        .catch((err: unknown) => {
-          log.error({ err }, 'error during shutdown');
-          resolve(1);
-        });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  return untilSignalled(log, async (signal) => {
+    await server.stop(`received ${signal}`);
+    await engine.stop();
   });
 }
 

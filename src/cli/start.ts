@@ -10,6 +10,7 @@ import { bootServer } from '../app/boot.js';
 import { runPrimary } from '../cluster/primary.js';
 import { clusterWorkerIndex, runWorker } from './cluster-worker.js';
 import { runNode } from './cluster-node.js';
+import { untilSignalled } from './until-signal.js';
 
 export async function runStart(config: CantoConfig, file: string | undefined): Promise<number> {
   const baseLog = createLogger({ level: config.log_level, format: config.log_format });
@@ -28,23 +29,5 @@ export async function runStart(config: CantoConfig, file: string | undefined): P
     log.fatal({ err: (err as Error).message, code: (err as { cantoCode?: unknown }).cantoCode }, 'could not start');
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        log.warn(`${signal} again: exiting at once`);
-        process.exit(1);
-      }
-      stopping = true;
-      server
-        .stop(`received ${signal}`)
-        .then(() => resolve(0))
-        .catch((err: unknown) => {
-          log.error({ err }, 'error during shutdown');
-          resolve(1);
-        });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  return untilSignalled(log, (signal) => server.stop(`received ${signal}`));
 }
