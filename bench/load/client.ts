@@ -101,6 +101,14 @@ export class BenchClient {
 
   /** Connect, STARTTLS, SCRAM-SHA-1, bind (and initial presence if asked). */
   static async login(o: LoginOptions): Promise<BenchClient> {
+    return BenchClient.connected(o, async (c, ms) => {
+      await c.handshake(o, ms);
+      return c;
+    });
+  }
+
+  /** A new connection to the server, handed to `use`; destroyed if `use` fails. */
+  private static async connected<T>(o: LoginOptions, use: (c: BenchClient, ms: number) => Promise<T>): Promise<T> {
     const ms = o.timeoutMs ?? 15_000;
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = netConnect({ port: o.port, host: '127.0.0.1', noDelay: true }, () => {
@@ -111,8 +119,7 @@ export class BenchClient {
     });
     const c = new BenchClient(socket);
     try {
-      await c.handshake(o, ms);
-      return c;
+      return await use(c, ms);
     } catch (err) {
       c.destroy();
       throw err;
@@ -126,26 +133,14 @@ export class BenchClient {
    * `onStanza` is set before the resume so no re-sent stanza waits in the queue.
    */
   static async resume(o: LoginOptions, state: SmResumeState, onStanza?: (stanza: string) => void): Promise<BenchClient> {
-    const ms = o.timeoutMs ?? 15_000;
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = netConnect({ port: o.port, host: '127.0.0.1', noDelay: true }, () => {
-        s.off('error', reject);
-        resolve(s);
-      });
-      s.once('error', reject);
-    });
-    const c = new BenchClient(socket);
-    try {
+    return BenchClient.connected(o, async (c, ms) => {
       await c.authenticate(o, ms);
       c.sm = { on: false, id: state.id, h: state.h, serverH: 0 };
       c.onStanza = onStanza;
       c.send(`<resume xmlns='${NS_SM}' h='${state.h}' previd='${state.id}'/>`);
       await c.expect('<resumed', ms); // a <failed/> rejects here
       return c;
-    } catch (err) {
-      c.destroy();
-      throw err;
-    }
+    });
   }
 
   /**
@@ -154,16 +149,7 @@ export class BenchClient {
    * for the next login (FAST rotates it on every use).
    */
   static async sasl2Login(o: LoginOptions, userAgent: string, fast?: FastCredential): Promise<{ client: BenchClient; fast: FastCredential }> {
-    const ms = o.timeoutMs ?? 15_000;
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = netConnect({ port: o.port, host: '127.0.0.1', noDelay: true }, () => {
-        s.off('error', reject);
-        resolve(s);
-      });
-      s.once('error', reject);
-    });
-    const c = new BenchClient(socket);
-    try {
+    return BenchClient.connected(o, async (c, ms) => {
       await c.starttls(o, ms);
       const features = await c.expect('<stream:features', ms);
       if (!features.includes(`<authentication xmlns='${NS_SASL2}'`) && !features.includes(`<authentication xmlns="${NS_SASL2}"`)) throw new Error(`no SASL2 offered: ${features}`);
@@ -187,10 +173,7 @@ export class BenchClient {
       if (jid === undefined || token === undefined) throw new Error(`SASL2 login: no JID or token in ${success.slice(0, 300)}`);
       c.jid = jid;
       return { client: c, fast: { userAgent, token } };
-    } catch (err) {
-      c.destroy();
-      throw err;
-    }
+    });
   }
 
   private async handshake(o: LoginOptions, ms: number): Promise<void> {

@@ -8,7 +8,7 @@
  * unavailable); Redis stopped (nodes fence: sessions closed, binds refused) and restarted (nodes
  * rejoin by themselves).
  */
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { CANTO_BIN } from '../helpers/cli.js';
 import { tempDir, type TestServer } from '../helpers/server.js';
 import { loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
-import { startRedis, type RedisInstance } from '../helpers/redis-server.js';
+import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { startNode, stopNode, type CantoNode } from '../helpers/cluster-nodes.js';
 import { openPostgresStorage } from '../../src/storage/postgres.js';
 import { silentLogger } from '../../src/core/logging.js';
@@ -37,16 +37,8 @@ let dir = '';
 const nodes: CantoNode[] = [];
 const clients: LoggedInClient[] = [];
 
-/** A test that needs the cluster; skipped (outside CI) when redis-server is not installed. */
-function clusterTest(name: string, fn: () => Promise<void>): void {
-  test(name, async (t) => {
-    if (!redis) {
-      t.skip('redis-server is not installed (with CI=true that is a failure)');
-      return;
-    }
-    await fn();
-  });
-}
+/** A test that needs the cluster's Redis (skipped outside CI when redis-server is missing). */
+const clusterTest = (name: string, fn: () => Promise<void>): void => redisTest(name, () => redis, fn);
 
 async function login(node: CantoNode, user: string, resource: string): Promise<LoggedInClient> {
   const c = await loginClient({} as TestServer, user, PASSWORD, resource, { service: node.service });

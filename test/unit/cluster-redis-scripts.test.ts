@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
-import { startRedis, type RedisInstance } from '../helpers/redis-server.js';
+import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { keys, memberOf, parseMember, registryField } from '../../src/cluster/redis/keys.js';
 import { BIND, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RENEW, UNBIND, UPDATE, type Script } from '../../src/cluster/redis/scripts.js';
 import { RecentIds } from '../../src/cluster/redis/recent-ids.js';
@@ -31,15 +31,8 @@ function bind(member: string, sid: string, resource = 'r', onlyIfFree = false): 
   return run(BIND, [keys.registry, keys.memberSessions(member), keys.lease(nodeId)], [registryField(e), JSON.stringify(e), incarnation, 'canto:test', '{}', member, onlyIfFree ? '1' : '0']);
 }
 
-function clusterTest(name: string, fn: () => Promise<void>): void {
-  test(name, async (t) => {
-    if (!redis) {
-      t.skip('redis-server is not installed (with CI=true that is a failure)');
-      return;
-    }
-    await fn();
-  });
-}
+/** A test that needs the cluster's Redis (skipped outside CI when redis-server is missing). */
+const clusterTest = (name: string, fn: () => Promise<void>): void => redisTest(name, () => redis, fn);
 
 before(async () => {
   redis = await startRedis();
