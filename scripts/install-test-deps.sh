@@ -25,7 +25,9 @@ need=()
 # persistence; the system service may stay stopped).
 # pebble: the ACME test CA of test/integration/acme.test.ts (a private instance on loopback ports
 # with its own temp config; no service).
-PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn postgresql redis-server pebble)
+# libjemalloc2: the allocator bin/canto preloads when the system has it (test/unit/runtime-flags.test.ts
+# checks the launcher picks it; docs/configuration.md, "memory allocator").
+PACKAGES=(openssl libjemalloc2 python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn postgresql redis-server pebble)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

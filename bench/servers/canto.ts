@@ -20,11 +20,12 @@ import { ARCHIVE_PEER_RESOURCE, fillItems } from './archive-fill.js';
 import { freePort, spawnServer, whenListening, withHttps } from './proc.js';
 import { BENCH_UPLOAD_DOMAIN, BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type ArchiveFill, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The launcher `canto` and `npm start` run (bin/canto): it chooses the allocator and node's flags. */
+const LAUNCHER = fileURLToPath(new URL('../../../bin/canto', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
 
 /** The same feature set as the Prosody config: roster, presence, message (+offline), ping, disco. */
-/** What the `canto` shebang and `npm start` put in GLIBC_TUNABLES. */
+/** The glibc tunable bin/canto sets when it runs Canto on glibc's malloc (no jemalloc). */
 export const CANTO_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=16384';
 
 const MODULES = ['disco', 'ping', 'roster', 'presence', 'message', 'offline'];
@@ -225,13 +226,17 @@ export const canto: ServerUnderTest = {
     // CANTO_BENCH_WORKERS=N runs every scenario against a clustered Canto (docs/scaling.md measurements).
     const workers = setup.workers ?? (process.env.CANTO_BENCH_WORKERS ? Number(process.env.CANTO_BENCH_WORKERS) : undefined);
     writeFileSync(configFile, configToml(dataDir, port, setup, httpsPort) + clusterToml(workers));
-    // CANTO_BENCH_NODE_ARGS go to the server's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-    // The same young-generation size `canto` and `npm start` use (bench/README.md, "Young generation size").
-    const nodeArgs = ['--max-semi-space-size=2', ...(process.env.CANTO_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];
-    // And the malloc mmap threshold the `canto` shebang and `npm start` set (docs/configuration.md,
-    // "malloc mmap threshold"); CANTO_BENCH_GLIBC_TUNABLES overrides it ("" for glibc's defaults).
-    const env = { ...process.env, GLIBC_TUNABLES: process.env.CANTO_BENCH_GLIBC_TUNABLES ?? CANTO_GLIBC_TUNABLES };
-    const child = spawnServer(process.execPath, [...nodeArgs, CLI, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log'), env });
+    // Started the way `canto` and `npm start` start it (bin/canto: allocator, young-generation
+    // size). CANTO_BENCH_NODE_ARGS adds flags for the server's node only, e.g. "--cpu-prof
+    // --cpu-prof-dir=/tmp/prof"; CANTO_BENCH_ALLOCATOR=jemalloc|glibc|system forces the allocator;
+    // CANTO_BENCH_GLIBC_TUNABLES=… runs it on glibc's malloc with those tunables ("" for glibc's defaults).
+    const env: NodeJS.ProcessEnv = { ...process.env, CANTO_NODE_ARGS: process.env.CANTO_BENCH_NODE_ARGS ?? '', CANTO_ALLOCATOR: process.env.CANTO_BENCH_ALLOCATOR ?? 'auto' };
+    delete env.GLIBC_TUNABLES;
+    if (process.env.CANTO_BENCH_GLIBC_TUNABLES !== undefined) {
+      env.CANTO_ALLOCATOR = 'glibc';
+      env.GLIBC_TUNABLES = process.env.CANTO_BENCH_GLIBC_TUNABLES;
+    }
+    const child = spawnServer('/bin/sh', [LAUNCHER, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log'), env });
     const running = await whenListening('canto', child, port, dir, () => readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000));
     if (httpsPort === undefined) return running;
     return withHttps(running, httpsPort);

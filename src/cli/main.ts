@@ -1,22 +1,14 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=16384 node --max-semi-space-size=2
+#!/usr/bin/env node
 /**
  * The `canto` command: start the server and manage accounts. Exit codes:
  *   0 success · 1 the operation failed (e.g. the account exists, `check` found problems)
  *   2 usage error · 78 configuration error (EX_CONFIG)
  *
- * The shebang caps V8's young generation at 2 MiB per semi-space (default 16): a login burst
- * otherwise grows it to 32 MiB that stay resident, and the bench measured ~10 % less RSS with
- * throughput unchanged (bench/README.md, "Young generation size"). It has to be a node
- * flag: V8 sizes the heap before any code runs, so `v8.setFlagsFromString` here would be too
- * late. Started as `node …/main.js` the shebang is ignored and node's own flags apply
- * (docs/configuration.md, "Node.js runtime flags").
- *
- * It also sets glibc's malloc mmap threshold to 16 KiB: OpenSSL's per-connection record buffers
- * (~17 KiB each, mostly never written) and Node's 64 KiB TLS input buffers then get pages of
- * their own instead of sitting in the main heap between small objects, whose use makes their
- * pages resident. Measured: ~10 KiB less RSS per idle TLS connection (bench/README.md,
- * "Memory per connection"). Environment variables are read when the process starts, so this
- * too can only be set where node is started.
+ * `canto` and `npm start` run this through bin/canto, the launcher that chooses the memory
+ * allocator (jemalloc when present, else glibc with a 16 KiB mmap threshold) and caps V8's young
+ * generation at 2 MiB per semi-space. Both must be in place before node starts (the allocator is
+ * preloaded; V8 sizes the heap before any code runs), so they cannot be set from here
+ * (docs/configuration.md, "Node.js runtime flags and memory allocator").
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';

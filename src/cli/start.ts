@@ -18,7 +18,7 @@ export async function runStart(config: CantoConfig, file: string | undefined): P
   if (worker !== undefined) return runWorker(config, worker, baseLog.child({ worker }));
   const clustered = config.cluster.workers > 1;
   const log = clustered ? baseLog.child({ cluster: 'primary' }) : baseLog;
-  log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv, glibc_tunables: process.env.GLIBC_TUNABLES, workers: config.cluster.workers }, 'Canto starting');
+  log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv, allocator: allocatorInUse(), glibc_tunables: process.env.GLIBC_TUNABLES, workers: config.cluster.workers }, 'Canto starting');
   if (clustered) return runPrimary(config, log);
   if (config.cluster.redis !== undefined) return runNode(config, config.cluster.redis, log);
   let server;
@@ -30,4 +30,11 @@ export async function runStart(config: CantoConfig, file: string | undefined): P
     return 1;
   }
   return untilSignalled(log, (signal) => server.stop(`received ${signal}`));
+}
+
+/** The allocator bin/canto chose (it says so in CANTO_ALLOCATOR_IN_USE); started some other way, what the environment shows. */
+function allocatorInUse(): string {
+  const said = process.env.CANTO_ALLOCATOR_IN_USE;
+  if (said) return said;
+  return /jemalloc/.test(process.env.LD_PRELOAD ?? '') ? 'jemalloc' : 'glibc';
 }
