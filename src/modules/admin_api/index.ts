@@ -43,6 +43,8 @@ export type Authenticator = (req: IncomingMessage, ctx: RouteMatchContext) => Pr
 export interface AdminApiService {
   /** Add an authenticator (asked after the bearer token one); returns the function that removes it. */
   addAuthenticator(auth: Authenticator): () => void;
+  /** Whether `allow_ips` lets this address in (the web console serves its pages to the same addresses). */
+  allowsAddress(ip: string): boolean;
 }
 
 declare module '../../core/services.js' {
@@ -120,6 +122,7 @@ export default defineModule({
           if (i > 0) authenticators.splice(i, 1);
         };
       },
+      allowsAddress: (ip) => allowed.has(ip),
     });
 
     const handle = async (req: IncomingMessage, res: ServerResponse, ctx: RouteContext<undefined, NodeJS.ReadableStream>): Promise<void> => {
