@@ -1,6 +1,6 @@
 /**
  * The admin HTTP API (global module, on by default): JSON under /admin/api/v1 on the `http`
- * service, for operators' scripts and (later) the web console. docs/admin-api.md explains it;
+ * service, for operators' scripts and the web console (admin_console). docs/admin-api.md explains it;
  * docs/admin-api.openapi.json describes every endpoint and is served at
  * /admin/api/v1/openapi.json. README.md in this folder.
  *
@@ -35,8 +35,8 @@ export const API_PREFIX = '/admin/api/v1';
 /**
  * A way to authenticate a request: a Principal, a Problem (credentials of its kind that are
  * wrong), or undefined (no credentials of its kind: the next authenticator is asked). Bearer
- * tokens are the built-in one; the web console will add its session cookie through the
- * `admin-api` service.
+ * tokens are the built-in one; the web console (admin_console) adds its session cookie through
+ * the `admin-api` service.
  */
 export type Authenticator = (req: IncomingMessage, ctx: RouteMatchContext) => Promise<Principal | Problem | undefined>;
 
