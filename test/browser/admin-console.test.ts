@@ -39,6 +39,7 @@ before(async () => {
   ts = await startTestServer((c) => {
     c.http.ports = [0];
     c.admins = [ADMIN.jid];
+    c.component.push({ domain: 'conference.localhost', module: 'muc' });
   });
   await createAccount(ts, ADMIN.user, ADMIN.password);
   await createAccount(ts, USER.user, USER.password);
@@ -130,6 +131,24 @@ test('an admin logs in, sees a live session, kicks it, creates an invite; cross-
   assert.equal(invite.maxUses, 3);
   assert.equal(await page.getAttribute(`a.invite-url[data-token="${invite.token}"]`, 'data-token'), invite.token, 'the stored invite is the one listed');
 
+  // ── users: disable and enable an account from its row
+  const state = server.server.hosts.get('localhost')?.services.get('accounts-state');
+  await page.click('nav a[href="#users"]');
+  await page.click(`button[data-user="${USER.user}"]:has-text("Disable")`, { timeout: 10_000 });
+  await page.waitForSelector(`button[data-user="${USER.user}"]:has-text("Enable")`, { timeout: 10_000 });
+  assert.equal(state?.isDisabled(USER.user), true, 'disabled from the console');
+  await page.click(`button[data-user="${USER.user}"]:has-text("Enable")`);
+  await page.waitForSelector(`button[data-user="${USER.user}"]:has-text("Disable")`, { timeout: 10_000 });
+  assert.equal(state?.isDisabled(USER.user), false);
+
+  // ── the other pages load without errors
+  await page.click('nav a[href="#rooms"]');
+  await page.waitForSelector('[data-view="rooms"] h3:has-text("conference.localhost")', { timeout: 10_000 }).catch(async () => assert.fail(await failure('the rooms page did not load')));
+  await page.click('nav a[href="#push"]');
+  await page.fill('[data-view="push"] input', USER.user);
+  await page.click('[data-view="push"] button[type="submit"]');
+  await page.waitForSelector('[data-view="push"] h3:has-text("Registrations of alice@localhost")', { timeout: 10_000 }).catch(async () => assert.fail(await failure('the push trace did not load')));
+
   // ── a cross-site page posts forms to the console while the admin is logged in
   const inviteCount = (await invites.list()).length;
   const targets: Array<{ path: string; fields: Record<string, string>; enctype: string }> = [
@@ -152,7 +171,6 @@ test('an admin logs in, sees a live session, kicks it, creates an invite; cross-
     await attacker.close();
   }
   assert.equal((await invites.list()).length, inviteCount, 'no invite was created');
-  const state = server.server.hosts.get('localhost')?.services.get('accounts-state');
   assert.equal(state?.isDisabled(USER.user), false, 'the account was not disabled');
   // Still logged in: the cross-site logout did nothing.
   await page.click('nav a[href="#checks"]');
@@ -167,5 +185,6 @@ test('an admin logs in, sees a live session, kicks it, creates an invite; cross-
   await page.waitForSelector('#login-form', { state: 'visible', timeout: 10_000 });
 
   assert.deepEqual(violations, [], 'the console needs nothing its CSP forbids');
+  assert.deepEqual(browser.consoleLines.filter((l) => l.startsWith('[pageerror]')), [], 'no script errors');
   assert.deepEqual(browser.blocked, [], 'nothing fetched from outside');
 });
