@@ -218,6 +218,14 @@ test('a session: cookie attributes, the API with the cookie, CSRF required on ch
   assert.ok(sample.sessions.c2s >= 1, 'the victim\'s session is counted');
   assert.ok(sample.stanzas.received > 0 && sample.stanzas.sent > 0);
   assert.ok(sample.memory.rssBytes > 0);
+  // The event-loop monitor starts at the first reading; a later one has the delay since.
+  const deadline = Date.now() + 5000;
+  let lag: { meanMs: number | null; p99Ms: number | null } = { meanMs: null, p99Ms: null };
+  while (lag.p99Ms === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50)); // polled: the monitor samples every 20 ms
+    lag = ((await call(port, 'GET', '/admin/stats', { cookie: s.cookie })).json as { eventLoopLag: typeof lag }).eventLoopLag;
+  }
+  assert.ok(lag.p99Ms !== null && lag.p99Ms >= 0 && lag.meanMs !== null, `event-loop lag measured: ${JSON.stringify(lag)}`);
 
   assert.equal((await call(port, 'POST', '/admin/logout', { cookie: s.cookie })).status, 403, 'logout needs the CSRF token too');
   const out = await call(port, 'POST', '/admin/logout', { cookie: s.cookie, csrf: s.csrf });
