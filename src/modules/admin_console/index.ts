@@ -187,8 +187,9 @@ export default defineModule({
       }
       const jid = tryParseJid(parsed.data.jid.trim());
       const bare = jid && jid.local !== '' && jid.resource === '' && server.hosts.has(jid.domain) ? jid.bare : undefined;
-      const accountKey = `account:${bare ?? parsed.data.jid.trim().toLowerCase().slice(0, 3071)}`;
-      const accountWait = accountLocks.lockedFor(accountKey);
+      // Only addresses of this server's hosts are counted per account (anything else counts per address only).
+      const accountKey = bare === undefined ? undefined : `account:${bare}`;
+      const accountWait = accountKey === undefined ? 0 : accountLocks.lockedFor(accountKey);
       if (accountWait > 0) {
         logins.inc({ result: 'locked' });
         mod.log.info({ ip: ctx.ip, jid: bare }, 'console login refused: this account is locked out');
@@ -199,7 +200,7 @@ export default defineModule({
       if (!ok) {
         logins.inc({ result: 'failure' });
         mod.log.info({ ip: ctx.ip, jid: bare }, 'console login failed: wrong address or password');
-        if (accountLocks.fail(accountKey)) {
+        if (accountKey !== undefined && accountLocks.fail(accountKey)) {
           lockouts.inc({ key: 'account' });
           mod.log.warn({ ip: ctx.ip, jid: bare, minutes: Math.round(o.lockout / 60_000) }, 'console login locked for an account after repeated failures');
         }
@@ -216,7 +217,7 @@ export default defineModule({
         mod.log.warn({ ip: ctx.ip, jid: adminJid, why }, 'console login refused: not an administrator');
         throw new Problem('forbidden', 'this account may not use the admin console (it is not listed in admins, or it is disabled)');
       }
-      accountLocks.clear(accountKey);
+      if (accountKey !== undefined) accountLocks.clear(accountKey);
       addressLocks.clear(ipKey);
       const { id, session } = sessions.create(adminJid, ctx.ip);
       logins.inc({ result: 'success' });
