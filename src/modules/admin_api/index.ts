@@ -1,6 +1,6 @@
 /**
  * The admin HTTP API (global module, on by default): JSON under /admin/api/v1 on the `http`
- * service, for operators' scripts and (later) the web console. docs/admin-api.md explains it;
+ * service, for operators' scripts and the web console (admin_console). docs/admin-api.md explains it;
  * docs/admin-api.openapi.json describes every endpoint and is served at
  * /admin/api/v1/openapi.json. README.md in this folder.
  *
@@ -35,14 +35,16 @@ export const API_PREFIX = '/admin/api/v1';
 /**
  * A way to authenticate a request: a Principal, a Problem (credentials of its kind that are
  * wrong), or undefined (no credentials of its kind: the next authenticator is asked). Bearer
- * tokens are the built-in one; the web console will add its session cookie through the
- * `admin-api` service.
+ * tokens are the built-in one; the web console (admin_console) adds its session cookie through
+ * the `admin-api` service.
  */
 export type Authenticator = (req: IncomingMessage, ctx: RouteMatchContext) => Promise<Principal | Problem | undefined>;
 
 export interface AdminApiService {
   /** Add an authenticator (asked after the bearer token one); returns the function that removes it. */
   addAuthenticator(auth: Authenticator): () => void;
+  /** Whether `allow_ips` lets this address in (the web console serves its pages to the same addresses). */
+  allowsAddress(ip: string): boolean;
 }
 
 declare module '../../core/services.js' {
@@ -120,6 +122,7 @@ export default defineModule({
           if (i > 0) authenticators.splice(i, 1);
         };
       },
+      allowsAddress: (ip) => allowed.has(ip),
     });
 
     const handle = async (req: IncomingMessage, res: ServerResponse, ctx: RouteContext<undefined, NodeJS.ReadableStream>): Promise<void> => {

@@ -21,7 +21,7 @@ import { AFFILIATIONS } from '../muc/roles.js';
 import { Problem } from './problem.js';
 import type { Access, Area, Scope } from './tokens.js';
 
-/** Who is calling: a bearer token today; the web console's session later (index.ts, `authenticators`). */
+/** Who is calling: a bearer token, or a web console session (admin_console; index.ts, `authenticators`). */
 export interface Principal {
   kind: 'token' | 'session';
   id: string;
