@@ -27,8 +27,8 @@ const RESYNC_QUIET_MS = 5000;
 export interface RtblApi {
   /** The source ("service node") that lists this JID (its bare JID or its domain), or undefined. Allow-list applied. */
   listedBy(jid: string): string | undefined;
-  /** Each source: its key, entries, failed fetches. */
-  sources(): Array<{ key: string; entries: number; failures: number }>;
+  /** Each source: its key, entries, failed fetches, the time of the last complete fetch (ms). */
+  sources(): Array<{ key: string; entries: number; failures: number; fetched: number | undefined }>;
   /** Fetch every list again now (resolves when done; a failure is logged, not thrown). */
   refresh(): Promise<void>;
 }
@@ -88,7 +88,7 @@ export default defineModule({
         const bare = jid.split('/')[0]?.toLowerCase() ?? '';
         return enforcer.listedBy(bare, at === -1 ? bare : bare.slice(at + 1))?.key;
       },
-      sources: () => sources.map((s) => ({ key: s.key, entries: s.list.size, failures: s.failures })),
+      sources: () => sources.map((s) => ({ key: s.key, entries: s.list.size, failures: s.failures, fetched: s.lastFetched })),
       refresh: async () => {
         await Promise.all(sources.map((s) => s.sync('asked')));
       },
@@ -116,6 +116,12 @@ export default defineModule({
       return handled;
     }, LIST_TRAFFIC_PRIORITY);
 
+    // Cluster: stanzas from other servers arrive on the service worker, which keeps the lists;
+    // the other workers keep what the cache held at their start.
+    if (!mod.server.runsServiceListeners) {
+      mod.log.debug('block lists are kept by the cluster service worker');
+      return;
+    }
     // Fetch once the server (and federation) is up; again after a new stream to a service's
     // domain (notifications may have been lost while there was none), and every refresh_interval.
     const syncAll = (reason: string) => {
