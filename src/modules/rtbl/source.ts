@@ -117,6 +117,7 @@ export class RtblSource {
         // Some services refuse subscriptions from a domain but serve the items: go on with the fetch.
         if (!this.stopped) this.log.warn({ source: this.key, err: describe(err) }, 'subscribing to a block list failed: changes arrive only with the next fetch');
       });
+      if (this.stopped) return;
       const result = await this.deps.requests.send(iq({ type: 'get', to: jid, from: host }).c('pubsub', { xmlns: NS_PUBSUB }).c('items', { node }).root());
       const items = result.getChild('pubsub', NS_PUBSUB)?.getChild('items');
       if (!items || items.attrs.node !== node) throw new Error('the answer has no <items/> for the node');
