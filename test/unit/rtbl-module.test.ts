@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorCondition, startHarness, waitFor, type Harness } from '../../src/testing/index.js';
+import { FakeClock, errorCondition, settle, startHarness, waitFor, type Harness } from '../../src/testing/index.js';
+import type { S2SSession } from '../../src/core/session.js';
 import type { RtblApi } from '../../src/modules/rtbl/index.js';
 import type { Element } from '../../src/xml/element.js';
 import { iq, message, presence } from '../../src/xml/stanza.js';
@@ -16,8 +17,9 @@ const NODE = 'spam_source_domains';
 const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
 const NS_EVENT = 'http://jabber.org/protocol/pubsub#event';
 
-async function setup(rtbl: Record<string, unknown>): Promise<{ h: Harness; api: RtblApi; owner: Awaited<ReturnType<Harness['client']>> }> {
+async function setup(rtbl: Record<string, unknown>, clock?: FakeClock): Promise<{ h: Harness; api: RtblApi; owner: Awaited<ReturnType<Harness['client']>> }> {
   const h = await startHarness({
+    clock,
     listen: true, // builtins without listeners trips over saslauth's TLS lookup (server.tls is a stub then)
     config: (c) => {
       c.component.push({ domain: SERVICE, module: 'pubsub' });
@@ -112,6 +114,31 @@ test('without sources the module checks nothing', async () => {
     assert.ok(api, 'loaded by default');
     assert.deepEqual(api.sources(), []);
     assert.equal(api.listedBy('anyone@anywhere.example'), undefined);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('a new s2s stream with the list\'s service fetches the list again, unless one was just fetched', async () => {
+  const clock = new FakeClock();
+  const { h, api } = await setup({}, clock);
+  try {
+    const first = api.sources()[0]?.fetched;
+    assert.ok(first !== undefined);
+    // What the session manager fires when a stream between the host and the service's domain authenticates.
+    const streamUp = () => h.server.events.fire('s2s-authenticated', { session: { fromHost: 'localhost', toHost: SERVICE } as unknown as S2SSession, method: 'dialback' });
+    clock.advance(1000);
+    streamUp();
+    await settle();
+    assert.equal(api.sources()[0]?.fetched, first, 'fetched a second ago: not again');
+    clock.advance(60_000);
+    streamUp();
+    await waitFor(() => api.sources()[0]?.fetched === clock.now());
+    // Streams with other domains change nothing.
+    clock.advance(60_000);
+    h.server.events.fire('s2s-authenticated', { session: { fromHost: 'localhost', toHost: 'elsewhere.example' } as unknown as S2SSession, method: 'dialback' });
+    await settle();
+    assert.equal(api.sources()[0]?.fetched, clock.now() - 60_000);
   } finally {
     await h.stop();
   }
