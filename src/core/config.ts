@@ -106,6 +106,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'acme', // obtains nothing until [acme] directory is set
   'admin_api', // /admin/api/v1: nothing is reachable until `canto token create` makes a token
   'admin_console', // /admin: login only for the accounts listed in admins, from admin_api's allow_ips
+  'rtbl', // checks nothing until [modules.rtbl] sources lists block lists
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

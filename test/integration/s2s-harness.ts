@@ -62,9 +62,12 @@ export interface PairOptions {
   trustCa: boolean;
   adjustA?: (c: CantoConfig) => void;
   adjustB?: (c: CantoConfig) => void;
+  /** Runs once B is up, before A starts (e.g. to prepare something A uses at start). */
+  beforeA?: (b: TestServer) => Promise<void>;
 }
 
-function federating(ca: TestCa, domain: string, trustCa: boolean) {
+/** The config of one side: its domain with the CA's certificate, s2s on loopback port 0. */
+export function federating(ca: TestCa, domain: string, trustCa: boolean) {
   return (c: CantoConfig) => {
     const cert = ca.certs.get(domain);
     c.virtualhost = [{ domain, certificate: cert?.certificate, key: cert?.key, allow_registration: false, modules_enabled: [], modules_disabled: [] }];
@@ -79,6 +82,7 @@ export async function startPair(ca: TestCa, opts: PairOptions): Promise<{ a: Tes
     opts.adjustB?.(c);
   });
   const bPort = b.server.port('s2s');
+  await opts.beforeA?.(b);
   const a = await startTestServer((c) => {
     federating(ca, 'a.test', opts.trustCa)(c);
     c.s2s.hosts['b.test'] = `127.0.0.1:${bPort}`;
