@@ -59,11 +59,15 @@ export function wantedGlobal(config: CantoConfig, coreGlobal: readonly string[],
   return new Set(resolveLoadOrder([...coreGlobal, ...config.modules_enabled], registry, 'global').order.map((d) => d.name));
 }
 
+/** The module names a host asks for: the core ones, the global list and its own, less its disabled ones. */
+export function hostModuleNames(config: CantoConfig, vh: Pick<VirtualHostConfig, 'modules_enabled' | 'modules_disabled'>, coreHost: readonly string[]): string[] {
+  const disabled = new Set(vh.modules_disabled);
+  return [...new Set([...coreHost, ...config.modules_enabled, ...vh.modules_enabled])].filter((m) => !disabled.has(m));
+}
+
 /** The host modules to load for `vh` under `config`, in load order (dependencies first). */
 export function hostModuleOrder(config: CantoConfig, vh: VirtualHostConfig, coreHost: readonly string[], registry: ModuleRegistry): ModuleDefinition[] {
-  const disabled = new Set(vh.modules_disabled);
-  const names = [...new Set([...coreHost, ...config.modules_enabled, ...vh.modules_enabled])].filter((m) => !disabled.has(m));
-  return resolveLoadOrder(names, registry, 'host').order;
+  return resolveLoadOrder(hostModuleNames(config, vh, coreHost), registry, 'host').order;
 }
 
 /** Host modules whose `[modules.NAME]` options differ between the two configurations. */

@@ -17,7 +17,7 @@ import { SessionManager } from './sessionmanager.js';
 import { ServiceScope } from './services.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CloseReason, StreamSession } from './session.js';
-import { changedHostSettings, changedModuleOptions, effectiveConfig, hostModuleOrder, wantedGlobal, withDependents, type ReconfigureReport } from './reconfigure.js';
+import { changedHostSettings, changedModuleOptions, effectiveConfig, hostModuleNames, hostModuleOrder, wantedGlobal, withDependents, type ReconfigureReport } from './reconfigure.js';
 import type { StorageDriver } from '../storage/types.js';
 import { measureStorage } from './storage-metrics.js';
 import type { ServerTls } from './connection.js';
@@ -26,6 +26,9 @@ import type { ServerTls } from './connection.js';
 export const CORE_GLOBAL_MODULES = ['c2s', 'component', 's2s'];
 /** Host modules every host loads: without them no client can log in. */
 export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind', 'iq'];
+
+/** How long a reload waits for the streams of a removed host to close before cutting them. */
+const REMOVED_HOST_GRACE_MS = 3000;
 
 /** This process's place in a cluster (`[cluster] workers` > 1; docs/scaling.md). */
 export interface ClusterRole {
@@ -192,9 +195,7 @@ export class Server {
   }
 
   private hostModuleNames(ctx: HostContext): string[] {
-    const vh = ctx.settings;
-    const disabled = new Set(vh.modules_disabled);
-    return [...new Set([...CORE_HOST_MODULES, ...this.config.modules_enabled, ...vh.modules_enabled])].filter((m) => !disabled.has(m));
+    return hostModuleNames(this.config, ctx.settings, CORE_HOST_MODULES);
   }
 
   private async activateHost(ctx: HostContext, loadable: (def: ModuleDefinition) => boolean = () => true): Promise<void> {
@@ -274,16 +275,13 @@ export class Server {
 
   private async removeHost(ctx: HostContext, report: ReconfigureReport): Promise<void> {
     const domain = ctx.host;
-    let closed = 0;
-    for (const s of [...this.sessions.all]) {
-      const local =
-        s.type === 'c2s' || s.type === 'c2s_unauthed' ? s.host === domain
-        : s.type === 's2s' || s.type === 's2s_unauthed' ? (s.direction === 'incoming' ? s.toHost : s.fromHost) === domain
-        : false;
-      if (!local) continue;
-      s.close({ condition: 'host-gone', text: `${domain} is no longer served here` });
-      closed++;
-    }
+    const streams = [...this.sessions.all].filter((s) =>
+      s.type === 'c2s' || s.type === 'c2s_unauthed' ? s.host === domain
+      : s.type === 's2s' || s.type === 's2s_unauthed' ? (s.direction === 'incoming' ? s.toHost : s.fromHost) === domain
+      : false);
+    // The host's modules stay loaded until its sessions have ended (presence goes out, state is saved).
+    await this.closeSessions(streams, { condition: 'host-gone', text: `${domain} is no longer served here` }, REMOVED_HOST_GRACE_MS);
+    const closed = streams.length;
     this.hosts.delete(domain);
     for (const m of [...ctx.modules.values()].reverse()) await m.unload();
     ctx.modules.clear();
@@ -395,11 +393,16 @@ export class Server {
   }
 
   private async closeAllSessions(reason: CloseReason, graceMs: number): Promise<void> {
-    const sessions: StreamSession[] = [...this.sessions.all];
+    await this.closeSessions([...this.sessions.all], reason, graceMs);
+  }
+
+  /** Close `sessions` with `reason`, wait at most `graceMs` for them to end, then cut the rest. */
+  private async closeSessions(sessions: StreamSession[], reason: CloseReason, graceMs: number): Promise<void> {
     if (sessions.length === 0) return;
+    const open = () => sessions.filter((s) => this.sessions.all.has(s));
     const gone = new Promise<void>((resolve) => {
       const check = () => {
-        if (this.sessions.all.size === 0) {
+        if (open().length === 0) {
           off();
           resolve();
         }
@@ -412,7 +415,7 @@ export class Server {
     await Promise.race([gone, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
     // Whatever did not close in time is cut.
-    for (const s of [...this.sessions.all]) {
+    for (const s of open()) {
       s.conn.destroy();
       this.sessions.destroySession(s, reason, { final: true });
     }
