@@ -1,6 +1,7 @@
 /**
  * The server: configuration, storage, the served hosts (local sessions), the session registry,
- * the router and the modules. Start and stop are the only lifecycle; everything else is events.
+ * the router and the modules. Start and stop are the lifecycle, with `reconfigure` applying a new
+ * configuration live (reconfigure.ts); everything else is events.
  */
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { CantoConfig } from './config.js';
