@@ -99,7 +99,18 @@ export class Reloader {
     return run;
   }
 
+  /** Never rejects: anything unexpected is logged and reported as a failed reload (SIGHUP must not crash the server). */
   private async reloadNow(trigger: string): Promise<ReloadOutcome> {
+    try {
+      return await this.apply(trigger);
+    } catch (err) {
+      this.counter.inc({ result: 'failed' });
+      this.log.error({ err, trigger }, 'reload failed');
+      return { ok: false, trigger, applied: [], needsRestart: [], errors: [`the reload failed: ${(err as Error).message} (see the server log)`] };
+    }
+  }
+
+  private async apply(trigger: string): Promise<ReloadOutcome> {
     const outcome: ReloadOutcome = { ok: false, trigger, applied: [], needsRestart: [], errors: [] };
     this.log.info({ trigger, config: this.file }, 'reloading the configuration');
     const next = await this.readConfig(outcome);
@@ -113,15 +124,7 @@ export class Reloader {
       this.server.tls.replace(domain, pems.certificate, pems.key);
       outcome.applied.push(`host ${domain}: certificate installed from ${pems.path}`);
     }
-    let report;
-    try {
-      report = await this.server.reconfigure(next);
-    } catch (err) {
-      outcome.errors.push(`applying the configuration failed: ${(err as Error).message}`);
-      this.counter.inc({ result: 'failed' });
-      this.log.error({ err, trigger }, 'reload failed');
-      return outcome;
-    }
+    const report = await this.server.reconfigure(next);
     outcome.applied.unshift(...report.applied);
     outcome.needsRestart.push(...report.needsRestart);
     outcome.errors.push(...report.failed);
