@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,7 +49,7 @@ function configText(s: ConfigShape): string {
   const extraHost = s.extraHost ? `\n[[virtualhost]]\ndomain = "${EXTRA}"\ncertificate = "${s.extraHost.certificate}"\nkey = "${s.extraHost.key}"\n` : '';
   return (
     `data_dir = "data"\nlog_level = "${s.logLevel ?? 'silent'}"\nmodules_enabled = [${modules}]\n\n[auth]\nscram_iterations = 4096\n\n` +
-    `[c2s]\ninterfaces = ["127.0.0.1"]\nports = [0]\ndirect_tls_ports = []\n\n[s2s]\nports = []\n\n[component_listener]\nports = []\n\n[http]\nports = []\ntls_ports = []\n` +
+    `[c2s]\ninterfaces = ["127.0.0.1"]\nports = [0]\ndirect_tls_ports = [0]\n\n[s2s]\nports = []\n\n[component_listener]\nports = []\n\n[http]\nports = []\ntls_ports = []\n` +
     `${s.extra ?? ''}\n[[virtualhost]]\ndomain = "localhost"\n${localhost}${extraHost}`
   );
 }
@@ -112,6 +112,18 @@ async function servedFingerprint(): Promise<string> {
   }
 }
 
+/** The fingerprint a direct TLS client that sends no SNI is given (the listener's default certificate). */
+function noSniFingerprint(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ port: server.port('c2s_direct_tls'), host: '127.0.0.1', rejectUnauthorized: false }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.destroy();
+      resolve(fingerprint);
+    });
+    socket.once('error', reject);
+  });
+}
+
 function fingerprintOf(certFile: string): string {
   return new X509Certificate(readFileSync(certFile)).fingerprint256;
 }
@@ -144,6 +156,7 @@ test('100 clients stay connected while canto reload adds a module, changes its o
   assert.ok((await discoFeatures(first)).includes('jabber:iq:version'), 'the enabled module advertises its feature');
   assert.match(await versionReply(first), /<version>/);
   assert.equal(await servedFingerprint(), fingerprintOf(cert.certificate), 'a new TLS connection sees the new certificate');
+  assert.equal(await noSniFingerprint(), fingerprintOf(cert.certificate), 'a direct TLS client without SNI too');
   await allExchange();
 
   // Options of a loaded module: it is loaded again with them.
@@ -169,6 +182,7 @@ test('a certificate renewed on disk (certbot) is installed without a reload; a h
   writeFileSync(cert.certificate, readFileSync(other.certificate));
   const renewed = fingerprintOf(other.certificate);
   await waitFor(async () => (await servedFingerprint()) === renewed, { timeoutMs: 10_000, intervalMs: 200, message: 'the renewed certificate was not installed' });
+  assert.equal(await noSniFingerprint(), renewed);
   await allExchange();
 });
 
