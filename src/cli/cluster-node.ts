@@ -14,13 +14,14 @@ import { bootServer } from '../app/boot.js';
 import type { RedisEngine } from '../cluster/redis/engine.js';
 import { ClusterWorker } from '../cluster/worker.js';
 import { untilSignalled } from './until-signal.js';
+import { Reloader } from '../app/reload.js';
 
 /** The node id: `[cluster] node_id`, else the host name (which config validation cannot see). */
 export function nodeIdOf(config: CantoConfig): string {
   return config.cluster.node_id ?? hostname();
 }
 
-export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Logger): Promise<number> {
+export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Logger, file?: string): Promise<number> {
   const nodeId = nodeIdOf(config);
   const log = baseLog.child({ node: nodeId });
   // Loaded only on a Redis node: the Redis client adds ~20 MiB to every process that imports it.
@@ -45,7 +46,9 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
   fenceWith(server, engine);
   link.ready();
   log.info({ node_id: nodeId, member: engine.self }, 'cluster node started: accepting connections');
+  const reloader = new Reloader(server, file, log).start();
   return untilSignalled(log, async (signal) => {
+    reloader.close();
     await server.stop(`received ${signal}`);
     await engine.stop();
   });

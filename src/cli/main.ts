@@ -23,6 +23,7 @@ import { runInvite } from './invites.js';
 import { runUserState } from './user-state.js';
 import { runCluster } from './cluster-status.js';
 import { runToken } from './tokens.js';
+import { runReload } from './reload.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { StorageSchemaTooNewError, StorageUnavailableError } from '../storage/errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
@@ -42,6 +43,8 @@ Commands:
   check [--no-dns]         check the configuration, certificates and DNS records
   push-trace JID [--json]  the last push notification decisions for an account, from
                            the running server (docs/push.md)
+  reload [--json]          make the running server read its configuration file again
+                           (as SIGHUP does) and print what changed (docs/operations.md)
   invite create [--expires 7d] [--uses N] [--group G] [--admin] [--inviter JID] [--host H] [--json]
                            an invite link (docs/invites.md); --admin: the account may invite;
                            --inviter: the new account and JID are subscribed to each other
@@ -126,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`canto: configuration error\n${err.message}\n`);
+      if (command === 'reload') process.stderr.write('canto: the running server was not asked to reload: its configuration stays in force\n');
       return EXIT.config;
     }
     throw err;
@@ -151,6 +155,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'push-trace':
         expectArgs(command, rest, 1);
         return await runPushTrace(config, rest[0] as string, { json: values.json === true });
+      case 'reload':
+        expectArgs(command, rest, 0);
+        return await runReload(config, { json: values.json === true });
       case 'user':
         return await runUserState(config, rest[0], rest.slice(1), { reason: values.reason });
       case 'invite':

@@ -1,5 +1,6 @@
 /**
- * `canto start`: run the server until SIGTERM/SIGINT, then shut down gracefully (exit 0).
+ * `canto start`: run the server until SIGTERM/SIGINT, then shut down gracefully (exit 0); SIGHUP
+ * reloads the configuration file (src/app/reload.ts).
  * With `[cluster] workers` > 1 this process becomes the cluster primary, which forks the
  * workers (this same command, with CANTO_WORKER set) and serves nothing itself (src/cluster).
  * With `[cluster] redis` it is one node of a Redis-backed cluster (cluster-node.ts).
@@ -11,6 +12,7 @@ import { runPrimary } from '../cluster/primary.js';
 import { clusterWorkerIndex, runWorker } from './cluster-worker.js';
 import { runNode } from './cluster-node.js';
 import { untilSignalled } from './until-signal.js';
+import { Reloader } from '../app/reload.js';
 
 export async function runStart(config: CantoConfig, file: string | undefined): Promise<number> {
   const baseLog = createLogger({ level: config.log_level, format: config.log_format });
@@ -20,7 +22,7 @@ export async function runStart(config: CantoConfig, file: string | undefined): P
   const log = clustered ? baseLog.child({ cluster: 'primary' }) : baseLog;
   log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv, allocator: allocatorInUse(), glibc_tunables: process.env.GLIBC_TUNABLES, workers: config.cluster.workers }, 'Canto starting');
   if (clustered) return runPrimary(config, log);
-  if (config.cluster.redis !== undefined) return runNode(config, config.cluster.redis, log);
+  if (config.cluster.redis !== undefined) return runNode(config, config.cluster.redis, log, file);
   let server;
   try {
     server = await bootServer({ config, log });
@@ -29,7 +31,12 @@ export async function runStart(config: CantoConfig, file: string | undefined): P
     log.fatal({ err: (err as Error).message, code: (err as { cantoCode?: unknown }).cantoCode }, 'could not start');
     return 1;
   }
-  return untilSignalled(log, (signal) => server.stop(`received ${signal}`));
+  // SIGHUP and `canto reload` read the file again (src/app/reload.ts).
+  const reloader = new Reloader(server, file, log).start();
+  return untilSignalled(log, (signal) => {
+    reloader.close();
+    return server.stop(`received ${signal}`);
+  });
 }
 
 /** The allocator bin/canto chose (it says so in CANTO_ALLOCATOR_IN_USE); started some other way, what the environment shows. */

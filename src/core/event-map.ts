@@ -80,6 +80,10 @@ export interface EventMap extends StanzaEvents {
    */
   'store-changed': { host: string; store: string; username: string };
   'host-activated': { host: string };
+  /** A reload removed a virtual host: its sessions are closed (host-gone) and its modules unloaded. */
+  'host-deactivated': { host: string };
+  /** A reload was applied (Server.reconfigure): what changed, and what waits for a restart. */
+  'config-reloaded': { applied: string[]; needsRestart: string[] };
   'server-started': Record<string, never>;
   'server-stopping': { reason: string };
   /**

@@ -1,6 +1,7 @@
 /**
  * The server: configuration, storage, the served hosts (local sessions), the session registry,
- * the router and the modules. Start and stop are the only lifecycle; everything else is events.
+ * the router and the modules. Start and stop are the lifecycle, with `reconfigure` applying a new
+ * configuration live (reconfigure.ts); everything else is events.
  */
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { CantoConfig } from './config.js';
@@ -11,12 +12,13 @@ import { HostContext } from './host.js';
 import type { Logger } from './logging.js';
 import { Metrics } from './metrics.js';
 import { registerCoreMetrics, type CoreMetrics } from './core-metrics.js';
-import { loadModule, resolveLoadOrder, suggestModule, type LoadedModule, type ModuleRegistry } from './modules.js';
+import { loadModule, resolveLoadOrder, suggestModule, type LoadedModule, type ModuleDefinition, type ModuleRegistry } from './modules.js';
 import { Router } from './router.js';
 import { SessionManager } from './sessionmanager.js';
 import { ServiceScope } from './services.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CloseReason, StreamSession } from './session.js';
+import { changedHostSettings, changedModuleOptions, effectiveConfig, hostModuleNames, hostModuleOrder, wantedGlobal, withDependents, type ReconfigureReport } from './reconfigure.js';
 import type { StorageDriver } from '../storage/types.js';
 import { measureStorage } from './storage-metrics.js';
 import type { ServerTls } from './connection.js';
@@ -25,6 +27,9 @@ import type { ServerTls } from './connection.js';
 export const CORE_GLOBAL_MODULES = ['c2s', 'component', 's2s'];
 /** Host modules every host loads: without them no client can log in. */
 export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind', 'iq'];
+
+/** How long a reload waits for the streams of a removed host to close before cutting them. */
+const REMOVED_HOST_GRACE_MS = 3000;
 
 /** This process's place in a cluster (`[cluster] workers` > 1; docs/scaling.md). */
 export interface ClusterRole {
@@ -64,7 +69,7 @@ export interface ListenerInfo {
 }
 
 export class Server {
-  readonly config: CantoConfig;
+  private currentConfig: CantoConfig;
   readonly log: Logger;
   readonly storage: StorageDriver;
   readonly registry: ModuleRegistry;
@@ -99,7 +104,7 @@ export class Server {
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(opts: ServerOptions) {
-    this.config = opts.config;
+    this.currentConfig = opts.config;
     this.log = opts.log;
     this.registry = opts.modules;
     this.tls = opts.tls;
@@ -112,6 +117,11 @@ export class Server {
     this.router = new Router(this);
     this.coreMetrics = registerCoreMetrics(this);
     this.components = new ComponentRegistry(this.config.component);
+  }
+
+  /** The configuration in force: the one started with, or the last one a reload applied. */
+  get config(): CantoConfig {
+    return this.currentConfig;
   }
 
   get running(): boolean {
@@ -186,14 +196,12 @@ export class Server {
   }
 
   private hostModuleNames(ctx: HostContext): string[] {
-    const vh = ctx.settings;
-    const disabled = new Set(vh.modules_disabled);
-    return [...new Set([...CORE_HOST_MODULES, ...this.config.modules_enabled, ...vh.modules_enabled])].filter((m) => !disabled.has(m));
+    return hostModuleNames(this.config, ctx.settings, CORE_HOST_MODULES);
   }
 
-  private async activateHost(ctx: HostContext): Promise<void> {
+  private async activateHost(ctx: HostContext, loadable: (def: ModuleDefinition) => boolean = () => true): Promise<void> {
     for (const def of resolveLoadOrder(this.hostModuleNames(ctx), this.registry, 'host').order) {
-      ctx.modules.set(def.name, await loadModule(this, def, ctx));
+      if (loadable(def)) ctx.modules.set(def.name, await loadModule(this, def, ctx));
     }
     this.events.fire('host-activated', { host: ctx.host });
     ctx.log.debug({ modules: [...ctx.modules.keys()] }, 'host activated');
@@ -209,6 +217,110 @@ export class Server {
       return hint ? `${name} (did you mean ${hint}?)` : name;
     });
     this.log.warn({ modules: unknown }, `modules_enabled names modules this version does not have, skipped: ${described.join(', ')}`);
+  }
+
+  /**
+   * Apply a new, already validated configuration without a restart (`canto reload`, SIGHUP):
+   * the live keys (reconfigure.ts) take effect, the others keep their running values and are
+   * reported as needing a restart. Hosts that stay keep their sessions; a module whose options
+   * changed is loaded again (with its dependents); a removed host's streams are closed with
+   * `host-gone` (RFC 6120 §4.9.3.6). Certificates are the caller's (src/app/reload.ts).
+   */
+  async reconfigure(next: CantoConfig): Promise<ReconfigureReport> {
+    if (this.state !== 'running') throw new Error(`cannot reload a server that is ${this.state}`);
+    const previous = this.currentConfig;
+    const { config, needsRestart } = effectiveConfig(previous, next, this.registry);
+    const report: ReconfigureReport = { applied: [], needsRestart, failed: [] };
+    const globalBefore = wantedGlobal(previous, CORE_GLOBAL_MODULES, this.registry);
+    const globalAfter = wantedGlobal(config, CORE_GLOBAL_MODULES, this.registry);
+    for (const name of globalAfter) if (!globalBefore.has(name)) report.needsRestart.push(`module ${name}: a global module enabled; needs a restart to load`);
+    for (const name of globalBefore) if (!globalAfter.has(name)) report.needsRestart.push(`module ${name}: a global module disabled; needs a restart to unload`);
+    const optionsChanged = changedModuleOptions(previous, config, this.registry);
+    this.currentConfig = config;
+
+    if (previous.log_level !== config.log_level) {
+      this.log.level = config.log_level;
+      report.applied.push(`log_level: ${previous.log_level} → ${config.log_level}`);
+    }
+    if (JSON.stringify(previous.admins) !== JSON.stringify(config.admins)) report.applied.push(`admins: ${config.admins.join(', ') || '(none)'}`);
+
+    // A host module needing a global module that is not loaded waits for a restart.
+    const loadable = (def: ModuleDefinition, host: string): boolean => {
+      const missing = (def.depends ?? []).filter((dep) => this.registry.get(dep)?.scope === 'global' && !this.globalModules.has(dep));
+      if (missing.length === 0) return true;
+      report.needsRestart.push(`module ${def.name} on ${host}: needs the global module ${missing.join(', ')}; needs a restart to load`);
+      return false;
+    };
+    const nextHosts = new Map(config.virtualhost.map((vh) => [vh.domain, vh]));
+    for (const [domain, ctx] of [...this.hosts]) {
+      if (!nextHosts.has(domain)) await this.removeHost(ctx, report);
+    }
+    for (const [domain, vh] of nextHosts) {
+      const ctx = this.hosts.get(domain);
+      if (ctx) await this.reconfigureHost(ctx, vh, optionsChanged, loadable, report);
+      else {
+        const added = new HostContext(domain, vh, this.log.child({ host: domain }), (stanza) => this.router.route(added.session, stanza));
+        this.hosts.set(domain, added);
+        try {
+          await this.activateHost(added, (def) => loadable(def, domain));
+          report.applied.push(`host ${domain}: added`);
+        } catch (err) {
+          added.log.error({ err }, 'a module of an added host failed to load');
+          report.failed.push(`host ${domain}: ${(err as Error).message}`);
+        }
+      }
+    }
+    this.events.fire('config-reloaded', { applied: report.applied, needsRestart: report.needsRestart });
+    return report;
+  }
+
+  private async removeHost(ctx: HostContext, report: ReconfigureReport): Promise<void> {
+    const domain = ctx.host;
+    const streams = [...this.sessions.all].filter((s) =>
+      s.type === 'c2s' || s.type === 'c2s_unauthed' ? s.host === domain
+      : s.type === 's2s' || s.type === 's2s_unauthed' ? (s.direction === 'incoming' ? s.toHost : s.fromHost) === domain
+      : false);
+    // The host's modules stay loaded until its sessions have ended (presence goes out, state is saved).
+    await this.closeSessions(streams, { condition: 'host-gone', text: `${domain} is no longer served here` }, REMOVED_HOST_GRACE_MS);
+    const closed = streams.length;
+    this.hosts.delete(domain);
+    for (const m of [...ctx.modules.values()].reverse()) await m.unload();
+    ctx.modules.clear();
+    this.events.fire('host-deactivated', { host: domain });
+    report.applied.push(`host ${domain}: removed (${closed} stream${closed === 1 ? '' : 's'} closed with host-gone)`);
+  }
+
+  private async reconfigureHost(
+    ctx: HostContext,
+    vh: CantoConfig['virtualhost'][number],
+    optionsChanged: ReadonlySet<string>,
+    loadable: (def: ModuleDefinition, host: string) => boolean,
+    report: ReconfigureReport,
+  ): Promise<void> {
+    const host = ctx.host;
+    const settings = changedHostSettings(ctx.settings, vh);
+    Object.assign(ctx.settings, { allow_registration: vh.allow_registration, channel_binding: vh.channel_binding, modules_enabled: vh.modules_enabled, modules_disabled: vh.modules_disabled, certificate: vh.certificate, key: vh.key });
+    for (const s of settings) report.applied.push(`host ${host}: ${s}`);
+    const wanted = hostModuleOrder(this.currentConfig, vh, CORE_HOST_MODULES, this.registry);
+    const wantedNames = new Set(wanted.map((d) => d.name));
+    const loaded = [...ctx.modules.values()].map((m) => m.definition);
+    const reload = withDependents(loaded, optionsChanged);
+    const unload = loaded.filter((d) => !wantedNames.has(d.name) || reload.has(d.name));
+    for (const def of unload.reverse()) {
+      await ctx.modules.get(def.name)?.unload();
+      ctx.modules.delete(def.name);
+      if (!wantedNames.has(def.name)) report.applied.push(`module ${def.name} on ${host}: unloaded`);
+    }
+    for (const def of wanted) {
+      if (ctx.modules.has(def.name) || !loadable(def, host)) continue;
+      try {
+        ctx.modules.set(def.name, await loadModule(this, def, ctx));
+        report.applied.push(`module ${def.name} on ${host}: ${reload.has(def.name) ? 'loaded again with its new options' : 'loaded'}`);
+      } catch (err) {
+        ctx.log.error({ err, module: def.name }, 'module failed to load during a reload');
+        report.failed.push(`module ${def.name} on ${host}: ${(err as Error).message}`);
+      }
+    }
   }
 
   /**
@@ -282,11 +394,16 @@ export class Server {
   }
 
   private async closeAllSessions(reason: CloseReason, graceMs: number): Promise<void> {
-    const sessions: StreamSession[] = [...this.sessions.all];
+    await this.closeSessions([...this.sessions.all], reason, graceMs);
+  }
+
+  /** Close `sessions` with `reason`, wait at most `graceMs` for them to end, then cut the rest. */
+  private async closeSessions(sessions: StreamSession[], reason: CloseReason, graceMs: number): Promise<void> {
     if (sessions.length === 0) return;
+    const open = () => sessions.filter((s) => this.sessions.all.has(s));
     const gone = new Promise<void>((resolve) => {
       const check = () => {
-        if (this.sessions.all.size === 0) {
+        if (open().length === 0) {
           off();
           resolve();
         }
@@ -299,7 +416,7 @@ export class Server {
     await Promise.race([gone, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
     // Whatever did not close in time is cut.
-    for (const s of [...this.sessions.all]) {
+    for (const s of open()) {
       s.conn.destroy();
       this.sessions.destroySession(s, reason, { final: true });
     }

@@ -113,15 +113,20 @@ export class TlsContexts implements ServerTls {
   }
 
   /**
-   * Installs a new certificate for `domain` (ACME issuance and renewal): handshakes from now on
-   * use it; connections already encrypted keep theirs. A domain not served before is added (a
-   * component's name). The listeners' no-SNI default keeps the certificate it started with.
+   * Installs a new certificate for `domain` (ACME issuance and renewal, a reload, files renewed on
+   * disk): handshakes from now on use it; connections already encrypted keep theirs. A domain not
+   * served before is added (a component's name). When it is the no-SNI default, the TLS listeners
+   * given `serverOptions()` and tracked (`trackServer`) switch their default to it too.
    */
   replace(domain: string, certificatePem: string, keyPem: string): void {
     const name = domain.toLowerCase();
     const entry: HostTls = { domain: name, context: this.makeContext(certificatePem, keyPem), certificatePem, keyPem };
     this.byDomain.set(name, entry);
-    if (this.fallback === undefined || this.fallback.domain === name) this.fallback = entry;
+    if (this.fallback === undefined || this.fallback.domain === name) {
+      this.fallback = entry;
+      // setSecureContext keeps the listener's SNICallback and ALPN protocols; it takes the ticket key along.
+      for (const s of this.servers) s.setSecureContext({ cert: certificatePem, key: keyPem, minVersion: 'TLSv1.2', ticketKeys: this.ticketKeys, sessionTimeout: TICKET_PERIOD_MS / 1000 });
+    }
   }
 
   get defaultContext(): SecureContext {

@@ -1,0 +1,101 @@
+/**
+ * Live reconfiguration (`canto reload`, SIGHUP): what a new configuration changes, compared with
+ * the one in force. Pure planning; Server.reconfigure applies the plan and the app layer
+ * (src/app/reload.ts) reads the file, checks certificates and reports.
+ *
+ * What changes live: `log_level`, `admins`, `modules_enabled` and `[modules.NAME]` options of host
+ * modules (a module whose options changed is unloaded and loaded again, with the loaded modules
+ * that depend on it), virtual hosts added or removed and their settings. Everything else (the
+ * listener tables, `data_dir`, `[storage]`, `[cluster]`, `[[component]]`, `[auth]`, `[limits]`,
+ * `log_format`, and the set or options of global modules) needs a restart: it is reported and
+ * the value in force is kept.
+ */
+import type { CantoConfig, VirtualHostConfig } from './config.js';
+import { resolveLoadOrder, type ModuleDefinition, type ModuleRegistry } from './modules.js';
+
+/** Top-level keys a reload applies; every other key keeps the value the server started with. */
+export const LIVE_KEYS: readonly string[] = ['log_level', 'admins', 'modules_enabled', 'virtualhost', 'modules'];
+
+/** What a reload did: each applied change, each change left for a restart, and what failed. */
+export interface ReconfigureReport {
+  applied: string[];
+  needsRestart: string[];
+  /** Modules that failed to load again (the rest of the reload is applied; see the log). */
+  failed: string[];
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The configuration to run with: `next` for the live keys, the one in force for the others (and
+ * for global modules' options); with the changes left for a restart, by key.
+ */
+export function effectiveConfig(current: CantoConfig, next: CantoConfig, registry: ModuleRegistry): { config: CantoConfig; needsRestart: string[] } {
+  const needsRestart: string[] = [];
+  const out = { ...next } as unknown as Record<string, unknown>;
+  const cur = current as unknown as Record<string, unknown>;
+  const keys = new Set([...Object.keys(cur), ...Object.keys(out)]);
+  for (const key of keys) {
+    if (key === 'source' || LIVE_KEYS.includes(key)) continue;
+    if (!same(cur[key], out[key])) needsRestart.push(`${key}: changed; needs a restart (the running value is kept)`);
+    out[key] = cur[key];
+  }
+  // Global modules keep the options they were loaded with.
+  const modules: Record<string, Record<string, unknown>> = { ...next.modules };
+  for (const name of new Set([...Object.keys(current.modules), ...Object.keys(next.modules)])) {
+    if (registry.get(name)?.scope !== 'global') continue;
+    if (!same(current.modules[name], next.modules[name])) needsRestart.push(`modules.${name}: options of a global module changed; needs a restart`);
+    if (current.modules[name] === undefined) delete modules[name];
+    else modules[name] = current.modules[name];
+  }
+  out['modules'] = modules;
+  return { config: out as unknown as CantoConfig, needsRestart };
+}
+
+/** Global modules the configuration's modules_enabled asks for, dependencies included. */
+export function wantedGlobal(config: CantoConfig, coreGlobal: readonly string[], registry: ModuleRegistry): Set<string> {
+  return new Set(resolveLoadOrder([...coreGlobal, ...config.modules_enabled], registry, 'global').order.map((d) => d.name));
+}
+
+/** The module names a host asks for: the core ones, the global list and its own, less its disabled ones. */
+export function hostModuleNames(config: CantoConfig, vh: Pick<VirtualHostConfig, 'modules_enabled' | 'modules_disabled'>, coreHost: readonly string[]): string[] {
+  const disabled = new Set(vh.modules_disabled);
+  return [...new Set([...coreHost, ...config.modules_enabled, ...vh.modules_enabled])].filter((m) => !disabled.has(m));
+}
+
+/** The host modules to load for `vh` under `config`, in load order (dependencies first). */
+export function hostModuleOrder(config: CantoConfig, vh: VirtualHostConfig, coreHost: readonly string[], registry: ModuleRegistry): ModuleDefinition[] {
+  return resolveLoadOrder(hostModuleNames(config, vh, coreHost), registry, 'host').order;
+}
+
+/** Host modules whose `[modules.NAME]` options differ between the two configurations. */
+export function changedModuleOptions(current: CantoConfig, next: CantoConfig, registry: ModuleRegistry): Set<string> {
+  const out = new Set<string>();
+  for (const name of new Set([...Object.keys(current.modules), ...Object.keys(next.modules)])) {
+    if ((registry.get(name)?.scope ?? 'host') === 'host' && !same(current.modules[name], next.modules[name])) out.add(name);
+  }
+  return out;
+}
+
+/**
+ * Of the modules loaded on a host (in load order), those to load again: the ones named, and
+ * every loaded module that depends on one of those (it holds the services it required at setup).
+ */
+export function withDependents(loaded: readonly ModuleDefinition[], changed: ReadonlySet<string>): Set<string> {
+  const out = new Set([...changed].filter((n) => loaded.some((d) => d.name === n)));
+  for (const def of loaded) {
+    if ((def.depends ?? []).some((dep) => out.has(dep))) out.add(def.name);
+  }
+  return out;
+}
+
+/** Settings of a kept host that changed, apart from its module lists and certificate paths. */
+export function changedHostSettings(current: VirtualHostConfig, next: VirtualHostConfig): string[] {
+  const out: string[] = [];
+  for (const key of ['allow_registration', 'channel_binding'] as const) {
+    if (current[key] !== next[key]) out.push(`${key} = ${String(next[key])}`);
+  }
+  return out;
+}

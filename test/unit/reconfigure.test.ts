@@ -1,0 +1,49 @@
+/**
+ * Live reload planning (src/core/reconfigure.ts): which keys a reload applies and which keep their
+ * running value (reported as needing a restart), global modules' options kept, host modules whose
+ * options changed, and the loaded modules that must be loaded again with them (their dependents).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/app/config.js';
+import { builtinModules } from '../../src/modules/index.js';
+import { changedHostSettings, changedModuleOptions, effectiveConfig, withDependents } from '../../src/core/reconfigure.js';
+import type { ModuleDefinition } from '../../src/core/modules.js';
+
+const base = 'data_dir = "/srv/canto"\nlog_level = "info"\n[c2s]\nports = [5222]\n[[virtualhost]]\ndomain = "example.org"\n';
+
+test('live keys come from the new file; the others keep their running values and are reported', () => {
+  const current = parseConfig(base);
+  const next = parseConfig(base.replace('log_level = "info"', 'log_level = "debug"\nadmins = ["a@example.org"]').replace('ports = [5222]', 'ports = [5224]').replace('/srv/canto', '/srv/other') + '[limits]\nmax_depth = 10\n');
+  const { config, needsRestart } = effectiveConfig(current, next, builtinModules);
+  assert.equal(config.log_level, 'debug');
+  assert.deepEqual(config.admins, ['a@example.org']);
+  assert.deepEqual(config.c2s.ports, [5222]);
+  assert.equal(config.data_dir, '/srv/canto');
+  assert.equal(config.limits.max_depth, 64);
+  assert.deepEqual(needsRestart.map((r) => r.split(':')[0]).sort(), ['c2s', 'data_dir', 'limits']);
+  assert.deepEqual(effectiveConfig(current, parseConfig(base), builtinModules).needsRestart, [], 'the same file changes nothing');
+});
+
+test('options of a global module need a restart; a host module whose options changed is loaded again', () => {
+  const current = parseConfig(`${base}[modules.metrics]\npath = "/metrics"\n`);
+  const next = parseConfig(`${base}[modules.metrics]\npath = "/m"\n[modules.version]\nhide_os = false\n`);
+  const { config, needsRestart } = effectiveConfig(current, next, builtinModules);
+  assert.deepEqual(config.modules.metrics, { path: '/metrics' });
+  assert.deepEqual(config.modules.version, { hide_os: false });
+  assert.match(needsRestart.join('\n'), /modules\.metrics: options of a global module changed; needs a restart/);
+  assert.deepEqual([...changedModuleOptions(current, config, builtinModules)], ['version']);
+});
+
+test('a module loaded again takes the loaded modules that depend on it along', () => {
+  const def = (name: string, depends: string[] = []): ModuleDefinition => ({ name, depends, setup() {} });
+  const loaded = [def('a'), def('b', ['a']), def('c', ['b']), def('d')];
+  assert.deepEqual([...withDependents(loaded, new Set(['a']))].sort(), ['a', 'b', 'c']);
+  assert.deepEqual([...withDependents(loaded, new Set(['d', 'unloaded']))], ['d']);
+});
+
+test('host settings that change live are named', () => {
+  const vh = { domain: 'x', allow_registration: false, modules_enabled: [], modules_disabled: [] };
+  assert.deepEqual(changedHostSettings(vh, { ...vh, allow_registration: true }), ['allow_registration = true']);
+  assert.deepEqual(changedHostSettings(vh, vh), []);
+});
