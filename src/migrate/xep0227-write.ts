@@ -15,7 +15,7 @@
 import { Element } from '../xml/element.js';
 import { escapeAttr } from '../xml/escape.js';
 import { parseXmlFragment } from '../xml/parse-fragment.js';
-import { buildForm, NS_DATA } from '../xml/data-forms.js';
+import { buildForm, NS_DATA, type FieldType } from '../xml/data-forms.js';
 import { configForm } from '../modules/pubsub/engine/config.js';
 import { subscriptionOptionsForm } from '../modules/pubsub/engine/subscriptions.js';
 import { SCRAM_MECHANISM_NAMES } from '../storage/types.js';
@@ -61,7 +61,7 @@ function submittedConfig(node: PepNodeData): Element {
   return buildForm(
     'submit',
     form.getChildren('field', NS_DATA).find((f) => f.attrs.var === 'FORM_TYPE')?.getChildText('value', NS_DATA) ?? '',
-    fields.map((f) => ({ var: f.attrs.var as string, type: 'text-single', values: f.getChildren('value', NS_DATA).map((v) => v.getText()) })),
+    fields.map((f) => ({ var: f.attrs.var as string, type: (f.attrs.type ?? 'text-single') as FieldType, values: f.getChildren('value', NS_DATA).map((v) => v.getText()) })),
   );
 }
 
