@@ -39,7 +39,16 @@ export interface ProsodyArchiveItem {
   key: string;
   when: number;
   with: string;
-  value: LuaTable;
+  /** Preserialized (file storage) or already parsed (SQL storage keeps XML text). */
+  value: LuaTable | Element;
+}
+
+/** An archive item's stanza, without Prosody's bookkeeping attributes. */
+function itemElement(item: ProsodyArchiveItem, ns: string, fail: Fail): Element {
+  if (item.value instanceof LuaTable) return stanzaFromLua(item.value, ns, fail, ARCHIVE_ATTRS);
+  const el = item.value.clone();
+  for (const a of ARCHIVE_ATTRS) delete el.attrs[a];
+  return el;
 }
 
 /** Where a value came from, for errors: the file, or the SQL row. */
@@ -134,7 +143,7 @@ function otherParty(message: Element, owner: string): string {
 
 function archived(items: ProsodyArchiveItem[], fail: Fail, withOf: (m: Element, item: ProsodyArchiveItem) => string): ArchivedStanza[] {
   return items.map((item) => {
-    const message = stanzaFromLua(item.value, NS_CLIENT, fail, ARCHIVE_ATTRS);
+    const message = itemElement(item, NS_CLIENT, fail);
     return { id: item.key, when: Math.round(item.when * 1000), with: withOf(message, item), stanza: message.toString() };
   });
 }
@@ -180,7 +189,7 @@ function pep(stores: ProsodyUserStores, owner: string): PepNodeData[] {
     const n = node(name);
     const itemFail: Fail = failIn(stores.where(store));
     for (const item of stores.archive(store)) {
-      const payload = stanzaFromLua(item.value, 'http://jabber.org/protocol/pubsub', itemFail, ARCHIVE_ATTRS);
+      const payload = itemElement(item, 'http://jabber.org/protocol/pubsub', itemFail);
       const stored: StoredItem = { payload: payload.toString(), publisher: item.with || owner, published: Math.round(item.when * 1000) };
       n.items.set(item.key, stored);
       n.record.items = [...n.record.items.filter((i) => i !== item.key), item.key];
@@ -215,7 +224,7 @@ export function prosodyUser(host: string, username: string, stores: ProsodyUserS
   if (offline.length > 0) {
     const fail: Fail = failIn(stores.where('offline'));
     user.offline = offline.map((item) => {
-      const m = stanzaFromLua(item.value, NS_CLIENT, fail, ARCHIVE_ATTRS);
+      const m = itemElement(item, NS_CLIENT, fail);
       const when = Math.round(item.when * 1000);
       if (!m.getChild('delay', NS_DELAY)) m.c('delay', { xmlns: NS_DELAY, from: host, stamp: new Date(when).toISOString() }).t('Offline storage');
       const from = m.attrs.from;
