@@ -240,6 +240,39 @@ function privacyBlocklist(ctx: Context, query: Element): string[] {
     .map((i) => ctx.jid(i.attrs.value, 'item').full);
 }
 
+const EJABBERD_HASHES: Record<string, ScramMechanismName> = { sha: 'SCRAM-SHA-1', sha1: 'SCRAM-SHA-1', sha256: 'SCRAM-SHA-256', sha512: 'SCRAM-SHA-512' };
+const KEY_BYTES: Record<ScramMechanismName, number> = { 'SCRAM-SHA-1': 20, 'SCRAM-SHA-256': 32, 'SCRAM-SHA-512': 64 };
+
+/**
+ * ejabberd writes SCRAM-stored passwords into the `password` attribute:
+ * `scram:StoredKey,ServerKey,Salt,IterationCount` (base64, SHA-1), and with a hash name first
+ * (`scram:sha256:…`) where it keeps other hashes. Some versions base64-encode keys that were
+ * already base64; a key whose decoding is base64 text of the right length is decoded twice.
+ */
+function ejabberdScram(ctx: Context, password: string): AccountCredentials {
+  const parts = password.slice('scram:'.length).split(/[,:]/);
+  let mechanism: ScramMechanismName = 'SCRAM-SHA-1';
+  const named = parts[0] === undefined ? undefined : EJABBERD_HASHES[parts[0].toLowerCase()];
+  if (parts.length === 5 && named !== undefined) {
+    mechanism = named;
+    parts.shift();
+  }
+  if (parts.length !== 4) ctx.fail(`its password attribute looks like ejabberd's SCRAM form but has ${parts.length} parts, not 4`);
+  const [stored, server, salt, iter] = parts as [string, string, string, string];
+  const key = (b64: string, what: string): string => {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) ctx.fail(`its SCRAM ${what} is not base64`);
+    const once = Buffer.from(b64, 'base64');
+    if (once.length === KEY_BYTES[mechanism]) return once.toString('base64');
+    const text = once.toString('latin1');
+    if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && Buffer.from(text, 'base64').length === KEY_BYTES[mechanism]) return text;
+    ctx.fail(`its SCRAM ${what} is not a ${mechanism} key`);
+  };
+  const iterations = Number(iter);
+  if (!Number.isSafeInteger(iterations) || iterations < MIN_SCRAM_ITERATIONS) ctx.fail(`its SCRAM iteration count must be an integer of at least ${MIN_SCRAM_ITERATIONS}`);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(salt)) ctx.fail('its SCRAM salt is not base64');
+  return { [mechanism]: { salt, iterations, storedKey: key(stored, 'StoredKey'), serverKey: key(server, 'ServerKey') } };
+}
+
 function readUser(ctx0: Context, host: string, el: Element, opts: ReadOptions): UserData {
   const name = el.attrs.name;
   if (name === undefined || name === '') ctx0.fail(`a <user> has no name`);
@@ -253,7 +286,9 @@ function readUser(ctx0: Context, host: string, el: Element, opts: ReadOptions): 
   const ctx: Context = new Context(ctx0.source, `<user name='${name}'> on ${host}`, ctx0.skipped);
   const user: UserData = { host, username, credentials: {} };
   const password = el.attrs.password;
-  if (password !== undefined && password !== '') {
+  if (password?.startsWith('scram:')) {
+    Object.assign(user.credentials, ejabberdScram(ctx, password));
+  } else if (password !== undefined && password !== '') {
     try {
       user.credentials = opts.derive(password);
     } catch (err) {

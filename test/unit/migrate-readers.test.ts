@@ -90,3 +90,21 @@ test('XEP-0227 reader: malformed input is refused with the element named', () =>
   }
   assert.throws(() => readXep0227(`<other xmlns='x'/>`, { derive, source: 'x.xml' }), /the root element is <other xmlns='x'>/);
 });
+
+test("XEP-0227 reader: ejabberd's scram: password form becomes credentials that verify the password", () => {
+  const c = makeCredentials('ej-pass-9876', { iterations: 4096, hashes: ['SHA-1', 'SHA-256'] });
+  const sha1 = c['SCRAM-SHA-1'];
+  const sha256 = c['SCRAM-SHA-256'];
+  assert.ok(sha1 && sha256);
+  const plain = `scram:${sha1.storedKey},${sha1.serverKey},${sha1.salt},${sha1.iterations}`;
+  const twice = (b64: string) => Buffer.from(b64).toString('base64');
+  const doubled = `scram:${twice(sha1.storedKey)},${twice(sha1.serverKey)},${sha1.salt},${sha1.iterations}`;
+  const named = `scram:sha256:${sha256.storedKey},${sha256.serverKey},${sha256.salt},${sha256.iterations}`;
+  for (const password of [plain, doubled, named]) {
+    const r = readXep0227(server(`<user name='ej' password='${password}'/>`), { derive, source: 'x.xml' });
+    const creds = r.users[0]?.credentials;
+    assert.ok(creds && verifyPassword(creds, 'ej-pass-9876'), password);
+    assert.ok(creds && !verifyPassword(creds, 'wrong-pass'), password);
+  }
+  assert.throws(() => readXep0227(server(`<user name='ej' password='scram:a,b,c'/>`), { derive, source: 'x.xml' }), /has 3 parts, not 4/);
+});
