@@ -3,7 +3,7 @@
  * (docs/migration.md). Formats and sources live in src/migrate/; this file picks hosts, reads
  * and writes files and prints what happened.
  */
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CantoConfig } from '../core/config.js';
 import { openStorage, storageDriverEntry } from '../storage/registry.js';
@@ -82,11 +82,17 @@ export async function runExport(config: CantoConfig, opts: ExportOptions): Promi
   if (toDir) {
     const dir = opts.out as string;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const d of docs) writeFileSync(join(dir, d.name), d.text, { mode: 0o600 });
-  } else if (opts.out !== undefined) writeFileSync(opts.out, serverData(all), { mode: 0o600 });
+    for (const d of docs) writeSecret(join(dir, d.name), d.text);
+  } else if (opts.out !== undefined) writeSecret(opts.out, serverData(all));
   else process.stdout.write(serverData(all));
   if (opts.out !== undefined) process.stdout.write(`exported ${users} account(s) and ${rooms} room(s) to ${opts.out}\n`);
   return 0;
+}
+
+/** Writes a file only its owner may read (`mode` applies only when the file is created, so an existing one is chmod-ed first). */
+function writeSecret(path: string, text: string): void {
+  if (statSafe(path)) chmodSync(path, 0o600);
+  writeFileSync(path, text, { mode: 0o600 });
 }
 
 function statSafe(path: string) {

@@ -17,7 +17,7 @@
  * | MUC host `config` | room → `{ _data = config, jid = affiliation, _affiliation_data }` (persistent rooms) | rooms |
  * | MUC host `muc_log` | archive of room messages (mod_muc_mam) | room archives |
  */
-import type { Element } from '../xml/element.js';
+import { Element } from '../xml/element.js';
 import { parseXmlFragment } from '../xml/parse-fragment.js';
 import { parseJid } from '../jid/index.js';
 import { applyConfigForm } from '../modules/pubsub/engine/config.js';
@@ -107,8 +107,8 @@ function roster(t: LuaTable, owner: string, host: string, fail: Fail): NonNullab
       for (const [from, stanza] of p?.entries ?? []) {
         if (typeof from !== 'string') continue;
         const jid = bareJid(utf8(from), fail);
-        const presence = stanza instanceof LuaTable ? stanzaFromLua(stanza, NS_CLIENT, fail) : undefined;
-        const el = presence ?? stanzaFromLua(new LuaTable(), NS_CLIENT, () => fail('unreachable'));
+        // Prosody 0.12 keeps the request stanza; older versions only `true`.
+        const el = stanza instanceof LuaTable ? stanzaFromLua(stanza, NS_CLIENT, fail) : new Element('presence', { xmlns: NS_CLIENT });
         el.attrs.from = jid;
         el.attrs.type = 'subscribe';
         pending.set(jid, el.toString());

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCanto } from '../helpers/cli.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
@@ -69,6 +69,7 @@ test('export → import into a fresh Canto → identical export; dry run writes 
     const exported = await runCanto(['export', '--out', exportFile, '--config', sourceConfig]);
     assert.equal(exported.code, 0, exported.stderr);
     assert.match(exported.stdout, /exported 3 account\(s\) and 1 room\(s\)/);
+    assert.equal(statSync(exportFile).mode & 0o777, 0o600, 'the export holds password verifiers: owner only');
     const text = readFileSync(exportFile, 'utf8');
     assert.match(text, /<scram-credentials xmlns="urn:xmpp:pie:0#scram" mechanism="SCRAM-SHA-256">/);
 
