@@ -25,7 +25,9 @@ need=()
 # persistence; the system service may stay stopped).
 # pebble: the ACME test CA of test/integration/acme.test.ts (a private instance on loopback ports
 # with its own temp config; no service).
-PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn postgresql redis-server pebble)
+# lua-dbi-sqlite3: Prosody's SQL storage on SQLite, for the --from prosody-sql importer test
+# (test/interop/prosody-migration.test.ts).
+PACKAGES=(openssl python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn postgresql redis-server pebble lua-dbi-sqlite3)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

@@ -11,6 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { prosodyMissing, startProsody, type RunningProsody } from '../helpers/prosody.js';
 import { makeTestCa } from '../integration/s2s-harness.js';
@@ -25,6 +26,8 @@ const NS_MAM = 'urn:xmpp:mam:2';
 const PASSWORDS = { juliet: 'juliet-prosody-pw', romeo: 'romeo-prosody-pw', nurse: 'nurse-prosody-pw' };
 
 const skip = prosodyMissing();
+/** Prosody's SQL storage needs LuaDBI's SQLite driver (scripts/install-test-deps.sh installs it); CI must have it. */
+const sqlSkip = skip ?? (!process.env.CI && spawnSync('dpkg', ['-s', 'lua-dbi-sqlite3']).status !== 0 ? 'lua-dbi-sqlite3 is not installed' : undefined);
 
 /** A client of the Prosody (loginClient needs only the port). */
 function prosodyLogin(p: RunningProsody, user: keyof typeof PASSWORDS, resource: string): Promise<LoggedInClient> {
@@ -166,7 +169,7 @@ test('Prosody 0.12 internal storage → canto import --from prosody → same log
   await checkInCanto(dataDir);
 });
 
-test('Prosody 0.12 SQL storage (SQLite) → canto import --from prosody-sql → same logins, same data', { skip, timeout: 180_000 }, async () => {
+test('Prosody 0.12 SQL storage (SQLite) → canto import --from prosody-sql → same logins, same data', { skip: sqlSkip, timeout: 180_000 }, async () => {
   const prosodyData = tempDir();
   await makeProsodyData(prosodyData, 'sql');
   if (process.env.CANTO_SHOW_PROSODY_DATA) console.log(prosodyData);
