@@ -1,7 +1,7 @@
 /**
  * `canto export` → `canto import` into a fresh Canto (src/cli/migrate.ts, src/migrate/): real
  * clients make the data on one server (roster with a group and subscriptions pending both ways,
- * vCard, private XML, blocklist, PEP avatar and bookmarks, an offline message, MAM, a persistent
+ * vCard, private XML, blocklist, PEP avatar, bookmarks and OMEMO device list, an offline message, MAM, a persistent
  * MUC room with its archive); the real `canto` commands export it, dry-run, import it twice into
  * an empty data directory, and export again; a server on that directory then lets the same users
  * log in with their old passwords and find their data.
@@ -49,6 +49,8 @@ async function makeData(): Promise<{ dir: string; stop: () => Promise<void> }> {
   await juliet.iq(xml('iq', { type: 'set' }, xml('block', { xmlns: 'urn:xmpp:blocking' }, xml('item', { jid: 'tybalt@evil.example' }))));
   await juliet.iq(pepPublish('urn:xmpp:avatar:metadata', 'abc123', xml('metadata', { xmlns: 'urn:xmpp:avatar:metadata' }, xml('info', { id: 'abc123', bytes: '4', type: 'image/png' }))));
   await juliet.iq(pepPublish('urn:xmpp:bookmarks:1', `balcony@${MUC}`, xml('conference', { xmlns: 'urn:xmpp:bookmarks:1', name: 'Balcony', autojoin: 'true' }, xml('nick', {}, 'jul'))));
+  const omemo = 'eu.siacs.conversations.axolotl.devicelist';
+  await juliet.iq(pepPublish(omemo, 'current', xml('list', { xmlns: 'eu.siacs.conversations.axolotl' }, xml('device', { id: '31415' })), { 'pubsub#access_model': 'open' }));
   await juliet.send(xml('message', { to: 'romeo@localhost', type: 'chat', id: 'm1' }, xml('body', {}, 'Wherefore art thou?')));
   await createInstant(juliet, 'balcony', 'jul');
   await juliet.iq(ownerSubmit('balcony', { 'muc#roomconfig_persistentroom': true, 'muc#roomconfig_roomname': 'The Balcony', 'muc#roomconfig_enablearchiving': true }));
@@ -126,6 +128,8 @@ test('export → import into a fresh Canto → identical export; dry run writes 
       assert.deepEqual(blocked.getChild('blocklist')?.getChildren('item').map((i) => i.attrs.jid), ['tybalt@evil.example']);
       assert.deepEqual(itemIds(await juliet.iq(pepItems(undefined, 'urn:xmpp:bookmarks:1'))), [`balcony@${MUC}`]);
       assert.deepEqual(itemIds(await juliet.iq(pepItems(undefined, 'urn:xmpp:avatar:metadata'))), ['abc123']);
+      const devices = await juliet.iq(pepItems(undefined, 'eu.siacs.conversations.axolotl.devicelist'));
+      assert.equal(devices.getChild('pubsub')?.getChild('items')?.getChild('item')?.getChild('list')?.getChild('device')?.attrs.id, '31415');
       assert.ok((await mamBodies(juliet)).includes('Wherefore art thou?'));
       assert.deepEqual(await mamBodies(juliet, roomJid('balcony')), ['Good night']);
       const info = await juliet.iq(xml('iq', { type: 'get', to: roomJid('balcony') }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
