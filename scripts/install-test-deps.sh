@@ -27,7 +27,9 @@ need=()
 # with its own temp config; no service).
 # libjemalloc2: the allocator bin/canto preloads when the system has it (test/unit/runtime-flags.test.ts
 # checks the launcher picks it; docs/configuration.md, "memory allocator").
-PACKAGES=(openssl libjemalloc2 python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn postgresql redis-server pebble)
+# lua-dbi-sqlite3: Prosody's SQL storage on SQLite, for the --from prosody-sql importer test
+# (test/interop/prosody-migration.test.ts).
+PACKAGES=(openssl libjemalloc2 python3-slixmpp nginx chromium prosody dnsmasq-base ejabberd coturn postgresql redis-server pebble lua-dbi-sqlite3)
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

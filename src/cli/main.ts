@@ -24,6 +24,7 @@ import { runUserState } from './user-state.js';
 import { runCluster } from './cluster-status.js';
 import { runToken } from './tokens.js';
 import { runReload } from './reload.js';
+import { runExport, runImport } from './migrate.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { StorageSchemaTooNewError, StorageUnavailableError } from '../storage/errors.js';
 import { checkModuleConfig } from '../core/module-config.js';
@@ -58,6 +59,12 @@ Commands:
                            server, or * for all
   token list [--json]      the admin API tokens (never the secrets)
   token revoke ID|NAME     withdraw a token
+  export [--host H] [--out FILE|DIR]
+                           accounts and their data as XEP-0227 (docs/migration.md); a DIR
+                           (existing, or ending in /) gets one file per account
+  import FILE|DIR [--from xep0227|prosody|prosody-sql] [--dry-run]
+                           import XEP-0227 (Canto, Prosody, ejabberd), a Prosody data
+                           directory or a Prosody SQLite database; --dry-run only reports
 
 Options:
   --config FILE            configuration file (default: ./canto.toml if present,
@@ -95,6 +102,9 @@ export async function main(argv: string[]): Promise<number> {
         inviter: { type: 'string' },
         scope: { type: 'string', multiple: true },
         name: { type: 'string' },
+        out: { type: 'string' },
+        from: { type: 'string' },
+        'dry-run': { type: 'boolean' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -166,6 +176,12 @@ export async function main(argv: string[]): Promise<number> {
         return await runCluster(config, rest[0], rest.slice(1), { json: values.json === true });
       case 'token':
         return await runToken(config, rest[0], rest.slice(1), { scope: values.scope, expires: values.expires, name: values.name, json: values.json });
+      case 'export':
+        expectArgs(command, rest, 0);
+        return await runExport(config, { host: values.host, out: values.out });
+      case 'import':
+        expectArgs(command, rest, 1);
+        return await runImport(config, rest[0] as string, { from: values.from, dryRun: values['dry-run'] === true });
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -43,6 +43,14 @@ export interface ProsodyOptions {
   bidi?: boolean;
   /** Prosody log level written to prosody.log (default "debug": it is the first thing to read on failure). */
   logLevel?: 'debug' | 'info' | 'warn';
+  /** More modules for `modules_enabled` (e.g. "vcard_legacy", "mam"). */
+  extraModules?: string[];
+  /** Lua lines for the global section, after the defaults (a later `storage = …` wins). */
+  globalConfig?: string;
+  /** Lua lines after the VirtualHost (e.g. `Component "conference.x" "muc"`). */
+  trailingConfig?: string;
+  /** Where Prosody keeps its data; default a `data` dir inside the temp dir. Outside it, it outlives `stop()`. */
+  dataPath?: string;
 }
 
 export interface RunningProsody {
@@ -100,7 +108,7 @@ function configLua(dir: string, opts: ProsodyOptions, c2sPort: number, s2sPort: 
 daemonize = false
 run_as_root = true
 pidfile = ${lua(join(dir, 'prosody.pid'))}
-data_path = ${lua(join(dir, 'data'))}
+data_path = ${lua(opts.dataPath ?? join(dir, 'data'))}
 interfaces = { "127.0.0.1" }
 c2s_ports = { ${c2sPort} }
 c2s_direct_tls_ports = {}
@@ -108,7 +116,7 @@ s2s_ports = { ${s2sPort} }
 s2s_direct_tls_ports = {}
 http_ports = {}
 https_ports = {}
-modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "presence", "message"${opts.bidi === true ? ', "s2s_bidi"' : ''} }
+modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping", "presence", "message"${opts.bidi === true ? ', "s2s_bidi"' : ''}${(opts.extraModules ?? []).map((m) => `, ${lua(m)}`).join('')} }
 modules_disabled = { ${opts.bidi === true ? '' : '"s2s_bidi"'} }
 c2s_require_encryption = true
 s2s_require_encryption = true
@@ -119,9 +127,11 @@ storage = "internal"
 unbound = { hoststxt = ${lua(join(dir, 'hosts'))}; resolvconf = false }
 log = { { levels = { min = ${lua(opts.logLevel ?? 'debug')} }, to = "file", filename = ${lua(join(dir, 'prosody.log'))} } }
 ssl = { ${ssl.join('; ')} }
+${opts.globalConfig ?? ''}
 
 VirtualHost ${lua(opts.domain)}
   ssl = { ${ssl.join('; ')} }
+${opts.trailingConfig ?? ''}
 `;
 }
 
@@ -134,7 +144,7 @@ function register(configFile: string, domain: string, user: string, password: st
 /** Start Prosody and wait until its c2s and s2s ports accept connections. */
 export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody> {
   const dir = mkdtempSync(join(tmpdir(), 'canto-prosody-'));
-  mkdirSync(join(dir, 'data'), { recursive: true });
+  mkdirSync(opts.dataPath ?? join(dir, 'data'), { recursive: true });
   const c2sPort = await freePort();
   const s2sPort = await freePort();
   const hostsLines = Object.entries(opts.hosts).map(([name, ip]) => `${ip} ${name}`);
