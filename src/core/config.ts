@@ -105,6 +105,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'metrics', // GET /metrics on the HTTP listeners, to loopback clients only unless configured
   'acme', // obtains nothing until [acme] directory is set
   'admin_api', // /admin/api/v1: nothing is reachable until `canto token create` makes a token
+  'stranger', // messages from strangers on other servers become message requests (docs/abuse-strangers-reports.md)
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────
