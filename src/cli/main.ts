@@ -30,6 +30,7 @@ import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
 import { runUserState } from './user-state.js';
 import { runCluster } from './cluster-status.js';
+import { runReports } from './reports.js';
 import { runToken } from './tokens.js';
 import { EXIT, UsageError, CommandFailed } from './errors.js';
 import { StorageSchemaTooNewError, StorageUnavailableError } from '../storage/errors.js';
@@ -63,6 +64,11 @@ Commands:
                            server, or * for all
   token list [--json]      the admin API tokens (never the secrets)
   token revoke ID|NAME     withdraw a token
+  reports [list] [--all] [--host H] [--json]   spam and abuse reports (XEP-0377), open ones
+                           unless --all
+  reports show ID [--json]  one report with the reported message
+  reports resolve ID [--confirm]  close a report; --confirm: a spammer, published to the
+                           server's block list when one is configured and the server runs
 
 Options:
   --config FILE            configuration file (default: ./canto.toml if present,
@@ -98,6 +104,8 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         reason: { type: 'string' },
         inviter: { type: 'string' },
+        confirm: { type: 'boolean' },
+        all: { type: 'boolean' },
         scope: { type: 'string', multiple: true },
         name: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
@@ -165,6 +173,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, inviter: values.inviter, json: values.json });
       case 'cluster':
         return await runCluster(config, rest[0], rest.slice(1), { json: values.json === true });
+      case 'reports':
+        return await runReports(config, rest[0], rest.slice(1), { host: values.host, confirm: values.confirm, json: values.json, all: values.all });
       case 'token':
         return await runToken(config, rest[0], rest.slice(1), { scope: values.scope, expires: values.expires, name: values.name, json: values.json });
       default:

@@ -106,6 +106,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'acme', // obtains nothing until [acme] directory is set
   'admin_api', // /admin/api/v1: nothing is reachable until `canto token create` makes a token
   'stranger', // messages from strangers on other servers become message requests (docs/abuse-strangers-reports.md)
+  'spam_reporting', // XEP-0377 reports stored for `canto reports`
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

@@ -61,7 +61,7 @@ async function choose(c: LoggedInClient, node: string, senders: string[]): Promi
 }
 
 test('quarantine: a stranger\'s messages wait as a request until accepted; contacts and roster items are unaffected', async () => {
-  await withPair(() => {}, async (pair, clients) => {
+  await withPair((c) => (c.modules.stranger = {}), async (pair, clients) => {
     const a = pair.a;
     const romeo = await user(a, 'romeo', 'a.test', clients);
     const juliet = await user(pair.b, 'juliet', 'b.test', clients);

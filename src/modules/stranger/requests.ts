@@ -91,9 +91,13 @@ export class MessageRequests {
     return this.store.delete(username, { with: sender });
   }
 
-  /** A held message whose id, origin-id or stanza-id is one of `ids`. */
+  /** A held message whose id, origin-id or stanza-id is one of `ids`; with no ids, the latest from `sender`. */
   async find(username: string, ids: readonly string[], sender?: string): Promise<HeldMessage | undefined> {
-    if (ids.length === 0) return undefined;
+    if (ids.length === 0) {
+      if (sender === undefined) return undefined;
+      const [last] = await this.store.find(username, { with: sender, reverse: true, limit: 1 });
+      return last ? { id: last.id, when: last.when, sender: last.with, xml: last.value } : undefined;
+    }
     const items = await this.store.find(username, sender === undefined ? {} : { with: sender });
     for (const item of items) {
       if (ids.includes(item.id) || messageIds(item.value).some((i) => ids.includes(i))) {
