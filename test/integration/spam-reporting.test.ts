@@ -16,6 +16,7 @@ import { runCanto } from '../helpers/cli.js';
 import { rtblItemId } from '../../src/modules/spam_reporting/index.js';
 import { parseJid } from '../../src/jid/index.js';
 import { waitFor } from '../../src/testing/index.js';
+import { createInstant, groupchat, isGroupchat, join as joinRoom, roomJid, withMuc } from '../helpers/muc.js';
 
 const NS_REPORTING = 'urn:xmpp:reporting:1';
 const NS_SID = 'urn:xmpp:sid:0';
@@ -28,11 +29,12 @@ before(async () => {
   ts = await startTestServer((c) => {
     c.admins = ['admin@localhost'];
     c.component = [{ domain: 'pubsub.localhost', module: 'pubsub' }];
+    withMuc(c);
     c.modules.spam_reporting = { forward_to: ['abuse@localhost'], rtbl_service: 'pubsub.localhost', rtbl_node: 'spam' };
     // Local senders are held too, so a message request needs no second server here.
     c.modules.stranger = { local_senders: 'policy', notify: false };
   });
-  for (const u of ['romeo', 'juliet', 'tybalt', 'abuse', 'admin']) await createAccount(ts, u, 'secret');
+  for (const u of ['romeo', 'juliet', 'tybalt', 'abuse', 'admin', 'prince', 'troll']) await createAccount(ts, u, 'secret');
   cfg = join(ts.dataDir, 'canto.toml');
   writeFileSync(cfg, `data_dir = ${JSON.stringify(ts.dataDir)}\nlog_level = "warn"\n\n[[virtualhost]]\ndomain = "localhost"\n`);
 });
@@ -152,4 +154,28 @@ test('a report of a held message request (origin-id) carries it and dismisses th
   assert.equal(rtblItemId('tybalt@localhost/phone'), ids[0]);
   assert.equal((await cliReports()).some((r) => r.id === report.id), false, 'no longer open');
   assert.equal((await cliReports(true)).find((r) => r.id === report.id)?.status, 'resolved');
+});
+
+test('a room moderator reports and bans in one step: the ban happens and the report carries the occupant\'s message', async () => {
+  const prince = await login('prince');
+  const troll = await login('troll');
+  await createInstant(prince, 'square', 'Prince');
+  await joinRoom(troll, 'square', 'Troll');
+  await troll.send(groupchat('square', 'spam spam spam'));
+  await prince.waitFor(isGroupchat(`${roomJid('square')}/Troll`, 'spam spam spam'));
+
+  await prince.iq(xml('iq', { type: 'set', to: roomJid('square') }, xml('query', { xmlns: 'http://jabber.org/protocol/muc#admin' },
+    xml('item', { affiliation: 'outcast', jid: 'troll@localhost' }, xml('reason', {}, 'spam'), xml('report', { xmlns: NS_REPORTING, reason: 'urn:xmpp:reporting:spam' }, xml('text', {}, 'floods the square'))))));
+  // Banned: the troll is told (301).
+  await troll.waitFor((s) => s.is('presence') && s.attrs.type === 'unavailable' && s.attrs.from === `${roomJid('square')}/Troll`);
+  const report = (await cliReports()).find((r) => r.jid === 'troll@localhost') as (CliReport & { via: string; room?: string }) | undefined;
+  assert.ok(report);
+  assert.equal(report.reporter, 'prince@localhost');
+  assert.equal(report.via, 'muc');
+  assert.equal(report.room, roomJid('square'));
+  assert.equal(report.text, 'floods the square');
+  assert.equal(report.evidence?.source, 'room');
+  assert.match(report.evidence.stanza, /spam spam spam/);
+  const listed = await runCanto(['reports', '--config', cfg]);
+  assert.match(listed.stdout, /troll@localhost +by prince@localhost in square@conference\.localhost +"spam spam spam"/);
 });

@@ -46,7 +46,7 @@ function reasonOf(report: Element): Reason | undefined {
   return 'spam';
 }
 
-function readReport(report: Element, jid: string): ParsedReport | undefined {
+export function readReport(report: Element, jid: string): ParsedReport | undefined {
   const reason = reasonOf(report);
   if (reason === undefined) return undefined;
   const text = report.getChildText('text', report.xmlns)?.trim();

@@ -13,7 +13,7 @@ const HOST_KEY = '';
 /** The reported message, as found (or not) when the report came in. */
 export interface ReportEvidence {
   /** Where it was found. */
-  source: 'archive' | 'message-requests';
+  source: 'archive' | 'message-requests' | 'room';
   /** The message stanza as stored (XML). */
   stanza: string;
   /** ms since the epoch when it was received. */
