@@ -12,6 +12,7 @@ import { createAccount, errorCondition, loginClient, xml, type LoggedInClient, t
 import { command, fieldValues, notes, NS_COMMANDS, submit } from '../helpers/adhoc.js';
 import { makeTestCa, startPair, type TestCa } from './s2s-harness.js';
 import type { TestServer } from '../helpers/server.js';
+import { waitFor } from '../../src/testing/index.js';
 import { NODE_ACCEPT_REQUESTS, NODE_DISMISS_REQUESTS, NODE_LIST_REQUESTS } from '../../src/modules/stranger/index.js';
 
 let ca: TestCa;
@@ -87,7 +88,7 @@ test('quarantine: a stranger\'s messages wait as a request until accepted; conta
     await juliet.send(chat('romeo@a.test/r', 'j3', 'to the full JID'));
     const listed = async () => fieldValues(await command(romeo, NODE_LIST_REQUESTS, { to: 'a.test' })).get('juliet@b.test')?.[0] ?? '';
     // The third is held too (its hold is done when the list shows it).
-    for (let i = 0; i < 50 && !(await listed()).startsWith('3 messages'); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await listed()).startsWith('3 messages'), { timeoutMs: 10_000, message: 'three held messages' });
     assert.match(await listed(), /^3 messages since .*: wherefore art thou$/);
     assert.ok(romeo.received.every((s) => !['j1', 'j2', 'j3'].includes(s.attrs.id ?? '')), 'nothing held was delivered');
     assert.equal(romeo.received.filter(isNotice('juliet@b.test')).length, 0, 'one notice per sender');

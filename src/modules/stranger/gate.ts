@@ -50,7 +50,7 @@ export class StrangerGate {
   readonly onIncoming = (event: StanzaEvent): boolean | Promise<boolean> => {
     const { from, to } = event;
     if (this.opts.policy === 'allow' || !this.applies(event)) return false;
-    if (from.domain === this.mod.host && this.opts.localSenders === 'allow') return false;
+    if (this.opts.localSenders === 'allow' && this.isLocal(from.domain)) return false;
     const username = to.local;
     const doc = this.known.peek(username);
     const roster = this.onlineRoster(username);
@@ -108,8 +108,8 @@ export class StrangerGate {
     const username = from.local;
     const doc = await this.known.load(username);
     const known = inRoster || KnownContacts.knows(doc, to.bare);
-    // Recipients on this host count only where local senders are checked too (local_senders = 'policy').
-    const counted = to.domain !== this.mod.host || this.opts.localSenders === 'policy';
+    // Recipients on this server count only where local senders are checked too (local_senders = 'policy').
+    const counted = !this.isLocal(to.domain) || this.opts.localSenders === 'policy';
     if (!known && counted && stanza.getChild('body') !== undefined && this.opts.newAccountPeriodMs > 0 && (await this.isYoung(username))) {
       const now = this.mod.now();
       if (!(await this.known.countFirstContact(username, now, DAY, this.opts.newAccountDailyLimit))) {
@@ -126,6 +126,11 @@ export class StrangerGate {
   private async isYoung(username: string): Promise<boolean> {
     const account = await this.mod.server.storage.accounts.get(this.mod.host, username);
     return account !== undefined && this.mod.now() - account.created < this.opts.newAccountPeriodMs;
+  }
+
+  /** A domain of this server: one of its hosts or components (e.g. its chat rooms, whose invitations pass). */
+  private isLocal(domain: string): boolean {
+    return domain === this.mod.host || this.mod.server.hosts.has(domain) || this.mod.server.components.has(domain);
   }
 
   /** Whether the stanza is one the policy looks at. */
