@@ -22,6 +22,7 @@ import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
 import { runUserState } from './user-state.js';
 import { runCluster } from './cluster-status.js';
+import { runReports } from './reports.js';
 import { runToken } from './tokens.js';
 import { runReload } from './reload.js';
 import { runExport, runImport } from './migrate.js';
@@ -65,6 +66,11 @@ Commands:
   import FILE|DIR [--from xep0227|prosody|prosody-sql] [--dry-run]
                            import XEP-0227 (Canto, Prosody, ejabberd), a Prosody data
                            directory or a Prosody SQLite database; --dry-run only reports
+  reports [list] [--all] [--host H] [--json]   spam and abuse reports (XEP-0377), open ones
+                           unless --all
+  reports show ID [--json]  one report with the reported message
+  reports resolve ID [--confirm]  close a report; --confirm: a spammer, published to the
+                           server's block list when one is configured and the server runs
 
 Options:
   --config FILE            configuration file (default: ./canto.toml if present,
@@ -100,6 +106,8 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         reason: { type: 'string' },
         inviter: { type: 'string' },
+        confirm: { type: 'boolean' },
+        all: { type: 'boolean' },
         scope: { type: 'string', multiple: true },
         name: { type: 'string' },
         out: { type: 'string' },
@@ -174,6 +182,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runInvite(config, rest[0], rest.slice(1), { host: values.host, expires: values.expires, uses: values.uses, group: values.group, admin: values.admin, inviter: values.inviter, json: values.json });
       case 'cluster':
         return await runCluster(config, rest[0], rest.slice(1), { json: values.json === true });
+      case 'reports':
+        return await runReports(config, rest[0], rest.slice(1), { host: values.host, confirm: values.confirm, json: values.json, all: values.all });
       case 'token':
         return await runToken(config, rest[0], rest.slice(1), { scope: values.scope, expires: values.expires, name: values.name, json: values.json });
       case 'export':

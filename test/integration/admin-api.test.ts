@@ -7,6 +7,7 @@
  * matches the mounted routes both ways; `canto token` as a child process.
  */
 import { test, after, before } from 'node:test';
+import { newReportId, reportsStore, saveReport } from '../../src/modules/spam_reporting/store.js';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { createHash } from 'node:crypto';
@@ -199,6 +200,18 @@ const CASES: Record<string, Case> = {
     },
     check: async () => assert.equal((await ts.server.hosts.get(HOST)?.services.get('invites')?.check(inviteToken))?.ok, false),
   },
+  'GET /hosts/{host}/reports': {
+    path: `/hosts/${HOST}/reports?status=open`, malformed: { path: `/hosts/${HOST}/reports?status=maybe` }, ok: 200,
+    setup: async () => void (await storedReport()),
+    check: (r) => assert.ok((r.json as { reports: Array<{ jid: string }> }).reports.some((x) => x.jid === 'spammer@example.net')),
+  },
+  'GET /hosts/{host}/reports/{id}': {
+    path: '', malformed: { path: `/hosts/${HOST}/reports/0?full=1` }, ok: 200,
+    setup: async () => {
+      CASES['GET /hosts/{host}/reports/{id}']!.path = `/hosts/${HOST}/reports/${await storedReport()}`;
+    },
+    check: (r) => assert.equal((r.json as { reason: string; evidence?: { stanza: string } }).evidence?.stanza, '<message><body>spam</body></message>'),
+  },
   'POST /hosts/{host}/announcements': {
     path: `/hosts/${HOST}/announcements`, body: { body: 'maintenance at noon', subject: 'Notice' }, malformed: { body: { body: '   ' } }, ok: 200,
     setup: async () => void clients.push(await loginClient(ts, 'bob', 'secret', 'ann')),
@@ -234,6 +247,19 @@ const CASES: Record<string, Case> = {
     check: () => assert.equal(mucAdmin().get('lobby'), undefined),
   },
 };
+
+/** A report in the host's store (as the spam_reporting module files one); its id. */
+let reportId = '';
+async function storedReport(): Promise<string> {
+  if (reportId !== '') return reportId;
+  const now = Date.now();
+  reportId = newReportId(now);
+  await saveReport(reportsStore(ts.server.storage, HOST), {
+    id: reportId, created: now, host: HOST, reporter: `bob@${HOST}`, jid: 'spammer@example.net', reason: 'spam', refs: [], via: 'block', status: 'open',
+    evidence: { source: 'archive', stanza: '<message><body>spam</body></message>', when: now },
+  });
+  return reportId;
+}
 
 function mucAdmin() {
   const admin = ts.server.components.get(MUC);

@@ -73,6 +73,9 @@ export function federating(ca: TestCa, domain: string, trustCa: boolean) {
     c.virtualhost = [{ domain, certificate: cert?.certificate, key: cert?.key, allow_registration: false, modules_enabled: [], modules_disabled: [] }];
     c.s2s.ports = [0];
     if (trustCa) c.s2s.ca_file = ca.caFile;
+    // The federation tests are about transport and delivery: a first message from a stranger is
+    // delivered. Tests of the stranger policy set [modules.stranger] in adjustA/adjustB.
+    c.modules.stranger = { policy: 'allow' };
   };
 }
 

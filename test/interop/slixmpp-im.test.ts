@@ -18,6 +18,9 @@ import { createAccount } from '../helpers/xmpp-client.js';
 import { Wakeup } from '../../src/testing/wakeup.js';
 import { PYTHON, slixmppSkip, writeServerCa } from '../helpers/slixmpp.js';
 import { cantoVersion } from '../../src/modules/version/index.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCanto } from '../helpers/cli.js';
 
 const PASSWORD = 'slix-im-pässword';
 // Compiled to dist*/test/interop/; the script stays in the source tree.
@@ -176,7 +179,7 @@ let caFile: string;
 before(async () => {
   if (skip) return;
   ts = await startTestServer();
-  for (const u of ['alice', 'bob', 'romeo', 'juliet', 'dave', 'mercutio', 'tybalt']) await createAccount(ts, u, PASSWORD);
+  for (const u of ['alice', 'bob', 'romeo', 'juliet', 'dave', 'mercutio', 'tybalt', 'benvolio', 'paris']) await createAccount(ts, u, PASSWORD);
   caFile = writeServerCa(ts);
 });
 after(async () => {
@@ -333,3 +336,31 @@ test('slixmpp plugins: disco#info, ping, version, vCard and blocking, with an er
 function pick(r: CommandResult): { fn: unknown; nickname: unknown } {
   return { fn: r.fn, nickname: r.nickname };
 }
+
+test('slixmpp: a XEP-0377 report (slixmpp\'s xep_0377 plugin) blocks the sender and shows up in `canto reports` with the message', { skip, timeout: 40_000 }, async () => {
+  const [benvolio, paris] = await Promise.all([start('benvolio', 'street'), start('paris', 'church')]);
+  await benvolio.available();
+  await paris.ok('message', { to: 'benvolio@localhost', body: 'cheap rings, ask me how' });
+  await benvolio.waitFor(message('paris@localhost/church', 'cheap rings, ask me how'));
+  // slixmpp 1.8.3 sends the urn:xmpp:reporting:0 form: <report><spam/><text/></report> in the <block/>.
+  await benvolio.ok('report', { jid: 'paris@localhost', reason: 'spam', text: 'ring spam' });
+  assert.deepEqual((await benvolio.ok('blocklist')).jids, ['paris@localhost']);
+
+  const cfg = join(ts.dataDir, 'reports.toml');
+  writeFileSync(cfg, `data_dir = ${JSON.stringify(ts.dataDir)}\nlog_level = "warn"\n\n[[virtualhost]]\ndomain = "localhost"\n`);
+  const listed = await runCanto(['reports', 'list', '--json', '--config', cfg]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const reports = JSON.parse(listed.stdout) as Array<{ id: string; jid: string; reporter: string; reason: string; text?: string; evidence?: { source: string; stanza: string } }>;
+  const report = reports.find((r) => r.jid === 'paris@localhost');
+  assert.ok(report, listed.stdout);
+  assert.equal(report.reporter, 'benvolio@localhost');
+  assert.equal(report.reason, 'spam');
+  assert.equal(report.text, 'ring spam');
+  // No ids in the old form: the latest message from the reported JID in the archive.
+  assert.equal(report.evidence?.source, 'archive');
+  assert.match(report.evidence.stanza, /cheap rings, ask me how/);
+  const shown = await runCanto(['reports', 'show', report.id, '--config', cfg]);
+  assert.match(shown.stdout, /body: cheap rings, ask me how/);
+
+  await Promise.all([benvolio, paris].map((x) => x.quit()));
+});

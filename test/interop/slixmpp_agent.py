@@ -165,6 +165,18 @@ class Agent(slixmpp.ClientXMPP):
     async def op_block(self, cmd):
         await self["xep_0191"].block(cmd["jids"], timeout=IQ_TIMEOUT)
 
+    async def op_report(self, cmd):
+        # XEP-0377 through slixmpp's own plugin (1.8.3: the urn:xmpp:reporting:0 form, the
+        # report in the <block/>): block cmd["jid"] with a spam or abuse report and a text.
+        if "xep_0377" not in self.plugin:
+            self.register_plugin("xep_0377")
+        iq = self.make_iq_set()
+        iq["block"]["items"] = [cmd["jid"]]
+        iq["block"]["report"][cmd.get("reason", "spam")] = True
+        if cmd.get("text"):
+            iq["block"]["report"]["text"] = cmd["text"]
+        await iq.send(timeout=IQ_TIMEOUT)
+
     async def op_unblock(self, cmd):
         await self["xep_0191"].unblock(cmd["jids"], timeout=IQ_TIMEOUT)
 

@@ -18,6 +18,7 @@ import { accountStatistics, accountStatus, addAccount, announce, changePassword 
 import { checkNewAccount } from '../register/fields.js';
 import { loadRoster } from '../roster/store.js';
 import { AFFILIATIONS } from '../muc/roles.js';
+import { getReport, listReports, reportsStore } from '../spam_reporting/store.js';
 import { Problem } from './problem.js';
 import type { Access, Area, Scope } from './tokens.js';
 
@@ -394,6 +395,27 @@ export const ROUTES: readonly ApiRoute[] = [
       if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) throw new Problem('bad-request', 'that is not an invite token');
       if (!(await service(ctx, 'invites', 'invites').revoke(token))) throw new Problem('not-found', `there is no invite ${token} on ${ctx.host}`);
       return { status: 204 };
+    },
+  }),
+
+  // ── spam and abuse reports (XEP-0377, src/modules/spam_reporting)
+  route<{ status?: 'open' | 'resolved'; limit?: number }>({
+    method: 'GET', path: '/hosts/{host}/reports', scope: { area: 'users', access: 'read' }, summary: 'Spam and abuse reports users filed, newest first, with the reported message',
+    query: z.strictObject({ status: z.enum(['open', 'resolved']).optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }),
+    async handle({ params, query }, deps) {
+      const ctx = hostOf(deps, params.host);
+      const reports = await listReports(reportsStore(deps.server.storage, ctx.host), { status: query.status, limit: query.limit ?? 100 });
+      return { status: 200, body: { reports } };
+    },
+  }),
+  route({
+    method: 'GET', path: '/hosts/{host}/reports/{id}', scope: { area: 'users', access: 'read' }, summary: 'One spam or abuse report',
+    query: noQuery,
+    async handle({ params }, deps) {
+      const ctx = hostOf(deps, params.host);
+      const report = await getReport(reportsStore(deps.server.storage, ctx.host), params.id ?? '');
+      if (!report) throw new Problem('not-found', `there is no report ${params.id ?? ''} on ${ctx.host}`);
+      return { status: 200, body: report };
     },
   }),
 

@@ -7,6 +7,7 @@
 import { defineModule } from '../../core/modules.js';
 import { isBound } from '../../core/session.js';
 import { adminGet, adminSet } from './admin.js';
+import { banReports, fileBanReports } from './report-ban.js';
 import { mucAdmin } from './admin-ops.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems, uniqueName } from './disco.js';
 import './events.js';
@@ -89,7 +90,13 @@ export default defineModule({
       return result;
     };
     mod.iq('get', NS_MUC_ADMIN, 'query', flushed((event) => adminGet(muc, event)), { to: 'bare' });
-    mod.iq('set', NS_MUC_ADMIN, 'query', flushed((event) => adminSet(muc, event)), { to: 'bare' });
+    mod.iq('set', NS_MUC_ADMIN, 'query', flushed(async (event) => {
+      // A ban may carry a XEP-0377 report (report-ban.ts): read before, filed once the ban is done.
+      const reports = banReports(muc, event);
+      const result = await adminSet(muc, event);
+      await fileBanReports(mod, muc, event, reports);
+      return result;
+    }), { to: 'bare' });
     mod.iq('get', NS_MUC_OWNER, 'query', flushed((event) => ownerGet(muc, event)), { to: 'bare' });
     mod.iq('set', NS_MUC_OWNER, 'query', flushed((event) => ownerSet(muc, event)), { to: 'bare' });
     mod.iq('get', NS_REGISTER, 'query', flushed((event) => registerGet(muc, event)), { to: 'bare' });
