@@ -60,6 +60,8 @@ export interface ClusterWorkerOptions {
    * knows the pending request. Needs an engine that forwards to a node (Redis).
    */
   routeReplies?: boolean;
+  /** Runs when the worker is attached to its server, before the server starts (engine-specific hooks). */
+  onAttach?: (server: Server) => void;
 }
 
 /** The node:cluster IPC channel of this (worker) process. */
@@ -91,7 +93,13 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   private readonly snapshot = new Promise<void>((resolve) => (this.synced = resolve));
 
   private readonly selfRef: () => NodeRef;
+  /**
+   * Where `forward` messages of kind `service` go (src/cluster/redis/placement.ts); `again` for
+   * one a dead node had queued and never handled.
+   */
+  serviceRouter: ((msg: ForwardMessage, stanza: Element, again: boolean) => Completion) | undefined;
   private readonly routeReplies: boolean;
+  private readonly onAttach: ((server: Server) => void) | undefined;
   /** `fullJid\0id` of an iq get/set another node delivered here → that node (routeReplies). */
   private readonly asked = new Map<string, { node: NodeRef; at: number }>();
 
@@ -105,6 +113,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     this.serviceWorker = opts.serviceWorker ?? worker === SERVICE_WORKER;
     this.selfRef = opts.selfRef ?? (() => worker);
     this.routeReplies = opts.routeReplies ?? false;
+    this.onAttach = opts.onAttach;
     this.replica = new Replica(this.selfRef, (entry) => new ProxySession(entry, this));
     channel.onMessage((msg) => this.onMessage(msg));
   }
@@ -129,6 +138,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     server.sessions.attachRemote(this);
     this.installForwarding(server);
     if (this.routeReplies) this.installReplyRouting(server);
+    this.onAttach?.(server);
     this.channel.send({ t: 'hello' });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -245,8 +255,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
         this.onClose(msg.host, msg.username, msg.resource, msg.sid, msg.reason);
         return;
       case 'forward':
-        this.onForward(msg);
-        return;
+        return this.onForward(msg);
       case 'undeliverable':
         return this.onUndeliverable(msg.msg);
       case 'invalidate': {
@@ -284,7 +293,11 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   private dropWorker(worker: NodeRef, reap: boolean, entries: readonly RegistryEntry[] | undefined): void {
     const gone = this.replica.dropWorker(worker);
     this.log.info({ gone_worker: worker, resources: gone.length }, 'dropped the bindings of a worker that exited');
-    if (!reap || !this.server) return;
+    if (!this.server) return;
+    if (!reap) {
+      if (gone.length > 0) this.server.events.fire('cluster-sessions-gone', { jids: gone.map((p) => p.fullJid) });
+      return;
+    }
     // Bindings the engine held that this replica did not (e.g. this node's own earlier incarnation).
     const held = new Set(gone.map((p) => `${p.host}\u0000${p.username}\u0000${p.resource}`));
     for (const e of entries ?? []) {
@@ -293,6 +306,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
       proxy.destroyed = true;
       gone.push(proxy);
     }
+    if (gone.length > 0) this.server.events.fire('cluster-sessions-gone', { jids: gone.map((p) => p.fullJid) });
     for (const proxy of gone) {
       this.server.hosts.get(proxy.host)?.events.fire('resource-unbind', { session: proxy, reason: { condition: 'system-shutdown', text: 'the cluster worker serving this connection stopped' } });
     }
@@ -392,10 +406,11 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     server.sessions.destroySession(session, reason, { final: true });
   }
 
-  private onForward(msg: ForwardMessage): void {
+  private onForward(msg: ForwardMessage): Completion {
     const server = this.server;
     const stanza = server && this.parse(msg.xml);
     if (!server || !stanza) return;
+    if (msg.kind === 'service') return this.serviceRouter?.(msg, stanza, false);
     const ctx = server.hosts.get(tryParseJid(stanza.attrs.from ?? '')?.domain ?? '');
     if (!ctx) {
       this.log.warn({ from: stanza.attrs.from, kind: msg.kind }, 'dropping a forwarded stanza not from a local host');
@@ -413,6 +428,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     if (msg.t === 'deliver') return this.missed(msg, stanza);
     // The node that asked is gone: its request times out there, as with a lost connection.
     if (msg.kind === 'reply') return;
+    if (msg.kind === 'service') return this.serviceRouter?.(msg, stanza, true);
     const ctx = server.hosts.get(tryParseJid(stanza.attrs.from ?? '')?.domain ?? '');
     if (!ctx) return;
     const condition = msg.kind === 'remote' ? 'remote-server-not-found' : 'service-unavailable';

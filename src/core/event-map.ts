@@ -86,6 +86,16 @@ export interface EventMap extends StanzaEvents {
    * users (caps) learn here too.
    */
   'cluster-presence-delivered': { session: BoundC2SSession; stanza: Element };
+  /**
+   * Redis cluster, on a singleton component's bus (src/cluster/redis/placement.ts): this node now
+   * serves the service — load its state from storage (handlers may return a promise; nothing is
+   * routed to the component before it settles) — or no longer does (drop the live state quietly:
+   * another node serves it).
+   */
+  'cluster-service-acquired': { service: string };
+  'cluster-service-released': { service: string };
+  /** Cluster (server bus): resources bound on a node that died or stopped are gone (full JIDs), on every node. */
+  'cluster-sessions-gone': { jids: string[] };
   'server-started': Record<string, never>;
   'server-stopping': { reason: string };
   /**

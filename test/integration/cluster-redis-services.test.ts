@@ -120,7 +120,7 @@ before(async () => {
 
 after(async () => {
   for (const c of clients) await c.stop().catch(() => undefined);
-  for (const n of nodes) if (n.child.exitCode === null) n.kill('SIGKILL');
+  for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.kill('SIGKILL');
   await redis?.stop();
   await postgres?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -173,4 +173,91 @@ clusterTest('carbons: a user\'s resources on two nodes get copies of each other\
   for (const c of [cat1, cat2, dan]) await c.stop();
 });
 
-void groupchat; void isGroupchat; void joinRoom; void NS_MUC_OWNER; void errorCondition;
+const ROOM = `lobby@${MUC}`;
+const field = (v: string, value: string) => xml('field', { var: v }, xml('value', {}, value));
+/** muc occupants of the room test: ann (s1), ben (s2), cat (s3). */
+const occupants: LoggedInClient[] = [];
+
+async function serviceOwner(): Promise<string> {
+  let owner = '';
+  await waitFor(async () => (owner = (await (redis as RedisInstance).cli('GET', `canto:owner:${MUC}`)).trim()) !== '', { timeoutMs: 10_000, intervalMs: 50, message: 'a node owns the MUC service' });
+  return owner;
+}
+
+clusterTest('MUC: a room with occupants on all three nodes (join, presence, fan-out), served by the owner of the service lease', async () => {
+  const [n1, n2, n3] = nodes as [CantoNode, CantoNode, CantoNode];
+  assert.match(await serviceOwner(), /^s\d#/);
+  const ann = await online(n1, 'ann', 'muc');
+  const ben = await online(n2, 'ben', 'muc');
+  const cat = await online(n3, 'cat', 'muc');
+  occupants.push(ann, ben, cat);
+  const created = await joinRoom(ann, ROOM, 'ann');
+  assert.ok(created.getChild('x', NS_MUC_USER)?.getChildren('status').some((st) => st.attrs.code === '201'), 'the room was created');
+  await ann.iq(xml('iq', { type: 'set', to: ROOM }, xml('query', { xmlns: NS_MUC_OWNER },
+    xml('x', { xmlns: 'jabber:x:data', type: 'submit' },
+      field('FORM_TYPE', 'http://jabber.org/protocol/muc#roomconfig'),
+      field('muc#roomconfig_roomname', 'The Lobby'),
+      field('muc#roomconfig_persistentroom', '1')))));
+  await joinRoom(ben, ROOM, 'ben');
+  await ann.waitFor(isPresenceFrom(`${ROOM}/ben`), 10_000);
+  const catSelf = await joinRoom(cat, ROOM, 'cat');
+  assert.ok(!(catSelf.getChild('x', NS_MUC_USER)?.getChildren('status') ?? []).some((st) => st.attrs.code === '201'), 'one room, not one per node');
+  for (const nick of ['ann', 'ben']) await cat.waitFor(isPresenceFrom(`${ROOM}/${nick}`), 10_000);
+  for (const c of [ann, ben]) await c.waitFor(isPresenceFrom(`${ROOM}/cat`), 10_000);
+
+  await ben.send(groupchat(ROOM, 'g1', 'hello room'));
+  for (const c of [ann, ben, cat]) {
+    const m = await c.waitFor(isGroupchat('g1'), 10_000);
+    assert.equal(m.attrs.from, `${ROOM}/ben`);
+    assert.equal(m.getChildText('body'), 'hello room');
+  }
+  // Presence changes fan out too; disco#info from any node is answered by the one service.
+  await cat.send(xml('presence', { to: `${ROOM}/cat` }, xml('show', {}, 'away')));
+  assert.equal((await ann.waitFor((s) => isPresenceFrom(`${ROOM}/cat`)(s) && s.getChildText('show') === 'away', 10_000)).getChildText('show'), 'away');
+  const info = await cat.iq(xml('iq', { type: 'get', to: ROOM }, xml('query', { xmlns: NS_DISCO_INFO })));
+  assert.equal(info.getChild('query')?.getChild('identity')?.attrs.name, 'The Lobby');
+});
+
+clusterTest('MUC: a dead node\'s occupants leave; kill -9 of the owner: a survivor takes the service with the rooms from PostgreSQL, occupants self-ping and rejoin', async () => {
+  assert.equal(occupants.length, 3, 'needs the room of the previous test');
+  const owner = await serviceOwner();
+  const ownerIndex = nodes.findIndex((n) => owner.startsWith(`${n.nodeId}#`));
+  assert.ok(ownerIndex >= 0, owner);
+  const others = [0, 1, 2].filter((i) => i !== ownerIndex);
+  const [firstDead, survivor] = others as [number, number];
+  const nick = (i: number) => ['ann', 'ben', 'cat'][i] ?? '';
+  const survivorClient = occupants[survivor] as LoggedInClient;
+
+  // A node that is not the owner dies: the owner removes its occupant (unavailable to the others).
+  (nodes[firstDead] as CantoNode).kill('SIGKILL');
+  await survivorClient.waitFor(isPresenceFrom(`${ROOM}/${nick(firstDead)}`, 'unavailable'), 15_000);
+
+  // The owner dies: the survivor takes the service over within the lease.
+  const ownerNode = nodes[ownerIndex] as CantoNode;
+  const survivorNode = nodes[survivor] as CantoNode;
+  ownerNode.kill('SIGKILL');
+  await ownerNode.exited;
+  await survivorNode.waitForLine((l) => l.msg === 'serving this MUC domain on this cluster node: rooms loaded from storage' && l.owned === true && Number(l.rooms) >= 1, 15_000);
+  assert.match(await serviceOwner(), new RegExp(`^${survivorNode.nodeId}#`));
+
+  // XEP-0410: the occupant's self-ping now fails (not an occupant of the room any more) …
+  const ping = await survivorClient.iq(xml('iq', { type: 'get', to: `${ROOM}/${nick(survivor)}` }, xml('ping', { xmlns: 'urn:xmpp:ping' })), 10_000).then(
+    () => undefined,
+    (err: unknown) => (err as { stanza?: XElement }).stanza,
+  );
+  assert.equal(errorCondition(ping), 'not-acceptable');
+  // … so it joins again: the persistent room is there (not created anew) with its configuration,
+  // and nobody of the dead nodes is in it.
+  const self = await joinRoom(survivorClient, ROOM, nick(survivor));
+  assert.ok(!(self.getChild('x', NS_MUC_USER)?.getChildren('status') ?? []).some((st) => st.attrs.code === '201'), 'the stored room, not a new one');
+  const info = await survivorClient.iq(xml('iq', { type: 'get', to: ROOM }, xml('query', { xmlns: NS_DISCO_INFO })));
+  assert.equal(info.getChild('query')?.getChild('identity')?.attrs.name, 'The Lobby');
+  const items = await survivorClient.iq(xml('iq', { type: 'get', to: ROOM }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#items' })));
+  const present = (items.getChild('query')?.getChildren('item') ?? []).map((i) => i.attrs.name ?? i.attrs.jid);
+  assert.deepEqual(present.filter((n) => n !== undefined && !String(n).endsWith(`/${nick(survivor)}`) && n !== nick(survivor)), [], `only the survivor is in the room: ${present.join(', ')}`);
+  // A newcomer on the survivor joins and talks with it.
+  const dan = await online(survivorNode, 'dan', 'muc');
+  await joinRoom(dan, ROOM, 'dan');
+  await dan.send(groupchat(ROOM, 'g2', 'after the take-over'));
+  await survivorClient.waitFor(isGroupchat('g2'), 10_000);
+});
