@@ -12,6 +12,8 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { CANTO_BIN } from '../helpers/cli.js';
 import { tempDir, type TestServer } from '../helpers/server.js';
 import { errorCondition, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
@@ -43,6 +45,14 @@ let postgres: PostgresInstance | undefined;
 let dir = '';
 const nodes: CantoNode[] = [];
 const clients: LoggedInClient[] = [];
+
+function cantoCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CANTO_BIN, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 const clusterTest = (name: string, fn: () => Promise<void>): void => redisTest(name, () => redis, fn);
 
@@ -216,6 +226,10 @@ clusterTest('MUC: a room with occupants on all three nodes (join, presence, fan-
   assert.equal((await ann.waitFor((s) => isPresenceFrom(`${ROOM}/cat`)(s) && s.getChildText('show') === 'away', 10_000)).getChildText('show'), 'away');
   const info = await cat.iq(xml('iq', { type: 'get', to: ROOM }, xml('query', { xmlns: NS_DISCO_INFO })));
   assert.equal(info.getChild('query')?.getChild('identity')?.attrs.name, 'The Lobby');
+  // canto cluster status names the node serving the domain.
+  const status = await cantoCli('cluster', 'status', '--json', '--config', n1.configFile);
+  const serving = (JSON.parse(status.stdout) as Array<{ nodeId: string; incarnation: string; services: string[] }>).filter((m) => m.services.includes(MUC));
+  assert.deepEqual(serving.map((m) => `${m.nodeId}#${m.incarnation}`), [await serviceOwner()]);
 });
 
 clusterTest('MUC: a dead node\'s occupants leave; kill -9 of the owner: a survivor takes the service with the rooms from PostgreSQL, occupants self-ping and rejoin', async () => {
