@@ -83,6 +83,8 @@ export class RedisEngine implements ClusterEngine {
   /** Channel events that arrive while a snapshot is loading, applied after it in order. */
   private buffered: ChannelEvent[] | undefined;
   private readonly reaping = new Set<string>();
+  /** Members DELIVER found dead (their proxies were dropped at once; incarnations never come back). */
+  private readonly knownDead = new RecentIds(1000);
   /** This member's bindings as last sent, so they can be written again after a failed write. */
   private readonly own = new Map<string, RegistryEntry>();
   /** Unbinds that did not reach Redis (retried with the resync). */
@@ -506,13 +508,27 @@ export class RedisEngine implements ClusterEngine {
     const { nodeId, incarnation } = parseMember(target);
     this.run(DELIVER, [keys.lease(nodeId), keys.stream(target)], [incarnation, JSON.stringify(msg)]).then(
       (id) => {
-        if (id === null) undeliverable();
+        if (id !== null) return;
+        this.forgetDead(target);
+        undeliverable();
       },
       (err: unknown) => {
         this.log.debug({ err: (err as Error).message, to: target }, 'could not queue a stanza for another node');
         undeliverable();
       },
     );
+  }
+
+  /**
+   * DELIVER found `member`'s lease gone: drop its proxies here now rather than at its reaping
+   * (up to a heartbeat later). Otherwise a stanza handled as undeliverable is routed again to the
+   * same dead member's proxy and, on its second miss, dropped instead of stored offline. The
+   * reaper still tells contacts (it fires resource-unbind from the bindings Redis held).
+   */
+  private forgetDead(member: string): void {
+    if (member === this.member || this.knownDead.has(member)) return;
+    this.knownDead.add(member);
+    void this.handler?.({ t: 'drop-worker', worker: member });
   }
 
   /** Read this member's stream: its pending entries first (after a reconnect), then new ones. */
