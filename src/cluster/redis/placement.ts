@@ -15,6 +15,7 @@
 import type { EventMap } from '../../core/event-map.js';
 import type { Logger } from '../../core/logging.js';
 import type { Completion } from '../../core/router.js';
+import type { CounterMetric } from '../../core/metrics.js';
 import type { Server } from '../../core/server.js';
 import type { StanzaOrigin } from '../../core/session.js';
 import { tryParseJid } from '../../jid/index.js';
@@ -36,6 +37,9 @@ export class ServicePlacement {
   /** Results of routeService handled in the order the stanzas came (per node, one chain). */
   private chain: Promise<void> = Promise.resolve();
   private server: Server | undefined;
+  /** Stanzas for a singleton service this node did not own: queued for the owner, taken here, or refused. */
+  private routed: CounterMetric<'service' | 'route'> | undefined;
+  private changes: CounterMetric<'service' | 'change'> | undefined;
 
   constructor(
     private readonly engine: RedisEngine,
@@ -50,6 +54,9 @@ export class ServicePlacement {
     }
     if (this.domains.size === 0) return;
     for (const d of this.domains) this.engine.addService(d);
+    const measure = server.metrics.scope('cluster');
+    this.routed = measure.counter('cluster_service_stanzas_total', 'Stanzas for a singleton service (MUC domain) this node did not serve, by where they went: queued (to the owner), local (taken here), refused', ['service', 'route']);
+    this.changes = measure.counter('cluster_service_changes_total', 'Times this node took (acquired) or lost (released) a singleton service', ['service', 'change']);
     this.engine.onServiceChange = (service, owned) => this.changed(service, owned);
     link.serviceRouter = (msg, stanza, again) => this.receive(msg, stanza, again);
     server.events.on('route/component', (event) => this.onRoute(event), PLACEMENT_PRIORITY);
@@ -76,6 +83,7 @@ export class ServicePlacement {
     });
     this.chain = this.chain.then(async () => {
       const where = await routed;
+      this.routed?.inc({ service: domain, route: where === 'fenced' ? 'refused' : where });
       if (where === 'local') this.routeHere(stanza, origin);
       else if (where === 'fenced') this.refuse(stanza, origin);
     });
@@ -114,6 +122,7 @@ export class ServicePlacement {
 
   /** The component loads its state from storage when this node takes it, and drops it when it loses it. */
   private async changed(service: string, owned: boolean): Promise<void> {
+    this.changes?.inc({ service, change: owned ? 'acquired' : 'released' });
     const entry = this.server?.components.get(service);
     const bus = entry?.kind === 'internal' ? entry.context?.events : undefined;
     if (!bus) return;
