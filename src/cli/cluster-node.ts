@@ -13,6 +13,7 @@ import type { Session } from '../core/session.js';
 import { bootServer } from '../app/boot.js';
 import type { RedisEngine } from '../cluster/redis/engine.js';
 import { ClusterWorker } from '../cluster/worker.js';
+import { ServicePlacement } from '../cluster/redis/placement.js';
 import { untilSignalled } from './until-signal.js';
 import { Reloader } from '../app/reload.js';
 
@@ -34,7 +35,11 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
     log.fatal({ err: why }, 'could not start');
     return 1;
   }
-  const link = new ClusterWorker(nodeId, 1, engine, log, { serviceWorker: true, selfRef: () => engine.self });
+  const placement = new ServicePlacement(engine, log);
+  const link: ClusterWorker = new ClusterWorker(nodeId, 1, engine, log, {
+    serviceWorker: true, selfRef: () => engine.self, routeReplies: true,
+    onAttach: (server) => placement.install(server, link),
+  });
   let server: Server;
   try {
     server = await bootServer({ config, log, cluster: link });

@@ -30,6 +30,8 @@ export interface RegistryEntry extends EntryKey {
   /** The last broadcast available presence as XML; absent when the resource is unavailable. */
   presence?: string;
   interested: boolean;
+  /** The session's flags (`C2SSession.flags`, e.g. `carbons`); absent when none. */
+  flags?: string[];
 }
 
 /** A CloseReason that survives JSON: a condition (with text), or a prepared element as XML. */
@@ -51,12 +53,23 @@ export interface DeliverMessage extends EntryKey {
   hops: number;
 }
 
-/** A stanza for a remote domain or a component, handled by the service worker. */
+/**
+ * A stanza routed on another worker: for a remote domain or a component (the service worker
+ * under the primary relay), or — with `to`, Redis engine — an iq reply going back to the node
+ * that sent the request (`reply`), or a stanza for a singleton service owned by node `to`
+ * (`service`, src/cluster/redis/placement.ts).
+ */
 export interface ForwardMessage {
   t: 'forward';
-  kind: 'remote' | 'component';
+  kind: 'remote' | 'component' | 'reply' | 'service';
   from: NodeRef;
+  /** The node that routes it (absent: the primary relay's service worker). */
+  to?: NodeRef;
+  /** `service`: the singleton service's domain. */
+  service?: string;
   xml: string;
+  /** 1 once forwarded after a hand-over: a second one drops it (as DeliverMessage.hops). */
+  hops?: number;
 }
 
 export interface CloseMessage extends EntryKey {

@@ -56,6 +56,7 @@ export class ProxySession implements BoundC2SSession {
   priority?: number;
   presence?: Element;
   interested = false;
+  flags?: ReadonlySet<string>;
   private current: RegistryEntry;
 
   constructor(
@@ -82,6 +83,7 @@ export class ProxySession implements BoundC2SSession {
     this.current = entry;
     this.priority = entry.priority;
     this.interested = entry.interested;
+    this.flags = entry.flags === undefined ? undefined : new Set(entry.flags);
     if (entry.presence === undefined) this.presence = undefined;
     else if (presenceChanged) this.presence = this.parsePresence(entry.presence);
   }

@@ -27,6 +27,11 @@ import { Replica } from './replica.js';
 import { watchStorage } from './storage-watch.js';
 
 const NONE_CACHED: ReadonlyMap<string, number> = new Map();
+/** iq requests from other nodes remembered for routing their replies back (the oldest go first). */
+const MAX_ASKED = 10_000;
+const ASKED_TTL_MS = 120_000;
+/** Before every other pre-stanza handler: a reply going back to another node is not this node's business. */
+const REPLY_PRIORITY = 10_000;
 
 /**
  * The routing interface between a worker and its cluster engine (docs/scaling.md): the engine
@@ -49,6 +54,14 @@ export interface ClusterWorkerOptions {
   serviceWorker?: boolean;
   /** This process in registry entries when it differs from `worker` (a Redis node's current member). */
   selfRef?: () => NodeRef;
+  /**
+   * Send iq replies back to the node whose request this node delivered (a `forward` with `to`):
+   * a module there (caps, PEP, ping…) asked from a bare JID or a domain, and only that node
+   * knows the pending request. Needs an engine that forwards to a node (Redis).
+   */
+  routeReplies?: boolean;
+  /** Runs when the worker is attached to its server, before the server starts (engine-specific hooks). */
+  onAttach?: (server: Server) => void;
 }
 
 /** The node:cluster IPC channel of this (worker) process. */
@@ -80,6 +93,15 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   private readonly snapshot = new Promise<void>((resolve) => (this.synced = resolve));
 
   private readonly selfRef: () => NodeRef;
+  /**
+   * Where `forward` messages of kind `service` go (src/cluster/redis/placement.ts); `again` for
+   * one a dead node had queued and never handled.
+   */
+  serviceRouter: ((msg: ForwardMessage, stanza: Element, again: boolean) => Completion) | undefined;
+  private readonly routeReplies: boolean;
+  private readonly onAttach: ((server: Server) => void) | undefined;
+  /** `fullJid\0id` of an iq get/set another node delivered here → that node (routeReplies). */
+  private readonly asked = new Map<string, { node: NodeRef; at: number }>();
 
   constructor(
     readonly worker: number | string,
@@ -90,6 +112,8 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   ) {
     this.serviceWorker = opts.serviceWorker ?? worker === SERVICE_WORKER;
     this.selfRef = opts.selfRef ?? (() => worker);
+    this.routeReplies = opts.routeReplies ?? false;
+    this.onAttach = opts.onAttach;
     this.replica = new Replica(this.selfRef, (entry) => new ProxySession(entry, this));
     channel.onMessage((msg) => this.onMessage(msg));
   }
@@ -113,6 +137,8 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     this.server = server;
     server.sessions.attachRemote(this);
     this.installForwarding(server);
+    if (this.routeReplies) this.installReplyRouting(server);
+    this.onAttach?.(server);
     this.channel.send({ t: 'hello' });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -166,6 +192,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     const e: RegistryEntry = { host: s.host, username: s.username, resource: s.resource ?? '', worker: this.selfRef(), sid: s.id, interested: s.interested };
     if (s.priority !== undefined) e.priority = s.priority;
     if (s.presence !== undefined) e.presence = s.presence.toString();
+    if (s.flags !== undefined && s.flags.size > 0) e.flags = [...s.flags];
     return e;
   }
 
@@ -228,8 +255,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
         this.onClose(msg.host, msg.username, msg.resource, msg.sid, msg.reason);
         return;
       case 'forward':
-        this.onForward(msg);
-        return;
+        return this.onForward(msg);
       case 'undeliverable':
         return this.onUndeliverable(msg.msg);
       case 'invalidate': {
@@ -267,7 +293,11 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   private dropWorker(worker: NodeRef, reap: boolean, entries: readonly RegistryEntry[] | undefined): void {
     const gone = this.replica.dropWorker(worker);
     this.log.info({ gone_worker: worker, resources: gone.length }, 'dropped the bindings of a worker that exited');
-    if (!reap || !this.server) return;
+    if (!this.server) return;
+    if (!reap) {
+      if (gone.length > 0) this.server.events.fire('cluster-sessions-gone', { jids: gone.map((p) => p.fullJid) });
+      return;
+    }
     // Bindings the engine held that this replica did not (e.g. this node's own earlier incarnation).
     const held = new Set(gone.map((p) => `${p.host}\u0000${p.username}\u0000${p.resource}`));
     for (const e of entries ?? []) {
@@ -276,6 +306,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
       proxy.destroyed = true;
       gone.push(proxy);
     }
+    if (gone.length > 0) this.server.events.fire('cluster-sessions-gone', { jids: gone.map((p) => p.fullJid) });
     for (const proxy of gone) {
       this.server.hosts.get(proxy.host)?.events.fire('resource-unbind', { session: proxy, reason: { condition: 'system-shutdown', text: 'the cluster worker serving this connection stopped' } });
     }
@@ -291,8 +322,47 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     }
     const stanza = this.parse(msg.xml);
     if (!stanza) return;
-    if (session) session.send(stanza);
-    else return this.missed(msg, stanza);
+    if (!session) return this.missed(msg, stanza);
+    if (this.routeReplies) this.noteRequest(session, stanza, msg.from);
+    session.send(stanza);
+    // Modules here that learn from what reaches local users (caps) see it too: the router's
+    // events for it ran on the sending node.
+    if (stanza.name === 'presence') server.hosts.get(msg.host)?.events.fire('cluster-presence-delivered', { session, stanza });
+  }
+
+  /** An iq request from another node reached a local session: its reply goes back there. */
+  private noteRequest(session: BoundC2SSession, stanza: Element, from: NodeRef): void {
+    const { type, id } = stanza.attrs;
+    if (stanza.name !== 'iq' || (type !== 'get' && type !== 'set') || id === undefined || from === this.selfRef()) return;
+    const now = Date.now();
+    for (const [key, v] of this.asked) {
+      if (this.asked.size < MAX_ASKED && now - v.at < ASKED_TTL_MS) break;
+      this.asked.delete(key);
+    }
+    const key = `${session.fullJid}\u0000${id}`;
+    this.asked.delete(key);
+    this.asked.set(key, { node: from, at: now });
+  }
+
+  /** A local client's iq result/error to a request another node delivered is routed on that node. */
+  private installReplyRouting(server: Server): void {
+    const onStanza = (event: EventMap['pre-stanza']): boolean => {
+      const { origin, stanza, from } = event;
+      const type = stanza.attrs.type;
+      if (origin.type !== 'c2s' || stanza.name !== 'iq' || (type !== 'result' && type !== 'error') || this.asked.size === 0) return false;
+      const key = `${from.full}\u0000${stanza.attrs.id ?? ''}`;
+      const asked = this.asked.get(key);
+      if (asked === undefined) return false;
+      this.asked.delete(key);
+      stanza.attrs.from = from.full;
+      stanza.attrs.to ??= event.to.full;
+      this.channel.send({ t: 'forward', kind: 'reply', to: asked.node, from: this.selfRef(), xml: stanza.toString() });
+      return true;
+    };
+    // pre-stanza fires on the sender's host bus: hook each host as it is activated.
+    server.events.on('host-activated', ({ host }) => {
+      server.hosts.get(host)?.events.on('pre-stanza', onStanza, REPLY_PRIORITY);
+    });
   }
 
   /**
@@ -336,10 +406,11 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     server.sessions.destroySession(session, reason, { final: true });
   }
 
-  private onForward(msg: ForwardMessage): void {
+  private onForward(msg: ForwardMessage): Completion {
     const server = this.server;
     const stanza = server && this.parse(msg.xml);
     if (!server || !stanza) return;
+    if (msg.kind === 'service') return this.serviceRouter?.(msg, stanza, false);
     const ctx = server.hosts.get(tryParseJid(stanza.attrs.from ?? '')?.domain ?? '');
     if (!ctx) {
       this.log.warn({ from: stanza.attrs.from, kind: msg.kind }, 'dropping a forwarded stanza not from a local host');
@@ -355,6 +426,9 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     const stanza = server && this.parse(msg.xml);
     if (!server || !stanza) return;
     if (msg.t === 'deliver') return this.missed(msg, stanza);
+    // The node that asked is gone: its request times out there, as with a lost connection.
+    if (msg.kind === 'reply') return;
+    if (msg.kind === 'service') return this.serviceRouter?.(msg, stanza, true);
     const ctx = server.hosts.get(tryParseJid(stanza.attrs.from ?? '')?.domain ?? '');
     if (!ctx) return;
     const condition = msg.kind === 'remote' ? 'remote-server-not-found' : 'service-unavailable';

@@ -84,6 +84,22 @@ export interface EventMap extends StanzaEvents {
   'host-deactivated': { host: string };
   /** A reload was applied (Server.reconfigure): what changed, and what waits for a restart. */
   'config-reloaded': { applied: string[]; needsRestart: string[] };
+  /**
+   * A presence another cluster node routed was handed to a local session (host bus): the
+   * router's events for it ran on that node; modules that learn from presence reaching local
+   * users (caps) learn here too.
+   */
+  'cluster-presence-delivered': { session: BoundC2SSession; stanza: Element };
+  /**
+   * Redis cluster, on a singleton component's bus (src/cluster/redis/placement.ts): this node now
+   * serves the service — load its state from storage (handlers may return a promise; nothing is
+   * routed to the component before it settles) — or no longer does (drop the live state quietly:
+   * another node serves it).
+   */
+  'cluster-service-acquired': { service: string };
+  'cluster-service-released': { service: string };
+  /** Cluster (server bus): resources bound on a node that died or stopped are gone (full JIDs), on every node. */
+  'cluster-sessions-gone': { jids: string[] };
   'server-started': Record<string, never>;
   'server-stopping': { reason: string };
   /**

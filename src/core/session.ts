@@ -87,6 +87,11 @@ export interface C2SSession extends StreamSessionBase {
   presence?: Element;
   /** True once this resource requested the roster: it gets roster pushes (SessionManager.setInterested). */
   interested: boolean;
+  /**
+   * Per-session switches that modules on other cluster nodes must see (e.g. `carbons`), changed
+   * through SessionManager.setFlag(); published with the binding.
+   */
+  flags?: ReadonlySet<string>;
   /** The user's roster, loaded when the resource binds (shape owned by the roster module). */
   roster?: unknown;
   /**

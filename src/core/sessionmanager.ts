@@ -263,6 +263,19 @@ export class SessionManager {
     this.updated(session);
   }
 
+  /**
+   * Switch a per-session flag other processes must see on this resource (e.g. `carbons`): a
+   * cluster publishes it with the binding, so a proxy of the resource elsewhere carries it too.
+   */
+  setFlag(session: BoundC2SSession, flag: string, on: boolean): void {
+    if (on === (session.flags?.has(flag) ?? false)) return;
+    const flags = new Set(session.flags);
+    if (on) flags.add(flag);
+    else flags.delete(flag);
+    session.flags = flags;
+    this.updated(session);
+  }
+
   private updated(session: BoundC2SSession): void {
     if (this.remote === undefined) return;
     if (this.bound.get(session.host)?.get(session.username)?.get(session.resource) !== session) return;

@@ -97,7 +97,8 @@ export async function startNode(spec: NodeSpec): Promise<CantoNode> {
       await node.waitForLine((l) => l.msg === (spec.readyLine ?? 'cluster node started: accepting connections'), 20_000);
     },
     kill(signal) {
-      if (node.child.exitCode === null && node.child.pid !== undefined) process.kill(node.child.pid, signal);
+      // Not once it has exited (by itself or by a signal): the PID may be gone (ESRCH) or reused.
+      if (node.child.exitCode === null && node.child.signalCode === null && node.child.pid !== undefined) process.kill(node.child.pid, signal);
     },
   };
   const launch = () => {

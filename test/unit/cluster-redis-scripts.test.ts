@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { keys, memberOf, parseMember, registryField } from '../../src/cluster/redis/keys.js';
-import { BIND, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RENEW, UNBIND, UPDATE, type Script } from '../../src/cluster/redis/scripts.js';
+import {
+  BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE, type Script,
+} from '../../src/cluster/redis/scripts.js';
 import { RecentIds } from '../../src/cluster/redis/recent-ids.js';
 
 let redis: RedisInstance | undefined;
@@ -110,4 +112,31 @@ clusterTest('deliveries go only to a live member; dead members are found and rea
   assert.deepEqual(await run(REAP_ENTRIES, [keys.registry, keys.memberSessions(c1)], [c1, 'canto:test', '{}']), [], 'a second reap finds nothing');
   // The entry queued before the crash is still in the stream for the reaper to claim.
   assert.equal(await client.sendCommand(['XLEN', keys.stream(c1)]), 1);
+});
+
+clusterTest('singleton services: one owner at a time, stanzas queued on the live owner, taken when the owner is dead, released by the owner only', async () => {
+  const service = 'conference.svc.test';
+  const a = memberOf('sa', 'i1');
+  const b = memberOf('sb', 'i2');
+  assert.deepEqual(await join('sa', 'i1'), [1]);
+  assert.deepEqual(await join('sb', 'i2'), [1]);
+  const claim = (m: string) => run(CLAIM_SERVICE, [keys.owner(service), keys.lease(parseMember(m).nodeId)], [m, parseMember(m).incarnation, '5000']);
+  const route = (m: string, msg: string) => run(ROUTE_SERVICE, [keys.owner(service), keys.lease(parseMember(m).nodeId)], [m, parseMember(m).incarnation, '5000', msg]);
+  assert.equal(await claim(a), 1, 'no owner: a takes it');
+  assert.equal(await claim(b), 0, 'a is alive: b does not');
+  assert.equal(await claim(a), 1, 'a renews');
+  assert.deepEqual(await route(a, 'x'), [1], 'the owner handles it itself');
+  assert.deepEqual(await route(b, '{"m":1}'), [2, a], 'queued on the owner');
+  const entries = await client.sendCommand(['XRANGE', keys.stream(a), '-', '+']) as Array<[string, string[]]>;
+  assert.deepEqual(entries.map(([, f]) => f), [['m', '{"m":1}']]);
+  // A fenced caller (its lease gone) neither routes nor claims.
+  assert.deepEqual(await route(memberOf('sb', 'old'), 'x'), [0]);
+  assert.equal(await run(CLAIM_SERVICE, [keys.owner(service), keys.lease('sb')], [memberOf('sb', 'old'), 'old', '5000']), 0);
+  // a dies (its lease goes; the owner key would outlive it by up to one TTL): b takes it at once.
+  await client.sendCommand(['DEL', keys.lease('sa')]);
+  assert.deepEqual(await route(b, 'y'), [3], 'taken by the caller');
+  assert.equal(await client.sendCommand(['GET', keys.owner(service)]), b);
+  assert.equal(await run(RELEASE_SERVICE, [keys.owner(service)], [a]), 0, 'a stale owner cannot release it');
+  assert.equal(await run(RELEASE_SERVICE, [keys.owner(service)], [b]), 1);
+  assert.equal(await client.sendCommand(['GET', keys.owner(service)]), null);
 });

@@ -18,14 +18,16 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import type { Logger } from '../../core/logging.js';
-import type { CloseMessage, DeliverMessage, PrimaryToWorker, RegistryEntry, WorkerToPrimary } from '../protocol.js';
+import type { CloseMessage, DeliverMessage, ForwardMessage, PrimaryToWorker, RegistryEntry, WorkerToPrimary } from '../protocol.js';
 import type { ClusterEngine } from '../worker.js';
 import {
   CHANNEL, FENCE_MARGIN_MS, GROUP, HEARTBEAT_MS, LEASE_MS, REAP_LOCK_MS,
   keys, memberOf, parseMember, registryField,
 } from './keys.js';
 import { RecentIds } from './recent-ids.js';
-import { BIND, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RELEASE, RENEW, UNBIND, UPDATE, type Script } from './scripts.js';
+import {
+  BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RELEASE, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE, type Script,
+} from './scripts.js';
 
 type Client = ReturnType<typeof createClient>;
 type Handler = (msg: PrimaryToWorker) => Promise<void> | undefined;
@@ -45,6 +47,9 @@ export interface RedisEngineOptions {
   leaseMs?: number;
   heartbeatMs?: number;
 }
+
+/** Where a stanza for a singleton service went (placement.ts). */
+export type ServiceRoute = 'fenced' | 'local' | 'queued';
 
 /** Another live node holds this node_id's lease. */
 export class NodeIdTakenError extends Error {}
@@ -78,6 +83,8 @@ export class RedisEngine implements ClusterEngine {
   /** Channel events that arrive while a snapshot is loading, applied after it in order. */
   private buffered: ChannelEvent[] | undefined;
   private readonly reaping = new Set<string>();
+  /** Members DELIVER found dead (their proxies were dropped at once; incarnations never come back). */
+  private readonly knownDead = new RecentIds(1000);
   /** This member's bindings as last sent, so they can be written again after a failed write. */
   private readonly own = new Map<string, RegistryEntry>();
   /** Unbinds that did not reach Redis (retried with the resync). */
@@ -87,6 +94,13 @@ export class RedisEngine implements ClusterEngine {
   /** Called when this node stops serving (it closes its client sessions) and when it serves again. */
   onFence: (reason: string) => void = () => {};
   onRejoin: () => void = () => {};
+  /**
+   * Singleton services (placement.ts) this node can serve → whether it owns each now. Called
+   * with (service, true) before anything is routed to a service it took (the promise: its state
+   * is loaded), with false when it lost it (fenced, stopping, or taken by another member).
+   */
+  private readonly services = new Map<string, { owned: boolean; ready: boolean; change: Promise<void> }>();
+  onServiceChange: (service: string, owned: boolean) => Promise<void> | void = () => {};
 
   constructor(opts: RedisEngineOptions) {
     this.nodeId = opts.nodeId;
@@ -141,6 +155,11 @@ export class RedisEngine implements ClusterEngine {
     this.generation++;
     clearInterval(this.heartbeat);
     if (wasServing) {
+      for (const [service, s] of this.services) {
+        if (!s.owned) continue;
+        s.owned = false;
+        await this.run(RELEASE_SERVICE, [keys.owner(service)], [this.member]).catch(() => undefined);
+      }
       try {
         await this.run(RELEASE, [keys.lease(this.nodeId)], [this.incarnation]);
       } catch (err) {
@@ -177,8 +196,10 @@ export class RedisEngine implements ClusterEngine {
         this.enqueue(msg);
         return;
       case 'forward':
-        // Every Redis node runs its own s2s and components; nothing is forwarded.
-        void this.handler?.({ t: 'undeliverable', msg });
+        // Every Redis node runs its own s2s and components; what is forwarded goes to a named
+        // node (an iq reply to the node that asked, a stanza for a service's owner).
+        if (msg.to === undefined) void this.handler?.({ t: 'undeliverable', msg });
+        else this.enqueue(msg);
         return;
       case 'invalidate':
         if (this.state !== 'serving') return;
@@ -218,6 +239,7 @@ export class RedisEngine implements ClusterEngine {
       if (this.state === 'serving') await this.renew();
       else if (this.state === 'fenced') await this.rejoin();
       if (this.state === 'serving' && this.dirty) await this.resync();
+      if (this.state === 'serving') await this.claimServices();
       // Reaping may route hundreds of stanzas: it must never hold up the next renewal.
       if (this.state === 'serving' && !this.reapingNow) {
         this.reapingNow = true;
@@ -254,6 +276,7 @@ export class RedisEngine implements ClusterEngine {
     this.dirty = false;
     this.log.error({ reason, member: this.member }, 'this node stops serving: it closes its client sessions and refuses new ones until it can rejoin the cluster');
     void this.handler?.({ t: 'snapshot', entries: [] });
+    for (const service of this.services.keys()) this.setOwned(service, false);
     try {
       this.onFence(reason);
     } catch (err) {
@@ -409,13 +432,74 @@ export class RedisEngine implements ClusterEngine {
     }
   }
 
+  // ───────────────────────── singleton services ─────────────────────────
+
+  /** This node can serve `service` (a MUC domain): it claims it whenever no live member owns it. */
+  addService(service: string): void {
+    if (!this.services.has(service)) this.services.set(service, { owned: false, ready: false, change: Promise.resolve() });
+  }
+
+  /** This node owns `service` now, its state is loaded and its lease is current: stanzas for it are handled here. */
+  owns(service: string): boolean {
+    return this.services.get(service)?.ready === true && this.state === 'serving' && Date.now() <= this.leaseDeadline;
+  }
+
+  /** Resolves once a change of ownership under way (loading the state) is done. */
+  settled(service: string): Promise<void> {
+    return this.services.get(service)?.change ?? Promise.resolve();
+  }
+
+  /**
+   * A stanza for a singleton service this node does not own (as far as it knows): queued on the
+   * owner's stream; or, when no live member owns it, taken here (the state is loaded before this
+   * resolves) and 'local'. One script: the owner cannot change between the check and the XADD.
+   */
+  async routeService(service: string, msg: ForwardMessage): Promise<ServiceRoute> {
+    if (this.state !== 'serving') return 'fenced';
+    const reply = await this.run(ROUTE_SERVICE, [keys.owner(service), keys.lease(this.nodeId)], [this.member, this.incarnation, String(this.leaseMs), JSON.stringify(msg)]) as unknown[];
+    const code = Number(reply[0]);
+    if (code === 0) return 'fenced';
+    if (code === 2) {
+      // Another member owns it: if this node thought it did, it has lost it.
+      if (this.services.get(service)?.owned === true) await this.setOwned(service, false);
+      return 'queued';
+    }
+    await this.setOwned(service, true);
+    return 'local';
+  }
+
+  private async claimServices(): Promise<void> {
+    for (const service of this.services.keys()) {
+      const ok = await this.run(CLAIM_SERVICE, [keys.owner(service), keys.lease(this.nodeId)], [this.member, this.incarnation, String(this.leaseMs)]);
+      if (this.state !== 'serving') return;
+      await this.setOwned(service, Number(ok) === 1);
+    }
+  }
+
+  /** Record a change of ownership and let the service load or drop its state (one change at a time). */
+  private setOwned(service: string, owned: boolean): Promise<void> {
+    const s = this.services.get(service);
+    if (!s) return Promise.resolve();
+    if (s.owned === owned) return s.change;
+    s.owned = owned;
+    s.ready = false;
+    if (owned) this.log.info({ service }, 'this node serves the singleton service now');
+    else this.log.warn({ service }, 'this node no longer serves the singleton service');
+    s.change = s.change.then(() => this.onServiceChange(service, owned)).then(() => {
+      if (owned && s.owned) s.ready = true;
+    }).catch((err: unknown) => {
+      this.log.error({ err, service }, owned ? 'loading a singleton service\'s state failed' : 'dropping a singleton service\'s state failed');
+    });
+    return s.change;
+  }
+
   // ───────────────────────── delivery ─────────────────────────
 
   /** Append to the owning member's stream; when it is not alive (or Redis is away) the stanza is handled here as undeliverable. */
-  private enqueue(msg: DeliverMessage | CloseMessage): void {
+  private enqueue(msg: DeliverMessage | CloseMessage | ForwardMessage): void {
     const target = String(msg.to);
     const undeliverable = (): void => {
-      if (msg.t === 'deliver') void this.handler?.({ t: 'undeliverable', msg });
+      if (msg.t !== 'close') void this.handler?.({ t: 'undeliverable', msg });
     };
     if (this.state !== 'serving') {
       undeliverable();
@@ -424,13 +508,27 @@ export class RedisEngine implements ClusterEngine {
     const { nodeId, incarnation } = parseMember(target);
     this.run(DELIVER, [keys.lease(nodeId), keys.stream(target)], [incarnation, JSON.stringify(msg)]).then(
       (id) => {
-        if (id === null) undeliverable();
+        if (id !== null) return;
+        this.forgetDead(target);
+        undeliverable();
       },
       (err: unknown) => {
         this.log.debug({ err: (err as Error).message, to: target }, 'could not queue a stanza for another node');
         undeliverable();
       },
     );
+  }
+
+  /**
+   * DELIVER found `member`'s lease gone: drop its proxies here now rather than at its reaping
+   * (up to a heartbeat later). Otherwise a stanza handled as undeliverable is routed again to the
+   * same dead member's proxy and, on its second miss, dropped instead of stored offline. The
+   * reaper still tells contacts (it fires resource-unbind from the bindings Redis held).
+   */
+  private forgetDead(member: string): void {
+    if (member === this.member || this.knownDead.has(member)) return;
+    this.knownDead.add(member);
+    void this.handler?.({ t: 'drop-worker', worker: member });
   }
 
   /** Read this member's stream: its pending entries first (after a reconnect), then new ones. */
@@ -471,10 +569,10 @@ export class RedisEngine implements ClusterEngine {
       ids.push(id);
       const key = `${stream}/${id}`;
       if (this.processed.has(key)) continue;
-      const msg = parseJson<DeliverMessage | CloseMessage>(fieldValue(fields, 'm'));
+      const msg = parseJson<DeliverMessage | CloseMessage | ForwardMessage>(fieldValue(fields, 'm'));
       if (msg && this.handler) {
         if (!reaped) await this.handler(msg);
-        else if (msg.t === 'deliver') await this.handler({ t: 'undeliverable', msg });
+        else if (msg.t !== 'close') await this.handler({ t: 'undeliverable', msg });
       }
       this.processed.add(key);
     }

@@ -21,6 +21,8 @@ export const keys = {
   stream: (member: string): string => `${PREFIX}stream:${member}`,
   /** String with a TTL: which survivor is reaping a dead member. */
   reapLock: (member: string): string => `${PREFIX}reap:${member}`,
+  /** String with a TTL: the member owning a singleton service (a MUC domain), renewed with its lease. */
+  owner: (service: string): string => `${PREFIX}owner:${service}`,
 };
 
 /** Pub/sub channel of registry changes, dead-member drops and cache invalidations. */

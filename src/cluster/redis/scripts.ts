@@ -124,3 +124,48 @@ redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return out`,
 };
+
+/**
+ * Singleton services (placement.ts). KEYS owner key, caller's lease · ARGV caller member, caller
+ * incarnation, ttl, message JSON →
+ * {0} the caller's lease is gone (fenced) · {1} the caller owns the service ·
+ * {2, owner} queued on the live owner's stream · {3} the caller took the service (no live owner).
+ */
+export const ROUTE_SERVICE: Script = {
+  name: 'route-service',
+  lua: `${leaseOf}if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {0} end
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then return {1} end
+if owner then
+  local key, inc = lease_of(owner)
+  if redis.call('GET', key) == inc then
+    redis.call('XADD', '${PREFIX}stream:' .. owner, '*', 'm', ARGV[4])
+    return {2, owner}
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return {3}`,
+};
+
+/**
+ * KEYS owner key, caller's lease · ARGV caller member, caller incarnation, ttl → 1 the caller
+ * owns the service (renewed, or taken because no live member held it), 0 another live member does.
+ */
+export const CLAIM_SERVICE: Script = {
+  name: 'claim-service',
+  lua: `${leaseOf}if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then
+  local key, inc = lease_of(owner)
+  if redis.call('GET', key) == inc then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1`,
+};
+
+/** KEYS owner key · ARGV member: give the service up if this member still owns it (graceful stop). */
+export const RELEASE_SERVICE: Script = {
+  name: 'release-service',
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+};

@@ -1,10 +1,11 @@
 /**
  * What `canto cluster status` shows: every member Redis knows, whether its lease is current,
- * when it expires, how many resources it has bound and how many stream entries wait for it.
+ * when it expires, how many resources it has bound, how many stream entries wait for it and
+ * which singleton services (MUC domains) it serves.
  * Read-only; works whether or not a node runs on this machine.
  */
 import { createClient } from 'redis';
-import { GROUP, keys, parseMember } from './keys.js';
+import { GROUP, PREFIX, keys, parseMember } from './keys.js';
 
 export interface MemberStatus {
   nodeId: string;
@@ -16,6 +17,27 @@ export interface MemberStatus {
   sessions: number;
   /** Stream entries not yet acknowledged: unread plus read-but-pending. */
   queued: number;
+  /** The singleton services (MUC domains) this member owns (src/cluster/redis/placement.ts). */
+  services: string[];
+}
+
+/** Owner member → the services it owns, from the `owner:{domain}` keys. */
+async function serviceOwners(client: ReturnType<typeof createClient>): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const prefix = keys.owner('');
+  let cursor = '0';
+  do {
+    const [next, found] = (await client.sendCommand(['SCAN', cursor, 'MATCH', `${PREFIX}owner:*`, 'COUNT', '100'])) as unknown as [string, string[]];
+    cursor = String(next);
+    for (const key of found) {
+      const owner = (await client.sendCommand(['GET', key])) as unknown as string | null;
+      if (owner === null) continue;
+      const list = out.get(owner) ?? [];
+      list.push(key.slice(prefix.length));
+      out.set(owner, list);
+    }
+  } while (cursor !== '0');
+  return out;
 }
 
 export async function clusterStatus(url: string): Promise<MemberStatus[]> {
@@ -25,6 +47,7 @@ export async function clusterStatus(url: string): Promise<MemberStatus[]> {
   try {
     const members = (await client.sendCommand(['ZRANGE', keys.members, '0', '-1'])) as string[];
     const out: MemberStatus[] = [];
+    const owners = await serviceOwners(client);
     for (const member of members) {
       const { nodeId, incarnation } = parseMember(member);
       const [holder, pttl, sessions, length] = (await Promise.all([
@@ -34,7 +57,7 @@ export async function clusterStatus(url: string): Promise<MemberStatus[]> {
         client.sendCommand(['XLEN', keys.stream(member)]),
       ])) as unknown as [string | null, number, number, number];
       const alive = holder === incarnation;
-      const s: MemberStatus = { nodeId, incarnation, alive, sessions: Number(sessions), queued: Number(length) };
+      const s: MemberStatus = { nodeId, incarnation, alive, sessions: Number(sessions), queued: Number(length), services: (owners.get(member) ?? []).sort() };
       if (alive) s.leaseExpiresInMs = Number(pttl);
       out.push(s);
     }
@@ -46,12 +69,12 @@ export async function clusterStatus(url: string): Promise<MemberStatus[]> {
 
 /** The table the CLI prints. */
 export function formatStatus(members: readonly MemberStatus[]): string {
-  const rows = [['NODE', 'INCARNATION', 'STATE', 'LEASE EXPIRES IN', 'SESSIONS', 'QUEUED']];
+  const rows = [['NODE', 'INCARNATION', 'STATE', 'LEASE EXPIRES IN', 'SESSIONS', 'QUEUED', 'SERVES']];
   for (const m of members) {
     rows.push([
       m.nodeId, m.incarnation, m.alive ? 'alive' : 'dead (to reap)',
       m.leaseExpiresInMs !== undefined ? `${(m.leaseExpiresInMs / 1000).toFixed(1)} s` : '-',
-      String(m.sessions), String(m.queued),
+      String(m.sessions), String(m.queued), m.services.length > 0 ? m.services.join(',') : '-',
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

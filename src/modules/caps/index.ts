@@ -9,6 +9,7 @@ import { defineModule } from '../../core/modules.js';
 import { duration } from '../../core/option-schemas.js';
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { Element } from '../../xml/element.js';
+import { tryParseJid } from '../../jid/index.js';
 import { NS_CAPS, type CapsService } from './api.js';
 import { OwnCapsSource } from './own-caps.js';
 import { CapsTracker } from './tracker.js';
@@ -102,6 +103,16 @@ export default defineModule({
     };
     mod.hook('presence/bare', onPresence, CAPS_PRIORITY);
     mod.hook('presence/full', onPresence, CAPS_PRIORITY);
+    // Cluster: a contact's presence routed on another node and handed to a local user here.
+    mod.hook('cluster-presence-delivered', ({ session, stanza }) => {
+      const type = stanza.attrs.type;
+      const from = stanza.attrs.from;
+      if (from === undefined || (type !== undefined && type !== 'unavailable')) return;
+      const jid = tryParseJid(from);
+      if (!jid || jid.resource === '') return;
+      if (type === 'unavailable') tracker.unavailable(jid.full, session.username);
+      else tracker.available(jid.full, jid.bare, session.username, capsOf(stanza));
+    });
     mod.hook('resource-unbind', ({ session }) => {
       tracker.gone(session.fullJid);
     });

@@ -19,14 +19,22 @@ export { NS_CARBONS, NS_FORWARD, carbonVerdict, isCarbon, wrapCarbon } from './r
  * (MAM's stanza-id) hooks above this, so the copies carry the stamp.
  */
 export const CARBONS_PRIORITY = 1;
+/** The session flag (`C2SSession.flags`) of a resource that enabled carbons. */
+export const CARBONS_FLAG = 'carbons';
 
 export default defineModule({
   name: 'carbons',
   description: 'XEP-0280 Message Carbons',
   depends: ['message'],
   setup(mod) {
-    /** Resources that enabled carbons (state of the session; gone with it). */
-    const enabled = new WeakSet<BoundC2SSession>();
+    /**
+     * Resources that enabled carbons: a session flag, so that in a cluster a proxy of a resource
+     * bound on another node carries it too (the registry publishes flags).
+     */
+    const enabled = {
+      has: (s: BoundC2SSession): boolean => s.flags?.has(CARBONS_FLAG) ?? false,
+      set: (s: BoundC2SSession, on: boolean): void => mod.server.sessions.setFlag(s, CARBONS_FLAG, on),
+    };
     const copies = mod.measure.counter('carbons_copies_total', 'Carbon copies sent to resources, by direction', ['direction']);
     const forged = mod.measure.counter('carbons_forged_removed_total', 'Forged carbon wrappers removed from messages between accounts');
 
@@ -36,8 +44,7 @@ export default defineModule({
       // §4.1, §5.1: only a client of this host, for itself (to its own bare JID or its server).
       const own = origin.type === 'c2s' && origin.host === mod.host && (to.local === '' ? to.domain === mod.host : to.bare === from.bare);
       if (!own) throw stanzaError('CANTO_ERR_NOT_ALLOWED', 'carbons are enabled by the resource itself');
-      if (on) enabled.add(origin);
-      else enabled.delete(origin);
+      enabled.set(origin, on);
       mod.log.debug({ jid: origin.fullJid }, on ? 'carbons enabled' : 'carbons disabled');
       return undefined;
     };
@@ -48,7 +55,7 @@ export default defineModule({
     });
     mod.hook('bind2-inline', ({ session, request }) => {
       if (request.getChild('enable', NS_CARBONS) === undefined) return;
-      enabled.add(session);
+      enabled.set(session, true);
       mod.log.debug({ jid: session.fullJid }, 'carbons enabled (Bind2)');
     });
     mod.iq('set', NS_CARBONS, 'disable', toggle(false), { to: ['bare', 'host'] });

@@ -129,6 +129,26 @@ export default defineModule({
       }
     });
 
+    // Redis cluster: one node serves this domain at a time (src/cluster/redis/placement.ts). The
+    // node taking it loads the rooms from storage (occupants of the previous owner are gone: their
+    // clients notice with a failing XEP-0410 self-ping and join again); the node losing it drops
+    // its rooms quietly. Resources of a node that died leave their rooms.
+    const reload = async (owned: boolean): Promise<void> => {
+      joined.clear();
+      await muc.reloadRooms();
+      mod.log.info({ rooms: muc.roomCount, owned }, owned ? 'serving this MUC domain on this cluster node: rooms loaded from storage' : 'another cluster node serves this MUC domain now: rooms dropped here');
+    };
+    mod.hook('cluster-service-acquired', () => reload(true));
+    mod.hook('cluster-service-released', () => reload(false));
+    mod.hookGlobal('cluster-sessions-gone', ({ jids }) => {
+      for (const jid of jids) {
+        for (const room of [...(joined.get(jid) ?? [])]) {
+          const o = room.bySession.get(jid);
+          if (o) removeOccupant(muc, room, o, { sessions: [jid] });
+        }
+      }
+    });
+
     // §7.14 status 332: the service is going down; occupants are told before their streams close.
     mod.hookGlobal('server-stopping', () => {
       muc.stopping = true; // from now on nothing joins, and emptied rooms stay as they are

@@ -100,6 +100,18 @@ export class MucService implements MucApi {
     this.roomMap.set(room.local, room);
   }
 
+  /**
+   * Redis cluster (src/cluster/redis/placement.ts): forget every room without telling anyone
+   * (another node serves this domain, or did until now) and load the persistent ones from
+   * storage again. Nothing is saved: the stored state is the truth.
+   */
+  async reloadRooms(): Promise<void> {
+    for (const room of this.roomMap.values()) this.history.forget(room);
+    this.roomMap.clear();
+    this.pending = [];
+    for (const room of await this.store.loadAll(this.domain, this.defaultConfig())) this.addLoaded(room);
+  }
+
   isServiceAdmin(bare: string): boolean {
     return this.admins.has(bare);
   }

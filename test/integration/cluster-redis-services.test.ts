@@ -1,0 +1,277 @@
+/**
+ * The Redis-backed cluster beyond one-to-one traffic (docs/scaling.md): three real `canto start`
+ * nodes on 127.0.0.2–4 sharing one private redis-server and one PostgreSQL database, real
+ * @xmpp/client clients. PEP notifications to a contact on another node (`+notify` learned from
+ * caps), carbons between a user's resources on two nodes, a MUC room with occupants on every
+ * node (join, presence, message fan-out) owned by one node by lease and reached from the others,
+ * and the take-over of the rooms by a survivor after `kill -9` of their owner (persistent state
+ * from PostgreSQL; the dead node's occupants are gone; a survivor's occupant sees its self-ping
+ * fail and rejoins).
+ */
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { CANTO_BIN } from '../helpers/cli.js';
+import { tempDir, type TestServer } from '../helpers/server.js';
+import { errorCondition, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
+import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
+import { startNode, type CantoNode } from '../helpers/cluster-nodes.js';
+import { openPostgresStorage } from '../../src/storage/postgres.js';
+import { silentLogger } from '../../src/core/logging.js';
+import { startPostgres, type PostgresInstance } from '../helpers/postgres.js';
+import { makeCredentials } from '../../src/sasl/scram-credentials.js';
+import { computeVer, parseDiscoInfo } from '../../src/modules/caps/verification.js';
+import { parseXmlFragment } from '../../src/xml/parse-fragment.js';
+import { waitFor } from '../../src/testing/index.js';
+
+const PASSWORD = 'pw';
+const USERS = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'];
+const MUC = 'conference.localhost';
+const NS_CAPS = 'http://jabber.org/protocol/caps';
+const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const NS_CARBONS = 'urn:xmpp:carbons:2';
+const NS_FORWARD = 'urn:xmpp:forward:0';
+const NS_NICK = 'http://jabber.org/protocol/nick';
+const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
+const NS_EVENT = 'http://jabber.org/protocol/pubsub#event';
+const NS_MUC = 'http://jabber.org/protocol/muc';
+const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
+const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
+
+let redis: RedisInstance | undefined;
+let postgres: PostgresInstance | undefined;
+let dir = '';
+const nodes: CantoNode[] = [];
+const clients: LoggedInClient[] = [];
+
+function cantoCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CANTO_BIN, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const clusterTest = (name: string, fn: () => Promise<void>): void => redisTest(name, () => redis, fn);
+
+async function login(node: CantoNode, user: string, resource: string): Promise<LoggedInClient> {
+  const c = await loginClient({} as TestServer, user, PASSWORD, resource, { service: node.service });
+  clients.push(c);
+  return c;
+}
+
+/** Logged in, roster requested, available. */
+async function online(node: CantoNode, user: string, resource: string): Promise<LoggedInClient> {
+  const c = await login(node, user, resource);
+  await c.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })));
+  await c.send(xml('presence'));
+  return c;
+}
+
+const bare = (c: LoggedInClient) => c.jid.split('/')[0] ?? '';
+const isPresenceFrom = (from: string, type?: string) => (s: XElement) => s.is('presence') && s.attrs.from === from && s.attrs.type === type;
+
+async function befriend(a: LoggedInClient, b: LoggedInClient): Promise<void> {
+  await a.send(xml('presence', { type: 'subscribe', to: bare(b) }));
+  await b.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === bare(a), 10_000);
+  await b.send(xml('presence', { type: 'subscribed', to: bare(a) }));
+  await a.waitFor(isPresenceFrom(b.jid), 10_000);
+  await b.send(xml('presence', { type: 'subscribe', to: bare(a) }));
+  await a.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === bare(b), 10_000);
+  await a.send(xml('presence', { type: 'subscribed', to: bare(b) }));
+  await b.waitFor(isPresenceFrom(a.jid), 10_000);
+}
+
+/** Available presence with caps whose features include `features`; answers the server's disco#info query for them. */
+async function announceCaps(c: LoggedInClient, name: string, features: string[]): Promise<void> {
+  const info = xml('query', { xmlns: NS_DISCO_INFO },
+    xml('identity', { category: 'client', type: 'pc', name }),
+    ...[NS_CAPS, NS_DISCO_INFO, ...features].map((f) => xml('feature', { var: f })));
+  const ver = computeVer(parseDiscoInfo(parseXmlFragment(info.toString())), 'sha-1');
+  const node = 'https://example.org/cluster-test';
+  c.xmpp.on('stanza', (s: XElement) => {
+    if (s.is('iq') && s.attrs.type === 'get' && s.getChild('query', NS_DISCO_INFO)?.attrs.node === `${node}#${ver}`) {
+      const answer = xml('query', { xmlns: NS_DISCO_INFO, node: `${node}#${ver}` }, ...info.children.filter((x): x is XElement => typeof x !== 'string'));
+      void c.send(xml('iq', { type: 'result', id: s.attrs.id, to: s.attrs.from }, answer));
+    }
+  });
+  await c.send(xml('presence', {}, xml('c', { xmlns: NS_CAPS, hash: 'sha-1', node, ver })));
+}
+
+const groupchat = (room: string, id: string, body: string) => xml('message', { to: room, type: 'groupchat', id }, xml('body', {}, body));
+const isGroupchat = (id: string) => (s: XElement) => s.is('message') && s.attrs.type === 'groupchat' && s.attrs.id === id;
+const selfPresence = (room: string, nick: string) => (s: XElement) =>
+  s.is('presence') && s.attrs.from === `${room}/${nick}` && s.attrs.type === undefined
+  && (s.getChild('x', NS_MUC_USER)?.getChildren('status') ?? []).some((st) => st.attrs.code === '110');
+
+async function joinRoom(c: LoggedInClient, room: string, nick: string): Promise<XElement> {
+  await c.send(xml('presence', { to: `${room}/${nick}` }, xml('x', { xmlns: NS_MUC })));
+  return c.waitFor(selfPresence(room, nick), 15_000);
+}
+
+before(async () => {
+  redis = await startRedis();
+  if (!redis) return;
+  dir = tempDir('canto-redis-services-');
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  postgres = await startPostgres();
+  const url = await postgres.createDatabase('services');
+  const extra = `[storage]\ndriver = "postgres"\nurl = "${url}"\n[[component]]\ndomain = "${MUC}"\nmodule = "muc"\n`;
+  const storage = await openPostgresStorage({ url }, silentLogger());
+  for (const u of USERS) await storage.accounts.create('localhost', u, makeCredentials(PASSWORD, { iterations: 4096, hashes: ['SHA-1', 'SHA-256'] }));
+  await storage.close();
+  for (const [i, address] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
+    nodes.push(await startNode({ nodeId: `s${i + 1}`, address, dir, dataDir, redisUrl: redis.url, extra }));
+  }
+});
+
+after(async () => {
+  for (const c of clients) await c.stop().catch(() => undefined);
+  for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.kill('SIGKILL');
+  await redis?.stop();
+  await postgres?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+clusterTest('PEP: a contact on another node gets the event of a nickname publish (+notify from caps)', async () => {
+  const [n1, n2] = nodes as [CantoNode, CantoNode, CantoNode];
+  const ann = await online(n1, 'ann', 'pep');
+  const ben = await online(n2, 'ben', 'pep');
+  await befriend(ann, ben);
+  await announceCaps(ben, 'ben-client', [`${NS_NICK}+notify`]);
+  await ann.waitFor((s) => isPresenceFrom(ben.jid)(s) && s.getChild('c', NS_CAPS) !== undefined, 10_000);
+  // The caps of ben (on n2) become known to ann's node (n1) through his presence: publish until
+  // one event reaches ben (a publish before that is notified to nobody, as on one node).
+  let event: XElement | undefined;
+  await waitFor(async () => {
+    const id = `v${Date.now()}`;
+    await ann.iq(xml('iq', { type: 'set' }, xml('pubsub', { xmlns: NS_PUBSUB },
+      xml('publish', { node: NS_NICK }, xml('item', { id }, xml('nick', { xmlns: NS_NICK }, `Ann ${id}`))))));
+    event = await ben.waitFor((s) => s.is('message') && s.attrs.from === bare(ann) && s.getChild('event', NS_EVENT)?.getChild('items')?.attrs.node === NS_NICK, 1000).catch(() => undefined);
+    return event !== undefined;
+  }, { timeoutMs: 15_000, intervalMs: 10, message: 'ben on n2 got a PEP event for ann\'s nick published on n1' });
+  assert.match(event?.getChild('event', NS_EVENT)?.getChild('items')?.getChild('item')?.getChild('nick', NS_NICK)?.getText() ?? '', /^Ann v\d+$/);
+  await ann.stop();
+  await ben.stop();
+});
+
+clusterTest('carbons: a user\'s resources on two nodes get copies of each other\'s and received messages', async () => {
+  const [n1, n2, n3] = nodes as [CantoNode, CantoNode, CantoNode];
+  const cat1 = await online(n1, 'cat', 'one');
+  const cat2 = await online(n2, 'cat', 'two');
+  for (const c of [cat1, cat2]) await c.iq(xml('iq', { type: 'set' }, xml('enable', { xmlns: NS_CARBONS })));
+  const dan = await online(n3, 'dan', 'r');
+  // cat2 (n2) learns cat1's binding with its carbons flag through the registry.
+  const received = (s: XElement, id: string) => s.is('message') && s.getChild('received', NS_CARBONS)?.getChild('forwarded', NS_FORWARD)?.getChild('message')?.attrs.id === id;
+  const sent = (s: XElement, id: string) => s.is('message') && s.getChild('sent', NS_CARBONS)?.getChild('forwarded', NS_FORWARD)?.getChild('message')?.attrs.id === id;
+  await dan.send(xml('message', { to: cat1.jid, type: 'chat', id: 'to-cat1' }, xml('body', {}, 'hi cat one')));
+  await cat1.waitFor((s) => s.is('message') && s.attrs.id === 'to-cat1', 10_000);
+  const copy = await cat2.waitFor((s) => received(s, 'to-cat1'), 10_000);
+  assert.equal(copy.attrs.from, bare(cat2));
+  await cat2.send(xml('message', { to: dan.jid, type: 'chat', id: 'from-cat2' }, xml('body', {}, 'hi dan')));
+  await dan.waitFor((s) => s.is('message') && s.attrs.id === 'from-cat2', 10_000);
+  const sentCopy = await cat1.waitFor((s) => sent(s, 'from-cat2'), 10_000);
+  assert.equal(sentCopy.getChild('sent', NS_CARBONS)?.getChild('forwarded', NS_FORWARD)?.getChild('message')?.attrs.to, dan.jid);
+  // Disabled on one node: no more copies to it.
+  await cat2.iq(xml('iq', { type: 'set' }, xml('disable', { xmlns: NS_CARBONS })));
+  await dan.send(xml('message', { to: cat1.jid, type: 'chat', id: 'after-disable' }, xml('body', {}, 'again')));
+  await cat1.waitFor((s) => s.is('message') && s.attrs.id === 'after-disable', 10_000);
+  assert.ok(await cat2.nothing((s) => received(s, 'after-disable'), 1000), 'no copy after <disable/>');
+  for (const c of [cat1, cat2, dan]) await c.stop();
+});
+
+const ROOM = `lobby@${MUC}`;
+const field = (v: string, value: string) => xml('field', { var: v }, xml('value', {}, value));
+/** muc occupants of the room test: ann (s1), ben (s2), cat (s3). */
+const occupants: LoggedInClient[] = [];
+
+async function serviceOwner(): Promise<string> {
+  let owner = '';
+  await waitFor(async () => (owner = (await (redis as RedisInstance).cli('GET', `canto:owner:${MUC}`)).trim()) !== '', { timeoutMs: 10_000, intervalMs: 50, message: 'a node owns the MUC service' });
+  return owner;
+}
+
+clusterTest('MUC: a room with occupants on all three nodes (join, presence, fan-out), served by the owner of the service lease', async () => {
+  const [n1, n2, n3] = nodes as [CantoNode, CantoNode, CantoNode];
+  assert.match(await serviceOwner(), /^s\d#/);
+  const ann = await online(n1, 'ann', 'muc');
+  const ben = await online(n2, 'ben', 'muc');
+  const cat = await online(n3, 'cat', 'muc');
+  occupants.push(ann, ben, cat);
+  const created = await joinRoom(ann, ROOM, 'ann');
+  assert.ok(created.getChild('x', NS_MUC_USER)?.getChildren('status').some((st) => st.attrs.code === '201'), 'the room was created');
+  await ann.iq(xml('iq', { type: 'set', to: ROOM }, xml('query', { xmlns: NS_MUC_OWNER },
+    xml('x', { xmlns: 'jabber:x:data', type: 'submit' },
+      field('FORM_TYPE', 'http://jabber.org/protocol/muc#roomconfig'),
+      field('muc#roomconfig_roomname', 'The Lobby'),
+      field('muc#roomconfig_persistentroom', '1')))));
+  await joinRoom(ben, ROOM, 'ben');
+  await ann.waitFor(isPresenceFrom(`${ROOM}/ben`), 10_000);
+  const catSelf = await joinRoom(cat, ROOM, 'cat');
+  assert.ok(!(catSelf.getChild('x', NS_MUC_USER)?.getChildren('status') ?? []).some((st) => st.attrs.code === '201'), 'one room, not one per node');
+  for (const nick of ['ann', 'ben']) await cat.waitFor(isPresenceFrom(`${ROOM}/${nick}`), 10_000);
+  for (const c of [ann, ben]) await c.waitFor(isPresenceFrom(`${ROOM}/cat`), 10_000);
+
+  await ben.send(groupchat(ROOM, 'g1', 'hello room'));
+  for (const c of [ann, ben, cat]) {
+    const m = await c.waitFor(isGroupchat('g1'), 10_000);
+    assert.equal(m.attrs.from, `${ROOM}/ben`);
+    assert.equal(m.getChildText('body'), 'hello room');
+  }
+  // Presence changes fan out too; disco#info from any node is answered by the one service.
+  await cat.send(xml('presence', { to: `${ROOM}/cat` }, xml('show', {}, 'away')));
+  assert.equal((await ann.waitFor((s) => isPresenceFrom(`${ROOM}/cat`)(s) && s.getChildText('show') === 'away', 10_000)).getChildText('show'), 'away');
+  const info = await cat.iq(xml('iq', { type: 'get', to: ROOM }, xml('query', { xmlns: NS_DISCO_INFO })));
+  assert.equal(info.getChild('query')?.getChild('identity')?.attrs.name, 'The Lobby');
+  // canto cluster status names the node serving the domain.
+  const status = await cantoCli('cluster', 'status', '--json', '--config', n1.configFile);
+  const serving = (JSON.parse(status.stdout) as Array<{ nodeId: string; incarnation: string; services: string[] }>).filter((m) => m.services.includes(MUC));
+  assert.deepEqual(serving.map((m) => `${m.nodeId}#${m.incarnation}`), [await serviceOwner()]);
+});
+
+clusterTest('MUC: a dead node\'s occupants leave; kill -9 of the owner: a survivor takes the service with the rooms from PostgreSQL, occupants self-ping and rejoin', async () => {
+  assert.equal(occupants.length, 3, 'needs the room of the previous test');
+  const owner = await serviceOwner();
+  const ownerIndex = nodes.findIndex((n) => owner.startsWith(`${n.nodeId}#`));
+  assert.ok(ownerIndex >= 0, owner);
+  const others = [0, 1, 2].filter((i) => i !== ownerIndex);
+  const [firstDead, survivor] = others as [number, number];
+  const nick = (i: number) => ['ann', 'ben', 'cat'][i] ?? '';
+  const survivorClient = occupants[survivor] as LoggedInClient;
+
+  // A node that is not the owner dies: the owner removes its occupant (unavailable to the others).
+  (nodes[firstDead] as CantoNode).kill('SIGKILL');
+  await survivorClient.waitFor(isPresenceFrom(`${ROOM}/${nick(firstDead)}`, 'unavailable'), 15_000);
+
+  // The owner dies: the survivor takes the service over within the lease.
+  const ownerNode = nodes[ownerIndex] as CantoNode;
+  const survivorNode = nodes[survivor] as CantoNode;
+  ownerNode.kill('SIGKILL');
+  await ownerNode.exited;
+  await survivorNode.waitForLine((l) => l.msg === 'serving this MUC domain on this cluster node: rooms loaded from storage' && l.owned === true && Number(l.rooms) >= 1, 15_000);
+  assert.match(await serviceOwner(), new RegExp(`^${survivorNode.nodeId}#`));
+
+  // XEP-0410: the occupant's self-ping now fails (not an occupant of the room any more) …
+  const ping = await survivorClient.iq(xml('iq', { type: 'get', to: `${ROOM}/${nick(survivor)}` }, xml('ping', { xmlns: 'urn:xmpp:ping' })), 10_000).then(
+    () => undefined,
+    (err: unknown) => (err as { stanza?: XElement }).stanza,
+  );
+  assert.equal(errorCondition(ping), 'not-acceptable');
+  // … so it joins again: the persistent room is there (not created anew) with its configuration,
+  // and nobody of the dead nodes is in it.
+  const self = await joinRoom(survivorClient, ROOM, nick(survivor));
+  assert.ok(!(self.getChild('x', NS_MUC_USER)?.getChildren('status') ?? []).some((st) => st.attrs.code === '201'), 'the stored room, not a new one');
+  const info = await survivorClient.iq(xml('iq', { type: 'get', to: ROOM }, xml('query', { xmlns: NS_DISCO_INFO })));
+  assert.equal(info.getChild('query')?.getChild('identity')?.attrs.name, 'The Lobby');
+  const items = await survivorClient.iq(xml('iq', { type: 'get', to: ROOM }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#items' })));
+  const present = (items.getChild('query')?.getChildren('item') ?? []).map((i) => i.attrs.name ?? i.attrs.jid);
+  assert.deepEqual(present.filter((n) => n !== undefined && !String(n).endsWith(`/${nick(survivor)}`) && n !== nick(survivor)), [], `only the survivor is in the room: ${present.join(', ')}`);
+  // A newcomer on the survivor joins and talks with it.
+  const dan = await online(survivorNode, 'dan', 'muc');
+  await joinRoom(dan, ROOM, 'dan');
+  await dan.send(groupchat(ROOM, 'g2', 'after the take-over'));
+  await survivorClient.waitFor(isGroupchat('g2'), 10_000);
+});
