@@ -92,7 +92,8 @@ test('an admin logs in, sees a live session, kicks it, creates an invite; cross-
   await page.fill('#login-password', ADMIN.password);
   await page.click('#login-submit');
   await page.waitForSelector('#nav', { state: 'visible', timeout: 10_000 }).catch(async () => assert.fail(await failure('the console did not open after login')));
-  assert.equal(await page.textContent('#admin-jid'), ADMIN.jid);
+  await page.waitForFunction((jid) => document.getElementById('admin-jid')?.textContent === jid, ADMIN.jid, { timeout: 10_000 })
+    .catch(async () => assert.fail(await failure(`the console does not name ${ADMIN.jid}: "${await page.textContent('#admin-jid')}"`)));
   const cookies = await browser.context.cookies(`${origin}/admin/`);
   const cookie = cookies.find((c) => c.name === 'canto_admin');
   assert.ok(cookie, 'the session cookie is kept');
