@@ -105,6 +105,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'metrics', // GET /metrics on the HTTP listeners, to loopback clients only unless configured
   'acme', // obtains nothing until [acme] directory is set
   'admin_api', // /admin/api/v1: nothing is reachable until `canto token create` makes a token
+  'limits', // rate limits on connections and accounts (docs/abuse.md)
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

@@ -35,6 +35,11 @@ export interface Connection {
    * Absent on transports that cannot pause reading (BOSH, WebSocket).
    */
   holdReading?(): () => void;
+  /**
+   * Call `fn` with the size of every chunk read from the peer, before it is parsed (rate limits
+   * count bytes with it); returns the function that stops it. Absent where holdReading is.
+   */
+  observeReads?(fn: (bytes: number) => void): () => void;
   /** Upgrade to TLS in place (STARTTLS); absent on transports that cannot (BOSH, WebSocket). */
   startTls?(opts: StartTlsOptions): Promise<void>;
   /** The TLS socket once encrypted (for channel binding); absent otherwise. */

@@ -53,13 +53,14 @@ import invites from './invites/index.js';
 import metrics from './metrics/index.js';
 import acme from './acme/index.js';
 import adminApi from './admin_api/index.js';
+import limits from './limits/index.js';
 import { c2sTable } from './c2s/config.js';
 import { s2sTable } from './s2s/config.js';
 import { componentListenerTable } from './component/config.js';
 import { httpTable } from './http/config.js';
 import { acmeTable } from './acme/config.js';
 
-const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, s2s, http, websocket, hostmeta, bosh, carbons, csi, mam, smacks, caps, pubsub, pep, avatar, bookmarks, adminsocket, push, upload, externalServices, muc, sasl2, fast, adhoc, accountState, invites, metrics, acme, adminApi];
+const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, s2s, http, websocket, hostmeta, bosh, carbons, csi, mam, smacks, caps, pubsub, pep, avatar, bookmarks, adminsocket, push, upload, externalServices, muc, sasl2, fast, adhoc, accountState, invites, metrics, acme, adminApi, limits];
 
 export const builtinModules: ModuleRegistry = new Map(builtins.map((m) => [m.name, m]));
 

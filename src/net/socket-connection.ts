@@ -31,6 +31,8 @@ export class SocketConnection implements Connection {
   private pausedForDrain = false;
   /** holdReading() calls not yet released. */
   private readHolds = 0;
+  /** observeReads() listeners: told each chunk's size before it is parsed. */
+  private readObservers: ((bytes: number) => void)[] = [];
 
   constructor(
     private socketRef: Socket,
@@ -103,6 +105,13 @@ export class SocketConnection implements Connection {
     };
   }
 
+  observeReads(fn: (bytes: number) => void): () => void {
+    this.readObservers = [...this.readObservers, fn];
+    return () => {
+      this.readObservers = this.readObservers.filter((o) => o !== fn);
+    };
+  }
+
   /** Read again unless a write backlog or a hold still says not to. */
   private resumeIfFree(): void {
     if (!this.closed && !this.pausedForDrain && this.readHolds === 0) this.socketRef.resume();
@@ -160,7 +169,10 @@ export class SocketConnection implements Connection {
   }
 
   private attach(socket: Socket): void {
-    socket.on('data', (chunk: Buffer) => this.handlers.data(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      for (const observe of this.readObservers) observe(chunk.length);
+      this.handlers.data(chunk);
+    });
     socket.on('error', (err) => this.handlers.error?.(err));
     socket.once('close', (hadError: boolean) => {
       this.closed = true;
