@@ -1,7 +1,9 @@
-/** The limits module's pieces without sockets: debt buckets, pausing and resuming reads, the bucket store, the option checks. */
+/** The limits module's pieces (one loopback socket for the read gate): debt buckets, pausing and resuming reads, the bucket store, the option checks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock, startHarness } from '../../src/testing/index.js';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { FakeClock, startHarness, waitFor } from '../../src/testing/index.js';
+import { SocketConnection } from '../../src/net/socket-connection.js';
 import { DebtBucket } from '../../src/modules/limits/debt-bucket.js';
 import { ReadThrottle } from '../../src/modules/limits/read-throttle.js';
 import { MemoryBucketStore } from '../../src/modules/limits/bucket-store.js';
@@ -27,65 +29,66 @@ test('a debt bucket refuses a limit without a rate or a burst', () => {
 });
 
 function throttleWith(clock: FakeClock, stanzaRate: number, stanzaBurst: number, byteRate = 1e9, byteBurst = 1e9) {
-  const holds: { released: boolean }[] = [];
   const stanzas = new DebtBucket({ rate: stanzaRate, burst: stanzaBurst }, clock.now());
   const bytes = new DebtBucket({ rate: byteRate, burst: byteBurst }, clock.now());
+  let pausedFor: number[] = [];
   const throttle = new ReadThrottle({
     stanzaBuckets: [stanzas],
     byteBuckets: [bytes],
-    hold: () => {
-      const h = { released: false };
-      holds.push(h);
-      return () => void (h.released = true);
-    },
     now: () => clock.now(),
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    paused: (ms) => pausedFor.push(ms),
   });
-  const holding = (): number => holds.filter((h) => !h.released).length;
-  return { throttle, holds, holding };
+  return { throttle, pausedFor: () => pausedFor, reset: () => void (pausedFor = []) };
 }
 
-test('reading pauses once the stanza bucket is in debt and resumes when it is paid back', () => {
+/** Whether a gate's answer settled (after the microtasks of a timer have run). */
+async function settled(p: Promise<void> | undefined): Promise<boolean> {
+  if (p === undefined) return true;
+  let done = false;
+  void p.then(() => (done = true));
+  await new Promise((r) => setImmediate(r));
+  return done;
+}
+
+test('the gate waits once the stanza bucket is in debt, until it is paid back', async () => {
   const clock = new FakeClock(0);
-  const { throttle, holding } = throttleWith(clock, 10, 5);
+  const { throttle, pausedFor } = throttleWith(clock, 10, 5);
   for (let i = 0; i < 5; i++) throttle.stanza();
-  assert.equal(holding(), 0, 'the burst passes');
+  assert.equal(throttle.gate(100), undefined, 'the burst passes');
   throttle.stanza();
-  assert.equal(holding(), 1, 'one over the burst pauses reading');
-  assert.equal(throttle.isPaused, true);
-  throttle.stanza(); // still in the chunk already read: counted, no second hold
-  assert.equal(holding(), 1);
+  throttle.stanza(); // two over the burst
+  const wait = throttle.gate(100);
+  assert.ok(wait, 'in debt: the next slice waits');
+  assert.deepEqual(pausedFor(), [200], 'two stanzas of debt at 10/s: 200 ms');
+  assert.equal(throttle.gate(100), wait, 'asking again while paused gives the same wait');
   clock.advance(199);
-  assert.equal(holding(), 1, 'two stanzas of debt at 10/s: 200 ms');
+  assert.equal(await settled(wait), false);
   clock.advance(1);
-  assert.equal(holding(), 0, 'reading resumes');
+  assert.equal(await settled(wait), true, 'reading resumes');
+  assert.equal(throttle.gate(100), undefined);
   assert.equal(throttle.pauses, 1);
 });
 
-test('bytes read are spent in full: a big chunk pauses reading for as long as it costs', () => {
+test('bytes are spent slice by slice: the slice after the debt waits for as long as the debt costs', async () => {
   const clock = new FakeClock(0);
-  const { throttle, holding } = throttleWith(clock, 1e6, 1e6, 1000, 1000);
-  throttle.bytes(1000);
-  assert.equal(holding(), 0);
-  throttle.bytes(3000);
-  assert.equal(holding(), 1);
-  clock.advance(2999);
-  assert.equal(holding(), 1);
+  const { throttle } = throttleWith(clock, 1e6, 1e6, 1000, 1000);
+  assert.equal(throttle.gate(1000), undefined);
+  assert.equal(throttle.gate(2000), undefined, 'a slice is let through when the bucket is not in debt (then spent: 2000 in debt)');
+  const wait = throttle.gate(10);
+  assert.ok(wait);
+  clock.advance(1999);
+  assert.equal(await settled(wait), false);
   clock.advance(1);
-  assert.equal(holding(), 0);
+  assert.equal(await settled(wait), true);
 });
 
-test('a shared bucket spent by another reader while paused keeps the pause going', () => {
+test('a shared bucket spent by another reader while paused keeps the pause going', async () => {
   const clock = new FakeClock(0);
   const shared = new DebtBucket({ rate: 10, burst: 1 }, 0);
-  let held = 0;
   const make = () => new ReadThrottle({
     stanzaBuckets: [shared],
     byteBuckets: [],
-    hold: () => {
-      held++;
-      return () => void held--;
-    },
     now: () => clock.now(),
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
   });
@@ -93,27 +96,69 @@ test('a shared bucket spent by another reader while paused keeps the pause going
   const b = make();
   a.stanza();
   a.stanza(); // 1 in debt: 100 ms
-  assert.equal(held, 1);
+  const waitA = a.gate(1);
+  assert.ok(waitA);
   clock.advance(50);
   b.stanza(); // the address's bucket is now 1.5 in debt
-  assert.equal(held, 2);
+  const waitB = b.gate(1);
+  assert.ok(waitB);
   clock.advance(50);
-  assert.equal(held, 2, 'a waits again: the shared bucket is still in debt');
+  assert.equal(await settled(waitA), false, 'a waits again: the shared bucket is still in debt');
   clock.advance(100);
-  assert.equal(held, 0);
+  assert.equal(await settled(waitA), true);
+  assert.equal(await settled(waitB), true);
 });
 
-test('dispose releases the hold and cancels the timer', () => {
+test('dispose lets a waiting reader go and cancels the timer', async () => {
   const clock = new FakeClock(0);
-  const { throttle, holding } = throttleWith(clock, 1, 1);
+  const { throttle } = throttleWith(clock, 1, 1);
   throttle.stanza();
   throttle.stanza();
-  assert.equal(holding(), 1);
+  const wait = throttle.gate(1);
+  assert.ok(wait);
   throttle.dispose();
-  assert.equal(holding(), 0);
+  assert.equal(await settled(wait), true);
   assert.equal(clock.pending, 0);
   throttle.stanza();
-  assert.equal(holding(), 0, 'a disposed throttle never holds again');
+  assert.equal(throttle.gate(1), undefined, 'a disposed throttle never waits again');
+});
+
+test('a socket connection with a gate hands over what it reads in slices, in order, and holds the rest while the gate waits', async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = connect(port, '127.0.0.1');
+  const socket = await accepted;
+  try {
+    const got: Buffer[] = [];
+    const conn = new SocketConnection(socket, { data: (c) => void got.push(c), close: () => {} });
+    let release!: () => void;
+    let asked = 0;
+    let through = 0;
+    conn.gateReads((bytes) => {
+      asked++;
+      assert.ok(bytes <= 2048, 'slices of at most 2 KiB');
+      // The third slice waits until released.
+      if (asked === 3) return new Promise<void>((r) => (release = r));
+      if (asked < 3) through += bytes;
+      return undefined;
+    });
+    const payload = Buffer.alloc(10_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
+    client.write(payload);
+    await waitFor(() => asked >= 3);
+    await new Promise((r) => setTimeout(r, 50)); // a moment in which nothing more may arrive
+    assert.equal(Buffer.concat(got).length, through, 'two slices handled, the rest held');
+    assert.equal(asked, 3, 'the gate is not asked again until its wait is over');
+    release();
+    await waitFor(() => Buffer.concat(got).length === payload.length);
+    assert.deepEqual(Buffer.concat(got), payload, 'everything, in order');
+  } finally {
+    client.destroy();
+    socket.destroy();
+    server.close();
+  }
 });
 
 test('the memory bucket store keeps one bucket per key and limit', async () => {

@@ -44,7 +44,6 @@ export default defineModule({
           session.log.debug({ wait_ms: waitMs }, 'reading paused (rate limit)');
         }
       },
-      resumed: () => undefined,
     });
     mod.measure.gauge('limits_paused_connections', 'Connections whose reading is paused now by a rate limit, by connection kind', ['kind'], (g) => {
       for (const kind of ['c2s', 's2s'] as const) g.set(sessions.pausedNow[kind], { kind });

@@ -1,9 +1,10 @@
 /**
- * Pausing a session's reads while it is over its rate (like Prosody's mod_limits): every chunk
- * read and every stanza parsed is spent from the session's buckets (and its address's shared
- * ones); when one is in debt, reading from the socket is held until the bucket is back at zero.
- * Nothing is dropped or buffered here: what was already read is handled, the peer's further
- * bytes wait in its own and the kernel's buffers (TCP flow control slows the sender).
+ * A connection's read gate (Connection.gateReads), like Prosody's mod_limits: the bytes read are
+ * spent from the connection's byte buckets, the stanzas parsed from its stanza buckets (its own
+ * and its address's shared ones); while one of them is in debt, the gate makes the connection
+ * wait: it stops reading from the socket (the rest of the chunk at hand waits with it) until the
+ * bucket is back at zero. Nothing is dropped, and nothing is buffered beyond that one chunk: the
+ * peer's further bytes wait in the kernel's buffers and TCP flow control slows the sender.
  */
 import type { DebtBucket } from './debt-bucket.js';
 
@@ -12,18 +13,23 @@ export interface ReadThrottleOptions {
   stanzaBuckets: readonly DebtBucket[];
   /** Buckets spent one per byte read. */
   byteBuckets: readonly DebtBucket[];
-  /** Stop reading; returns the function that reads again (Connection.holdReading). */
-  hold(): () => void;
   now(): number;
   /** A timer; returns its cancel function. */
   setTimeout(fn: () => void, ms: number): () => void;
-  /** Told when reading pauses (for logs and metrics), with how long it will wait. */
+  /** Told when reading pauses (for logs and metrics), with how long it will wait at least. */
   paused?(waitMs: number): void;
+  /** Told when reading may go on again. */
+  resumed?(): void;
+}
+
+interface Pause {
+  promise: Promise<void>;
+  resolve(): void;
+  cancelTimer: (() => void) | undefined;
 }
 
 export class ReadThrottle {
-  private release: (() => void) | undefined;
-  private cancelTimer: (() => void) | undefined;
+  private pause: Pause | undefined;
   private disposed = false;
   /** How many times reading was paused. */
   pauses = 0;
@@ -31,29 +37,33 @@ export class ReadThrottle {
   constructor(private readonly opts: ReadThrottleOptions) {}
 
   get isPaused(): boolean {
-    return this.release !== undefined;
+    return this.pause !== undefined;
   }
 
-  /** A chunk of `n` bytes was read. */
-  bytes(n: number): void {
+  /**
+   * The connection's gate: before `bytes` are handled. Undefined: go on (the bytes are spent);
+   * a promise: wait for it, then ask again.
+   */
+  readonly gate = (bytes: number): Promise<void> | undefined => {
+    if (this.disposed) return undefined;
+    if (this.pause !== undefined) return this.pause.promise;
     const now = this.opts.now();
-    for (const b of this.opts.byteBuckets) b.spend(n, now);
-    this.check(now);
-  }
+    const wait = this.wait(now);
+    if (wait > 0) return this.startPause(wait);
+    for (const b of this.opts.byteBuckets) b.spend(bytes, now);
+    return undefined;
+  };
 
   /** A stanza was parsed. */
   stanza(): void {
     const now = this.opts.now();
     for (const b of this.opts.stanzaBuckets) b.spend(1, now);
-    this.check(now);
   }
 
-  /** Stop the timer and read again (the session is gone or the module unloads). */
+  /** Let the connection read again and stop limiting it (the module unloads). */
   dispose(): void {
     this.disposed = true;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
-    this.resume();
+    this.end();
   }
 
   private wait(now: number): number {
@@ -63,30 +73,34 @@ export class ReadThrottle {
     return wait;
   }
 
-  private check(now: number): void {
-    if (this.disposed || this.release !== undefined) return;
-    const wait = this.wait(now);
-    if (wait <= 0) return;
-    this.release = this.opts.hold();
+  private startPause(wait: number): Promise<void> {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.pause = { promise, resolve, cancelTimer: undefined };
     this.pauses++;
     this.opts.paused?.(wait);
     this.schedule(wait);
+    return promise;
   }
 
   private schedule(wait: number): void {
-    this.cancelTimer = this.opts.setTimeout(() => {
-      this.cancelTimer = undefined;
-      if (this.disposed) return;
-      // A shared (per-address) bucket may have been spent meanwhile by another session.
-      const more = this.wait(this.opts.now());
+    const pause = this.pause;
+    if (pause === undefined) return;
+    pause.cancelTimer = this.opts.setTimeout(() => {
+      pause.cancelTimer = undefined;
+      // A shared (per-address) bucket may have been spent meanwhile by another connection.
+      const more = this.disposed ? 0 : this.wait(this.opts.now());
       if (more > 0) this.schedule(more);
-      else this.resume();
+      else this.end();
     }, wait);
   }
 
-  private resume(): void {
-    const release = this.release;
-    this.release = undefined;
-    release?.();
+  private end(): void {
+    const pause = this.pause;
+    if (pause === undefined) return;
+    this.pause = undefined;
+    pause.cancelTimer?.();
+    this.opts.resumed?.();
+    pause.resolve();
   }
 }

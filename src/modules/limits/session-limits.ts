@@ -1,6 +1,6 @@
 /**
- * Per-connection read limits: a ReadThrottle for every client and server connection that can
- * pause reading (TCP/TLS), spending its own buckets and its address's shared ones. Throttles
+ * Per-connection read limits: a ReadThrottle as the read gate of every client and server
+ * connection that can pause reading (TCP/TLS), spending its own buckets and its address's shared ones. Throttles
  * are found by connection, so a session resumed on a new connection (XEP-0198) is limited by
  * that connection's buckets. An address's shared buckets live as long as one of its
  * connections does (weak references, swept periodically).
@@ -24,7 +24,6 @@ export interface SessionLimitsHooks {
   setTimeout(fn: () => void, ms: number): () => void;
   /** A connection's reads were paused (first is true on its first pause). */
   paused(kind: StreamKind, session: StreamSession, waitMs: number, first: boolean): void;
-  resumed(kind: StreamKind): void;
 }
 
 export function streamKind(session: StreamSession): StreamKind | undefined {
@@ -35,6 +34,8 @@ export function streamKind(session: StreamSession): StreamKind | undefined {
 
 export class SessionLimits {
   private readonly throttles = new WeakMap<Connection, ReadThrottle>();
+  /** Removes a connection's gate. */
+  private readonly ungate = new WeakMap<Connection, () => void>();
   private readonly addresses = new Map<string, WeakRef<AddressBuckets>>();
   /** Connections whose reads are paused now, by kind. */
   readonly pausedNow: Record<StreamKind, number> = { c2s: 0, s2s: 0 };
@@ -50,7 +51,7 @@ export class SessionLimits {
   attach(session: StreamSession): boolean {
     const kind = streamKind(session);
     const conn = session.conn;
-    if (kind === undefined || !conn.holdReading || !conn.observeReads || this.throttles.has(conn)) return false;
+    if (kind === undefined || !conn.gateReads || this.throttles.has(conn)) return false;
     const ip = session.type === 'c2s' || session.type === 'c2s_unauthed' ? session.ip : conn.remoteAddress;
     if (this.exempt.has(ip)) return false;
     const now = this.hooks.now();
@@ -62,19 +63,10 @@ export class SessionLimits {
       stanzaBuckets.push(shared.stanzas);
       byteBuckets.push(shared.bytes);
     }
-    const hold = conn.holdReading.bind(conn);
     let first = true;
-    const throttle: ReadThrottle = new ReadThrottle({
+    const throttle = new ReadThrottle({
       stanzaBuckets,
       byteBuckets,
-      hold: () => {
-        const release = hold();
-        return () => {
-          release();
-          this.pausedNow[kind]--;
-          this.hooks.resumed(kind);
-        };
-      },
       now: this.hooks.now,
       setTimeout: this.hooks.setTimeout,
       paused: (waitMs) => {
@@ -82,9 +74,12 @@ export class SessionLimits {
         this.hooks.paused(kind, session, waitMs, first);
         first = false;
       },
+      resumed: () => {
+        this.pausedNow[kind]--;
+      },
     });
     this.throttles.set(conn, throttle);
-    conn.observeReads((bytes) => throttle.bytes(bytes));
+    this.ungate.set(conn, conn.gateReads(throttle.gate));
     return true;
   }
 
@@ -95,6 +90,7 @@ export class SessionLimits {
 
   /** Read again and stop limiting (the module unloads). */
   detach(conn: Connection): void {
+    this.ungate.get(conn)?.();
     this.throttles.get(conn)?.dispose();
     this.throttles.delete(conn);
   }
