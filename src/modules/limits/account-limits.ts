@@ -10,6 +10,7 @@ import type { HandlerResult } from '../../core/events.js';
 import type { Logger } from '../../core/logging.js';
 import type { ModuleServer } from '../../core/server.js';
 import { isBound, type BoundC2SSession } from '../../core/session.js';
+import type { Element } from '../../xml/element.js';
 import { errorReply } from '../../xml/stanza.js';
 import type { RateLimit } from '../../util/rate-limiter.js';
 import { sessionRoster } from '../roster/push.js';
@@ -46,6 +47,11 @@ const TEXTS: Record<AccountLimitKind, string> = {
 
 export class AccountLimits {
   private readonly limits: Record<AccountLimitKind, RateLimit | undefined>;
+  /**
+   * Stanzas already counted: the presence module routes an outbound subscription again after
+   * updating the roster (the same element, through the sender-side events once more).
+   */
+  private readonly counted = new WeakSet<Element>();
 
   constructor(options: LimitsOptions['account'], private readonly deps: AccountLimitsDeps) {
     this.limits = {
@@ -82,7 +88,8 @@ export class AccountLimits {
   /** Take a token for the account; refuse the stanza when there is none. */
   private check(event: StanzaEvent, origin: BoundC2SSession, kind: AccountLimitKind): HandlerResult {
     const limit = this.limits[kind];
-    if (limit === undefined) return undefined;
+    if (limit === undefined || this.counted.has(event.stanza)) return undefined;
+    this.counted.add(event.stanza);
     const account = `${origin.username}@${origin.host}`;
     return this.deps.store.take(`${kind}:${account}`, limit).then((ok) => {
       if (ok) return false;
