@@ -49,6 +49,8 @@ export default defineModule({
       for (const kind of ['c2s', 's2s'] as const) g.set(sessions.pausedNow[kind], { kind });
     });
 
+    // The in filter stays on a session after an unload (a session retired by a resumption fires no
+    // event to forget it by); it then finds no throttle and does nothing.
     const limit = (session: Parameters<SessionLimits['attach']>[0]): void => {
       if (!sessions.attach(session)) return;
       session.filters.in.add((stanza, s) => {
