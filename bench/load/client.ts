@@ -243,6 +243,21 @@ export class BenchClient {
     return this.socket.write(text);
   }
 
+  /** Resolves once what was written has gone to the kernel (at once when nothing waits), or the connection closed. */
+  drained(): Promise<void> {
+    const socket = this.socket;
+    if (this.closed || socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+    });
+  }
+
   /** Close our stream politely, then the socket. */
   close(): void {
     if (this.closed) return;

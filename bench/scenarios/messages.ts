@@ -27,7 +27,7 @@ export interface MessagesParams extends Record<string, number> {
 
 const BODY = 'The quick brown fox jumps over the lazy dog; a benchmark message of ordinary length.';
 
-interface PhaseOutcome {
+export interface PhaseOutcome {
   delivered: number;
   seconds: number;
   latencies: Latencies;
@@ -37,7 +37,7 @@ interface PhaseOutcome {
  * Send `total` messages over the pairs with window W each; resolves when all are delivered or
  * at the deadline. Message ids are "<sender index>.<sequence>".
  */
-function pump(senders: BenchClient[], receivers: BenchClient[], receiverJids: string[], window: number, total: number, deadlineMs: number): Promise<PhaseOutcome> {
+export function pump(senders: BenchClient[], receivers: BenchClient[], receiverJids: string[], window: number, total: number, deadlineMs: number): Promise<PhaseOutcome> {
   return new Promise((resolve) => {
     const latencies = new Latencies();
     const sentAt = senders.map(() => new Map<number, number>());

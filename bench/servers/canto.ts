@@ -102,7 +102,7 @@ function clusterToml(workers: number | undefined): string {
 
 /** The modules a setup turns on. */
 function modulesFor(setup: ServerSetup): string[] {
-  return [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : []), ...(setup.fast ? FAST_MODULES : []), ...(setup.upload ? ['http'] : [])];
+  return [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : []), ...(setup.fast ? FAST_MODULES : []), ...(setup.upload ? ['http'] : []), ...(setup.limits ? ['limits'] : [])];
 }
 
 /**

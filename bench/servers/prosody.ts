@@ -66,7 +66,7 @@ function sqlStores(setup: ServerSetup): string[] {
  * until the client's delayed ACK (bench/README.md, "Mobile feature set").
  */
 function featuresLua(dataDir: string, setup: ServerSetup): string {
-  const modules = [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : [])];
+  const modules = [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : []), ...(setup.limits ? ['limits'] : [])];
   const lines = [`modules_enabled = { ${modules.map(lua).join(', ')} }`];
   const stores = sqlStores(setup);
   if (stores.length === 0) {
@@ -79,6 +79,8 @@ function featuresLua(dataDir: string, setup: ServerSetup): string {
   if (setup.mobile) lines.push('archive_expires_after = "never"', 'mam_include_total = true');
   // muc too: a join sends the joiner one presence per occupant back to back.
   if (setup.mobile || setup.pep || setup.muc) lines.push('network_settings = { nagle = false }');
+  // Canto's c2s defaults: 64 KiB/s with a 1 MiB burst (16 s of the rate).
+  if (setup.limits) lines.push('limits = { c2s = { rate = "64kb/s", burst = "16s" } }');
   return `${lines.join('\n')}\n`;
 }
 

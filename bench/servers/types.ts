@@ -49,6 +49,11 @@ export interface ServerSetup {
    * bundled `mod_http_file_share` as a component.
    */
   upload?: { maxFileBytes: number };
+  /**
+   * Rate limits on client connections (the flood scenario). Canto: the `limits` module with its
+   * defaults (docs/abuse.md); Prosody: its bundled mod_limits with the same c2s byte rate and burst.
+   */
+  limits?: boolean;
 }
 
 /**

@@ -109,6 +109,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'rtbl', // checks nothing until [modules.rtbl] sources lists block lists
   'stranger', // messages from strangers on other servers become message requests (docs/abuse-strangers-reports.md)
   'spam_reporting', // XEP-0377 reports stored for `canto reports`
+  'limits', // rate limits on connections and accounts (docs/abuse.md)
 ];
 
 // ───────────────────────────── value checks ─────────────────────────────

@@ -14,6 +14,9 @@ export interface StartTlsOptions {
   rejectUnauthorized?: boolean;
 }
 
+/** See Connection.gateReads: undefined lets `bytes` through now; a promise says wait for it. */
+export type ReadGate = (bytes: number) => Promise<void> | undefined;
+
 /** The underlying transport of a stream session (TCP, TLS, BOSH, WebSocket). */
 export interface Connection {
   readonly transport: 'tcp' | 'websocket' | 'bosh' | 'internal';
@@ -35,6 +38,14 @@ export interface Connection {
    * Absent on transports that cannot pause reading (BOSH, WebSocket).
    */
   holdReading?(): () => void;
+  /**
+   * Meter what is read (rate limits): what arrives is handled in slices of a few KiB, and `gate`
+   * is asked before each one. It returns undefined to let the slice through, or a promise: the
+   * rest waits (reading from the socket paused, at most one chunk kept) until it settles, then the
+   * gate is asked again. One gate per connection; the returned function removes it. Absent where
+   * holdReading is.
+   */
+  gateReads?(gate: ReadGate): () => void;
   /** Upgrade to TLS in place (STARTTLS); absent on transports that cannot (BOSH, WebSocket). */
   startTls?(opts: StartTlsOptions): Promise<void>;
   /** The TLS socket once encrypted (for channel binding); absent otherwise. */

@@ -57,13 +57,14 @@ import adminConsole from './admin_console/index.js';
 import rtbl from './rtbl/index.js';
 import stranger from './stranger/index.js';
 import spamReporting from './spam_reporting/index.js';
+import limits from './limits/index.js';
 import { c2sTable } from './c2s/config.js';
 import { s2sTable } from './s2s/config.js';
 import { componentListenerTable } from './component/config.js';
 import { httpTable } from './http/config.js';
 import { acmeTable } from './acme/config.js';
 
-const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, s2s, http, websocket, hostmeta, bosh, carbons, csi, mam, smacks, caps, pubsub, pep, avatar, bookmarks, adminsocket, push, upload, externalServices, muc, sasl2, fast, adhoc, accountState, invites, metrics, acme, adminApi, adminConsole, rtbl, stranger, spamReporting];
+const builtins: ModuleDefinition[] = [c2s, component, tls, bind, register, saslauth, message, offline, iq, disco, ping, version, time, last, contact, vcard, privateStorage, blocking, roster, presence, s2s, http, websocket, hostmeta, bosh, carbons, csi, mam, smacks, caps, pubsub, pep, avatar, bookmarks, adminsocket, push, upload, externalServices, muc, sasl2, fast, adhoc, accountState, invites, metrics, acme, adminApi, adminConsole, rtbl, stranger, spamReporting, limits];
 
 export const builtinModules: ModuleRegistry = new Map(builtins.map((m) => [m.name, m]));
 

@@ -6,11 +6,15 @@
  * results, a roster, room history) costs one UTF-8 conversion, one TLS record run and one
  * syscall instead of one of each per stanza. When the socket's
  * buffer is over its mark, reading from the peer pauses until it drains (backpressure: a
- * client that does not read cannot make us queue replies without bound).
+ * client that does not read cannot make us queue replies without bound). A read gate (rate
+ * limits) sees what is read in slices and can hold the rest of a chunk and the reading.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket, connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import type { Connection, StartTlsOptions } from '../core/connection.js';
+import type { Connection, ReadGate, StartTlsOptions } from '../core/connection.js';
+
+/** Bytes handled between two questions to a read gate: how far a rate limit can be overrun. */
+const READ_SLICE = 2048;
 
 export interface SocketHandlers {
   data(chunk: Buffer): void;
@@ -31,6 +35,10 @@ export class SocketConnection implements Connection {
   private pausedForDrain = false;
   /** holdReading() calls not yet released. */
   private readHolds = 0;
+  /** gateReads(): asked before each slice of what is read. */
+  private gate: ReadGate | undefined;
+  /** Chunks (the first partly handled) waiting for the gate; reading is held meanwhile. */
+  private gated: Buffer[] = [];
 
   constructor(
     private socketRef: Socket,
@@ -103,6 +111,45 @@ export class SocketConnection implements Connection {
     };
   }
 
+  gateReads(gate: ReadGate): () => void {
+    this.gate = gate;
+    return () => {
+      if (this.gate === gate) this.gate = undefined;
+    };
+  }
+
+  /** A chunk read: handled at once without a gate, else slice by slice as the gate allows. */
+  private onData(chunk: Buffer): void {
+    if (this.gate === undefined && this.gated.length === 0) {
+      this.handlers.data(chunk);
+      return;
+    }
+    this.gated.push(chunk);
+    if (this.gated.length === 1) this.feedGated();
+  }
+
+  /** Handle the gated chunks until the gate says wait (then hold reading until it settles). */
+  private feedGated(): void {
+    while (this.gated.length > 0 && !this.closed) {
+      const chunk = this.gated[0] as Buffer;
+      const slice = chunk.subarray(0, READ_SLICE);
+      const wait = this.gate?.(slice.length);
+      if (wait !== undefined) {
+        const release = this.holdReading();
+        const go = (): void => {
+          release();
+          this.feedGated();
+        };
+        wait.then(go, go);
+        return;
+      }
+      if (slice.length === chunk.length) this.gated.shift();
+      else this.gated[0] = chunk.subarray(slice.length);
+      this.handlers.data(slice);
+    }
+    if (this.closed) this.gated = [];
+  }
+
   /** Read again unless a write backlog or a hold still says not to. */
   private resumeIfFree(): void {
     if (!this.closed && !this.pausedForDrain && this.readHolds === 0) this.socketRef.resume();
@@ -160,7 +207,7 @@ export class SocketConnection implements Connection {
   }
 
   private attach(socket: Socket): void {
-    socket.on('data', (chunk: Buffer) => this.handlers.data(chunk));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.handlers.error?.(err));
     socket.once('close', (hadError: boolean) => {
       this.closed = true;

@@ -85,6 +85,13 @@ export function testConfig(dataDir = ''): CantoConfig {
   config.http.ports = [];
   config.http.tls_ports = [];
   config.auth.scram_iterations = 4096;
+  // Tests drive many stanzas from few accounts and connections, all from loopback: the limits
+  // module (on by default) stays out of their way unless a test sets its own (docs/abuse.md).
+  config.modules.limits = {
+    c2s: { stanzas_per_second: 1e6, stanza_burst: 1e6, bytes_per_second: 1e9, byte_burst: 1e9 },
+    s2s: { stanzas_per_second: 1e6, stanza_burst: 1e6, bytes_per_second: 1e9, byte_burst: 1e9 },
+    account: { messages_to_strangers_per_hour: 0, subscriptions_per_hour: 0, muc_joins_per_minute: 0 },
+  };
   return config;
 }
 

@@ -61,6 +61,16 @@ ports = []
 tls_ports = []
 [auth]
 scram_iterations = 4096
+# Out of the tests' way, as in the test kit's config (src/testing/harness.ts; docs/abuse.md).
+[modules.limits.c2s]
+stanzas_per_second = 1000000
+stanza_burst = 1000000
+bytes_per_second = 1000000000
+byte_burst = 1000000000
+[modules.limits.account]
+messages_to_strangers_per_hour = 0
+subscriptions_per_hour = 0
+muc_joins_per_minute = 0
 [cluster]
 redis = "${spec.redisUrl}"
 node_id = "${spec.nodeId}"

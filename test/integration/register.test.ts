@@ -226,3 +226,54 @@ test('throttle: more registrations from one address than allowed are refused', {
     await tight.stop();
   }
 });
+
+test('abuse limits: blocked usernames, a minimum interval and a subnet limit refuse registrations (docs/abuse.md)', { timeout: 20_000 }, async () => {
+  const guarded = await serverWith((c) => void (c.modules.register = {
+    registration_throttle_max: 10,
+    registration_min_interval: '1 hour',
+    blocked_usernames: ['^admin$', 'casino'],
+  }));
+  try {
+    const blocked = await registerAccount(guarded.c2sPort, 'BestCasino', 'pw');
+    assert.match(blocked, STANZA_ERROR('not-acceptable'));
+    assert.match(blocked, /not available/);
+    assert.equal(await guarded.server.storage.accounts.get('localhost', 'bestcasino'), undefined);
+    // A blocked name took no slot: the next registration from this address is allowed.
+    assert.match(await registerAccount(guarded.c2sPort, 'first', 'pw'), /type=["']result["']/);
+    const soon = await registerAccount(guarded.c2sPort, 'second', 'pw');
+    assert.match(soon, STANZA_ERROR('not-acceptable'));
+    assert.match(soon, /<error [^>]*type=["']wait["']/);
+    assert.match(soon, /too close together/);
+    assert.equal(await guarded.server.storage.accounts.get('localhost', 'second'), undefined);
+  } finally {
+    await guarded.stop();
+  }
+  const subnet = await serverWith((c) => void (c.modules.register = { registration_throttle_max: 10, registration_subnet_max: 1 }));
+  try {
+    assert.match(await registerAccount(subnet.c2sPort, 'one', 'pw'), /type=["']result["']/);
+    const other = await registerAccount(subnet.c2sPort, 'two', 'pw');
+    assert.match(other, STANZA_ERROR('not-acceptable'));
+    assert.match(other, /from your network/);
+  } finally {
+    await subnet.stop();
+  }
+});
+
+test('require_invite: open registration is not offered and is refused without an invite', { timeout: 15_000 }, async () => {
+  const closed = await serverWith((c) => void (c.modules.register = { require_invite: true }));
+  try {
+    const c = await TlsRawClient.open(closed.c2sPort);
+    try {
+      assert.doesNotMatch(c.received, /http:\/\/jabber.org\/features\/iq-register/);
+      assert.match(c.received, /<register xmlns=["']urn:xmpp:invite["']/, 'registration with an invite still is');
+      const refused = await c.iq('reg', 'set', '<username>juliet</username><password>pw</password>');
+      assert.match(refused, STANZA_ERROR('service-unavailable'));
+      assert.match(refused, /needs an invite/);
+    } finally {
+      c.close();
+    }
+    assert.equal(await closed.server.storage.accounts.get('localhost', 'juliet'), undefined);
+  } finally {
+    await closed.stop();
+  }
+});

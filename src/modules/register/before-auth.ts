@@ -15,6 +15,7 @@ import { checkNewAccount, type Refusal } from './fields.js';
 import type { RegisterOptions } from './options.js';
 import { NS_REGISTER, parseRegisterQuery, registrationForm } from './query.js';
 import type { RegistrationThrottle } from './throttle.js';
+import type { RegistrationGuard } from './guard.js';
 
 /** 'invite-only': registration is closed, except with an invite token (XEP-0445). */
 export type Availability = 'open' | 'invite-only' | 'disabled' | 'needs-tls';
@@ -36,14 +37,15 @@ export class RegistrationBeforeAuth {
     private readonly mod: ModuleApi,
     private readonly options: RegisterOptions,
     private readonly throttle: RegistrationThrottle,
+    private readonly guard: RegistrationGuard,
   ) {
-    this.registrations = mod.measure.counter('register_registrations_total', 'In-band registrations submitted with valid fields, by result (created, conflict, refused (a bad invite), throttled, failed)', ['result']);
+    this.registrations = mod.measure.counter('register_registrations_total', 'In-band registrations submitted with valid fields, by result (created, conflict, refused (a bad invite), throttled, blocked (a reserved username), failed)', ['result']);
     this.creationTime = mod.measure.histogram('register_account_creation_seconds', 'Time to derive the keys of and store an account registered in-band', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
   }
 
   /** Whether this stream may register now (the host's switch is read each time, so it can change at runtime). */
   availability(origin: C2SUnauthedSession): Availability {
-    const open = this.mod.context?.settings.allow_registration === true;
+    const open = this.mod.context?.settings.allow_registration === true && !this.options.requireInvite;
     if (!open && this.mod.optional('invites') === undefined) return 'disabled';
     if (!origin.secure && this.mod.server.config.c2s.require_encryption) return 'needs-tls';
     return open ? 'open' : 'invite-only';
@@ -121,6 +123,17 @@ export class RegistrationBeforeAuth {
       // §3.1.1 names not-acceptable for "too many registrations"; type wait says "later".
       return this.refuse(origin, stanza, { condition: 'not-acceptable', text: 'too many registrations from your address; try again later', type: 'wait' });
     }
+    const guarded = this.guard.check(origin.ip, checked.value.username);
+    if (!guarded.ok) {
+      giveBack();
+      origin.log.info({ ip: origin.ip, why: guarded.why }, 'registration refused');
+      this.registrations.inc({ result: guarded.why === 'blocked-username' ? 'blocked' : 'throttled' });
+      return this.refuse(origin, stanza, guarded.refusal);
+    }
+    const giveBackAll = (): void => {
+      giveBack();
+      guarded.giveBack();
+    };
     this.used.add(origin);
     const { username, password } = checked.value;
     const timer = this.creationTime.startTimer();
@@ -128,7 +141,7 @@ export class RegistrationBeforeAuth {
       (refusal) => {
         this.registrations.inc({ result: refusal ? 'conflict' : 'created' });
         if (refusal) {
-          giveBack();
+          giveBackAll();
           this.used.delete(origin);
           this.refuse(origin, stanza, refusal);
         } else {
@@ -138,7 +151,7 @@ export class RegistrationBeforeAuth {
       },
       (err: unknown) => {
         this.registrations.inc({ result: 'failed' });
-        giveBack();
+        giveBackAll();
         this.used.delete(origin);
         this.mod.log.error({ err, username }, 'registration failed');
         this.refuse(origin, stanza, { condition: 'internal-server-error', text: 'the account could not be created' });

@@ -10,6 +10,7 @@ import { RegistrationBeforeAuth } from './before-auth.js';
 import { readRegisterOptions, registerOptions } from './options.js';
 import { NS_REGISTER, NS_REGISTER_FEATURE } from './query.js';
 import { RegistrationThrottle } from './throttle.js';
+import { RegistrationGuard } from './guard.js';
 
 export default defineModule({
   name: 'register',
@@ -18,7 +19,7 @@ export default defineModule({
   setup(mod) {
     const options = readRegisterOptions(mod.options);
     const throttle = new RegistrationThrottle({ max: options.throttleMax, periodMs: options.throttlePeriod, exempt: options.throttleExempt });
-    const beforeAuth = new RegistrationBeforeAuth(mod, options, throttle);
+    const beforeAuth = new RegistrationBeforeAuth(mod, options, throttle, new RegistrationGuard(options, () => mod.now()));
     const management = new AccountManagement(mod, options);
 
     mod.addFeature(NS_REGISTER);

@@ -1,0 +1,86 @@
+/**
+ * Rate limits against floods and abuse (docs/abuse.md), on by default:
+ * - every client and server connection reads at most so many stanzas and bytes a second, with a
+ *   burst (its own buckets and its address's shared ones); over that, reading from its socket
+ *   pauses until the buckets refill (session-limits.ts): nothing is dropped or buffered;
+ * - every account may send so many messages to strangers and subscription requests an hour, and
+ *   join so many group chats a minute (account-limits.ts); over that: policy-violation.
+ * Options in `[modules.limits]` (options.ts). In a Redis cluster the account buckets are in
+ * Redis, shared by every node; the per-connection ones are local (a connection is on one node).
+ */
+import { defineModule } from '../../core/modules.js';
+import { AccountLimits, type AccountLimitKind } from './account-limits.js';
+import { MemoryBucketStore, type BucketStore } from './bucket-store.js';
+import { limitsOptions } from './options.js';
+import { RedisBucketStore } from './redis-bucket-store.js';
+import { SessionLimits, streamKind, type StreamKind } from './session-limits.js';
+
+/** Runs after blocking (1000) and before mam (500) and presence/carbons. */
+const PRIORITY = 900;
+/** How often addresses whose connections are all gone are forgotten. */
+const SWEEP_MS = 60_000;
+
+export default defineModule({
+  name: 'limits',
+  description: 'Rate limits on connections and accounts',
+  scope: 'global',
+  options: limitsOptions,
+  setup(mod) {
+    const options = mod.options;
+    const { server } = mod;
+
+    const pauses = mod.measure.counter('limits_read_pauses_total', 'Times reading from a connection was paused because it was over its stanza or byte rate, by connection kind', ['kind']);
+    const throttled = mod.measure.counter('limits_throttled_sessions_total', 'Connections that went over their rate at least once, by connection kind', ['kind']);
+    const violations = mod.measure.counter('limits_policy_violations_total', 'Stanzas refused with policy-violation over a per-account limit, by limit', ['limit']);
+    const sessions = new SessionLimits(options, {
+      now: () => mod.now(),
+      setTimeout: (fn, ms) => mod.setTimeout(fn, ms),
+      paused: (kind: StreamKind, session, waitMs, first) => {
+        pauses.inc({ kind });
+        if (first) {
+          throttled.inc({ kind });
+          session.log.info({ wait_ms: waitMs }, 'connection over its rate limit: reading paused');
+        } else {
+          session.log.debug({ wait_ms: waitMs }, 'reading paused (rate limit)');
+        }
+      },
+    });
+    mod.measure.gauge('limits_paused_connections', 'Connections whose reading is paused now by a rate limit, by connection kind', ['kind'], (g) => {
+      for (const kind of ['c2s', 's2s'] as const) g.set(sessions.pausedNow[kind], { kind });
+    });
+
+    // The in filter stays on a session after an unload (a session retired by a resumption fires no
+    // event to forget it by); it then finds no throttle and does nothing.
+    const limit = (session: Parameters<SessionLimits['attach']>[0]): void => {
+      if (!sessions.attach(session)) return;
+      session.filters.in.add((stanza, s) => {
+        sessions.stanza(s);
+        return stanza;
+      }, 1000);
+    };
+    mod.hook('session-created', ({ session }) => {
+      if (session.type !== 'local' && streamKind(session) !== undefined) limit(session);
+    });
+    mod.onUnload(() => {
+      for (const s of server.sessions.all) sessions.detach(s.conn);
+    });
+    mod.setInterval(() => sessions.sweep(), SWEEP_MS);
+
+    const store: BucketStore = server.config.cluster.redis !== undefined
+      ? new RedisBucketStore(server.config.cluster.redis, mod.log)
+      : new MemoryBucketStore(() => mod.now());
+    mod.onUnload(() => store.close());
+    const account = new AccountLimits(options.account, {
+      server,
+      store,
+      log: mod.log,
+      refused: (kind: AccountLimitKind) => violations.inc({ limit: kind }),
+    });
+    for (const host of server.hosts.values()) {
+      mod.onUnload(host.events.on('pre-message/bare', account.onMessage, PRIORITY));
+      mod.onUnload(host.events.on('pre-message/full', account.onMessage, PRIORITY));
+      mod.onUnload(host.events.on('pre-presence/bare', account.onPresence, PRIORITY));
+      mod.onUnload(host.events.on('pre-presence/full', account.onPresence, PRIORITY));
+    }
+  },
+});

@@ -1,0 +1,61 @@
+/**
+ * The Redis bucket store of the limits module (the account limits of a Redis cluster): two
+ * stores (two nodes) share one bucket; with Redis away, takes are let through at once.
+ */
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../src/core/logging.js';
+import { RedisBucketStore } from '../../src/modules/limits/redis-bucket-store.js';
+import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
+
+let redis: RedisInstance | undefined;
+before(async () => {
+  redis = await startRedis(); // started
+});
+after(async () => {
+  await redis?.stop();
+});
+
+redisTest('two nodes take from one bucket; it refills at its rate', () => redis, async () => {
+  const url = (redis as RedisInstance).url;
+  const nodeA = new RedisBucketStore(url, silentLogger());
+  const nodeB = new RedisBucketStore(url, silentLogger());
+  try {
+    const limit = { rate: 20, burst: 3 };
+    const key = `test:${Math.random().toString(36).slice(2)}`;
+    assert.equal(await nodeA.take(key, limit), true);
+    assert.equal(await nodeB.take(key, limit), true);
+    assert.equal(await nodeA.take(key, limit), true);
+    assert.equal(await nodeB.take(key, limit), false, 'the burst is spent across both nodes');
+    assert.equal(await nodeA.take(key, limit), false);
+    assert.equal(await nodeA.take(`${key}:other`, limit), true, 'another key is another bucket');
+    // 20 a second: a token is back within 50 ms (polled, not slept).
+    const start = Date.now();
+    while (!(await nodeB.take(key, limit))) {
+      assert.ok(Date.now() - start < 5000, 'no token came back');
+    }
+  } finally {
+    await nodeA.close();
+    await nodeB.close();
+  }
+});
+
+redisTest('with Redis away, takes are let through (failing open) without holding stanzas for long', () => redis, async () => {
+  const r = redis as RedisInstance;
+  const store = new RedisBucketStore(r.url, silentLogger());
+  try {
+    const limit = { rate: 1, burst: 1 };
+    assert.equal(await store.take('test:away', limit), true);
+    assert.equal(await store.take('test:away', limit), false);
+    await r.stop();
+    const t = Date.now();
+    assert.equal(await store.take('test:away', limit), true, 'let through');
+    assert.ok(Date.now() - t < 3000, `the take waited ${Date.now() - t} ms`);
+    const t2 = Date.now();
+    assert.equal(await store.take('test:away', limit), true);
+    assert.ok(Date.now() - t2 < 100, 'after a failure, Redis is not asked for a while');
+  } finally {
+    await store.close();
+    await r.start();
+  }
+});

@@ -1,0 +1,188 @@
+/** The limits module's pieces (one loopback socket for the read gate): debt buckets, pausing and resuming reads, the bucket store, the option checks. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { FakeClock, startHarness, waitFor } from '../../src/testing/index.js';
+import { SocketConnection } from '../../src/net/socket-connection.js';
+import { DebtBucket } from '../../src/modules/limits/debt-bucket.js';
+import { ReadThrottle } from '../../src/modules/limits/read-throttle.js';
+import { MemoryBucketStore } from '../../src/modules/limits/bucket-store.js';
+import limits from '../../src/modules/limits/index.js';
+
+test('a debt bucket spends below zero and says how long until it is out of debt', () => {
+  const b = new DebtBucket({ rate: 10, burst: 20 }, 0);
+  b.spend(20, 0);
+  assert.equal(b.waitMs(0), 0, 'exactly empty is not in debt');
+  b.spend(5, 0);
+  assert.equal(b.waitMs(0), 500, '5 tokens at 10/s');
+  assert.equal(b.waitMs(300), 200);
+  assert.equal(b.waitMs(500), 0);
+  assert.equal(b.isFull(500), false);
+  assert.equal(b.isFull(2500), true, 'refills to the burst and no further');
+  b.spend(1, 100_000);
+  assert.equal(b.waitMs(100_000), 0, 'a long quiet spell refills only up to the burst');
+});
+
+test('a debt bucket refuses a limit without a rate or a burst', () => {
+  assert.throws(() => new DebtBucket({ rate: 0, burst: 1 }, 0), RangeError);
+  assert.throws(() => new DebtBucket({ rate: 1, burst: 0 }, 0), RangeError);
+});
+
+function throttleWith(clock: FakeClock, stanzaRate: number, stanzaBurst: number, byteRate = 1e9, byteBurst = 1e9) {
+  const stanzas = new DebtBucket({ rate: stanzaRate, burst: stanzaBurst }, clock.now());
+  const bytes = new DebtBucket({ rate: byteRate, burst: byteBurst }, clock.now());
+  let pausedFor: number[] = [];
+  const throttle = new ReadThrottle({
+    stanzaBuckets: [stanzas],
+    byteBuckets: [bytes],
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    paused: (ms) => pausedFor.push(ms),
+  });
+  return { throttle, pausedFor: () => pausedFor, reset: () => void (pausedFor = []) };
+}
+
+/** Whether a gate's answer settled (after the microtasks of a timer have run). */
+async function settled(p: Promise<void> | undefined): Promise<boolean> {
+  if (p === undefined) return true;
+  let done = false;
+  void p.then(() => (done = true));
+  await new Promise((r) => setImmediate(r));
+  return done;
+}
+
+test('the gate waits once the stanza bucket is in debt, until it is paid back', async () => {
+  const clock = new FakeClock(0);
+  const { throttle, pausedFor } = throttleWith(clock, 10, 5);
+  for (let i = 0; i < 5; i++) throttle.stanza();
+  assert.equal(throttle.gate(100), undefined, 'the burst passes');
+  throttle.stanza();
+  throttle.stanza(); // two over the burst
+  const wait = throttle.gate(100);
+  assert.ok(wait, 'in debt: the next slice waits');
+  assert.deepEqual(pausedFor(), [200], 'two stanzas of debt at 10/s: 200 ms');
+  assert.equal(throttle.gate(100), wait, 'asking again while paused gives the same wait');
+  clock.advance(199);
+  assert.equal(await settled(wait), false);
+  clock.advance(1);
+  assert.equal(await settled(wait), true, 'reading resumes');
+  assert.equal(throttle.gate(100), undefined);
+  assert.equal(throttle.pauses, 1);
+});
+
+test('bytes are spent slice by slice: the slice after the debt waits for as long as the debt costs', async () => {
+  const clock = new FakeClock(0);
+  const { throttle } = throttleWith(clock, 1e6, 1e6, 1000, 1000);
+  assert.equal(throttle.gate(1000), undefined);
+  assert.equal(throttle.gate(2000), undefined, 'a slice is let through when the bucket is not in debt (then spent: 2000 in debt)');
+  const wait = throttle.gate(10);
+  assert.ok(wait);
+  clock.advance(1999);
+  assert.equal(await settled(wait), false);
+  clock.advance(1);
+  assert.equal(await settled(wait), true);
+});
+
+test('a shared bucket spent by another reader while paused keeps the pause going', async () => {
+  const clock = new FakeClock(0);
+  const shared = new DebtBucket({ rate: 10, burst: 1 }, 0);
+  const make = () => new ReadThrottle({
+    stanzaBuckets: [shared],
+    byteBuckets: [],
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+  });
+  const a = make();
+  const b = make();
+  a.stanza();
+  a.stanza(); // 1 in debt: 100 ms
+  const waitA = a.gate(1);
+  assert.ok(waitA);
+  clock.advance(50);
+  b.stanza(); // the address's bucket is now 1.5 in debt
+  const waitB = b.gate(1);
+  assert.ok(waitB);
+  clock.advance(50);
+  assert.equal(await settled(waitA), false, 'a waits again: the shared bucket is still in debt');
+  clock.advance(100);
+  assert.equal(await settled(waitA), true);
+  assert.equal(await settled(waitB), true);
+});
+
+test('dispose lets a waiting reader go and cancels the timer', async () => {
+  const clock = new FakeClock(0);
+  const { throttle } = throttleWith(clock, 1, 1);
+  throttle.stanza();
+  throttle.stanza();
+  const wait = throttle.gate(1);
+  assert.ok(wait);
+  throttle.dispose();
+  assert.equal(await settled(wait), true);
+  assert.equal(clock.pending, 0);
+  throttle.stanza();
+  assert.equal(throttle.gate(1), undefined, 'a disposed throttle never waits again');
+});
+
+test('a socket connection with a gate hands over what it reads in slices, in order, and holds the rest while the gate waits', async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = connect(port, '127.0.0.1');
+  const socket = await accepted;
+  try {
+    const got: Buffer[] = [];
+    const conn = new SocketConnection(socket, { data: (c) => void got.push(c), close: () => {} });
+    let release!: () => void;
+    let asked = 0;
+    let through = 0;
+    conn.gateReads((bytes) => {
+      asked++;
+      assert.ok(bytes <= 2048, 'slices of at most 2 KiB');
+      // The third slice waits until released.
+      if (asked === 3) return new Promise<void>((r) => (release = r));
+      if (asked < 3) through += bytes;
+      return undefined;
+    });
+    const payload = Buffer.alloc(10_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
+    client.write(payload);
+    await waitFor(() => asked >= 3);
+    await new Promise((r) => setTimeout(r, 50)); // a moment in which nothing more may arrive
+    assert.equal(Buffer.concat(got).length, through, 'two slices handled, the rest held');
+    assert.equal(asked, 3, 'the gate is not asked again until its wait is over');
+    release();
+    await waitFor(() => Buffer.concat(got).length === payload.length);
+    assert.deepEqual(Buffer.concat(got), payload, 'everything, in order');
+  } finally {
+    client.destroy();
+    socket.destroy();
+    server.close();
+  }
+});
+
+test('the memory bucket store keeps one bucket per key and limit', async () => {
+  let now = 0;
+  const store = new MemoryBucketStore(() => now);
+  const limit = { rate: 1, burst: 2 };
+  assert.equal(await store.take('a', limit), true);
+  assert.equal(await store.take('a', limit), true);
+  assert.equal(await store.take('a', limit), false);
+  assert.equal(await store.take('b', limit), true, 'keys are apart');
+  assert.equal(await store.take('a', { rate: 1, burst: 5 }), true, 'another limit is another bucket');
+  now += 1000;
+  assert.equal(await store.take('a', limit), true, 'one token back after a second');
+  assert.equal(await store.take('a', limit), false);
+  await store.close();
+});
+
+test('bad [modules.limits] values stop the module with the key in the message', async () => {
+  await assert.rejects(
+    startHarness({ modules: [limits], config: (c) => void (c.modules.limits = { c2s: { stanzas_per_second: -1 } }) }),
+    /modules\.limits\.c2s\.stanzas_per_second/,
+  );
+  await assert.rejects(
+    startHarness({ modules: [limits], config: (c) => void (c.modules.limits = { c2s: { byte_burst: 'lots' } }) }),
+    /modules\.limits\.c2s\.byte_burst/,
+  );
+});
