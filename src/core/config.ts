@@ -107,7 +107,7 @@ export const DEFAULT_MODULES_ENABLED: readonly string[] = [
   'admin_api', // /admin/api/v1: nothing is reachable until `canto token create` makes a token
   'admin_console', // /admin: login only for the accounts listed in admins, from admin_api's allow_ips
   'rtbl', // checks nothing until [modules.rtbl] sources lists block lists
-  'stranger', // messages from strangers on other servers become message requests (docs/abuse-strangers-reports.md)
+  'stranger', // messages from strangers on other servers become message requests (docs/abuse.md)
   'spam_reporting', // XEP-0377 reports stored for `canto reports`
   'limits', // rate limits on connections and accounts (docs/abuse.md)
 ];

@@ -2,7 +2,7 @@
  * Real-time block lists (RTBL): pubsub nodes whose items name spammers' JIDs and domains, as
  * hex SHA-256 digests or in plain text (xmppbl.org's format). The host subscribes to each
  * configured node (source.ts), keeps it live and cached, and refuses what listed senders on
- * other servers send (enforce.ts). Options in `[modules.rtbl]`; README.md; docs/abuse-rtbl.md.
+ * other servers send (enforce.ts). Options in `[modules.rtbl]`; README.md; docs/abuse.md.
  * With no `sources` (the default) the module only answers its service: nothing is checked.
  */
 import { z } from 'zod';

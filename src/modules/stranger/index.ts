@@ -1,7 +1,7 @@
 /**
  * Stranger handling: messages from people an account does not know are delivered, held as
  * message requests or refused, per host policy; young accounts may write to few strangers a day.
- * See README.md and docs/abuse-strangers-reports.md.
+ * See README.md and docs/abuse.md.
  */
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
