@@ -25,9 +25,13 @@ export function accountJid(config: CantoConfig, text: string): Jid {
   return j;
 }
 
-async function withStorage<T>(config: CantoConfig, fn: (s: StorageDriver) => Promise<T>): Promise<T> {
+/**
+ * Open the configured storage for one command and close it after; `nothing` ends the error for a
+ * driver that keeps nothing between processes ("there are no accounts to manage").
+ */
+export async function withStorage<T>(config: CantoConfig, fn: (s: StorageDriver) => Promise<T>, nothing = 'there are no accounts to manage'): Promise<T> {
   if (!storageDriverEntry(config).persistent) {
-    throw new CommandFailed(`storage driver "${config.storage.driver}" keeps nothing between processes; there are no accounts to manage`);
+    throw new CommandFailed(`storage driver "${config.storage.driver}" keeps nothing between processes; ${nothing}`);
   }
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const storage = await openStorage(config, silentLogger());

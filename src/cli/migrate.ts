@@ -6,8 +6,7 @@
 import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CantoConfig } from '../core/config.js';
-import { openStorage, storageDriverEntry } from '../storage/registry.js';
-import { silentLogger } from '../core/logging.js';
+import { withStorage } from './accounts.js';
 import type { StorageDriver } from '../storage/types.js';
 import { makeCredentials } from '../sasl/scram-credentials.js';
 import { readUser, readRooms, importUser, importRoom } from '../migrate/canto-store.js';
@@ -27,18 +26,7 @@ function userHosts(config: CantoConfig): string[] {
   return config.virtualhost.map((vh) => vh.domain);
 }
 
-async function withStorage<T>(config: CantoConfig, fn: (s: StorageDriver) => Promise<T>): Promise<T> {
-  if (!storageDriverEntry(config).persistent) {
-    throw new CommandFailed(`storage driver "${config.storage.driver}" keeps nothing between processes; there is nothing to export or import`);
-  }
-  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  const storage = await openStorage(config, silentLogger());
-  try {
-    return await fn(storage);
-  } finally {
-    await storage.close();
-  }
-}
+const withStore = <T>(config: CantoConfig, fn: (s: StorageDriver) => Promise<T>): Promise<T> => withStorage(config, fn, 'there is nothing to export or import');
 
 export interface ExportOptions {
   host?: string;
@@ -56,7 +44,7 @@ export async function runExport(config: CantoConfig, opts: ExportOptions): Promi
   const all: Array<{ host: string; elements: ReturnType<typeof userElement>[] }> = [];
   let users = 0;
   let rooms = 0;
-  await withStorage(config, async (storage) => {
+  await withStore(config, async (storage) => {
     for (const host of hosts) {
       const elements = [];
       if (userHosts(config).includes(host)) {
@@ -145,7 +133,7 @@ export async function runImport(config: CantoConfig, path: string, opts: ImportO
     throw new CommandFailed(`nothing imported: the input holds data for ${foreign.join(', ')}, which this configuration does not serve (virtual hosts: ${vhosts.join(', ')}; MUC services: ${mucs.join(', ') || 'none'})`);
   }
   const report = new ImportReport();
-  await withStorage(config, async (storage) => {
+  await withStore(config, async (storage) => {
     for (const user of data.users) await importUser(storage, user, { dryRun: opts.dryRun, report });
     for (const room of data.rooms) await importRoom(storage, room, { dryRun: opts.dryRun, report });
   });
