@@ -9,7 +9,6 @@
 import { test, after, before } from 'node:test';
 import { newReportId, reportsStore, saveReport } from '../../src/modules/spam_reporting/store.js';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -23,14 +22,10 @@ import { createLogger } from '../../src/core/logging.js';
 import { ROUTES } from '../../src/modules/admin_api/routes.js';
 import { buildOpenApi } from '../../src/modules/admin_api/openapi.js';
 import { openApiPath } from '../../src/modules/admin_api/index.js';
+import { httpJson, type JsonReply } from '../helpers/http-json.js';
 import { AREAS, createToken, hashSecret, parseToken, revokeToken, TOKENS_HOST, TOKENS_STORE, type Scope, type StoredToken } from '../../src/modules/admin_api/tokens.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: unknown;
-}
+type Reply = JsonReply;
 
 interface CallOpts {
   token?: string;
@@ -44,29 +39,7 @@ function call(port: number, method: string, path: string, opts: CallOpts = {}): 
   const payload = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token !== undefined) headers.Authorization = `Bearer ${opts.token}`;
-  if (payload !== undefined) {
-    headers['Content-Type'] ??= 'application/json';
-    headers['Content-Length'] = String(Buffer.byteLength(payload));
-  }
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        let json: unknown;
-        try {
-          json = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return httpJson(port, method, path, headers, payload);
 }
 
 const API = '/admin/api/v1';

@@ -10,17 +10,12 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount, loginClient, xml, type LoggedInClient } from '../helpers/xmpp-client.js';
+import { httpJson, type JsonReply } from '../helpers/http-json.js';
 import type { InvitesService } from '../../src/modules/invites/api.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: unknown;
-}
+type Reply = JsonReply;
 
 interface CallOpts {
   body?: unknown;
@@ -34,29 +29,7 @@ function call(port: number, method: string, path: string, opts: CallOpts = {}): 
   const headers: Record<string, string> = { Host: `localhost:${port}`, ...opts.headers };
   if (opts.cookie !== undefined) headers.Cookie = `canto_admin=${opts.cookie}`;
   if (opts.csrf !== undefined) headers['X-CSRF-Token'] = opts.csrf;
-  if (payload !== undefined) {
-    headers['Content-Type'] ??= 'application/json';
-    headers['Content-Length'] = String(Buffer.byteLength(payload));
-  }
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        let json: unknown;
-        try {
-          json = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return httpJson(port, method, path, headers, payload);
 }
 
 interface LoggedIn {
