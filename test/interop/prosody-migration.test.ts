@@ -152,39 +152,32 @@ async function checkInCanto(dataDir: string): Promise<void> {
   }
 }
 
+/** Import Prosody's data with `--from` (dry run, real run, a second run that changes nothing), then check it in Canto. */
+async function importAndCheck(from: 'prosody' | 'prosody-sql', source: string, dataDir: string): Promise<void> {
+  const config = cantoConfig(dataDir);
+  const dry = await runCanto(['import', '--from', from, source, '--dry-run', '--config', config]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /account: 3 created/);
+  const r = await runCanto(['import', '--from', from, source, '--config', config]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /imported 3 account\(s\) and 1 room\(s\)/);
+  const again = await runCanto(['import', '--from', from, source, '--config', config]);
+  assert.doesNotMatch(again.stdout, /[1-9]\d* (created|updated)/, again.stdout);
+  await checkInCanto(dataDir);
+}
+
 test('Prosody 0.12 internal storage → canto import --from prosody → same logins, same data', { skip, timeout: 180_000 }, async () => {
   const prosodyData = tempDir();
   await makeProsodyData(prosodyData, 'internal');
   if (process.env.CANTO_SHOW_PROSODY_DATA) console.log(prosodyData);
-  const dataDir = tempDir();
-  const config = cantoConfig(dataDir);
-  const dry = await runCanto(['import', '--from', 'prosody', prosodyData, '--dry-run', '--config', config]);
-  assert.equal(dry.code, 0, dry.stderr);
-  assert.match(dry.stdout, /account: 3 created/);
-  const r = await runCanto(['import', '--from', 'prosody', prosodyData, '--config', config]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /imported 3 account\(s\) and 1 room\(s\)/);
-  const again = await runCanto(['import', '--from', 'prosody', prosodyData, '--config', config]);
-  assert.doesNotMatch(again.stdout, /[1-9]\d* (created|updated)/, again.stdout);
-  await checkInCanto(dataDir);
+  await importAndCheck('prosody', prosodyData, tempDir());
 });
 
 test('Prosody 0.12 SQL storage (SQLite) → canto import --from prosody-sql → same logins, same data', { skip: sqlSkip, timeout: 180_000 }, async () => {
   const prosodyData = tempDir();
   await makeProsodyData(prosodyData, 'sql');
   if (process.env.CANTO_SHOW_PROSODY_DATA) console.log(prosodyData);
-  const dataDir = tempDir();
-  const config = cantoConfig(dataDir);
-  const database = join(prosodyData, 'prosody.sqlite');
-  const dry = await runCanto(['import', '--from', 'prosody-sql', database, '--dry-run', '--config', config]);
-  assert.equal(dry.code, 0, dry.stderr);
-  assert.match(dry.stdout, /account: 3 created/);
-  const r = await runCanto(['import', '--from', 'prosody-sql', database, '--config', config]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /imported 3 account\(s\) and 1 room\(s\)/);
-  const again = await runCanto(['import', '--from', 'prosody-sql', database, '--config', config]);
-  assert.doesNotMatch(again.stdout, /[1-9]\d* (created|updated)/, again.stdout);
-  await checkInCanto(dataDir);
+  await importAndCheck('prosody-sql', join(prosodyData, 'prosody.sqlite'), tempDir());
 });
 
 test('canto export → Prosody 0.12 runs on it with its XEP-0227 storage: the user logs in with the Canto password and finds the data', { skip, timeout: 180_000 }, async () => {
