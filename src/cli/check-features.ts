@@ -279,7 +279,7 @@ export async function checkFeatures(config: CantoConfig, t: Target): Promise<Fea
     add({
       id: 'external-services', name: 'External service discovery (STUN/TURN)', spec: 'XEP-0215', suites: {},
       ...(await check('external-services', () => externalServices(c, t.domain))),
-      hint: `${moduleHint('external_services')}; list the STUN/TURN servers in [modules.external_services] services`,
+      hint: `${enabledIn(config, t.domain, 'external_services') ? '' : `add "external_services" to modules_enabled and `}list the STUN/TURN servers in [modules.external_services] services`,
     });
 
     // Last: once SM is on, the server asks for acks, so nothing is sent on this stream after it.
@@ -293,7 +293,7 @@ export async function checkFeatures(config: CantoConfig, t: Target): Promise<Fea
       smItem.detail = r.detail;
     }
   } finally {
-    c.close();
+    await c.close();
   }
   for (const item of items) if (passes(item.status)) delete item.hint;
   const suiteResult = (suite: 'core' | 'im' | 'mobile') => {
@@ -305,6 +305,12 @@ export async function checkFeatures(config: CantoConfig, t: Target): Promise<Fea
   };
   const suites = { core: suiteResult('core'), im: suiteResult('im'), mobile: suiteResult('mobile') };
   return { host: t.domain, account: `${t.username}@${t.domain}`, items, suites, advanced: suites.core.advanced && suites.im.advanced && suites.mobile.advanced };
+}
+
+function enabledIn(config: CantoConfig, domain: string, module: string): boolean {
+  const vh = config.virtualhost.find((v) => v.domain === domain);
+  if (vh?.modules_disabled.includes(module)) return false;
+  return config.modules_enabled.includes(module) || (vh?.modules_enabled.includes(module) ?? false);
 }
 
 /** What to change so that `module` runs for `domain`. */

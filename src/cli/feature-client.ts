@@ -58,7 +58,7 @@ export class FeatureClient {
       await c.login(o);
       return c;
     } catch (err) {
-      c.close();
+      await c.close();
       throw err;
     }
   }
@@ -173,12 +173,21 @@ export class FeatureClient {
     return this.next((s) => s.name === 'iq' && s.attr('id') === id && (s.attr('type') === 'result' || s.attr('type') === 'error'), `iq ${id}`);
   }
 
-  close(): void {
-    if (!this.socket.destroyed) {
-      this.socket.write('</stream:stream>');
-      this.socket.end();
-      setTimeout(() => this.socket.destroy(), 500).unref();
-    }
+  /** Close the stream and wait (at most 2 s) for the server to close the connection, so the session has ended. */
+  async close(): Promise<void> {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, 2000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.end('</stream:stream>');
+    });
   }
 }
 
