@@ -178,6 +178,8 @@ export async function checkFeatures(config: CantoConfig, t: Target): Promise<Fea
       return e === undefined ? { status: 'proven', detail: `${what}: result` } : { status: 'failed', detail: `${what}: error ${e}` };
     };
 
+    // The suite columns below (which suite needs an item, at Core or only at Advanced level) are
+    // this module's reading of XEP-0479's server tables; they are all in the `suites` fields here.
     // ── Core suite ──
     add({ id: 'core', name: 'Core features (TLS, SASL)', spec: 'RFC 6120', suites: { core: 'core', im: 'core', mobile: 'core' }, status: 'proven', detail: 'logged in with STARTTLS and SASL' });
     add({
