@@ -18,6 +18,7 @@ import { loadConfig, ConfigError, type CantoConfig } from '../app/config.js';
 import { runStart } from './start.js';
 import { runAdduser, runPasswd, runDeluser } from './accounts.js';
 import { runCheck } from './check.js';
+import { runCheckFeatures } from './check-features.js';
 import { runPushTrace } from './push-trace.js';
 import { runInvite } from './invites.js';
 import { runUserState } from './user-state.js';
@@ -43,6 +44,9 @@ Commands:
                            a running server also closes its sessions and revokes its FAST tokens
   user enable JID          allow its logins again
   check [--no-dns]         check the configuration, certificates and DNS records
+  check features [--jid JID --password P | --host H] [--json]
+                           log in to the running server (as JID, or as a throwaway account)
+                           and report which XEP-0479 compliance items it advertises and proves
   push-trace JID [--json]  the last push notification decisions for an account, from
                            the running server (docs/push.md)
   reload [--json]          make the running server read its configuration file again
@@ -99,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
         password: { type: 'string', short: 'p' },
         'no-dns': { type: 'boolean' },
         json: { type: 'boolean' },
+        jid: { type: 'string' },
         expires: { type: 'string' },
         uses: { type: 'string' },
         group: { type: 'string' },
@@ -168,6 +173,10 @@ export async function main(argv: string[]): Promise<number> {
         expectArgs(command, rest, 1);
         return await runDeluser(config, rest[0] as string);
       case 'check':
+        if (rest[0] === 'features') {
+          expectArgs('check features', rest.slice(1), 0);
+          return await runCheckFeatures(config, { jid: values.jid, password: values.password, host: values.host, json: values.json === true });
+        }
         expectArgs(command, rest, 0);
         return await runCheck(config, file, { dns: !values['no-dns'] });
       case 'push-trace':
