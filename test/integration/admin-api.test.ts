@@ -360,7 +360,7 @@ test('injection and path-traversal table: each refused cleanly, storage intact, 
     assertProblem(r, status, what);
   }
   const huge = await call(port, 'POST', create, { token: all, raw: JSON.stringify({ username: 'big', password: 'x'.repeat(200_000) }) });
-  assert.equal(huge.status, 413, 'a body above max_body_size');
+  assertProblem(huge, 413, 'a body above max_body_size');
   const noBody = await call(port, 'GET', `${API}/status`, { token: all, raw: '{"x":1}' });
   assertProblem(noBody, 400, 'a body where none is taken');
   assert.equal(({} as Record<string, unknown>).admin, undefined, 'Object.prototype untouched');

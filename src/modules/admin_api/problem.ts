@@ -13,6 +13,7 @@ export const PROBLEM_TYPES = {
   'method-not-allowed': 'The endpoint exists; the method does not.',
   'conflict': 'The thing to create exists, or the change would break an invariant (a room\'s last owner).',
   'unsupported-media-type': 'A body that is not application/json.',
+  'too-large': 'A body larger than the API takes (max_body_size).',
   'too-many-requests': 'The token or the address used its request budget; retry after Retry-After seconds.',
   'unavailable': 'The module this endpoint needs is not loaded on that host.',
   'internal': 'The server failed; the log has the details.',
@@ -28,6 +29,7 @@ const TITLES: Record<ProblemType, string> = {
   'method-not-allowed': 'Method not allowed',
   'conflict': 'Conflict',
   'unsupported-media-type': 'Unsupported media type',
+  'too-large': 'Content too large',
   'too-many-requests': 'Too many requests',
   'unavailable': 'Service unavailable',
   'internal': 'Internal server error',
@@ -35,7 +37,7 @@ const TITLES: Record<ProblemType, string> = {
 
 const STATUS: Record<ProblemType, number> = {
   'bad-request': 400, 'unauthorized': 401, 'forbidden': 403, 'not-found': 404, 'method-not-allowed': 405,
-  'conflict': 409, 'unsupported-media-type': 415, 'too-many-requests': 429, 'unavailable': 503, 'internal': 500,
+  'conflict': 409, 'too-large': 413, 'unsupported-media-type': 415, 'too-many-requests': 429, 'unavailable': 503, 'internal': 500,
 };
 
 /** Thrown by handlers; the dispatcher answers it as a problem. */
