@@ -74,6 +74,9 @@ const bare = (c: LoggedInClient) => c.jid.split('/')[0] ?? '';
 const isPresenceFrom = (from: string, type?: string) => (s: XElement) => s.is('presence') && s.attrs.from === from && s.attrs.type === type;
 
 async function befriend(a: LoggedInClient, b: LoggedInClient): Promise<void> {
+  // a's node learns of b's binding on another node through the registry: until then b counts as
+  // offline there and the request would wait in offline storage (failed once under a full suite).
+  await waitFor(async () => a.iq(xml('iq', { type: 'get', to: b.jid }, xml('ping', { xmlns: 'urn:xmpp:ping' })), 2000).then(() => true, () => false), { timeoutMs: 10_000, intervalMs: 100, message: `${a.jid}'s node routes to ${b.jid}` });
   await a.send(xml('presence', { type: 'subscribe', to: bare(b) }));
   await b.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === bare(a), 10_000);
   await b.send(xml('presence', { type: 'subscribed', to: bare(a) }));
