@@ -29,12 +29,15 @@ before(async () => {
     c.virtualhost = [vh('b.test')];
     c.s2s.ports = [0];
     c.s2s.direct_tls_ports = [0];
+    // These tests are about the streams: a first message from another server is delivered.
+    c.modules.stranger = { policy: 'allow' };
   });
   a = await startTestServer((c) => {
     c.virtualhost = [vh('a.test'), vh('a2.test')];
     c.s2s.ports = [0];
     c.s2s.hosts['b.test'] = `127.0.0.1:${b.server.port('s2s')}`;
     c.modules.s2s = { dialback_secret: SECRET };
+    c.modules.stranger = { policy: 'allow' };
   });
   b.server.config.s2s.hosts['a.test'] = `127.0.0.1:${a.server.port('s2s')}`;
   b.server.config.s2s.hosts['a2.test'] = `127.0.0.1:${a.server.port('s2s')}`;
