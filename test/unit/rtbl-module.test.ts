@@ -24,6 +24,8 @@ async function setup(rtbl: Record<string, unknown>, clock?: FakeClock): Promise<
     config: (c) => {
       c.component.push({ domain: SERVICE, module: 'pubsub' });
       c.modules.rtbl = { sources: [{ jid: SERVICE, node: NODE }], ...rtbl };
+      // What is under test is the list: senders it does not name are delivered, strangers or not.
+      c.modules.stranger = { policy: 'allow' };
     },
   });
   const api = h.context.services.get('rtbl');
