@@ -20,7 +20,7 @@ import { NS } from '../xml/ns.js';
 import { openStorage, storageDriverEntry } from '../storage/registry.js';
 import { silentLogger } from '../core/logging.js';
 import { makeCredentials } from '../sasl/scram-credentials.js';
-import { FeatureClient, iqError } from './feature-client.js';
+import { FeatureClient, iqError, type FeatureClientOptions } from './feature-client.js';
 import { accountJid } from './accounts.js';
 import { readPassword } from './prompt.js';
 import { CommandFailed, UsageError } from './errors.js';
@@ -137,14 +137,8 @@ async function throwawayAccount(config: CantoConfig, domain: string): Promise<{ 
   };
 }
 
-interface Target {
-  host: string;
-  port: number;
-  domain: string;
-  username: string;
-  password: string;
-  timeoutMs: number;
-}
+/** Where and as whom to log in: what the feature client takes. */
+type Target = FeatureClientOptions;
 
 /** Log in and check every item; the account must exist. */
 export async function checkFeatures(config: CantoConfig, t: Target): Promise<FeaturesReport> {
