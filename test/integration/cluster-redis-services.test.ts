@@ -17,6 +17,7 @@ import { CANTO_BIN } from '../helpers/cli.js';
 import { tempDir, type TestServer } from '../helpers/server.js';
 import { errorCondition, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
+import { bare, befriend, isPresenceFrom } from '../helpers/cluster-clients.js';
 import { startNode, type CantoNode } from '../helpers/cluster-nodes.js';
 import { openPostgresStorage } from '../../src/storage/postgres.js';
 import { silentLogger } from '../../src/core/logging.js';
@@ -70,22 +71,7 @@ async function online(node: CantoNode, user: string, resource: string): Promise<
   return c;
 }
 
-const bare = (c: LoggedInClient) => c.jid.split('/')[0] ?? '';
-const isPresenceFrom = (from: string, type?: string) => (s: XElement) => s.is('presence') && s.attrs.from === from && s.attrs.type === type;
 
-async function befriend(a: LoggedInClient, b: LoggedInClient): Promise<void> {
-  // a's node learns of b's binding on another node through the registry: until then b counts as
-  // offline there and the request would wait in offline storage (failed once under a full suite).
-  await waitFor(async () => a.iq(xml('iq', { type: 'get', to: b.jid }, xml('ping', { xmlns: 'urn:xmpp:ping' })), 2000).then(() => true, () => false), { timeoutMs: 10_000, intervalMs: 100, message: `${a.jid}'s node routes to ${b.jid}` });
-  await a.send(xml('presence', { type: 'subscribe', to: bare(b) }));
-  await b.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === bare(a), 10_000);
-  await b.send(xml('presence', { type: 'subscribed', to: bare(a) }));
-  await a.waitFor(isPresenceFrom(b.jid), 10_000);
-  await b.send(xml('presence', { type: 'subscribe', to: bare(a) }));
-  await a.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === bare(b), 10_000);
-  await a.send(xml('presence', { type: 'subscribed', to: bare(b) }));
-  await b.waitFor(isPresenceFrom(a.jid), 10_000);
-}
 
 /** Available presence with caps whose features include `features`; answers the server's disco#info query for them. */
 async function announceCaps(c: LoggedInClient, name: string, features: string[]): Promise<void> {

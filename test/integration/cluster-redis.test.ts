@@ -17,6 +17,7 @@ import { CANTO_BIN } from '../helpers/cli.js';
 import { tempDir, type TestServer } from '../helpers/server.js';
 import { loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
+import { bare, befriend, isPresenceFrom } from '../helpers/cluster-clients.js';
 import { startNode, stopNode, type CantoNode } from '../helpers/cluster-nodes.js';
 import { openPostgresStorage } from '../../src/storage/postgres.js';
 import { silentLogger } from '../../src/core/logging.js';
@@ -46,21 +47,8 @@ async function login(node: CantoNode, user: string, resource: string): Promise<L
   return c;
 }
 
-const bare = (c: LoggedInClient) => c.jid.split('/')[0] ?? '';
-const isPresenceFrom = (from: string, type?: string) => (s: XElement) => s.is('presence') && s.attrs.from === from && s.attrs.type === type;
 const rosterGet = () => xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' }));
 
-/** a and b subscribe to each other (both interested and available). */
-async function befriend(a: LoggedInClient, b: LoggedInClient): Promise<void> {
-  await a.send(xml('presence', { type: 'subscribe', to: bare(b) }));
-  await b.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === bare(a), 10_000);
-  await b.send(xml('presence', { type: 'subscribed', to: bare(a) }));
-  await a.waitFor(isPresenceFrom(b.jid), 10_000);
-  await b.send(xml('presence', { type: 'subscribe', to: bare(a) }));
-  await a.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === bare(b), 10_000);
-  await a.send(xml('presence', { type: 'subscribed', to: bare(b) }));
-  await b.waitFor(isPresenceFrom(a.jid), 10_000);
-}
 
 function cantoCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
