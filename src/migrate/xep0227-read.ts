@@ -52,7 +52,8 @@ class Context {
   fail(what: string): never {
     throw new MigrationInputError(`${this.source}: ${this.where}: ${what}`);
   }
-  skip(el: Element): void {
+  /** An element this reader does not know: counted in `skipped`, not imported. */
+  unknown(el: Element): void {
     const key = `{${el.xmlns}}${el.name}`;
     this.skipped.set(key, (this.skipped.get(key) ?? 0) + 1);
   }
@@ -132,7 +133,7 @@ function archive(ctx: Context, el: Element, owner: string, withOf: (m: Element) 
   const seen = new Set<string>();
   for (const result of el.elements) {
     if (!result.is('result', NS_MAM)) {
-      ctx.skip(result);
+      ctx.unknown(result);
       continue;
     }
     const id = result.attrs.id;
@@ -204,7 +205,7 @@ function pep(ctx: Context, user: Element, owner: string): PepNodeData[] {
           const subid = s.attrs.subid ?? `imported-${jid}`;
           n.record.subscriptions[subid] = { jid, state, options } satisfies StoredSubscription;
         }
-      } else ctx.skip(el);
+      } else ctx.unknown(el);
     }
   }
   for (const pubsubEl of user.getChildren('pubsub', NS_PUBSUB)) {
@@ -308,7 +309,7 @@ function readUser(ctx0: Context, host: string, el: Element, opts: ReadOptions): 
       user.roster = { items: [...items.values()], pending: user.roster?.pending ?? new Map() };
     } else if (child.is('presence', NS_CLIENT) || child.is('presence', el.xmlns)) {
       if (child.attrs.type !== 'subscribe') {
-        ctx.skip(child);
+        ctx.unknown(child);
         continue;
       }
       const from = ctx.jid(child.attrs.from, 'presence').bare;
@@ -348,7 +349,7 @@ function readUser(ctx0: Context, host: string, el: Element, opts: ReadOptions): 
       // read together below
     } else if (child.is('archive', NS_PIE_MAM)) {
       user.mam = archive(ctx, child, owner, (m) => otherParty(m, owner));
-    } else ctx.skip(child);
+    } else ctx.unknown(child);
   }
   if (Object.keys(user.credentials).length === 0) ctx.fail('it has neither a password nor <scram-credentials>');
   const nodes = pep(ctx, el, owner);
@@ -384,7 +385,7 @@ export function readXep0227(text: string, opts: ReadOptions): ReadResult {
   const result: ReadResult = { users: [], rooms: [], skipped };
   for (const hostEl of root.elements) {
     if (hostEl.name !== 'host' || !isPie(hostEl.xmlns)) {
-      top.skip(hostEl);
+      top.unknown(hostEl);
       continue;
     }
     const hostJid = top.jid(hostEl.attrs.jid, 'host');
@@ -394,7 +395,7 @@ export function readXep0227(text: string, opts: ReadOptions): ReadResult {
     for (const el of hostEl.elements) {
       if (el.name === 'user' && isPie(el.xmlns)) result.users.push(readUser(ctx, host, el, opts));
       else if (el.is('room', NS_CANTO_PIE)) result.rooms.push(readRoom(ctx, host, el));
-      else ctx.skip(el);
+      else ctx.unknown(el);
     }
   }
   return result;

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { prosodyMissing, startProsody, type RunningProsody } from '../helpers/prosody.js';
+import { prosodyMissing, startProsody, type ProsodyOptions, type RunningProsody } from '../helpers/prosody.js';
 import { makeTestCa } from '../integration/s2s-harness.js';
 import { runCanto } from '../helpers/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -42,16 +42,18 @@ async function mamBodies(c: LoggedInClient, to?: string): Promise<string[]> {
     .map((s) => s.getChild('result', NS_MAM)?.getChild('forwarded')?.getChild('message')?.getChildText('body') ?? '');
 }
 
-/** Runs a Prosody on `dataPath` (internal or SQL storage), makes the data with real clients, stops it. */
-async function makeProsodyData(dataPath: string, storage: 'internal' | 'sql'): Promise<void> {
+/** A private Prosody serving `localhost` with a certificate of a fresh test CA. */
+type LocalOptions = Omit<ProsodyOptions, 'domain' | 'certificate' | 'key' | 'hosts'>;
+async function startLocalProsody(opts: (cert: { certificate: string; key: string }) => LocalOptions): Promise<RunningProsody> {
   const ca = await makeTestCa(['localhost']);
   const cert = ca.certs.get('localhost');
   if (!cert) throw new Error('no certificate');
-  const prosody = await startProsody({
-    domain: 'localhost',
-    certificate: cert.certificate,
-    key: cert.key,
-    hosts: {},
+  return startProsody({ domain: 'localhost', certificate: cert.certificate, key: cert.key, hosts: {}, ...opts(cert) });
+}
+
+/** Runs a Prosody on `dataPath` (internal or SQL storage), makes the data with real clients, stops it. */
+async function makeProsodyData(dataPath: string, storage: 'internal' | 'sql'): Promise<void> {
+  const prosody = await startLocalProsody((cert) => ({
     accounts: PASSWORDS,
     dataPath,
     logLevel: 'info',
@@ -62,7 +64,7 @@ async function makeProsodyData(dataPath: string, storage: 'internal' | 'sql'): P
       storage === 'sql' ? `storage = "sql"\nsql = { driver = "SQLite3", database = "prosody.sqlite" }` : '',
     ].join('\n'),
     trailingConfig: `Component "${MUC}" "muc"\n  modules_enabled = { "muc_mam" }\n  muc_log_by_default = true\n  ssl = { certificate = "${cert.certificate}"; key = "${cert.key}" }\n`,
-  });
+  }));
   try {
     const juliet = await prosodyLogin(prosody, 'juliet', 'balcony');
     await juliet.iq(xml('iq', { type: 'set' }, xml('query', { xmlns: NS_ROSTER }, xml('item', { jid: 'romeo@localhost', name: 'Romeo' }, xml('group', {}, 'Montague')))));
@@ -196,19 +198,12 @@ test('canto export → Prosody 0.12 runs on it with its XEP-0227 storage: the us
   } finally {
     await ts.stop();
   }
-  const ca = await makeTestCa(['localhost']);
-  const cert = ca.certs.get('localhost');
-  if (!cert) throw new Error('no certificate');
-  const prosody = await startProsody({
-    domain: 'localhost',
-    certificate: cert.certificate,
-    key: cert.key,
-    hosts: {},
+  const prosody = await startLocalProsody(() => ({
     dataPath: exportDir,
     logLevel: 'info',
     extraModules: ['vcard', 'pep', 'private'],
     globalConfig: 'storage = "xep0227"',
-  });
+  }));
   try {
     const juliet = await prosodyLogin(prosody, 'juliet', 'balcony');
     const roster = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: NS_ROSTER })));
