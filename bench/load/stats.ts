@@ -69,3 +69,11 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Collects the load generator's garbage now (bench/run.ts starts it with --expose-gc), so that no
+ * collection the set-up made due lands in the timed phase that follows.
+ */
+export function settleGenerator(): void {
+  globalThis.gc?.();
+}

@@ -19,7 +19,7 @@
  * and u0's archive) before delivery; reported as server CPU per message and delivered messages/s.
  */
 import type { BenchClient } from '../load/client.js';
-import { Latencies, nowMs, round, seededRandom } from '../load/stats.js';
+import { Latencies, nowMs, round, seededRandom, settleGenerator } from '../load/stats.js';
 import { fillStartMs, ARCHIVE_FILL_END_MS } from '../servers/archive-fill.js';
 import { cpuSeconds } from '../servers/proc.js';
 import type { ArchiveFill, RunningServer } from '../servers/types.js';
@@ -129,7 +129,10 @@ export const mamScenario: Scenario<MamParams> = {
       const warmup = 30;
       let queryCpu0 = 0;
       for (let pass = 0; pass < warmup + p.queries && nowMs() < deadline; pass++) {
-        if (pass === warmup) queryCpu0 = cpuSeconds(server.pid);
+        if (pass === warmup) {
+          settleGenerator();
+          queryCpu0 = cpuSeconds(server.pid);
+        }
         for (const kind of KINDS) {
           const id = `mq${n++}`;
           const xml = queryXml(id, kind, p, random, server.domain, (i) => server.username(i));

@@ -9,7 +9,7 @@ import { StanzaSplitter } from '../../bench/load/splitter.js';
 import { ScramSha1, scramDerivations } from '../../bench/load/scram.js';
 import { scenarios } from '../../bench/scenarios/index.js';
 import { canto, cantoMissingModules } from '../../bench/servers/canto.js';
-import { skipReason, table, targetLines, type SuiteReport } from '../../bench/run.js';
+import { resultSections, resultsMarkdown, skipReason, table, targetLines, type SuiteReport } from '../../bench/run.js';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { ChildGenerators, generatorSlices, MAX_PER_CHILD } from '../../bench/load/child-generators.js';
@@ -231,7 +231,7 @@ test('the targets check says met or not met from the run', () => {
   });
   const lines = targetLines(reportOf('full', [
     run('messages', { pairs: 1 }, [m('messages/s', 300), m('latency p99', 50, 'ms', 'lower')], [m('messages/s', 100), m('latency p99', 40, 'ms', 'lower')]),
-    run('login', { accounts: 1 }, [m('logins/s', 160)], [m('logins/s', 100)]),
+    run('login', { accounts: 1, tlsResume: 0 }, [m('logins/s', 160)], [m('logins/s', 100)]),
     run('idle', { connections: 1000 }, [m('RSS per connection', 44, 'KiB', 'lower')], [m('RSS per connection', 48, 'KiB', 'lower')]),
     run('idle', { connections: 20_000 }, [m('RSS per connection', 45, 'KiB', 'lower')]),
     run('soak', { connections: 10 }, [m('RSS growth', 12, '%', 'lower'), m('messages undelivered', 0, 'count', 'lower')], [m('RSS growth', 20, '%', 'lower')]),
@@ -239,10 +239,12 @@ test('the targets check says met or not met from the run', () => {
     run('pep', { contacts: 2000 }, [m('notifications/s', 7000), m('publish to last p99', 300, 'ms', 'lower')], [m('notifications/s', 4000), m('publish to last p99', 400, 'ms', 'lower')]),
     run('muc-join', { users: 1000 }, [m('all joined and seen', 4, 's', 'lower')], [m('all joined and seen', 10, 's', 'lower')]),
     run('muc-messages', { occupants: 500 }, [m('delivered msgs/s', 40000), m('message to all p99', 100, 'ms', 'lower'), m('server CPU per 1k deliveries', 0.01, 's', 'lower')], [m('delivered msgs/s', 10000), m('message to all p99', 300, 'ms', 'lower'), m('server CPU per 1k deliveries', 0.05, 's', 'lower')]),
+    run('login-fast', { accounts: 1, tlsResume: 0 }, [m('FAST logins/s', 820)]),
+    run('flood', { pairs: 1 }, [m('p99 flood / no flood', 1.05, '×', 'lower'), m('server RSS before', 100, 'MiB', 'lower'), m('server RSS peak (flood)', 120, 'MiB', 'lower')], [m('p99 flood / no flood', 3, '×', 'lower')]),
   ]));
-  assert.equal(lines.length, 9);
+  assert.equal(lines.length, 11);
   assert.match(lines[0]!, /^- messages\/s .*3\.00×, p99 50\.0 vs 40\.0 ms: \*\*not met\*\*$/, 'a worse p99 fails the messages target');
-  assert.match(lines[1]!, /1\.60×: \*\*met\*\*$/);
+  assert.match(lines[1]!, /^- SCRAM logins\/s ≥ 2× .*1\.60×: \*\*not met\*\*$/, 'issue 17 asks 2×');
   assert.match(lines[2]!, /44\.0 vs 48\.0 KiB: \*\*met\*\*$/);
   assert.match(lines[3]!, /^- 20,000 idle TLS connections held .*\*\*met\*\*$/);
   assert.match(lines[4]!, /12\.0 % .*\*\*not met\*\*$/);
@@ -250,5 +252,24 @@ test('the targets check says met or not met from the run', () => {
   assert.match(lines[6]!, /1\.75×.*\*\*not met\*\*$/, 'below 2× fails the PEP target');
   assert.match(lines[7]!, /^- MUC joins: .*users=1000.*4\.00 vs 10\.0 s, 2\.50×: \*\*not met\*\*$/, 'below 3× fails the join target');
   assert.match(lines[8]!, /^- MUC delivered msgs\/s .*4\.00×, p99 100 vs 300 ms, CPU per 1k deliveries 0\.010 vs 0\.050 s: \*\*met\*\*$/);
+  assert.match(lines[9]!, /^- FAST logins\/s .*820\/s, 5\.13× and 8\.20×: \*\*met\*\*$/, 'FAST is compared with the login run of the same TLS resumption');
+  assert.match(lines[10]!, /^- a flood .*p99 ×1\.05, RSS 100 → peak 120 MiB: \*\*not met\*\*$/, 'memory raised by 20 % fails');
   assert.deepEqual(targetLines({ ...reportOf('tiny', []), versions: { canto: '0.1.0' } }), [], 'no Prosody, no targets');
+});
+
+test('RESULTS.md keeps a section per scenario: a run replaces its own and keeps the others', () => {
+  const m = (name: string, value: number) => ({ name, value, unit: 'ms', better: 'lower' as const });
+  const run = (scenario: string, value: number) => ({
+    scenario, params: { n: 1 }, errors: {}, results: { canto: { scenario, server: 'canto', params: {}, metrics: [m('p99', value)], generator: { cpuSeconds: 1, wallSeconds: 1 }, notes: [] } },
+  });
+  const first = resultsMarkdown({ ...reportOf('small', [run('mam', 5), run('login', 7)]), date: 'day one' }, 'npm run bench -- --scenario mam,login');
+  assert.deepEqual([...resultSections(first).keys()], ['login', 'mam'], 'suite order, not run order');
+  const second = resultsMarkdown({ ...reportOf('full', [run('mam', 3)]), date: 'day two' }, 'npm run bench -- --scenario mam', first);
+  const sections = resultSections(second);
+  assert.deepEqual([...sections.keys()], ['login', 'mam']);
+  assert.match(sections.get('mam')!, /day two/);
+  assert.match(sections.get('mam')!, /\| p99 \(ms\)\s+\|\s+3\.00 \|/);
+  assert.doesNotMatch(sections.get('mam')!, /day one/);
+  assert.equal(sections.get('login'), resultSections(first).get('login'), 'the login section is kept as it was');
+  assert.equal(second.match(/^# Benchmark results/gm)?.length, 1);
 });
