@@ -12,6 +12,7 @@ import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { modifyRoster } from '../../src/modules/roster/store.js';
 import type { Server } from '../../src/core/server.js';
+import { DEFAULT_MODULES_ENABLED } from '../../src/core/config.js';
 import { builtinModules } from '../../src/modules/index.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { parseXmlFragment } from '../../src/xml/parse-fragment.js';
@@ -102,7 +103,10 @@ function clusterToml(workers: number | undefined): string {
 
 /** The modules a setup turns on. */
 function modulesFor(setup: ServerSetup): string[] {
-  return [...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : []), ...(setup.fast ? FAST_MODULES : []), ...(setup.upload ? ['http'] : []), ...(setup.limits ? ['limits'] : [])];
+  // CANTO_BENCH_DEFAULT_MODULES=1: Canto's whole default list as well (what `npm start` runs),
+  // to see what the modules a scenario does not name cost it (compare runs of one build only).
+  const defaults = process.env.CANTO_BENCH_DEFAULT_MODULES === '1' ? DEFAULT_MODULES_ENABLED : [];
+  return [...new Set([...defaults, ...MODULES, ...(setup.mobile ? MOBILE_MODULES : []), ...(setup.pep ? PEP_MODULES : []), ...(setup.fast ? FAST_MODULES : []), ...(setup.upload ? ['http'] : []), ...(setup.limits ? ['limits'] : [])])];
 }
 
 /**
