@@ -88,6 +88,44 @@ test('@xmpp/client: the TCP connection is cut with unacked messages in flight; i
   }
 });
 
+test('CSI: a resumed stream starts active (XEP-0352 §5.2): what was held while inactive arrives after the resumption without <active/>', { timeout: 30_000 }, async () => {
+  const juliet = await loginClient(ts, 'juliet', 'j-pass', 'pocket', { reconnect: true });
+  const romeo = await loginClient(ts, 'romeo', 'r-pass', 'desk');
+  const seen: string[] = [];
+  juliet.xmpp.on('stanza', (el) => {
+    if (el.is('message') && el.attrs.id !== undefined) seen.push(el.attrs.id);
+  });
+  const composing = (id: string) => xml('message', { to: juliet.jid, type: 'chat', id }, xml('composing', { xmlns: 'http://jabber.org/protocol/chatstates' }));
+  try {
+    const session = sessionOf(ts, 'juliet', 'pocket') as BoundC2SSession;
+    await waitFor(() => smacksOf(ts).state(session)?.id, { timeoutMs: 5000, message: 'xmpp.js did not enable resumable SM' });
+    await juliet.send(xml('inactive', { xmlns: 'urn:xmpp:csi:0' }));
+    // A ping answered after <inactive/> means the server has read it.
+    await juliet.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+    await romeo.send(composing('cs1'));
+    await romeo.send(chat(juliet.jid, 'marker')); // a body: flushes what is held, so cs1 arrives first
+    await waitFor(() => seen.includes('marker'), { timeoutMs: 5000 });
+    assert.deepEqual(seen, ['cs1', 'marker'], 'an important message sends what was held first');
+    await romeo.send(composing('cs2'));
+    // A receipt passes at once (nothing flushed): once it is here, cs2 would have been too.
+    await romeo.send(xml('message', { to: juliet.jid, id: 'r1' }, xml('received', { xmlns: 'urn:xmpp:receipts', id: 'marker' })));
+    await waitFor(() => seen.includes('r1'), { timeoutMs: 5000 });
+    assert.ok(!seen.includes('cs2'), 'a chat state alone is held while inactive');
+    cut(juliet);
+    await waitFor(() => session.hibernating, { timeoutMs: 5000, message: 'the session did not hibernate' });
+    await romeo.send(composing('cs3')); // held too, replacing cs2 (the latest per sender)
+    await waitFor(() => seen.includes('cs3'), { timeoutMs: 15_000, message: () => `after resuming, received ${seen.join(', ')}` });
+    assert.equal(sessionOf(ts, 'juliet', 'pocket'), session, 'resumed, not a new binding');
+    assert.ok(!seen.includes('cs2'), 'cs2 was superseded by cs3 while held');
+    // Active now: the next chat state is not held.
+    await romeo.send(composing('cs4'));
+    await waitFor(() => seen.includes('cs4'), { timeoutMs: 5000, message: 'a chat state after the resumption was held: the session stayed inactive' });
+  } finally {
+    await juliet.stop();
+    await romeo.stop();
+  }
+});
+
 /** A raw WebSocket login with SCRAM-SHA-1 (plain ws: require_encryption is off here); returns after the second features. */
 async function wsLogin(t: TestServer, user: string, pass: string): Promise<{ c: WsClient; features: string }> {
   const c = await WsClient.connect(wsUrl(t));

@@ -99,6 +99,19 @@ export default defineModule({
       if (request.getChild('inactive', NS_CSI) !== undefined) setInactive(session);
     });
 
+    // XEP-0352 §5.2: a resumed stream (XEP-0198) starts active again; the client says
+    // <inactive/> anew if it still is. The flush waits for the end of the current job: the
+    // resumption writes <resumed/> (or SASL2's <success/>) and re-sends the unacknowledged
+    // stanzas in the same synchronous step after this event, and held stanzas must follow them.
+    mod.hook('session-resumed', ({ session }) => {
+      if (!state.has(session)) return;
+      queueMicrotask(() => {
+        if (session.destroyed) return;
+        session.log.debug('csi: a resumed stream starts active (XEP-0352 §5.2)');
+        setActive(session);
+      });
+    });
+
     mod.hook('stream-element', ({ origin, element }) => {
       if (element.xmlns !== NS_CSI || origin.type !== 'c2s') return undefined;
       if (element.name === 'inactive') setInactive(origin);
