@@ -33,7 +33,7 @@ const PASSWORDS = { juliet: 'juliet-ejabberd-pw', romeo: 'romeo-ejabberd-pw', nu
 const skip = peerSkip('ejabberd', ejabberdMissing());
 
 function ejabberdLogin(e: RunningEjabberd, user: keyof typeof PASSWORDS, resource: string, domain = 'localhost'): Promise<LoggedInClient> {
-  // ejabberd offers only the SCRAM mechanism of the hash it stores (SHA-256 on localhost); PLAIN where it keeps plain passwords.
+  // Where ejabberd stores SCRAM it offers only that hash's mechanism (SHA-256 on localhost); with plain passwords, every one.
   return loginClient({ c2sPort: e.c2sPort } as TestServer, user, PASSWORDS[user], resource, { domain, mechanism: domain === PLAIN_HOST ? 'SCRAM-SHA-1' : 'SCRAM-SHA-256' });
 }
 
