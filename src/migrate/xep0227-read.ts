@@ -411,7 +411,7 @@ function readRoom(ctx0: Context, host: string, el: Element): RoomData {
   return room;
 }
 
-/** An `<xi:include>`'s file name: relative, inside the including file's directory tree, XML. */
+/** An `<xi:include>`'s file name: relative, in the including file's directory or below it; whole XML files only. */
 function includeHref(ctx: Context, el: Element): string {
   const href = el.attrs.href;
   if (href === undefined || href === '') ctx.fail('an <xi:include> has no href');
