@@ -13,9 +13,10 @@ need=()
 # instance with a temp config on loopback; the package's system service may stay stopped).
 # dnsmasq-base: a private DNS server on loopback for the s2s resolution tests
 # (test/integration/s2s-dns.test.ts; the binary only, no system service).
-# ejabberd: the second federation peer in test/interop/ejabberd-federation.test.ts (the test runs
-# its own Erlang VM with a private config, spool and log on loopback; the system service and epmd
-# are never needed, and are kept from starting at install time, below).
+# ejabberd: the second federation peer in test/interop/ejabberd-federation.test.ts, and the source
+# of a real XEP-0227 export in test/interop/ejabberd-migration.test.ts (each test runs its own
+# Erlang VM with a private config, spool and log on loopback; the system service and epmd are
+# never needed, and are kept from starting at install time, below).
 # coturn: the TURN server of test/interop/coturn.test.ts (the test runs its own turnserver on
 # loopback with private ports and a temp dir, and turnutils_uclient; the system service may stay
 # stopped).

@@ -3,7 +3,7 @@
  * (docs/migration.md). Formats and sources live in src/migrate/; this file picks hosts, reads
  * and writes files and prints what happened.
  */
-import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CantoConfig } from '../core/config.js';
 import { withStorage } from './accounts.js';
@@ -11,7 +11,7 @@ import type { StorageDriver } from '../storage/types.js';
 import { makeCredentials } from '../sasl/scram-credentials.js';
 import { readUser, readRooms, importUser, importRoom } from '../migrate/canto-store.js';
 import { roomElement, serverData, userElement } from '../migrate/xep0227-write.js';
-import { readXep0227 } from '../migrate/xep0227-read.js';
+import { readXep0227Files } from '../migrate/xep0227-read.js';
 import { readProsodyDataDir } from '../migrate/prosody-files.js';
 import { readProsodySql } from '../migrate/prosody-sql.js';
 import { ImportReport, MigrationInputError, type MigrationData } from '../migrate/model.js';
@@ -102,17 +102,9 @@ function readSource(config: CantoConfig, path: string, from: ImportSource): Migr
   const derive = (password: string) => makeCredentials(password, { iterations: config.auth.scram_iterations, hashes: config.auth.scram_hashes });
   if (from === 'prosody') return readProsodyDataDir(path, { derive });
   if (from === 'prosody-sql') return readProsodySql(path, { derive });
-  const st = statSafe(path);
-  if (!st) throw new CommandFailed(`cannot read ${path}: no such file or directory`);
-  const files = st.isDirectory() ? readdirSync(path).filter((f) => f.endsWith('.xml')).sort().map((f) => join(path, f)) : [path];
-  const data: MigrationData & { skipped: Map<string, number> } = { users: [], rooms: [], skipped: new Map() };
-  for (const file of files) {
-    const r = readXep0227(readFileSync(file, 'utf8'), { derive, source: file });
-    data.users.push(...r.users);
-    data.rooms.push(...r.rooms);
-    for (const [k, n] of r.skipped) data.skipped.set(k, (data.skipped.get(k) ?? 0) + n);
-  }
-  return data;
+  if (!statSafe(path)) throw new CommandFailed(`cannot read ${path}: no such file or directory`);
+  // A file or a directory of them; `<xi:include>`s (ejabberd's export index) are followed, each file read once.
+  return readXep0227Files(path, { derive });
 }
 
 /** `canto import`: everything is read and checked first; then each account is written in turn. */

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StorageDriver, AccountCredentials } from '../storage/types.js';
 import { SCRAM_MECHANISM_NAMES } from '../storage/types.js';
+import { verifyPassword } from '../sasl/scram-credentials.js';
 import type { RosterDoc } from '../modules/roster/store.js';
 import type { NodeRecord, StoredItem } from '../modules/pubsub/engine/types.js';
 import type { StoredRoom } from '../modules/muc/persistence.js';
@@ -138,9 +139,20 @@ async function mergeArchive(t: Target, kind: Kind, host: string, store: string, 
   }
 }
 
+/** `have` holds the same SCRAM mechanisms as `want` and each of them verifies `password` (credentials derived again from it differ only in salt). */
+function verifiesAll(have: AccountCredentials, want: AccountCredentials, password: string): boolean {
+  const mechanisms = SCRAM_MECHANISM_NAMES.filter((m) => want[m] !== undefined);
+  if (mechanisms.length !== SCRAM_MECHANISM_NAMES.filter((m) => have[m] !== undefined).length) return false;
+  return mechanisms.every((m) => {
+    const cred = have[m];
+    return cred !== undefined && cred.iterations === want[m]?.iterations && verifyPassword({ [m]: cred }, password);
+  });
+}
+
 async function importAccount(t: Target, user: UserData): Promise<void> {
   const existing = await t.storage.accounts.get(user.host, user.username);
   if (existing && same(credentialsOnly(existing.credentials), user.credentials)) return t.report.add('account', 'unchanged');
+  if (existing && user.plainPassword !== undefined && verifiesAll(credentialsOnly(existing.credentials), user.credentials, user.plainPassword)) return t.report.add('account', 'unchanged');
   t.report.add('account', existing ? 'updated' : 'created');
   if (t.dryRun) return;
   if (existing) await t.storage.accounts.setCredentials(user.host, user.username, user.credentials);

@@ -46,6 +46,12 @@ export interface UserData {
   username: string;
   /** SCRAM credentials as stored, or derived from a plain password by the reader. */
   credentials: AccountCredentials;
+  /**
+   * The plain password `credentials` were derived from (XEP-0227 `password`, as ejabberd exports
+   * plain-stored accounts), in memory only: an account whose credentials already verify it is left
+   * as it is, so importing again does not change its salt.
+   */
+  plainPassword?: string;
   /** ms since the epoch, when known. */
   created?: number;
   roster?: { items: RosterItemData[]; /** contact bare JID → the subscribe presence as XML */ pending: Map<string, string> };

@@ -10,7 +10,15 @@
  * (`jabber:iq:privacy`, its default list's deny items on a JID); PEP (`pubsub#owner`, `pubsub`);
  * MAM (`<archive xmlns='urn:xmpp:pie:0#mam'>`); Canto's `<room>` elements. Unknown elements
  * are skipped (and counted, so the CLI can say so).
+ *
+ * ejabberd's `export_piefxis` writes an index file (`<server-data>` holding one `<xi:include
+ * href='…'/>` per host) and a file per host whose root is `<host>`: both roots are read, and
+ * `readXep0227Files` follows the includes (each file once, so a directory holding the index and
+ * the host files is read once). ejabberd 23.01 base64-encodes the SCRAM salt and keys it already
+ * keeps as base64, so `<scram-credentials>` whose keys are base64 twice are decoded once more.
  */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseXmlFragment, XmlFragmentError } from '../xml/parse-fragment.js';
 import type { Element } from '../xml/element.js';
 import { parseForm, NS_DATA } from '../xml/data-forms.js';
@@ -28,6 +36,7 @@ import { NS_BLOCKING, NS_CANTO_PIE, NS_DELAY, NS_FORWARD, NS_MAM, NS_PIE, NS_PIE
 const NS_PIE_OLD = 'http://www.xmpp.org/extensions/xep-0227.html#ns';
 const NS_CLIENT = 'jabber:client';
 const NS_PRIVACY = 'jabber:iq:privacy';
+const NS_XINCLUDE = 'http://www.w3.org/2001/XInclude';
 /** Far above any real node's max_items: the importer keeps what the source had. */
 const IMPORT_LIMITS = { maxItems: 1_000_000_000 };
 
@@ -41,6 +50,8 @@ export interface ReadOptions {
 export interface ReadResult extends MigrationData {
   /** Element names skipped because this reader does not know them (`{ns}name` → count). */
   skipped: Map<string, number>;
+  /** The `href`s of the document's `<xi:include>`s (relative to its file), in order; `readXep0227Files` reads them. */
+  includes: string[];
 }
 
 class Context {
@@ -88,18 +99,41 @@ export function parseDocument(text: string, source: string): Element {
   }
 }
 
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** The base64 text that `b64` encodes, if it decodes to base64 text at all. */
+function unwrapBase64(b64: string): string | undefined {
+  const text = Buffer.from(b64, 'base64').toString('latin1');
+  return BASE64.test(text) ? text : undefined;
+}
+
 function scram(ctx: Context, el: Element): [ScramMechanismName, AccountCredentials[ScramMechanismName]] {
   const mechanism = el.attrs.mechanism as ScramMechanismName | undefined;
   if (mechanism === undefined || !SCRAM_MECHANISM_NAMES.includes(mechanism)) ctx.fail(`<scram-credentials> has an unsupported mechanism '${el.attrs.mechanism ?? ''}'`);
   const text = (name: string): string => {
     const v = el.getChildText(name, NS_PIE_SCRAM)?.trim();
     if (v === undefined || v === '') ctx.fail(`<scram-credentials mechanism='${mechanism}'> lacks <${name}>`);
-    if (name !== 'iter-count' && !/^[A-Za-z0-9+/]+={0,2}$/.test(v)) ctx.fail(`<scram-credentials mechanism='${mechanism}'>: <${name}> is not base64`);
+    if (name !== 'iter-count' && !BASE64.test(v)) ctx.fail(`<scram-credentials mechanism='${mechanism}'>: <${name}> is not base64`);
     return v;
   };
   const iterations = Number(text('iter-count'));
   if (!Number.isSafeInteger(iterations) || iterations < MIN_SCRAM_ITERATIONS) ctx.fail(`<scram-credentials mechanism='${mechanism}'>: <iter-count> must be an integer of at least ${MIN_SCRAM_ITERATIONS}`);
-  return [mechanism, { salt: text('salt'), iterations, storedKey: text('stored-key'), serverKey: text('server-key') }];
+  let salt = text('salt');
+  let storedKey = text('stored-key');
+  let serverKey = text('server-key');
+  // ejabberd 23.01 keeps salt and keys as base64 text and encodes that text again on export. A key
+  // of the mechanism's size never decodes to base64 text of that size, so the keys tell which it is.
+  const bytes = KEY_BYTES[mechanism];
+  const decodedLength = (b64: string | undefined) => (b64 === undefined ? -1 : Buffer.from(b64, 'base64').length);
+  const twice = [storedKey, serverKey].every((k) => decodedLength(k) !== bytes && decodedLength(unwrapBase64(k)) === bytes);
+  if (twice) {
+    const inner = unwrapBase64(salt);
+    if (inner === undefined) ctx.fail(`<scram-credentials mechanism='${mechanism}'>: the keys are base64-encoded twice (as ejabberd writes them) but <salt> is not`);
+    salt = inner;
+    storedKey = unwrapBase64(storedKey) as string;
+    serverKey = unwrapBase64(serverKey) as string;
+  }
+  return [mechanism, { salt, iterations, storedKey, serverKey }];
 }
 
 const SUBSCRIPTIONS: readonly SubscriptionState[] = ['none', 'to', 'from', 'both'];
@@ -292,6 +326,7 @@ function readUser(ctx0: Context, host: string, el: Element, opts: ReadOptions): 
   } else if (password !== undefined && password !== '') {
     try {
       user.credentials = opts.derive(password);
+      user.plainPassword = password;
     } catch (err) {
       ctx.fail(`its password is unusable: ${(err as Error).message}`);
     }
@@ -376,14 +411,32 @@ function readRoom(ctx0: Context, host: string, el: Element): RoomData {
   return room;
 }
 
-/** Everything in one XEP-0227 document. Throws MigrationInputError on the first malformed element. */
+/** An `<xi:include>`'s file name: relative, in the including file's directory or below it; whole XML files only. */
+function includeHref(ctx: Context, el: Element): string {
+  const href = el.attrs.href;
+  if (href === undefined || href === '') ctx.fail('an <xi:include> has no href');
+  if (el.attrs.parse !== undefined && el.attrs.parse !== 'xml') ctx.fail(`<xi:include href='${href}'> has parse='${el.attrs.parse}'; only XML is read`);
+  if (el.attrs.xpointer !== undefined) ctx.fail(`<xi:include href='${href}'> has an xpointer; only whole files are read`);
+  if (isAbsolute(href) || /^[a-z][a-z0-9+.-]*:/i.test(href) || href.split(/[\\/]/).includes('..')) ctx.fail(`<xi:include href='${href}'> must name a file next to this one (no absolute path, URL or '..')`);
+  return href;
+}
+
+/**
+ * Everything in one XEP-0227 document. Throws MigrationInputError on the first malformed element.
+ * The root is `<server-data>`, or `<host>` (ejabberd's per-host files).
+ */
 export function readXep0227(text: string, opts: ReadOptions): ReadResult {
   const root = parseDocument(text, opts.source);
   const skipped = new Map<string, number>();
   const top: Context = new Context(opts.source, '<server-data>', skipped);
-  if (root.name !== 'server-data' || !isPie(root.xmlns)) top.fail(`the root element is <${root.name} xmlns='${root.xmlns}'>, not <server-data xmlns='${NS_PIE}'>`);
-  const result: ReadResult = { users: [], rooms: [], skipped };
-  for (const hostEl of root.elements) {
+  const hostRoot = root.name === 'host' && isPie(root.xmlns);
+  if (!hostRoot && (root.name !== 'server-data' || !isPie(root.xmlns))) top.fail(`the root element is <${root.name} xmlns='${root.xmlns}'>, not <server-data xmlns='${NS_PIE}'> (or ejabberd's <host>)`);
+  const result: ReadResult = { users: [], rooms: [], skipped, includes: [] };
+  for (const hostEl of hostRoot ? [root] : root.elements) {
+    if (hostEl.is('include', NS_XINCLUDE)) {
+      result.includes.push(includeHref(top, hostEl));
+      continue;
+    }
     if (hostEl.name !== 'host' || !isPie(hostEl.xmlns)) {
       top.unknown(hostEl);
       continue;
@@ -398,5 +451,39 @@ export function readXep0227(text: string, opts: ReadOptions): ReadResult {
       else ctx.unknown(el);
     }
   }
+  return result;
+}
+
+/**
+ * A file, or every `*.xml` in a directory (in name order), with the files their `<xi:include>`s
+ * name; each file is read once, so ejabberd's export directory (an index file including the
+ * per-host files) gives every account once.
+ */
+export function readXep0227Files(path: string, opts: Omit<ReadOptions, 'source'>): ReadResult {
+  const files = statSync(path).isDirectory()
+    ? readdirSync(path)
+        .filter((f) => f.endsWith('.xml'))
+        .sort()
+        .map((f) => join(path, f))
+    : [path];
+  const result: ReadResult = { users: [], rooms: [], skipped: new Map(), includes: [] };
+  const done = new Set<string>();
+  const readOne = (file: string, includedBy?: string): void => {
+    const abs = resolve(file);
+    if (done.has(abs)) return;
+    done.add(abs);
+    let text: string;
+    try {
+      text = readFileSync(abs, 'utf8');
+    } catch (err) {
+      throw new MigrationInputError(`${includedBy ?? file}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    const r = readXep0227(text, { ...opts, source: file });
+    result.users.push(...r.users);
+    result.rooms.push(...r.rooms);
+    for (const [k, n] of r.skipped) result.skipped.set(k, (result.skipped.get(k) ?? 0) + n);
+    for (const href of r.includes) readOne(join(dirname(file), href), `${file}: <xi:include href='${href}'>`);
+  };
+  for (const f of files) readOne(f);
   return result;
 }

@@ -5,7 +5,9 @@
  *
  * The VM is started with `erl -eval`, not ejabberdctl: ejabberdctl runs the system service's
  * node, config, spool and log. The eval starts the ejabberd application, registers the accounts
- * (ejabberd_auth:try_register) and prints a ready marker.
+ * (ejabberd_auth:try_register) and prints a ready marker. It then reads Erlang expressions from
+ * its stdin, one per line, and prints each one's value: `eval()` runs code inside the running
+ * ejabberd (e.g. `ejabberd_piefxis:export_host/2`) without Erlang distribution or ejabberdctl.
  *
  * Name resolution: ejabberd looks up SRV records with Erlang's own DNS client (inet_res), which
  * ignores the hosts file; the file named by ERL_INETRC makes the test's DNS server
@@ -18,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './prosody.js';
 import { stopChild, whenPeerReady } from './peer.js';
+import { waitFor } from '../../src/testing/index.js';
 
 export const ERL_BIN = '/usr/bin/erl';
 /** Where Debian's ejabberd package keeps its Erlang applications (ERL_LIBS). */
@@ -34,6 +37,8 @@ export function ejabberdMissing(): string | undefined {
 
 export interface EjabberdOptions {
   domain: string;
+  /** More hosts served by the same ejabberd (their certificates: `certificate` is served for all). */
+  extraHosts?: string[];
   /** Certificate and key (PEM files) for `domain`. */
   certificate: string;
   key: string;
@@ -57,6 +62,11 @@ export interface RunningEjabberd {
   pid: number;
   /** The tail of ejabberd's log, for failure messages. */
   logTail(chars?: number): string;
+  /**
+   * Evaluates one Erlang expression sequence (no trailing '.') in the ejabberd VM and resolves
+   * with its value as Erlang prints it (`~0tp`, one line); rejects if it raised. One at a time.
+   */
+  eval(code: string, timeoutMs?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -82,7 +92,7 @@ function configYaml(opts: EjabberdOptions, c2sPort: number, s2sPort: number): st
   };
   const lines = [
     '# Written by test/helpers/ejabberd.ts',
-    `hosts: [${yamlString(opts.domain)}]`,
+    `hosts: [${[opts.domain, ...(opts.extraHosts ?? [])].map(yamlString).join(', ')}]`,
     'loglevel: debug',
     'log_rotate_count: 0',
     'certfiles:',
@@ -128,6 +138,17 @@ function inetrc(nameserver: string): string {
 
 
 const READY = 'canto-ejabberd-ready';
+const EVAL_RESULT = 'canto-ejabberd-eval:';
+
+/**
+ * Erlang run after the ready marker: read a line from stdin, evaluate it, print
+ * `canto-ejabberd-eval:ok:VALUE` or `canto-ejabberd-eval:error:REASON` on one line; until stdin ends.
+ */
+const EVAL_LOOP =
+  'spawn(fun() -> Loop = fun L() -> case io:get_line(standard_io, "") of eof -> ok; {error, _} -> ok; Line -> ' +
+  'R = try {ok, Ts, _} = erl_scan:string(Line), {ok, Es} = erl_parse:parse_exprs(Ts), {value, V, _} = erl_eval:exprs(Es, erl_eval:new_bindings()), {ok, V} ' +
+  'catch C:E -> {error, {C, E}} end, ' +
+  `case R of {ok, V2} -> io:format("${EVAL_RESULT}ok:~0tp~n", [V2]); {error, E2} -> io:format("${EVAL_RESULT}error:~0tp~n", [E2]) end, L() end end, Loop() end)`;
 
 /** Start ejabberd, register the accounts and wait until it says it is ready. */
 export async function startEjabberd(opts: EjabberdOptions): Promise<RunningEjabberd> {
@@ -141,12 +162,13 @@ export async function startEjabberd(opts: EjabberdOptions): Promise<RunningEjabb
   const registrations = Object.entries(opts.accounts ?? {})
     .map(([user, password]) => `ok = ejabberd_auth:try_register(<<${erlString(user)}/utf8>>, <<${erlString(opts.domain)}/utf8>>, <<${erlString(password)}/utf8>>)`)
     .join(', ');
-  const evalCode = `{ok, _} = application:ensure_all_started(ejabberd), ${registrations}${registrations ? ', ' : ''}io:format("${READY}~n").`;
+  const evalCode = `{ok, _} = application:ensure_all_started(ejabberd), ${registrations}${registrations ? ', ' : ''}io:format("${READY}~n"), ${EVAL_LOOP}.`;
 
   const out = createWriteStream(join(dir, 'stdout.log'));
-  const child = spawn(ERL_BIN, ['-noinput', '-noshell', '-mnesia', 'dir', erlString(join(dir, 'spool')), '-eval', evalCode], {
+  // -noshell, not -noinput: the eval loop reads stdin.
+  const child = spawn(ERL_BIN, ['-noshell', '-mnesia', 'dir', erlString(join(dir, 'spool')), '-eval', evalCode], {
     cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
     env: {
       ...process.env,
       HOME: dir,
@@ -169,11 +191,41 @@ export async function startEjabberd(opts: EjabberdOptions): Promise<RunningEjabb
       .filter((f) => existsSync(f))
       .map((f) => readFileSync(f, 'utf8').slice(-chars))
       .join('\n');
+  let evalChain: Promise<unknown> = Promise.resolve();
+  let evalSeen = 0;
+  const evalOnce = async (code: string, timeoutMs: number): Promise<string> => {
+    if (code.includes('\n')) throw new Error('eval: the code must be one line');
+    const before = stdout.split(EVAL_RESULT).length - 1;
+    if (before !== evalSeen) throw new Error('eval: an earlier result is unaccounted for');
+    child.stdin?.write(`${code.trim().replace(/\.$/, '')}.\n`);
+    let line = '';
+    await waitFor(
+      () => {
+        const parts = stdout.split(EVAL_RESULT);
+        if (parts.length - 1 <= before) return false;
+        const rest = parts[before + 1] ?? '';
+        const nl = rest.indexOf('\n');
+        if (nl < 0) return false;
+        line = rest.slice(0, nl);
+        return true;
+      },
+      { timeoutMs, intervalMs: 50, message: `ejabberd did not answer eval of ${code}` },
+    );
+    evalSeen = before + 1;
+    if (line.startsWith('ok:')) return line.slice(3);
+    throw new Error(`ejabberd eval of ${code} failed: ${line.replace(/^error:/, '')}`);
+  };
+  const runEval = (code: string, timeoutMs = 10_000): Promise<string> => {
+    const run = evalChain.then(() => evalOnce(code, timeoutMs));
+    evalChain = run.catch(() => undefined);
+    return run;
+  };
   const stop = async (): Promise<void> => {
+    child.stdin?.end();
     await stopChild(child, 5000);
     out.end();
     if (!process.env.CANTO_KEEP_EJABBERD) rmSync(dir, { recursive: true, force: true });
   };
   const pid = await whenPeerReady('ejabberd', child, () => stdout.includes(READY), 30, { logTail: () => logTail(3000), stop });
-  return { dir, domain: opts.domain, c2sPort, s2sPort, pid, logTail, stop };
+  return { dir, domain: opts.domain, c2sPort, s2sPort, pid, logTail, eval: runEval, stop };
 }
