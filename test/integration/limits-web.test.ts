@@ -135,3 +135,28 @@ test('a client flooding over BOSH has its requests processed at its stanza rate 
   assertRate(arrivals, start, PER_REQUEST + 1);
   assert.equal(await metric(ts, 'limits_throttled_sessions_total'), 1, 'only the flooder was throttled');
 });
+
+test('a BOSH client that would have to wait longer than a request may is refused with policy-violation', { timeout: 60_000 }, async () => {
+  const ts = await startTestServer((c) => {
+    c.http.ports = [0];
+    c.http.trusted_proxies = ['127.0.0.1'];
+    c.modules.limits = {
+      // One stanza every 10 s: a handful over the burst is a wait of a minute.
+      c2s: { stanzas_per_second: 0.1, stanza_burst: 10, bytes_per_second: '10 MiB', byte_burst: '10 MiB' },
+      per_ip: { enabled: false },
+    };
+  });
+  cleanups.push(() => ts.stop());
+  await createAccount(ts, 'flooder', 'flooder-pw');
+  const flooder = new BoshClient(boshUrl(ts), VIA_PROXY);
+  await flooder.login('flooder', 'flooder-pw', 'bosh');
+  const ping = (id: string): string => `<iq xmlns='jabber:client' type='get' to='localhost' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`;
+  // Login spent a few stanzas; these put the bucket a minute into debt; the next request waits.
+  await flooder.send(Array.from({ length: 12 }, (_, i) => ping(`a${i}`)).join(''));
+  const start = performance.now();
+  await flooder.send(ping('b0')); // answered by the session's end
+  const waited = performance.now() - start;
+  assert.ok(!flooder.received.some((el) => el.is('iq') && el.attrs.id === 'b0'), 'the request over the limit was not processed');
+  assert.ok(waited >= 9000, `the request was held ${waited.toFixed(0)} ms before the refusal (10 s at least)`);
+  await waitFor(() => ![...ts.server.sessions.all].some((s) => s.type === 'c2s'), { timeoutMs: 10_000, message: 'the BOSH session was not ended' });
+});

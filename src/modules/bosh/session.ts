@@ -194,6 +194,8 @@ export class BoshSession {
       this.fail('policy-violation', reply, `more than ${this.requests} simultaneous requests`);
       return;
     }
+    // An empty request (a poll) carries nothing to limit: the gate is not asked for it.
+    if (payloadOf(body).length === 0) bytes = 0;
     if (place === 'ahead' || this.gateWait !== undefined) {
       this.park(rid, body, reply, bytes);
       return;
@@ -217,6 +219,7 @@ export class BoshSession {
 
   /** Whether the read gate lets a payload of `bytes` be processed now; if not, wait for it, then drain. */
   private admit(bytes: number): boolean {
+    if (bytes === 0) return true;
     const wait = this.conn.askGate(bytes);
     if (wait === undefined) return true;
     this.gateWaits++;

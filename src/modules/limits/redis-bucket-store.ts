@@ -123,7 +123,7 @@ export class RedisBucketStore implements BucketStore {
     try {
       return await Promise.race([this.client_().then(fn), timeout]);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'limits: Redis unavailable, not limiting');
+      this.log.warn({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'limits: Redis unavailable: account limits let through, address and registration limits counted on this node alone');
       this.downUntil = Date.now() + RETRY_MS;
       return undefined;
     } finally {
