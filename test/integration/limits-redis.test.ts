@@ -82,6 +82,8 @@ redisTest('spend goes into debt and returns the shared balance; slot keeps a sli
     assert.equal(await nodeA.slot(window, 2, 60_000), false, 'full across both stores');
     await (second as () => Promise<void>)();
     assert.equal(typeof (await nodeA.slot(window, 2, 60_000)), 'function', 'a slot given back is free again');
+    await nodeB.close();
+    assert.equal(await nodeB.spend(key, limit, 1), undefined, 'a closed store does not connect again');
   } finally {
     await nodeA.close();
     await nodeB.close();

@@ -76,6 +76,8 @@ export class RedisBucketStore implements BucketStore {
   /** Until when (ms) Redis is not asked, after a failure. */
   private downUntil = 0;
   private connected: Promise<Client> | undefined;
+  /** Closed (the module unloaded): Redis is not asked again, nor connected to. */
+  private closed = false;
 
   constructor(private readonly url: string, private readonly log: Logger) {}
 
@@ -115,7 +117,7 @@ export class RedisBucketStore implements BucketStore {
   /** Run a command with a time limit; undefined (logged, and Redis left alone for a while) when it fails. */
   private async ask(fn: (client: Client) => Promise<unknown>): Promise<unknown> {
     // After a failure, Redis is not asked for a while: stanzas are not held for nothing.
-    if (Date.now() < this.downUntil) return undefined;
+    if (this.closed || Date.now() < this.downUntil) return undefined;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${TAKE_TIMEOUT_MS} ms`)), TAKE_TIMEOUT_MS);
@@ -150,6 +152,11 @@ export class RedisBucketStore implements BucketStore {
     client.on('error', (err: Error) => this.log.debug({ err: err.message }, 'limits: redis connection error'));
     this.client = client;
     await client.connect();
+    if (this.closed) {
+      // Closed while connecting: do not leave the connection behind.
+      await client.disconnect().catch(() => {});
+      throw new Error('closed');
+    }
     return client;
   }
 
@@ -170,6 +177,7 @@ export class RedisBucketStore implements BucketStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const client = this.client;
     this.client = undefined;
     this.connected = undefined;
