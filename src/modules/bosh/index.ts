@@ -122,7 +122,7 @@ export default defineModule({
         reply.send(terminateBody('item-not-found'));
         return;
       }
-      session.receive(body, reply);
+      session.receive(body, reply, ctx.body.length);
     };
 
     mod.onUnload(

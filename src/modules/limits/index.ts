@@ -6,7 +6,8 @@
  * - every account may send so many messages to strangers and subscription requests an hour, and
  *   join so many group chats a minute (account-limits.ts); over that: policy-violation.
  * Options in `[modules.limits]` (options.ts). In a Redis cluster the account buckets are in
- * Redis, shared by every node; the per-connection ones are local (a connection is on one node).
+ * Redis, shared by every node, and so are the per-address read buckets (settled in batches,
+ * shared-bucket.ts); the per-connection ones are local (a connection is on one node).
  */
 import { defineModule } from '../../core/modules.js';
 import { AccountLimits, type AccountLimitKind } from './account-limits.js';
@@ -32,7 +33,11 @@ export default defineModule({
     const pauses = mod.measure.counter('limits_read_pauses_total', 'Times reading from a connection was paused because it was over its stanza or byte rate, by connection kind', ['kind']);
     const throttled = mod.measure.counter('limits_throttled_sessions_total', 'Connections that went over their rate at least once, by connection kind', ['kind']);
     const violations = mod.measure.counter('limits_policy_violations_total', 'Stanzas refused with policy-violation over a per-account limit, by limit', ['limit']);
+    const redis = server.config.cluster.redis !== undefined ? new RedisBucketStore(server.config.cluster.redis, mod.log) : undefined;
+    const store: BucketStore = redis ?? new MemoryBucketStore(() => mod.now());
+    mod.onUnload(() => store.close());
     const sessions = new SessionLimits(options, {
+      shared: redis,
       now: () => mod.now(),
       setTimeout: (fn, ms) => mod.setTimeout(fn, ms),
       paused: (kind: StreamKind, session, waitMs, first) => {
@@ -66,10 +71,6 @@ export default defineModule({
     });
     mod.setInterval(() => sessions.sweep(), SWEEP_MS);
 
-    const store: BucketStore = server.config.cluster.redis !== undefined
-      ? new RedisBucketStore(server.config.cluster.redis, mod.log)
-      : new MemoryBucketStore(() => mod.now());
-    mod.onUnload(() => store.close());
     const account = new AccountLimits(options.account, {
       server,
       store,
