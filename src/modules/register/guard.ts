@@ -17,6 +17,23 @@ export type GuardOutcome =
 const TOO_SOON: GuardOutcome = { ok: false, why: 'too-soon', refusal: { condition: 'not-acceptable', text: 'registrations from your address are too close together; try again later', type: 'wait' } };
 const SUBNET: GuardOutcome = { ok: false, why: 'subnet', refusal: { condition: 'not-acceptable', text: 'too many registrations from your network; try again later', type: 'wait' } };
 
+const NOTHING = (): void => {};
+
+/** The spacing slot was taken; with the subnet's too the registration may go on, else the spacing slot goes back. */
+function admitted(giveSpacing: () => void, giveSubnet: (() => void) | undefined): GuardOutcome {
+  if (!giveSubnet) {
+    giveSpacing();
+    return SUBNET;
+  }
+  return {
+    ok: true,
+    giveBack: () => {
+      giveSpacing();
+      giveSubnet();
+    },
+  };
+}
+
 export class RegistrationGuard {
   private readonly subnets: RegistrationThrottle;
   private readonly spacing: RegistrationThrottle;
@@ -33,50 +50,30 @@ export class RegistrationGuard {
 
   /** `check`, with the windows shared by the nodes of a Redis cluster (when they are). */
   async checkShared(ip: string, username: string): Promise<GuardOutcome> {
-    const blocked = this.blocked(username);
-    if (blocked) return blocked;
-    if (this.exempt.has(ip)) return { ok: true, giveBack: () => {} };
+    const early = this.before(ip, username);
+    if (early) return early;
     const giveSpacing = await this.spacing.takeShared(ip);
     if (!giveSpacing) return TOO_SOON;
     const subnet = subnetOf(ip, this.options.subnetV4Prefix, this.options.subnetV6Prefix);
-    const giveSubnet = subnet === undefined ? () => {} : await this.subnets.takeShared(subnet);
-    if (!giveSubnet) {
-      giveSpacing();
-      return SUBNET;
-    }
-    return {
-      ok: true,
-      giveBack: () => {
-        giveSpacing();
-        giveSubnet();
-      },
-    };
-  }
-
-  private blocked(username: string): GuardOutcome | undefined {
-    if (!this.options.blockedUsernames.some((re) => re.test(username))) return undefined;
-    return { ok: false, why: 'blocked-username', refusal: { condition: 'not-acceptable', text: 'that username is not available' } };
+    return admitted(giveSpacing, subnet === undefined ? NOTHING : await this.subnets.takeShared(subnet));
   }
 
   /** Check a registration without an invite; on success the slots taken are given back by `giveBack` if it fails. */
   check(ip: string, username: string): GuardOutcome {
-    const blocked = this.blocked(username);
-    if (blocked) return blocked;
-    if (this.exempt.has(ip)) return { ok: true, giveBack: () => {} };
+    const early = this.before(ip, username);
+    if (early) return early;
     const giveSpacing = this.spacing.take(ip);
     if (!giveSpacing) return TOO_SOON;
     const subnet = subnetOf(ip, this.options.subnetV4Prefix, this.options.subnetV6Prefix);
-    const giveSubnet = subnet === undefined ? () => {} : this.subnets.take(subnet);
-    if (!giveSubnet) {
-      giveSpacing();
-      return SUBNET;
+    return admitted(giveSpacing, subnet === undefined ? NOTHING : this.subnets.take(subnet));
+  }
+
+  /** The outcome decided before any window is asked: a blocked username, or an exempt address. */
+  private before(ip: string, username: string): GuardOutcome | undefined {
+    if (this.options.blockedUsernames.some((re) => re.test(username))) {
+      return { ok: false, why: 'blocked-username', refusal: { condition: 'not-acceptable', text: 'that username is not available' } };
     }
-    return {
-      ok: true,
-      giveBack: () => {
-        giveSpacing();
-        giveSubnet();
-      },
-    };
+    if (this.exempt.has(ip)) return { ok: true, giveBack: NOTHING };
+    return undefined;
   }
 }
