@@ -5,10 +5,13 @@
  *
  * What changes live: `log_level`, `admins`, `modules_enabled` and `[modules.NAME]` options of host
  * modules (a module whose options changed is unloaded and loaded again, with the loaded modules
- * that depend on it), virtual hosts added or removed and their settings. Everything else (the
- * listener tables, `data_dir`, `[storage]`, `[cluster]`, `[[component]]`, `[auth]`, `[limits]`,
- * `log_format`, and the set or options of global modules) needs a restart: it is reported and
- * the value in force is kept.
+ * that depend on it), virtual hosts added or removed and their settings, and the options of
+ * loaded global modules: handed to the module's `onReconfigure` hook when it has one, else the
+ * module is unloaded and loaded again when nothing else holds it (`globalReloadBlocker`).
+ * Everything else (the listener tables, `data_dir`, `[storage]`, `[cluster]`, `[[component]]`,
+ * `[auth]`, `[limits]`, `log_format`, which global modules are loaded, and options of global
+ * modules that say `restartOnOptionChange` or that other modules depend on) needs a restart: it
+ * is reported and the value in force is kept.
  */
 import type { CantoConfig, VirtualHostConfig } from './config.js';
 import { resolveLoadOrder, type ModuleDefinition, type ModuleRegistry } from './modules.js';
@@ -29,10 +32,11 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 /**
- * The configuration to run with: `next` for the live keys, the one in force for the others (and
- * for global modules' options); with the changes left for a restart, by key.
+ * The configuration to run with: `next` for the live keys, the one in force for the others;
+ * with the changes left for a restart, by key. (Global modules' options are `next`'s here:
+ * Server.reconfigure puts back those it cannot apply.)
  */
-export function effectiveConfig(current: CantoConfig, next: CantoConfig, registry: ModuleRegistry): { config: CantoConfig; needsRestart: string[] } {
+export function effectiveConfig(current: CantoConfig, next: CantoConfig): { config: CantoConfig; needsRestart: string[] } {
   const needsRestart: string[] = [];
   const out = { ...next } as unknown as Record<string, unknown>;
   const cur = current as unknown as Record<string, unknown>;
@@ -42,15 +46,6 @@ export function effectiveConfig(current: CantoConfig, next: CantoConfig, registr
     if (!same(cur[key], out[key])) needsRestart.push(`${key}: changed; needs a restart (the running value is kept)`);
     out[key] = cur[key];
   }
-  // Global modules keep the options they were loaded with.
-  const modules: Record<string, Record<string, unknown>> = { ...next.modules };
-  for (const name of new Set([...Object.keys(current.modules), ...Object.keys(next.modules)])) {
-    if (registry.get(name)?.scope !== 'global') continue;
-    if (!same(current.modules[name], next.modules[name])) needsRestart.push(`modules.${name}: options of a global module changed; needs a restart`);
-    if (current.modules[name] === undefined) delete modules[name];
-    else modules[name] = current.modules[name];
-  }
-  out['modules'] = modules;
   return { config: out as unknown as CantoConfig, needsRestart };
 }
 
@@ -68,6 +63,30 @@ export function hostModuleNames(config: CantoConfig, vh: Pick<VirtualHostConfig,
 /** The host modules to load for `vh` under `config`, in load order (dependencies first). */
 export function hostModuleOrder(config: CantoConfig, vh: VirtualHostConfig, coreHost: readonly string[], registry: ModuleRegistry): ModuleDefinition[] {
   return resolveLoadOrder(hostModuleNames(config, vh, coreHost), registry, 'host').order;
+}
+
+/** Global modules whose `[modules.NAME]` options differ between the two configurations. */
+export function changedGlobalOptions(current: CantoConfig, next: CantoConfig, registry: ModuleRegistry): Set<string> {
+  const out = new Set<string>();
+  for (const name of new Set([...Object.keys(current.modules), ...Object.keys(next.modules)])) {
+    if (registry.get(name)?.scope === 'global' && !same(current.modules[name], next.modules[name])) out.add(name);
+  }
+  return out;
+}
+
+/**
+ * Why a loaded global module without an onReconfigure hook cannot be unloaded and loaded again
+ * with new options, or undefined when it can: it says so itself (`restartOnOptionChange`), or
+ * loaded modules depend on it or use it (they hold the services and routes it provided).
+ */
+export function globalReloadBlocker(def: ModuleDefinition, loadedGlobal: readonly ModuleDefinition[], loadedHost: readonly ModuleDefinition[]): string | undefined {
+  if (def.restartOnOptionChange !== undefined) return def.restartOnOptionChange;
+  const holders = new Set<string>();
+  for (const other of [...loadedGlobal, ...loadedHost]) {
+    if (other.name !== def.name && [...(other.depends ?? []), ...(other.uses ?? [])].includes(def.name)) holders.add(other.name);
+  }
+  if (holders.size === 0) return undefined;
+  return `loaded modules depend on it (${[...holders].sort().join(', ')}), and loading it again would take their routes and services away`;
 }
 
 /** Host modules whose `[modules.NAME]` options differ between the two configurations. */
