@@ -3,11 +3,14 @@
  * applies a new metrics allow-list and path, new HTTP limits and new rate-limit numbers (the
  * connections already open are limited by them), and the clients stay connected and exchange
  * messages; an invalid value is refused with its key and the old options stay in force; options of
- * a global module that holds streams (s2s) are reported as needing a restart and kept.
+ * a global module that holds streams (s2s) are reported as needing a restart and kept; a module
+ * without a hook (admin_api) is loaded again with its new options; a metrics port that cannot be
+ * bound fails that module's change, which keeps running with its old options.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { createServer, type Server as NetServer } from 'node:net';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootServer } from '../../src/app/boot.js';
@@ -20,7 +23,7 @@ import { loadLogin, pool, type LoadClient } from '../helpers/load-client.js';
 
 const CLIENTS = 20;
 const PASSWORD = 'reload-global-password';
-const MODULES = ['disco', 'ping', 'roster', 'presence', 'message', 'metrics', 'limits', 'bosh'];
+const MODULES = ['disco', 'ping', 'roster', 'presence', 'message', 'metrics', 'limits', 'bosh', 'admin_api'];
 
 function configText(modulesTables: string): string {
   const modules = MODULES.map((m) => `"${m}"`).join(', ');
@@ -61,9 +64,9 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function http(method: string, path: string, body?: string): Promise<number> {
+function http(method: string, path: string, body?: string, port = server.port('http')): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port('http'), method, path, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
@@ -135,5 +138,50 @@ test('an invalid option value is refused with its key, and the old options stay 
   assert.equal(await http('GET', '/m2'), 200, 'the allow-list in force is kept');
   assert.equal(await http('POST', '/http-bind', 'x'.repeat(4096)), 413, 'and the body limit in force (nothing of the file applies)');
   assert.deepEqual(server.config.modules.metrics, { allow_ips: ['127.0.0.1'], path: '/m2' });
+  await allExchange();
+});
+
+function listening(): Promise<NetServer> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
+function portOf(s: NetServer): number {
+  const a = s.address();
+  return typeof a === 'object' && a ? a.port : 0;
+}
+
+test('a module without a hook is loaded again; one that fails to load with its new options keeps the old ones', { timeout: 30_000 }, async () => {
+  writeFileSync(file, configText(`${SECOND}\n[modules.admin_api]\nrate = 5\n`));
+  const again = await reloader.reload('test');
+  assert.equal(again.ok, true, again.errors.join('\n'));
+  assert.ok(again.applied.includes('module admin_api: loaded again with its new options'), again.applied.join('\n'));
+  assert.equal(await http('GET', '/admin/api/v1/openapi.json'), 200, 'the reloaded module serves its routes');
+
+  // A metrics listener of its own on a port that is taken: the change fails, the old options stay.
+  const taken = await listening();
+  try {
+    const onTaken = SECOND.replace('path = "/m2"', `path = "/m2"\nport = ${portOf(taken)}\ninterface = "127.0.0.1"`);
+    writeFileSync(file, configText(`${onTaken}\n[modules.admin_api]\nrate = 5\n`));
+    const failed = await reloader.reload('test');
+    assert.equal(failed.ok, false);
+    assert.match(failed.errors.join('\n'), /module metrics: failed to load with its new options \(.*\); the running ones stay in force/);
+    assert.deepEqual(server.config.modules.metrics, { allow_ips: ['127.0.0.1'], path: '/m2' });
+    assert.equal(await http('GET', '/m2'), 200, 'metrics still served where they were');
+  } finally {
+    await new Promise<void>((r) => taken.close(() => r()));
+  }
+  // A free port: the endpoint moves to its own listener.
+  const free = await listening();
+  const freePort = portOf(free);
+  await new Promise<void>((r) => free.close(() => r()));
+  writeFileSync(file, configText(`${SECOND.replace('path = "/m2"', `path = "/m2"\nport = ${freePort}\ninterface = "127.0.0.1"`)}\n[modules.admin_api]\nrate = 5\n`));
+  const moved = await reloader.reload('test');
+  assert.equal(moved.ok, true, moved.errors.join('\n'));
+  assert.ok(moved.applied.includes('module metrics: loaded again with its new options'), moved.applied.join('\n'));
+  assert.equal(await http('GET', '/m2', undefined, freePort), 200);
+  assert.equal(await http('GET', '/m2'), 404, 'no longer on the HTTP listeners');
   await allExchange();
 });
