@@ -177,7 +177,11 @@ export class FeatureClient {
     if (mechanism === undefined) throw new FeatureClientError(`the server offers neither SCRAM-SHA-256 nor PLAIN over TLS (offered: ${mechanisms.join(', ') || 'none'})`);
     const failed = (outcome: Element): FeatureClientError => {
       const condition = outcome.elements.find((e) => e.name !== 'text')?.name ?? outcome.name;
-      return new FeatureClientError(`authentication as ${o.username}@${o.domain} with ${mechanism} failed: ${condition}`);
+      // SCRAM-SHA-256 needs the account's SHA-256 keys: an account imported with SHA-1 keys only
+      // gains them at its next PLAIN login (saslauth). This client does not retry with PLAIN: a
+      // failed SCRAM login must not turn into sending the password.
+      const hint = mechanism !== 'PLAIN' && condition === 'not-authorized' ? ' (a wrong password, or an account whose stored keys lack SHA-256, e.g. imported with SHA-1 only: it gains them at its next PLAIN login)' : '';
+      return new FeatureClientError(`authentication as ${o.username}@${o.domain} with ${mechanism} failed: ${condition}${hint}`);
     };
     const saslAnswer = (): Promise<Element> => this.next((el) => el.xmlns === NS.sasl, 'authentication');
     if (mechanism === 'PLAIN') {
