@@ -19,6 +19,12 @@ import { resolveLoadOrder, type ModuleDefinition, type ModuleRegistry } from './
 /** Top-level keys a reload applies; every other key keeps the value the server started with. */
 export const LIVE_KEYS: readonly string[] = ['log_level', 'admins', 'modules_enabled', 'virtualhost', 'modules'];
 
+/**
+ * The listener tables: restart-only, and the report says why. Rebinding would not drop the
+ * established streams (closing a listener only stops new connections), but it is not done yet.
+ */
+const LISTENER_TABLES: readonly string[] = ['c2s', 's2s', 'component_listener', 'http'];
+
 /** What a reload did: each applied change, each change left for a restart, and what failed. */
 export interface ReconfigureReport {
   applied: string[];
@@ -43,7 +49,7 @@ export function effectiveConfig(current: CantoConfig, next: CantoConfig): { conf
   const keys = new Set([...Object.keys(cur), ...Object.keys(out)]);
   for (const key of keys) {
     if (key === 'source' || LIVE_KEYS.includes(key)) continue;
-    if (!same(cur[key], out[key])) needsRestart.push(`${key}: changed; needs a restart (the running value is kept)`);
+    if (!same(cur[key], out[key])) needsRestart.push(`${key}: changed; needs a restart (${LISTENER_TABLES.includes(key) ? 'a reload does not rebind listeners; ' : ''}the running value is kept)`);
     out[key] = cur[key];
   }
   return { config: out as unknown as CantoConfig, needsRestart };

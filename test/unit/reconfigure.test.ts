@@ -23,6 +23,8 @@ test('live keys come from the new file; the others keep their running values and
   assert.equal(config.data_dir, '/srv/canto');
   assert.equal(config.limits.max_depth, 64);
   assert.deepEqual(needsRestart.map((r) => r.split(':')[0]).sort(), ['c2s', 'data_dir', 'limits']);
+  assert.match(needsRestart.find((r) => r.startsWith('c2s:')) ?? '', /needs a restart \(a reload does not rebind listeners; the running value is kept\)/);
+  assert.match(needsRestart.find((r) => r.startsWith('limits:')) ?? '', /needs a restart \(the running value is kept\)/);
   assert.deepEqual(effectiveConfig(current, parseConfig(base)).needsRestart, [], 'the same file changes nothing');
 });
 
