@@ -136,6 +136,13 @@ export interface ModuleApi<O extends object = object> {
    */
   onReconfigure(fn: (next: O, previous: O) => ReconfigureResult | Promise<ReconfigureResult>): void;
   /**
+   * Rebind this module's listeners of the top-level `[table]` to the addresses now in
+   * `mod.server.config` (a reload changed them; reconfigure.ts REBINDABLE says which keys): open
+   * the new listeners, then stop the old ones accepting, leaving established streams alone.
+   * Throw when the new ones cannot be opened, with the old ones still listening. Global modules only.
+   */
+  onRebind(table: string, fn: () => Promise<void>): void;
+  /**
    * Declare that this module keeps values of a keyval store in memory: when another process of a
    * cluster writes a user's value, `changed(username)` runs (reload or forget it). Nothing
    * happens in a single process.
@@ -168,6 +175,8 @@ export interface LoadedModule {
    * and then the options in force stay); `mod.options` becomes `next` unless it asks for 'reload'.
    */
   reconfigure(next: object): Promise<ReconfigureResult>;
+  /** The module's onRebind handlers, by table. */
+  readonly rebinders: ReadonlyMap<string, () => Promise<void>>;
 }
 
 /** Load one module definition for a host (or globally) and return its handle. */
@@ -190,6 +199,7 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
   };
   let options = moduleOptions(def, server.config);
   let reconfigureHook: ((next: object, previous: object) => ReconfigureResult | Promise<ReconfigureResult>) | undefined;
+  const rebinders = new Map<string, () => Promise<void>>();
   const api: ModuleApi = {
     name: def.name,
     host,
@@ -278,6 +288,10 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
       if (context) throw new Error(`module ${def.name}: onReconfigure is for global modules (a host module whose options change is loaded again)`);
       reconfigureHook = fn;
     },
+    onRebind(table, fn) {
+      if (context) throw new Error(`module ${def.name}: onRebind is for global modules`);
+      rebinders.set(table, fn);
+    },
     cachedStore(store, changed) {
       const counts = server.cachedStoreCounts;
       counts.set(store, (counts.get(store) ?? 0) + 1);
@@ -313,6 +327,7 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
       await runCleanups(cleanups, log);
       cleanups.length = 0;
     },
+    rebinders,
     get reconfigurable() {
       return reconfigureHook !== undefined;
     },

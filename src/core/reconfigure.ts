@@ -7,8 +7,9 @@
  * modules (a module whose options changed is unloaded and loaded again, with the loaded modules
  * that depend on it), virtual hosts added or removed and their settings, and the options of
  * loaded global modules: handed to the module's `onReconfigure` hook when it has one, else the
- * module is unloaded and loaded again when nothing else holds it (`globalReloadBlocker`).
- * Everything else (the listener tables, `data_dir`, `[storage]`, `[cluster]`, `[[component]]`,
+ * module is unloaded and loaded again when nothing else holds it (`globalReloadBlocker`); and
+ * the addresses of the client listeners (`REBINDABLE`: the c2s module rebinds them).
+ * Everything else (the other listener tables and keys, `data_dir`, `[storage]`, `[cluster]`, `[[component]]`,
  * `[auth]`, `[limits]`, `log_format`, which global modules are loaded, and options of global
  * modules that say `restartOnOptionChange` or that other modules depend on) needs a restart: it
  * is reported and the value in force is kept.
@@ -20,10 +21,27 @@ import { resolveLoadOrder, type ModuleDefinition, type ModuleRegistry } from './
 export const LIVE_KEYS: readonly string[] = ['log_level', 'admins', 'modules_enabled', 'virtualhost', 'modules'];
 
 /**
- * The listener tables: restart-only, and the report says why. Rebinding would not drop the
- * established streams (closing a listener only stops new connections), but it is not done yet.
+ * The listener tables whose changes need a restart, and the report says why. Rebinding would
+ * not drop the established streams (closing a listener only stops new connections), but only
+ * the keys in REBINDABLE are rebound so far.
  */
 const LISTENER_TABLES: readonly string[] = ['c2s', 's2s', 'component_listener', 'http'];
+
+/**
+ * Keys of a listener table a reload applies by rebinding: the module owning the table opens
+ * listeners on the new addresses and closes the old ones (ModuleApi.onRebind); the streams
+ * already established stay. A change to any other key of the table leaves all of it for a restart.
+ */
+export const REBINDABLE: Readonly<Record<string, readonly string[]>> = { c2s: ['interfaces', 'ports', 'direct_tls_ports'] };
+
+/** Whether two tables differ, and only in `keys`. */
+function differsOnlyIn(a: unknown, b: unknown, keys: readonly string[]): boolean {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const all = new Set([...Object.keys(x), ...Object.keys(y)]);
+  return [...all].every((k) => keys.includes(k) || same(x[k], y[k]));
+}
 
 /** What a reload did: each applied change, each change left for a restart, and what failed. */
 export interface ReconfigureReport {
@@ -42,17 +60,26 @@ function same(a: unknown, b: unknown): boolean {
  * with the changes left for a restart, by key. (Global modules' options are `next`'s here:
  * Server.reconfigure puts back those it cannot apply.)
  */
-export function effectiveConfig(current: CantoConfig, next: CantoConfig): { config: CantoConfig; needsRestart: string[] } {
+export function effectiveConfig(current: CantoConfig, next: CantoConfig): { config: CantoConfig; needsRestart: string[]; rebind: string[] } {
   const needsRestart: string[] = [];
+  const rebind: string[] = [];
   const out = { ...next } as unknown as Record<string, unknown>;
   const cur = current as unknown as Record<string, unknown>;
   const keys = new Set([...Object.keys(cur), ...Object.keys(out)]);
   for (const key of keys) {
     if (key === 'source' || LIVE_KEYS.includes(key)) continue;
-    if (!same(cur[key], out[key])) needsRestart.push(`${key}: changed; needs a restart (${LISTENER_TABLES.includes(key) ? 'a reload does not rebind listeners; ' : ''}the running value is kept)`);
+    const rebindable = REBINDABLE[key];
+    if (rebindable !== undefined && !same(cur[key], out[key]) && differsOnlyIn(cur[key], out[key], rebindable)) {
+      rebind.push(key);
+      continue;
+    }
+    if (!same(cur[key], out[key])) {
+      const why = rebindable !== undefined ? `only ${rebindable.join(', ')} are applied live; ` : LISTENER_TABLES.includes(key) ? 'a reload does not rebind these listeners; ' : '';
+      needsRestart.push(`${key}: changed; needs a restart (${why}the running value is kept)`);
+    }
     out[key] = cur[key];
   }
-  return { config: out as unknown as CantoConfig, needsRestart };
+  return { config: out as unknown as CantoConfig, needsRestart, rebind };
 }
 
 /** Global modules the configuration's modules_enabled asks for, dependencies included. */

@@ -230,7 +230,7 @@ export class Server {
   async reconfigure(next: CantoConfig): Promise<ReconfigureReport> {
     if (this.state !== 'running') throw new Error(`cannot reload a server that is ${this.state}`);
     const previous = this.currentConfig;
-    const { config, needsRestart } = effectiveConfig(previous, next);
+    const { config, needsRestart, rebind } = effectiveConfig(previous, next);
     const report: ReconfigureReport = { applied: [], needsRestart, failed: [] };
     const globalChanged = changedGlobalOptions(previous, config, this.registry);
     const globalBefore = wantedGlobal(previous, CORE_GLOBAL_MODULES, this.registry);
@@ -240,6 +240,7 @@ export class Server {
     const optionsChanged = changedModuleOptions(previous, config, this.registry);
     this.currentConfig = config;
     await this.reconfigureGlobalModules(previous, globalChanged, report);
+    await this.rebindListeners(previous, rebind, report);
 
     if (previous.log_level !== config.log_level) {
       this.log.level = config.log_level;
@@ -339,6 +340,42 @@ export class Server {
         }
       }
     }
+  }
+
+  /**
+   * Rebind the listeners of the listener tables whose addresses changed (`this.currentConfig`
+   * has the new values) through the onRebind handler of the global module owning each table.
+   * A table no loaded module rebinds, or whose new listeners cannot be opened, keeps its
+   * running value (the listeners in force stay).
+   */
+  private async rebindListeners(previous: CantoConfig, tables: readonly string[], report: ReconfigureReport): Promise<void> {
+    const current = this.currentConfig as unknown as Record<string, unknown>;
+    const before = previous as unknown as Record<string, unknown>;
+    for (const table of tables) {
+      const owner = [...this.globalModules.values()].find((m) => m.rebinders.has(table));
+      const rebindFn = owner?.rebinders.get(table);
+      if (!owner || !rebindFn) {
+        report.needsRestart.push(`${table}: changed; needs a restart (no loaded module rebinds its listeners; the running value is kept)`);
+        current[table] = before[table];
+        continue;
+      }
+      try {
+        await rebindFn();
+        report.applied.push(`${table}: listeners rebound (${this.addressesOf(table).join(', ') || 'none'}); established streams stay`);
+      } catch (err) {
+        this.log.error({ err, table }, 'could not open the new listeners: the running ones stay');
+        report.failed.push(`${table}: the new listeners could not be opened (${(err as Error).message}); the running ones stay`);
+        current[table] = before[table];
+      }
+    }
+  }
+
+  /** The bound addresses of the listener kinds named after a table ('c2s': c2s and c2s_direct_tls). */
+  private addressesOf(table: string): string[] {
+    return this.listeners.filter((l) => l.kind === table || l.kind.startsWith(`${table}_`)).flatMap((l) => {
+      const a = l.server.address();
+      return a && typeof a === 'object' ? [`${l.kind} ${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`] : [];
+    });
   }
 
   private async removeHost(ctx: HostContext, report: ReconfigureReport): Promise<void> {

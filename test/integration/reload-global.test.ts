@@ -5,13 +5,14 @@
  * messages; an invalid value is refused with its key and the old options stay in force; options of
  * a global module that holds streams (s2s) are reported as needing a restart and kept; a module
  * without a hook (admin_api) is loaded again with its new options; a metrics port that cannot be
- * bound fails that module's change, which keeps running with its old options.
+ * bound fails that module's change, which keeps running with its old options; new [c2s] ports
+ * are rebound while the clients stay connected (the old port closed, a taken port refused).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { createServer, type Server as NetServer } from 'node:net';
-import { rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server as NetServer } from 'node:net';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootServer } from '../../src/app/boot.js';
 import { loadConfig } from '../../src/app/config.js';
@@ -183,5 +184,57 @@ test('a module without a hook is loaded again; one that fails to load with its n
   assert.ok(moved.applied.includes('module metrics: loaded again with its new options'), moved.applied.join('\n'));
   assert.equal(await http('GET', '/m2', undefined, freePort), 200);
   assert.equal(await http('GET', '/m2'), 404, 'no longer on the HTTP listeners');
+  await allExchange();
+});
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}
+
+test('new [c2s] ports are rebound live: established clients stay, new ones use the new port, the old one is closed', { timeout: 60_000 }, async () => {
+  const inForce = readFileSync(file, 'utf8');
+  const c2sLine = '[c2s]\ninterfaces = ["127.0.0.1"]\nports = [0]\n';
+  assert.ok(inForce.includes(c2sLine));
+  const oldPort = server.port('c2s');
+  const probe = await listening();
+  const newPort = portOf(probe);
+  await new Promise<void>((r) => probe.close(() => r()));
+
+  writeFileSync(file, inForce.replace(c2sLine, `[c2s]\ninterfaces = ["127.0.0.1"]\nports = [${newPort}]\n`));
+  const moved = await reloader.reload('test');
+  assert.equal(moved.ok, true, moved.errors.join('\n'));
+  assert.ok(moved.applied.includes(`c2s: listeners rebound (c2s 127.0.0.1:${newPort}); established streams stay`), moved.applied.join('\n'));
+  assert.equal(server.port('c2s'), newPort);
+  await allExchange();
+  const fresh = await loadLogin({ port: newPort, username: 'u0', password: PASSWORD, resource: 'after-rebind' });
+  fresh.close();
+  assert.equal(await refused(oldPort), true, 'the old port no longer accepts');
+
+  // Another [c2s] key in the same change: the whole table waits for a restart.
+  writeFileSync(file, inForce.replace(c2sLine, `[c2s]\ninterfaces = ["127.0.0.1"]\nports = [${oldPort}]\nauth_timeout = "20s"\n`));
+  const mixed = await reloader.reload('test');
+  assert.match(mixed.needsRestart.join('\n'), /c2s: changed; needs a restart \(only interfaces, ports, direct_tls_ports are applied live; the running value is kept\)/);
+  assert.equal(server.port('c2s'), newPort);
+
+  // A port that is taken: refused, the listener in force stays.
+  const taken = await listening();
+  try {
+    writeFileSync(file, inForce.replace(c2sLine, `[c2s]\ninterfaces = ["127.0.0.1"]\nports = [${portOf(taken)}]\n`));
+    const clash = await reloader.reload('test');
+    assert.equal(clash.ok, false);
+    assert.match(clash.errors.join('\n'), /c2s: the new listeners could not be opened \(.*\); the running ones stay/);
+    assert.equal(server.port('c2s'), newPort);
+    assert.deepEqual(server.config.c2s.ports, [newPort]);
+  } finally {
+    await new Promise<void>((r) => taken.close(() => r()));
+  }
+  const again = await loadLogin({ port: newPort, username: 'u1', password: PASSWORD, resource: 'still' });
+  again.close();
   await allExchange();
 });

@@ -15,17 +15,28 @@ const base = 'data_dir = "/srv/canto"\nlog_level = "info"\n[c2s]\nports = [5222]
 
 test('live keys come from the new file; the others keep their running values and are reported', () => {
   const current = parseConfig(base);
-  const next = parseConfig(base.replace('log_level = "info"', 'log_level = "debug"\nadmins = ["a@example.org"]').replace('ports = [5222]', 'ports = [5224]').replace('/srv/canto', '/srv/other') + '[limits]\nmax_depth = 10\n');
-  const { config, needsRestart } = effectiveConfig(current, next);
+  const next = parseConfig(base.replace('log_level = "info"', 'log_level = "debug"\nadmins = ["a@example.org"]').replace('ports = [5222]', 'ports = [5222]\nauth_timeout = "20s"').replace('/srv/canto', '/srv/other') + '[limits]\nmax_depth = 10\n[s2s]\nports = [5270]\n');
+  const { config, needsRestart, rebind } = effectiveConfig(current, next);
   assert.equal(config.log_level, 'debug');
   assert.deepEqual(config.admins, ['a@example.org']);
-  assert.deepEqual(config.c2s.ports, [5222]);
+  assert.equal(config.c2s.auth_timeout, 60_000);
   assert.equal(config.data_dir, '/srv/canto');
   assert.equal(config.limits.max_depth, 64);
-  assert.deepEqual(needsRestart.map((r) => r.split(':')[0]).sort(), ['c2s', 'data_dir', 'limits']);
-  assert.match(needsRestart.find((r) => r.startsWith('c2s:')) ?? '', /needs a restart \(a reload does not rebind listeners; the running value is kept\)/);
+  assert.deepEqual(rebind, []);
+  assert.deepEqual(needsRestart.map((r) => r.split(':')[0]).sort(), ['c2s', 'data_dir', 'limits', 's2s']);
+  assert.match(needsRestart.find((r) => r.startsWith('c2s:')) ?? '', /needs a restart \(only interfaces, ports, direct_tls_ports are applied live; the running value is kept\)/);
+  assert.match(needsRestart.find((r) => r.startsWith('s2s:')) ?? '', /needs a restart \(a reload does not rebind these listeners; the running value is kept\)/);
   assert.match(needsRestart.find((r) => r.startsWith('limits:')) ?? '', /needs a restart \(the running value is kept\)/);
   assert.deepEqual(effectiveConfig(current, parseConfig(base)).needsRestart, [], 'the same file changes nothing');
+});
+
+test('new [c2s] addresses alone are rebound', () => {
+  const current = parseConfig(base);
+  const { config, needsRestart, rebind } = effectiveConfig(current, parseConfig(base.replace('ports = [5222]', 'ports = [5224]\ninterfaces = ["127.0.0.1"]')));
+  assert.deepEqual(rebind, ['c2s']);
+  assert.deepEqual(needsRestart, []);
+  assert.deepEqual(config.c2s.ports, [5224]);
+  assert.deepEqual(config.c2s.interfaces, ['127.0.0.1']);
 });
 
 test('module options come from the new file: host modules whose options changed are loaded again, global ones are told apart', () => {
