@@ -10,6 +10,7 @@ import { parseConfig } from '../../src/app/config.js';
 import { builtinModules } from '../../src/modules/index.js';
 import { changedGlobalOptions, changedHostSettings, changedModuleOptions, effectiveConfig, globalReloadBlocker, withDependents } from '../../src/core/reconfigure.js';
 import type { ModuleDefinition } from '../../src/core/modules.js';
+import { runReload } from '../../src/cli/reload.js';
 
 const base = 'data_dir = "/srv/canto"\nlog_level = "info"\n[c2s]\nports = [5222]\n[[virtualhost]]\ndomain = "example.org"\n';
 
@@ -73,4 +74,9 @@ test('host settings that change live are named', () => {
   const vh = { domain: 'x', allow_registration: false, modules_enabled: [], modules_disabled: [] };
   assert.deepEqual(changedHostSettings(vh, { ...vh, allow_registration: true }), ['allow_registration = true']);
   assert.deepEqual(changedHostSettings(vh, vh), []);
+});
+
+test('canto reload with [cluster] workers > 1 says why it cannot reload', async () => {
+  const config = parseConfig(`${base}[cluster]\nworkers = 2\n`);
+  await assert.rejects(runReload(config, { json: false }, () => undefined), /live reload is not available with \[cluster\] workers = 2: each worker holds its own hosts, modules and sessions/);
 });
