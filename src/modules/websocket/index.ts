@@ -32,6 +32,7 @@ export default defineModule({
   description: 'RFC 7395 XMPP over WebSocket',
   scope: 'global',
   depends: ['http', 'c2s'],
+  restartOnOptionChange: 'loading it again would close every WebSocket client',
   options: z.object({
     path: z.string().startsWith('/', { message: 'expected a path starting with "/"' }).default('/xmpp-websocket'),
     ping_interval: duration('30s'),
