@@ -89,3 +89,46 @@ redisTest('spend goes into debt and returns the shared balance; slot keeps a sli
     await nodeB.close();
   }
 });
+
+redisTest('login failure windows: fail counts in every key at once, failures reads them across stores, capped and sliding', () => redis, async () => {
+  const url = (redis as RedisInstance).url;
+  const nodeA = new RedisBucketStore(url, silentLogger());
+  const nodeB = new RedisBucketStore(url, silentLogger());
+  try {
+    const p = `test:auth:${Math.random().toString(36).slice(2)}:`;
+    const [ip, pair, account] = [`${p}ip`, `${p}pair`, `${p}account`];
+    assert.deepEqual(await nodeB.failures([ip, pair, account], 60_000, 1000), [0, 0, 0], 'nothing yet');
+    await nodeA.fail([ip, pair, account], 60_000, 3);
+    await nodeB.fail([ip, pair], 60_000, 3);
+    assert.deepEqual(await nodeB.failures([ip, pair, account], 60_000, 1000), [2, 2, 1]);
+    for (let i = 0; i < 5; i++) await nodeA.fail([ip], 60_000, 3);
+    assert.deepEqual(await nodeB.failures([ip], 60_000, 1000), [3], 'a window keeps its newest `cap`');
+    const ttl = Number(await (redis as RedisInstance).cli('PTTL', `canto:limit:${ip}`));
+    assert.ok(ttl > 0 && ttl <= 60_000, `the window expires with the last failure: ${ttl}`);
+    // A short window slides: polled, not slept.
+    const short = `${p}short`;
+    await nodeA.fail([short], 200, 10);
+    assert.deepEqual(await nodeA.failures([short], 200, 1000), [1]);
+    const start = Date.now();
+    while ((await nodeA.failures([short], 200, 1000))?.[0] !== 0) assert.ok(Date.now() - start < 5000, 'the failure never left the window');
+  } finally {
+    await nodeA.close();
+    await nodeB.close();
+  }
+});
+
+redisTest('with Redis away, failures answers undefined within its time limit', () => redis, async () => {
+  const r = redis as RedisInstance;
+  const store = new RedisBucketStore(r.url, silentLogger());
+  try {
+    assert.deepEqual(await store.failures(['test:auth:away'], 60_000, 200), [0]);
+    await r.stop();
+    const t = Date.now();
+    assert.equal(await store.failures(['test:auth:away'], 60_000, 200), undefined);
+    assert.ok(Date.now() - t < 1000, `waited ${Date.now() - t} ms`);
+    await store.fail(['test:auth:away'], 60_000, 3); // nothing, no throw
+  } finally {
+    await store.close();
+    await r.start();
+  }
+});

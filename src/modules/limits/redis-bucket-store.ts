@@ -8,7 +8,8 @@
  *
  * Besides `take` (one token, for the account limits) it has `spend` (any number of tokens, going
  * into debt: the per-address read buckets settle their local spending here in batches,
- * shared-bucket.ts) and `slot` (a sliding window of events, for the registration limits).
+ * shared-bucket.ts) and `slot` (a sliding window of events, for the registration limits), and
+ * `fail`/`failures` (sliding windows of failed logins, for the saslauth throttle: saslauth/throttle.ts).
  */
 import type { createClient } from 'redis';
 import type { Logger } from '../../core/logging.js';
@@ -67,7 +68,33 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window)
 return 1`;
 
-const SCRIPTS = { take: TAKE, spend: SPEND, slot: SLOT };
+/**
+ * KEYS windows (sorted sets of failure ids by time) · ARGV window ms, cap, id → nothing. Each key
+ * gets the failure; a window keeps its newest `cap` failures (more change no delay).
+ */
+const FAIL = `local window = tonumber(ARGV[1])
+local cap = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for _, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  redis.call('ZADD', key, now, ARGV[3])
+  redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
+  redis.call('PEXPIRE', key, window)
+end
+return 1`;
+
+/** KEYS windows · ARGV window ms → the failures of each in the window. */
+const FAILURES = `local window = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
+end
+return counts`;
+
+const SCRIPTS = { take: TAKE, spend: SPEND, slot: SLOT, fail: FAIL, failures: FAILURES };
 type ScriptName = keyof typeof SCRIPTS;
 
 export class RedisBucketStore implements BucketStore {
@@ -114,18 +141,42 @@ export class RedisBucketStore implements BucketStore {
     };
   }
 
+  /**
+   * Count one failed login in each of `keys`' sliding windows of `windowMs` (each keeps its newest
+   * `cap`). One script call; resolves when done (callers need not wait; Redis away: nothing).
+   */
+  async fail(keys: string[], windowMs: number, cap: number): Promise<void> {
+    const id = `${Date.now()}:${Math.random().toString(36).slice(2)}`;
+    await this.ask((client) => this.run(client, 'fail', keys, [windowMs, cap, id]));
+  }
+
+  /**
+   * The failures in each of `keys`' windows of `windowMs`: one script call waiting `timeoutMs` at
+   * most; undefined when Redis cannot be reached or is slower (the caller counts locally).
+   */
+  async failures(keys: string[], windowMs: number, timeoutMs: number): Promise<number[] | undefined> {
+    const r = await this.ask((client) => this.run(client, 'failures', keys, [windowMs]), timeoutMs);
+    if (!Array.isArray(r) || r.length !== keys.length) return undefined;
+    return r.map((n) => Number(n));
+  }
+
+  /** Connect in the background (calls made meanwhile wait for it, within their time limits). */
+  connectSoon(): void {
+    if (!this.closed) this.client_().catch(() => {});
+  }
+
   /** Run a command with a time limit; undefined (logged, and Redis left alone for a while) when it fails. */
-  private async ask(fn: (client: Client) => Promise<unknown>): Promise<unknown> {
+  private async ask(fn: (client: Client) => Promise<unknown>, timeoutMs = TAKE_TIMEOUT_MS): Promise<unknown> {
     // After a failure, Redis is not asked for a while: stanzas are not held for nothing.
     if (this.closed || Date.now() < this.downUntil) return undefined;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${TAKE_TIMEOUT_MS} ms`)), TAKE_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       return await Promise.race([this.client_().then(fn), timeout]);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'limits: Redis unavailable: account limits let through, address and registration limits counted on this node alone');
+      this.log.warn({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'limits: Redis unavailable: account limits let through, address, registration and login failure limits counted on this node alone');
       this.downUntil = Date.now() + RETRY_MS;
       return undefined;
     } finally {
@@ -160,20 +211,21 @@ export class RedisBucketStore implements BucketStore {
     return client;
   }
 
-  private async run(client: Client, script: ScriptName, key: string, argv: (number | string)[]): Promise<unknown> {
+  private async run(client: Client, script: ScriptName, key: string | string[], argv: (number | string)[]): Promise<unknown> {
     const args = argv.map(String);
-    const full = `${PREFIX}${key}`;
+    const full = (typeof key === 'string' ? [key] : key).map((k) => `${PREFIX}${k}`);
+    const keys = [String(full.length), ...full];
     const sha = this.shas.get(script);
     if (sha !== undefined) {
       try {
-        return await client.sendCommand(['EVALSHA', sha, '1', full, ...args]);
+        return await client.sendCommand(['EVALSHA', sha, ...keys, ...args]);
       } catch (err) {
         if (!/NOSCRIPT/.test((err as Error).message)) throw err;
       }
     }
     const loaded = String(await client.sendCommand(['SCRIPT', 'LOAD', SCRIPTS[script]]));
     this.shas.set(script, loaded);
-    return client.sendCommand(['EVALSHA', loaded, '1', full, ...args]);
+    return client.sendCommand(['EVALSHA', loaded, ...keys, ...args]);
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,7 @@ import type { SaslCondition, SaslServerMechanism } from '../../sasl/mechanism.js
 import { makeCredentialsAsync, mechanismName } from '../../sasl/scram-credentials.js';
 import type { SaslMechanisms, SaslOfferContext } from '../../sasl/registry.js';
 import type { AccountCredentials } from '../../storage/types.js';
+import { RedisBucketStore } from '../limits/redis-bucket-store.js';
 import { AuthThrottle, type ThrottleOptions } from './throttle.js';
 
 /** Conditions that mean "wrong credentials": these feed the throttle. */
@@ -83,7 +84,15 @@ export function makeAuthCore(mod: ModuleApi, opts: AuthCoreOptions): SaslAuthSer
   const { scram_hashes: hashes, scram_iterations: iterations } = server.config.auth;
   const credentialKinds = hashes.map(mechanismName);
   const fake = new FakeCredentials(iterations);
-  const throttle = new AuthThrottle({ ...opts.throttle, now: () => mod.now() });
+  // In a Redis cluster failures count on every node (throttle.ts). Connected now, not at the first
+  // answer: an answer waits for Redis briefly only, and a connection being made takes longer.
+  const redisUrl = server.config.cluster.redis;
+  const store = redisUrl === undefined ? undefined : new RedisBucketStore(redisUrl, mod.log);
+  if (store) {
+    store.connectSoon();
+    mod.onUnload(() => store.close());
+  }
+  const throttle = new AuthThrottle({ ...opts.throttle, now: () => mod.now(), shared: store && { store, prefix: `auth:${host}:` } });
   mod.setInterval(() => throttle.sweep(), Math.max(1000, opts.throttle.windowMs));
   const configuredCertDer = certificateDer(server.tls.forDomain(host)?.certificatePem);
   const bindingCache = new WeakMap<TLSSocket, ChannelBindings>();
@@ -128,7 +137,8 @@ export function makeAuthCore(mod: ModuleApi, opts: AuthCoreOptions): SaslAuthSer
       return { ok: true, ctx, mechanism: choice.provider.start({ ...ctx, offered: mechanisms.offer(ctx), credentials, fake }) };
     },
     async hold(session, username, success) {
-      const { ms, key } = throttle.delay(session.ip, username, success);
+      // Clustered: one Redis call for the counts of every node (bounded; local counts otherwise).
+      const { ms, key } = throttle.isShared ? await throttle.delayShared(session.ip, username, success) : throttle.delay(session.ip, username, success);
       if (ms > 0 && key !== undefined) {
         metrics.throttled.inc({ key });
         await new Promise<void>((r) => mod.setTimeout(r, ms));

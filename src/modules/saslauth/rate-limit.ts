@@ -74,7 +74,12 @@ export class FailureLimiter {
 
   /** How long to hold back an answer for `key`: 0 under the limit, then doubling, capped. */
   delayFor(key: string): number {
-    const over = this.count(key) - this.opts.maxFailures;
+    return this.delayAt(this.count(key));
+  }
+
+  /** The delay for a key with `count` failures in the window (counted here or elsewhere). */
+  delayAt(count: number): number {
+    const over = count - this.opts.maxFailures;
     if (over < 0) return 0;
     return Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.min(over, 30));
   }
@@ -87,6 +92,11 @@ export class FailureLimiter {
         this.entries.delete(key);
       }
     }
+  }
+
+  /** Failures kept per key: more change no delay. */
+  get cap(): number {
+    return this.maxTimes;
   }
 
   get size(): number {
