@@ -117,11 +117,16 @@ redisTest('login failure windows: fail counts in every key at once, failures rea
   }
 });
 
-redisTest('with Redis away, failures answers undefined within its time limit', () => redis, async () => {
+redisTest('with Redis slow or away, failures answers undefined within its time limit', () => redis, async () => {
   const r = redis as RedisInstance;
   const store = new RedisBucketStore(r.url, silentLogger());
   try {
     assert.deepEqual(await store.failures(['test:auth:away'], 60_000, 200), [0]);
+    await r.cli('CLIENT', 'PAUSE', '2000', 'ALL'); // slow: no command is answered for 2 s
+    const slow = Date.now();
+    assert.equal(await store.failures(['test:auth:away'], 60_000, 200), undefined);
+    assert.ok(Date.now() - slow < 1000, `waited ${Date.now() - slow} ms`);
+    await r.cli('CLIENT', 'UNPAUSE');
     await r.stop();
     const t = Date.now();
     assert.equal(await store.failures(['test:auth:away'], 60_000, 200), undefined);
