@@ -64,14 +64,14 @@ test('shared: failures on one node delay answers on another; the owner from a cl
   for (let i = 0; i < 2; i++) a.failed('10.0.0.1', 'alice');
   b.failed('10.0.0.1', 'alice');
   assert.equal(b.delay('10.0.0.1', 'alice', false).ms, 0, "node B's own counts are under the limit");
-  assert.deepEqual(await b.delayShared('10.0.0.1', 'alice', false), { ms: 100, key: 'ip' }, 'together they reach it');
-  assert.deepEqual(await a.delayShared('10.0.0.1', 'alice', true), { ms: 100, key: 'ip' }, 'a success from the guessing address waits on either node');
+  assert.deepEqual(await b.delayShared('10.0.0.1', 'alice', false), { ms: 100, key: 'ip', shared: true }, 'together they reach it');
+  assert.deepEqual(await a.delayShared('10.0.0.1', 'alice', true), { ms: 100, key: 'ip', shared: true }, 'a success from the guessing address waits on either node');
   assert.deepEqual([...store.windows.keys()].sort(), ['auth:h:account:alice', 'auth:h:ip:10.0.0.1', 'auth:h:pair:alice@10.0.0.1']);
   for (let i = 0; i < 10; i++) a.failed(`10.0.2.${i}`, 'alice');
-  assert.deepEqual(await b.delayShared('192.168.0.7', 'alice', true), { ms: 0, key: undefined }, 'the owner from a clean address');
+  assert.deepEqual(await b.delayShared('192.168.0.7', 'alice', true), { ms: 0, key: undefined, shared: true }, 'the owner from a clean address');
   assert.equal((await b.delayShared('192.168.0.8', 'alice', false)).key, 'account', 'the account limit counts every node');
   store.away = true;
-  assert.deepEqual(await b.delayShared('10.0.0.1', 'alice', false), b.delay('10.0.0.1', 'alice', false), 'Redis away: local counts');
+  assert.deepEqual(await b.delayShared('10.0.0.1', 'alice', false), { ...b.delay('10.0.0.1', 'alice', false), shared: false }, 'Redis away: local counts');
   assert.equal(store.calls, 5, 'one shared read per answer');
 });
 
@@ -81,5 +81,5 @@ test('shared: a failure counted here while Redis was away still counts here', as
   th.failed('10.0.0.1', undefined);
   th.failed('10.0.0.1', undefined);
   store.windows.clear(); // lost in Redis
-  assert.deepEqual(await th.delayShared('10.0.0.1', undefined, false), { ms: 100, key: 'ip' });
+  assert.deepEqual(await th.delayShared('10.0.0.1', undefined, false), { ms: 100, key: 'ip', shared: true });
 });

@@ -100,6 +100,7 @@ export function makeAuthCore(mod: ModuleApi, opts: AuthCoreOptions): SaslAuthSer
     authentications: mod.measure.counter('saslauth_authentications_total', 'SASL authentications by mechanism ("none" when refused before one ran) and result', ['mechanism', 'result']),
     byProtocol: mod.measure.counter('saslauth_protocol_authentications_total', 'Authentications by protocol (sasl, sasl2) and result', ['protocol', 'result']),
     throttled: mod.measure.counter('saslauth_throttled_total', 'Answers held back after failed authentications, by the key that decided the delay (ip, pair, account)', ['key']),
+    sharedReads: mod.measure.counter('saslauth_throttle_reads_total', 'In a Redis cluster, answers decided on the counts of every node (shared) or, Redis being away or slow, of this node (local)', ['result']),
     upgrades: mod.measure.counter('saslauth_credential_upgrades_total', 'Accounts that gained SCRAM hashes at a PLAIN login'),
   };
 
@@ -122,6 +123,13 @@ export function makeAuthCore(mod: ModuleApi, opts: AuthCoreOptions): SaslAuthSer
   // Optional: without the account_state module no account is ever disabled.
   const isDisabled = (username: string): boolean => mod.optional('accounts-state')?.isDisabled(username) ?? false;
 
+  // Clustered: one Redis call for the counts of every node (bounded; local counts otherwise).
+  const sharedDelay = async (ip: string, username: string | undefined, success: boolean) => {
+    const decision = await throttle.delayShared(ip, username, success);
+    metrics.sharedReads.inc({ result: decision.shared ? 'shared' : 'local' });
+    return decision;
+  };
+
   return {
     mechanisms,
     requireEncryption: server.config.c2s.require_encryption,
@@ -137,8 +145,7 @@ export function makeAuthCore(mod: ModuleApi, opts: AuthCoreOptions): SaslAuthSer
       return { ok: true, ctx, mechanism: choice.provider.start({ ...ctx, offered: mechanisms.offer(ctx), credentials, fake }) };
     },
     async hold(session, username, success) {
-      // Clustered: one Redis call for the counts of every node (bounded; local counts otherwise).
-      const { ms, key } = throttle.isShared ? await throttle.delayShared(session.ip, username, success) : throttle.delay(session.ip, username, success);
+      const { ms, key } = throttle.isShared ? await sharedDelay(session.ip, username, success) : throttle.delay(session.ip, username, success);
       if (ms > 0 && key !== undefined) {
         metrics.throttled.inc({ key });
         await new Promise<void>((r) => mod.setTimeout(r, ms));

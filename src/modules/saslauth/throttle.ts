@@ -88,15 +88,18 @@ export class AuthThrottle {
     return this.decide(this.localCounts(ip, username), success);
   }
 
-  /** `delay` on the counts of every node of the cluster (this node's when Redis does not answer in time). */
-  async delayShared(ip: string, username: string | undefined, success: boolean): Promise<ThrottleDecision> {
+  /**
+   * `delay` on the counts of every node of the cluster; `shared` false when this node's counts
+   * decided (Redis did not answer in time, or the throttle is not shared).
+   */
+  async delayShared(ip: string, username: string | undefined, success: boolean): Promise<ThrottleDecision & { shared: boolean }> {
     const local = this.localCounts(ip, username);
-    if (this.shared === undefined) return this.decide(local, success);
+    if (this.shared === undefined) return { ...this.decide(local, success), shared: false };
     const keys = this.sharedKeys(ip, username);
     const remote = await this.shared.store.failures(keys, this.windowMs, this.shared.timeoutMs ?? SHARED_TIMEOUT_MS);
-    if (remote === undefined) return this.decide(local, success);
+    if (remote === undefined) return { ...this.decide(local, success), shared: false };
     const [ipCount = 0, pair = 0, account = 0] = remote;
-    return this.decide(
+    const decision = this.decide(
       {
         ip: Math.max(local.ip, ipCount),
         pair: local.pair === undefined ? undefined : Math.max(local.pair, pair),
@@ -104,6 +107,7 @@ export class AuthThrottle {
       },
       success,
     );
+    return { ...decision, shared: true };
   }
 
   private localCounts(ip: string, username: string | undefined): Counts {
