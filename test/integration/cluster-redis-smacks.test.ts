@@ -6,7 +6,8 @@
  * - The client's connection to n1 is cut with messages in flight; more come while it hibernates;
  *   it resumes against n2: every message arrives exactly once (those in flight, those sent while
  *   it hibernated, during the takeover and after it), from a sender on n1.
- * - The same id again, on n1 (which handed the session over): item-not-found.
+ * - The same id again, on n1 (which handed the session over), within the one-takeover window:
+ *   item-not-found; after it, the session moves again (n2 → n1, found through smloc).
  * - A session hibernating on n3, then n3 killed: a resume on n1 gets item-not-found (once n3's
  *   lease is gone) and the messages sent meanwhile come through offline storage.
  */
@@ -24,6 +25,7 @@ import { silentLogger } from '../../src/core/logging.js';
 import { startPostgres, type PostgresInstance } from '../helpers/postgres.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { waitFor } from '../../src/testing/index.js';
+import { createClient } from 'redis';
 
 const PASSWORD = 'pw';
 const USERS = ['romeo', 'juliet', 'dan', 'eve'];
@@ -61,6 +63,8 @@ function cut(c: LoggedInClient): void {
 }
 
 const chat = (to: string, id: string) => xml('message', { to, type: 'chat', id }, xml('body', {}, `body ${id}`));
+/** The member (`node_id#incarnation`) a node joined as, from its log. */
+const memberOf = (n: CantoNode): unknown => n.lines.find((l) => l.msg === 'joined the cluster')?.member;
 const line = (msg: string) => (l: LogLine): boolean => l.msg === msg;
 
 /**
@@ -118,7 +122,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-clusterTest('cut on n1, resumed on n2: every message exactly once; the id again on n1: item-not-found', async () => {
+clusterTest('cut on n1, resumed on n2: every message exactly once; the id again on n1: item-not-found; later it moves back to n1', async () => {
   const [n1, n2] = nodes as [CantoNode, CantoNode];
   const juliet = await login(n1, 'juliet', 'phone', true);
   const romeo = await login(n1, 'romeo', 'desk');
@@ -146,7 +150,7 @@ clusterTest('cut on n1, resumed on n2: every message exactly once; the id again 
   await romeo.send(chat(juliet.jid, 'm4'));
   await romeo.send(chat(bare(juliet), 'm5'));
   // Sent while the takeover may be under way, then after it.
-  await n2.waitForLine(line('resumption: the session is held by another cluster node, asking for it'), 15_000);
+  await n2.waitForLine(line('resumption: the session is not here, asking the cluster node holding it'), 15_000);
   await romeo.send(chat(bare(juliet), 'm6'));
   await waitFor(() => resumed, { timeoutMs: 15_000, message: 'xmpp.js did not resume on n2' });
   await romeo.send(chat(juliet.jid, 'm7'));
@@ -162,10 +166,31 @@ clusterTest('cut on n1, resumed on n2: every message exactly once; the id again 
   // The same resource, now bound on n2: an iq from n1 reaches it and comes back.
   assert.equal(juliet.jid.split('/')[1], 'phone');
 
-  // The session was handed over: n1 no longer knows the id.
   assert.equal(await resumeAttempt(n1, 'juliet', id, smOf(juliet).inbound), false, 'the id resumed again on n1');
-  await n1.waitForLine(line('resumption failed: unknown session id'), 5000);
+  // n1 finds where the session went (n2), but a takeover of the id was made moments ago.
+  await n1.waitForLine((l) => l.msg === 'resumption on another node failed' && l.reason === 'taken', 5000);
   assert.ok(!n1.lines.some(line('session ended with unacknowledged stanzas')), 'n1 gave the moved queue the fates of an ended session');
+
+  // Once the one-takeover window of the id is over, the session moves on: back to n1, which
+  // learns from canto:smloc:{id} that n2 holds it now.
+  const r = createClient({ url: redis?.url ?? '' });
+  await r.connect();
+  try {
+    assert.equal(await r.get(`canto:smloc:${id}`), memberOf(n2), 'where the id leads now');
+    await waitFor(async () => (await r.exists(`canto:smtake:${id}`)) === 0, { timeoutMs: 40_000, intervalMs: 250, message: 'the one-takeover key did not expire' });
+  } finally {
+    await r.quit();
+  }
+  resumed = false;
+  optionsOf(juliet).service = n1.service;
+  cut(juliet);
+  await n2.waitForLine(line('connection lost: session hibernating'), 10_000);
+  await romeo.send(chat(juliet.jid, 'm9'));
+  await waitFor(() => resumed, { timeoutMs: 15_000, message: 'xmpp.js did not resume on n1 again' });
+  await romeo.send(chat(bare(juliet), 'm10'));
+  await waitFor(() => seen.includes('m9') && seen.includes('m10'), { timeoutMs: 15_000, message: () => `received ${seen.join(', ')}` });
+  await romeo.iq(xml('iq', { type: 'get', to: juliet.jid }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+  assert.deepEqual([...seen].sort(), [...all, 'm10', 'm9'].sort(), 'each message exactly once after the second move');
   await juliet.xmpp.stop();
   await romeo.stop();
 });

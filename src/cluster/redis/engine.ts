@@ -241,6 +241,18 @@ export class RedisEngine implements ClusterEngine {
     }
   }
 
+  /** A plain string key (undefined when absent). */
+  async getKey(key: string): Promise<string | undefined> {
+    const v = await this.cmd.sendCommand(['GET', key]);
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  /** `SET key value PX ms` (errors are logged, not thrown). */
+  setKey(key: string, value: string, ms: number): void {
+    this.cmd.sendCommand(['SET', key, value, 'PX', String(Math.max(1, Math.round(ms)))])
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message, key }, 'could not write a key to Redis'));
+  }
+
   /** `SET key NX PX`: true for the first caller within `ms`. */
   async claimOnce(key: string, ms: number): Promise<boolean> {
     return String(await this.cmd.sendCommand(['SET', key, this.member, 'NX', 'PX', String(ms)])) === 'OK';

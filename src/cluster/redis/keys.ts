@@ -25,6 +25,8 @@ export const keys = {
   owner: (service: string): string => `${PREFIX}owner:${service}`,
   /** String with a TTL: one takeover per XEP-0198 resumption id (sm-takeover.ts). */
   smTakeover: (id: string): string => `${PREFIX}smtake:${id}`,
+  /** String with a TTL (the session's window): the member an XEP-0198 session moved to. */
+  smLocation: (id: string): string => `${PREFIX}smloc:${id}`,
 };
 
 /** Pub/sub channel of registry changes, dead-member drops and cache invalidations. */

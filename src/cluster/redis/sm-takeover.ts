@@ -3,13 +3,16 @@
  * another node"). A resumption id names the member holding the session (`{member}.{token}`);
  * a `<resume/>` for a session another live member holds asks that member to hand it over:
  *
- * - requester: `SET canto:smtake:{id} NX PX 30000` (one takeover per id), then an `sm-takeover`
- *   control message on the holder's stream; it waits for the `sm-state` answer on its own stream,
+ * - requester: the holder is the member the id names, or where the session moved since
+ *   (`canto:smloc:{id}`); `SET canto:smtake:{id} NX PX 30000` (one takeover per id within 30 s:
+ *   a second resume elsewhere meanwhile fails), then an `sm-takeover` control message on the
+ *   holder's stream; it waits for the `sm-state` answer on its own stream,
  *   giving up when the holder's lease goes (checked every second) or after ANSWER_TIMEOUT_MS;
  * - holder: the stream management module freezes the session and unbinds it locally without
  *   events, returning its state; this node then points the resource at the requester (a proxy
  *   in its replica: stanzas it still routes there follow the answer on the requester's stream,
- *   so they arrive after the session is bound) and answers with the state;
+ *   so they arrive after the session is bound), records where the id leads now (`smloc`) and
+ *   answers with the state;
  * - requester: the answer is handled synchronously in stream order: the module binds the
  *   resource (`BIND` replaces the holder's binding in every replica at once) and resumes.
  *
@@ -92,7 +95,7 @@ export class SmTakeover implements SessionMover {
       answer,
       timer: setTimeout(() => this.settle(rid, failure('timeout')), ANSWER_TIMEOUT_MS),
       watch: setInterval(() => {
-        void this.engine.memberLive(member).then((live) => {
+        void this.engine.memberLive(p.member).then((live) => {
           if (!live) this.settle(rid, failure('dead'));
         });
       }, LIVENESS_MS),
@@ -109,7 +112,13 @@ export class SmTakeover implements SessionMover {
   private async ask(rid: string, member: string, req: TakeoverRequest): Promise<void> {
     try {
       const self = this.self();
-      if (self === undefined || member === self || !(await this.engine.memberLive(member))) {
+      // A session that moved since its id was made: where it went (this node knows its own).
+      const holder = (await this.engine.getKey(keys.smLocation(req.id))) ?? member;
+      if (self === undefined || holder === self) {
+        this.settle(rid, failure('unknown'));
+        return;
+      }
+      if (!(await this.engine.memberLive(holder))) {
         this.settle(rid, failure('dead'));
         return;
       }
@@ -117,10 +126,12 @@ export class SmTakeover implements SessionMover {
         this.settle(rid, failure('taken'));
         return;
       }
-      const msg: TakeoverRequestMessage = { t: 'sm-takeover', to: member, from: self, rid, id: req.id, owner: req.owner, h: req.h, sid: req.sid };
+      const p = this.pending.get(rid);
+      if (p !== undefined) p.member = holder;
+      const msg: TakeoverRequestMessage = { t: 'sm-takeover', to: holder, from: self, rid, id: req.id, owner: req.owner, h: req.h, sid: req.sid };
       if (!(await this.engine.sendControl(msg))) this.settle(rid, failure('dead'));
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, holder: member }, 'stream management takeover: asking the holder failed');
+      this.log.warn({ err: (err as Error).message, named: member }, 'stream management takeover: asking the holder failed');
       this.settle(rid, failure('error'));
     }
   }
@@ -164,6 +175,8 @@ export class SmTakeover implements SessionMover {
       // Stanzas routed here for the resource from now on go to the requester's stream, after the answer.
       this.link.replica.upsert(entry);
       this.engine.disownBinding(entry);
+      // Where the id leads now (written before the answer: the client can only move it again after).
+      this.engine.setKey(keys.smLocation(msg.id), msg.from, s.windowMs);
       this.log.info({ user: msg.owner, resource: s.resource, to: msg.from, unacked: s.unacked.length }, 'stream management session handed over to another node');
     } else {
       this.log.info({ user: msg.owner, to: msg.from, reason: answer.reason }, 'stream management takeover refused');

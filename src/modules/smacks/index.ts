@@ -273,8 +273,9 @@ export default defineModule({
       const found = registry.lookup(previd, `${fresh.username}@${fresh.host}`, mod.now());
       if (found === undefined && mover !== undefined) {
         // Not here: in a cluster the id names the node holding the session.
+        // (Also when it names this node: the session may have moved on from here.)
         const holder = memberOfResumptionId(previd);
-        if (holder !== undefined && holder !== mover.self()) return takeover(mover, fresh, holder, previd, h);
+        if (holder !== undefined && mover.self() !== undefined) return takeover(mover, fresh, holder, previd, h);
       }
       if (found === undefined || (found.kind === 'live' && (states.get(found.session) === undefined || found.session.destroyed))) {
         // Unknown, or another account's: the same answer, without 'h'.
@@ -325,7 +326,7 @@ export default defineModule({
      */
     function takeover(m: SessionMover, fresh: C2SSession, holder: string, previd: string, h: number): InlineResume {
       const owner = `${fresh.username}@${fresh.host}`;
-      fresh.log.info({ holder }, 'resumption: the session is held by another cluster node, asking for it');
+      fresh.log.info({ named: holder }, 'resumption: the session is not here, asking the cluster node holding it');
       const wait = new Promise<InlineResume>((resolve) => {
         m.takeover(holder, { id: previd, owner, h, sid: fresh.id }, (a) => resolve(adoptMoved(fresh, previd, h, a)));
       });
