@@ -141,9 +141,9 @@ export class RawTlsClient {
   }
 
   /** `localAddress`: another loopback address (e.g. 127.0.0.2) to appear as a different client. */
-  static async connect(port: number, localAddress?: string): Promise<RawTlsClient> {
+  static async connect(port: number, localAddress?: string, host = '127.0.0.1'): Promise<RawTlsClient> {
     const s = await new Promise<Socket>((resolve, reject) => {
-      const sock = netConnect({ port, host: '127.0.0.1', localAddress }, () => resolve(sock));
+      const sock = netConnect({ port, host, localAddress }, () => resolve(sock));
       sock.once('error', reject);
     });
     return new RawTlsClient(s);

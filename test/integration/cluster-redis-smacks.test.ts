@@ -8,6 +8,8 @@
  *   it hibernated, during the takeover and after it), from a sender on n1.
  * - The same id again, on n1 (which handed the session over), within the one-takeover window:
  *   item-not-found; after it, the session moves again (n2 → n1, found through smloc).
+ * - A raw client resumes on the stream (RFC 6120 SASL, `<resume/>` element) on n3 a session
+ *   n1 holds: the unacknowledged message comes once, the acknowledged one not again.
  * - A session hibernating on n3, then n3 killed: a resume on n1 gets item-not-found (once n3's
  *   lease is gone) and the messages sent meanwhile come through offline storage.
  */
@@ -26,9 +28,10 @@ import { startPostgres, type PostgresInstance } from '../helpers/postgres.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { waitFor } from '../../src/testing/index.js';
 import { createClient } from 'redis';
+import { RawTlsClient } from '../helpers/scram-client.js';
 
 const PASSWORD = 'pw';
-const USERS = ['romeo', 'juliet', 'dan', 'eve'];
+const USERS = ['romeo', 'juliet', 'dan', 'eve', 'rosa'];
 
 let redis: RedisInstance | undefined;
 let postgres: PostgresInstance | undefined;
@@ -192,6 +195,40 @@ clusterTest('cut on n1, resumed on n2: every message exactly once; the id again 
   await romeo.iq(xml('iq', { type: 'get', to: juliet.jid }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
   assert.deepEqual([...seen].sort(), [...all, 'm10', 'm9'].sort(), 'each message exactly once after the second move');
   await juliet.xmpp.stop();
+  await romeo.stop();
+});
+
+clusterTest('a <resume/> on the stream (RFC 6120 SASL, no SASL2) on a third node: resumed, the unacked re-sent once', async () => {
+  const [n1, n2, n3] = nodes as [CantoNode, CantoNode, CantoNode];
+  const rosa = await login(n1, 'rosa', 'pad');
+  const romeo = await login(n2, 'romeo', 'lap');
+  await waitFor(() => smOf(rosa).id !== '', { timeoutMs: 5000, message: 'xmpp.js did not enable resumable SM' });
+  const id = smOf(rosa).id;
+  await waitFor(async () => romeo.iq(xml('iq', { type: 'get', to: rosa.jid }, xml('ping', { xmlns: 'urn:xmpp:ping' })), 2000).then(() => true, () => false), { timeoutMs: 10_000, intervalMs: 100, message: 'n2 routes to rosa' });
+  await romeo.send(chat(rosa.jid, 'r1'));
+  await rosa.waitFor((s) => s.is('message') && s.attrs.id === 'r1');
+  cut(rosa);
+  await n1.waitForLine(line('connection lost: session hibernating'), 10_000);
+  await romeo.send(chat(rosa.jid, 'r2'));
+  const h = smOf(rosa).inbound;
+
+  const c = await RawTlsClient.connect(n3.port, undefined, n3.address);
+  await c.open();
+  await c.startTls();
+  c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0rosa\0' + PASSWORD).toString('base64')}</auth>`);
+  await c.next(/<success/);
+  await c.open();
+  c.send(`<resume xmlns='urn:xmpp:sm:3' previd='${id}' h='${h}'/>`);
+  const resumed = await c.next(/<resumed [^>]*previd=["']([^"']+)["'][^>]*\/>/, 15_000);
+  assert.equal(resumed[1], id);
+  await c.next(/id=["']r2["']/, 10_000);
+  await romeo.send(chat(rosa.jid, 'r3'));
+  await c.next(/id=["']r3["']/, 10_000);
+  assert.equal(c.received.match(/id=["']r1["']/g), null, 'r1 was acknowledged: not re-sent');
+  assert.equal(c.received.match(/id=["']r2["']/g)?.length, 1);
+  await n3.waitForLine(line('stream management session resumed from another cluster node'), 5000);
+  c.close();
+  await rosa.xmpp.stop().catch(() => undefined);
   await romeo.stop();
 });
 
