@@ -370,8 +370,9 @@ export class SessionManager {
 
   /**
    * The session moves to another cluster node (XEP-0198 resumption there): it leaves this
-   * process without any event — no resource-unbind (contacts must not see it go), no
-   * session-destroyed — and becomes a resting object; an open connection is closed. The cluster
+   * process without resource-unbind (contacts must not see it go) or session-destroyed (rooms
+   * must not drop it), only `session-handed-over`, and becomes a resting object; an open
+   * connection is closed. The cluster
    * layer has the new node's binding replace this one.
    */
   handOver(session: BoundC2SSession): void {
@@ -385,6 +386,7 @@ export class SessionManager {
     this.retire(session);
     stale?.close();
     session.log.info('session handed over to another cluster node');
+    this.server.hosts.get(session.host)?.events.fire('session-handed-over', { session });
   }
 
   private unbind(session: C2SSession, reason?: CloseReason): void {
