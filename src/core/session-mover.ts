@@ -40,7 +40,8 @@ export type TakeoverFailure =
   | 'error';
 
 export type TakeoverAnswer =
-  | { ok: true; state: MovedSession }
+  /** `sid`: the session's id on the holder (its binding there, removed if the requester never binds). */
+  | { ok: true; state: MovedSession; sid: string }
   | { ok: false; reason: TakeoverFailure; h?: number; sent?: number };
 
 export interface TakeoverRequest {

@@ -241,6 +241,20 @@ export class RedisEngine implements ClusterEngine {
     }
   }
 
+  /**
+   * Remove this member's binding `e` if Redis still holds exactly it (`UNBIND`): true when it did.
+   * For a session handed over to a node that never bound it.
+   */
+  async unbindIfStill(e: RegistryEntry): Promise<boolean> {
+    if (this.state !== 'serving' || e.worker !== this.member) return false;
+    const event = JSON.stringify({ t: 'unbound', e } satisfies ChannelEvent);
+    try {
+      return Number(await this.run(UNBIND, [keys.registry, keys.memberSessions(this.member)], [registryField(e), this.member, e.sid, CHANNEL, event])) === 1;
+    } catch {
+      return false;
+    }
+  }
+
   /** A plain string key (undefined when absent). */
   async getKey(key: string): Promise<string | undefined> {
     const v = await this.cmd.sendCommand(['GET', key]);

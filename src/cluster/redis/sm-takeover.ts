@@ -24,6 +24,7 @@ import type { Logger } from '../../core/logging.js';
 import type {
   MoverHandlers, MovedSession, SessionMover, TakeoverAnswer, TakeoverFailure, TakeoverRequest,
 } from '../../core/session-mover.js';
+import type { RegistryEntry } from '../protocol.js';
 import type { ClusterWorker } from '../worker.js';
 import type { RedisEngine } from './engine.js';
 import { keys } from './keys.js';
@@ -53,6 +54,8 @@ export type ControlMessage = TakeoverRequestMessage | TakeoverStateMessage;
 export const TAKEOVER_ONCE_MS = 30_000;
 /** A holder that neither answers nor loses its lease for this long: the requester gives up. */
 const ANSWER_TIMEOUT_MS = 10_000;
+/** After this, a binding the requester has not replaced is removed by the holder. */
+const STALE_BINDING_MS = ANSWER_TIMEOUT_MS + 5000;
 /** How often the requester checks that the holder still holds its lease. */
 const LIVENESS_MS = 1000;
 
@@ -166,7 +169,7 @@ export class SmTakeover implements SessionMover {
     const answer = at > 0 && handlers !== undefined ? handlers.onRequest(req) : failure('unknown');
     if (answer.ok) {
       const s = answer.state;
-      const entry = {
+      const entry: RegistryEntry = {
         host, username, resource: s.resource, worker: msg.from, sid: msg.sid, interested: s.interested,
         ...(s.priority !== undefined ? { priority: s.priority } : {}),
         ...(s.presence !== undefined ? { presence: s.presence } : {}),
@@ -177,6 +180,16 @@ export class SmTakeover implements SessionMover {
       this.engine.disownBinding(entry);
       // Where the id leads now (written before the answer: the client can only move it again after).
       this.engine.setKey(keys.smLocation(msg.id), msg.from, s.windowMs);
+      // The requester's BIND replaces this node's binding at once. Should it never bind (it gave
+      // up, its client left, it was fenced), the binding left here must not stay for good.
+      const left: RegistryEntry = { ...entry, worker: this.engine.self, sid: answer.sid };
+      setTimeout(() => {
+        void this.engine.unbindIfStill(left).then((removed) => {
+          if (!removed) return;
+          this.link.replica.remove(entry);
+          this.log.warn({ user: msg.owner, resource: s.resource, to: msg.from }, 'a handed-over session was never bound by the node that asked for it: its binding here is removed');
+        });
+      }, STALE_BINDING_MS).unref();
       this.log.info({ user: msg.owner, resource: s.resource, to: msg.from, unacked: s.unacked.length }, 'stream management session handed over to another node');
     } else {
       this.log.info({ user: msg.owner, to: msg.from, reason: answer.reason }, 'stream management takeover refused');

@@ -444,7 +444,7 @@ export default defineModule({
       registry.forget(req.id);
       mod.server.sessions.handOver(old);
       handovers.inc();
-      return { ok: true, state: moved };
+      return { ok: true, state: moved, sid: old.id };
     }
 
     /** A moved session's state that reached no session: the fates of an ended session's queue. */
