@@ -44,6 +44,8 @@ export interface ItemResult {
 export interface FeaturesReport {
   host: string;
   account: string;
+  /** The SASL mechanism the check logged in with (SCRAM-SHA-256-PLUS, SCRAM-SHA-256 or PLAIN). */
+  mechanism: string;
   items: ItemResult[];
   /** For each suite: does the server pass it at Core and at Advanced level? */
   suites: Record<'core' | 'im' | 'mobile', { core: boolean; advanced: boolean }>;
@@ -173,25 +175,38 @@ export async function checkFeatures(config: CantoConfig, t: Target): Promise<Fea
     };
 
     // The suite columns below (which suite needs an item, at Core or only at Advanced level) are
-    // this module's reading of XEP-0479's server tables; they are all in the `suites` fields here.
+    // this module's reading of XEP-0479's server tables (version 0.1.0, 2023-05-04), checked
+    // against the text; they are all in the `suites` fields here. Readings to know:
+    // - The IM and Mobile suites say "all features from the core compliance category must be
+    //   met", so every Core-suite item is also listed in those two columns, at the same level.
+    // - "Server" is read as 'core' here and "Advanced Server" as 'advanced' (XEP-0479 renamed
+    //   "Core Server" to "Server").
+    // - Items XEP-0479 lists that this check does not test: Advanced Group Chat's XEP-0048,
+    //   XEP-0313 on rooms and XEP-0049/XEP-0223 (IM, Advanced), the Web suite (BOSH/WebSocket),
+    //   and the A/V Calling suite (XEP-0215, reported below as an extra item).
     // ── Core suite ──
-    add({ id: 'core', name: 'Core features (TLS, SASL)', spec: 'RFC 6120', suites: { core: 'core', im: 'core', mobile: 'core' }, status: 'proven', detail: 'logged in with STARTTLS and SASL' });
+    const core = { core: 'core', im: 'core', mobile: 'core' } as const;
+    const coreAdvanced = { core: 'advanced', im: 'advanced', mobile: 'advanced' } as const;
+    add({ id: 'core', name: 'Core features (TLS, SASL)', spec: 'RFC 6120', suites: core, status: 'proven', detail: `logged in with STARTTLS and SASL ${c.mechanism ?? '?'}` });
     add({
-      id: 'direct-tls', name: 'Direct TLS', spec: 'XEP-0368', suites: { core: 'advanced', im: 'advanced', mobile: 'advanced' },
+      id: 'direct-tls', name: 'Direct TLS', spec: 'XEP-0368', suites: coreAdvanced,
       ...(await check('direct-tls', () => directTls(config, t))),
       hint: 'set [c2s] direct_tls_ports (e.g. [5223]) and publish an _xmpps-client._tcp SRV record',
     });
-    add({ id: 'disco', name: 'Feature discovery', spec: 'XEP-0030', suites: { core: 'core', im: 'core', mobile: 'core' }, status: serverInfo ? 'proven' : 'missing', detail: serverInfo ? `disco#info on ${t.domain}: result` : 'no disco#info answer', hint: moduleHint('disco') });
+    add({ id: 'disco', name: 'Feature discovery', spec: 'XEP-0030', suites: core, status: serverInfo ? 'proven' : 'missing', detail: serverInfo ? `disco#info on ${t.domain}: result` : 'no disco#info answer', hint: moduleHint('disco') });
     const caps = streamFeatures.getChild('c', 'http://jabber.org/protocol/caps');
-    add({ id: 'caps', name: 'Entity capabilities', spec: 'XEP-0115', suites: { core: 'core', im: 'core', mobile: 'core' }, status: caps ? 'advertised' : 'missing', detail: caps ? `stream feature with ver ${caps.attr('ver') ?? '?'}` : 'no caps stream feature', hint: moduleHint('caps') });
+    // "Feature broadcasts": not required of a Server, only of an Advanced Server.
+    add({ id: 'caps', name: 'Entity capabilities', spec: 'XEP-0115', suites: coreAdvanced, status: caps ? 'advertised' : 'missing', detail: caps ? `stream feature with ver ${caps.attr('ver') ?? '?'}` : 'no caps stream feature', hint: moduleHint('caps') });
     add({
-      id: 'components', name: 'Server extensibility (external components)', spec: 'XEP-0114', suites: { core: 'advanced' },
+      // "Server Extensibility": required of a Server already, not only of an Advanced one.
+      id: 'components', name: 'Server extensibility (external components)', spec: 'XEP-0114', suites: core,
       ...(await check('components', () => componentListener(config))),
       hint: 'add a [[component]] with domain and secret for each external component (the listener, [component_listener] ports, opens only then)',
     });
     const pepAdvertised = accountInfo?.identities.some((i) => i.category === 'pubsub' && i.type === 'pep') ?? false;
     add({
-      id: 'pep', name: 'Personal eventing (PEP)', spec: 'XEP-0163', suites: { core: 'advanced', im: 'core', mobile: 'core' },
+      // "Event publishing": Advanced Server only; the IM and Mobile tables do not list it apart.
+      id: 'pep', name: 'Personal eventing (PEP)', spec: 'XEP-0163', suites: coreAdvanced,
       ...(pepAdvertised ? await check('pep', () => pepRoundTrip(c)) : { status: 'missing' as const, detail: `no pubsub/pep identity on ${bare}` }),
       hint: moduleHint('pep'),
     });
@@ -204,11 +219,13 @@ export async function checkFeatures(config: CantoConfig, t: Target): Promise<Fea
       hint: moduleHint('roster'),
     });
     add(await iqItem(c, check, accountInfo, serverInfo, {
-      id: 'carbons', name: 'Message carbons', spec: 'XEP-0280', suites: { im: 'core', mobile: 'core' }, feature: 'urn:xmpp:carbons:2', module: 'carbons', config, domain: t.domain,
+      // "Outbound Message Synchronization": IM only (the Mobile table does not list it).
+      id: 'carbons', name: 'Message carbons', spec: 'XEP-0280', suites: { im: 'core' }, feature: 'urn:xmpp:carbons:2', module: 'carbons', config, domain: t.domain,
       iq: () => new Element('iq', { type: 'set' }).c('enable', { xmlns: 'urn:xmpp:carbons:2' }).root(), what: 'carbons enable',
     }));
     add(await iqItem(c, check, accountInfo, serverInfo, {
-      id: 'blocking', name: 'Blocking command', spec: 'XEP-0191', suites: { im: 'core', mobile: 'core' }, feature: 'urn:xmpp:blocking', module: 'blocking', config, domain: t.domain,
+      // "User Blocking": Advanced Server only, IM only.
+      id: 'blocking', name: 'Blocking command', spec: 'XEP-0191', suites: { im: 'advanced' }, feature: 'urn:xmpp:blocking', module: 'blocking', config, domain: t.domain,
       iq: () => new Element('iq', { type: 'get' }).c('blocklist', { xmlns: 'urn:xmpp:blocking' }).root(), what: 'blocklist get',
     }));
     add(await iqItem(c, check, accountInfo, serverInfo, {
@@ -232,16 +249,19 @@ export async function checkFeatures(config: CantoConfig, t: Target): Promise<Fea
     add({ id: 'muc-self-ping', name: 'MUC self-ping', spec: 'XEP-0410', suites: { im: 'advanced' }, ...selfPing, hint: mucHint });
     const smFeature = streamFeatures.getChild('sm', 'urn:xmpp:sm:3');
     const smResult: { status: Status; detail: string } = smFeature ? { status: 'advertised', detail: 'sm:3 stream feature' } : { status: 'missing', detail: 'no sm:3 stream feature' };
-    const smItem: ItemResult = { id: 'sm', name: 'Stream management', spec: 'XEP-0198', suites: { im: 'core', mobile: 'core' }, ...smResult, hint: moduleHint('smacks') };
+    // Stream Management: IM asks it of an Advanced Server only, Mobile of every Server.
+    const smItem: ItemResult = { id: 'sm', name: 'Stream management', spec: 'XEP-0198', suites: { im: 'advanced', mobile: 'core' }, ...smResult, hint: moduleHint('smacks') };
     add(smItem);
     add(await iqItem(c, check, accountInfo, serverInfo, {
-      id: 'mam', name: 'Message archive management', spec: 'XEP-0313', suites: { im: 'advanced', mobile: 'advanced' }, feature: 'urn:xmpp:mam:2', module: 'mam', config, domain: t.domain,
+      // "History Storage / Retrieval": IM, Advanced Server (the Mobile table does not list it).
+      id: 'mam', name: 'Message archive management', spec: 'XEP-0313', suites: { im: 'advanced' }, feature: 'urn:xmpp:mam:2', module: 'mam', config, domain: t.domain,
       iq: () => new Element('iq', { type: 'set' }).c('query', { xmlns: 'urn:xmpp:mam:2', queryid: 'check' }).c('set', { xmlns: 'http://jabber.org/protocol/rsm' }).c('max').t('1').root(), what: 'MAM query',
       expect: (r) => (r.getChild('fin', 'urn:xmpp:mam:2') ? undefined : 'no <fin/> in the result'),
     }));
     const upload = components.find((x) => x.info.features.has(NS_UPLOAD));
     add({
-      id: 'upload', name: 'HTTP file upload', spec: 'XEP-0363', suites: { im: 'advanced' },
+      // "File Upload": required of an IM Server already (as a component or module).
+      id: 'upload', name: 'HTTP file upload', spec: 'XEP-0363', suites: { im: 'core' },
       ...(upload ? await check('upload', () => uploadSlot(c, upload.jid)) : { status: 'missing' as const, detail: `no ${NS_UPLOAD} service in disco#items of ${t.domain}` }),
       hint: `add a [[component]] with domain = "upload.${t.domain}" and module = "upload" (served by the [http] listeners: http.tls_ports, or a TLS proxy in front)`,
     });
@@ -272,8 +292,9 @@ export async function checkFeatures(config: CantoConfig, t: Target): Promise<Fea
     add({ id: 'bind2', name: 'Bind 2', spec: 'XEP-0386', suites: {}, status: bind2 ? 'advertised' : 'missing', detail: bind2 ? 'inline in SASL2' : 'not inline in SASL2', hint: moduleHint('sasl2') });
     const fast = inline?.getChild('fast', 'urn:xmpp:fast:0');
     add({ id: 'fast', name: 'Fast authentication streamlining tokens (FAST)', spec: 'XEP-0484', suites: {}, status: fast ? 'advertised' : 'missing', detail: fast ? 'inline in SASL2' : 'not inline in SASL2', hint: moduleHint('fast') });
+    // XEP-0479's A/V Calling suite requires it of every Server; that suite is not one of the three judged here.
     add({
-      id: 'external-services', name: 'External service discovery (STUN/TURN)', spec: 'XEP-0215', suites: {},
+      id: 'external-services', name: 'External service discovery (STUN/TURN; A/V Calling suite)', spec: 'XEP-0215', suites: {},
       ...(await check('external-services', () => externalServices(c, t.domain))),
       hint: `${enabledIn(config, t.domain, 'external_services') ? '' : `add "external_services" to modules_enabled and `}list the STUN/TURN servers in [modules.external_services] services`,
     });
@@ -300,7 +321,7 @@ export async function checkFeatures(config: CantoConfig, t: Target): Promise<Fea
     };
   };
   const suites = { core: suiteResult('core'), im: suiteResult('im'), mobile: suiteResult('mobile') };
-  return { host: t.domain, account: `${t.username}@${t.domain}`, items, suites, advanced: suites.core.advanced && suites.im.advanced && suites.mobile.advanced };
+  return { host: t.domain, account: `${t.username}@${t.domain}`, mechanism: c.mechanism ?? '?', items, suites, advanced: suites.core.advanced && suites.im.advanced && suites.mobile.advanced };
 }
 
 function enabledIn(config: CantoConfig, domain: string, module: string): boolean {
@@ -485,7 +506,7 @@ const COLUMN: Record<Level, string> = { core: 'C', advanced: 'A' };
 
 export function formatReport(r: FeaturesReport): string {
   const lines: string[] = [];
-  lines.push(`XEP-0479 (Compliance Suites 2023) server items on ${r.host}, checked as ${r.account}`);
+  lines.push(`XEP-0479 (Compliance Suites 2023) server items on ${r.host}, checked as ${r.account} (logged in with ${r.mechanism})`);
   lines.push('C = required of a Core server, A = of an Advanced server only, - = not in that suite');
   lines.push('');
   const width = Math.max(...r.items.map((i) => `${i.spec} ${i.name}`.length));

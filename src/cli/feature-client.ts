@@ -1,7 +1,9 @@
 /**
  * A minimal XMPP client for `canto check features` (src/cli/check-features.ts): one TCP
- * connection to the server's own c2s port over loopback, STARTTLS, SASL PLAIN (inside TLS only),
- * resource binding, then IQs matched by id. It records what the server offered along the way
+ * connection to the server's own c2s port over loopback, STARTTLS, SASL, resource binding, then
+ * IQs matched by id. SASL is the strongest mechanism both sides have (`chooseMechanism`):
+ * SCRAM-SHA-256-PLUS with the tls-exporter binding (RFC 9266; TLS 1.3), SCRAM-SHA-256, and only
+ * then PLAIN, which is never sent outside TLS; `mechanism` says which one logged in. It records what the server offered along the way
  * (the stream features before and after authentication) because that is part of what the check
  * reports. Stanzas are parsed with the server's own hardened parser (src/xml/parser.ts).
  *
@@ -11,6 +13,8 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
+import { tlsExporter } from '../sasl/channel-binding.js';
+import { ScramClient } from '../sasl/scram-client.js';
 import { StreamParser } from '../xml/parser.js';
 import { Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
@@ -26,12 +30,33 @@ export interface FeatureClientOptions {
 
 export class FeatureClientError extends Error {}
 
+/** XEP-0440: the channel-binding types a server advertises before authentication. */
+const NS_SASL_CB = 'urn:xmpp:sasl-cb:0';
+
+export type LoginMechanism = 'SCRAM-SHA-256-PLUS' | 'SCRAM-SHA-256' | 'PLAIN';
+
+/**
+ * The mechanism to log in with: SCRAM-SHA-256-PLUS when the server offers it, this connection
+ * has tls-exporter data, and the server lists tls-exporter among its binding types (or lists
+ * none: XEP-0440 is optional); else SCRAM-SHA-256; else PLAIN (the connection is TLS already).
+ * Undefined when the server offers none of them.
+ */
+export function chooseMechanism(offered: readonly string[], bindingTypes: readonly string[] | undefined, exporterAvailable: boolean): LoginMechanism | undefined {
+  const exporterOk = exporterAvailable && (bindingTypes === undefined || bindingTypes.includes('tls-exporter'));
+  if (offered.includes('SCRAM-SHA-256-PLUS') && exporterOk) return 'SCRAM-SHA-256-PLUS';
+  if (offered.includes('SCRAM-SHA-256')) return 'SCRAM-SHA-256';
+  if (offered.includes('PLAIN')) return 'PLAIN';
+  return undefined;
+}
+
 export class FeatureClient {
   /** Stream features offered before authentication (after STARTTLS). */
   preAuthFeatures: Element | undefined;
   /** Stream features offered after authentication. */
   features: Element | undefined;
   jid = '';
+  /** The SASL mechanism the login used. */
+  mechanism: LoginMechanism | undefined;
   private socket: Socket | TLSSocket;
   private parser: StreamParser;
   private readonly waiting: Array<{ match: (el: Element) => boolean; resolve: (el: Element) => void }> = [];
@@ -145,14 +170,51 @@ export class FeatureClient {
     features = await this.openStream(o.domain);
     this.preAuthFeatures = features;
     const mechanisms = features.getChild('mechanisms', NS.sasl)?.getChildren('mechanism').map((m) => m.getText()) ?? [];
-    if (!mechanisms.includes('PLAIN')) throw new FeatureClientError(`the server offers no SASL PLAIN over TLS (offered: ${mechanisms.join(', ') || 'none'})`);
-    const message = Buffer.from(`\0${o.username}\0${o.password}`, 'utf8').toString('base64');
-    this.send(`<auth xmlns='${NS.sasl}' mechanism='PLAIN'>${message}</auth>`);
-    const outcome = await this.next((el) => el.xmlns === NS.sasl, 'authentication');
-    if (outcome.name !== 'success') {
-      const condition = outcome.elements[0]?.name ?? outcome.name;
-      throw new FeatureClientError(`authentication as ${o.username}@${o.domain} failed: ${condition}`);
+    const cb = features.getChild('sasl-channel-binding', NS_SASL_CB);
+    const bindingTypes = cb?.getChildren('channel-binding').map((b) => b.attr('type') ?? '');
+    const exporter = tlsExporter(this.socket as TLSSocket);
+    const mechanism = chooseMechanism(mechanisms, bindingTypes, exporter !== undefined);
+    if (mechanism === undefined) throw new FeatureClientError(`the server offers neither SCRAM-SHA-256 nor PLAIN over TLS (offered: ${mechanisms.join(', ') || 'none'})`);
+    const failed = (outcome: Element): FeatureClientError => {
+      const condition = outcome.elements.find((e) => e.name !== 'text')?.name ?? outcome.name;
+      // SCRAM-SHA-256 needs the account's SHA-256 keys: an account imported with SHA-1 keys only
+      // gains them at its next PLAIN login (saslauth). This client does not retry with PLAIN: a
+      // failed SCRAM login must not turn into sending the password.
+      const hint = mechanism !== 'PLAIN' && condition === 'not-authorized' ? ' (a wrong password, or an account whose stored keys lack SHA-256, e.g. imported with SHA-1 only: it gains them at its next PLAIN login)' : '';
+      return new FeatureClientError(`authentication as ${o.username}@${o.domain} with ${mechanism} failed: ${condition}${hint}`);
+    };
+    const saslAnswer = (): Promise<Element> => this.next((el) => el.xmlns === NS.sasl, 'authentication');
+    if (mechanism === 'PLAIN') {
+      const message = Buffer.from(`\0${o.username}\0${o.password}`, 'utf8').toString('base64');
+      this.send(`<auth xmlns='${NS.sasl}' mechanism='PLAIN'>${message}</auth>`);
+      const outcome = await saslAnswer();
+      if (outcome.name !== 'success') throw failed(outcome);
+    } else {
+      // Binding 'y' when this client could bind but the server offered no -PLUS (RFC 5802 §6).
+      const binding = mechanism === 'SCRAM-SHA-256-PLUS' && exporter ? { type: 'tls-exporter', data: exporter } : exporter ? 'y' as const : 'n' as const;
+      const scram = new ScramClient({ hash: 'SHA-256', username: o.username, password: o.password, binding });
+      const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+      const text = (el: Element): string => Buffer.from(el.getText(), 'base64').toString('utf8');
+      this.send(`<auth xmlns='${NS.sasl}' mechanism='${mechanism}'>${b64(scram.first())}</auth>`);
+      const challenge = await saslAnswer();
+      if (challenge.name !== 'challenge') throw failed(challenge);
+      let final: string;
+      try {
+        final = scram.final(text(challenge));
+      } catch (err) {
+        this.send(`<abort xmlns='${NS.sasl}'/>`);
+        throw new FeatureClientError(`authentication as ${o.username}@${o.domain} with ${mechanism}: ${(err as Error).message}`);
+      }
+      this.send(`<response xmlns='${NS.sasl}'>${b64(final)}</response>`);
+      const outcome = await saslAnswer();
+      if (outcome.name !== 'success') throw failed(outcome);
+      try {
+        scram.verify(text(outcome));
+      } catch (err) {
+        throw new FeatureClientError(`authentication as ${o.username}@${o.domain} with ${mechanism}: ${(err as Error).message}`);
+      }
     }
+    this.mechanism = mechanism;
     this.parser.reset();
     this.features = await this.openStream(o.domain);
     const bindIq = new Element('iq', { xmlns: NS.client, type: 'set', id: this.nextId() }).c('bind', { xmlns: NS.bind }).c('resource').t(`check-features-${randomBytes(3).toString('hex')}`).root();

@@ -208,7 +208,7 @@ export async function runPrimary(config: CantoConfig, log: Logger): Promise<numb
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   // SIGHUP (systemctl reload) would otherwise end the primary and so every worker.
-  process.on('SIGHUP', () => log.warn('SIGHUP: live reload is not available with [cluster] workers > 1 yet; restart to apply configuration changes (docs/operations.md, "Reloading")'));
+  process.on('SIGHUP', () => log.warn('SIGHUP: live reload is not available with [cluster] workers > 1: each worker holds its own hosts, modules and sessions, and a reload would have to reach every worker and be applied by all or none (a file accepted by one worker and refused by another would leave the cluster split); restart to apply configuration changes (docs/operations.md, "Reloading")'));
 
   for (let i = 1; i <= count; i++) {
     const slot: Slot = { index: i, worker: undefined, joined: false, everReady: false, crashes: [], restartTimer: undefined, givenUp: false };

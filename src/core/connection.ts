@@ -35,15 +35,15 @@ export interface Connection {
   destroy(): void;
   /**
    * Stop reading from the peer until the returned function is called (holds are counted).
-   * Absent on transports that cannot pause reading (BOSH, WebSocket).
+   * Absent on transports that cannot pause reading (BOSH).
    */
   holdReading?(): () => void;
   /**
    * Meter what is read (rate limits): what arrives is handled in slices of a few KiB, and `gate`
    * is asked before each one. It returns undefined to let the slice through, or a promise: the
    * rest waits (reading from the socket paused, at most one chunk kept) until it settles, then the
-   * gate is asked again. One gate per connection; the returned function removes it. Absent where
-   * holdReading is.
+   * gate is asked again. One gate per connection; the returned function removes it. BOSH asks it
+   * once per request (its payload waits, parked, while the gate says wait).
    */
   gateReads?(gate: ReadGate): () => void;
   /** Upgrade to TLS in place (STARTTLS); absent on transports that cannot (BOSH, WebSocket). */

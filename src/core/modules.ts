@@ -47,8 +47,21 @@ export interface ModuleDefinition<O extends object = object> {
    * parsed value, defaults filled in, is `mod.options`. Without a schema the table must be empty.
    */
   options?: z.ZodType<O, unknown>;
+  /**
+   * Global modules: why a change of its options cannot be applied by a reload (for instance, it
+   * holds client streams an unload would close). Such a change is reported as needing a restart.
+   * Without it, and without an `onReconfigure` hook, a reload unloads the module and loads it again.
+   */
+  restartOnOptionChange?: string;
   setup(mod: ModuleApi<O>): void | Promise<void>;
 }
+
+/**
+ * What an `onReconfigure` hook returns: nothing when the new options are in force, `'reload'` to
+ * be unloaded and loaded again with them instead, or `{ needsRestart }` when part of them only
+ * takes effect at the next start (the rest is in force; the text says which part and why).
+ */
+export type ReconfigureResult = void | 'reload' | { needsRestart: string };
 
 /**
  * Identity function that gives module files a typed definition: `mod.options` gets the type of
@@ -116,6 +129,20 @@ export interface ModuleApi<O extends object = object> {
   /** Run at unload (close listeners, flush state). May be async. */
   onUnload(fn: () => void | Promise<void>): void;
   /**
+   * Apply changed `[modules.NAME]` options without unloading (`canto reload`, SIGHUP; global
+   * modules only). `next` is parsed and valid; once the hook returns, `mod.options` is `next`. It
+   * throws to refuse them (the module keeps `previous`, the reload reports the error). Without a
+   * hook, a reload unloads the module and loads it again (ModuleDefinition.restartOnOptionChange).
+   */
+  onReconfigure(fn: (next: O, previous: O) => ReconfigureResult | Promise<ReconfigureResult>): void;
+  /**
+   * Rebind this module's listeners of the top-level `[table]` to the addresses now in
+   * `mod.server.config` (a reload changed them; reconfigure.ts REBINDABLE says which keys): open
+   * the new listeners, then stop the old ones accepting, leaving established streams alone.
+   * Throw when the new ones cannot be opened, with the old ones still listening. Global modules only.
+   */
+  onRebind(table: string, fn: () => Promise<void>): void;
+  /**
    * Declare that this module keeps values of a keyval store in memory: when another process of a
    * cluster writes a user's value, `changed(username)` runs (reload or forget it). Nothing
    * happens in a single process.
@@ -141,6 +168,15 @@ export interface LoadedModule {
   readonly definition: ModuleDefinition;
   readonly api: ModuleApi;
   unload(): Promise<void>;
+  /** Whether the module set an onReconfigure hook. */
+  readonly reconfigurable: boolean;
+  /**
+   * Give the module new options through its onReconfigure hook (throws what the hook throws,
+   * and then the options in force stay); `mod.options` becomes `next` unless it asks for 'reload'.
+   */
+  reconfigure(next: object): Promise<ReconfigureResult>;
+  /** The module's onRebind handlers, by table. */
+  readonly rebinders: ReadonlyMap<string, () => Promise<void>>;
 }
 
 /** Load one module definition for a host (or globally) and return its handle. */
@@ -161,6 +197,9 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     setTimeout: (fn, ms) => api.setTimeout(fn, ms),
     setInterval: (fn, ms) => api.setInterval(fn, ms),
   };
+  let options = moduleOptions(def, server.config);
+  let reconfigureHook: ((next: object, previous: object) => ReconfigureResult | Promise<ReconfigureResult>) | undefined;
+  const rebinders = new Map<string, () => Promise<void>>();
   const api: ModuleApi = {
     name: def.name,
     host,
@@ -168,7 +207,9 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     log,
     measure,
     context,
-    options: moduleOptions(def, server.config),
+    get options(): object {
+      return options;
+    },
     hook(event, handler, priority) {
       cleanups.push(bus.on(event, handler, priority));
     },
@@ -243,6 +284,14 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     onUnload(fn) {
       cleanups.push(fn);
     },
+    onReconfigure(fn) {
+      if (context) throw new Error(`module ${def.name}: onReconfigure is for global modules (a host module whose options change is loaded again)`);
+      reconfigureHook = fn;
+    },
+    onRebind(table, fn) {
+      if (context) throw new Error(`module ${def.name}: onRebind is for global modules`);
+      rebinders.set(table, fn);
+    },
     cachedStore(store, changed) {
       const counts = server.cachedStoreCounts;
       counts.set(store, (counts.get(store) ?? 0) + 1);
@@ -277,6 +326,16 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     async unload() {
       await runCleanups(cleanups, log);
       cleanups.length = 0;
+    },
+    rebinders,
+    get reconfigurable() {
+      return reconfigureHook !== undefined;
+    },
+    async reconfigure(next) {
+      if (reconfigureHook === undefined) return 'reload';
+      const result = await reconfigureHook(next, options);
+      if (result !== 'reload') options = next;
+      return result;
     },
   };
 }

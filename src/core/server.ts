@@ -13,13 +13,14 @@ import { HostContext } from './host.js';
 import type { Logger } from './logging.js';
 import { Metrics } from './metrics.js';
 import { registerCoreMetrics, type CoreMetrics } from './core-metrics.js';
+import { moduleOptions } from './module-config.js';
 import { loadModule, resolveLoadOrder, suggestModule, type LoadedModule, type ModuleDefinition, type ModuleRegistry } from './modules.js';
 import { Router } from './router.js';
 import { SessionManager } from './sessionmanager.js';
 import { ServiceScope } from './services.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CloseReason, StreamSession } from './session.js';
-import { changedHostSettings, changedModuleOptions, effectiveConfig, hostModuleNames, hostModuleOrder, wantedGlobal, withDependents, type ReconfigureReport } from './reconfigure.js';
+import { changedGlobalOptions, changedHostSettings, changedModuleOptions, effectiveConfig, globalReloadBlocker, hostModuleNames, hostModuleOrder, wantedGlobal, withDependents, type ReconfigureReport } from './reconfigure.js';
 import type { StorageDriver } from '../storage/types.js';
 import { measureStorage } from './storage-metrics.js';
 import type { ServerTls } from './connection.js';
@@ -232,14 +233,17 @@ export class Server {
   async reconfigure(next: CantoConfig): Promise<ReconfigureReport> {
     if (this.state !== 'running') throw new Error(`cannot reload a server that is ${this.state}`);
     const previous = this.currentConfig;
-    const { config, needsRestart } = effectiveConfig(previous, next, this.registry);
+    const { config, needsRestart, rebind } = effectiveConfig(previous, next);
     const report: ReconfigureReport = { applied: [], needsRestart, failed: [] };
+    const globalChanged = changedGlobalOptions(previous, config, this.registry);
     const globalBefore = wantedGlobal(previous, CORE_GLOBAL_MODULES, this.registry);
     const globalAfter = wantedGlobal(config, CORE_GLOBAL_MODULES, this.registry);
     for (const name of globalAfter) if (!globalBefore.has(name)) report.needsRestart.push(`module ${name}: a global module enabled; needs a restart to load`);
     for (const name of globalBefore) if (!globalAfter.has(name)) report.needsRestart.push(`module ${name}: a global module disabled; needs a restart to unload`);
     const optionsChanged = changedModuleOptions(previous, config, this.registry);
     this.currentConfig = config;
+    await this.reconfigureGlobalModules(previous, globalChanged, report);
+    await this.rebindListeners(previous, rebind, report);
 
     if (previous.log_level !== config.log_level) {
       this.log.level = config.log_level;
@@ -275,6 +279,106 @@ export class Server {
     }
     this.events.fire('config-reloaded', { applied: report.applied, needsRestart: report.needsRestart });
     return report;
+  }
+
+  /**
+   * Apply the changed options of loaded global modules (`this.currentConfig` has the new tables):
+   * through the module's onReconfigure hook, else by unloading and loading it again when nothing
+   * holds it (globalReloadBlocker). Options that cannot be applied, or that the module refuses,
+   * are put back in the configuration in force, so it says what runs.
+   */
+  private async reconfigureGlobalModules(previous: CantoConfig, changed: ReadonlySet<string>, report: ReconfigureReport): Promise<void> {
+    const modules = this.currentConfig.modules;
+    const keepOld = (name: string): void => {
+      const old = previous.modules[name];
+      if (old === undefined) delete modules[name];
+      else modules[name] = old;
+    };
+    for (const name of changed) {
+      const loaded = this.globalModules.get(name);
+      // Not loaded: the new table is what a restart that loads it will read.
+      if (!loaded) continue;
+      const def = loaded.definition;
+      const next = moduleOptions(def, this.currentConfig);
+      let result: Awaited<ReturnType<LoadedModule['reconfigure']>> = 'reload';
+      if (loaded.reconfigurable) {
+        try {
+          result = await loaded.reconfigure(next);
+        } catch (err) {
+          this.log.error({ err, module: name }, 'a global module refused its new options');
+          report.failed.push(`module ${name}: new options refused, the running ones stay in force: ${(err as Error).message}`);
+          keepOld(name);
+          continue;
+        }
+        if (result === undefined) {
+          report.applied.push(`module ${name}: new options in force`);
+          continue;
+        }
+        if (result !== 'reload') {
+          report.applied.push(`module ${name}: new options in force, except: ${result.needsRestart}`);
+          report.needsRestart.push(`modules.${name}: ${result.needsRestart}; needs a restart`);
+          continue;
+        }
+      }
+      const blocker = globalReloadBlocker(def, [...this.globalModules.values()].map((m) => m.definition), [...this.hosts.values()].flatMap((ctx) => [...ctx.modules.values()].map((m) => m.definition)));
+      if (blocker !== undefined) {
+        report.needsRestart.push(`modules.${name}: options changed, but ${blocker}; needs a restart (the running options are kept)`);
+        keepOld(name);
+        continue;
+      }
+      await loaded.unload();
+      this.globalModules.delete(name);
+      try {
+        this.globalModules.set(name, await loadModule(this, def, undefined));
+        report.applied.push(`module ${name}: loaded again with its new options`);
+      } catch (err) {
+        this.log.error({ err, module: name }, 'a global module failed to load with its new options; loading it with the running ones');
+        report.failed.push(`module ${name}: failed to load with its new options (${(err as Error).message}); the running ones stay in force`);
+        keepOld(name);
+        try {
+          this.globalModules.set(name, await loadModule(this, def, undefined));
+        } catch (again) {
+          this.log.error({ err: again, module: name }, 'a global module failed to load again with its running options: it stays unloaded until a restart');
+          report.failed.push(`module ${name}: failed to load again with its running options too; unloaded until a restart`);
+        }
+      }
+    }
+  }
+
+  /**
+   * Rebind the listeners of the listener tables whose addresses changed (`this.currentConfig`
+   * has the new values) through the onRebind handler of the global module owning each table.
+   * A table no loaded module rebinds, or whose new listeners cannot be opened, keeps its
+   * running value (the listeners in force stay).
+   */
+  private async rebindListeners(previous: CantoConfig, tables: readonly string[], report: ReconfigureReport): Promise<void> {
+    const current = this.currentConfig as unknown as Record<string, unknown>;
+    const before = previous as unknown as Record<string, unknown>;
+    for (const table of tables) {
+      const owner = [...this.globalModules.values()].find((m) => m.rebinders.has(table));
+      const rebindFn = owner?.rebinders.get(table);
+      if (!owner || !rebindFn) {
+        report.needsRestart.push(`${table}: changed; needs a restart (no loaded module rebinds its listeners; the running value is kept)`);
+        current[table] = before[table];
+        continue;
+      }
+      try {
+        await rebindFn();
+        report.applied.push(`${table}: listeners rebound (${this.addressesOf(table).join(', ') || 'none'}); established streams stay`);
+      } catch (err) {
+        this.log.error({ err, table }, 'could not open the new listeners: the running ones stay');
+        report.failed.push(`${table}: the new listeners could not be opened (${(err as Error).message}); the running ones stay`);
+        current[table] = before[table];
+      }
+    }
+  }
+
+  /** The bound addresses of the listener kinds named after a table ('c2s': c2s and c2s_direct_tls). */
+  private addressesOf(table: string): string[] {
+    return this.listeners.filter((l) => l.kind === table || l.kind.startsWith(`${table}_`)).flatMap((l) => {
+      const a = l.server.address();
+      return a && typeof a === 'object' ? [`${l.kind} ${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`] : [];
+    });
   }
 
   private async removeHost(ctx: HostContext, report: ReconfigureReport): Promise<void> {

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { defaultConfig, type CantoConfig } from '../app/config.js';
+import type { ServerTls } from '../core/connection.js';
 import type { HostContext } from '../core/host.js';
 import { createLogger, silentLogger, type LogLevel, type Logger } from '../core/logging.js';
 import type { ModuleDefinition, ModuleRegistry } from '../core/modules.js';
@@ -103,6 +104,24 @@ export function testLogger(config: CantoConfig): Logger {
   return config.log_level === 'silent' ? silentLogger() : createLogger({ level: config.log_level, format: 'text', destination: process.stderr });
 }
 
+/** TLS for a harness without listeners: no host has a certificate, and nothing may listen. */
+function noTls(): ServerTls {
+  const none = (): never => {
+    throw new Error('the harness has no TLS without listeners (startHarness({ listen: true }))');
+  };
+  const tls: ServerTls = {
+    forDomain: () => undefined,
+    get defaultContext() {
+      return none();
+    },
+    sniCallback: (_name, cb) => cb(new Error('no TLS in this harness')),
+    serverOptions: none,
+    trackServer: none,
+    replace: none,
+  };
+  return tls;
+}
+
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const builtins = opts.builtins === true || opts.listen === true;
   const extra = opts.modules ?? [];
@@ -119,8 +138,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     log,
     storage: opts.storage ?? openMemoryStorage(),
     modules: registry,
-    // Without listeners nothing reads the TLS contexts, and loading none needs no certificate.
-    tls: dataDir ? new TlsContexts(config) : ({} as TlsContexts),
+    // Without listeners there is no TLS: no certificate to load, and no host has one.
+    tls: dataDir ? new TlsContexts(config) : noTls(),
     clock: opts.clock,
   });
   const remote: Element[] = [];

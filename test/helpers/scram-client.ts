@@ -140,7 +140,10 @@ export class RawTlsClient {
     s.on('error', () => {});
   }
 
-  /** `localAddress`: another loopback address (e.g. 127.0.0.2) to appear as a different client. */
+  /**
+   * `localAddress`: another loopback address (e.g. 127.0.0.2) to appear as a different client;
+   * `host`: the server's address (a cluster node's, e.g. 127.0.0.3).
+   */
   static async connect(port: number, localAddress?: string, host = '127.0.0.1'): Promise<RawTlsClient> {
     const s = await new Promise<Socket>((resolve, reject) => {
       const sock = netConnect({ port, host, localAddress }, () => resolve(sock));

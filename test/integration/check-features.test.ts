@@ -1,8 +1,8 @@
 /**
  * `canto check features` (src/cli/check-features.ts), the real command as a child process
  * against a real server started here: with the default modules plus a chat room and an upload
- * component every Advanced-server item passes (exit 0, JSON checked, the throwaway account is
- * gone afterwards); with carbons and csi disabled for the host those items are reported missing
+ * component every Advanced-server item passes (exit 0, JSON checked, logged in with
+ * SCRAM-SHA-256-PLUS, the throwaway account is gone afterwards); with carbons and csi disabled for the host those items are reported missing
  * with the hint, and the exit code is 1; with a given account (--jid) and a wrong password the
  * command fails with the login error.
  */
@@ -63,6 +63,8 @@ test('canto check features: the default modules with MUC and upload pass every A
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     const report = JSON.parse(r.stdout) as FeaturesReport;
     assert.match(report.account, /^check-features-[0-9a-f]{8}@localhost$/);
+    // TLS 1.3 on loopback and channel binding on: SCRAM with the tls-exporter binding, never PLAIN.
+    assert.equal(report.mechanism, 'SCRAM-SHA-256-PLUS');
     assert.equal(report.advanced, true);
     assert.deepEqual(report.suites, { core: { core: true, advanced: true }, im: { core: true, advanced: true }, mobile: { core: true, advanced: true } });
     const byId = new Map(report.items.map((i) => [i.id, i]));
@@ -86,6 +88,8 @@ test('canto check features: the default modules with MUC and upload pass every A
     const text = await runCanto(['check', 'features', '--config', configFile], { timeoutMs: 60_000 });
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /XEP-0045 Multi-user chat\s+- +C +- +proven/);
+    assert.match(text.stdout, /checked as check-features-[0-9a-f]{8}@localhost \(logged in with SCRAM-SHA-256-PLUS\)/);
+    assert.match(text.stdout, /XEP-0191 Blocking command\s+- +A +- +proven/);
     assert.match(text.stdout, /Mobile +suite: Core server pass, Advanced server pass/);
   } finally {
     await ts.stop();
@@ -100,6 +104,7 @@ test('canto check features: a disabled module is reported missing with what to c
     assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
     const report = JSON.parse(r.stdout) as FeaturesReport;
     assert.equal(report.account, 'olga@localhost');
+    assert.equal(report.mechanism, 'SCRAM-SHA-256-PLUS');
     assert.equal(report.advanced, false);
     const byId = new Map(report.items.map((i) => [i.id, i]));
     assert.equal(byId.get('carbons')?.status, 'missing');

@@ -59,3 +59,33 @@ redisTest('with Redis away, takes are let through (failing open) without holding
     await r.start();
   }
 });
+
+redisTest('spend goes into debt and returns the shared balance; slot keeps a sliding window across stores', () => redis, async () => {
+  const url = (redis as RedisInstance).url;
+  const nodeA = new RedisBucketStore(url, silentLogger());
+  const nodeB = new RedisBucketStore(url, silentLogger());
+  try {
+    const key = `test:${Math.random().toString(36).slice(2)}`;
+    const limit = { rate: 0.001, burst: 10 };
+    const a = await nodeA.spend(key, limit, 4);
+    assert.ok(a !== undefined && a > 5.9 && a <= 6, `balance ${a}`);
+    const b = await nodeB.spend(key, limit, 10);
+    assert.ok(b !== undefined && b > -4.1 && b < -3.9, `in debt: ${b}`);
+    const seen = await nodeA.spend(key, limit, 0);
+    assert.ok(seen !== undefined && seen < 0, 'the other store sees the debt');
+
+    const window = `test:w:${Math.random().toString(36).slice(2)}`;
+    const first = await nodeA.slot(window, 2, 60_000);
+    const second = await nodeB.slot(window, 2, 60_000);
+    assert.equal(typeof first, 'function');
+    assert.equal(typeof second, 'function');
+    assert.equal(await nodeA.slot(window, 2, 60_000), false, 'full across both stores');
+    await (second as () => Promise<void>)();
+    assert.equal(typeof (await nodeA.slot(window, 2, 60_000)), 'function', 'a slot given back is free again');
+    await nodeB.close();
+    assert.equal(await nodeB.spend(key, limit, 1), undefined, 'a closed store does not connect again');
+  } finally {
+    await nodeA.close();
+    await nodeB.close();
+  }
+});

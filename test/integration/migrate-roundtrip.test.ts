@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { assertJulietBasics } from '../helpers/migration.js';
 import { runCanto } from '../helpers/cli.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import { createAccount, loginClient, xml, type LoggedInClient } from '../helpers/xmpp-client.js';
@@ -114,18 +115,7 @@ test('export → import into a fresh Canto → identical export; dry run writes 
     });
     try {
       const juliet = await loginClient(target, 'juliet', 'juliet-secret-1', 'balcony');
-      const roster = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: NS_ROSTER })));
-      const item = roster.getChild('query', NS_ROSTER)?.getChild('item');
-      assert.equal(item?.attrs.jid, 'romeo@localhost');
-      assert.equal(item?.attrs.name, 'Romeo');
-      assert.equal(item?.attrs.ask, 'subscribe');
-      assert.equal(item?.getChildText('group'), 'Montague');
-      const vcard = await juliet.iq(xml('iq', { type: 'get' }, xml('vCard', { xmlns: 'vcard-temp' })));
-      assert.equal(vcard.getChild('vCard', 'vcard-temp')?.getChildText('FN'), 'Juliet Capulet');
-      const priv = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:private' }, xml('notes', { xmlns: 'http://example.org/notes' }))));
-      assert.equal(priv.getChild('query')?.getChildText('notes'), 'buy poison');
-      const blocked = await juliet.iq(xml('iq', { type: 'get' }, xml('blocklist', { xmlns: 'urn:xmpp:blocking' })));
-      assert.deepEqual(blocked.getChild('blocklist')?.getChildren('item').map((i) => i.attrs.jid), ['tybalt@evil.example']);
+      await assertJulietBasics(juliet);
       assert.deepEqual(itemIds(await juliet.iq(pepItems(undefined, 'urn:xmpp:bookmarks:1'))), [`balcony@${MUC}`]);
       assert.deepEqual(itemIds(await juliet.iq(pepItems(undefined, 'urn:xmpp:avatar:metadata'))), ['abc123']);
       const devices = await juliet.iq(pepItems(undefined, 'eu.siacs.conversations.axolotl.devicelist'));

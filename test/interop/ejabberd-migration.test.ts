@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { ejabberdMissing, startEjabberd, type RunningEjabberd } from '../helpers/ejabberd.js';
 import { peerSkip } from '../helpers/peer.js';
 import { makeTestCa, type TestCa } from '../integration/s2s-harness.js';
+import { assertJulietBasics } from '../helpers/migration.js';
 import { runCanto } from '../helpers/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { loginClient, xml, type LoggedInClient } from '../helpers/xmpp-client.js';
@@ -129,18 +130,7 @@ test('ejabberd 23.01 export_piefxis → canto import → same logins, same data'
   });
   try {
     const juliet = await loginClient(ts, 'juliet', PASSWORDS.juliet, 'balcony', { mechanism: 'SCRAM-SHA-256' });
-    const roster = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: NS_ROSTER })));
-    const item = roster.getChild('query', NS_ROSTER)?.getChild('item');
-    assert.equal(item?.attrs.jid, 'romeo@localhost');
-    assert.equal(item?.attrs.name, 'Romeo');
-    assert.equal(item?.attrs.ask, 'subscribe');
-    assert.equal(item?.getChildText('group'), 'Montague');
-    const vcard = await juliet.iq(xml('iq', { type: 'get' }, xml('vCard', { xmlns: 'vcard-temp' })));
-    assert.equal(vcard.getChild('vCard', 'vcard-temp')?.getChildText('FN'), 'Juliet Capulet');
-    const priv = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:private' }, xml('notes', { xmlns: 'http://example.org/notes' }))));
-    assert.equal(priv.getChild('query')?.getChildText('notes'), 'buy poison');
-    const blocked = await juliet.iq(xml('iq', { type: 'get' }, xml('blocklist', { xmlns: 'urn:xmpp:blocking' })));
-    assert.deepEqual(blocked.getChild('blocklist')?.getChildren('item').map((i) => i.attrs.jid), ['tybalt@evil.example']);
+    await assertJulietBasics(juliet);
     const legacy = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:private' }, xml('storage', { xmlns: 'storage:bookmarks' }))));
     assert.equal(legacy.getChild('query')?.getChild('storage', 'storage:bookmarks')?.getChild('conference')?.attrs.jid, BALCONY);
     // Canto's bookmarks module copies them to XEP-0402 on the first read.

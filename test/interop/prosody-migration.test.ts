@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { prosodyMissing, startProsody, type ProsodyOptions, type RunningProsody } from '../helpers/prosody.js';
 import { makeTestCa } from '../integration/s2s-harness.js';
+import { assertJulietBasics } from '../helpers/migration.js';
 import { runCanto } from '../helpers/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { createAccount, loginClient, xml, type LoggedInClient } from '../helpers/xmpp-client.js';
@@ -115,18 +116,7 @@ async function checkInCanto(dataDir: string): Promise<void> {
   });
   try {
     const juliet = await loginClient(ts, 'juliet', PASSWORDS.juliet, 'balcony');
-    const roster = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: NS_ROSTER })));
-    const item = roster.getChild('query', NS_ROSTER)?.getChild('item');
-    assert.equal(item?.attrs.jid, 'romeo@localhost');
-    assert.equal(item?.attrs.name, 'Romeo');
-    assert.equal(item?.attrs.ask, 'subscribe');
-    assert.equal(item?.getChildText('group'), 'Montague');
-    const vcard = await juliet.iq(xml('iq', { type: 'get' }, xml('vCard', { xmlns: 'vcard-temp' })));
-    assert.equal(vcard.getChild('vCard', 'vcard-temp')?.getChildText('FN'), 'Juliet Capulet');
-    const priv = await juliet.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:private' }, xml('notes', { xmlns: 'http://example.org/notes' }))));
-    assert.equal(priv.getChild('query')?.getChildText('notes'), 'buy poison');
-    const blocked = await juliet.iq(xml('iq', { type: 'get' }, xml('blocklist', { xmlns: 'urn:xmpp:blocking' })));
-    assert.deepEqual(blocked.getChild('blocklist')?.getChildren('item').map((i) => i.attrs.jid), ['tybalt@evil.example']);
+    await assertJulietBasics(juliet);
     const bookmarks = await juliet.iq(pepItems(undefined, 'urn:xmpp:bookmarks:1'));
     assert.deepEqual(itemIds(bookmarks), [roomJid('balcony')]);
     assert.equal(bookmarks.getChild('pubsub')?.getChild('items')?.getChild('item')?.getChild('conference')?.attrs.name, 'Balcony');

@@ -53,3 +53,14 @@ test('the example counts sent chat messages, fires its event, provides its servi
     await h.stop();
   }
 });
+
+test('a harness with every built-in module and no listeners starts (no TLS needed) and answers a ping', async () => {
+  const h = await startHarness({ builtins: true });
+  try {
+    const romeo = await h.client('romeo@localhost/a');
+    const reply = await romeo.ask(iq({ type: 'get', to: 'localhost', id: 'p1' }).c('ping', { xmlns: 'urn:xmpp:ping' }).root());
+    assert.equal(reply.attrs.type, 'result');
+  } finally {
+    await h.stop();
+  }
+});

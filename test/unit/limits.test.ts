@@ -7,6 +7,7 @@ import { SocketConnection } from '../../src/net/socket-connection.js';
 import { DebtBucket } from '../../src/modules/limits/debt-bucket.js';
 import { ReadThrottle } from '../../src/modules/limits/read-throttle.js';
 import { MemoryBucketStore } from '../../src/modules/limits/bucket-store.js';
+import { SharedDebtBucket } from '../../src/modules/limits/shared-bucket.js';
 import limits from '../../src/modules/limits/index.js';
 
 test('a debt bucket spends below zero and says how long until it is out of debt', () => {
@@ -185,4 +186,58 @@ test('bad [modules.limits] values stop the module with the key in the message', 
     startHarness({ modules: [limits], config: (c) => void (c.modules.limits = { c2s: { byte_burst: 'lots' } }) }),
     /modules\.limits\.c2s\.byte_burst/,
   );
+});
+
+test('a shared bucket spends locally and settles with the store in batches, taking its balance', async () => {
+  const clock = new FakeClock(0);
+  const calls: number[] = [];
+  /** The shared balance; another node spends from it too. */
+  let shared = 100;
+  let release: (() => void) | undefined;
+  const store = {
+    spend: (_key: string, _limit: { rate: number; burst: number }, n: number): Promise<number | undefined> => {
+      calls.push(n);
+      shared -= n;
+      // The answer comes later, as from Redis; reads (and other nodes) go on meanwhile.
+      return new Promise((resolve) => (release = () => resolve(shared)));
+    },
+  };
+  const settle = async (): Promise<void> => {
+    const r = release;
+    release = undefined;
+    r?.();
+    await Promise.resolve();
+    await Promise.resolve();
+  };
+  const b = new SharedDebtBucket({ key: 'k', limit: { rate: 10, burst: 100 }, store, now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), batch: 10, flushMs: 100 });
+  assert.deepEqual(calls, [0], 'the balance is asked for at once');
+  shared -= 150; // another node spent the address's budget
+  await settle();
+  assert.ok(b.waitMs(clock.now()) > 0, 'the other node\'s spending is seen: in debt');
+  clock.advance(6000); // refilled locally (10/s)
+  assert.equal(b.waitMs(clock.now()), 0);
+  for (let i = 0; i < 9; i++) b.spend(1, clock.now());
+  assert.deepEqual(calls, [0], 'below a batch: no call yet');
+  b.spend(1, clock.now());
+  assert.deepEqual(calls, [0, 10], 'a batch settles');
+  for (let i = 0; i < 25; i++) b.spend(1, clock.now());
+  assert.deepEqual(calls, [0, 10], 'one call in flight at a time');
+  await settle();
+  assert.deepEqual(calls, [0, 10, 25], 'what was spent meanwhile settles when the answer comes');
+  await settle();
+  b.spend(3, clock.now());
+  assert.deepEqual(calls, [0, 10, 25]);
+  clock.advance(100);
+  assert.deepEqual(calls, [0, 10, 25, 3], 'a small remainder settles after flushMs');
+  await settle();
+  assert.equal(b.settlements, 4);
+});
+
+test('a shared bucket whose store is away goes on counting locally', async () => {
+  const clock = new FakeClock(0);
+  const b = new SharedDebtBucket({ key: 'k', limit: { rate: 1, burst: 5 }, store: { spend: () => Promise.resolve(undefined) }, now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms) });
+  await Promise.resolve();
+  b.spend(7, clock.now());
+  await Promise.resolve();
+  assert.equal(b.waitMs(clock.now()), 2000, 'limited by its local copy alone');
 });

@@ -61,3 +61,35 @@ test('addresses whose registrations all expired are forgotten', () => {
   th.take('other');
   assert.equal(th.trackedAddresses, 1);
 });
+
+test('takeShared counts in the shared store, gives back through it, and falls back to this process when it is away', async () => {
+  let now = 1_000_000;
+  const events: string[] = [];
+  let answer: 'ok' | 'full' | 'away' = 'ok';
+  const store = {
+    slot: (key: string, max: number, windowMs: number) => {
+      events.push(`slot ${key} ${max} ${windowMs}`);
+      if (answer === 'away') return Promise.resolve(undefined);
+      if (answer === 'full') return Promise.resolve(false as const);
+      return Promise.resolve(async () => {
+        events.push(`undo ${key}`);
+      });
+    },
+  };
+  const t = new RegistrationThrottle({ max: 1, periodMs: 60_000, exempt: ['192.0.2.9'], now: () => now, shared: { store, prefix: 'register:localhost:ip:' } });
+  const give = await t.takeShared('192.0.2.1');
+  assert.ok(give);
+  assert.deepEqual(events, ['slot register:localhost:ip:192.0.2.1 1 60000']);
+  give();
+  await Promise.resolve();
+  assert.equal(events[1], 'undo register:localhost:ip:192.0.2.1');
+  answer = 'full';
+  assert.equal(await t.takeShared('192.0.2.1'), undefined, 'full in the shared store: refused');
+  assert.ok(await t.takeShared('192.0.2.9'), 'exempt: the store is not asked');
+  assert.equal(events.length, 3);
+  answer = 'away';
+  assert.ok(await t.takeShared('192.0.2.2'), 'store away: the local window');
+  assert.equal(await t.takeShared('192.0.2.2'), undefined, 'and it counts');
+  now += 60_000;
+  assert.ok(await t.takeShared('192.0.2.2'));
+});

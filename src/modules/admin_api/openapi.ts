@@ -12,8 +12,9 @@ import { AREAS } from './tokens.js';
 
 type Json = Record<string, unknown>;
 
-function schemaOf(schema: z.ZodType): Json {
-  const s = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json;
+/** A zod schema as JSON Schema: inputs as a request may write them, responses as the server writes them. */
+function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): Json {
+  const s = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Json;
   delete s.$schema;
   return s;
 }
@@ -44,16 +45,20 @@ const problemRef = (description: string): Json => ({ description, content: { 'ap
 function operation(route: ApiRoute): Json {
   const responses: Json = {};
   const ok = route.method === 'POST' && /\/(users|invites)$|^\/rooms\/\{service\}$/.test(route.path) ? '201' : route.method === 'GET' || route.path.endsWith('/sessions') || route.path.endsWith('/announcements') ? '200' : '204';
-  responses[ok] = ok === '204' ? { description: 'Done' } : { description: 'Success', content: { 'application/json': { schema: { type: 'object' } } } };
+  if (ok !== '204' && route.response === undefined) throw new Error(`admin API route ${route.method} ${route.path} answers ${ok} but declares no response schema`);
+  responses[ok] = ok === '204' || route.response === undefined ? { description: 'Done' } : { description: 'Success', content: { 'application/json': { schema: schemaOf(route.response, 'output') } } };
   if (route.query || route.body) responses['400'] = problemRef('Malformed input (unknown fields included)');
   responses['401'] = problemRef('No token, or not a valid one');
   responses['403'] = problemRef(route.scope ? `The token lacks ${route.scope.area}:${route.scope.access}` : 'The address is not allowed');
   if (route.path.includes('{')) responses['404'] = problemRef('No such host, account, room, invite or session');
+  if (route.conflict !== undefined) responses['409'] = problemRef(route.conflict);
   if (route.body) {
-    responses['413'] = { description: 'The body is larger than max_body_size' };
+    responses['413'] = problemRef('The body is larger than max_body_size');
     responses['415'] = problemRef('The body is not application/json');
   }
   responses['429'] = { ...problemRef('Rate limited'), headers: { 'Retry-After': { schema: { type: 'integer' } } } };
+  responses['500'] = problemRef('The server failed; its log has the details');
+  if (route.path.startsWith('/hosts/{host}/')) responses['503'] = problemRef('The module this endpoint needs is not loaded on that host');
   const op: Json = {
     operationId: `${route.method.toLowerCase()}${route.path.replace(/\{([a-z])([a-z]*)\}/g, (_m, a: string, b: string) => `By${a.toUpperCase()}${b}`).replace(/[/-]([a-z])/g, (_m, c: string) => c.toUpperCase())}`,
     summary: route.summary,
@@ -89,13 +94,14 @@ export function buildOpenApi(version: string): Json {
       schemas: {
         Problem: {
           type: 'object',
+          description: 'RFC 9457 problem details (application/problem+json)',
           required: ['type', 'title', 'status', 'detail'],
           properties: {
             type: { type: 'string', description: `One of: ${Object.keys(PROBLEM_TYPES).map((t) => `/docs/admin-api.md#${t}`).join(', ')}` },
             title: { type: 'string' },
             status: { type: 'integer' },
             detail: { type: 'string' },
-            errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+            errors: { type: 'array', description: 'bad-request: each invalid field', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
           },
         },
       },

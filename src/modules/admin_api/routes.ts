@@ -20,6 +20,7 @@ import { loadRoster } from '../roster/store.js';
 import { AFFILIATIONS } from '../muc/roles.js';
 import { getReport, listReports, reportsStore } from '../spam_reporting/store.js';
 import { Problem } from './problem.js';
+import * as responses from './responses.js';
 import type { Access, Area, Scope } from './tokens.js';
 
 /** Who is calling: a bearer token, or a web console session (admin_console; index.ts, `authenticators`). */
@@ -58,6 +59,10 @@ export interface ApiRoute<Q = unknown, B = unknown> {
   summary: string;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
+  /** The success body's schema (responses.ts); none for a route that answers 204. */
+  response?: z.ZodType;
+  /** When it answers 409 Conflict (for the OpenAPI description). */
+  conflict?: string;
   handle(call: ApiCall<Q, B>, deps: ApiDeps): ApiResult | Promise<ApiResult>;
 }
 
@@ -205,16 +210,19 @@ const durationText = text(32).refine((s) => {
 export const ROUTES: readonly ApiRoute[] = [
   route({
     method: 'GET', path: '/whoami', summary: 'The calling token: name, id and scopes',
+    response: responses.whoamiResponse,
     query: noQuery,
     handle: ({ principal }) => ({ status: 200, body: { kind: principal.kind, id: principal.id, name: principal.name, scopes: principal.scopes } }),
   }),
   route({
     method: 'GET', path: '/status', scope: { area: 'server', access: 'read' }, summary: 'Version, uptime, hosts, components and session counts',
+    response: responses.statusResponse,
     query: noQuery,
     handle: async (_call, deps) => ({ status: 200, body: await status(deps) }),
   }),
   route({
     method: 'GET', path: '/checks', scope: { area: 'server', access: 'read' }, summary: 'Health checks: certificates, storage, external components',
+    response: responses.checksResponse,
     query: noQuery,
     handle: async (_call, deps) => ({ status: 200, body: await checks(deps) }),
   }),
@@ -222,6 +230,7 @@ export const ROUTES: readonly ApiRoute[] = [
   // ── users
   route<z.infer<typeof usersQuery>>({
     method: 'GET', path: '/hosts/{host}/users', scope: { area: 'users', access: 'read' }, summary: 'Accounts of a host, sorted, with their status',
+    response: responses.usersResponse,
     query: usersQuery,
     async handle({ params, query }, deps) {
       const ctx = hostOf(deps, params.host);
@@ -233,6 +242,8 @@ export const ROUTES: readonly ApiRoute[] = [
   }),
   route<Record<string, never>, { username: string; password: string }>({
     method: 'POST', path: '/hosts/{host}/users', scope: { area: 'users', access: 'write' }, summary: 'Create an account',
+    conflict: 'The account exists',
+    response: responses.userCreatedResponse,
     query: noQuery,
     body: z.strictObject({ username: text(1023), password }),
     async handle({ params, body, principal }, deps) {
@@ -248,6 +259,7 @@ export const ROUTES: readonly ApiRoute[] = [
   }),
   route({
     method: 'GET', path: '/hosts/{host}/users/{username}', scope: { area: 'users', access: 'read' }, summary: 'An account: status, roster size, online resources and addresses',
+    response: responses.userResponse,
     query: noQuery,
     async handle({ params }, deps) {
       const ctx = hostOf(deps, params.host);
@@ -306,6 +318,7 @@ export const ROUTES: readonly ApiRoute[] = [
   // ── sessions
   route({
     method: 'GET', path: '/hosts/{host}/sessions', scope: { area: 'sessions', access: 'read' }, summary: 'Bound client sessions of a host',
+    response: responses.sessionsResponse,
     query: noQuery,
     handle({ params }, deps) {
       const ctx = hostOf(deps, params.host);
@@ -320,6 +333,7 @@ export const ROUTES: readonly ApiRoute[] = [
   }),
   route<{ resource?: string }>({
     method: 'DELETE', path: '/hosts/{host}/users/{username}/sessions', scope: { area: 'sessions', access: 'write' }, summary: 'End an account\'s sessions (all, or one resource)',
+    response: responses.endedResponse,
     query: z.strictObject({ resource: text(1023).optional() }),
     handle({ params, query, principal }, deps) {
       const ctx = hostOf(deps, params.host);
@@ -342,6 +356,7 @@ export const ROUTES: readonly ApiRoute[] = [
   // ── rosters
   route({
     method: 'GET', path: '/hosts/{host}/users/{username}/roster', scope: { area: 'rosters', access: 'read' }, summary: 'An account\'s roster',
+    response: responses.rosterResponse,
     query: noQuery,
     async handle({ params }, deps) {
       const ctx = hostOf(deps, params.host);
@@ -355,6 +370,7 @@ export const ROUTES: readonly ApiRoute[] = [
   // ── push
   route({
     method: 'GET', path: '/hosts/{host}/users/{username}/push-trace', scope: { area: 'push', access: 'read' }, summary: 'The last push decisions and the registrations of an account',
+    response: responses.pushTraceResponse,
     query: noQuery,
     async handle({ params }, deps) {
       const ctx = hostOf(deps, params.host);
@@ -367,6 +383,7 @@ export const ROUTES: readonly ApiRoute[] = [
   // ── invites
   route({
     method: 'GET', path: '/hosts/{host}/invites', scope: { area: 'invites', access: 'read' }, summary: 'Invites not yet expired, newest first',
+    response: responses.invitesResponse,
     query: noQuery,
     async handle({ params }, deps) {
       const ctx = hostOf(deps, params.host);
@@ -376,6 +393,7 @@ export const ROUTES: readonly ApiRoute[] = [
   }),
   route<Record<string, never>, { expires?: string; uses?: number; group?: string }>({
     method: 'POST', path: '/hosts/{host}/invites', scope: { area: 'invites', access: 'write' }, summary: 'Create an invite link',
+    response: responses.inviteResponse,
     query: noQuery,
     body: z.strictObject({ expires: durationText.optional(), uses: z.number().int().min(1).max(10_000).optional(), group: text(256).optional() }),
     async handle({ params, body, principal }, deps) {
@@ -401,6 +419,7 @@ export const ROUTES: readonly ApiRoute[] = [
   // ── spam and abuse reports (XEP-0377, src/modules/spam_reporting)
   route<{ status?: 'open' | 'resolved'; limit?: number }>({
     method: 'GET', path: '/hosts/{host}/reports', scope: { area: 'users', access: 'read' }, summary: 'Spam and abuse reports users filed, newest first, with the reported message',
+    response: responses.reportsResponse,
     query: z.strictObject({ status: z.enum(['open', 'resolved']).optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }),
     async handle({ params, query }, deps) {
       const ctx = hostOf(deps, params.host);
@@ -410,6 +429,7 @@ export const ROUTES: readonly ApiRoute[] = [
   }),
   route({
     method: 'GET', path: '/hosts/{host}/reports/{id}', scope: { area: 'users', access: 'read' }, summary: 'One spam or abuse report',
+    response: responses.reportResponse,
     query: noQuery,
     async handle({ params }, deps) {
       const ctx = hostOf(deps, params.host);
@@ -422,6 +442,7 @@ export const ROUTES: readonly ApiRoute[] = [
   // ── announcements
   route<Record<string, never>, { body: string; subject?: string }>({
     method: 'POST', path: '/hosts/{host}/announcements', scope: { area: 'announcements', access: 'write' }, summary: 'A headline message to every online user of a host',
+    response: responses.announcementResponse,
     query: noQuery,
     body: z.strictObject({ body: text(10_000).refine((s) => s.trim() !== '', 'the announcement is empty'), subject: text(256).optional() }),
     handle({ params, body, principal }, deps) {
@@ -435,11 +456,14 @@ export const ROUTES: readonly ApiRoute[] = [
   // ── rooms
   route({
     method: 'GET', path: '/rooms/{service}', scope: { area: 'rooms', access: 'read' }, summary: 'Rooms of a chat room service',
+    response: responses.roomsResponse,
     query: noQuery,
     handle: ({ params }, deps) => ({ status: 200, body: { rooms: mucOf(deps, params.service).list() } }),
   }),
   route<Record<string, never>, { room: string; owner: string; name?: string; description?: string; persistent?: boolean; public?: boolean; membersOnly?: boolean }>({
     method: 'POST', path: '/rooms/{service}', scope: { area: 'rooms', access: 'write' }, summary: 'Create a room, configured and unlocked',
+    conflict: 'The room exists',
+    response: responses.roomResponse,
     query: noQuery,
     body: z.strictObject({
       room: text(1023), owner: text(3071), name: text(256).optional(), description: text(1024).optional(),
@@ -457,6 +481,7 @@ export const ROUTES: readonly ApiRoute[] = [
   }),
   route({
     method: 'GET', path: '/rooms/{service}/{room}', scope: { area: 'rooms', access: 'read' }, summary: 'A room',
+    response: responses.roomResponse,
     query: noQuery,
     handle({ params }, deps) {
       const muc = mucOf(deps, params.service);
@@ -478,6 +503,7 @@ export const ROUTES: readonly ApiRoute[] = [
   }),
   route({
     method: 'GET', path: '/rooms/{service}/{room}/affiliations', scope: { area: 'rooms', access: 'read' }, summary: 'A room\'s affiliations',
+    response: responses.affiliationsResponse,
     query: noQuery,
     handle({ params }, deps) {
       const muc = mucOf(deps, params.service);
@@ -488,6 +514,7 @@ export const ROUTES: readonly ApiRoute[] = [
   }),
   route<Record<string, never>, { jid: string; affiliation: (typeof AFFILIATIONS)[number]; reason?: string }>({
     method: 'PUT', path: '/rooms/{service}/{room}/affiliations', scope: { area: 'rooms', access: 'write' }, summary: 'Set one affiliation (none removes it)',
+    conflict: 'It would remove the room\'s last owner',
     query: noQuery,
     body: z.strictObject({ jid: text(3071), affiliation: z.enum(AFFILIATIONS as unknown as [string, ...string[]]) as unknown as z.ZodType<(typeof AFFILIATIONS)[number]>, reason: text(1000).optional() }),
     async handle({ params, body, principal }, deps) {

@@ -75,6 +75,7 @@ export default defineModule({
   description: 'Admin web console at /admin (login by an account listed in admins; uses the admin API)',
   scope: 'global',
   depends: ['http', 'admin_api'],
+  restartOnOptionChange: 'its console logins live in memory, and loading it again would log every admin out',
   options: z.object({
     /** A session ends this long after login, however busy. */
     session_lifetime: duration('8h', { min: 60_000 }),

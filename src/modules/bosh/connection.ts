@@ -3,7 +3,13 @@
  * queued here and the session hands them to a held request (or keeps them until the next one
  * arrives). `bufferedBytes` is what waits for a request: a client that stops polling fills it
  * and is closed by the framing's max_send_buffer check, as a TCP client that stops reading is.
+ *
+ * A read gate (the limits module's rate limits) is asked by the session before each request's
+ * payload is processed (session.ts): when it says wait, that request and the ones after it stay
+ * parked, unanswered, which is how a BOSH client is slowed down (it may have only `requests`
+ * outstanding). There is no socket to pause, so there is no holdReading.
  */
+import type { ReadGate } from '../../core/connection.js';
 import type { Connection } from '../../core/session.js';
 
 export interface BoshConnectionEvents {
@@ -33,6 +39,20 @@ export class BoshConnection implements Connection {
 
   get bufferedBytes(): number {
     return this.queuedBytes;
+  }
+
+  private gate: ReadGate | undefined;
+
+  gateReads(gate: ReadGate): () => void {
+    this.gate = gate;
+    return () => {
+      if (this.gate === gate) this.gate = undefined;
+    };
+  }
+
+  /** Ask the gate whether a request's payload of `bytes` may be processed now (undefined: yes). */
+  askGate(bytes: number): Promise<void> | undefined {
+    return this.gate?.(bytes);
   }
 
   get isOpen(): boolean {

@@ -46,6 +46,7 @@ export default defineModule({
   description: 'XEP-0124/XEP-0206 XMPP over BOSH',
   scope: 'global',
   depends: ['http', 'c2s'],
+  restartOnOptionChange: 'loading it again would end every BOSH session',
   options: z.object({
     path: z.string().startsWith('/', { message: 'expected a path starting with "/"' }).default('/http-bind'),
     max_wait: duration('60s'),
@@ -122,7 +123,7 @@ export default defineModule({
         reply.send(terminateBody('item-not-found'));
         return;
       }
-      session.receive(body, reply);
+      session.receive(body, reply, ctx.body.length);
     };
 
     mod.onUnload(

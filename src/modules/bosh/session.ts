@@ -14,7 +14,12 @@
  *   normal session end: unavailable presence to contacts, etc.);
  * - acknowledgements, basic mode (§9): a client that asked for them at creation gets `ack` on
  *   responses that do not answer the highest rid received in order, and the client's own `ack`
- *   lets us drop cached responses it has seen.
+ *   lets us drop cached responses it has seen;
+ * - rate limits: before a request's payload is processed the connection's read gate is asked
+ *   (connection.ts); while it says wait, the request and those after it stay parked (counted
+ *   against `requests`), so a flooding client waits for its answers. A wait longer than the
+ *   session's `wait` (at least GATE_LIMIT_MIN_MS) would outlast the client's HTTP requests: the
+ *   session is ended with policy-violation instead.
  */
 import { randomBytes } from 'node:crypto';
 import type { ModuleServer } from '../../core/server.js';
@@ -58,6 +63,9 @@ export interface BoshSessionOptions {
   forget(sid: string): void;
 }
 
+/** The longest a rate-limit wait may hold requests, at least (the session's `wait` if longer). */
+const GATE_LIMIT_MIN_MS = 10_000;
+
 interface Held {
   rid: number;
   reply: BoshReply;
@@ -83,7 +91,11 @@ export class BoshSession {
   private last = 0;
   private readonly held: Held[] = [];
   /** Requests that arrived ahead of a gap, by rid. */
-  private readonly parked = new Map<number, { body: Element; reply: BoshReply }>();
+  private readonly parked = new Map<number, { body: Element; reply: BoshReply; bytes: number }>();
+  /** A rate-limit wait in progress (the read gate said wait): parked requests wait behind it. */
+  private gateWait: Promise<void> | undefined;
+  /** Requests held back by a rate limit, so far (tests, diagnostics). */
+  gateWaits = 0;
   /** Recent responses by rid, for repeated requests. */
   private readonly cache = new Map<number, string>();
   /** Rids whose request was processed but went away before it was answered. */
@@ -149,7 +161,7 @@ export class BoshSession {
   }
 
   /** A request for this session (it has our sid). */
-  receive(body: Element, reply: BoshReply): void {
+  receive(body: Element, reply: BoshReply, bytes = 0): void {
     if (this.ended) {
       reply.send(this.ended.owed ?? terminateBody('item-not-found'));
       this.ended.owed = undefined;
@@ -174,7 +186,7 @@ export class BoshSession {
     if (this.parked.has(rid)) {
       // A resend of a request still waiting for its gap: the new copy takes its place.
       this.parked.get(rid)?.reply.send(responseBody({}));
-      this.park(rid, body, reply);
+      this.park(rid, body, reply, bytes);
       return;
     }
     const oldest = Math.min(rid, ...this.held.map((h) => h.rid), ...this.parked.keys());
@@ -182,15 +194,51 @@ export class BoshSession {
       this.fail('policy-violation', reply, `more than ${this.requests} simultaneous requests`);
       return;
     }
-    if (place === 'ahead') {
-      this.park(rid, body, reply);
+    // An empty request (a poll) carries nothing to limit: the gate is not asked for it.
+    if (payloadOf(body).length === 0) bytes = 0;
+    if (place === 'ahead' || this.gateWait !== undefined) {
+      this.park(rid, body, reply, bytes);
+      return;
+    }
+    if (!this.admit(bytes)) {
+      this.park(rid, body, reply, bytes);
       return;
     }
     this.process(rid, body, reply);
+    this.drain();
+  }
+
+  /** Process the parked requests that are next in order, as long as the read gate lets them. */
+  private drain(): void {
     for (let next = this.parked.get(this.last + 1); next && !this.ended; next = this.parked.get(this.last + 1)) {
+      if (this.gateWait !== undefined || !this.admit(next.bytes)) return;
       this.parked.delete(this.last + 1);
       this.process(this.last + 1, next.body, next.reply);
     }
+  }
+
+  /** Whether the read gate lets a payload of `bytes` be processed now; if not, wait for it, then drain. */
+  private admit(bytes: number): boolean {
+    if (bytes === 0) return true;
+    const wait = this.conn.askGate(bytes);
+    if (wait === undefined) return true;
+    this.gateWaits++;
+    this.gateWait = wait;
+    const limitMs = Math.max(this.wait * 1000, GATE_LIMIT_MIN_MS);
+    const limit = setTimeout(() => {
+      if (this.gateWait !== wait || this.ended) return;
+      this.log.info({ condition: 'policy-violation', wait_limit_ms: limitMs }, 'terminating the BOSH session: over its rate limit for longer than a request may wait');
+      this.terminate('policy-violation');
+    }, limitMs);
+    limit.unref();
+    const go = (): void => {
+      clearTimeout(limit);
+      if (this.gateWait !== wait) return;
+      this.gateWait = undefined;
+      this.drain();
+    };
+    wait.then(go, go);
+    return false;
   }
 
   /** Tear the session down (module unload). */
@@ -201,8 +249,8 @@ export class BoshSession {
   }
 
   /** Keep a request that arrived ahead of a gap until the gap fills. */
-  private park(rid: number, body: Element, reply: BoshReply): void {
-    this.parked.set(rid, { body, reply });
+  private park(rid: number, body: Element, reply: BoshReply, bytes: number): void {
+    this.parked.set(rid, { body, reply, bytes });
     this.watchAbort(reply, () => {
       if (this.parked.get(rid)?.reply === reply) this.parked.delete(rid);
       this.updateInactivity();

@@ -17,6 +17,7 @@ import { XmppStream, type StreamLimits } from '../../core/xmpp-stream.js';
 import { SocketConnection } from '../../net/socket-connection.js';
 import { listenAll } from '../../net/listen.js';
 import { ClientSessions, type ClientSessionHandle, type ClientStreamEvents } from './client-session.js';
+import type { C2SConfig } from './config.js';
 
 export default defineModule({
   name: 'c2s',
@@ -25,33 +26,77 @@ export default defineModule({
   async setup(mod) {
     // Provided first: WebSocket and BOSH start their client sessions through it too.
     mod.provides('c2s', new ClientSessions());
-    const cfg = mod.server.config.c2s;
-
     const tlsContexts = mod.server.tls;
-    const plain = await listenAll(cfg.interfaces, cfg.ports, () => createServer({ noDelay: true }, (socket) => acceptClient(mod, socket)), mod.log);
-    for (const s of plain) mod.server.registerListener('c2s', s);
-    // XEP-0368 direct TLS: encrypted from the first byte, ALPN 'xmpp-client'.
-    const direct = await listenAll(
-      cfg.interfaces,
-      cfg.direct_tls_ports,
-      () =>
-        createTlsServer(
-          { ...tlsContexts.serverOptions(), ALPNProtocols: ['xmpp-client'] },
-          (socket) => acceptClient(mod, socket),
-        ),
-      mod.log,
-    );
-    for (const s of direct) {
-      mod.server.registerListener('c2s_direct_tls', s);
-      // Its session-ticket key rotates with the STARTTLS contexts' (src/net/tls-tickets.ts).
-      if (s instanceof TlsServer) mod.onUnload(tlsContexts.trackServer(s));
-    }
-    const servers: NetServer[] = [...plain, ...direct];
-    mod.onUnload(async () => {
+    /** Untrack functions of the direct TLS listeners' session-ticket keys. */
+    const tracked = new Map<NetServer, () => void>();
+    const bind = async (cfg: C2SConfig): Promise<NetServer[]> => {
+      const plain = await listenAll(cfg.interfaces, cfg.ports, () => createServer({ noDelay: true }, (socket) => acceptClient(mod, socket)), mod.log);
+      // XEP-0368 direct TLS: encrypted from the first byte, ALPN 'xmpp-client'.
+      let direct: NetServer[];
+      try {
+        direct = await listenAll(
+          cfg.interfaces,
+          cfg.direct_tls_ports,
+          () =>
+            createTlsServer(
+              { ...tlsContexts.serverOptions(), ALPNProtocols: ['xmpp-client'] },
+              (socket) => acceptClient(mod, socket),
+            ),
+          mod.log,
+        );
+      } catch (err) {
+        for (const s of plain) s.close();
+        throw err;
+      }
+      for (const s of plain) mod.server.registerListener('c2s', s);
+      for (const s of direct) {
+        mod.server.registerListener('c2s_direct_tls', s);
+        // Its session-ticket key rotates with the STARTTLS contexts' (src/net/tls-tickets.ts).
+        if (s instanceof TlsServer) tracked.set(s, tlsContexts.trackServer(s));
+      }
+      return [...plain, ...direct];
+    };
+    /** Stop listening; `wait`: until the connections they accepted have ended too (at unload). */
+    const release = async (servers: NetServer[], wait: boolean): Promise<void> => {
       for (const s of servers) {
         mod.server.unregisterListener(s);
-        await new Promise<void>((r) => s.close(() => r()));
+        tracked.get(s)?.();
+        tracked.delete(s);
+        const closed = new Promise<void>((r) => s.close(() => r()));
+        if (wait) await closed;
       }
+    };
+    let bound = mod.server.config.c2s;
+    let servers = await bind(bound);
+    mod.onUnload(() => release(servers, true));
+    // A reload with new [c2s] interfaces or ports: the new listeners first, then the old ones stop
+    // accepting (close() leaves the streams they accepted alone). When the new ones cannot be
+    // opened and share a port with the old (the same port on another interface), the old ones
+    // stop first, and come back if the new ones still cannot be opened.
+    mod.onRebind('c2s', async () => {
+      const next = mod.server.config.c2s;
+      let fresh: NetServer[];
+      try {
+        fresh = await bind(next);
+        await release(servers, false);
+      } catch (first) {
+        // Only a port the old listeners hold can be freed by stopping them first.
+        const held = new Set([...bound.ports, ...bound.direct_tls_ports].filter((p) => p !== 0));
+        if (![...next.ports, ...next.direct_tls_ports].some((p) => held.has(p))) throw first;
+        await release(servers, false);
+        try {
+          fresh = await bind(next);
+        } catch (err) {
+          servers = await bind(bound).catch((again: unknown) => {
+            mod.log.error({ err: again }, 'the previous client listeners could not be opened again: no client listener until a restart or reload');
+            return [];
+          });
+          throw err instanceof Error ? err : first;
+        }
+      }
+      servers = fresh;
+      bound = next;
+      mod.log.info({ interfaces: next.interfaces, ports: next.ports, direct_tls_ports: next.direct_tls_ports }, 'client listeners rebound; established streams stay');
     });
   },
 });

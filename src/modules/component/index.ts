@@ -23,6 +23,7 @@ export default defineModule({
   name: 'component',
   description: 'XEP-0114 external components and internal (module-served) components',
   scope: 'global',
+  restartOnOptionChange: 'loading it again would close the streams of the connected components',
   options: z.object({
     auth_timeout: duration(undefined, { min: 1 }), // default: [c2s] auth_timeout
     on_conflict: oneOf(['refuse_new', 'kick_old'], 'refuse_new'),

@@ -7,7 +7,7 @@
  *   mod.onUnload(http.route({ path: '/http-bind', methods: ['POST', 'OPTIONS'], title: 'BOSH', handler }));
  *
  * Options ([modules.http]): max_body_size ("1 MiB"), max_header_size ("8 KiB"),
- * request_timeout ("30s").
+ * request_timeout ("30s"); a reload applies new ones live. The listeners (`[http]`) need a restart.
  */
 import { Server as TlsServer } from 'node:tls';
 import type { Server as NetServer } from 'node:net';
@@ -54,6 +54,21 @@ export default defineModule({
       }),
     );
 
+    const servers: NetServer[] = [];
+    // A reload applies new limits live: bodies and timeouts are read at each request, the
+    // header size and header timeout are set again on the listeners (new connections get them).
+    mod.onReconfigure((next) => {
+      limits.maxBodyBytes = next.max_body_size;
+      limits.maxHeaderBytes = next.max_header_size;
+      limits.requestTimeoutMs = next.request_timeout;
+      limits.headersTimeoutMs = Math.min(DEFAULT_HTTP_LIMITS.headersTimeoutMs, next.request_timeout);
+      for (const s of servers) {
+        // Node reads both from the server object for each new connection.
+        const h = s as NetServer & { maxHeaderSize?: number; headersTimeout?: number };
+        h.maxHeaderSize = limits.maxHeaderBytes;
+        h.headersTimeout = limits.headersTimeoutMs;
+      }
+    });
     if (!mod.server.runsServiceListeners) {
       // Cluster: BOSH sessions are per-process state, so one worker serves HTTP (src/cluster).
       mod.log.debug('HTTP runs on the cluster service worker');
@@ -61,7 +76,6 @@ export default defineModule({
     }
     // Listen once every module is loaded: hosts and internal components mount routes during
     // start-up, and a request must never arrive before its route exists.
-    const servers: NetServer[] = [];
     mod.onUnload(async () => {
       for (const s of servers) mod.server.unregisterListener(s);
       await closeAll(servers);

@@ -5,7 +5,13 @@
  */
 import type { RateLimit } from '../../util/rate-limiter.js';
 
-export class DebtBucket {
+/** What a read gate spends: a DebtBucket, or a SharedDebtBucket (shared-bucket.ts). */
+export interface SpendingBucket {
+  spend(n: number, now: number): void;
+  waitMs(now: number): number;
+}
+
+export class DebtBucket implements SpendingBucket {
   private tokens: number;
   private at: number;
 
@@ -25,6 +31,12 @@ export class DebtBucket {
   waitMs(now: number): number {
     this.refill(now);
     return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.limit.rate) * 1000);
+  }
+
+  /** Take the balance from elsewhere (a shared bucket's authoritative count), as of `now`. */
+  set(tokens: number, now: number): void {
+    this.tokens = Math.min(this.limit.burst, tokens);
+    this.at = now;
   }
 
   /** Whether the bucket is full (it carries no information and may be forgotten). */

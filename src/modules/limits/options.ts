@@ -15,7 +15,7 @@ const streamLimits = (d: { stanzas: number; stanzaBurst: number; bytes: string; 
   }).prefault({ bytes_per_second: d.bytes, byte_burst: d.byteBurst });
 
 export const limitsOptions = z.strictObject({
-  /** Each client connection (TCP/TLS; BOSH and WebSocket cannot pause reading). */
+  /** Each client connection (TCP/TLS and WebSocket read paused; BOSH requests held back). */
   c2s: streamLimits({ stanzas: 50, stanzaBurst: 200, bytes: '64 KiB', byteBurst: '1 MiB' }),
   /** Each server-to-server connection (carries a whole domain's traffic). */
   s2s: streamLimits({ stanzas: 500, stanzaBurst: 2000, bytes: '512 KiB', byteBurst: '4 MiB' }),

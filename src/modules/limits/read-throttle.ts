@@ -6,13 +6,13 @@
  * bucket is back at zero. Nothing is dropped, and nothing is buffered beyond that one chunk: the
  * peer's further bytes wait in the kernel's buffers and TCP flow control slows the sender.
  */
-import type { DebtBucket } from './debt-bucket.js';
+import type { SpendingBucket } from './debt-bucket.js';
 
 export interface ReadThrottleOptions {
   /** Buckets spent one per stanza. */
-  stanzaBuckets: readonly DebtBucket[];
+  stanzaBuckets: readonly SpendingBucket[];
   /** Buckets spent one per byte read. */
-  byteBuckets: readonly DebtBucket[];
+  byteBuckets: readonly SpendingBucket[];
   now(): number;
   /** A timer; returns its cancel function. */
   setTimeout(fn: () => void, ms: number): () => void;

@@ -5,6 +5,10 @@
  * its bucket would be full again. When Redis cannot be reached the take is allowed (failing open:
  * a Redis outage must not stop every user's messages) and logged. The Redis client library is
  * imported on first use only (it costs tens of MiB of RSS; bench/README.md).
+ *
+ * Besides `take` (one token, for the account limits) it has `spend` (any number of tokens, going
+ * into debt: the per-address read buckets settle their local spending here in batches,
+ * shared-bucket.ts) and `slot` (a sliding window of events, for the registration limits).
  */
 import type { createClient } from 'redis';
 import type { Logger } from '../../core/logging.js';
@@ -15,7 +19,7 @@ type Client = ReturnType<typeof createClient>;
 
 /** The key prefix; the cluster engine's keys use `canto:` too (src/cluster/redis/keys.ts). */
 const PREFIX = 'canto:limit:';
-/** A take waits this long for Redis at most (a stanza is held meanwhile), then lets it through. */
+/** A call waits this long for Redis at most (a stanza is held meanwhile), then lets it through. */
 const TAKE_TIMEOUT_MS = 1000;
 /** How long takes are let through after Redis failed before it is asked again. */
 const RETRY_MS = 5000;
@@ -38,45 +42,108 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return ok`;
 
+/** KEYS bucket · ARGV rate, burst, n → the tokens left after spending n (may be negative), as a string. */
+const SPEND = `local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local v = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(v[1]) or burst
+local at = tonumber(v[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate) - n
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return tostring(tokens)`;
+
+/** KEYS window (a sorted set of event ids by time) · ARGV max, window ms, id → 1 (recorded) or 0 (full). */
+const SLOT = `local max = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= max then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return 1`;
+
+const SCRIPTS = { take: TAKE, spend: SPEND, slot: SLOT };
+type ScriptName = keyof typeof SCRIPTS;
+
 export class RedisBucketStore implements BucketStore {
   private client: Client | undefined;
-  private sha: string | undefined;
-  /** Until when (ms) takes are let through without asking Redis, after a failure. */
+  private readonly shas = new Map<ScriptName, string>();
+  /** Until when (ms) Redis is not asked, after a failure. */
   private downUntil = 0;
   private connected: Promise<Client> | undefined;
+  /** Closed (the module unloaded): Redis is not asked again, nor connected to. */
+  private closed = false;
 
   constructor(private readonly url: string, private readonly log: Logger) {}
 
   async take(key: string, limit: RateLimit): Promise<boolean> {
+    const r = await this.ask((client) => this.run(client, 'take', key, [limit.rate, limit.burst]));
+    // Failing open: with Redis away the stanza is let through.
+    return r === undefined ? true : r === 1;
+  }
+
+  /**
+   * Spend `n` tokens of `key`'s bucket (it may go into debt); the tokens left, or undefined when
+   * Redis cannot be reached (the caller keeps counting locally).
+   */
+  async spend(key: string, limit: RateLimit, n: number): Promise<number | undefined> {
+    const r = await this.ask((client) => this.run(client, 'spend', key, [limit.rate, limit.burst, n]));
+    return r === undefined ? undefined : Number(r);
+  }
+
+  /**
+   * Record one event in `key`'s sliding window of `windowMs` unless it already holds `max`:
+   * a function that removes it again (the event did not happen after all), false when the window
+   * is full, undefined when Redis cannot be reached (the caller decides).
+   */
+  async slot(key: string, max: number, windowMs: number): Promise<(() => Promise<void>) | false | undefined> {
+    const id = `${Date.now()}:${Math.random().toString(36).slice(2)}`;
+    const r = await this.ask((client) => this.run(client, 'slot', key, [max, windowMs, id]));
+    if (r === undefined) return undefined;
+    if (r !== 1) return false;
+    let returned = false;
+    return async () => {
+      if (returned) return;
+      returned = true;
+      await this.ask((client) => client.sendCommand(['ZREM', `${PREFIX}${key}`, id]));
+    };
+  }
+
+  /** Run a command with a time limit; undefined (logged, and Redis left alone for a while) when it fails. */
+  private async ask(fn: (client: Client) => Promise<unknown>): Promise<unknown> {
     // After a failure, Redis is not asked for a while: stanzas are not held for nothing.
-    if (Date.now() < this.downUntil) return true;
+    if (this.closed || Date.now() < this.downUntil) return undefined;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${TAKE_TIMEOUT_MS} ms`)), TAKE_TIMEOUT_MS);
     });
     try {
-      return await Promise.race([this.takeNow(key, limit), timeout]);
+      return await Promise.race([this.client_().then(fn), timeout]);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'limits: Redis unavailable, not limiting');
+      this.log.warn({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'limits: Redis unavailable: account limits let through, address and registration limits counted on this node alone');
       this.downUntil = Date.now() + RETRY_MS;
-      return true;
+      return undefined;
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async takeNow(key: string, limit: RateLimit): Promise<boolean> {
+  private client_(): Promise<Client> {
     this.connected ??= this.connect().catch((err: unknown) => {
-      this.connected = undefined; // the next take tries again
+      this.connected = undefined; // the next call tries again
       throw err;
     });
-    const client = await this.connected;
-    return (await this.run(client, `${PREFIX}${key}`, limit)) === 1;
+    return this.connected;
   }
 
   private async connect(): Promise<Client> {
     const { createClient: create } = await import('redis');
-    // No offline queue: while Redis is away a take fails at once (and is let through).
+    // No offline queue: while Redis is away a call fails at once.
     const client = create({
       url: this.url,
       disableOfflineQueue: true,
@@ -85,23 +152,32 @@ export class RedisBucketStore implements BucketStore {
     client.on('error', (err: Error) => this.log.debug({ err: err.message }, 'limits: redis connection error'));
     this.client = client;
     await client.connect();
+    if (this.closed) {
+      // Closed while connecting: do not leave the connection behind.
+      await client.disconnect().catch(() => {});
+      throw new Error('closed');
+    }
     return client;
   }
 
-  private async run(client: Client, key: string, limit: RateLimit): Promise<unknown> {
-    const args = [String(limit.rate), String(limit.burst)];
-    if (this.sha !== undefined) {
+  private async run(client: Client, script: ScriptName, key: string, argv: (number | string)[]): Promise<unknown> {
+    const args = argv.map(String);
+    const full = `${PREFIX}${key}`;
+    const sha = this.shas.get(script);
+    if (sha !== undefined) {
       try {
-        return await client.sendCommand(['EVALSHA', this.sha, '1', key, ...args]);
+        return await client.sendCommand(['EVALSHA', sha, '1', full, ...args]);
       } catch (err) {
         if (!/NOSCRIPT/.test((err as Error).message)) throw err;
       }
     }
-    this.sha = String(await client.sendCommand(['SCRIPT', 'LOAD', TAKE]));
-    return client.sendCommand(['EVALSHA', this.sha, '1', key, ...args]);
+    const loaded = String(await client.sendCommand(['SCRIPT', 'LOAD', SCRIPTS[script]]));
+    this.shas.set(script, loaded);
+    return client.sendCommand(['EVALSHA', loaded, '1', full, ...args]);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const client = this.client;
     this.client = undefined;
     this.connected = undefined;

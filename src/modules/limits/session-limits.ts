@@ -3,20 +3,23 @@
  * connection that can pause reading (TCP/TLS), spending its own buckets and its address's shared ones. Throttles
  * are found by connection, so a session resumed on a new connection (XEP-0198) is limited by
  * that connection's buckets. An address's shared buckets live as long as one of its
- * connections does (weak references, swept periodically).
+ * connections does (weak references, swept periodically). In a Redis cluster they are
+ * SharedDebtBuckets, settled against Redis in batches (shared-bucket.ts), so that connections
+ * from one address to different nodes share one budget.
  */
 import type { Connection, StreamSession } from '../../core/session.js';
-import { DebtBucket } from './debt-bucket.js';
+import { DebtBucket, type SpendingBucket } from './debt-bucket.js';
 import type { LimitsOptions } from './options.js';
 import { ReadThrottle } from './read-throttle.js';
+import { SharedDebtBucket, type SpendStore } from './shared-bucket.js';
 
 export type StreamKind = 'c2s' | 's2s';
 
 type StreamLimitOptions = LimitsOptions['c2s'];
 
 interface AddressBuckets {
-  stanzas: DebtBucket;
-  bytes: DebtBucket;
+  stanzas: SpendingBucket;
+  bytes: SpendingBucket;
 }
 
 export interface SessionLimitsHooks {
@@ -24,6 +27,8 @@ export interface SessionLimitsHooks {
   setTimeout(fn: () => void, ms: number): () => void;
   /** A connection's reads were paused (first is true on its first pause). */
   paused(kind: StreamKind, session: StreamSession, waitMs: number, first: boolean): void;
+  /** Where the per-address buckets are shared with other nodes (Redis); none: in this process. */
+  shared?: SpendStore;
 }
 
 export function streamKind(session: StreamSession): StreamKind | undefined {
@@ -113,11 +118,22 @@ export class SessionLimits {
     };
   }
 
+  private sharedBucket(store: SpendStore, key: string, limit: { rate: number; burst: number }): SharedDebtBucket {
+    return new SharedDebtBucket({ key, limit, store, now: this.hooks.now, setTimeout: this.hooks.setTimeout });
+  }
+
   private addressBuckets(kind: StreamKind, ip: string, now: number): AddressBuckets {
     const key = `${kind} ${ip}`;
     const found = this.addresses.get(key)?.deref();
     if (found !== undefined) return found;
-    const made = this.buckets(this.options.per_ip[kind], now);
+    const o = this.options.per_ip[kind];
+    const store = this.hooks.shared;
+    const made = store === undefined
+      ? this.buckets(o, now)
+      : {
+          stanzas: this.sharedBucket(store, `read:${kind}:stanzas:${ip}`, { rate: o.stanzas_per_second, burst: o.stanza_burst }),
+          bytes: this.sharedBucket(store, `read:${kind}:bytes:${ip}`, { rate: o.bytes_per_second, burst: o.byte_burst }),
+        };
     this.addresses.set(key, new WeakRef(made));
     return made;
   }

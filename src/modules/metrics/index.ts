@@ -10,7 +10,8 @@
  * With `port` set, the endpoint moves to a listener of its own on `interface` (default
  * 127.0.0.1) and leaves the public HTTP listeners.
  *
- * Options ([modules.metrics]): allow_ips, port, interface, path.
+ * Options ([modules.metrics]): allow_ips, port, interface, path. A reload applies new ones live
+ * (allow_ips and path at once; a new port or interface rebinds its own listener).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as NetServer } from 'node:net';
@@ -41,22 +42,35 @@ export default defineModule({
     path: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'a path such as "/metrics"').default('/metrics'),
   }),
   async setup(mod) {
-    const allowed = new AddressList(mod.options.allow_ips);
+    // Both change on a reload (onReconfigure below); the handler reads them at each request.
+    let allowed = new AddressList(mod.options.allow_ips);
     const spec = {
       path: mod.options.path,
       methods: ['GET' as const],
       handler: (req: IncomingMessage, res: ServerResponse, ctx: RouteMatchContext) => serve(mod, allowed, req, res, ctx),
     };
-    if (mod.options.port === 0) {
-      mod.onUnload(mod.require('http').route(spec));
-      return;
-    }
-    if (!mod.server.runsServiceListeners) {
+    const ownListener = mod.options.port !== 0;
+    if (ownListener && !mod.server.runsServiceListeners) {
       mod.log.debug('the metrics listener runs on the cluster service worker');
       return;
     }
-    const router = new HttpRouter();
-    mod.onUnload(router.route(spec));
+    const router = ownListener ? new HttpRouter() : undefined;
+    const mount = (path: string): (() => void) => (router ?? mod.require('http')).route({ ...spec, path });
+    let unroute = mount(spec.path);
+    mod.onUnload(() => unroute());
+    // A new allow-list or path applies at once; a new port or interface rebinds the listener (the
+    // module is loaded again: scrapes are short requests and nothing else holds the listener).
+    mod.onReconfigure((next, previous) => {
+      if (next.port !== previous.port || next.interface !== previous.interface) return 'reload';
+      allowed = new AddressList(next.allow_ips);
+      if (next.path !== previous.path) {
+        const mounted = mount(next.path);
+        unroute();
+        unroute = mounted;
+      }
+      return undefined;
+    });
+    if (!router) return;
     const servers: NetServer[] = await listenAll(
       [mod.options.interface],
       [mod.options.port],
@@ -67,6 +81,8 @@ export default defineModule({
     mod.onUnload(async () => {
       for (const s of servers) {
         mod.server.unregisterListener(s);
+        // A scraper's idle keep-alive connection would hold close() for its whole timeout.
+        (s as NetServer & { closeIdleConnections?: () => void }).closeIdleConnections?.();
         await new Promise<void>((r) => s.close(() => r()));
       }
     });

@@ -116,26 +116,36 @@ export class RegistrationBeforeAuth {
     const checked = checkNewAccount(request.username, request.password);
     if (!checked.ok) return this.refuse(origin, stanza, checked.refusal);
     if (token !== undefined) return this.registerWithInvite(origin, stanza, token, checked.value);
-    const giveBack = this.throttle.take(origin.ip);
+    this.used.add(origin); // before the limits are asked (they may ask Redis): one registration at a time
+    void this.registerOpen(origin, stanza, checked.value);
+    return true;
+  }
+
+  /** Registration without an invite: the address limits, then the account. */
+  private async registerOpen(origin: C2SUnauthedSession, stanza: Element, fields: { username: string; password: string }): Promise<void> {
+    const giveBack = await this.throttle.takeShared(origin.ip);
     if (!giveBack) {
+      this.used.delete(origin);
       origin.log.info({ ip: origin.ip }, 'registration refused: too many from this address');
       this.registrations.inc({ result: 'throttled' });
       // §3.1.1 names not-acceptable for "too many registrations"; type wait says "later".
-      return this.refuse(origin, stanza, { condition: 'not-acceptable', text: 'too many registrations from your address; try again later', type: 'wait' });
+      this.refuse(origin, stanza, { condition: 'not-acceptable', text: 'too many registrations from your address; try again later', type: 'wait' });
+      return;
     }
-    const guarded = this.guard.check(origin.ip, checked.value.username);
+    const guarded = await this.guard.checkShared(origin.ip, fields.username);
     if (!guarded.ok) {
       giveBack();
+      this.used.delete(origin);
       origin.log.info({ ip: origin.ip, why: guarded.why }, 'registration refused');
       this.registrations.inc({ result: guarded.why === 'blocked-username' ? 'blocked' : 'throttled' });
-      return this.refuse(origin, stanza, guarded.refusal);
+      this.refuse(origin, stanza, guarded.refusal);
+      return;
     }
     const giveBackAll = (): void => {
       giveBack();
       guarded.giveBack();
     };
-    this.used.add(origin);
-    const { username, password } = checked.value;
+    const { username, password } = fields;
     const timer = this.creationTime.startTimer();
     this.createAccount(origin, username, password).then(
       (refusal) => {
@@ -157,19 +167,30 @@ export class RegistrationBeforeAuth {
         this.refuse(origin, stanza, { condition: 'internal-server-error', text: 'the account could not be created' });
       },
     );
-    return true;
   }
 
   /** XEP-0445: create the account with an invite (the invites module does it, subscriptions included). */
   private registerWithInvite(origin: C2SUnauthedSession, stanza: Element, token: string, fields: { username: string; password: string }): true {
+    if (!this.mod.optional('invites')) return this.refuse(origin, stanza, { condition: 'service-unavailable', text: 'invites are not enabled on this server' });
+    this.used.add(origin); // before the throttle is asked (it may ask Redis): one registration at a time
+    void this.registerInvited(origin, stanza, token, fields);
+    return true;
+  }
+
+  private async registerInvited(origin: C2SUnauthedSession, stanza: Element, token: string, fields: { username: string; password: string }): Promise<void> {
+    const giveBack = await this.throttle.takeShared(origin.ip);
     const invites = this.mod.optional('invites');
-    if (!invites) return this.refuse(origin, stanza, { condition: 'service-unavailable', text: 'invites are not enabled on this server' });
-    const giveBack = this.throttle.take(origin.ip);
-    if (!giveBack) {
+    if (!giveBack || !invites) {
+      giveBack?.();
+      this.used.delete(origin);
+      if (!invites) {
+        this.refuse(origin, stanza, { condition: 'service-unavailable', text: 'invites are not enabled on this server' });
+        return;
+      }
       this.registrations.inc({ result: 'throttled' });
-      return this.refuse(origin, stanza, { condition: 'not-acceptable', text: 'too many registrations from your address; try again later', type: 'wait' });
+      this.refuse(origin, stanza, { condition: 'not-acceptable', text: 'too many registrations from your address; try again later', type: 'wait' });
+      return;
     }
-    this.used.add(origin);
     invites.register(token, fields.username, fields.password, origin.ip, 'ibr').then(
       (outcome) => {
         if (outcome.ok) {
@@ -191,7 +212,6 @@ export class RegistrationBeforeAuth {
         this.refuse(origin, stanza, { condition: 'internal-server-error', text: 'the account could not be created' });
       },
     );
-    return true;
   }
 
   /** Create the account; a refusal when the name is taken, undefined on success. */

@@ -11,6 +11,7 @@ import { readRegisterOptions, registerOptions } from './options.js';
 import { NS_REGISTER, NS_REGISTER_FEATURE } from './query.js';
 import { RegistrationThrottle } from './throttle.js';
 import { RegistrationGuard } from './guard.js';
+import { RedisBucketStore } from '../limits/redis-bucket-store.js';
 
 export default defineModule({
   name: 'register',
@@ -18,8 +19,20 @@ export default defineModule({
   options: registerOptions,
   setup(mod) {
     const options = readRegisterOptions(mod.options);
-    const throttle = new RegistrationThrottle({ max: options.throttleMax, periodMs: options.throttlePeriod, exempt: options.throttleExempt });
-    const beforeAuth = new RegistrationBeforeAuth(mod, options, throttle, new RegistrationGuard(options, () => mod.now()));
+    // In a Redis cluster the address windows are in Redis, counted by every node (the client
+    // connects on the first registration only).
+    const redisUrl = mod.server.config.cluster.redis;
+    const store = redisUrl === undefined ? undefined : new RedisBucketStore(redisUrl, mod.log);
+    if (store) mod.onUnload(() => store.close());
+    const prefix = `register:${mod.host}:`;
+    const throttle = new RegistrationThrottle({
+      max: options.throttleMax,
+      periodMs: options.throttlePeriod,
+      exempt: options.throttleExempt,
+      shared: store && { store, prefix: `${prefix}ip:` },
+    });
+    const guard = new RegistrationGuard(options, () => mod.now(), store && { store, prefix });
+    const beforeAuth = new RegistrationBeforeAuth(mod, options, throttle, guard);
     const management = new AccountManagement(mod, options);
 
     mod.addFeature(NS_REGISTER);

@@ -3,6 +3,11 @@
  * (a sliding window over the times of the registrations). A registration takes a slot before
  * the account is created and gives it back if creation fails, so concurrent attempts from one
  * address cannot slip past the limit together.
+ *
+ * In a Redis cluster (`shared`), `takeShared` keeps the window in Redis (a sorted set, one Lua
+ * script: limits/redis-bucket-store.ts `slot`) so that registrations from one address to any node
+ * count together; registrations are rare, so one Redis call each is cheap. When Redis cannot be
+ * reached, the window in this process is used (the limit then holds per node).
  */
 export interface ThrottleOptions {
   /** Registrations allowed per address per period; 0 means no limit. */
@@ -12,6 +17,14 @@ export interface ThrottleOptions {
   exempt?: Iterable<string>;
   /** Clock, for tests. */
   now?: () => number;
+  /** The window shared by the nodes of a Redis cluster, and this throttle's key prefix in it. */
+  shared?: { store: SlotStore; prefix: string };
+}
+
+/** A sliding-window store shared by nodes (RedisBucketStore). */
+export interface SlotStore {
+  /** Record an event unless `max` are in the window: its undo, false when full, undefined when unreachable. */
+  slot(key: string, max: number, windowMs: number): Promise<(() => Promise<void>) | false | undefined>;
 }
 
 export class RegistrationThrottle {
@@ -22,6 +35,7 @@ export class RegistrationThrottle {
   /** address → times of its registrations within the window, oldest first */
   private readonly recent = new Map<string, number[]>();
   private lastSweep: number;
+  private readonly shared: ThrottleOptions['shared'];
 
   constructor(opts: ThrottleOptions) {
     this.max = opts.max;
@@ -29,6 +43,16 @@ export class RegistrationThrottle {
     this.exempt = new Set(opts.exempt ?? []);
     this.now = opts.now ?? Date.now;
     this.lastSweep = this.now();
+    this.shared = opts.shared;
+  }
+
+  /** `take`, counted across the nodes of a Redis cluster when the throttle is shared. */
+  async takeShared(key: string): Promise<(() => void) | undefined> {
+    if (this.shared === undefined || this.max <= 0 || this.exempt.has(key)) return this.take(key);
+    const undo = await this.shared.store.slot(`${this.shared.prefix}${key}`, this.max, this.periodMs);
+    if (undo === undefined) return this.take(key); // Redis away: this process's window
+    if (undo === false) return undefined;
+    return () => void undo();
   }
 
   /**

@@ -54,6 +54,7 @@ export default defineModule({
   name: 's2s',
   description: 'RFC 6120 server-to-server streams, XEP-0220 dialback, XEP-0178 SASL EXTERNAL',
   scope: 'global',
+  restartOnOptionChange: 'its options shape the server-to-server streams in progress, and loading it again would close them',
   options: z.object({
     dialback_secret: z.string().min(1).optional(), // a random one per process when left out
     connect_timeout: duration('10s', { min: 1 }),

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { defineModule, type ModuleApi } from '../../core/modules.js';
 import type { StanzaEvent } from '../../core/event-map.js';
-import { isBareJid } from '../../core/option-schemas.js';
+import { duration, isBareJid } from '../../core/option-schemas.js';
 import { parseJid } from '../../jid/index.js';
 import { NS_BLOCKING } from '../blocking/index.js';
 import { AdminError } from '../adminsocket/index.js';
@@ -15,7 +15,7 @@ import { findEvidence } from './evidence.js';
 import { forwardedReport } from './forward.js';
 import { NS_REPORTING, parseReports, REASON_ABUSE, REASON_SPAM, type ParsedReport } from './parse.js';
 import { publishToRtbl, type RtblTarget } from './rtbl-publish.js';
-import { countReports, getReport, newReportId, reportsStore, resolveReport, saveReport, type SpamReport } from './store.js';
+import { countReports, deleteResolvedBefore, getReport, newReportId, reportsStore, resolveReport, saveReport, type SpamReport } from './store.js';
 
 export { NS_REPORTING, NS_REPORTING_0, REASON_ABUSE, REASON_SPAM } from './parse.js';
 export { publishToRtbl, rtblItemId, type RtblTarget } from './rtbl-publish.js';
@@ -23,6 +23,8 @@ export { listReports, getReport, reportsStore, type SpamReport } from './store.j
 
 /** Above the blocking module's own handler (0), which then answers the block as usual. */
 const REPORT_PRIORITY = 10;
+/** How often resolved reports past report_retention are looked for. */
+const SWEEP_MS = 3_600_000;
 
 /** What other modules (MUC moderation) use to file a report. */
 export interface SpamReportsService {
@@ -47,6 +49,8 @@ export default defineModule({
     max_reports: z.number().int().min(1).max(10_000_000).default(100_000),
     rtbl_service: z.string().min(1).optional(),
     rtbl_node: z.string().min(1).default('spam_source_jids'),
+    /** Resolved reports older than this (since they were resolved) are deleted; 0 keeps them. */
+    report_retention: duration('90 days'),
     /** Who publishes to the block list node (its owner once auto-created); default: the first of `admins`. */
     rtbl_publisher: bareJid.optional(),
   }),
@@ -104,6 +108,28 @@ export default defineModule({
     }, REPORT_PRIORITY);
 
     registerAdminCommands(mod, store, rtbl, () => published.inc());
+
+    // Retention: resolved reports go once report_retention has passed since they were resolved.
+    if (o.report_retention > 0) {
+      const expired = mod.measure.counter('spam_reporting_reports_expired_total', 'Resolved spam reports deleted after report_retention');
+      let running = false;
+      const sweep = async (): Promise<void> => {
+        if (running) return;
+        running = true;
+        try {
+          const n = await deleteResolvedBefore(store, mod.now() - o.report_retention);
+          if (n > 0) {
+            expired.inc(n);
+            mod.log.info({ deleted: n, retention_ms: o.report_retention }, 'expired resolved spam reports deleted');
+          }
+        } catch (err) {
+          mod.log.error({ err }, 'could not delete expired spam reports');
+        } finally {
+          running = false;
+        }
+      };
+      mod.setInterval(() => void sweep(), SWEEP_MS);
+    }
   },
 });
 

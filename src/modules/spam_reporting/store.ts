@@ -76,3 +76,17 @@ export async function resolveReport(store: MapStore<SpamReport>, id: string, res
 export async function countReports(store: MapStore<SpamReport>): Promise<number> {
   return (await store.keys(HOST_KEY)).length;
 }
+
+/**
+ * Delete the resolved reports resolved before `cutoff` (ms since the epoch); open ones stay
+ * whatever their age (nobody has looked at them yet). Returns how many were deleted.
+ */
+export async function deleteResolvedBefore(store: MapStore<SpamReport>, cutoff: number): Promise<number> {
+  let deleted = 0;
+  for (const [id, r] of await store.getAll(HOST_KEY)) {
+    if (r.status !== 'resolved' || (r.resolved?.at ?? r.created) >= cutoff) continue;
+    await store.set(HOST_KEY, id, undefined);
+    deleted++;
+  }
+  return deleted;
+}

@@ -24,6 +24,7 @@ export const REL_WEBSOCKET = 'urn:xmpp:alt-connections:websocket';
 
 interface Liveness {
   alive: boolean;
+  conn: WebSocketConnection;
 }
 
 export default defineModule({
@@ -31,6 +32,7 @@ export default defineModule({
   description: 'RFC 7395 XMPP over WebSocket',
   scope: 'global',
   depends: ['http', 'c2s'],
+  restartOnOptionChange: 'loading it again would close every WebSocket client',
   options: z.object({
     path: z.string().startsWith('/', { message: 'expected a path starting with "/"' }).default('/xmpp-websocket'),
     ping_interval: duration('30s'),
@@ -80,6 +82,11 @@ export default defineModule({
     if (pingInterval > 0) {
       mod.setInterval(() => {
         for (const [ws, state] of live) {
+          // Reading held by a rate limit: its pongs wait unread in the socket; not a dead peer.
+          if (state.conn.readingHeld) {
+            state.alive = true;
+            continue;
+          }
           if (!state.alive) {
             mod.log.debug('WebSocket did not answer a ping: cutting it');
             ws.terminate();
@@ -114,7 +121,7 @@ function accept(mod: ModuleApi, ws: WebSocket, req: IncomingMessage, ctx: Reques
       return framing;
     },
   });
-  const state: Liveness = { alive: true };
+  const state: Liveness = { alive: true, conn };
   live.set(ws, state);
   ws.on('pong', () => {
     state.alive = true;
@@ -122,10 +129,13 @@ function accept(mod: ModuleApi, ws: WebSocket, req: IncomingMessage, ctx: Reques
   ws.on('message', (data, isBinary) => {
     handle.activity();
     state.alive = true;
-    framing?.message(toBuffer(data), isBinary);
+    const buffer = toBuffer(data);
+    // Through the connection's read gate (rate limits), which may hold it and pause reading.
+    conn.receive(buffer.length, () => framing?.message(buffer, isBinary));
   });
   ws.on('error', (err) => handle.session.log.debug({ err: err.message }, 'WebSocket error'));
   ws.on('close', () => {
+    conn.closedByPeer();
     live.delete(ws);
     handle.connectionClosed();
   });
