@@ -14,6 +14,7 @@ import { bootServer } from '../app/boot.js';
 import type { RedisEngine } from '../cluster/redis/engine.js';
 import { ClusterWorker } from '../cluster/worker.js';
 import { ServicePlacement } from '../cluster/redis/placement.js';
+import { SmTakeover } from '../cluster/redis/sm-takeover.js';
 import { untilSignalled } from './until-signal.js';
 import { Reloader } from '../app/reload.js';
 
@@ -40,6 +41,8 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
     serviceWorker: true, selfRef: () => engine.self, routeReplies: true,
     onAttach: (server) => placement.install(server, link),
   });
+  const takeover = new SmTakeover(engine, link, log);
+  link.sessionMover = takeover;
   let server: Server;
   try {
     server = await bootServer({ config, log, cluster: link });
@@ -54,6 +57,7 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
   const reloader = new Reloader(server, file, log).start();
   return untilSignalled(log, async (signal) => {
     reloader.close();
+    takeover.close();
     await server.stop(`received ${signal}`);
     await engine.stop();
   });

@@ -12,6 +12,7 @@ import type { Completion } from '../core/router.js';
 import type { ClusterRole, Server } from '../core/server.js';
 import type { BoundC2SSession, CloseReason } from '../core/session.js';
 import type { RemoteSessions } from '../core/sessionmanager.js';
+import type { SessionMover } from '../core/session-mover.js';
 import type { StreamErrorCondition } from '../core/stream-errors.js';
 import { tryParseJid } from '../jid/index.js';
 import type { StorageDriver } from '../storage/types.js';
@@ -99,6 +100,8 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
    */
   serviceRouter: ((msg: ForwardMessage, stanza: Element, again: boolean) => Completion) | undefined;
   private readonly routeReplies: boolean;
+  /** Moves XEP-0198 sessions to and from other nodes (set by the Redis node: src/cluster/redis/sm-takeover.ts). */
+  sessionMover: SessionMover | undefined;
   private readonly onAttach: ((server: Server) => void) | undefined;
   /** `fullJid\0id` of an iq get/set another node delivered here → that node (routeReplies). */
   private readonly asked = new Map<string, { node: NodeRef; at: number }>();
@@ -322,7 +325,17 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     }
     const stanza = this.parse(msg.xml);
     if (!stanza) return;
-    if (!session) return this.missed(msg, stanza);
+    if (!session) {
+      // The resource moved to another node meanwhile (a resumed stream management session): it is
+      // still bound, there. Once, so two stale views cannot pass it back and forth.
+      const moved = msg.hops === 0 ? this.replica.session(msg.host, msg.username, msg.resource) : undefined;
+      if (moved !== undefined && moved.entry.worker !== msg.from) {
+        this.rerouted.add(stanza);
+        moved.send(stanza);
+        return;
+      }
+      return this.missed(msg, stanza);
+    }
     if (this.routeReplies) this.noteRequest(session, stanza, msg.from);
     session.send(stanza);
     // Modules here that learn from what reaches local users (caps) see it too: the router's

@@ -69,6 +69,12 @@ export interface EventMap extends StanzaEvents {
   'session-hibernated': { session: BoundC2SSession };
   /** A hibernating (or half-dead) session continues on a new connection (host bus). */
   'session-resumed': { session: BoundC2SSession };
+  /**
+   * A session moved to another cluster node that resumed it (host bus, on the node it left;
+   * SessionManager.handOver): no resource-unbind and no session-destroyed are fired for it, as the
+   * resource stays bound (elsewhere). Modules drop what they keep per session here.
+   */
+  'session-handed-over': { session: BoundC2SSession };
   'session-destroyed': { session: StreamSession; reason?: CloseReason };
   /** Vetoable (server bus): a handler returning true refuses the server-to-server authentication. */
   'pre-s2s-authenticated': { session: S2SUnauthedSession; fromHost: string; toHost: string; method: 'dialback' | 'SASL EXTERNAL' };

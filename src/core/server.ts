@@ -3,6 +3,7 @@
  * the router and the modules. Start and stop are the lifecycle, with `reconfigure` applying a new
  * configuration live (reconfigure.ts); everything else is events.
  */
+import type { SessionMover } from './session-mover.js';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { CantoConfig } from './config.js';
 import { ComponentRegistry, type InternalComponent } from './components.js';
@@ -39,6 +40,8 @@ export interface ClusterRole {
   readonly workers: number;
   /** Worker 1: the only one running the HTTP (BOSH, WebSocket), s2s and component listeners. */
   readonly serviceWorker: boolean;
+  /** Moves XEP-0198 sessions between nodes (Redis engine only). */
+  readonly sessionMover?: SessionMover | undefined;
 }
 
 export interface ServerOptions {

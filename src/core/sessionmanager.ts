@@ -368,6 +368,27 @@ export class SessionManager {
     this.server.hosts.get(old.host)?.events.fire('session-resumed', { session: old });
   }
 
+  /**
+   * The session moves to another cluster node (XEP-0198 resumption there): it leaves this
+   * process without resource-unbind (contacts must not see it go) or session-destroyed (rooms
+   * must not drop it), only `session-handed-over`, and becomes a resting object; an open
+   * connection is closed. The cluster
+   * layer has the new node's binding replace this one.
+   */
+  handOver(session: BoundC2SSession): void {
+    if (session.destroyed) return;
+    const stale = session.hibernating ? undefined : session.framing;
+    const resources = this.bound.get(session.host)?.get(session.username);
+    if (resources?.get(session.resource) === session) {
+      resources.delete(session.resource);
+      if (resources.size === 0) this.bound.get(session.host)?.delete(session.username);
+    }
+    this.retire(session);
+    stale?.close();
+    session.log.info('session handed over to another cluster node');
+    this.server.hosts.get(session.host)?.events.fire('session-handed-over', { session });
+  }
+
   private unbind(session: C2SSession, reason?: CloseReason): void {
     if (!isBound(session)) return;
     const users = this.bound.get(session.host);

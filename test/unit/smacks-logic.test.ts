@@ -6,6 +6,7 @@ import { addH, diffH, parseH, H_MODULUS } from '../../src/modules/smacks/counter
 import { UnackedQueue } from '../../src/modules/smacks/queue.js';
 import { ResumeRegistry } from '../../src/modules/smacks/registry.js';
 import { NS_SM, parseSm } from '../../src/modules/smacks/elements.js';
+import { memberOfResumptionId } from '../../src/core/session-mover.js';
 import { fateOf, rerouted } from '../../src/modules/smacks/unacked.js';
 import { approximateSize, Element } from '../../src/xml/element.js';
 import { message } from '../../src/xml/stanza.js';
@@ -138,4 +139,37 @@ test('fates: chat/normal re-routed with a delay, iq get/set bounced, the rest di
   assert.equal(copy.attrs.to, 'juliet@localhost');
   assert.equal(copy.getChild('delay', 'urn:xmpp:delay')?.attrs.stamp, '2024-01-02T03:04:05.000Z');
   assert.equal(rerouted(copy, 'juliet@localhost', 'localhost', 0).getChildren('delay', 'urn:xmpp:delay').length, 1, 'not stamped twice');
+});
+
+test('cluster: ids name their member; an id made elsewhere can be adopted; a moved one forgotten', () => {
+  const reg = new ResumeRegistry<string>();
+  const id = reg.add('juliet@localhost', 's1', 'n1#Ab3_x');
+  assert.match(id, /^n1#Ab3_x\.[A-Za-z0-9_-]{24}$/);
+  assert.equal(memberOfResumptionId(id), 'n1#Ab3_x');
+  assert.equal(memberOfResumptionId('n1.a#b.tok'), 'n1.a#b', 'node ids may hold dots: the token follows the last one');
+  assert.equal(memberOfResumptionId(reg.add('juliet@localhost', 's2')), undefined, 'no member outside a cluster');
+  reg.forget(id);
+  assert.equal(reg.lookup(id, 'juliet@localhost', 0), undefined, 'forgotten without a tombstone');
+  reg.adopt(id, 'juliet@localhost', 's3');
+  assert.deepEqual(reg.lookup(id, 'juliet@localhost', 0), { kind: 'live', session: 's3' });
+  assert.equal(reg.lookup(id, 'romeo@localhost', 0), undefined, 'still bound to its account');
+  // The parser takes such ids, and still refuses what cannot be ours.
+  const resume = (previd: string) => parseSm(new Element('resume', { xmlns: NS_SM, previd, h: '3' }));
+  assert.deepEqual(resume(id), { kind: 'resume', previd: id, h: 3 });
+  assert.equal(resume('n1#x.y.z').kind, 'bad-resume');
+  assert.equal(resume('a b#c.tok').kind, 'bad-resume');
+});
+
+test('queue: restored from another node, it continues the counts (acks and re-sends follow the client h)', () => {
+  const q = new UnackedQueue();
+  q.restore(H_MODULUS - 1, [msg(1), msg(2), msg(3)].map((stanza) => ({ stanza, at: 0, size: approximateSize(stanza) })));
+  assert.equal(q.length, 3);
+  assert.equal(q.acked, H_MODULUS - 1);
+  assert.equal(q.sent, 2, 'wraps');
+  assert.equal(q.bytes, [msg(1), msg(2), msg(3)].reduce((n, m) => n + approximateSize(m), 0));
+  assert.equal(q.valid(3), false);
+  assert.deepEqual(q.ack(0), { ok: true, dropped: 1 });
+  assert.deepEqual(q.unacked().map((x) => x.stanza.attrs.id), ['m2', 'm3']);
+  q.push(msg(4), 0, 10);
+  assert.equal(q.sent, 3);
 });

@@ -25,6 +25,7 @@ import {
   keys, memberOf, parseMember, registryField,
 } from './keys.js';
 import { RecentIds } from './recent-ids.js';
+import type { ControlMessage } from './sm-takeover.js';
 import {
   BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RELEASE, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE, type Script,
 } from './scripts.js';
@@ -101,6 +102,11 @@ export class RedisEngine implements ClusterEngine {
    */
   private readonly services = new Map<string, { owned: boolean; ready: boolean; change: Promise<void> }>();
   onServiceChange: (service: string, owned: boolean) => Promise<void> | void = () => {};
+  /**
+   * Stream management takeover messages (sm-takeover.ts), called synchronously in stream order;
+   * `reaped`: read from a dead member's stream by its reaper.
+   */
+  onControl: (msg: ControlMessage, reaped: boolean) => void = () => {};
 
   constructor(opts: RedisEngineOptions) {
     this.nodeId = opts.nodeId;
@@ -207,6 +213,73 @@ export class RedisEngine implements ClusterEngine {
           .catch((err: unknown) => this.log.warn({ err: (err as Error).message, store: msg.store }, 'could not announce a cache invalidation'));
         return;
     }
+  }
+
+  // ───────────────────────── control messages (sm-takeover.ts) ─────────────────────────
+
+  /** Queue a control message on its target's stream; false when the target is not alive or Redis failed. */
+  async sendControl(msg: ControlMessage): Promise<boolean> {
+    if (this.state !== 'serving') return false;
+    const { nodeId, incarnation } = parseMember(msg.to);
+    try {
+      const id = await this.run(DELIVER, [keys.lease(nodeId), keys.stream(msg.to)], [incarnation, JSON.stringify(msg)]);
+      return id !== null;
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message, to: msg.to }, 'could not queue a control message for another node');
+      return false;
+    }
+  }
+
+  /** Whether `member` holds its node's lease now (false on a Redis error). */
+  async memberLive(member: string): Promise<boolean> {
+    const { nodeId, incarnation } = parseMember(member);
+    if (incarnation === '') return false;
+    try {
+      return String(await this.cmd.sendCommand(['GET', keys.lease(nodeId)])) === incarnation;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Remove this member's binding `e` if Redis still holds exactly it (`UNBIND`): true when it did.
+   * For a session handed over to a node that never bound it.
+   */
+  async unbindIfStill(e: RegistryEntry): Promise<boolean> {
+    if (this.state !== 'serving' || e.worker !== this.member) return false;
+    const event = JSON.stringify({ t: 'unbound', e } satisfies ChannelEvent);
+    try {
+      return Number(await this.run(UNBIND, [keys.registry, keys.memberSessions(this.member)], [registryField(e), this.member, e.sid, CHANNEL, event])) === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A plain string key (undefined when absent). */
+  async getKey(key: string): Promise<string | undefined> {
+    const v = await this.cmd.sendCommand(['GET', key]);
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  /** `SET key value PX ms` (errors are logged, not thrown). */
+  setKey(key: string, value: string, ms: number): void {
+    this.cmd.sendCommand(['SET', key, value, 'PX', String(Math.max(1, Math.round(ms)))])
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message, key }, 'could not write a key to Redis'));
+  }
+
+  /** `SET key NX PX`: true for the first caller within `ms`. */
+  async claimOnce(key: string, ms: number): Promise<boolean> {
+    return String(await this.cmd.sendCommand(['SET', key, this.member, 'NX', 'PX', String(ms)])) === 'OK';
+  }
+
+  /**
+   * A binding of this member that another member's `BIND` is about to replace (a session handed
+   * over): it is no longer this member's to write again or to unbind.
+   */
+  disownBinding(e: { host: string; username: string; resource: string }): void {
+    const field = registryField(e);
+    this.own.delete(field);
+    this.unsentUnbinds.delete(field);
   }
 
   // ───────────────────────── membership ─────────────────────────
@@ -569,8 +642,14 @@ export class RedisEngine implements ClusterEngine {
       ids.push(id);
       const key = `${stream}/${id}`;
       if (this.processed.has(key)) continue;
-      const msg = parseJson<DeliverMessage | CloseMessage | ForwardMessage>(fieldValue(fields, 'm'));
-      if (msg && this.handler) {
+      const msg = parseJson<DeliverMessage | CloseMessage | ForwardMessage | ControlMessage>(fieldValue(fields, 'm'));
+      if (msg && (msg.t === 'sm-takeover' || msg.t === 'sm-state')) {
+        try {
+          this.onControl(msg, reaped);
+        } catch (err) {
+          this.log.error({ err, message: msg.t }, 'a stream management takeover message failed');
+        }
+      } else if (msg && this.handler) {
         if (!reaped) await this.handler(msg);
         else if (msg.t !== 'close') await this.handler({ t: 'undeliverable', msg });
       }

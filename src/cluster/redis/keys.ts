@@ -23,6 +23,10 @@ export const keys = {
   reapLock: (member: string): string => `${PREFIX}reap:${member}`,
   /** String with a TTL: the member owning a singleton service (a MUC domain), renewed with its lease. */
   owner: (service: string): string => `${PREFIX}owner:${service}`,
+  /** String with a TTL: one takeover per XEP-0198 resumption id (sm-takeover.ts). */
+  smTakeover: (id: string): string => `${PREFIX}smtake:${id}`,
+  /** String with a TTL (the session's window): the member an XEP-0198 session moved to. */
+  smLocation: (id: string): string => `${PREFIX}smloc:${id}`,
 };
 
 /** Pub/sub channel of registry changes, dead-member drops and cache invalidations. */

@@ -222,6 +222,12 @@ export default defineModule({
       filters.delete(session);
       if (!mod.server.sessions.getUserSessions(host, session.username).some((s) => s !== session)) book.unpin(session.username);
     });
+    // Resumed on another cluster node: the resource is bound there (its node pins the registrations).
+    mod.hook('session-handed-over', ({ session }) => {
+      filters.get(session)?.();
+      filters.delete(session);
+      if (mod.server.sessions.getLocalUserSessions(host, session.username).length === 0) book.unpin(session.username);
+    });
 
     // A connection found dead: what it never acknowledged may never have reached the phone.
     mod.hook('session-hibernated', ({ session }) => {

@@ -192,8 +192,10 @@ export default defineModule({
       const resume = request?.getChild('resume', NS_SM);
       const sm = smacks();
       if (resume && sm) {
-        const r = sm.resumeInline(authed, resume);
-        if (r.kind === 'closed') return;
+        let r = sm.resumeInline(authed, resume);
+        // Held by another cluster node: it answers first (the client waits for <success/>).
+        if (r.kind === 'pending') r = await r.wait;
+        if (r.kind === 'closed' || r.kind === 'pending') return;
         success.cnode(r.element);
         if (r.kind === 'resumed') {
           target = r.session;
@@ -201,7 +203,8 @@ export default defineModule({
         }
       }
       const bindRequest = request?.getChild('bind', NS_BIND2);
-      if (bindRequest && target === authed) {
+      // (A session resumed from another cluster node continues on `authed` itself: no Bind2 then either.)
+      if (bindRequest && after === undefined) {
         const b = bind2(server, fire, authed, bindRequest);
         if (b.ok) success.cnode(b.bound);
         else authed.log.info({ reason: b.text }, 'Bind2 refused: the client may bind with an iq');

@@ -21,8 +21,11 @@ export type SmCommand =
   /** Another element in the namespace (`<enabled/>`, `<failed/>`… from a client): `<failed><unexpected-request/>`. */
   | { kind: 'unexpected'; name: string };
 
-/** Ids we hand out are base64url; anything else (or absurdly long) cannot be ours. */
-const PREVID = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * Ids we hand out are base64url, in a Redis cluster after the holder's member name
+ * (`node_id#incarnation.`); anything else (or absurdly long) cannot be ours.
+ */
+const PREVID = /^(?:[A-Za-z0-9._-]{1,63}#[A-Za-z0-9_-]{1,16}\.)?[A-Za-z0-9_-]{1,64}$/;
 
 export function parseSm(el: Element): SmCommand {
   switch (el.name) {

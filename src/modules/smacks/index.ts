@@ -20,6 +20,8 @@ import { duration } from '../../core/option-schemas.js';
 import { isBound, type BoundC2SSession, type C2SSession, type StreamSession } from '../../core/session.js';
 import { errorReply } from '../../xml/stanza.js';
 import { approximateSize, type Element } from '../../xml/element.js';
+import { parseXmlFragment } from '../../xml/parse-fragment.js';
+import { memberOfResumptionId, type MovedSession, type SessionMover, type TakeoverAnswer, type TakeoverRequest } from '../../core/session-mover.js';
 import { addH } from './counter.js';
 import { NS_SM, ack, countTooHigh, enabled, failed, parseSm, request, resumed, type SmCommand } from './elements.js';
 import { ResumeRegistry } from './registry.js';
@@ -72,6 +74,14 @@ export default defineModule({
       overflows: mod.measure.counter('smacks_queue_overflows_total', 'Sessions ended because their unacknowledged queue passed max_unacked'),
       unacked: mod.measure.counter('smacks_unacked_stanzas_total', 'Unacknowledged stanzas of sessions that ended without resumption, by fate', ['fate']),
     };
+    const takeovers = mod.measure.counter(
+      'smacks_takeovers_total',
+      'Resumptions of a session held by another cluster node, on the resuming node, by result (ok or why not)',
+      ['result'],
+    );
+    const handovers = mod.measure.counter('smacks_handovers_total', 'Sessions this cluster node handed over to another node that resumed them');
+    /** In a Redis cluster: moves sessions between nodes (docs/scaling.md); undefined otherwise. */
+    const mover: SessionMover | undefined = mod.server.cluster?.sessionMover;
     type ResumeResult = 'ok' | 'item-not-found' | 'expired' | 'unexpected-request' | 'bad-request' | 'handled-count-too-high';
     const resumeResult = (result: ResumeResult) => metrics.resumptions.inc({ result });
 
@@ -139,9 +149,16 @@ export default defineModule({
     /** Start counting on a bound session; returns the <enabled/> to send (on the stream, or inside Bind2's <bound/>). */
     function enableState(session: BoundC2SSession, wantsResume: boolean, clientMax: number | undefined): Element {
       const windowMs = clientMax !== undefined ? Math.min(opts.resume_timeout, clientMax * 1000) : opts.resume_timeout;
-      const id = wantsResume ? registry.add(`${session.username}@${session.host}`, session) : undefined;
+      const id = wantsResume ? registry.add(`${session.username}@${session.host}`, session, mover?.self()) : undefined;
       const state = newState(session, id, windowMs);
       states.set(session, state);
+      installFilters(state);
+      session.log.debug({ resumable: wantsResume, window: windowMs }, 'stream management enabled');
+      return enabled(id, wantsResume ? Math.floor(windowMs / 1000) : undefined);
+    }
+
+    function installFilters(state: SmState): void {
+      const { session } = state;
       const offIn = session.filters.in.add((stanza) => {
         state.inbound = addH(state.inbound);
         return stanza;
@@ -151,8 +168,6 @@ export default defineModule({
         offIn();
         offOut();
       };
-      session.log.debug({ resumable: wantsResume, window: windowMs }, 'stream management enabled');
-      return enabled(id, wantsResume ? Math.floor(windowMs / 1000) : undefined);
     }
 
     function record(state: SmState, stanza: Element): Element {
@@ -234,6 +249,16 @@ export default defineModule({
       const r = resumeState(fresh, previd, h);
       if (r.kind === 'closed') return 'closed';
       if (r.kind === 'failed') return answer(fresh, r.element);
+      if (r.kind === 'pending') {
+        void r.wait.then((done) => {
+          if (done.kind === 'failed') fresh.send(done.element);
+          else if (done.kind === 'resumed') {
+            done.session.send(done.element);
+            done.after();
+          }
+        });
+        return 'answered';
+      }
       r.session.send(r.element);
       r.after();
       return 'answered';
@@ -246,6 +271,12 @@ export default defineModule({
      */
     function resumeState(fresh: C2SSession, previd: string, h: number): InlineResume {
       const found = registry.lookup(previd, `${fresh.username}@${fresh.host}`, mod.now());
+      if (found === undefined && mover !== undefined) {
+        // Not here: in a cluster the id names the node holding the session.
+        // (Also when it names this node: the session may have moved on from here.)
+        const holder = memberOfResumptionId(previd);
+        if (holder !== undefined && mover.self() !== undefined) return takeover(mover, fresh, holder, previd, h);
+      }
       if (found === undefined || (found.kind === 'live' && (states.get(found.session) === undefined || found.session.destroyed))) {
         // Unknown, or another account's: the same answer, without 'h'.
         fresh.log.info('resumption failed: unknown session id');
@@ -287,6 +318,152 @@ export default defineModule({
       };
     }
 
+    /**
+     * The session is held by another node: ask for it (sm-takeover.ts). The answer is handled
+     * synchronously in the order of this node's stream, so the resource is bound here before
+     * anything routed to it afterwards arrives; until the client has `<resumed/>`, what comes
+     * for the session is only queued.
+     */
+    function takeover(m: SessionMover, fresh: C2SSession, holder: string, previd: string, h: number): InlineResume {
+      const owner = `${fresh.username}@${fresh.host}`;
+      fresh.log.info({ named: holder }, 'resumption: the session is not here, asking the cluster node holding it');
+      const wait = new Promise<InlineResume>((resolve) => {
+        m.takeover(holder, { id: previd, owner, h, sid: fresh.id }, (a) => resolve(adoptMoved(fresh, previd, h, a)));
+      });
+      return { kind: 'pending', wait };
+    }
+
+    function adoptMoved(fresh: C2SSession, previd: string, h: number, a: TakeoverAnswer): InlineResume {
+      const owner = `${fresh.username}@${fresh.host}`;
+      if (!a.ok) {
+        takeovers.inc({ result: a.reason });
+        fresh.log.info({ reason: a.reason }, 'resumption on another node failed');
+        if (a.reason === 'too-high') {
+          resumeResult('handled-count-too-high');
+          fresh.close(countTooHigh(h, a.sent ?? 0));
+          return { kind: 'closed' };
+        }
+        if (a.reason === 'gone') {
+          resumeResult('expired');
+          return { kind: 'failed', element: failed('item-not-found', a.h) };
+        }
+        resumeResult('item-not-found');
+        return { kind: 'failed', element: failed('item-not-found') };
+      }
+      const moved = a.state;
+      if (fresh.destroyed || isBound(fresh)) {
+        takeovers.inc({ result: 'client-gone' });
+        orphan(owner, fresh.host, moved);
+        return { kind: 'closed' };
+      }
+      // Bound here as the holder had it; held (hibernating, writes dropped but recorded) until
+      // the caller has written <resumed/>.
+      if (moved.presence !== undefined) fresh.presence = parsePresence(moved.presence, fresh);
+      fresh.priority = moved.priority;
+      fresh.interested = moved.interested;
+      if (moved.flags !== undefined && moved.flags.length > 0) fresh.flags = new Set(moved.flags);
+      fresh.hibernating = true;
+      const bound = mod.server.sessions.bindResource(fresh, moved.resource, 'kick_old');
+      if (!bound.ok) {
+        fresh.hibernating = false;
+        takeovers.inc({ result: 'error' });
+        resumeResult('item-not-found');
+        fresh.log.warn({ reason: bound.text }, 'resumption on another node: could not bind the resource here');
+        orphan(owner, fresh.host, moved);
+        return { kind: 'failed', element: failed('item-not-found') };
+      }
+      const session = bound.session;
+      const state = newState(session, previd, moved.windowMs);
+      state.inbound = moved.inbound;
+      const items = [];
+      for (const u of moved.unacked) {
+        const stanza = parseStanza(u.xml, session);
+        if (stanza !== undefined) items.push({ stanza, at: u.at, size: approximateSize(stanza) });
+      }
+      // (An unreadable stanza, which cannot happen between two nodes of one build, would be skipped.)
+      state.queue.restore(moved.acked, items);
+      states.set(session, state);
+      installFilters(state);
+      const offHold = session.filters.out.add(() => undefined, OUT_PRIORITY - 1);
+      registry.adopt(previd, owner, session);
+      takeovers.inc({ result: 'ok' });
+      resumeResult('ok');
+      return {
+        kind: 'resumed',
+        session,
+        element: resumed(previd, state.inbound),
+        after: () => {
+          offHold();
+          session.hibernating = false;
+          for (const q of state.queue.unacked()) session.framing.send(q.stanza);
+          sendRequest(state);
+          session.log.info({ resent: state.queue.length }, 'stream management session resumed from another cluster node');
+        },
+      };
+    }
+
+    function parsePresence(xml: string, session: C2SSession): Element | undefined {
+      return parseStanza(xml, session);
+    }
+
+    function parseStanza(xml: string, session: C2SSession): Element | undefined {
+      try {
+        return parseXmlFragment(xml);
+      } catch (err) {
+        session.log.warn({ err }, 'unreadable stanza in a session state from another node');
+        return undefined;
+      }
+    }
+
+    /** On the holder: hand a session over to the node its client resumes on (sm-takeover.ts). */
+    function handOver(req: TakeoverRequest): TakeoverAnswer {
+      const found = registry.lookup(req.id, req.owner, mod.now());
+      if (found === undefined) return { ok: false, reason: 'unknown' };
+      if (found.kind === 'gone') return { ok: false, reason: 'gone', h: found.h };
+      const old = found.session;
+      const state = states.get(old);
+      if (state === undefined || old.destroyed || state.ended) return { ok: false, reason: 'unknown' };
+      if (!state.queue.valid(req.h)) return { ok: false, reason: 'too-high', sent: state.queue.sent };
+      state.queue.ack(req.h);
+      const moved: MovedSession = {
+        resource: old.resource,
+        interested: old.interested,
+        inbound: state.inbound,
+        acked: state.queue.acked,
+        unacked: state.queue.unacked().map((q) => ({ xml: q.stanza.toString(), at: q.at })),
+        windowMs: state.windowMs,
+      };
+      if (old.priority !== undefined) moved.priority = old.priority;
+      if (old.presence !== undefined) moved.presence = old.presence.toString();
+      if (old.flags !== undefined && old.flags.size > 0) moved.flags = [...old.flags];
+      // Frozen: it leaves without fates for its queue (that travels) and without resource-unbind.
+      state.ended = true;
+      states.delete(old);
+      timed.delete(state);
+      state.removeFilters();
+      registry.forget(req.id);
+      mod.server.sessions.handOver(old);
+      handovers.inc();
+      return { ok: true, state: moved, sid: old.id };
+    }
+
+    /** A moved session's state that reached no session: the fates of an ended session's queue. */
+    function orphan(owner: string, host: string, moved: MovedSession): void {
+      const items = [];
+      for (const u of moved.unacked) {
+        try {
+          items.push({ stanza: parseXmlFragment(u.xml), at: u.at });
+        } catch (err) {
+          mod.log.warn({ err, user: owner }, 'unreadable stanza in a session state from another node');
+        }
+      }
+      giveFates(items, owner, host, mod.log);
+    }
+
+    if (mover !== undefined) {
+      mod.onUnload(mover.register(mod.host, { onRequest: handOver, onOrphan: (owner, state) => orphan(owner, mod.host, state) }));
+    }
+
     mod.hook('pre-session-destroy', ({ session, connectionLost }) => {
       const state = states.get(session);
       return state !== undefined && state.id !== undefined && connectionLost && !state.overflowed && !state.ended;
@@ -317,15 +494,17 @@ export default defineModule({
       timed.delete(state);
       state.removeFilters();
       if (state.id !== undefined) registry.retire(state.id, state.inbound, mod.now() + opts.resume_timeout);
-      const items = state.queue.drain();
+      giveFates(state.queue.drain(), `${session.username}@${session.host}`, session.host, session.log);
+    }
+
+    function giveFates(items: readonly { stanza: Element; at: number }[], bare: string, host: string, log: typeof mod.log): void {
       if (items.length === 0) return;
-      const bare = `${session.username}@${session.host}`;
       const counts = { rerouted: 0, bounced: 0, discarded: 0 };
       for (const { stanza, at } of items) {
         const fate = fateOf(stanza);
         if (fate.action === 'reroute') {
           counts.rerouted++;
-          routeFromHost(rerouted(stanza, bare, session.host, at), true);
+          routeFromHost(rerouted(stanza, bare, host, at), true);
         } else if (fate.action === 'bounce') {
           counts.bounced++;
           routeFromHost(errorReply(stanza, 'service-unavailable', 'the recipient session ended'));
@@ -334,7 +513,7 @@ export default defineModule({
         }
       }
       for (const [fate, n] of Object.entries(counts)) if (n > 0) metrics.unacked.inc({ fate }, n);
-      session.log.info(counts, 'session ended with unacknowledged stanzas');
+      log.info(counts, 'session ended with unacknowledged stanzas');
     }
 
     const hostSession = mod.context?.session;
@@ -403,7 +582,9 @@ export type InlineResume =
   | { kind: 'resumed'; session: BoundC2SSession; element: Element; after(): void }
   | { kind: 'failed'; element: Element }
   /** The stream was closed (the client acknowledged more than was sent). */
-  | { kind: 'closed' };
+  | { kind: 'closed' }
+  /** The session is on another cluster node: the outcome once it has answered. */
+  | { kind: 'pending'; wait: Promise<InlineResume> };
 
 declare module '../../core/event-map.js' {
   interface EventMap {

@@ -70,6 +70,17 @@ export class UnackedQueue {
     return this.items;
   }
 
+  /**
+   * Continue a queue shipped from another node (a session resumed there): the client
+   * acknowledged `acked`, and `items` followed it, oldest first.
+   */
+  restore(acked: number, items: Queued[]): void {
+    this.items = items;
+    this.queuedBytes = items.reduce((n, q) => n + q.size, 0);
+    this.ackedCount = acked;
+    this.sentCount = addH(acked, items.length);
+  }
+
   /** Take every unacknowledged stanza out (the session ended). */
   drain(): Queued[] {
     const all = this.items;

@@ -39,11 +39,26 @@ export class ResumeRegistry<S> {
     return this.live.size;
   }
 
-  /** A fresh id for `owner` (the account's bare JID). */
-  add(owner: string, session: S): string {
-    const id = randomBytes(18).toString('base64url');
+  /**
+   * A fresh id for `owner` (the account's bare JID). In a cluster `prefix` is this node's member
+   * name: the id is then `{prefix}.{token}`, so any node can tell which one holds the session.
+   */
+  add(owner: string, session: S, prefix?: string): string {
+    const token = randomBytes(18).toString('base64url');
+    const id = prefix === undefined ? token : `${prefix}.${token}`;
     this.live.set(id, { owner, session });
     return id;
+  }
+
+  /** Keep an id made elsewhere (a session resumed here from another cluster node). */
+  adopt(id: string, owner: string, session: S): void {
+    this.gone.delete(id);
+    this.live.set(id, { owner, session });
+  }
+
+  /** Forget a live id without a tombstone (its session moved to another node). */
+  forget(id: string): void {
+    this.live.delete(id);
   }
 
   lookup(id: string, owner: string, now: number): Live<S> | Gone | undefined {
