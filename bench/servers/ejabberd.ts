@@ -77,9 +77,9 @@ function erlBinary(s: string): string {
 
 /**
  * Modules per setup, as YAML lines under `modules:`. Base: roster, offline, ping, disco (presence
- * and messages are core). `mobile`: stream management, carbons (mod_carboncopy), the archive (every message,
- * kept in Mnesia) and client state indication. `pep`: mod_caps and mod_pubsub with the PEP
- * plugin (nodes and items in Mnesia).
+ * and messages are core). `mobile`: stream management, carbons (mod_carboncopy), the archive
+ * (every message, kept in Mnesia) and client state indication. `pep`: mod_caps and mod_pubsub
+ * with the PEP plugin (nodes and items in Mnesia).
  */
 function modulesYaml(setup: ServerSetup): string[] {
   const modules: string[] = ['mod_roster: {}', 'mod_offline: {}', 'mod_ping: {}', 'mod_disco: {}'];
@@ -125,6 +125,10 @@ export function configYaml(opts: { port: number; certificate: string; key: strin
     '    ip: "127.0.0.1"',
     '    module: ejabberd_c2s',
     '    starttls_required: true',
+    // ejabberd's default listen backlog is 5: 50 logins connecting at once overflow it and the
+    // kernel drops SYNs (retried after 1 s, then 3 s), which measured TCP, not ejabberd (login
+    // p99 1.5–2 s). Node's default, which Canto listens with, is 511.
+    '    backlog: 511',
     `    shaper: ${setup.limits ? 'c2s_limit' : 'none'}`,
     'acl:',
     '  local:',

@@ -238,7 +238,7 @@ test('with two peers the table has one column per server and a "Canto ×" ratio 
 
 test('the ejabberd config asks for what the others run: STARTTLS required, SCRAM-SHA-1 stored, the setup\'s modules', () => {
   const base = ejabberdConfig({ port: 5999, certificate: '/d/c.crt', key: '/d/c.key', logDir: '/d', setup: { accounts: 3 } });
-  for (const line of ['hosts: ["localhost"]', '  - port: 5999', '    ip: "127.0.0.1"', '    starttls_required: true', '    shaper: none', 'auth_password_format: scram', 'auth_scram_hash: sha', 'default_db: mnesia', '  - "/d/c.crt"', '  mod_roster: {}', '  mod_offline: {}', '  mod_ping: {}', '  mod_disco: {}']) {
+  for (const line of ['hosts: ["localhost"]', '  - port: 5999', '    ip: "127.0.0.1"', '    starttls_required: true', '    shaper: none', '    backlog: 511', 'auth_password_format: scram', 'auth_scram_hash: sha', 'default_db: mnesia', '  - "/d/c.crt"', '  mod_roster: {}', '  mod_offline: {}', '  mod_ping: {}', '  mod_disco: {}']) {
     assert.ok(base.split('\n').includes(line), `config has ${JSON.stringify(line)}:\n${base}`);
   }
   for (const absent of ['mod_stream_mgmt', 'mod_mam', 'mod_pubsub', 'c2s_limit', 'ejabberd_s2s_in']) assert.ok(!base.includes(absent), `no ${absent} in the base set`);
