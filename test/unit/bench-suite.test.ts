@@ -237,13 +237,13 @@ test('with two peers the table has one column per server and a "Canto ×" ratio 
 });
 
 test('the ejabberd config asks for what the others run: STARTTLS required, SCRAM-SHA-1 stored, the setup\'s modules', () => {
-  const base = ejabberdConfig({ port: 5999, certificate: '/d/c.crt', key: '/d/c.key', logDir: '/d', setup: { accounts: 3 } });
+  const base = ejabberdConfig({ port: 5999, certificate: '/d/c.crt', key: '/d/c.key', sqliteFile: '/d/e.db', setup: { accounts: 3 } });
   for (const line of ['hosts: ["localhost"]', '  - port: 5999', '    ip: "127.0.0.1"', '    starttls_required: true', '    shaper: none', '    backlog: 511', 'auth_password_format: scram', 'auth_scram_hash: sha', 'default_db: mnesia', '  - "/d/c.crt"', '  mod_roster: {}', '  mod_offline: {}', '  mod_ping: {}', '  mod_disco: {}']) {
     assert.ok(base.split('\n').includes(line), `config has ${JSON.stringify(line)}:\n${base}`);
   }
-  for (const absent of ['mod_stream_mgmt', 'mod_mam', 'mod_pubsub', 'c2s_limit', 'ejabberd_s2s_in']) assert.ok(!base.includes(absent), `no ${absent} in the base set`);
-  const full = ejabberdConfig({ port: 5999, certificate: '/d/c.crt', key: '/d/c.key', logDir: '/d', setup: { accounts: 3, mobile: true, pep: true, limits: true } });
-  for (const name of ['mod_stream_mgmt: {}', 'mod_carboncopy: {}', 'mod_mam:', 'mod_client_state: {}', 'mod_caps: {}', 'mod_pubsub:', '    plugins: ["flat", "pep"]', '    shaper: c2s_limit', '    rate: 65536', '    burst_size: 1048576']) {
+  for (const absent of ['mod_stream_mgmt', 'mod_mam', 'mod_pubsub', 'c2s_limit', 'ejabberd_s2s_in', 'sql_type']) assert.ok(!base.includes(absent), `no ${absent} in the base set`);
+  const full = ejabberdConfig({ port: 5999, certificate: '/d/c.crt', key: '/d/c.key', sqliteFile: '/d/e.db', setup: { accounts: 3, mobile: true, pep: true, limits: true } });
+  for (const name of ['mod_stream_mgmt: {}', 'mod_carboncopy: {}', 'mod_mam:', 'mod_client_state: {}', 'mod_caps: {}', 'mod_pubsub:', '    plugins: ["flat", "pep"]', 'sql_type: sqlite', 'sql_database: "/d/e.db"', '    db_type: sql', '    shaper: c2s_limit', '    rate: 65536', '    burst_size: 1048576']) {
     assert.ok(full.includes(name), `config has ${name}`);
   }
   const seed = ejabberdSeedEval({ accounts: 10, fanoutContacts: 4 }, '/d/ready');
