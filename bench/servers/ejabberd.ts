@@ -37,8 +37,27 @@ const ERL_BIN = '/usr/bin/erl';
 /** Where Debian's ejabberd package keeps its Erlang applications (ERL_LIBS). */
 const EJABBERD_LIBS = '/usr/lib/x86_64-linux-gnu';
 
+/** The installed ejabberd application's directory, or undefined. */
+function ejabberdAppDir(): string | undefined {
+  const dir = ['ejabberd-23.01-1', 'ejabberd-23.01'].map((d) => join(EJABBERD_LIBS, d)).find((d) => existsSync(join(d, 'ebin', 'ejabberd.app')));
+  return existsSync(ERL_BIN) ? dir : undefined;
+}
+
 function ejabberdPresent(): boolean {
-  return existsSync(ERL_BIN) && ['ejabberd-23.01-1', 'ejabberd-23.01'].some((d) => existsSync(join(EJABBERD_LIBS, d, 'ebin', 'ejabberd.app')));
+  return ejabberdAppDir() !== undefined;
+}
+
+/**
+ * The SQLite database for the archive, made before start with ejabberd's own schema
+ * (priv/sql/lite.sql, what ejabberd would load into an empty file) in WAL mode, which the file
+ * keeps and which Canto's SQLite store also runs. ejabberd cannot be told to use WAL, and with
+ * SQLite's default rollback journal every archived message was its own fsync'd transaction: a
+ * 5,000-message `mobile=1` run measured 163 messages/s and 2.56 s of CPU per 1,000 messages,
+ * against 537/s and 1.18 s in WAL (the same run without mod_mam: 8,455/s and 0.13 s).
+ */
+function createArchiveDatabase(file: string): void {
+  const schema = join(ejabberdAppDir() ?? EJABBERD_LIBS, 'priv', 'sql', 'lite.sql');
+  execFileSync('sqlite3', [file], { input: `PRAGMA journal_mode=WAL;\n${readFileSync(schema, 'utf8')}` });
 }
 
 /** Installs Debian's ejabberd package when it is missing (needs root; uses apt-get). */
@@ -58,8 +77,7 @@ const ERLANG_SQLITE = '/usr/lib/erlang/lib';
 
 /**
  * ARCHIVE_SQL: with `mobile` the message archive goes to SQL on SQLite (`mod_mam` `db_type: sql`;
- * ejabberd creates its schema, priv/sql/lite.sql, in a new database file), as Prosody's and
- * Canto's archives are. In Mnesia, mod_mam keeps it in a disc_only_copies (dets) table: the
+ * the database is made before start, createArchiveDatabase), as Prosody's and Canto's archives are. In Mnesia, mod_mam keeps it in a disc_only_copies (dets) table: the
  * small `messages mobile=1` run measured 3.95 s of CPU per 1,000 messages and 215 messages/s
  * there, the dets writes rather than ejabberd. Installs `erlang-p1-sqlite3` when missing.
  */
@@ -238,6 +256,7 @@ export const ejabberd: ServerUnderTest = {
     const configFile = join(dir, 'ejabberd.yml');
     if (setup.mobile) ensureErlangSqlite();
     writeFileSync(configFile, configYaml({ port, ...cert, sqliteFile: join(dir, 'ejabberd.db'), setup }));
+    if (setup.mobile) createArchiveDatabase(join(dir, 'ejabberd.db'));
     const readyFile = join(dir, 'ready');
     const args = [
       '-noshell',
