@@ -1,11 +1,11 @@
 /**
  * The benchmark suite (issue 6): runs each scenario against Canto and, with `--vs prosody`,
- * against Debian's Prosody in the same run, one server after the other, each on a fresh data
- * directory; prints a table with ratios, writes bench/results/<timestamp>.json and the latest
- * table into bench/RESULTS.md.
+ * `--vs ejabberd` or `--vs prosody,ejabberd`, against Debian's Prosody and/or ejabberd in the
+ * same run, one server after the other, each on a fresh data directory; prints a table with
+ * ratios, writes bench/results/<timestamp>.json and the latest table into bench/RESULTS.md.
  *
  *   npm run bench -- [--scenario login|messages|idle|fanout|soak|mam|resume|upload|…] [--size small|full|tiny]
- *     [--vs prosody | --server canto|prosody]
+ *     [--vs prosody|ejabberd|prosody,ejabberd | --server canto|prosody|ejabberd]
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import type { ScenarioResult, Size } from './scenarios/types.js';
 import type { ServerUnderTest } from './servers/types.js';
 import { canto } from './servers/canto.js';
 import { prosody, ensureProsodyInstalled } from './servers/prosody.js';
+import { ejabberd, ejabberdSkipReason, ensureEjabberdInstalled } from './servers/ejabberd.js';
 import { hardNofile, ownNofile, SERVER_NOFILE } from './servers/proc.js';
 import { generatorSlices, MAX_PER_CHILD } from './load/child-generators.js';
 
@@ -42,7 +43,7 @@ export interface SuiteReport {
 }
 
 function usage(): string {
-  return `usage: node dist/bench/run.js [--scenario NAME[,NAME…]] [--size tiny|small|full] [--vs prosody | --server canto|prosody] [--no-write]
+  return `usage: node dist/bench/run.js [--scenario NAME[,NAME…]] [--size tiny|small|full] [--vs prosody|ejabberd|prosody,ejabberd | --server canto|prosody|ejabberd] [--no-write]
 scenarios: ${scenarios.map((s) => s.name).join(', ')}\n`;
 }
 
@@ -76,26 +77,32 @@ export function skipReason(server: string, params: Record<string, number>, hardL
   return `skipped: Canto-only parameter set: ${why}${workers > 1 ? `; Canto runs it with ${workers} worker processes` : ''}`;
 }
 
-/** Markdown table: one row per metric; the last column is how many times better Canto is. */
+/**
+ * Markdown table: one row per metric, one column per server; then, when Canto ran with peers,
+ * how many times better Canto is than each: one column "Canto ×" with one peer, "Canto × <peer>"
+ * per peer with several.
+ */
 export function table(report: SuiteReport): string {
   const servers = Object.keys(report.versions);
-  const withRatio = servers.includes('prosody');
-  const head = ['scenario', 'parameters', 'metric', ...servers, ...(withRatio ? ['Canto ×'] : [])];
+  const peers = servers.includes('canto') ? servers.filter((s) => s !== 'canto') : [];
+  const ratioHeads = peers.length === 1 ? ['Canto ×'] : peers.map((p) => `Canto × ${p}`);
+  const blanks = ratioHeads.map(() => '');
+  const head = ['scenario', 'parameters', 'metric', ...servers, ...ratioHeads];
   const rows: string[][] = [];
   for (const run of report.runs) {
     const first = Object.values(run.results)[0];
     for (const server of servers) {
       const err = run.errors[server];
-      if (err) rows.push([run.scenario, paramsText(run.params), `${server} failed`, ...servers.map((s) => (s === server ? err.split('\n')[0]!.slice(0, 140) : '')), ...(withRatio ? [''] : [])]);
+      if (err) rows.push([run.scenario, paramsText(run.params), `${server} failed`, ...servers.map((s) => (s === server ? err.split('\n')[0]!.slice(0, 140) : '')), ...blanks]);
       const skipped = run.skipped?.[server];
-      if (skipped) rows.push([run.scenario, paramsText(run.params), `${server} skipped`, ...servers.map((s) => (s === server ? 'Canto-only set (see notes)' : '')), ...(withRatio ? [''] : [])]);
+      if (skipped) rows.push([run.scenario, paramsText(run.params), `${server} skipped`, ...servers.map((s) => (s === server ? (skipped.includes('Canto-only') || server !== 'ejabberd' ? 'Canto-only set (see notes)' : 'not equivalent (see notes)') : '')), ...blanks]);
     }
     if (!first) continue;
     for (const metric of first.metrics) {
       const values = servers.map((s) => run.results[s]?.metrics.find((m) => m.name === metric.name)?.value);
       const row = [run.scenario, paramsText(run.params), `${metric.name} (${metric.unit})`, ...values.map(fmt)];
-      if (withRatio) {
-        const [c, p] = [values[servers.indexOf('canto')], values[servers.indexOf('prosody')]];
+      for (const peer of peers) {
+        const [c, p] = [values[servers.indexOf('canto')], values[servers.indexOf(peer)]];
         // A ratio of percentages (growth) or of event counts says nothing: those rows show "–".
         const comparable = metric.unit !== '%' && metric.unit !== 'count';
         const ratio = comparable && c !== undefined && p !== undefined && c > 0 && p > 0 ? (metric.better === 'higher' ? c / p : p / c) : undefined;
@@ -107,7 +114,7 @@ export function table(report: SuiteReport): string {
       const g = run.results[s]?.generator;
       return g ? `${Math.round((g.cpuSeconds / Math.max(g.wallSeconds, 1e-9)) * 100)} %` : '–';
     });
-    rows.push([run.scenario, paramsText(run.params), 'load generator CPU', ...gen, ...(withRatio ? [''] : [])]);
+    rows.push([run.scenario, paramsText(run.params), 'load generator CPU', ...gen, ...blanks]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
@@ -315,23 +322,32 @@ async function main(): Promise<number> {
     return 2;
   }
   const servers: ServerUnderTest[] = [canto];
+  const peerServers: Record<string, { server: ServerUnderTest; ensure: () => void }> = {
+    prosody: { server: prosody, ensure: () => ensureProsodyInstalled() },
+    ejabberd: { server: ejabberd, ensure: () => ensureEjabberdInstalled() },
+  };
   if (values.server !== undefined) {
     // One server alone (e.g. Prosody while a Canto feature is not there yet); no ratios.
-    if (values.vs !== undefined || (values.server !== 'canto' && values.server !== 'prosody')) {
-      process.stderr.write(`--server: "canto" or "prosody", not combined with --vs\n`);
+    if (values.vs !== undefined || (values.server !== 'canto' && !(values.server in peerServers))) {
+      process.stderr.write(`--server: "canto", "prosody" or "ejabberd", not combined with --vs\n`);
       return 2;
     }
-    if (values.server === 'prosody') {
-      ensureProsodyInstalled();
-      servers.splice(0, 1, prosody);
+    const alone = peerServers[values.server];
+    if (alone) {
+      alone.ensure();
+      servers.splice(0, 1, alone.server);
     }
   } else if (values.vs !== undefined) {
-    if (values.vs !== 'prosody') {
-      process.stderr.write(`--vs: only "prosody" is supported\n`);
+    // Peers run after Canto in the order given; every table gets one column per server.
+    const peers = [...new Set(values.vs.split(',').map((v) => v.trim()).filter((v) => v !== ''))];
+    if (peers.length === 0 || peers.some((p) => !(p in peerServers))) {
+      process.stderr.write(`--vs: "prosody", "ejabberd" or "prosody,ejabberd"\n`);
       return 2;
     }
-    ensureProsodyInstalled();
-    servers.push(prosody);
+    for (const p of peers) {
+      peerServers[p]!.ensure();
+      servers.push(peerServers[p]!.server);
+    }
   }
 
   // Every client connection is one file descriptor in this process, except idle connections
@@ -362,7 +378,7 @@ async function main(): Promise<number> {
     for (const params of scenario!.sizes[size]) {
       const record: RunRecord = { scenario: scenario!.name, params, results: {}, errors: {} };
       for (const server of servers) {
-        const skipped = skipReason(server.name, params);
+        const skipped = skipReason(server.name, params) ?? (server.name === 'ejabberd' ? ejabberdSkipReason(scenario!.setup(params)) : undefined);
         if (skipped !== undefined) {
           (record.skipped ??= {})[server.name] = skipped;
           process.stderr.write(`${scenario!.name} ${paramsText(params)} on ${server.name}: ${skipped}\n`);

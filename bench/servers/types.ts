@@ -1,6 +1,6 @@
 /** What the scenarios need from a server under test, whichever server it is. */
 
-export type ServerName = 'canto' | 'prosody';
+export type ServerName = 'canto' | 'prosody' | 'ejabberd';
 
 /** The data a scenario needs on the server before it starts. */
 export interface ServerSetup {

@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ChildGenerators, generatorSlices, MAX_PER_CHILD } from '../../bench/load/child-generators.js';
 import { idleScenario } from '../../bench/scenarios/idle.js';
 import { cpuSeconds, processTree, rssBytes, stopChild } from '../../bench/servers/proc.js';
+import { configYaml as ejabberdConfig, ejabberdSkipReason, seedEval as ejabberdSeedEval } from '../../bench/servers/ejabberd.js';
 
 
 /** A suite report for the table tests: Canto against Prosody on a made-up machine. */
@@ -210,6 +211,49 @@ test('the 20,000-connection idle set runs on Canto only, and the table says why 
   assert.match(lines.find((l) => l.includes('prosody skipped'))!, /Canto-only set/);
   assert.ok(!lines.some((l) => l.includes('failed')));
   assert.ok(!lines.some((l) => l.includes('cantoOnly')), 'the marker is not a parameter worth showing');
+});
+
+test('with two peers the table has one column per server and a "Canto ×" ratio per peer', () => {
+  const m = (name: string, value: number, better: 'higher' | 'lower') => ({ name, value, unit: 'x', better });
+  const res = (server: string, rate: number, p99: number) => ({ scenario: 'messages', server, params: { pairs: 1 }, metrics: [m('messages/s', rate, 'higher'), m('latency p99', p99, 'lower')], generator: { cpuSeconds: 1, wallSeconds: 2 }, notes: [] });
+  const report: SuiteReport = {
+    ...reportOf('tiny', [{ scenario: 'messages', params: { pairs: 1 }, results: { canto: res('canto', 300, 10), prosody: res('prosody', 100, 20), ejabberd: res('ejabberd', 200, 40) }, errors: {} }]),
+    versions: { canto: '0.1.0', prosody: '0.12', ejabberd: '23.01' },
+  };
+  const lines = table(report).split('\n');
+  assert.match(lines[0]!, /\| canto \| prosody \| ejabberd \| Canto × prosody \| Canto × ejabberd \|$/);
+  assert.match(lines.find((l) => l.includes('messages/s'))!, /\|\s+300 \|\s+100 \|\s+200 \|\s+3\.00 \|\s+1\.50 \|$/);
+  assert.match(lines.find((l) => l.includes('latency p99'))!, /\|\s+10\.0 \|\s+20\.0 \|\s+40\.0 \|\s+2\.00 \|\s+4\.00 \|$/);
+  assert.match(lines.find((l) => l.includes('load generator CPU'))!, /50 % \|\s+50 % \|\s+50 % \|\s+\|\s+\|$/);
+  // One peer keeps the single "Canto ×" column, whichever peer it is.
+  const single = table({ ...report, versions: { canto: '0.1.0', ejabberd: '23.01' } }).split('\n');
+  assert.match(single[0]!, /\| canto \| ejabberd \| Canto × \|$/);
+  assert.match(single.find((l) => l.includes('messages/s'))!, /\|\s+300 \|\s+200 \|\s+1\.50 \|$/);
+  // The issue targets stay Prosody's, from the same report.
+  assert.equal(targetLines(report).length, 1);
+  // A set ejabberd cannot run equivalently is recorded as skipped, not as Canto-only.
+  const skipped: SuiteReport = { ...report, runs: [{ scenario: 'mam', params: { items: 1 }, results: { canto: res('canto', 1, 1) }, errors: {}, skipped: { ejabberd: ejabberdSkipReason({ accounts: 2, mobile: true, archiveFill: { owner: 0, items: 1, correspondents: 1, spanDays: 1 } })! } }] };
+  assert.match(table(skipped).split('\n').find((l) => l.includes('ejabberd skipped'))!, /not equivalent \(see notes\)/);
+});
+
+test('the ejabberd config asks for what the others run: STARTTLS required, SCRAM-SHA-1 stored, the setup\'s modules', () => {
+  const base = ejabberdConfig({ port: 5999, certificate: '/d/c.crt', key: '/d/c.key', sqliteFile: '/d/e.db', setup: { accounts: 3 } });
+  for (const line of ['hosts: ["localhost"]', '  - port: 5999', '    ip: "127.0.0.1"', '    starttls_required: true', '    shaper: none', '    backlog: 511', 'auth_password_format: scram', 'auth_scram_hash: sha', 'default_db: mnesia', '  - "/d/c.crt"', '  mod_roster: {}', '  mod_offline: {}', '  mod_ping: {}', '  mod_disco: {}']) {
+    assert.ok(base.split('\n').includes(line), `config has ${JSON.stringify(line)}:\n${base}`);
+  }
+  for (const absent of ['mod_stream_mgmt', 'mod_mam', 'mod_pubsub', 'c2s_limit', 'ejabberd_s2s_in', 'sql_type']) assert.ok(!base.includes(absent), `no ${absent} in the base set`);
+  const full = ejabberdConfig({ port: 5999, certificate: '/d/c.crt', key: '/d/c.key', sqliteFile: '/d/e.db', setup: { accounts: 3, mobile: true, pep: true, limits: true } });
+  for (const name of ['mod_stream_mgmt: {}', 'mod_carboncopy: {}', 'mod_mam:', 'mod_client_state: {}', 'mod_caps: {}', 'mod_pubsub:', '    plugins: ["flat", "pep"]', 'sql_type: sqlite', 'sql_database: "/d/e.db"', '    db_type: sql', '    shaper: c2s_limit', '    rate: 65536', '    burst_size: 1048576']) {
+    assert.ok(full.includes(name), `config has ${name}`);
+  }
+  const seed = ejabberdSeedEval({ accounts: 10, fanoutContacts: 4 }, '/d/ready');
+  assert.match(seed, /ejabberd_auth:try_register\(<<"u0">>, H, <<"bench-password">>\)/);
+  assert.match(seed, /4096 = element\(6, element\(3, P\)\)/, 'the stored iteration count is checked');
+  assert.match(seed, /lists:seq\(1, 10 - 1\)/);
+  assert.match(seed, /lists:seq\(1, 4\)/);
+  assert.match(seed, /file:write_file\("\/d\/ready", .*\)\.$/);
+  assert.equal(ejabberdSkipReason({ accounts: 2, fanoutContacts: 1 }), undefined);
+  assert.match(ejabberdSkipReason({ accounts: 2, upload: { maxFileBytes: 1 } }) ?? '', /^skipped: /);
 });
 
 test('the table gives no ratio for percentages and counts', () => {
