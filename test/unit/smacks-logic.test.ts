@@ -8,7 +8,7 @@ import { ResumeRegistry } from '../../src/modules/smacks/registry.js';
 import { NS_SM, parseSm } from '../../src/modules/smacks/elements.js';
 import { memberOfResumptionId } from '../../src/core/session-mover.js';
 import { fateOf, rerouted } from '../../src/modules/smacks/unacked.js';
-import { approximateSize, Element } from '../../src/xml/element.js';
+import { approximateSize, Element, RawElement } from '../../src/xml/element.js';
 import { message } from '../../src/xml/stanza.js';
 
 const msg = (n: number) => message({ to: 'juliet@localhost/phone', id: `m${n}` });
@@ -126,7 +126,7 @@ test('parser: commands from elements; malformed ones are typed, never thrown', (
   assert.deepEqual(parseSm(el('enabled')), { kind: 'unexpected', name: 'enabled' });
 });
 
-test('fates: chat/normal re-routed with a delay, iq get/set bounced, the rest discarded', () => {
+test('fates: chat/normal re-routed with a delay, iq get/set bounced, MAM results, carbons and the rest discarded', () => {
   const m = (type?: string) => message({ to: 'juliet@localhost/phone', from: 'romeo@localhost/a', type });
   assert.equal(fateOf(m()).action, 'reroute');
   assert.equal(fateOf(m('chat')).action, 'reroute');
@@ -135,6 +135,16 @@ test('fates: chat/normal re-routed with a delay, iq get/set bounced, the rest di
   assert.equal(fateOf(new Element('iq', { type: 'set' })).action, 'bounce');
   assert.deepEqual(fateOf(new Element('iq', { type: 'result' })), { action: 'discard', reason: 'iq-response' });
   assert.deepEqual(fateOf(new Element('presence')), { action: 'discard', reason: 'presence' });
+  // A MAM result (also with its wrapping kept as text, as the mam module sends it) and a carbon copy are not messages to the account.
+  const result = m();
+  result.cnode(new RawElement('result', 'urn:xmpp:mam:2', "<result xmlns='urn:xmpp:mam:2' id='x'/>"));
+  assert.deepEqual(fateOf(result), { action: 'discard', reason: 'mam-result' });
+  const carbon = m('chat');
+  carbon.c('received', { xmlns: 'urn:xmpp:carbons:2' });
+  assert.deepEqual(fateOf(carbon), { action: 'discard', reason: 'carbon' });
+  const chatWithReceipt = m('chat');
+  chatWithReceipt.c('received', { xmlns: 'urn:xmpp:receipts', id: 'r1' });
+  assert.equal(fateOf(chatWithReceipt).action, 'reroute', 'a XEP-0184 <received/> is not a carbon');
   const copy = rerouted(m('chat'), 'juliet@localhost', 'localhost', Date.UTC(2024, 0, 2, 3, 4, 5));
   assert.equal(copy.attrs.to, 'juliet@localhost');
   assert.equal(copy.getChild('delay', 'urn:xmpp:delay')?.attrs.stamp, '2024-01-02T03:04:05.000Z');
