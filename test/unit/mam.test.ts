@@ -90,17 +90,20 @@ test('results carry the stored text as it is (RawElement); what a client reads i
     romeo.send(chat('juliet@localhost', 'Grüße & <tags>'));
     await juliet.receives('message');
     // What the module hands the session, before the framing (and the test kit) see it.
-    const forwarded: Element[] = [];
+    const results: Element[] = [];
     juliet.session.filters.out.add((stanza) => {
-      const m = stanza.getChild('result', NS_MAM)?.getChild('forwarded', 'urn:xmpp:forward:0')?.getChild('message');
-      if (m) forwarded.push(m);
+      const r = stanza.getChild('result', NS_MAM);
+      if (r) results.push(r);
       return stanza;
     });
     const answer = await ask(juliet, mamIq());
-    assert.equal(forwarded.length, 1);
-    assert.ok(forwarded[0] instanceof RawElement, 'sent without a parse and re-serialize');
-    assert.match(forwarded[0].xml, /^<message xmlns="jabber:client" /);
+    assert.equal(results.length, 1);
+    // The <result><forwarded><delay/> wrapping is written as text around the stored message.
+    const raw = results[0];
+    assert.ok(raw instanceof RawElement, 'sent without a parse and re-serialize, wrapping included');
+    assert.match(raw.xml, /^<result xmlns="urn:xmpp:mam:2" queryid="[^"]+" id="[^"]+"><forwarded xmlns="urn:xmpp:forward:0"><delay xmlns="urn:xmpp:delay" stamp="[^"]+"\/><message xmlns="jabber:client" /);
     assert.equal(answer.messages[0]?.getChildText('body'), 'Grüße & <tags>');
+    assert.equal(answer.ids.length, 1, 'the client reads the result with its id');
   } finally {
     await h.stop();
   }
