@@ -299,6 +299,9 @@ test('the targets check says met or not met from the run', () => {
   assert.match(lines[9]!, /^- FAST logins\/s .*820\/s, 5\.13× and 8\.20×: \*\*met\*\*$/, 'FAST is compared with the login run of the same TLS resumption');
   assert.match(lines[10]!, /^- a flood .*p99 ×1\.05, RSS 100 → peak 120 MiB: \*\*not met\*\*$/, 'memory raised by 20 % fails');
   assert.deepEqual(targetLines({ ...reportOf('tiny', []), versions: { canto: '0.1.0' } }), [], 'no Prosody, no targets');
+  const fastOnly = targetLines(reportOf('full', [run('login', { accounts: 1, tlsResume: 0 }, [m('logins/s', 160)], [m('logins/s', 100)]), run('login-fast', { accounts: 1, tlsResume: 0 }, [m('FAST logins/s', 820)])]), 'login-fast');
+  assert.equal(fastOnly.length, 1, 'one scenario\'s lines, compared with the other scenarios of the run');
+  assert.match(fastOnly[0]!, /^- FAST logins\/s /);
 });
 
 test('RESULTS.md keeps a section per scenario: a run replaces its own and keeps the others', () => {
