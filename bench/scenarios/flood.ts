@@ -2,7 +2,8 @@
  * flood (issue 20): P online pairs of contacts exchange M chat messages (window W per sender) twice: first
  * alone (the baseline), then while one more session writes F stanzas (iq pings) as fast as its
  * socket takes them. The server runs its rate limits (`ServerSetup.limits`: Canto's `limits`
- * module with its defaults), so the flooder's reads are paused instead of its stanzas queued.
+ * module with the client byte rate of the Prosody config's mod_limits, 64 KiB/s with a 1 MiB burst,
+ * bench/servers/canto.ts limitsToml), so the flooder's reads are paused instead of its stanzas queued.
  * Reports the normal clients' p50/p99 in both phases and their ratio, the server's RSS before,
  * at its peak during the flood (sampled every 200 ms) and after, and how many flood stanzas the
  * server answered (a throttled flooder is answered at its stanza rate; the rest waits in the

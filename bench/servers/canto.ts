@@ -96,6 +96,25 @@ module = "upload"
 `;
 }
 
+/**
+ * `ServerSetup.limits`: the same client limit as the Prosody config's mod_limits (`c2s = { rate =
+ * "64kb/s", burst = "16s" }`): bytes only, 64 KiB/s with a 1 MiB burst. Canto's default stanza
+ * rate (50/s, burst 200) is left out: Prosody has none, and the flood scenario's paced pairs (one
+ * message per ack, 10 in flight) pass 200 stanzas each in the baseline, so with it they were
+ * themselves held to 50/s in the flood phase (a flat 200 ms per message: 10 in flight / 50 per s),
+ * which measured the pairs' own limit, not the flooder's effect on them.
+ */
+function limitsToml(limits: boolean | undefined): string {
+  if (!limits) return '';
+  return `
+[modules.limits.c2s]
+stanzas_per_second = 1000000
+stanza_burst = 1000000
+bytes_per_second = "64 KiB"
+byte_burst = "1 MiB"
+`;
+}
+
 /** `[cluster]` with `workers = N` for a clustered Canto (primary + N forked workers); else nothing. */
 function clusterToml(workers: number | undefined): string {
   return workers !== undefined && workers > 1 ? `\n[cluster]\nworkers = ${workers}\n` : '';
@@ -155,7 +174,7 @@ tls_ports = [${setup.upload ? httpsPort : ''}]
 
 [[virtualhost]]
 domain = "${BENCH_DOMAIN}"
-${mobileToml(mobile)}${pepToml(setup.pep)}${mucToml(setup.muc)}${uploadToml(setup.upload)}`;
+${mobileToml(mobile)}${pepToml(setup.pep)}${mucToml(setup.muc)}${uploadToml(setup.upload)}${limitsToml(setup.limits)}`;
 }
 
 async function seed(dataDir: string, setup: ServerSetup): Promise<void> {
