@@ -188,3 +188,11 @@ export function errorCondition(el: XElement | undefined): string | undefined {
   const c = err?.children.find((x): x is XElement => typeof x !== 'string' && x.attrs.xmlns === 'urn:ietf:params:xml:ns:xmpp-stanzas' && x.name !== 'text');
   return c?.name;
 }
+
+/** Destroy the client's TCP (TLS) socket under it: no </stream:stream>, as when a phone loses its network. */
+export function cutConnection(c: LoggedInClient): void {
+  const wrapper = c.xmpp.socket;
+  const inner = wrapper?.socket;
+  if (inner) inner.destroy();
+  else wrapper?.destroy?.();
+}

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, type TestServer } from '../helpers/server.js';
-import { loginClient, workAroundOpenRace, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
+import { loginClient, workAroundOpenRace, xml, type LoggedInClient, type XElement, cutConnection } from '../helpers/xmpp-client.js';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { bare } from '../helpers/cluster-clients.js';
 import { startNode, type CantoNode, type LogLine } from '../helpers/cluster-nodes.js';
@@ -57,13 +57,7 @@ async function login(node: CantoNode, user: string, resource: string, reconnect 
   return c;
 }
 
-/** Destroy the client's socket under it: no </stream:stream>, as when a network drops. */
-function cut(c: LoggedInClient): void {
-  const wrapper = c.xmpp.socket;
-  const inner = wrapper?.socket;
-  if (inner) inner.destroy();
-  else wrapper?.destroy?.();
-}
+const cut = cutConnection;
 
 const chat = (to: string, id: string) => xml('message', { to, type: 'chat', id }, xml('body', {}, `body ${id}`));
 /** The member (`node_id#incarnation`) a node joined as, from its log. */

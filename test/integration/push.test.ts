@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
-import { createAccount, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
+import { createAccount, loginClient, xml, type LoggedInClient, type XElement, cutConnection } from '../helpers/xmpp-client.js';
 import { runCanto } from '../helpers/cli.js';
 import { waitFor } from '../../src/testing/index.js';
 import type { SmacksService } from '../../src/modules/smacks/index.js';
@@ -109,13 +109,7 @@ async function enablePush(c: LoggedInClient, jid: string, node: string): Promise
   assert.equal(r.attrs.type, 'result');
 }
 
-/** Destroy the client's TCP (TLS) socket under it: no </stream:stream>, as when a phone loses its network. */
-function cut(c: LoggedInClient): void {
-  const wrapper = c.xmpp.socket;
-  const inner = wrapper?.socket;
-  if (inner) inner.destroy();
-  else wrapper?.destroy?.();
-}
+const cut = cutConnection;
 
 const chat = (to: string, body: string) => xml('message', { to, type: 'chat', id: body }, xml('body', {}, body));
 const service = () => ts.server.hosts.get('localhost')?.services.get('push') as PushService;

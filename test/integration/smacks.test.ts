@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createAccount, loginClient, xml, type LoggedInClient } from '../helpers/xmpp-client.js';
+import { createAccount, loginClient, xml, type LoggedInClient, cutConnection } from '../helpers/xmpp-client.js';
 import { ScramClient } from '../helpers/scram-client.js';
 import { WsClient, openFrame, wsUrl } from '../helpers/ws-client.js';
 import { waitFor } from '../../src/testing/index.js';
@@ -42,13 +42,7 @@ after(async () => {
 const smacksOf = (t: TestServer) => t.server.hosts.get('localhost')?.services.get('smacks') as SmacksService;
 const sessionOf = (t: TestServer, user: string, resource: string) => t.server.sessions.getSession('localhost', user, resource);
 
-/** Destroy the client's TCP (TLS) socket under it: no </stream:stream>, as when a network drops. */
-function cut(c: LoggedInClient): void {
-  const wrapper = c.xmpp.socket;
-  const inner = wrapper?.socket;
-  if (inner) inner.destroy();
-  else wrapper?.destroy?.();
-}
+const cut = cutConnection;
 
 const chat = (to: string, id: string) => xml('message', { to, type: 'chat', id }, xml('body', {}, `body ${id}`));
 
