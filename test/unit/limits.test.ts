@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { FakeClock, startHarness, waitFor } from '../../src/testing/index.js';
-import { SocketConnection } from '../../src/net/socket-connection.js';
+import { READ_TURN_BYTES, SocketConnection } from '../../src/net/socket-connection.js';
 import { DebtBucket } from '../../src/modules/limits/debt-bucket.js';
 import { ReadThrottle } from '../../src/modules/limits/read-throttle.js';
 import { MemoryBucketStore } from '../../src/modules/limits/bucket-store.js';
@@ -156,6 +156,49 @@ test('a socket connection with a gate hands over what it reads in slices, in ord
     await waitFor(() => Buffer.concat(got).length === payload.length);
     assert.deepEqual(Buffer.concat(got), payload, 'everything, in order');
   } finally {
+    client.destroy();
+    socket.destroy();
+    server.close();
+  }
+});
+
+test('a gated socket connection handles a big read a share at a time, letting the event loop turn in between', async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = connect(port, '127.0.0.1');
+  const socket = await accepted;
+  // Count the event loop's turns: bytes handed over per turn show how long one connection holds the loop.
+  let turn = 0;
+  let counting = true;
+  const tick = (): void => {
+    turn++;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    const got: Buffer[] = [];
+    const perTurn = new Map<number, number>();
+    const conn = new SocketConnection(socket, {
+      data: (c) => {
+        got.push(c);
+        perTurn.set(turn, (perTurn.get(turn) ?? 0) + c.length);
+      },
+      close: () => {},
+    });
+    conn.gateReads(() => undefined); // a gate that never waits: only the turn share limits
+    const payload = Buffer.alloc(256 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 253;
+    client.write(payload);
+    await waitFor(() => Buffer.concat(got).length === payload.length);
+    assert.deepEqual(Buffer.concat(got), payload, 'everything, in order');
+    const most = Math.max(...perTurn.values());
+    // A share, plus at most one more when the socket's next chunk arrives in the turn the share ended.
+    assert.ok(most <= 2 * READ_TURN_BYTES, `at most two shares per turn, saw ${most} bytes in one turn`);
+    assert.ok(perTurn.size >= payload.length / (2 * READ_TURN_BYTES), `spread over ${perTurn.size} turns`);
+  } finally {
+    counting = false;
     client.destroy();
     socket.destroy();
     server.close();
