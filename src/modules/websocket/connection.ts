@@ -63,12 +63,19 @@ export class WebSocketConnection implements Connection {
   /** A message of `bytes` arrived: `deliver` it now, or once the gate lets it (in order). */
   receive(bytes: number, deliver: () => void): void {
     if (this.closed) return;
-    if (this.gate === undefined && this.queued.length === 0) {
-      deliver();
+    if (this.queued.length === 0) {
+      // Nothing waits: ask the gate here, so a message it lets through costs no queue entry.
+      const wait = this.gate?.(bytes);
+      if (wait === undefined) {
+        deliver();
+        return;
+      }
+      this.queued.push({ bytes, deliver });
+      this.waitFor(wait);
       return;
     }
+    // Behind a message that waits: its turn comes when the gate lets the queue move.
     this.queued.push({ bytes, deliver });
-    if (this.queued.length === 1) this.feed();
   }
 
   /** The socket closed: what waits is dropped (the session is gone). */
@@ -82,17 +89,22 @@ export class WebSocketConnection implements Connection {
       const next = this.queued[0] as Queued;
       const wait = this.gate?.(next.bytes);
       if (wait !== undefined) {
-        const release = this.holdReading();
-        const go = (): void => {
-          release();
-          this.feed();
-        };
-        wait.then(go, go);
+        this.waitFor(wait);
         return;
       }
       this.queued.shift();
       next.deliver();
     }
+  }
+
+  /** Hold reading until the gate's `wait` settles, then go on with what is queued. */
+  private waitFor(wait: Promise<void>): void {
+    const release = this.holdReading();
+    const go = (): void => {
+      release();
+      this.feed();
+    };
+    wait.then(go, go);
   }
 
   get bufferedBytes(): number {
