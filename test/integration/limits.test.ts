@@ -11,7 +11,7 @@ import { FakeClient, waitFor } from '../../src/testing/index.js';
 import { message } from '../../src/xml/stanza.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createAccount, errorCondition, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
-import { join, joinPresence, roomJid, withMuc } from '../helpers/muc.js';
+import { codes, join, joinPresence, roomJid, withMuc } from '../helpers/muc.js';
 import { makeTestCa, startPair } from './s2s-harness.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -120,7 +120,7 @@ test('connections from one address share its per-address bucket', { timeout: 60_
 
 test('per-account limits: messages to strangers, subscription requests and group chat joins get policy-violation', { timeout: 60_000 }, async () => {
   const ts = await serverWith(
-    { account: { messages_to_strangers_per_hour: 3, subscriptions_per_hour: 2, muc_joins_per_minute: 2 } },
+    { account: { messages_to_strangers_per_hour: 3, subscriptions_per_hour: 2, muc_joins_per_minute: 2, muc_join_burst: 2 } },
     withMuc,
   );
   const alice = await client(ts, 'alice');
@@ -169,6 +169,25 @@ test('per-account limits: messages to strangers, subscription requests and group
   for (const kind of ['messages_to_strangers', 'subscriptions', 'muc_joins']) {
     assert.match(metrics, new RegExp(`canto_limits_policy_violations_total\\{limit="${kind}"\\} 1\\n`));
   }
+});
+
+test('with the default limits, a client that comes back joins its 60 bookmarked rooms at once', { timeout: 60_000 }, async () => {
+  const ts = await serverWith({}, withMuc);
+  const alice = await client(ts, 'alice');
+  const ROOMS = 60;
+  // All at once, as a client does after a stream it could not resume.
+  for (let i = 0; i < ROOMS; i++) void alice.send(joinPresence(`bookmark${i}`, 'alice'));
+  const joined = new Set<string>();
+  const refused: string[] = [];
+  await alice.waitFor((s) => {
+    if (s.is('presence') && s.attrs.from?.endsWith('/alice') === true) {
+      if (s.attrs.type === 'error') refused.push(s.attrs.from);
+      else if (codes(s).includes(110)) joined.add(s.attrs.from);
+    }
+    return joined.size + refused.length === ROOMS;
+  }, 30_000);
+  assert.deepEqual(refused, [], 'no join refused');
+  assert.equal(joined.size, ROOMS);
 });
 
 test('a flood from another Canto over s2s is read at the s2s rate', { timeout: 90_000 }, async () => {

@@ -57,7 +57,7 @@ export class AccountLimits {
     this.limits = {
       messages_to_strangers: perPeriod(options.messages_to_strangers_per_hour, HOUR),
       subscriptions: perPeriod(options.subscriptions_per_hour, HOUR),
-      muc_joins: perPeriod(options.muc_joins_per_minute, MINUTE),
+      muc_joins: options.muc_joins_per_minute > 0 ? { rate: options.muc_joins_per_minute / MINUTE, burst: options.muc_join_burst } : undefined,
     };
   }
 

@@ -35,8 +35,13 @@ export const limitsOptions = z.strictObject({
     messages_to_strangers_per_hour: z.number().int().min(0).default(200),
     /** Presence subscription requests sent, per hour (0: no limit). */
     subscriptions_per_hour: z.number().int().min(0).default(60),
-    /** Group chat joins, per minute (0: no limit). */
-    muc_joins_per_minute: z.number().int().min(0).default(15),
+    /** Group chat joins, per minute once the burst is spent (0: no limit). */
+    muc_joins_per_minute: z.number().int().min(0).default(30),
+    /**
+     * Group chat joins at once after a quiet spell: a client that comes back (a new device, a
+     * stream that could not be resumed) joins every bookmarked room in one go, often dozens.
+     */
+    muc_join_burst: z.number().int().min(1).default(100),
   }).prefault({}),
 });
 
