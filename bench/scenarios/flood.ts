@@ -4,7 +4,7 @@
  * for S seconds alone (the baseline) and S seconds while one more session writes F stanzas (iq
  * pings) as fast as its socket takes them. The server runs its rate limits
  * (`ServerSetup.limits`): with `stanzaLimit = 1` Canto's defaults (50 stanzas/s with a burst of
- * 200, 64 KiB/s with a 1 MiB burst); with `stanzaLimit = 0` bytes only, as the Prosody config's
+ * 500, 64 KiB/s with a 1 MiB burst); with `stanzaLimit = 0` bytes only, as the Prosody config's
  * mod_limits (64 KiB/s, 1 MiB burst: the flooder's first MiB is read at full speed). Prosody has
  * no stanza rate: it runs the same bytes-only config for both. A throttled flooder's reads are
  * paused instead of its stanzas queued. Reports the pairs' p50/p99 in both phases and their

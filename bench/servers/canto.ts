@@ -99,7 +99,7 @@ module = "upload"
 /**
  * `ServerSetup.limits`: `defaults` is the module with its defaults; `bytes` the same client limit
  * as the Prosody config's mod_limits (`c2s = { rate = "64kb/s", burst = "16s" }`): bytes only,
- * 64 KiB/s with a 1 MiB burst, Canto's stanza rate (50/s, burst 200) raised out of the way.
+ * 64 KiB/s with a 1 MiB burst, Canto's stanza rate (50/s, burst 500) raised out of the way.
  */
 function limitsToml(limits: ServerSetup['limits']): string {
   if (limits !== 'bytes') return '';

@@ -51,7 +51,7 @@ export interface ServerSetup {
   upload?: { maxFileBytes: number };
   /**
    * Rate limits on client connections (the flood scenario). Canto: the `limits` module, with its
-   * defaults (`defaults`: 50 stanzas/s with a burst of 200, 64 KiB/s with a 1 MiB burst,
+   * defaults (`defaults`: 50 stanzas/s with a burst of 500, 64 KiB/s with a 1 MiB burst,
    * docs/abuse.md) or with bytes only (`bytes`: the stanza rate out of the way, as Prosody's);
    * Prosody: its bundled mod_limits with the same c2s byte rate and burst (it has no stanza rate).
    */

@@ -15,14 +15,19 @@ const streamLimits = (d: { stanzas: number; stanzaBurst: number; bytes: string; 
   }).prefault({ bytes_per_second: d.bytes, byte_burst: d.byteBurst });
 
 export const limitsOptions = z.strictObject({
-  /** Each client connection (TCP/TLS and WebSocket read paused; BOSH requests held back). */
-  c2s: streamLimits({ stanzas: 50, stanzaBurst: 200, bytes: '64 KiB', byteBurst: '1 MiB' }),
+  /**
+   * Each client connection (TCP/TLS and WebSocket read paused; BOSH requests held back). The
+   * stanza burst covers a client coming back without resuming its stream: per bookmarked room a
+   * join, an archive catch-up query and a disco#info, plus its roster, carbons and PEP fetches.
+   */
+  c2s: streamLimits({ stanzas: 50, stanzaBurst: 500, bytes: '64 KiB', byteBurst: '1 MiB' }),
   /** Each server-to-server connection (carries a whole domain's traffic). */
   s2s: streamLimits({ stanzas: 500, stanzaBurst: 2000, bytes: '512 KiB', byteBurst: '4 MiB' }),
   /** All connections from one address together (clients and servers apart). */
   per_ip: z.strictObject({
     enabled: z.boolean().default(true),
-    c2s: streamLimits({ stanzas: 200, stanzaBurst: 800, bytes: '256 KiB', byteBurst: '4 MiB' }),
+    // Many people can share an address (an office's NAT): the burst lets a few of them come back at once.
+    c2s: streamLimits({ stanzas: 200, stanzaBurst: 2000, bytes: '256 KiB', byteBurst: '4 MiB' }),
     s2s: streamLimits({ stanzas: 1000, stanzaBurst: 4000, bytes: '1 MiB', byteBurst: '8 MiB' }),
   }).prefault({}),
   /** Addresses whose connections are not limited at all (e.g. a trusted gateway). */
