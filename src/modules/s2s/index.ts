@@ -7,8 +7,9 @@
  *
  * Delivery hooks 'route/remote' on every host's bus at priority 0, after presence (100) and
  * blocking (1000) have seen the stanza. Options in `[modules.s2s]`: connect_timeout (10s),
- * negotiation_timeout (30s), auth_timeout (60s), queue_size (500), dialback_secret (random per
- * start; set it when several processes serve one domain).
+ * negotiation_timeout (30s), auth_timeout (60s), queue_size (500), dialback_secret (when left
+ * out: random per start, or in a Redis cluster one derived from the cluster's shared secret, so a
+ * key any node made is verified by every node; dialbackSecret below).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer } from 'node:net';
@@ -56,7 +57,7 @@ export default defineModule({
   scope: 'global',
   restartOnOptionChange: 'its options shape the server-to-server streams in progress, and loading it again would close them',
   options: z.object({
-    dialback_secret: z.string().min(1).optional(), // a random one per process when left out
+    dialback_secret: z.string().min(1).optional(), // left out: random per process, or the Redis cluster's (dialbackSecret)
     connect_timeout: duration('10s', { min: 1 }),
     negotiation_timeout: duration('30s', { min: 1 }),
     auth_timeout: duration('60s', { min: 1 }),
@@ -78,7 +79,7 @@ export default defineModule({
       server,
       log: mod.log,
       security: new S2SSecurity(cfg, server.tls),
-      secret: mod.options.dialback_secret ?? randomBytes(32).toString('hex'),
+      secret: await dialbackSecret(mod.options.dialback_secret, server.config.cluster.redis),
       stats: emptyStats(),
       options: {
         connectTimeout: mod.options.connect_timeout,
@@ -138,6 +139,22 @@ export default defineModule({
     });
   },
 });
+
+/**
+ * The XEP-0185 secret dialback keys are made and checked with: the configured one; else, on a
+ * node of a Redis cluster, one derived from the cluster's shared secret (every node of the domain
+ * must answer a remote server's db:verify for a key another node sent); else random per start.
+ */
+async function dialbackSecret(configured: string | undefined, redisUrl: string | undefined): Promise<string> {
+  if (configured !== undefined) return configured;
+  if (redisUrl === undefined) return randomBytes(32).toString('hex');
+  const { clusterSecret, deriveSecret } = await import('../../cluster/redis/shared-secret.js');
+  try {
+    return deriveSecret(await clusterSecret(redisUrl), 's2s dialback');
+  } catch (err) {
+    throw new Error(`s2s: cannot read the cluster's shared secret from Redis for dialback (set [modules.s2s] dialback_secret, or make Redis reachable): ${(err as Error).message}`);
+  }
+}
 
 /** The federation counters the streams keep as plain numbers, read when scraped (docs/metrics.md). */
 function exportStats(measure: Measure, stats: Readonly<S2SStats>): void {
