@@ -34,13 +34,27 @@ export function deriveSecret(secret: string, purpose: string): string {
   return createHmac('sha256', secret).update(`canto ${purpose}`).digest('hex');
 }
 
-async function readOrCreate(url: string): Promise<string> {
+/**
+ * Put `value` (the secret this process read at start) back if Redis lost it (restarted empty), so
+ * a node started later reads the same one; true when Redis now holds `value`, false when it holds
+ * another (a node made a new one meanwhile: this process and the newer nodes disagree until one
+ * side restarts). Rejects when Redis cannot be reached.
+ */
+export async function keepClusterSecret(url: string, value: string): Promise<boolean> {
+  return (await setNxAndGet(url, value)) === value;
+}
+
+function readOrCreate(url: string): Promise<string> {
+  return setNxAndGet(url, randomBytes(32).toString('hex'));
+}
+
+async function setNxAndGet(url: string, candidate: string): Promise<string> {
   const { createClient } = await import('redis');
   const client = createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: false } });
   client.on('error', () => {}); // reported through the rejected command instead
   await client.connect();
   try {
-    await client.set(keys.secret, randomBytes(32).toString('hex'), { NX: true });
+    await client.set(keys.secret, candidate, { NX: true });
     const value = await client.get(keys.secret);
     if (value === null || value === '') throw new Error(`${keys.secret} is missing right after SET NX`);
     return value;

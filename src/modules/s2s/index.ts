@@ -92,6 +92,8 @@ export default defineModule({
       bidiRoutes: { addBidiRoute: () => () => undefined },
       dns: s2sDns(cfg.dns_servers, dnsPromises),
     };
+    const redisUrl = server.config.cluster.redis;
+    if (mod.options.dialback_secret === undefined && redisUrl !== undefined) keepSharedSecret(mod, redisUrl);
     const outgoing = new OutgoingManager(ctx);
     ctx.verifier = outgoing;
     ctx.bidiRoutes = outgoing;
@@ -155,6 +157,27 @@ async function dialbackSecret(configured: string | undefined, redisUrl: string |
     throw new Error(`s2s: cannot read the cluster's shared secret from Redis for dialback (set [modules.s2s] dialback_secret, or make Redis reachable): ${(err as Error).message}`);
   }
 }
+
+/**
+ * Every KEEP_SECRET_EVERY_MS, put the cluster secret back in Redis if Redis lost it (restarted
+ * empty), so that a node started afterwards derives the same dialback secret; warn when Redis
+ * holds another one (the nodes then disagree until this one restarts).
+ */
+function keepSharedSecret(mod: { setInterval(fn: () => void, ms: number): unknown; log: S2SContext['log'] }, redisUrl: string): void {
+  let warned = false;
+  mod.setInterval(() => {
+    void (async () => {
+      const { clusterSecret, keepClusterSecret } = await import('../../cluster/redis/shared-secret.js');
+      const same = await keepClusterSecret(redisUrl, await clusterSecret(redisUrl));
+      if (!same && !warned) {
+        warned = true;
+        mod.log.warn('s2s: the cluster secret in Redis is not the one this node started with (Redis was emptied and another node made a new one): remote servers may find this node\'s dialback keys invalid on other nodes; restart this node');
+      }
+    })().catch(() => undefined); // Redis away: the next round tries again
+  }, KEEP_SECRET_EVERY_MS);
+}
+
+const KEEP_SECRET_EVERY_MS = 30_000;
 
 /** The federation counters the streams keep as plain numbers, read when scraped (docs/metrics.md). */
 function exportStats(measure: Measure, stats: Readonly<S2SStats>): void {
