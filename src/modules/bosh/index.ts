@@ -144,7 +144,10 @@ export default defineModule({
       if (!session) {
         const owner = forwarded ? undefined : cluster?.foreignOwner(sid);
         if (cluster && owner !== undefined) {
-          void forwardTo(cluster, owner);
+          forwardTo(cluster, owner).catch((err: unknown) => {
+            mod.log.error({ err }, 'BOSH: forwarding a request failed');
+            reply.send(terminateBody('item-not-found'));
+          });
           return;
         }
         reply.send(terminateBody('item-not-found'));
