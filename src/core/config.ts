@@ -81,7 +81,7 @@ export interface CantoConfig {
    * Several processes (docs/scaling.md): `workers` > 1 forks workers behind the primary relay on
    * one machine; `redis` makes this process one node of a Redis-backed cluster named `node_id`.
    */
-  cluster: { workers: number; redis?: string; node_id?: string };
+  cluster: { workers: number; redis?: string; node_id?: string; advertise_http?: string };
   /** Where the config was read from, for messages about `[modules.NAME]` tables; absent when built in code. */
   source?: ConfigSource;
 }
@@ -125,6 +125,16 @@ export const MAX_CLUSTER_WORKERS = 64;
 
 /** A cluster node id: it names Redis keys and the node's admin socket, so a plain token. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+function isHttpBaseUrl(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' && (u.pathname === '/' || u.pathname === '') && u.search === '' && u.hash === '';
+  } catch {
+    return false;
+  }
+}
 
 function isRedisUrl(v: unknown): v is string {
   if (typeof v !== 'string') return false;
@@ -206,6 +216,8 @@ const coreAfter = {
     workers: check((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_CLUSTER_WORKERS, `an integer from 1 to ${MAX_CLUSTER_WORKERS}`).default(1),
     redis: check(isRedisUrl, 'a Redis URL such as "redis://127.0.0.1:6379" (redis: or rediss:)').optional(),
     node_id: check((v): v is string => typeof v === 'string' && NODE_ID_PATTERN.test(v), 'a node id: 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit').optional(),
+    // This node's HTTP base URL other nodes forward BOSH requests to (src/modules/bosh/cluster.ts).
+    advertise_http: check(isHttpBaseUrl, 'an http(s) URL other nodes reach this node\'s HTTP listener at, such as "http://10.0.0.5:5280" (no path)').optional(),
   }),
 };
 
@@ -281,6 +293,9 @@ function crossFieldIssues(raw: Record<string, unknown>, lines: KeyLines, tables:
   const cluster = asRecord(raw['cluster']);
   if (cluster && cluster['redis'] !== undefined && typeof cluster['workers'] === 'number' && cluster['workers'] > 1) {
     out.push({ path: ['cluster', 'workers'], message: 'workers > 1 and redis cannot be combined yet: with redis, start one process per node (docs/scaling.md)' });
+  }
+  if (cluster && cluster['advertise_http'] !== undefined && cluster['redis'] === undefined) {
+    out.push({ path: ['cluster', 'advertise_http'], message: 'advertise_http is for the nodes of a Redis cluster: set [cluster] redis too, or remove advertise_http' });
   }
   if (cluster && cluster['node_id'] !== undefined && cluster['redis'] === undefined) {
     out.push({ path: ['cluster', 'node_id'], message: 'node_id names this node in a Redis cluster: set [cluster] redis too, or remove node_id' });

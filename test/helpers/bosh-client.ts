@@ -55,12 +55,28 @@ export class BoshClient {
   private sending: Promise<unknown> = Promise.resolve();
   private readonly wakeup = new Wakeup();
   private readonly aborter = new AbortController();
+  /** Where the requests after the creation go, in turn (a cluster without sticky sessions). */
+  private readonly urls: string[];
+  private requests = 0;
 
+  /** `alternates`: after the creation on `url`, requests go to each of [url, ...alternates] in turn, starting with the first alternate. */
   constructor(
     readonly url: string,
     private readonly headers: Record<string, string> = {},
+    alternates: string[] = [],
   ) {
     this.rid = 1000 + Math.floor(Math.random() * 1_000_000);
+    this.urls = [url, ...alternates];
+  }
+
+  /** The session id (after login). */
+  get sessionId(): string {
+    return this.sid;
+  }
+
+  /** The rid of the next request (after login). */
+  get nextRid(): number {
+    return this.rid + 1;
   }
 
   /** Create the session, authenticate with PLAIN, restart, bind and start long-polling. */
@@ -125,7 +141,9 @@ export class BoshClient {
 
   private async request(attrs: Record<string, string>, payload = ''): Promise<BoshAnswer> {
     this.rid++;
-    const answer = await boshPost(this.url, { rid: this.rid, sid: this.sid, ...attrs }, payload, this.headers, this.aborter.signal);
+    this.requests++;
+    const url = this.urls[this.requests % this.urls.length] ?? this.url;
+    const answer = await boshPost(url, { rid: this.rid, sid: this.sid, ...attrs }, payload, this.headers, this.aborter.signal);
     for (const el of answer.body?.getChildren() ?? []) this.received.push(el);
     this.wakeup.wake();
     return answer;

@@ -40,6 +40,10 @@ export interface NodeSpec {
   redisUrl: string;
   /** Lines added to the config file (more tables). */
   extra?: string;
+  /** The `[s2s]` table's lines (sub-tables such as `[s2s.hosts]` may follow); default: no ports. */
+  s2s?: string;
+  /** The `[http]` table's lines; default: no ports. */
+  http?: string;
   /** Resolve only once this line is logged (default: the node accepts connections). */
   readyLine?: string;
 }
@@ -52,13 +56,10 @@ log_format = "json"
 interfaces = ["${spec.address}"]
 ports = [${port}]
 direct_tls_ports = []
-[s2s]
-ports = []
 [component_listener]
 ports = []
 [http]
-ports = []
-tls_ports = []
+${spec.http ?? 'ports = []\ntls_ports = []'}
 [auth]
 scram_iterations = 4096
 # Out of the tests' way, as in the test kit's config (src/testing/harness.ts; docs/abuse.md).
@@ -74,7 +75,10 @@ muc_joins_per_minute = 0
 [cluster]
 redis = "${spec.redisUrl}"
 node_id = "${spec.nodeId}"
-${spec.extra ?? ''}`;
+${spec.extra ?? ''}
+[s2s]
+${spec.s2s ?? 'ports = []'}
+`;
 }
 
 export async function startNode(spec: NodeSpec): Promise<CantoNode> {

@@ -454,3 +454,12 @@ test('[cluster] redis and node_id: accepted when valid, errors name the key and 
   issue(configError('[cluster]\nworkers = 2\nredis = "redis://127.0.0.1"\n'), 'cluster.workers', 2, /cannot be combined/);
   issue(configError('[cluster]\nnode_id = "a"\n'), 'cluster.node_id', 2, /set \[cluster\] redis too/);
 });
+
+test('[cluster] advertise_http: an http(s) base URL, only with redis', () => {
+  const c = parseConfig('[cluster]\nredis = "redis://127.0.0.1"\nadvertise_http = "http://10.0.0.5:5280"\n');
+  assert.equal(c.cluster.advertise_http, 'http://10.0.0.5:5280');
+  assert.equal(parseConfig('[cluster]\nredis = "redis://127.0.0.1"\n').cluster.advertise_http, undefined);
+  issue(configError('[cluster]\nredis = "redis://127.0.0.1"\nadvertise_http = "http://10.0.0.5:5280/http-bind"\n'), 'cluster.advertise_http', 3, /no path/);
+  issue(configError('[cluster]\nredis = "redis://127.0.0.1"\nadvertise_http = "ftp://10.0.0.5"\n'), 'cluster.advertise_http', 3, /http\(s\) URL/);
+  issue(configError('[cluster]\nadvertise_http = "http://10.0.0.5:5280"\n'), 'cluster.advertise_http', 2, /set \[cluster\] redis too/);
+});

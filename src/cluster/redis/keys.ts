@@ -27,6 +27,10 @@ export const keys = {
   smTakeover: (id: string): string => `${PREFIX}smtake:${id}`,
   /** String with a TTL (the session's window): the member an XEP-0198 session moved to. */
   smLocation: (id: string): string => `${PREFIX}smloc:${id}`,
+  /** String, no TTL: the cluster's random secret, made by the first node that needs it (SET NX; shared-secret.ts). */
+  secret: `${PREFIX}secret`,
+  /** String with a TTL: the internal HTTP base URL of a node (BOSH forwarding, src/modules/bosh/cluster.ts). */
+  http: (nodeId: string): string => `${PREFIX}http:${nodeId}`,
 };
 
 /** Pub/sub channel of registry changes, dead-member drops and cache invalidations. */

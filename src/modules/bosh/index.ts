@@ -13,16 +13,23 @@
  *
  * Options ([modules.bosh]): path ("/http-bind"), max_wait ("60s"), max_hold (1),
  * inactivity ("60s"), polling ("5s"), max_body_size (the http module's max_body_size).
+ *
+ * In a Redis cluster a request for a session another node holds is forwarded to that node
+ * (cluster.ts), so a load balancer need not keep a BOSH client on one node.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defineModule } from '../../core/modules.js';
+import type { ModuleServer } from '../../core/server.js';
+import type { Logger } from '../../core/logging.js';
 import { corsHeaders, originAllowed, sendText } from '../../net/http.js';
 import type { RouteContext } from '../../net/http-router.js';
 import { duration, size } from '../../core/option-schemas.js';
 import { normalizeAddress } from '../../net/proxy.js';
 import { intAttr, parseBody, terminateBody } from './body.js';
 import { BoshSession, type BoshReply, type BoshSettings } from './session.js';
+import { BoshCluster, PUBLISH_EVERY_MS } from './cluster.js';
 
 export const REL_BOSH = 'urn:xmpp:alt-connections:xbosh';
 const CONTENT_TYPE = 'text/xml; charset=utf-8';
@@ -55,7 +62,7 @@ export default defineModule({
     polling: duration('5s'),
     max_body_size: size(0), // 0: derived from [limits] max_stanza_size
   }),
-  setup(mod) {
+  async setup(mod) {
     const server = mod.server;
     const http = mod.require('http');
     const path = mod.options.path;
@@ -69,6 +76,17 @@ export default defineModule({
     const limits = server.config.limits;
     const corsOrigins = server.config.http.cors_origins;
     const sessions = new Map<string, BoshSession>();
+    const cluster = await clusterOf(mod.server, path, settings.maxWaitMs, mod.log);
+    if (cluster) {
+      const publish = (): void => void cluster.publish();
+      mod.setInterval(publish, PUBLISH_EVERY_MS);
+      try {
+        server.afterModulesLoaded(() => cluster.publish()); // once the HTTP listeners are open
+      } catch {
+        publish(); // loaded after start-up: the listeners are open already
+      }
+      mod.onUnload(() => cluster.close());
+    }
     mod.provides('bosh', {
       count: () => sessions.size,
       requestsInside: (sid) => sessions.get(sid)?.requestsInside ?? 0,
@@ -88,6 +106,9 @@ export default defineModule({
         return;
       }
       const reply = httpReply(res, cors);
+      // A request another node forwarded here: the secure flag it saw, and never forwarded again.
+      const forwarded = cluster?.forwarded(req.headers);
+      const secure = forwarded?.secure ?? ctx.secure;
       const parsed = parseBody(ctx.body, { maxBytes: ctx.maxBodyBytes, maxDepth: limits.max_depth, maxAttributes: limits.max_attributes, maxNameLength: limits.max_name_length });
       if (!parsed.ok) {
         mod.log.debug({ ip: ctx.ip, reason: parsed.reason }, 'bad BOSH request body');
@@ -109,21 +130,42 @@ export default defineModule({
           log: mod.log,
           settings,
           ip: ctx.ip,
-          secure: ctx.secure,
+          secure,
           remoteAddress: normalizeAddress(socket.remoteAddress ?? ''),
           remotePort: socket.remotePort ?? 0,
           forget: (gone) => sessions.delete(gone),
+          sidSuffix: cluster?.sidSuffix,
         });
         sessions.set(session.sid, session);
         session.create(body, rid, reply);
         return;
       }
       const session = sessions.get(sid);
-      if (!session || (session.secure && !ctx.secure)) {
+      if (!session) {
+        const owner = forwarded ? undefined : cluster?.foreignOwner(sid);
+        if (cluster && owner !== undefined) {
+          forwardTo(cluster, owner).catch((err: unknown) => {
+            mod.log.error({ err }, 'BOSH: forwarding a request failed');
+            reply.send(terminateBody('item-not-found'));
+          });
+          return;
+        }
+        reply.send(terminateBody('item-not-found'));
+        return;
+      }
+      if (session.secure && !secure) {
         reply.send(terminateBody('item-not-found'));
         return;
       }
       session.receive(body, reply, ctx.body.length);
+
+      /** The sid is another node's: pass the request there; a node that is not live is an unknown sid. */
+      async function forwardTo(c: BoshCluster, owner: string): Promise<void> {
+        const base = await c.ownerUrl(owner);
+        if (base !== undefined && !res.destroyed && (await c.forward(base, ctx.body, secure, res, cors))) return;
+        mod.log.debug({ sid, owner, reachable: base !== undefined }, 'BOSH request for a session of a node that is not reachable');
+        reply.send(terminateBody('item-not-found'));
+      }
     };
 
     mod.onUnload(
@@ -142,6 +184,26 @@ export default defineModule({
     });
   },
 });
+
+/**
+ * In a Redis cluster: the forwarding of requests for other nodes' sessions, with the token
+ * derived from the cluster's shared secret; undefined on a single server.
+ */
+async function clusterOf(server: ModuleServer, path: string, maxWaitMs: number, log: Logger): Promise<BoshCluster | undefined> {
+  const { redis, node_id: nodeId, advertise_http: advertise } = server.config.cluster;
+  if (redis === undefined) return undefined;
+  const { clusterSecret, deriveSecret } = await import('../../cluster/redis/shared-secret.js');
+  let token: string;
+  try {
+    token = deriveSecret(await clusterSecret(redis), 'bosh forward');
+  } catch (err) {
+    throw new Error(`bosh: cannot read the cluster's shared secret from Redis: ${(err as Error).message}`);
+  }
+  return new BoshCluster({
+    redisUrl: redis, nodeId: nodeId ?? hostname(), advertise, path, token, maxWaitMs, log,
+    addresses: () => server.addresses('http'),
+  });
+}
 
 /** A BoshReply answering one HTTP request with a text/xml body. */
 function httpReply(res: ServerResponse, cors: Record<string, string>): BoshReply {

@@ -61,6 +61,8 @@ export interface BoshSessionOptions {
   remotePort: number;
   /** Called once the session is gone and its sid must be forgotten. */
   forget(sid: string): void;
+  /** Appended to the random sid: in a Redis cluster, `~node_id` names the owning node (cluster.ts). */
+  sidSuffix?: string;
 }
 
 /** The longest a rate-limit wait may hold requests, at least (the session's `wait` if longer). */
@@ -77,7 +79,7 @@ interface Held {
 }
 
 export class BoshSession {
-  readonly sid = randomBytes(18).toString('base64url');
+  readonly sid: string;
   readonly secure: boolean;
   /** Negotiated at creation: seconds a request may be held, requests held, requests outstanding. */
   private wait = 0;
@@ -116,6 +118,7 @@ export class BoshSession {
   }
 
   constructor(private readonly opts: BoshSessionOptions) {
+    this.sid = randomBytes(18).toString('base64url') + (opts.sidSuffix ?? '');
     this.secure = opts.secure;
     this.conn = new BoshConnection(opts.remoteAddress, opts.remotePort, opts.secure, {
       queued: () => this.scheduleFlush(),

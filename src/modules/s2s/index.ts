@@ -7,8 +7,9 @@
  *
  * Delivery hooks 'route/remote' on every host's bus at priority 0, after presence (100) and
  * blocking (1000) have seen the stanza. Options in `[modules.s2s]`: connect_timeout (10s),
- * negotiation_timeout (30s), auth_timeout (60s), queue_size (500), dialback_secret (random per
- * start; set it when several processes serve one domain).
+ * negotiation_timeout (30s), auth_timeout (60s), queue_size (500), dialback_secret (when left
+ * out: random per start, or in a Redis cluster one derived from the cluster's shared secret, so a
+ * key any node made is verified by every node; dialbackSecret below).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer } from 'node:net';
@@ -56,7 +57,7 @@ export default defineModule({
   scope: 'global',
   restartOnOptionChange: 'its options shape the server-to-server streams in progress, and loading it again would close them',
   options: z.object({
-    dialback_secret: z.string().min(1).optional(), // a random one per process when left out
+    dialback_secret: z.string().min(1).optional(), // left out: random per process, or the Redis cluster's (dialbackSecret)
     connect_timeout: duration('10s', { min: 1 }),
     negotiation_timeout: duration('30s', { min: 1 }),
     auth_timeout: duration('60s', { min: 1 }),
@@ -78,7 +79,7 @@ export default defineModule({
       server,
       log: mod.log,
       security: new S2SSecurity(cfg, server.tls),
-      secret: mod.options.dialback_secret ?? randomBytes(32).toString('hex'),
+      secret: await dialbackSecret(mod.options.dialback_secret, server.config.cluster.redis),
       stats: emptyStats(),
       options: {
         connectTimeout: mod.options.connect_timeout,
@@ -91,6 +92,8 @@ export default defineModule({
       bidiRoutes: { addBidiRoute: () => () => undefined },
       dns: s2sDns(cfg.dns_servers, dnsPromises),
     };
+    const redisUrl = server.config.cluster.redis;
+    if (mod.options.dialback_secret === undefined && redisUrl !== undefined) keepSharedSecret(mod, redisUrl);
     const outgoing = new OutgoingManager(ctx);
     ctx.verifier = outgoing;
     ctx.bidiRoutes = outgoing;
@@ -138,6 +141,43 @@ export default defineModule({
     });
   },
 });
+
+/**
+ * The XEP-0185 secret dialback keys are made and checked with: the configured one; else, on a
+ * node of a Redis cluster, one derived from the cluster's shared secret (every node of the domain
+ * must answer a remote server's db:verify for a key another node sent); else random per start.
+ */
+async function dialbackSecret(configured: string | undefined, redisUrl: string | undefined): Promise<string> {
+  if (configured !== undefined) return configured;
+  if (redisUrl === undefined) return randomBytes(32).toString('hex');
+  const { clusterSecret, deriveSecret } = await import('../../cluster/redis/shared-secret.js');
+  try {
+    return deriveSecret(await clusterSecret(redisUrl), 's2s dialback');
+  } catch (err) {
+    throw new Error(`s2s: cannot read the cluster's shared secret from Redis for dialback (set [modules.s2s] dialback_secret, or make Redis reachable): ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Every KEEP_SECRET_EVERY_MS, put the cluster secret back in Redis if Redis lost it (restarted
+ * empty), so that a node started afterwards derives the same dialback secret; warn when Redis
+ * holds another one (the nodes then disagree until this one restarts).
+ */
+function keepSharedSecret(mod: { setInterval(fn: () => void, ms: number): unknown; log: S2SContext['log'] }, redisUrl: string): void {
+  let warned = false;
+  mod.setInterval(() => {
+    void (async () => {
+      const { clusterSecret, keepClusterSecret } = await import('../../cluster/redis/shared-secret.js');
+      const same = await keepClusterSecret(redisUrl, await clusterSecret(redisUrl));
+      if (!same && !warned) {
+        warned = true;
+        mod.log.warn('s2s: the cluster secret in Redis is not the one this node started with (Redis was emptied and another node made a new one): remote servers may find this node\'s dialback keys invalid on other nodes; restart this node');
+      }
+    })().catch(() => undefined); // Redis away: the next round tries again
+  }, KEEP_SECRET_EVERY_MS);
+}
+
+const KEEP_SECRET_EVERY_MS = 30_000;
 
 /** The federation counters the streams keep as plain numbers, read when scraped (docs/metrics.md). */
 function exportStats(measure: Measure, stats: Readonly<S2SStats>): void {
