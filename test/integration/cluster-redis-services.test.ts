@@ -390,8 +390,8 @@ async function echoComponent(node: CantoNode): Promise<XmppComponent> {
       void comp.send(xml('iq', { from: COMPONENT, to: el.attrs.from, type: 'result', id: el.attrs.id }));
     }
   });
-  await comp.start();
   components.push(comp);
+  await comp.start();
   return comp;
 }
 
@@ -452,4 +452,19 @@ clusterTest('external component: connected to one node, reached from clients on 
   const status = await cantoCli('cluster', 'status', '--json', '--config', n1.configFile);
   const serving = (JSON.parse(status.stdout) as Array<{ nodeId: string; services: string[] }>).filter((m) => m.services.includes(COMPONENT));
   assert.deepEqual(serving.map((m) => m.nodeId), [n1.nodeId]);
+});
+
+clusterTest('external component: kill -9 of the node holding it; it reconnects to a survivor (refused while the dead holder\'s lease lasts) and is served from every node', async () => {
+  const holder = await heldBy();
+  assert.ok(holder !== '', 'needs the component of the previous test');
+  const dead = nodeOf(holder);
+  const [survivor, other] = nodes.filter((n) => n !== dead) as [CantoNode, CantoNode];
+  const ben = await online(other, 'ben', 'comp-after');
+  dead.kill('SIGKILL');
+  await dead.exited;
+  // The component's reconnect (as its back-off would): conflict until the dead node's lease ran out.
+  await waitFor(async () => echoComponent(survivor).then(() => true, () => false), { timeoutMs: 20_000, intervalMs: 250, message: 'the component reconnected to a survivor' });
+  assert.ok((await heldBy()).startsWith(`${survivor.nodeId}#`));
+  await ben.send(chat('m6', 'after the crash'));
+  assert.equal((await ben.waitFor(isEcho('m6'), 10_000)).getChildText('body'), `echo from ${survivor.nodeId}: after the crash`);
 });
