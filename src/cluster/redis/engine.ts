@@ -579,6 +579,9 @@ export class RedisEngine implements ClusterEngine {
       if (this.services.get(service)?.owned === true) await this.setOwned(service, false);
       return 'queued';
     }
+    // A held service changes hands only with its connection (acquireHeld, releaseHeld): the
+    // answer may predate a release, and the component module then answers as for no connection.
+    if (held) return 'local';
     await this.setOwned(service, true);
     return 'local';
   }
