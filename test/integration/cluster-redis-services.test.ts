@@ -51,6 +51,8 @@ const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
 
 let redis: RedisInstance | undefined;
+/** The config lines every node of the file shares (storage, components). */
+let sharedExtra = '';
 let postgres: PostgresInstance | undefined;
 let dir = '';
 const nodes: CantoNode[] = [];
@@ -124,6 +126,7 @@ before(async () => {
   const storage = await openPostgresStorage({ url }, silentLogger());
   for (const u of USERS) await storage.accounts.create('localhost', u, makeCredentials(PASSWORD, { iterations: 4096, hashes: ['SHA-1', 'SHA-256'] }));
   await storage.close();
+  sharedExtra = extra;
   for (const [i, address] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
     nodes.push(await startNode({ nodeId: `s${i + 1}`, address, dir, dataDir, redisUrl: redis.url, extra, componentListener: true }));
   }
@@ -378,16 +381,16 @@ interface XmppComponentModule {
 const XMPP_COMPONENT_PACKAGE = '@xmpp/component';
 
 /** @xmpp/component connected to `node`: answers every message with an echo and every ping iq with a result. */
-async function echoComponent(node: CantoNode): Promise<XmppComponent> {
+async function echoComponent(node: CantoNode, domain = COMPONENT): Promise<XmppComponent> {
   const { component } = (await import(XMPP_COMPONENT_PACKAGE)) as XmppComponentModule;
-  const comp = component({ service: `xmpp://${node.address}:${node.componentPort ?? 0}`, domain: COMPONENT, password: COMPONENT_SECRET });
+  const comp = component({ service: `xmpp://${node.address}:${node.componentPort ?? 0}`, domain, password: COMPONENT_SECRET });
   comp.reconnect.stop();
   comp.on('error', () => undefined);
   comp.on('stanza', (el) => {
     if (el.is('message') && el.attrs.type !== 'error') {
-      void comp.send(xml('message', { from: COMPONENT, to: el.attrs.from, type: 'chat', id: `echo-${el.attrs.id ?? ''}` }, xml('body', {}, `echo from ${node.nodeId}: ${el.getChildText('body') ?? ''}`)));
+      void comp.send(xml('message', { from: domain, to: el.attrs.from, type: 'chat', id: `echo-${el.attrs.id ?? ''}` }, xml('body', {}, `echo from ${node.nodeId}: ${el.getChildText('body') ?? ''}`)));
     } else if (el.is('iq') && el.attrs.type === 'get' && el.getChild('ping', 'urn:xmpp:ping')) {
-      void comp.send(xml('iq', { from: COMPONENT, to: el.attrs.from, type: 'result', id: el.attrs.id }));
+      void comp.send(xml('iq', { from: domain, to: el.attrs.from, type: 'result', id: el.attrs.id }));
     }
   });
   components.push(comp);
@@ -395,12 +398,12 @@ async function echoComponent(node: CantoNode): Promise<XmppComponent> {
   return comp;
 }
 
-const chat = (id: string, body: string) => xml('message', { to: COMPONENT, type: 'chat', id }, xml('body', {}, body));
-const isEcho = (id: string) => (s: XElement) => s.is('message') && s.attrs.from === COMPONENT && s.attrs.id === `echo-${id}`;
+const chat = (id: string, body: string, to = COMPONENT) => xml('message', { to, type: 'chat', id }, xml('body', {}, body));
+const isEcho = (id: string, from = COMPONENT) => (s: XElement) => s.is('message') && s.attrs.from === from && s.attrs.id === `echo-${id}`;
 const ping = () => xml('iq', { type: 'get', to: COMPONENT }, xml('ping', { xmlns: 'urn:xmpp:ping' }));
 
-async function heldBy(): Promise<string> {
-  return (await (redis as RedisInstance).cli('GET', `canto:owner:${COMPONENT}`)).trim();
+async function heldBy(domain = COMPONENT): Promise<string> {
+  return (await (redis as RedisInstance).cli('GET', `canto:owner:${domain}`)).trim();
 }
 
 clusterTest('external component: connected to one node, reached from clients on the others; a second connection on another node gets conflict; disconnected: service-unavailable; reconnected elsewhere: served again', async () => {
@@ -467,4 +470,32 @@ clusterTest('external component: kill -9 of the node holding it; it reconnects t
   assert.ok((await heldBy()).startsWith(`${survivor.nodeId}#`));
   await ben.send(chat('m6', 'after the crash'));
   assert.equal((await ben.waitFor(isEcho('m6'), 10_000)).getChildText('body'), `echo from ${survivor.nodeId}: after the crash`);
+});
+
+const KICK = 'kick.localhost';
+
+clusterTest('external component, on_conflict = "kick_old" across nodes: a connection on another node takes the domain; the old one is closed with conflict', async () => {
+  // Two more nodes whose component module replaces (the others keep refuse_new for comp.localhost).
+  const extra = `${sharedExtra}[[component]]\ndomain = "${KICK}"\nsecret = "${COMPONENT_SECRET}"\n[modules.component]\non_conflict = "kick_old"\n`;
+  const spec = { dir, dataDir: join(dir, 'data'), redisUrl: (redis as RedisInstance).url, extra, componentListener: true };
+  const n4 = await startNode({ ...spec, nodeId: 's4', address: '127.0.0.5' });
+  nodes.push(n4);
+  const n5 = await startNode({ ...spec, nodeId: 's5', address: '127.0.0.6' });
+  nodes.push(n5);
+  const eve = await online(n4, 'eve', 'kick');
+  const old = await echoComponent(n4, KICK);
+  const oldErrors: Array<string | undefined> = [];
+  old.on('error', (err) => oldErrors.push(err.condition));
+  await waitFor(async () => (await heldBy(KICK)).startsWith('s4#'), { timeoutMs: 5000, intervalMs: 20, message: 's4 holds the domain' });
+  await eve.send(chat('k1', 'first', KICK));
+  assert.equal((await eve.waitFor(isEcho('k1', KICK), 10_000)).getChildText('body'), 'echo from s4: first');
+
+  await echoComponent(n5, KICK);
+  assert.ok((await heldBy(KICK)).startsWith('s5#'), 'the new connection\'s node holds the domain at once');
+  // s4's next renewal fails: it closes its connection (within a heartbeat).
+  await waitFor(() => oldErrors.includes('conflict'), { timeoutMs: 10_000, intervalMs: 20, message: `the old connection got conflict (errors: ${oldErrors.join(', ')})` });
+  await n4.waitForLine((l) => l.msg === 'closing the external component\'s connection: this node no longer holds its domain' && l.service === KICK, 5000);
+  await eve.send(chat('k2', 'second', KICK));
+  assert.equal((await eve.waitFor(isEcho('k2', KICK), 10_000)).getChildText('body'), 'echo from s5: second');
+  assert.ok((await heldBy(KICK)).startsWith('s5#'));
 });
