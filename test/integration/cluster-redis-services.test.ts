@@ -10,7 +10,9 @@
  * node, the notification to a subscriber on another; after `kill -9` of its owner a survivor
  * serves the stored node and items), and an XEP-0114 component (@xmpp/component) connected to one
  * node: reached from clients on the others, the sender's error while no node holds it, a second
- * connection on another node refused, served again after it reconnects elsewhere.
+ * connection on another node refused, served again after it reconnects elsewhere, and after
+ * `kill -9` of its node; with `kick_old` (two more nodes) a second connection on another node
+ * takes the domain and the first is closed with conflict.
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
