@@ -207,7 +207,10 @@ export function acceptComponent(
     }
     if (conflictSettled(target)) return;
     accept(target);
-    for (const el of queued) onElement(el);
+    for (const el of queued) {
+      if (session.destroyed || framing.ended) break;
+      onElement(el);
+    }
   }
 
   function refuse(domain: string): void {
