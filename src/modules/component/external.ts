@@ -202,7 +202,7 @@ export function acceptComponent(
     }
     if (!ok) {
       log.info({ domain: target.domain }, 'component already connected on another cluster node: refusing the new stream');
-      session.close({ condition: 'conflict', text: `a component is already connected for ${target.domain} (on another cluster node)` });
+      session.close({ condition: 'conflict', text: `a component is already connected for ${target.domain} on another cluster node (or this node cannot reach the cluster)` });
       return;
     }
     if (conflictSettled(target)) return;
