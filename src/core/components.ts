@@ -42,9 +42,27 @@ export interface ComponentCounters {
   authFailed: number;
 }
 
+/**
+ * Where an external component's domain is held across the nodes of a cluster (the Redis
+ * engine's src/cluster/redis/placement.ts sets it): the node a component authenticates on claims
+ * the domain and gives it up when the connection ends; the other nodes route its stanzas there.
+ */
+export interface ComponentPlacement {
+  /**
+   * Hold `domain` for a connection that just authenticated here. `replace`: take it even from a
+   * connection on another node (which is then closed with `conflict`). Resolves false when a
+   * connection on another node holds it (without `replace`) or the cluster cannot be asked.
+   */
+  claim(domain: string, replace: boolean): Promise<boolean>;
+  /** The connection holding `domain` here ended. */
+  release(domain: string): void;
+}
+
 export class ComponentRegistry implements Iterable<string> {
   private readonly entries = new Map<string, ComponentEntry>();
   readonly counters: ComponentCounters = { connections: 0, authSucceeded: 0, authFailed: 0 };
+  /** Set on a cluster node (Redis engine); undefined on one process: a connection here is the only one. */
+  placement: ComponentPlacement | undefined;
 
   constructor(configs: readonly ComponentConfig[] = []) {
     for (const c of configs) {

@@ -25,6 +25,8 @@ export interface CantoNode {
   exited: Promise<number | null>;
   /** xmpp.js service URL of this node's c2s port. */
   readonly service: string;
+  /** The XEP-0114 component listener's port on `address` (NodeSpec.componentListener), else undefined. */
+  readonly componentPort: number | undefined;
   /** Wait for a log line of the current process (throws with the log on timeout). */
   waitForLine(test: (l: LogLine) => boolean, ms: number): Promise<LogLine>;
   /** Start the process again (same config), e.g. after kill(). */
@@ -46,9 +48,11 @@ export interface NodeSpec {
   http?: string;
   /** Resolve only once this line is logged (default: the node accepts connections). */
   readyLine?: string;
+  /** Open the XEP-0114 component listener on `address` (a free port; CantoNode.componentPort). */
+  componentListener?: boolean;
 }
 
-export function nodeConfig(spec: NodeSpec, port: number): string {
+export function nodeConfig(spec: NodeSpec, port: number, componentPort?: number): string {
   return `data_dir = "${spec.dataDir}"
 log_level = "info"
 log_format = "json"
@@ -57,7 +61,7 @@ interfaces = ["${spec.address}"]
 ports = [${port}]
 direct_tls_ports = []
 [component_listener]
-ports = []
+${componentPort === undefined ? 'ports = []' : `interfaces = ["${spec.address}"]\nports = [${componentPort}]`}
 [http]
 ${spec.http ?? 'ports = []\ntls_ports = []'}
 [auth]
@@ -83,8 +87,9 @@ ${spec.s2s ?? 'ports = []'}
 
 export async function startNode(spec: NodeSpec): Promise<CantoNode> {
   const port = await freeLoopbackPort(spec.address);
+  const componentPort = spec.componentListener === true ? await freeLoopbackPort(spec.address) : undefined;
   const configFile = join(spec.dir, `${spec.nodeId}.toml`);
-  writeFileSync(configFile, nodeConfig(spec, port));
+  writeFileSync(configFile, nodeConfig(spec, port, componentPort));
   const node: CantoNode = {
     nodeId: spec.nodeId,
     address: spec.address,
@@ -94,6 +99,7 @@ export async function startNode(spec: NodeSpec): Promise<CantoNode> {
     lines: [],
     exited: Promise.resolve(null),
     service: `xmpp://${spec.address}:${port}`,
+    componentPort,
     waitForLine(test, ms) {
       return new Promise((resolve, reject) => {
         const deadline = Date.now() + ms;

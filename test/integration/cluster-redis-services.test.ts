@@ -6,7 +6,13 @@
  * node (join, presence, message fan-out) owned by one node by lease and reached from the others,
  * and the take-over of the rooms by a survivor after `kill -9` of their owner (persistent state
  * from PostgreSQL; the dead node's occupants are gone; a survivor's occupant sees its self-ping
- * fail and rejoins).
+ * fail and rejoins). A pubsub component placed the same way (a node and item made through one
+ * node, the notification to a subscriber on another; after `kill -9` of its owner a survivor
+ * serves the stored node and items), and an XEP-0114 component (@xmpp/component) connected to one
+ * node: reached from clients on the others, the sender's error while no node holds it, a second
+ * connection on another node refused, served again after it reconnects elsewhere, and after
+ * `kill -9` of its node; with `kick_old` (two more nodes) a second connection on another node
+ * takes the domain and the first is closed with conflict.
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +22,8 @@ import { execFile } from 'node:child_process';
 import { CANTO_BIN } from '../helpers/cli.js';
 import { tempDir, type TestServer } from '../helpers/server.js';
 import { errorCondition, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { createHash } from 'node:crypto';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { bare, befriend, isPresenceFrom } from '../helpers/cluster-clients.js';
 import { startNode, type CantoNode } from '../helpers/cluster-nodes.js';
@@ -30,6 +38,9 @@ import { waitFor } from '../../src/testing/index.js';
 const PASSWORD = 'pw';
 const USERS = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'];
 const MUC = 'conference.localhost';
+const PUBSUB = 'pubsub.localhost';
+const COMPONENT = 'comp.localhost';
+const COMPONENT_SECRET = 'cluster component secret';
 const NS_CAPS = 'http://jabber.org/protocol/caps';
 const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 const NS_CARBONS = 'urn:xmpp:carbons:2';
@@ -42,10 +53,14 @@ const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
 
 let redis: RedisInstance | undefined;
+/** The config lines every node of the file shares (storage, components). */
+let sharedExtra = '';
 let postgres: PostgresInstance | undefined;
 let dir = '';
 const nodes: CantoNode[] = [];
 const clients: LoggedInClient[] = [];
+const components: XmppComponent[] = [];
+const raws: RawClient[] = [];
 
 function cantoCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -108,16 +123,20 @@ before(async () => {
   mkdirSync(dataDir, { recursive: true });
   postgres = await startPostgres();
   const url = await postgres.createDatabase('services');
-  const extra = `[storage]\ndriver = "postgres"\nurl = "${url}"\n[[component]]\ndomain = "${MUC}"\nmodule = "muc"\n`;
+  const extra = `[storage]\ndriver = "postgres"\nurl = "${url}"\n[[component]]\ndomain = "${MUC}"\nmodule = "muc"\n`
+    + `[[component]]\ndomain = "${PUBSUB}"\nmodule = "pubsub"\n[[component]]\ndomain = "${COMPONENT}"\nsecret = "${COMPONENT_SECRET}"\n`;
   const storage = await openPostgresStorage({ url }, silentLogger());
   for (const u of USERS) await storage.accounts.create('localhost', u, makeCredentials(PASSWORD, { iterations: 4096, hashes: ['SHA-1', 'SHA-256'] }));
   await storage.close();
+  sharedExtra = extra;
   for (const [i, address] of ['127.0.0.2', '127.0.0.3', '127.0.0.4'].entries()) {
-    nodes.push(await startNode({ nodeId: `s${i + 1}`, address, dir, dataDir, redisUrl: redis.url, extra }));
+    nodes.push(await startNode({ nodeId: `s${i + 1}`, address, dir, dataDir, redisUrl: redis.url, extra, componentListener: true }));
   }
 });
 
 after(async () => {
+  for (const c of components) await c.stop().catch(() => undefined);
+  for (const r of raws) r.close();
   for (const c of clients) await c.stop().catch(() => undefined);
   for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.kill('SIGKILL');
   await redis?.stop();
@@ -263,4 +282,222 @@ clusterTest('MUC: a dead node\'s occupants leave; kill -9 of the owner: a surviv
   await joinRoom(dan, ROOM, 'dan');
   await dan.send(groupchat(ROOM, 'g2', 'after the take-over'));
   await survivorClient.waitFor(isGroupchat('g2'), 10_000);
+});
+
+// ───────────────────────── pubsub and external components ─────────────────────────
+
+/** Start the nodes the MUC tests killed again (new incarnations of the same node ids). */
+async function allUp(): Promise<void> {
+  for (const n of nodes) {
+    if (n.child.exitCode !== null || n.child.signalCode !== null) await n.restart();
+  }
+}
+
+async function ownerOf(domain: string, not?: string): Promise<string> {
+  let owner = '';
+  await waitFor(async () => {
+    owner = (await (redis as RedisInstance).cli('GET', `canto:owner:${domain}`)).trim();
+    return owner !== '' && owner !== not;
+  }, { timeoutMs: 15_000, intervalMs: 50, message: `a live node owns ${domain}` });
+  return owner;
+}
+
+const nodeOf = (member: string): CantoNode => {
+  const n = nodes.find((x) => member.startsWith(`${x.nodeId}#`));
+  assert.ok(n, member);
+  return n;
+};
+
+const psIq = (type: 'get' | 'set', ...children: XElement[]) => xml('iq', { type, to: PUBSUB }, xml('pubsub', { xmlns: NS_PUBSUB }, ...children));
+const isEventItem = (node: string, id: string) => (s: XElement) =>
+  s.is('message') && s.attrs.from === PUBSUB && s.getChild('event', NS_EVENT)?.getChild('items')?.attrs.node === node
+  && s.getChild('event', NS_EVENT)?.getChild('items')?.getChild('item')?.attrs.id === id;
+const publish = (node: string, id: string, text: string) => psIq('set', xml('publish', { node }, xml('item', { id }, xml('entry', { xmlns: 'urn:example:news' }, text))));
+const PS_NODE = 'cluster-news';
+/** The publisher and the subscriber of the pubsub tests, on the two nodes that did not own the service. */
+const psClients: { eve?: LoggedInClient; fay?: LoggedInClient } = {};
+
+clusterTest('pubsub: a node and an item made through one node, the notification reaches a subscriber on another; the owner of the service lease serves it', async () => {
+  await allUp();
+  const owner = await ownerOf(PUBSUB);
+  const [a, b] = nodes.filter((n) => !owner.startsWith(`${n.nodeId}#`)) as [CantoNode, CantoNode];
+  const eve = await online(a, 'eve', 'ps');
+  const fay = await online(b, 'fay', 'ps');
+  Object.assign(psClients, { eve, fay });
+  await eve.iq(psIq('set', xml('create', { node: PS_NODE })));
+  const sub = await fay.iq(psIq('set', xml('subscribe', { node: PS_NODE, jid: bare(fay) })));
+  assert.equal(sub.getChild('pubsub', NS_PUBSUB)?.getChild('subscription')?.attrs.subscription, 'subscribed');
+  await eve.iq(publish(PS_NODE, 'i1', 'first'));
+  const event = await fay.waitFor(isEventItem(PS_NODE, 'i1'), 10_000);
+  assert.equal(event.getChild('event', NS_EVENT)?.getChild('items')?.getChild('item')?.getChildText('entry'), 'first');
+  // One service: the node and its item are seen alike from every node, and the owner did not change.
+  const items = await fay.iq(psIq('get', xml('items', { node: PS_NODE })));
+  assert.deepEqual(items.getChild('pubsub', NS_PUBSUB)?.getChild('items')?.getChildren('item').map((i) => i.attrs.id), ['i1']);
+  const ownerClient = await online(nodeOf(owner), 'dan', 'ps');
+  const info = await ownerClient.iq(xml('iq', { type: 'get', to: PUBSUB }, xml('query', { xmlns: NS_DISCO_INFO, node: PS_NODE })));
+  assert.equal(info.getChild('query')?.getChild('identity')?.attrs.type, 'leaf');
+  await ownerClient.stop();
+  assert.equal(await ownerOf(PUBSUB), owner);
+  // canto cluster status lists the pubsub domain under its owner.
+  const status = await cantoCli('cluster', 'status', '--json', '--config', a.configFile);
+  const serving = (JSON.parse(status.stdout) as Array<{ nodeId: string; incarnation: string; services: string[] }>).filter((m) => m.services.includes(PUBSUB));
+  assert.deepEqual(serving.map((m) => `${m.nodeId}#${m.incarnation}`), [owner]);
+});
+
+clusterTest('pubsub: kill -9 of the owner: a survivor serves the same node, items and subscription from PostgreSQL', async () => {
+  const { eve, fay } = psClients;
+  assert.ok(eve && fay, 'needs the node of the previous test');
+  const owner = await ownerOf(PUBSUB);
+  const ownerNode = nodeOf(owner);
+  ownerNode.kill('SIGKILL');
+  await ownerNode.exited;
+  // The next request (or heartbeat) of a survivor takes the service once the dead owner's lease ran out.
+  const items = await eve.iq(psIq('get', xml('items', { node: PS_NODE })), 20_000);
+  assert.deepEqual(items.getChild('pubsub', NS_PUBSUB)?.getChild('items')?.getChildren('item').map((i) => i.attrs.id), ['i1']);
+  const next = await ownerOf(PUBSUB, owner);
+  assert.notEqual(nodeOf(next), ownerNode);
+  await nodeOf(next).waitForLine((l) => l.msg === 'serving this pubsub domain on this cluster node: nodes read from storage' && Number(l.nodes) >= 1, 15_000);
+  // The stored subscription still gets notifications, and the new owner keeps the item order.
+  await eve.iq(publish(PS_NODE, 'i2', 'second'));
+  const event = await fay.waitFor(isEventItem(PS_NODE, 'i2'), 10_000);
+  assert.equal(event.getChild('event', NS_EVENT)?.getChild('items')?.getChild('item')?.getChildText('entry'), 'second');
+  const after = await fay.iq(psIq('get', xml('items', { node: PS_NODE })));
+  assert.deepEqual(after.getChild('pubsub', NS_PUBSUB)?.getChild('items')?.getChildren('item').map((i) => i.attrs.id), ['i2', 'i1']);
+  await eve.stop();
+  await fay.stop();
+});
+
+// ---- @xmpp/component, typed for what these tests use (the package ships no declarations) ----
+interface XmppComponent {
+  start(): Promise<unknown>;
+  stop(): Promise<unknown>;
+  send(el: XElement): Promise<void>;
+  on(event: 'stanza', listener: (el: XElement) => void): void;
+  on(event: 'error', listener: (err: Error & { condition?: string }) => void): void;
+  reconnect: { stop(): void };
+}
+interface XmppComponentModule {
+  component(options: { service: string; domain: string; password: string }): XmppComponent;
+}
+// A non-literal specifier keeps tsc from looking for the missing declarations.
+const XMPP_COMPONENT_PACKAGE = '@xmpp/component';
+
+/** @xmpp/component connected to `node`: answers every message with an echo and every ping iq with a result. */
+async function echoComponent(node: CantoNode, domain = COMPONENT): Promise<XmppComponent> {
+  const { component } = (await import(XMPP_COMPONENT_PACKAGE)) as XmppComponentModule;
+  const comp = component({ service: `xmpp://${node.address}:${node.componentPort ?? 0}`, domain, password: COMPONENT_SECRET });
+  comp.reconnect.stop();
+  comp.on('error', () => undefined);
+  comp.on('stanza', (el) => {
+    if (el.is('message') && el.attrs.type !== 'error') {
+      void comp.send(xml('message', { from: domain, to: el.attrs.from, type: 'chat', id: `echo-${el.attrs.id ?? ''}` }, xml('body', {}, `echo from ${node.nodeId}: ${el.getChildText('body') ?? ''}`)));
+    } else if (el.is('iq') && el.attrs.type === 'get' && el.getChild('ping', 'urn:xmpp:ping')) {
+      void comp.send(xml('iq', { from: domain, to: el.attrs.from, type: 'result', id: el.attrs.id }));
+    }
+  });
+  components.push(comp);
+  await comp.start();
+  return comp;
+}
+
+const chat = (id: string, body: string, to = COMPONENT) => xml('message', { to, type: 'chat', id }, xml('body', {}, body));
+const isEcho = (id: string, from = COMPONENT) => (s: XElement) => s.is('message') && s.attrs.from === from && s.attrs.id === `echo-${id}`;
+const ping = () => xml('iq', { type: 'get', to: COMPONENT }, xml('ping', { xmlns: 'urn:xmpp:ping' }));
+
+async function heldBy(domain = COMPONENT): Promise<string> {
+  return (await (redis as RedisInstance).cli('GET', `canto:owner:${domain}`)).trim();
+}
+
+clusterTest('external component: connected to one node, reached from clients on the others; a second connection on another node gets conflict; disconnected: service-unavailable; reconnected elsewhere: served again', async () => {
+  await allUp();
+  const [n1, n2, n3] = nodes as [CantoNode, CantoNode, CantoNode];
+  const ann = await online(n1, 'ann', 'comp');
+  const cat = await online(n3, 'cat', 'comp');
+
+  const comp = await echoComponent(n2);
+  await waitFor(async () => (await heldBy()).startsWith(`${n2.nodeId}#`), { timeoutMs: 5000, intervalMs: 20, message: 'n2 holds the component domain' });
+  await ann.send(chat('m1', 'hello component'));
+  const echo = await ann.waitFor(isEcho('m1'), 10_000);
+  assert.equal(echo.getChildText('body'), `echo from ${n2.nodeId}: hello component`);
+  assert.equal(echo.attrs.to, ann.jid);
+  await cat.iq(ping(), 10_000);
+
+  // refuse_new (the default) across nodes: a second connection on n3 is refused; the first goes on.
+  const r = await RawClient.connect(n3.componentPort ?? 0, n3.address);
+  raws.push(r);
+  r.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='${COMPONENT}'>`);
+  const header = await r.waitFor(/<stream:stream [^>]*id='([^']+)'[^>]*>/);
+  const streamId = /id='([^']+)'/.exec(header)?.[1] ?? '';
+  r.send(`<handshake>${createHash('sha1').update(streamId + COMPONENT_SECRET, 'utf8').digest('hex')}</handshake>`);
+  await r.waitFor(/<\/stream:stream>/);
+  assert.match(r.received, /<stream:error><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/);
+  assert.ok(!r.received.includes('<handshake/>'), r.received);
+  await r.waitClosed();
+  assert.ok((await heldBy()).startsWith(`${n2.nodeId}#`), 'n2 still holds the domain');
+  await ann.send(chat('m2', 'still there?'));
+  await ann.waitFor(isEcho('m2'), 10_000);
+
+  // The component disconnects: n2 gives the domain up; senders get what one node answers.
+  await comp.stop();
+  await waitFor(async () => (await heldBy()) === '', { timeoutMs: 10_000, intervalMs: 20, message: 'n2 released the component domain' });
+  const refused = await ann.iq(ping(), 10_000).then(() => undefined, (err: { stanza?: XElement }) => err.stanza);
+  assert.equal(errorCondition(refused), 'service-unavailable');
+  await cat.send(chat('m3', 'anyone?'));
+  const bounced = await cat.waitFor((s) => s.is('message') && s.attrs.type === 'error' && s.attrs.id === 'm3', 10_000);
+  assert.equal(errorCondition(bounced), 'service-unavailable');
+  assert.equal(bounced.attrs.from, COMPONENT);
+
+  // It reconnects to n1: every node routes to n1 now.
+  await echoComponent(n1);
+  await waitFor(async () => (await heldBy()).startsWith(`${n1.nodeId}#`), { timeoutMs: 5000, intervalMs: 20, message: 'n1 holds the component domain' });
+  await cat.send(chat('m4', 'back?'));
+  assert.equal((await cat.waitFor(isEcho('m4'), 10_000)).getChildText('body'), `echo from ${n1.nodeId}: back?`);
+  await ann.send(chat('m5', 'local now'));
+  await ann.waitFor(isEcho('m5'), 10_000);
+  const status = await cantoCli('cluster', 'status', '--json', '--config', n1.configFile);
+  const serving = (JSON.parse(status.stdout) as Array<{ nodeId: string; services: string[] }>).filter((m) => m.services.includes(COMPONENT));
+  assert.deepEqual(serving.map((m) => m.nodeId), [n1.nodeId]);
+});
+
+clusterTest('external component: kill -9 of the node holding it; it reconnects to a survivor (refused while the dead holder\'s lease lasts) and is served from every node', async () => {
+  const holder = await heldBy();
+  assert.ok(holder !== '', 'needs the component of the previous test');
+  const dead = nodeOf(holder);
+  const [survivor, other] = nodes.filter((n) => n !== dead) as [CantoNode, CantoNode];
+  const ben = await online(other, 'ben', 'comp-after');
+  dead.kill('SIGKILL');
+  await dead.exited;
+  // The component's reconnect (as its back-off would): conflict until the dead node's lease ran out.
+  await waitFor(async () => echoComponent(survivor).then(() => true, () => false), { timeoutMs: 20_000, intervalMs: 250, message: 'the component reconnected to a survivor' });
+  assert.ok((await heldBy()).startsWith(`${survivor.nodeId}#`));
+  await ben.send(chat('m6', 'after the crash'));
+  assert.equal((await ben.waitFor(isEcho('m6'), 10_000)).getChildText('body'), `echo from ${survivor.nodeId}: after the crash`);
+});
+
+const KICK = 'kick.localhost';
+
+clusterTest('external component, on_conflict = "kick_old" across nodes: a connection on another node takes the domain; the old one is closed with conflict', async () => {
+  // Two more nodes whose component module replaces (the others keep refuse_new for comp.localhost).
+  const extra = `${sharedExtra}[[component]]\ndomain = "${KICK}"\nsecret = "${COMPONENT_SECRET}"\n[modules.component]\non_conflict = "kick_old"\n`;
+  const spec = { dir, dataDir: join(dir, 'data'), redisUrl: (redis as RedisInstance).url, extra, componentListener: true };
+  const n4 = await startNode({ ...spec, nodeId: 's4', address: '127.0.0.5' });
+  nodes.push(n4);
+  const n5 = await startNode({ ...spec, nodeId: 's5', address: '127.0.0.6' });
+  nodes.push(n5);
+  const eve = await online(n4, 'eve', 'kick');
+  const old = await echoComponent(n4, KICK);
+  const oldErrors: Array<string | undefined> = [];
+  old.on('error', (err) => oldErrors.push(err.condition));
+  await waitFor(async () => (await heldBy(KICK)).startsWith('s4#'), { timeoutMs: 5000, intervalMs: 20, message: 's4 holds the domain' });
+  await eve.send(chat('k1', 'first', KICK));
+  assert.equal((await eve.waitFor(isEcho('k1', KICK), 10_000)).getChildText('body'), 'echo from s4: first');
+
+  await echoComponent(n5, KICK);
+  assert.ok((await heldBy(KICK)).startsWith('s5#'), 'the new connection\'s node holds the domain at once');
+  // s4's next renewal fails: it closes its connection (within a heartbeat).
+  await waitFor(() => oldErrors.includes('conflict'), { timeoutMs: 10_000, intervalMs: 20, message: `the old connection got conflict (errors: ${oldErrors.join(', ')})` });
+  await n4.waitForLine((l) => l.msg === 'closing the external component\'s connection: this node no longer holds its domain' && l.service === KICK, 5000);
+  await eve.send(chat('k2', 'second', KICK));
+  assert.equal((await eve.waitFor(isEcho('k2', KICK), 10_000)).getChildText('body'), 'echo from s5: second');
+  assert.ok((await heldBy(KICK)).startsWith('s5#'));
 });

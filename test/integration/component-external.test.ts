@@ -2,7 +2,8 @@
  * XEP-0114 external components against the real server: xmpp.js's @xmpp/component connects,
  * receives stanzas a real client sends to its domain and answers them; raw sockets check the
  * exact stream errors (wrong secret, stanzas before the handshake, invalid-from, missing 'to',
- * unknown and internal domains, wrong namespace, conflict) and the bytes on the wire.
+ * unknown and internal domains, wrong namespace, conflict) and the bytes on the wire; with a
+ * cluster placement (a fake ComponentPlacement) the claim of the domain at the handshake.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -337,5 +338,49 @@ test('on_conflict = "kick_old": the new stream wins and the old one gets conflic
     await expectStreamError(idle, 'connection-timeout');
   } finally {
     await other.stop();
+  }
+});
+
+test('in a cluster (components.placement set): the handshake waits for the claim and stanzas sent meanwhile follow it; the end of the connection releases the domain; a refused claim is conflict', async () => {
+  await untilUnavailable(DOMAIN);
+  const claims: Array<{ domain: string; replace: boolean; answer: (ok: boolean) => void }> = [];
+  const released: string[] = [];
+  ts.server.components.placement = {
+    claim: (domain, replace) => new Promise<boolean>((resolve) => claims.push({ domain, replace, answer: resolve })),
+    release: (domain) => released.push(domain),
+  };
+  const handshakeWith = async (r: RawClient, after = ''): Promise<void> => {
+    r.send(header());
+    const got = await r.waitFor(/<stream:stream [^>]*id='([^']+)'[^>]*>/);
+    const id = /id='([^']+)'/.exec(got)?.[1] ?? '';
+    r.send(`<handshake>${createHash('sha1').update(id + SECRET, 'utf8').digest('hex')}</handshake>${after}`);
+  };
+  try {
+    const romeo = await login('placed');
+    const r = await raw();
+    await handshakeWith(r, `<message to='${romeo.jid}' id='early'><body>sent before the answer</body></message>`);
+    const claim = await waitFor(() => claims[0], { message: 'the domain was claimed' });
+    assert.deepEqual([claim.domain, claim.replace], [DOMAIN, false]);
+    assert.equal(ts.server.components.isAvailable(DOMAIN), false);
+    assert.ok(!r.received.includes('<handshake/>'), 'no answer before the claim');
+    claim.answer(true);
+    await r.waitFor(/<handshake\/>/);
+    const early = await romeo.waitFor((s) => s.is('message') && s.attrs.id === 'early');
+    assert.equal(early.attrs.from, DOMAIN);
+    assert.deepEqual(released, []);
+    r.send('</stream:stream>');
+    await r.waitClosed();
+    await waitFor(() => released.length === 1, { message: 'the domain was released' });
+    assert.deepEqual(released, [DOMAIN]);
+
+    // A live connection on another node holds it (refuse_new): conflict, nothing to release.
+    const second = await raw();
+    await handshakeWith(second);
+    (await waitFor(() => claims[1], { message: 'the domain was claimed again' })).answer(false);
+    await expectStreamError(second, 'conflict');
+    assert.equal(ts.server.components.isAvailable(DOMAIN), false);
+    assert.deepEqual(released, [DOMAIN]);
+  } finally {
+    ts.server.components.placement = undefined;
   }
 });

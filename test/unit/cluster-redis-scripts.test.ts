@@ -140,3 +140,26 @@ clusterTest('singleton services: one owner at a time, stanzas queued on the live
   assert.equal(await run(RELEASE_SERVICE, [keys.owner(service)], [b]), 1);
   assert.equal(await client.sendCommand(['GET', keys.owner(service)]), null);
 });
+
+clusterTest('held services (external components): never taken for a stanza; refused to a second holder while the first lives; replaced on request', async () => {
+  const service = 'comp.svc.test';
+  const a = memberOf('ha', 'i1');
+  const b = memberOf('hb', 'i2');
+  assert.deepEqual(await join('ha', 'i1'), [1]);
+  assert.deepEqual(await join('hb', 'i2'), [1]);
+  const claim = (m: string, replace: '0' | '1') => run(CLAIM_SERVICE, [keys.owner(service), keys.lease(parseMember(m).nodeId)], [m, parseMember(m).incarnation, '5000', replace]);
+  const route = (m: string, msg: string) => run(ROUTE_SERVICE, [keys.owner(service), keys.lease(parseMember(m).nodeId)], [m, parseMember(m).incarnation, '5000', msg, '0']);
+  assert.deepEqual(await route(b, 'x'), [4], 'nobody holds it: not taken by the caller');
+  assert.equal(await client.sendCommand(['GET', keys.owner(service)]), null);
+  assert.equal(await claim(a, '0'), 1, 'the connection on a holds it');
+  assert.equal(await claim(b, '0'), 0, 'refuse_new: b may not while a lives');
+  assert.deepEqual(await route(b, '{"h":1}'), [2, a], 'queued on the holder');
+  assert.equal(await claim(b, '1'), 1, 'kick_old: b replaces a');
+  assert.equal(await client.sendCommand(['GET', keys.owner(service)]), b);
+  assert.equal(await claim(a, '0'), 0, 'a\'s next renewal fails: it closes its connection');
+  assert.deepEqual(await route(a, 'y'), [2, b]);
+  // The holder dies: nobody holds it, and a stanza does not take it.
+  await client.sendCommand(['DEL', keys.lease('hb')]);
+  assert.deepEqual(await route(a, 'z'), [4]);
+  assert.equal(await claim(a, '0'), 1, 'a new connection on a takes it from the dead holder');
+});

@@ -49,8 +49,11 @@ export interface RedisEngineOptions {
   heartbeatMs?: number;
 }
 
-/** Where a stanza for a singleton service went (placement.ts). */
-export type ServiceRoute = 'fenced' | 'local' | 'queued';
+/**
+ * Where a stanza for a singleton service went (placement.ts): `none` — no live owner, and the
+ * service is one a node only holds while it has it (an external component's connection).
+ */
+export type ServiceRoute = 'fenced' | 'local' | 'queued' | 'none';
 
 /** Another live node holds this node_id's lease. */
 export class NodeIdTakenError extends Error {}
@@ -100,7 +103,7 @@ export class RedisEngine implements ClusterEngine {
    * with (service, true) before anything is routed to a service it took (the promise: its state
    * is loaded), with false when it lost it (fenced, stopping, or taken by another member).
    */
-  private readonly services = new Map<string, { owned: boolean; ready: boolean; change: Promise<void> }>();
+  private readonly services = new Map<string, ServiceState>();
   onServiceChange: (service: string, owned: boolean) => Promise<void> | void = () => {};
   /**
    * Stream management takeover messages (sm-takeover.ts), called synchronously in stream order;
@@ -507,9 +510,46 @@ export class RedisEngine implements ClusterEngine {
 
   // ───────────────────────── singleton services ─────────────────────────
 
-  /** This node can serve `service` (a MUC domain): it claims it whenever no live member owns it. */
-  addService(service: string): void {
-    if (!this.services.has(service)) this.services.set(service, { owned: false, ready: false, change: Promise.resolve() });
+  /**
+   * This node can serve `service`. Placed (a MUC or pubsub domain): it claims it whenever no live
+   * member owns it. `held` (an external component's domain): it claims it only while it has the
+   * component's connection (acquireHeld … releaseHeld), and never takes it for a stanza.
+   */
+  addService(service: string, held = false): void {
+    if (!this.services.has(service)) this.services.set(service, { owned: false, ready: false, change: Promise.resolve(), held, connected: false });
+  }
+
+  /**
+   * A held service's connection authenticated here: take `canto:owner:{service}` (`replace`: even
+   * from another live member, whose next renewal then fails and which closes its connection).
+   * Resolves true once this node owns it; false when another live member holds it (without
+   * `replace`), this node is fenced, or Redis failed.
+   */
+  async acquireHeld(service: string, replace: boolean): Promise<boolean> {
+    const s = this.services.get(service);
+    if (!s?.held || this.state !== 'serving') return false;
+    let ok: unknown;
+    try {
+      ok = await this.run(CLAIM_SERVICE, [keys.owner(service), keys.lease(this.nodeId)], [this.member, this.incarnation, String(this.leaseMs), replace ? '1' : '0']);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, service }, 'could not claim an external component\'s domain in Redis');
+      return false;
+    }
+    if (Number(ok) !== 1 || this.state !== 'serving') return false;
+    s.connected = true;
+    await this.setOwned(service, true);
+    return s.owned;
+  }
+
+  /** A held service's connection here ended: give the domain up (if this member still has it). */
+  releaseHeld(service: string): void {
+    const s = this.services.get(service);
+    if (!s?.held) return;
+    s.connected = false;
+    void this.setOwned(service, false);
+    if (this.state !== 'serving') return;
+    this.run(RELEASE_SERVICE, [keys.owner(service)], [this.member])
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message, service }, 'could not release an external component\'s domain in Redis (it expires with the lease)'));
   }
 
   /** This node owns `service` now, its state is loaded and its lease is current: stanzas for it are handled here. */
@@ -529,22 +569,31 @@ export class RedisEngine implements ClusterEngine {
    */
   async routeService(service: string, msg: ForwardMessage): Promise<ServiceRoute> {
     if (this.state !== 'serving') return 'fenced';
-    const reply = await this.run(ROUTE_SERVICE, [keys.owner(service), keys.lease(this.nodeId)], [this.member, this.incarnation, String(this.leaseMs), JSON.stringify(msg)]) as unknown[];
+    const held = this.services.get(service)?.held === true;
+    const reply = await this.run(ROUTE_SERVICE, [keys.owner(service), keys.lease(this.nodeId)], [this.member, this.incarnation, String(this.leaseMs), JSON.stringify(msg), held ? '0' : '1']) as unknown[];
     const code = Number(reply[0]);
     if (code === 0) return 'fenced';
+    if (code === 4) return 'none';
     if (code === 2) {
       // Another member owns it: if this node thought it did, it has lost it.
       if (this.services.get(service)?.owned === true) await this.setOwned(service, false);
       return 'queued';
     }
+    // A held service changes hands only with its connection (acquireHeld, releaseHeld): the
+    // answer may predate a release, and the component module then answers as for no connection.
+    if (held) return 'local';
     await this.setOwned(service, true);
     return 'local';
   }
 
   private async claimServices(): Promise<void> {
-    for (const service of this.services.keys()) {
+    for (const [service, s] of this.services) {
+      // A held service is renewed only while its connection is here (and was taken at its handshake).
+      if (s.held && !s.connected) continue;
       const ok = await this.run(CLAIM_SERVICE, [keys.owner(service), keys.lease(this.nodeId)], [this.member, this.incarnation, String(this.leaseMs)]);
       if (this.state !== 'serving') return;
+      // The connection ended while the script ran: releaseHeld has given it up.
+      if (s.held && !s.connected) continue;
       await this.setOwned(service, Number(ok) === 1);
     }
   }
@@ -752,6 +801,18 @@ export class RedisEngine implements ClusterEngine {
       }
     }
   }
+}
+
+/** What the engine knows of one singleton service. */
+interface ServiceState {
+  owned: boolean;
+  /** Owned and its state loaded: stanzas for it are handled here. */
+  ready: boolean;
+  change: Promise<void>;
+  /** Claimed only while this node has its connection (an external component), never for a stanza. */
+  held: boolean;
+  /** A held service's connection is here. */
+  connected: boolean;
 }
 
 function parseJson<T>(raw: unknown): T | undefined {

@@ -127,9 +127,10 @@ return out`,
 
 /**
  * Singleton services (placement.ts). KEYS owner key, caller's lease · ARGV caller member, caller
- * incarnation, ttl, message JSON →
+ * incarnation, ttl, message JSON, take ('0': never take the service; absent or '1': take it) →
  * {0} the caller's lease is gone (fenced) · {1} the caller owns the service ·
- * {2, owner} queued on the live owner's stream · {3} the caller took the service (no live owner).
+ * {2, owner} queued on the live owner's stream · {3} the caller took the service (no live owner) ·
+ * {4} no live owner and the caller may not take it (an external component nobody holds).
  */
 export const ROUTE_SERVICE: Script = {
   name: 'route-service',
@@ -143,19 +144,22 @@ if owner then
     return {2, owner}
   end
 end
+if ARGV[5] == '0' then return {4} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return {3}`,
 };
 
 /**
- * KEYS owner key, caller's lease · ARGV caller member, caller incarnation, ttl → 1 the caller
- * owns the service (renewed, or taken because no live member held it), 0 another live member does.
+ * KEYS owner key, caller's lease · ARGV caller member, caller incarnation, ttl, replace ('1':
+ * take it even from a live owner — an external component's newer connection under kick_old) →
+ * 1 the caller owns the service (renewed, or taken because no live member held it, or replaced),
+ * 0 another live member does.
  */
 export const CLAIM_SERVICE: Script = {
   name: 'claim-service',
   lua: `${leaseOf}if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
 local owner = redis.call('GET', KEYS[1])
-if owner and owner ~= ARGV[1] then
+if owner and owner ~= ARGV[1] and ARGV[4] ~= '1' then
   local key, inc = lease_of(owner)
   if redis.call('GET', key) == inc then return 0 end
 end

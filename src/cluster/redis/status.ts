@@ -1,7 +1,7 @@
 /**
  * What `canto cluster status` shows: every member Redis knows, whether its lease is current,
  * when it expires, how many resources it has bound, how many stream entries wait for it and
- * which singleton services (MUC domains) it serves.
+ * which singleton services (MUC and pubsub domains, external components) it serves or holds.
  * Read-only; works whether or not a node runs on this machine.
  */
 import { createClient } from 'redis';
@@ -17,7 +17,7 @@ export interface MemberStatus {
   sessions: number;
   /** Stream entries not yet acknowledged: unread plus read-but-pending. */
   queued: number;
-  /** The singleton services (MUC domains) this member owns (src/cluster/redis/placement.ts). */
+  /** The singleton services (MUC and pubsub domains, external components it holds) this member owns (src/cluster/redis/placement.ts). */
   services: string[];
 }
 

@@ -44,6 +44,8 @@ export function acceptComponent(
   const id = newSessionId('comp');
   let authenticated = false;
   let entry: ExternalComponent | undefined;
+  /** Elements that came while the handshake's cluster claim was under way: handled after it. */
+  let claiming: Element[] | undefined;
 
   const conn = new SocketConnection(socket, {
     data: (chunk) => {
@@ -136,6 +138,10 @@ export function acceptComponent(
   }
 
   function onElement(el: Element): void {
+    if (claiming) {
+      claiming.push(el);
+      return;
+    }
     if (session.notopen || !entry) return;
     if (!authenticated) {
       if (el.is('handshake', NS.componentAccept)) handshake(entry, el);
@@ -165,17 +171,68 @@ export function acceptComponent(
       session.close({ condition: 'not-authorized', text: 'the handshake does not match the shared secret' });
       return;
     }
-    const existing = target.session;
-    if (existing) {
-      if (options.onConflict === 'refuse_new') {
-        log.info({ domain: target.domain }, 'component already connected: refusing the new stream');
-        session.close({ condition: 'conflict', text: `a component is already connected for ${target.domain}` });
-        return;
-      }
-      log.info({ domain: target.domain, replaced: existing.id }, 'component replaces its previous connection');
-      target.session = undefined;
-      existing.close({ condition: 'conflict', text: 'replaced by a new connection' });
+    const placement = server.components.placement;
+    if (!placement) {
+      if (!conflictSettled(target)) accept(target);
+      return;
     }
+    // In a cluster the domain is held by one node at a time (docs/scaling.md): the same rule
+    // decides between this connection and one on another node.
+    if (target.session && options.onConflict === 'refuse_new') {
+      refuse(target.domain);
+      return;
+    }
+    claiming = [];
+    void placement.claim(target.domain, options.onConflict === 'kick_old').then(
+      (ok) => afterClaim(target, ok),
+      (err: unknown) => {
+        log.error({ err, domain: target.domain }, 'claiming the component\'s domain in the cluster failed');
+        afterClaim(target, false);
+      },
+    );
+  }
+
+  function afterClaim(target: ExternalComponent, ok: boolean): void {
+    const queued = claiming ?? [];
+    claiming = undefined;
+    if (session.destroyed || framing.ended) {
+      // Closed while the claim ran: give the domain back unless another connection here holds it.
+      if (ok && !target.session) server.components.placement?.release(target.domain);
+      return;
+    }
+    if (!ok) {
+      log.info({ domain: target.domain }, 'component already connected on another cluster node: refusing the new stream');
+      session.close({ condition: 'conflict', text: `a component is already connected for ${target.domain} on another cluster node (or this node cannot reach the cluster)` });
+      return;
+    }
+    if (conflictSettled(target)) return;
+    accept(target);
+    for (const el of queued) {
+      if (session.destroyed || framing.ended) break;
+      onElement(el);
+    }
+  }
+
+  function refuse(domain: string): void {
+    log.info({ domain }, 'component already connected: refusing the new stream');
+    session.close({ condition: 'conflict', text: `a component is already connected for ${domain}` });
+  }
+
+  /** Another connection here serves the domain: true when this one was refused (refuse_new); with kick_old the other is closed. */
+  function conflictSettled(target: ExternalComponent): boolean {
+    const existing = target.session;
+    if (!existing) return false;
+    if (options.onConflict === 'refuse_new') {
+      refuse(target.domain);
+      return true;
+    }
+    log.info({ domain: target.domain, replaced: existing.id }, 'component replaces its previous connection');
+    target.session = undefined;
+    existing.close({ condition: 'conflict', text: 'replaced by a new connection' });
+    return false;
+  }
+
+  function accept(target: ExternalComponent): void {
     authenticated = true;
     clearTimeout(authTimer);
     pending.delete(pendingHandle);
@@ -193,7 +250,10 @@ export function acceptComponent(
     if (!authenticated) {
       log.debug('unauthenticated component connection closed');
     } else {
-      if (entry && entry.session === session) entry.session = undefined;
+      if (entry && entry.session === session) {
+        entry.session = undefined;
+        server.components.placement?.release(entry.domain);
+      }
       log.info({ domain: session.host, reason: describeReason(framing.closeReason) }, 'component disconnected');
     }
     server.sessions.connectionClosed(session, conn);

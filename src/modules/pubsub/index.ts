@@ -103,6 +103,20 @@ export default defineModule({
     mod.iq('get', NS_DISCO_INFO, 'query', (event) => discoInfo(service, event.from, nodeOf(event), { type: 'service', name: 'Publish-Subscribe' }));
     mod.iq('get', NS_DISCO_ITEMS, 'query', (event) => discoItems(service, event.from, nodeOf(event)));
 
+    // Redis cluster: one node serves this domain at a time (src/cluster/redis/placement.ts,
+    // docs/scaling.md). Nodes, items, subscriptions and affiliations live in storage only (every
+    // request reads them), so the node taking the service has nothing to load but checks storage
+    // answers; the only in-memory state, the notification rate's buckets, starts afresh on a change.
+    mod.hook('cluster-service-acquired', async () => {
+      rate.reset();
+      const nodes = (await service.nodeNames()).length;
+      mod.log.info({ nodes, owned: true }, 'serving this pubsub domain on this cluster node: nodes read from storage');
+    });
+    mod.hook('cluster-service-released', () => {
+      rate.reset();
+      mod.log.info({ owned: false }, 'another cluster node serves this pubsub domain now');
+    });
+
     // §8.6.2: an owner answers a subscription authorization form with a message.
     mod.hook('message/host', (event) => {
       const x = findForm(event.stanza);

@@ -34,10 +34,22 @@ export function requestOp(event: StanzaEvent): PubsubOp | undefined {
 }
 
 export class PublishRateGate {
-  private readonly limiter: RateLimiter;
+  private limiter: RateLimiter;
 
-  constructor(options: { publish_rate: number; publish_burst: number }, now: () => number) {
-    this.limiter = new RateLimiter({ rate: options.publish_rate, burst: options.publish_burst }, now);
+  constructor(
+    private readonly options: { publish_rate: number; publish_burst: number },
+    private readonly now: () => number,
+  ) {
+    this.limiter = this.fresh();
+  }
+
+  private fresh(): RateLimiter {
+    return new RateLimiter({ rate: this.options.publish_rate, burst: this.options.publish_burst }, this.now);
+  }
+
+  /** Forget every bucket (a cluster node that takes or gives up the service starts afresh). */
+  reset(): void {
+    this.limiter = this.fresh();
   }
 
   /**
