@@ -35,7 +35,7 @@ interface Slot {
 }
 
 /** Everything done once before any worker starts; false when the server cannot start. */
-async function prepareOnce(config: CantoConfig, log: Logger): Promise<boolean> {
+export async function prepareOnce(config: CantoConfig, log: Logger): Promise<boolean> {
   try {
     mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
     // Made here, so the workers find the files and never race writing them.

@@ -79,7 +79,8 @@ export interface CantoConfig {
   modules: Record<string, Record<string, unknown>>;
   /**
    * Several processes (docs/scaling.md): `workers` > 1 forks workers behind the primary relay on
-   * one machine; `redis` makes this process one node of a Redis-backed cluster named `node_id`.
+   * one machine; `redis` makes this process one node of a Redis-backed cluster named `node_id`;
+   * both: `workers` Redis nodes on this machine, named `{node_id}-1` … `{node_id}-N`.
    */
   cluster: { workers: number; redis?: string; node_id?: string };
   /** Where the config was read from, for messages about `[modules.NAME]` tables; absent when built in code. */
@@ -279,8 +280,12 @@ function crossFieldIssues(raw: Record<string, unknown>, lines: KeyLines, tables:
   });
 
   const cluster = asRecord(raw['cluster']);
-  if (cluster && cluster['redis'] !== undefined && typeof cluster['workers'] === 'number' && cluster['workers'] > 1) {
-    out.push({ path: ['cluster', 'workers'], message: 'workers > 1 and redis cannot be combined yet: with redis, start one process per node (docs/scaling.md)' });
+  // workers = N with redis: N local nodes named `{node_id}-{k}` (src/cluster/local-nodes.ts), which must stay valid ids.
+  if (cluster && typeof cluster['node_id'] === 'string' && NODE_ID_PATTERN.test(cluster['node_id']) && typeof cluster['workers'] === 'number' && cluster['workers'] > 1) {
+    const longest = `${cluster['node_id']}-${cluster['workers']}`;
+    if (!NODE_ID_PATTERN.test(longest)) {
+      out.push({ path: ['cluster', 'node_id'], message: `with workers = ${cluster['workers']} the local nodes are named "${cluster['node_id']}-1" … "${longest}", longer than a node id may be (63 characters): shorten node_id` });
+    }
   }
   if (cluster && cluster['node_id'] !== undefined && cluster['redis'] === undefined) {
     out.push({ path: ['cluster', 'node_id'], message: 'node_id names this node in a Redis cluster: set [cluster] redis too, or remove node_id' });
