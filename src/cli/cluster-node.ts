@@ -45,7 +45,7 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
     // The parent stops every local node with SIGTERM; a terminal's Ctrl-C reaches the whole group.
     process.on('SIGINT', () => {});
     // BOSH sessions are per-process state and node:cluster hands connections round-robin, so
-    // one local node (1) serves HTTP (BOSH, WebSocket, uploads, the admin API), as under the relay.
+    // one local node (1) serves HTTP (BOSH, WebSocket, uploads, the admin API), as under the retired relay.
     if (local.index > 1) config = { ...config, http: { ...config.http, ports: [], tls_ports: [] } };
   }
   // Loaded only on a Redis node: the Redis client adds ~20 MiB to every process that imports it.

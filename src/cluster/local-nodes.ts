@@ -6,12 +6,14 @@
  * `{node_id}-{k}` (src/cli/cluster-node.ts) — and supervises them: a node that dies is started
  * again with a bounded back-off, SIGTERM/SIGINT stops every node gracefully and exits 0.
  * The nodes share the listening ports through node:cluster (this process accepts connections
- * and hands them round-robin to the nodes), as the relay's workers do.
+ * and hands them round-robin to the nodes), as the retired primary relay's workers did.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { mkdirSync } from 'node:fs';
 import type { CantoConfig } from '../core/config.js';
 import type { Logger } from '../core/logging.js';
-import { prepareOnce } from './primary.js';
+import { ensureHostCertificates } from '../net/certificates.js';
+import { openStorage, storageDriverEntry } from '../storage/registry.js';
 
 /** Restart back-off: 1 s doubling to 30 s; a node that crashed this often within a minute is given up. */
 const RESTART_BASE_MS = 1000;
@@ -23,6 +25,13 @@ const STOP_GRACE_MS = 15_000;
 
 /** What a local node tells its parent (process.send) once it accepts connections. */
 export const LOCAL_NODE_READY = 'canto-local-node-ready';
+
+/** The local node number k when this process is one forked by runLocalNodes, else undefined. */
+export function localNodeIndex(): number | undefined {
+  if (!cluster.isWorker) return undefined;
+  const k = Number(process.env.CANTO_WORKER);
+  return Number.isInteger(k) && k >= 1 ? k : undefined;
+}
 
 /** The node id of local node k: `{node_id}-{k}`. */
 export function localNodeId(base: string, k: number): string {
@@ -36,6 +45,24 @@ interface Slot {
   crashes: number[];
   restartTimer: NodeJS.Timeout | undefined;
   givenUp: boolean;
+}
+
+/** Everything done once before any node starts; false when the server cannot start. */
+async function prepareOnce(config: CantoConfig, log: Logger): Promise<boolean> {
+  try {
+    mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+    // Made here, so the nodes find the files and never race writing them.
+    await ensureHostCertificates(config, log);
+    if (!storageDriverEntry(config).persistent) {
+      throw new Error(`storage driver "${config.storage.driver}" keeps data inside one process; local nodes cannot share it (use [cluster] workers = 1)`);
+    }
+    // Migrations run once here; the nodes then open an up-to-date database side by side (SQLite WAL, or PostgreSQL).
+    await (await openStorage(config, log)).close();
+    return true;
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'could not start');
+    return false;
+  }
 }
 
 export async function runLocalNodes(config: CantoConfig, baseNodeId: string, log: Logger): Promise<number> {

@@ -1,10 +1,10 @@
 /**
- * The messages between the cluster primary and its workers (node:cluster IPC, JSON). The primary
- * is the hub: it keeps the authoritative registry of bound resources, relays deliveries between
- * workers and broadcasts registry changes and cache invalidations.
+ * The messages between a cluster node (ClusterWorker) and its engine (src/cluster/redis). The
+ * names (`PrimaryToWorker`, `WorkerToPrimary`, "worker") come from the primary relay over
+ * node:cluster IPC that came first; it was retired for the Redis engine (docs/scaling.md).
  */
 
-/** Worker 1 also runs the HTTP (BOSH/WebSocket), s2s and component listeners. */
+/** A ClusterWorker numbered 1 is a service worker unless told otherwise (every Redis node is one: serviceWorker). */
 export const SERVICE_WORKER = 1;
 
 /**
