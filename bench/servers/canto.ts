@@ -117,8 +117,8 @@ byte_burst = "1 MiB"
 }
 
 /**
- * `[cluster]` with `workers = N` for a clustered Canto (primary + N forked workers); with a Redis
- * URL (CANTO_BENCH_REDIS=1) N local Redis nodes instead (one node when N is 1); else nothing.
+ * `[cluster]` for a clustered Canto: `workers = N` local Redis nodes (a parent + N forked nodes)
+ * with the bench's private Redis; one Redis node when N is 1 and a URL is given; else nothing.
  */
 function clusterToml(workers: number | undefined, redisUrl?: string): string {
   const n = workers !== undefined && workers > 1 ? `workers = ${workers}\n` : '';
@@ -254,7 +254,9 @@ export const canto: ServerUnderTest = {
     const configFile = join(dir, 'canto.toml');
     // CANTO_BENCH_WORKERS=N runs every scenario against a clustered Canto (docs/scaling.md measurements).
     const workers = setup.workers ?? (process.env.CANTO_BENCH_WORKERS ? Number(process.env.CANTO_BENCH_WORKERS) : undefined);
-    const redis = process.env.CANTO_BENCH_REDIS === '1' ? await startBenchRedis() : undefined;
+    // Several processes are Redis nodes (the primary relay is retired): a private redis-server
+    // for them; CANTO_BENCH_REDIS=1 runs a single process as a Redis node too.
+    const redis = (workers !== undefined && workers > 1) || process.env.CANTO_BENCH_REDIS === '1' ? await startBenchRedis() : undefined;
     writeFileSync(configFile, configToml(dataDir, port, setup, httpsPort) + clusterToml(workers, redis?.url));
     // Started the way `canto` and `npm start` start it (bin/canto: allocator, young-generation
     // size). CANTO_BENCH_NODE_ARGS adds flags for the server's node only, e.g. "--cpu-prof
