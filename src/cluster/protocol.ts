@@ -119,7 +119,3 @@ export function entryKey(e: EntryKey): string {
   return `${e.host}\u0000${e.username}\u0000${e.resource}`;
 }
 
-/** Whether an IPC message looks like one of ours (node:cluster also uses the channel). */
-export function isClusterMessage(m: unknown): m is { t: string } {
-  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
-}
