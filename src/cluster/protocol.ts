@@ -109,7 +109,6 @@ export type PrimaryToWorker =
    */
   | { t: 'drop-worker'; worker: NodeRef; reap?: boolean; entries?: RegistryEntry[] }
   | { t: 'undeliverable'; msg: DeliverMessage | ForwardMessage }
-  | { t: 'stop'; reason: string }
   | DeliverMessage
   | ForwardMessage
   | CloseMessage

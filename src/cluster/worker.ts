@@ -71,8 +71,6 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   /** Stanzas this worker routed again after a miss: a proxy sends them with hops = 1. */
   private readonly rerouted = new WeakSet<Element>();
   private server: Server | undefined;
-  private stopHandler: ((reason: string) => void) | undefined;
-  private stopRequested: string | undefined;
   private synced!: () => void;
   /** The snapshot is in: later changes are news (a snapshot's entries are not). */
   private snapshotLoaded = false;
@@ -130,7 +128,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     this.channel.send({ t: 'hello' });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('no registry snapshot from the cluster primary')), snapshotTimeoutMs);
+      timer = setTimeout(() => reject(new Error('no registry snapshot from the cluster engine')), snapshotTimeoutMs);
     });
     try {
       await Promise.race([this.snapshot, timeout]);
@@ -139,15 +137,9 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     }
   }
 
-  /** Tell the primary this worker accepts connections. */
+  /** Tell the engine this node accepts connections. */
   ready(): void {
     this.channel.send({ t: 'ready' });
-  }
-
-  /** What to do when the primary asks this worker to stop (called at once if it already asked). */
-  onStop(handler: (reason: string) => void): void {
-    this.stopHandler = handler;
-    if (this.stopRequested !== undefined) handler(this.stopRequested);
   }
 
   // ───────────────────────── RemoteSessions (for SessionManager) ─────────────────────────
@@ -206,7 +198,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     });
   }
 
-  // ───────────────────────── messages from the primary ─────────────────────────
+  // ───────────────────────── messages from the engine ─────────────────────────
 
   private onMessage(msg: PrimaryToWorker): Promise<void> | undefined {
     try {
@@ -252,10 +244,6 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
         applyInvalidation(server, msg).catch((err: unknown) => this.log.error({ err, store: msg.store, user: msg.username }, 'cache invalidation failed'));
         return;
       }
-      case 'stop':
-        this.stopRequested = msg.reason;
-        this.stopHandler?.(msg.reason);
-        return;
     }
   }
 
