@@ -24,6 +24,11 @@ export async function runStart(config: CantoConfig, file: string | undefined): P
   const log = clustered ? baseLog.child({ cluster: 'parent' }) : baseLog;
   log.info({ config: file ?? '(built-in default)', data_dir: config.data_dir, node: process.version, node_flags: process.execArgv, allocator: allocatorInUse(), glibc_tunables: process.env.GLIBC_TUNABLES, workers: config.cluster.workers }, 'Canto starting');
   if (redis !== undefined) return clustered ? runLocalNodes(config, nodeIdOf(config), log) : runNode(config, redis, log, file);
+  if (clustered) {
+    // The config file refuses this; a configuration built in code may not have been checked.
+    log.fatal('[cluster] workers > 1 runs Redis nodes: set [cluster] redis (docs/scaling.md)');
+    return 1;
+  }
   let server;
   try {
     server = await bootServer({ config, log });
