@@ -342,6 +342,11 @@ redisTest('a local node killed with kill -9 is restarted, takes logins again, an
   await stays.waitFor(isPresenceFrom(dies.jid, 'unavailable'), REAP_MS);
   // The new process waits out its predecessor's lease, then joins as a new member.
   await waitForLine(c, (l) => l.node === nodeId && l.msg === 'cluster node started: accepting connections' && c.lines.indexOf(l) > c.lines.indexOf(restarted), REAP_MS);
+  // It waited for the lease (restarted after 1 s, the lease lasts 6 s) rather than failing and being restarted again.
+  const life = c.lines.slice(c.lines.indexOf(restarted));
+  assert.ok(life.some((l) => l.node === nodeId && l.msg === 'waiting for the lease of this node\'s previous process to run out'));
+  assert.equal(life.filter((l) => l.node === nodeId && l.msg === 'could not start').length, 0);
+  assert.equal(c.lines.filter((l) => started(l)).length, 2, 'started once at first and once after the kill');
   // The new node takes connections again (round-robin: within a few logins), and routes across.
   let landed: LoggedInClient | undefined;
   for (let i = 0; i < 4 && !landed; i++) {
