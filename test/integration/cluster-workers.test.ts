@@ -6,14 +6,15 @@
  * on this path: messages, presence and subscriptions, roster pushes, iq, a resource conflict
  * across nodes, unavailable on disconnect, offline storage, direct TLS; `canto cluster status`
  * lists the two nodes; a node killed with `kill -9` is restarted and takes logins again (its
- * resources go unavailable for the others); SIGTERM to the parent stops both and exits 0.
+ * resources go unavailable for the others); SIGTERM to the parent stops both and exits 0; the
+ * parent refuses the memory storage driver before forking (exit 1).
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CANTO_BIN } from '../helpers/cli.js';
+import { CANTO_BIN, runCanto } from '../helpers/cli.js';
 import { freeLoopbackPort, redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { tempDir, type TestServer } from '../helpers/server.js';
 import { loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
@@ -376,4 +377,37 @@ redisTest('SIGTERM to the parent stops every local node and exits 0', current, a
   const status = await cantoCli('cluster', 'status', '--json', '--config', c.configFile);
   const members = JSON.parse(status.stdout) as Array<{ nodeId: string; alive: boolean }>;
   assert.deepEqual(members.filter((m) => m.alive), []);
+});
+
+redisTest('the parent refuses storage the local nodes cannot share, before forking: exit 1', current, async () => {
+  const dir = tempDir('canto-workers-memory-');
+  try {
+    const configFile = join(dir, 'canto.toml');
+    writeFileSync(configFile, `data_dir = "./data"
+log_format = "json"
+[storage]
+driver = "memory"
+[c2s]
+interfaces = ["127.0.0.1"]
+ports = [${await freeLoopbackPort()}]
+direct_tls_ports = []
+[s2s]
+ports = []
+[component_listener]
+ports = []
+[http]
+ports = []
+tls_ports = []
+[cluster]
+workers = 2
+redis = "${redis?.url ?? ''}"
+node_id = "m"
+`);
+    const { code, stdout } = await runCanto(['start', '--config', configFile], { timeoutMs: 20_000 });
+    assert.equal(code, 1);
+    assert.match(stdout, /keeps data inside one process; local nodes cannot share it/);
+    assert.doesNotMatch(stdout, /local node started/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
