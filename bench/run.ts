@@ -74,7 +74,7 @@ export function skipReason(server: string, params: Record<string, number>, hardL
     connections !== undefined && connections + 100 > hardLimit
       ? `${server} runs as one process, which may hold at most ${hardLimit} open files (the hard limit), too few for ${connections} connections`
       : `${server} runs as one process`;
-  return `skipped: Canto-only parameter set: ${why}${workers > 1 ? `; Canto runs it with ${workers} worker processes` : ''}`;
+  return `skipped: Canto-only parameter set: ${why}${workers > 1 ? `; Canto runs it with ${workers} local Redis nodes` : ''}`;
 }
 
 /**
@@ -265,7 +265,8 @@ sections may come from different days, builds and machine loads (each says when 
 
 - Load generator: the bench process (one core), plus child processes for idle runs above
   ${MAX_PER_CHILD.toLocaleString('en')} connections (their CPU is added, so it can exceed 100 %); each server: its own
-  process tree (RSS and CPU summed over a clustered Canto's primary and workers). "load
+  process tree (RSS and CPU summed over a clustered Canto's parent and local Redis nodes; the
+  bench's private redis-server is not in it). "load
   generator CPU" near 100 % means that row measured the generator as much as the server.
 - "Canto ×" is how many times better Canto is (higher-is-better metrics: Canto ÷ Prosody;
   lower-is-better: Prosody ÷ Canto).

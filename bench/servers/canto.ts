@@ -19,6 +19,7 @@ import { parseXmlFragment } from '../../src/xml/parse-fragment.js';
 import { asClientStanza } from '../../src/xml/stanza.js';
 import { ARCHIVE_PEER_RESOURCE, fillItems } from './archive-fill.js';
 import { freePort, spawnServer, whenListening, withHttps } from './proc.js';
+import { startBenchRedis, type BenchRedis } from './redis.js';
 import { BENCH_UPLOAD_DOMAIN, BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type ArchiveFill, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 /** The launcher `canto` and `npm start` run (bin/canto): it chooses the allocator and node's flags. */
@@ -112,9 +113,14 @@ byte_burst = "1 MiB"
 `;
 }
 
-/** `[cluster]` with `workers = N` for a clustered Canto (primary + N forked workers); else nothing. */
-function clusterToml(workers: number | undefined): string {
-  return workers !== undefined && workers > 1 ? `\n[cluster]\nworkers = ${workers}\n` : '';
+/**
+ * `[cluster]` for a clustered Canto: `workers = N` local Redis nodes (a parent + N forked nodes)
+ * with the bench's private Redis; one Redis node when N is 1 and a URL is given; else nothing.
+ */
+function clusterToml(workers: number | undefined, redisUrl?: string): string {
+  const n = workers !== undefined && workers > 1 ? `workers = ${workers}\n` : '';
+  if (redisUrl !== undefined) return `\n[cluster]\n${n}redis = "${redisUrl}"\nnode_id = "bench"\n`;
+  return n !== '' ? `\n[cluster]\n${n}` : '';
 }
 
 /** The modules a setup turns on. */
@@ -245,7 +251,10 @@ export const canto: ServerUnderTest = {
     const configFile = join(dir, 'canto.toml');
     // CANTO_BENCH_WORKERS=N runs every scenario against a clustered Canto (docs/scaling.md measurements).
     const workers = setup.workers ?? (process.env.CANTO_BENCH_WORKERS ? Number(process.env.CANTO_BENCH_WORKERS) : undefined);
-    writeFileSync(configFile, configToml(dataDir, port, setup, httpsPort) + clusterToml(workers));
+    // Several processes are Redis nodes (the primary relay is retired): a private redis-server
+    // for them; CANTO_BENCH_REDIS=1 runs a single process as a Redis node too.
+    const redis = (workers !== undefined && workers > 1) || process.env.CANTO_BENCH_REDIS === '1' ? await startBenchRedis() : undefined;
+    writeFileSync(configFile, configToml(dataDir, port, setup, httpsPort) + clusterToml(workers, redis?.url));
     // Started the way `canto` and `npm start` start it (bin/canto: allocator, young-generation
     // size). CANTO_BENCH_NODE_ARGS adds flags for the server's node only, e.g. "--cpu-prof
     // --cpu-prof-dir=/tmp/prof"; CANTO_BENCH_ALLOCATOR=jemalloc|glibc|system forces the allocator;
@@ -257,8 +266,25 @@ export const canto: ServerUnderTest = {
       env.GLIBC_TUNABLES = process.env.CANTO_BENCH_GLIBC_TUNABLES;
     }
     const child = spawnServer('/bin/sh', [LAUNCHER, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log'), env });
-    const running = await whenListening('canto', child, port, dir, () => readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000));
+    const started = await whenListening('canto', child, port, dir, () => readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000)).catch(async (err: unknown) => {
+      await redis?.stop();
+      throw err;
+    });
+    const running = redis ? withBenchRedis(started, redis) : started;
     if (httpsPort === undefined) return running;
     return withHttps(running, httpsPort);
   },
 };
+
+/** Stops the private Redis after Canto and says on stderr what CPU Redis used over the run (not in the server's CPU figures). */
+function withBenchRedis(running: RunningServer, redis: BenchRedis): RunningServer {
+  return {
+    ...running,
+    username: (i) => running.username(i),
+    async stop() {
+      await running.stop();
+      process.stderr.write(`bench: redis-server used ${redis.cpuSeconds().toFixed(2)} s CPU over the run\n`);
+      await redis.stop();
+    },
+  };
+}

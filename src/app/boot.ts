@@ -23,7 +23,7 @@ export interface BootOptions {
   /** An already open driver, used instead of the configured one (tests). */
   storage?: StorageDriver;
   modules?: ModuleRegistry;
-  /** Cluster mode: this process is one worker, linked to the primary (src/cluster). */
+  /** Cluster mode: this process is one node, linked to its engine (src/cluster). */
   cluster?: ClusterWorker;
 }
 

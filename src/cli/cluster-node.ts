@@ -4,6 +4,8 @@
  * same node_id), boots a Server linked to the Redis engine and runs until SIGTERM/SIGINT. While
  * it has no lease (Redis unreachable for longer than the lease) it is fenced: its client sessions
  * are closed and new bindings refused, until it rejoins.
+ * With `[cluster] workers = N` the same runs in each of N processes forked by
+ * src/cluster/local-nodes.ts (`local`): node_id `{node_id}-{k}`, ports shared through node:cluster.
  */
 import { hostname } from 'node:os';
 import type { CantoConfig } from '../core/config.js';
@@ -17,24 +19,54 @@ import { ServicePlacement } from '../cluster/redis/placement.js';
 import { SmTakeover } from '../cluster/redis/sm-takeover.js';
 import { untilSignalled } from './until-signal.js';
 import { Reloader } from '../app/reload.js';
+import { LEASE_MS } from '../cluster/redis/keys.js';
+import { LOCAL_NODE_READY, localNodeId } from '../cluster/local-nodes.js';
+
+/** A restarted local node waits at most this long for its dead predecessor's lease to run out. */
+const RESTART_LEASE_WAIT_MS = LEASE_MS + 2000;
+const RESTART_RETRY_MS = 500;
+
+/** This process is local node k of `[cluster] workers = N` on one machine (src/cluster/local-nodes.ts). */
+export interface LocalNodeOptions {
+  index: number;
+  /** The previous process of this node died (its parent saw it exit): wait for its lease rather than refuse. */
+  restarted: boolean;
+}
 
 /** The node id: `[cluster] node_id`, else the host name (which config validation cannot see). */
 export function nodeIdOf(config: CantoConfig): string {
   return config.cluster.node_id ?? hostname();
 }
 
-export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Logger, file?: string): Promise<number> {
-  const nodeId = nodeIdOf(config);
+export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Logger, file?: string, local?: LocalNodeOptions): Promise<number> {
+  const nodeId = local ? localNodeId(nodeIdOf(config), local.index) : nodeIdOf(config);
   const log = baseLog.child({ node: nodeId });
+  if (local) {
+    // The parent stops every local node with SIGTERM; a terminal's Ctrl-C reaches the whole group.
+    process.on('SIGINT', () => {});
+    // BOSH sessions are per-process state and node:cluster hands connections round-robin, so
+    // one local node (1) serves HTTP (BOSH, WebSocket, uploads, the admin API), as under the retired relay.
+    if (local.index > 1) config = { ...config, http: { ...config.http, ports: [], tls_ports: [] } };
+  }
   // Loaded only on a Redis node: the Redis client adds ~20 MiB to every process that imports it.
   const { RedisEngine, NodeIdTakenError } = await import('../cluster/redis/engine.js');
-  const engine = new RedisEngine({ url: redisUrl, nodeId, log });
-  try {
-    await engine.start();
-  } catch (err) {
-    const why = err instanceof NodeIdTakenError ? err.message : `cannot reach Redis at ${redactUrl(redisUrl)}: ${(err as Error).message}`;
-    log.fatal({ err: why }, 'could not start');
-    return 1;
+  let engine: RedisEngine;
+  const waitUntil = Date.now() + (local?.restarted ? RESTART_LEASE_WAIT_MS : 0);
+  for (;;) {
+    engine = new RedisEngine({ url: redisUrl, nodeId, log });
+    try {
+      await engine.start();
+      break;
+    } catch (err) {
+      if (err instanceof NodeIdTakenError && Date.now() < waitUntil) {
+        log.info('waiting for the lease of this node\'s previous process to run out');
+        await new Promise((r) => setTimeout(r, RESTART_RETRY_MS));
+        continue;
+      }
+      const why = err instanceof NodeIdTakenError ? err.message : `cannot reach Redis at ${redactUrl(redisUrl)}: ${(err as Error).message}`;
+      log.fatal({ err: why }, 'could not start');
+      return 1;
+    }
   }
   const placement = new ServicePlacement(engine, log);
   const link: ClusterWorker = new ClusterWorker(nodeId, 1, engine, log, {
@@ -54,13 +86,15 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
   fenceWith(server, engine);
   link.ready();
   log.info({ node_id: nodeId, member: engine.self }, 'cluster node started: accepting connections');
-  const reloader = new Reloader(server, file, log).start();
+  if (local) process.send?.(LOCAL_NODE_READY);
+  // Local nodes are not reloaded (`canto reload` refuses workers > 1): all of them or none would have to apply a file.
+  const reloader = local ? undefined : new Reloader(server, file, log).start();
   return untilSignalled(log, async (signal) => {
-    reloader.close();
+    reloader?.close();
     takeover.close();
     await server.stop(`received ${signal}`);
     await engine.stop();
-  });
+  }, local ? ['SIGTERM'] : ['SIGTERM', 'SIGINT']);
 }
 
 /**

@@ -14,9 +14,9 @@ const RELOAD_TIMEOUT_MS = 60_000;
 
 export async function runReload(config: CantoConfig, opts: { json: boolean }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   if (config.cluster.workers > 1) {
-    // The workers' sockets would not know the command: say why instead of an opaque refusal.
+    // The local nodes' sockets do not answer it: say why instead of an opaque refusal.
     throw new CommandFailed(
-      `live reload is not available with [cluster] workers = ${config.cluster.workers}: each worker holds its own hosts, modules and sessions, and a reload would have to be applied by every worker or none (a file one worker accepts and another refuses would split the cluster); restart to apply configuration changes`,
+      `live reload is not available with [cluster] workers = ${config.cluster.workers}: each local node holds its own hosts, modules and sessions, and a reload would have to be applied by every node or none (a file one node accepts and another refuses would split the cluster); restart to apply configuration changes`,
     );
   }
   const sockets = findAdminSockets(config.data_dir);

@@ -1,11 +1,12 @@
 /**
  * How `canto start` runs until told to stop (a single process or a Redis cluster node):
  * SIGTERM or SIGINT runs `shutdown` once and resolves with the exit code (0, or 1 if shutting
- * down failed); a second signal while shutting down exits at once.
+ * down failed); a second signal while shutting down exits at once. A local node of
+ * `[cluster] workers` listens to SIGTERM only (its parent sends it).
  */
 import type { Logger } from '../core/logging.js';
 
-export function untilSignalled(log: Logger, shutdown: (signal: string) => Promise<void>): Promise<number> {
+export function untilSignalled(log: Logger, shutdown: (signal: string) => Promise<void>, signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -21,7 +22,6 @@ export function untilSignalled(log: Logger, shutdown: (signal: string) => Promis
           resolve(1);
         });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    for (const signal of signals) process.once(signal, () => stop(signal));
   });
 }

@@ -1,10 +1,10 @@
 /**
- * The messages between the cluster primary and its workers (node:cluster IPC, JSON). The primary
- * is the hub: it keeps the authoritative registry of bound resources, relays deliveries between
- * workers and broadcasts registry changes and cache invalidations.
+ * The messages between a cluster node (ClusterWorker) and its engine (src/cluster/redis). The
+ * names (`PrimaryToWorker`, `WorkerToPrimary`, "worker") come from the primary relay over
+ * node:cluster IPC that came first; it was retired for the Redis engine (docs/scaling.md).
  */
 
-/** Worker 1 also runs the HTTP (BOSH/WebSocket), s2s and component listeners. */
+/** A ClusterWorker numbered 1 is a service worker unless told otherwise (every Redis node is one: serviceWorker). */
 export const SERVICE_WORKER = 1;
 
 /**
@@ -109,7 +109,6 @@ export type PrimaryToWorker =
    */
   | { t: 'drop-worker'; worker: NodeRef; reap?: boolean; entries?: RegistryEntry[] }
   | { t: 'undeliverable'; msg: DeliverMessage | ForwardMessage }
-  | { t: 'stop'; reason: string }
   | DeliverMessage
   | ForwardMessage
   | CloseMessage
@@ -119,7 +118,3 @@ export function entryKey(e: EntryKey): string {
   return `${e.host}\u0000${e.username}\u0000${e.resource}`;
 }
 
-/** Whether an IPC message looks like one of ours (node:cluster also uses the channel). */
-export function isClusterMessage(m: unknown): m is { t: string } {
-  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
-}

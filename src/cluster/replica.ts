@@ -1,7 +1,7 @@
 /**
  * A worker's in-memory replica of the resources bound on the other workers, as proxy sessions,
  * so that `SessionManager.getUserSessions()` and `getSession()` stay synchronous. It is filled
- * by a snapshot when the worker starts and kept current by the primary's broadcasts; a binding
+ * by a snapshot when the node joins and kept current by the engine's registry events; a binding
  * is identified by (worker, sid), so a stale unbind never removes a newer binding.
  */
 import type { BoundC2SSession } from '../core/session.js';

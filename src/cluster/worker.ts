@@ -1,7 +1,7 @@
 /**
  * One worker (or node) of a cluster (docs/scaling.md): the link between this process's Server
- * and the cluster's routing engine — the primary relay on one machine, or Redis
- * (src/cluster/redis). It publishes the local bindings, keeps the replica of the other workers' bindings
+ * and the cluster's routing engine, Redis (src/cluster/redis; the primary relay on one machine
+ * was retired). It publishes the local bindings, keeps the replica of the other workers' bindings
  * (proxy sessions), delivers stanzas that other workers send to local sessions, forwards
  * stanzas for remote domains and components to the service worker, and applies cache
  * invalidations. Nothing here runs when Canto is a single process.
@@ -20,7 +20,7 @@ import { Element } from '../xml/element.js';
 import { parseXmlFragment } from '../xml/parse-fragment.js';
 import { applyInvalidation } from './invalidate.js';
 import {
-  SERVICE_WORKER, isClusterMessage,
+  SERVICE_WORKER,
   type DeliverMessage, type ForwardMessage, type NodeRef, type PrimaryToWorker, type RegistryEntry, type WireCloseReason, type WorkerToPrimary,
 } from './protocol.js';
 import { ProxySession, type ProxyLink } from './proxy-session.js';
@@ -37,8 +37,8 @@ const REPLY_PRIORITY = 10_000;
 /**
  * The routing interface between a worker and its cluster engine (docs/scaling.md): the engine
  * takes the worker's registry changes and stanzas for other nodes (`send`) and hands it what
- * other nodes send (`onMessage`). Two implementations: the primary relay over node:cluster IPC
- * (`processChannel`) and Redis (`RedisEngine`); a pipe in unit tests. The handler's promise
+ * other nodes send (`onMessage`). The implementation is Redis (`RedisEngine`; the primary relay
+ * over node:cluster IPC that came first was retired: docs/scaling.md); a pipe in unit tests. The handler's promise
  * settles once a delivered stanza is handed to its session, stored or bounced: the Redis engine
  * acknowledges a stream entry only then.
  */
@@ -47,7 +47,7 @@ export interface ClusterEngine {
   onMessage(handler: (msg: PrimaryToWorker) => Promise<void> | undefined): void;
 }
 
-/** The name the primary relay's side has always had. */
+/** The engine's older name (from the retired primary relay), kept for the unit tests' pipes. */
 export type WorkerChannel = ClusterEngine;
 
 export interface ClusterWorkerOptions {
@@ -65,29 +65,12 @@ export interface ClusterWorkerOptions {
   onAttach?: (server: Server) => void;
 }
 
-/** The node:cluster IPC channel of this (worker) process. */
-export function processChannel(): WorkerChannel {
-  return {
-    send: (msg) => {
-      // A worker whose primary is gone is about to stop; what it would send has no reader.
-      if (process.connected) process.send?.(msg);
-    },
-    onMessage: (handler) => {
-      process.on('message', (m: unknown) => {
-        if (isClusterMessage(m)) void handler(m as PrimaryToWorker);
-      });
-    },
-  };
-}
-
 export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
   readonly serviceWorker: boolean;
   readonly replica: Replica;
   /** Stanzas this worker routed again after a miss: a proxy sends them with hops = 1. */
   private readonly rerouted = new WeakSet<Element>();
   private server: Server | undefined;
-  private stopHandler: ((reason: string) => void) | undefined;
-  private stopRequested: string | undefined;
   private synced!: () => void;
   /** The snapshot is in: later changes are news (a snapshot's entries are not). */
   private snapshotLoaded = false;
@@ -145,7 +128,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     this.channel.send({ t: 'hello' });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('no registry snapshot from the cluster primary')), snapshotTimeoutMs);
+      timer = setTimeout(() => reject(new Error('no registry snapshot from the cluster engine')), snapshotTimeoutMs);
     });
     try {
       await Promise.race([this.snapshot, timeout]);
@@ -154,15 +137,9 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     }
   }
 
-  /** Tell the primary this worker accepts connections. */
+  /** Tell the engine this node accepts connections. */
   ready(): void {
     this.channel.send({ t: 'ready' });
-  }
-
-  /** What to do when the primary asks this worker to stop (called at once if it already asked). */
-  onStop(handler: (reason: string) => void): void {
-    this.stopHandler = handler;
-    if (this.stopRequested !== undefined) handler(this.stopRequested);
   }
 
   // ───────────────────────── RemoteSessions (for SessionManager) ─────────────────────────
@@ -221,7 +198,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     });
   }
 
-  // ───────────────────────── messages from the primary ─────────────────────────
+  // ───────────────────────── messages from the engine ─────────────────────────
 
   private onMessage(msg: PrimaryToWorker): Promise<void> | undefined {
     try {
@@ -267,10 +244,6 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
         applyInvalidation(server, msg).catch((err: unknown) => this.log.error({ err, store: msg.store, user: msg.username }, 'cache invalidation failed'));
         return;
       }
-      case 'stop':
-        this.stopRequested = msg.reason;
-        this.stopHandler?.(msg.reason);
-        return;
     }
   }
 

@@ -78,8 +78,9 @@ export interface CantoConfig {
   component: ComponentConfig[];
   modules: Record<string, Record<string, unknown>>;
   /**
-   * Several processes (docs/scaling.md): `workers` > 1 forks workers behind the primary relay on
-   * one machine; `redis` makes this process one node of a Redis-backed cluster named `node_id`.
+   * Several processes (docs/scaling.md): `redis` makes this process one node of a Redis-backed
+   * cluster named `node_id`; `workers` > 1 (only with `redis`) forks that many Redis nodes on this
+   * machine, named `{node_id}-1` … `{node_id}-N`.
    */
   cluster: { workers: number; redis?: string; node_id?: string; advertise_http?: string };
   /** Where the config was read from, for messages about `[modules.NAME]` tables; absent when built in code. */
@@ -120,7 +121,7 @@ function isModuleName(v: unknown): v is string {
 
 // ───────────────────────────── schema ─────────────────────────────
 
-/** `[cluster] workers` upper bound: far more processes than cores only adds relaying. */
+/** `[cluster] workers` upper bound: far more processes than cores only adds cross-node hops. */
 export const MAX_CLUSTER_WORKERS = 64;
 
 /** A cluster node id: it names Redis keys and the node's admin socket, so a plain token. */
@@ -291,8 +292,15 @@ function crossFieldIssues(raw: Record<string, unknown>, lines: KeyLines, tables:
   });
 
   const cluster = asRecord(raw['cluster']);
-  if (cluster && cluster['redis'] !== undefined && typeof cluster['workers'] === 'number' && cluster['workers'] > 1) {
-    out.push({ path: ['cluster', 'workers'], message: 'workers > 1 and redis cannot be combined yet: with redis, start one process per node (docs/scaling.md)' });
+  if (cluster && typeof cluster['workers'] === 'number' && cluster['workers'] > 1 && cluster['redis'] === undefined) {
+    out.push({ path: ['cluster', 'workers'], message: `workers = ${cluster['workers']} runs that many Redis cluster nodes on this machine: set [cluster] redis too, e.g. redis = "redis://127.0.0.1:6379" with a local redis-server or valkey-server running (Debian: apt install redis-server); the primary relay that needed no Redis was retired (docs/scaling.md)` });
+  }
+  // workers = N with redis: N local nodes named `{node_id}-{k}` (src/cluster/local-nodes.ts), which must stay valid ids.
+  if (cluster && typeof cluster['node_id'] === 'string' && NODE_ID_PATTERN.test(cluster['node_id']) && typeof cluster['workers'] === 'number' && cluster['workers'] > 1) {
+    const longest = `${cluster['node_id']}-${cluster['workers']}`;
+    if (!NODE_ID_PATTERN.test(longest)) {
+      out.push({ path: ['cluster', 'node_id'], message: `with workers = ${cluster['workers']} the local nodes are named "${cluster['node_id']}-1" … "${longest}", longer than a node id may be (63 characters): shorten node_id` });
+    }
   }
   if (cluster && cluster['advertise_http'] !== undefined && cluster['redis'] === undefined) {
     out.push({ path: ['cluster', 'advertise_http'], message: 'advertise_http is for the nodes of a Redis cluster: set [cluster] redis too, or remove advertise_http' });

@@ -33,12 +33,12 @@ export const CORE_HOST_MODULES = ['tls', 'saslauth', 'bind', 'iq'];
 /** How long a reload waits for the streams of a removed host to close before cutting them. */
 const REMOVED_HOST_GRACE_MS = 3000;
 
-/** This process's place in a cluster (`[cluster] workers` > 1; docs/scaling.md). */
+/** This process's place in a cluster (`[cluster] redis`; docs/scaling.md). */
 export interface ClusterRole {
-  /** 1-based worker number under the primary relay; the node_id on the Redis engine. */
+  /** The node_id (a number only in unit tests' pipes). */
   readonly worker: number | string;
   readonly workers: number;
-  /** Worker 1: the only one running the HTTP (BOSH, WebSocket), s2s and component listeners. */
+  /** Runs the HTTP (BOSH, WebSocket), s2s and component listeners itself: every Redis node does. */
   readonly serviceWorker: boolean;
   /** Moves XEP-0198 sessions between nodes (Redis engine only). */
   readonly sessionMover?: SessionMover | undefined;

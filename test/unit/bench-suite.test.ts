@@ -202,7 +202,7 @@ test('the 20,000-connection idle set runs on Canto only, and the table says why 
   assert.equal(skipReason('canto', big), undefined);
   assert.equal(skipReason('prosody', idleScenario.sizes.full[2]!), undefined, 'other sets run on both');
   const reason = skipReason('prosody', big, 20_000);
-  assert.match(reason ?? '', /^skipped: .*prosody runs as one process, which may hold at most 20000 open files .* 20000 connections; Canto runs it with 2 worker processes$/);
+  assert.match(reason ?? '', /^skipped: .*prosody runs as one process, which may hold at most 20000 open files .* 20000 connections; Canto runs it with 2 local Redis nodes$/);
 
   const rss = { scenario: 'idle', server: 'canto', params: big, metrics: [{ name: 'RSS per connection', value: 50, unit: 'KiB', better: 'lower' as const }], generator: { cpuSeconds: 3, wallSeconds: 2 }, notes: [] };
   const report = reportOf('full', [{ scenario: 'idle', params: big, results: { canto: rss }, errors: {}, skipped: { prosody: reason! } }]);

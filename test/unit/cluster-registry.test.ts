@@ -1,11 +1,10 @@
 /**
- * The registry logic of cluster mode without processes: the primary's authoritative registry
- * (races between workers, stale unbinds), a worker's replica of proxy sessions (identity kept
- * across updates, snapshots, dead workers) and the storage wrapper that announces writes.
+ * The registry logic of cluster mode without processes: a node's replica of proxy sessions
+ * (identity kept across updates, snapshots, dead nodes) and the storage wrapper that announces
+ * writes. (Racing bindings across nodes are the BIND script's: cluster-redis-scripts.test.ts.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrimaryRegistry } from '../../src/cluster/primary-registry.js';
 import { Replica } from '../../src/cluster/replica.js';
 import { ProxySession, type ProxyLink } from '../../src/cluster/proxy-session.js';
 import type { RegistryEntry } from '../../src/cluster/protocol.js';
@@ -28,28 +27,6 @@ function replicaFor(self: number) {
   };
   return { replica: new Replica(self, (e) => new ProxySession(e, link)), sent, closed };
 }
-
-test('primary registry: the later of two racing bindings wins and a stale unbind is ignored', () => {
-  const reg = new PrimaryRegistry();
-  assert.deepEqual(reg.bound(entry({ worker: 1, sid: 'a' })), {});
-  const { replaced } = reg.bound(entry({ worker: 2, sid: 'b' }));
-  assert.equal(replaced?.worker, 1);
-  assert.equal(replaced?.sid, 'a');
-  // Worker 1's session goes away afterwards: its unbind and updates must not touch worker 2's binding.
-  assert.equal(reg.updated(entry({ worker: 1, sid: 'a', priority: 5 })), false);
-  assert.equal(reg.unbound(entry({ worker: 1, sid: 'a' })), false);
-  assert.equal(reg.size, 1);
-  assert.equal(reg.snapshot()[0]?.sid, 'b');
-  assert.equal(reg.updated(entry({ worker: 2, sid: 'b', priority: 5 })), true);
-  assert.equal(reg.snapshot()[0]?.priority, 5);
-  // Re-announcing the same binding is not a replacement.
-  assert.deepEqual(reg.bound(entry({ worker: 2, sid: 'b' })), {});
-  reg.bound(entry({ resource: 'other', worker: 1, sid: 'c' }));
-  assert.equal(reg.dropWorker(2), 1);
-  assert.deepEqual(reg.snapshot().map((e) => e.resource), ['other']);
-  assert.equal(reg.unbound(entry({ resource: 'other', worker: 1, sid: 'c' })), true);
-  assert.equal(reg.size, 0);
-});
 
 test('replica: proxies keep their identity across updates and carry the real presence', () => {
   const { replica, sent, closed } = replicaFor(1);
@@ -146,7 +123,14 @@ test('storage watch: update of a cached store is forwarded and announced; a thro
 test('config: [cluster] workers is an integer from 1 to 64, 1 by default, errors name the line', async () => {
   const { parseConfig, ConfigError } = await import('../../src/app/config.js');
   assert.equal(parseConfig('').cluster.workers, 1);
-  assert.equal(parseConfig('[cluster]\nworkers = 4\n').cluster.workers, 4);
+  assert.equal(parseConfig('[cluster]\nworkers = 4\nredis = "redis://127.0.0.1:6379"\n').cluster.workers, 4);
+  // The primary relay is retired: several processes on one machine are Redis nodes.
+  assert.throws(() => parseConfig('[cluster]\nworkers = 2\n', 'canto.toml'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /canto\.toml, line 2: cluster\.workers: workers = 2 runs that many Redis cluster nodes on this machine: set \[cluster\] redis too/);
+    assert.match(err.message, /redis-server/);
+    return true;
+  });
   for (const bad of ['0', '65', '2.5', '"2"']) {
     assert.throws(() => parseConfig(`log_level = "info"\n[cluster]\nworkers = ${bad}\n`, 'canto.toml'), (err: unknown) => {
       assert.ok(err instanceof ConfigError);

@@ -451,7 +451,12 @@ test('[cluster] redis and node_id: accepted when valid, errors name the key and 
   assert.equal(parseConfig('').cluster.redis, undefined);
   issue(configError('[cluster]\nredis = "http://127.0.0.1:6379"\n'), 'cluster.redis', 2, /expected a Redis URL/);
   issue(configError('[cluster]\nredis = "redis://127.0.0.1"\nnode_id = "a#b"\n'), 'cluster.node_id', 3, /expected a node id/);
-  issue(configError('[cluster]\nworkers = 2\nredis = "redis://127.0.0.1"\n'), 'cluster.workers', 2, /cannot be combined/);
+  // workers = N with redis: N local nodes named {node_id}-1 … {node_id}-N, which must be valid ids too.
+  const local = parseConfig('[cluster]\nworkers = 2\nredis = "redis://127.0.0.1"\nnode_id = "n"\n');
+  assert.equal(local.cluster.workers, 2);
+  assert.equal(local.cluster.redis, 'redis://127.0.0.1');
+  parseConfig(`[cluster]\nworkers = 9\nredis = "redis://127.0.0.1"\nnode_id = "${'a'.repeat(61)}"\n`);
+  issue(configError(`[cluster]\nworkers = 10\nredis = "redis://127.0.0.1"\nnode_id = "${'a'.repeat(61)}"\n`), 'cluster.node_id', 4, /longer than a node id may be/);
   issue(configError('[cluster]\nnode_id = "a"\n'), 'cluster.node_id', 2, /set \[cluster\] redis too/);
 });
 

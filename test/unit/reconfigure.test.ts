@@ -77,6 +77,6 @@ test('host settings that change live are named', () => {
 });
 
 test('canto reload with [cluster] workers > 1 says why it cannot reload', async () => {
-  const config = parseConfig(`${base}[cluster]\nworkers = 2\n`);
-  await assert.rejects(runReload(config, { json: false }, () => undefined), /live reload is not available with \[cluster\] workers = 2: each worker holds its own hosts, modules and sessions/);
+  const config = parseConfig(`${base}[cluster]\nworkers = 2\nredis = "redis://127.0.0.1:6379"\n`);
+  await assert.rejects(runReload(config, { json: false }, () => undefined), /live reload is not available with \[cluster\] workers = 2: each local node holds its own hosts, modules and sessions/);
 });

@@ -1,7 +1,7 @@
 /**
  * The Redis engine of a Canto cluster (docs/scaling.md, src/cluster/redis/README.md): one
  * process = one node, nodes anywhere that reach one Redis/Valkey. It implements the same routing
- * interface (`ClusterEngine`) as the one-machine primary relay, so the worker side — the replica
+ * interface (`ClusterEngine`) the retired one-machine primary relay had, so the worker side — the replica
  * of proxy sessions, delivery, the RFC 6121 handling of a stanza whose resource has gone — is
  * shared. What Redis holds: the leases, the registry of bound resources, one stream per member.
  *
