@@ -27,7 +27,8 @@ import {
 import { RecentIds } from './recent-ids.js';
 import type { ControlMessage } from './sm-takeover.js';
 import {
-  BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RELEASE, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE, type Script,
+  BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELETE_IF, DELIVER, JOIN, REAP_ENTRIES, RELEASE, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE,
+  type Script,
 } from './scripts.js';
 
 type Client = ReturnType<typeof createClient>;
@@ -267,9 +268,15 @@ export class RedisEngine implements ClusterEngine {
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message, key }, 'could not write a key to Redis'));
   }
 
-  /** `SET key NX PX`: true for the first caller within `ms`. */
-  async claimOnce(key: string, ms: number): Promise<boolean> {
-    return String(await this.cmd.sendCommand(['SET', key, this.member, 'NX', 'PX', String(ms)])) === 'OK';
+  /** `SET key value NX PX`: true for the first caller within `ms` (or until it releases the key). */
+  async claimOnce(key: string, ms: number, value: string = this.member): Promise<boolean> {
+    return String(await this.cmd.sendCommand(['SET', key, value, 'NX', 'PX', String(ms)])) === 'OK';
+  }
+
+  /** Delete `key` if it still holds `value` (what `claimOnce` wrote); errors are logged (the key expires). */
+  releaseOnce(key: string, value: string): void {
+    this.run(DELETE_IF, [key], [value])
+      .catch((err: unknown) => this.log.debug({ err: (err as Error).message, key }, 'could not release a key in Redis (it expires)'));
   }
 
   /**
