@@ -25,6 +25,11 @@ export const keys = {
   owner: (service: string): string => `${PREFIX}owner:${service}`,
   /** String with a TTL: one takeover per XEP-0198 resumption id (sm-takeover.ts). */
   smTakeover: (id: string): string => `${PREFIX}smtake:${id}`,
+  /**
+   * Hash: directed available presence a member's sessions sent (RFC 6121 §4.6), field
+   * `{sid}\0{to}` → the session's full JID; deleted when the member is reaped (directed-presence.ts).
+   */
+  directed: (member: string): string => `${PREFIX}dpres:${member}`,
   /** String with a TTL (the session's window): the member an XEP-0198 session moved to. */
   smLocation: (id: string): string => `${PREFIX}smloc:${id}`,
 };
