@@ -40,6 +40,8 @@ export interface NodeSpec {
   redisUrl: string;
   /** Lines added to the config file (more tables). */
   extra?: string;
+  /** Lines added to the `[c2s]` table (e.g. `max_unauthed_per_ip = 3`). */
+  c2s?: string;
   /** Resolve only once this line is logged (default: the node accepts connections). */
   readyLine?: string;
 }
@@ -52,6 +54,7 @@ log_format = "json"
 interfaces = ["${spec.address}"]
 ports = [${port}]
 direct_tls_ports = []
+${spec.c2s ?? ''}
 [s2s]
 ports = []
 [component_listener]
