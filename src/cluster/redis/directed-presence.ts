@@ -28,6 +28,7 @@ interface Recorded {
 
 export class DirectedPresenceRecords {
   private readonly recorded = new WeakMap<BoundC2SSession, Recorded>();
+  private server: Server | undefined;
 
   constructor(
     private readonly engine: RedisEngine,
@@ -36,6 +37,7 @@ export class DirectedPresenceRecords {
 
   /** Before the server starts: hook every host's bus (and those activated later). */
   install(server: Server): void {
+    this.server = server;
     const hook = (host: string): void => {
       const events = server.hosts.get(host)?.events;
       if (!events) return;
@@ -57,7 +59,7 @@ export class DirectedPresenceRecords {
 
   private changed(session: BoundC2SSession, to: string, available: boolean): void {
     const domain = tryParseJid(to)?.domain;
-    if (domain === undefined || this.engine.isService(domain) || session.fullJid === undefined) return;
+    if (domain === undefined || session.fullJid === undefined || this.isMuc(domain)) return;
     const field = `${session.id}\u0000${to}`;
     let rec = this.recorded.get(session);
     if (!available) {
@@ -76,6 +78,14 @@ export class DirectedPresenceRecords {
       // Taken back, ended or moved while the write was out: remove what was just written.
       if (member !== undefined && (!mine.fields.has(field) || this.recorded.get(session) !== mine)) this.engine.forgetDirected(member, [field]);
     });
+  }
+
+  /**
+   * A MUC domain of this server (checked only for directed presence): its occupants on a dead
+   * node are removed by the room's owner (`cluster-sessions-gone`), not by unavailable presence.
+   */
+  private isMuc(domain: string): boolean {
+    return this.server?.config.component.some((c) => c.module === 'muc' && c.domain === domain) === true;
   }
 
   private forget(session: BoundC2SSession): void {

@@ -304,11 +304,6 @@ export class RedisEngine implements ClusterEngine {
       .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 'could not remove a directed presence record from Redis'));
   }
 
-  /** Whether `domain` is a singleton service placed by lease (a MUC domain): its owner handles its occupants itself. */
-  isService(domain: string): boolean {
-    return this.services.has(domain);
-  }
-
   /**
    * A binding of this member that another member's `BIND` is about to replace (a session handed
    * over): it is no longer this member's to write again or to unbind.
