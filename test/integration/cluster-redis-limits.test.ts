@@ -4,15 +4,17 @@
  * `canto start` nodes (127.0.0.2 and .3, sharing the SQLite file), raw TCP connections from one
  * address (127.0.0.9) split across them. Each node alone holds fewer than the cap; together they
  * reach it, and the connection over it is refused with `policy-violation`, whichever node it
- * reaches. Closing one frees a slot on the other node too. (The counts' expiry and the fallback
- * with Redis away: test/integration/limits-redis.test.ts.)
+ * reaches. Closing one frees a slot on the other node too. With the cluster's Redis unreachable,
+ * the node's own count decides and connections are not held. (The counts' expiry:
+ * test/integration/limits-redis.test.ts.)
  */
-import { before, after } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { tempDir } from '../helpers/server.js';
+import { startTestServer, tempDir } from '../helpers/server.js';
+import { freeLoopbackPort } from '../helpers/redis-server.js';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { startNode, type CantoNode, type LogLine } from '../helpers/cluster-nodes.js';
 import { RawClient, clientHeader } from '../helpers/raw-client.js';
@@ -101,5 +103,50 @@ clusterTest('connections from one address split across two nodes hit one cap', a
     for (const c of [kept[1], kept[2]]) assert.ok(c !== undefined && !c.closed && !POLICY_VIOLATION.test(c.received));
   } finally {
     await r.quit();
+  }
+});
+
+test('with the cluster\'s Redis unreachable, the node\'s own count decides and connections are not held', async () => {
+  // A server whose [cluster] redis answers nothing (a closed port): what the c2s module sees
+  // on a node while Redis is away.
+  const closed = await freeLoopbackPort();
+  const t = await startTestServer((c) => {
+    c.cluster.redis = `redis://127.0.0.1:${closed}`;
+    c.c2s.max_unauthed_per_ip = 2;
+  });
+  // Every shared count the connections ask for, to wait until Redis's failure is known.
+  const sessions = t.server.services.get('c2s');
+  const store = sessions?.shared;
+  assert.ok(store, 'the c2s module shares its counts on a cluster node');
+  const asked: Promise<number | undefined>[] = [];
+  const count = store.count.bind(store);
+  store.count = (...args) => {
+    const p = count(...args);
+    asked.push(p);
+    return p;
+  };
+  const mine: RawClient[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const c = await RawClient.connect(t.c2sPort, '127.0.0.1', FROM);
+      mine.push(c);
+      c.send(clientHeader());
+      await c.waitFor(/<stream:features/, 3000);
+    }
+    const third = await RawClient.connect(t.c2sPort, '127.0.0.1', FROM);
+    mine.push(third);
+    await third.waitFor(POLICY_VIOLATION);
+    await third.waitClosed();
+    const answers = await Promise.all(asked);
+    assert.ok(answers.length >= 2 && answers.every((a) => a === undefined), `shared counts: ${String(answers)}`);
+    // The two let in stay (a failed shared count closes nothing): each is answered still.
+    for (const c of mine.slice(0, 2)) {
+      c.send(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`);
+      await c.waitFor(/<proceed xmlns=["']urn:ietf:params:xml:ns:xmpp-tls["']\/>/, 5000);
+      assert.ok(!POLICY_VIOLATION.test(c.received));
+    }
+  } finally {
+    for (const c of mine) c.close();
+    await t.stop();
   }
 });
