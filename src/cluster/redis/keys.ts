@@ -23,7 +23,7 @@ export const keys = {
   reapLock: (member: string): string => `${PREFIX}reap:${member}`,
   /** String with a TTL: the member owning a singleton service (a MUC domain), renewed with its lease. */
   owner: (service: string): string => `${PREFIX}owner:${service}`,
-  /** String with a TTL: one takeover per XEP-0198 resumption id (sm-takeover.ts). */
+  /** String with a TTL: one takeover per XEP-0198 resumption id at a time, deleted by it once the holder answered (sm-takeover.ts). */
   smTakeover: (id: string): string => `${PREFIX}smtake:${id}`,
   /**
    * Hash: directed available presence a member's sessions sent (RFC 6121 §4.6), field
