@@ -17,6 +17,7 @@ import type { RedisEngine } from '../cluster/redis/engine.js';
 import { ClusterWorker } from '../cluster/worker.js';
 import { ServicePlacement } from '../cluster/redis/placement.js';
 import { SmTakeover } from '../cluster/redis/sm-takeover.js';
+import { DirectedPresenceRecords } from '../cluster/redis/directed-presence.js';
 import { untilSignalled } from './until-signal.js';
 import { Reloader } from '../app/reload.js';
 import { LEASE_MS } from '../cluster/redis/keys.js';
@@ -69,9 +70,13 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
     }
   }
   const placement = new ServicePlacement(engine, log);
+  const directed = new DirectedPresenceRecords(engine, log);
   const link: ClusterWorker = new ClusterWorker(nodeId, 1, engine, log, {
     serviceWorker: true, selfRef: () => engine.self, routeReplies: true,
-    onAttach: (server) => placement.install(server, link),
+    onAttach: (server) => {
+      placement.install(server, link);
+      directed.install(server);
+    },
   });
   const takeover = new SmTakeover(engine, link, log);
   link.sessionMover = takeover;

@@ -34,6 +34,15 @@ export interface RegistryEntry extends EntryKey {
   flags?: string[];
 }
 
+/**
+ * Directed available presence a session of a dead member had sent (Redis engine: the reaper
+ * sends unavailable presence from `from`, the session's full JID, to `to`).
+ */
+export interface DirectedPresence {
+  from: string;
+  to: string;
+}
+
 /** A CloseReason that survives JSON: a condition (with text), or a prepared element as XML. */
 export interface WireCloseReason {
   condition?: string;
@@ -107,7 +116,7 @@ export type PrimaryToWorker =
    * A worker exited. `reap`: this worker (one is picked) fires resource-unbind for its resources;
    * `entries`: the dead one's bindings as the engine held them (a reaper's replica may lack some).
    */
-  | { t: 'drop-worker'; worker: NodeRef; reap?: boolean; entries?: RegistryEntry[] }
+  | { t: 'drop-worker'; worker: NodeRef; reap?: boolean; entries?: RegistryEntry[]; directed?: DirectedPresence[] }
   | { t: 'undeliverable'; msg: DeliverMessage | ForwardMessage }
   | DeliverMessage
   | ForwardMessage

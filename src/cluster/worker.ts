@@ -18,10 +18,11 @@ import { tryParseJid } from '../jid/index.js';
 import type { StorageDriver } from '../storage/types.js';
 import { Element } from '../xml/element.js';
 import { parseXmlFragment } from '../xml/parse-fragment.js';
+import { presence } from '../xml/stanza.js';
 import { applyInvalidation } from './invalidate.js';
 import {
   SERVICE_WORKER,
-  type DeliverMessage, type ForwardMessage, type NodeRef, type PrimaryToWorker, type RegistryEntry, type WireCloseReason, type WorkerToPrimary,
+  type DeliverMessage, type DirectedPresence, type ForwardMessage, type NodeRef, type PrimaryToWorker, type RegistryEntry, type WireCloseReason, type WorkerToPrimary,
 } from './protocol.js';
 import { ProxySession, type ProxyLink } from './proxy-session.js';
 import { Replica } from './replica.js';
@@ -228,6 +229,7 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
         return;
       case 'drop-worker':
         this.dropWorker(msg.worker, msg.reap === true, msg.entries);
+        if (msg.reap === true && msg.directed !== undefined) this.undoDirected(msg.directed);
         return;
       case 'deliver':
         return this.onDeliver(msg);
@@ -286,6 +288,28 @@ export class ClusterWorker implements ClusterRole, RemoteSessions, ProxyLink {
     for (const proxy of gone) {
       this.server.hosts.get(proxy.host)?.events.fire('resource-unbind', { session: proxy, reason: { condition: 'system-shutdown', text: 'the cluster worker serving this connection stopped' } });
     }
+  }
+
+  /**
+   * The directed available presence a dead node's sessions had sent (RFC 6121 §4.6.3): each
+   * recipient gets unavailable presence from the session's full JID, routed from its host as
+   * that node would have at the session's end. Skipped for a full JID that is bound again
+   * (somewhere live): its new session's presence is not this one's to end.
+   */
+  private undoDirected(directed: readonly DirectedPresence[]): void {
+    const server = this.server;
+    if (!server) return;
+    let sent = 0;
+    for (const { from, to } of directed) {
+      const jid = tryParseJid(from);
+      const ctx = jid && server.hosts.get(jid.domain);
+      if (!jid || !ctx || server.sessions.getSession(jid.domain, jid.local, jid.resource) !== undefined) continue;
+      const stanza = presence({ from, to, type: 'unavailable' });
+      // As sent by the session's own node: the sender-side events ran (or never will) there.
+      void server.router.route(ctx.session, stanza, { senderSideDone: true });
+      sent++;
+    }
+    if (sent > 0) this.log.info({ recipients: sent }, 'told the recipients of a dead node\'s directed presence that it is unavailable');
   }
 
   private onDeliver(msg: DeliverMessage): Completion {

@@ -75,6 +75,14 @@ export interface EventMap extends StanzaEvents {
    * resource stays bound (elsewhere). Modules drop what they keep per session here.
    */
   'session-handed-over': { session: BoundC2SSession };
+  /**
+   * A local session's directed available presence (RFC 6121 §4.6) to `to` (a full or bare JID)
+   * was recorded (`available`), or the record dropped (directed unavailable, or the session went
+   * unavailable and its directed recipients were told). Host bus, fired by the presence module
+   * only when the record changes; the Redis cluster keeps them so a survivor can tell them when
+   * the session's node dies (src/cluster/redis/directed-presence.ts).
+   */
+  'presence/directed': { session: BoundC2SSession; to: string; available: boolean };
   'session-destroyed': { session: StreamSession; reason?: CloseReason };
   /** Vetoable (server bus): a handler returning true refuses the server-to-server authentication. */
   'pre-s2s-authenticated': { session: S2SUnauthedSession; fromHost: string; toHost: string; method: 'dialback' | 'SASL EXTERNAL' };

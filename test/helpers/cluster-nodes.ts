@@ -46,6 +46,8 @@ export interface NodeSpec {
   s2s?: string;
   /** The `[http]` table's lines; default: no ports. */
   http?: string;
+  /** Lines added to the `[c2s]` table (e.g. `max_unauthed_per_ip = 3`). */
+  c2s?: string;
   /** Resolve only once this line is logged (default: the node accepts connections). */
   readyLine?: string;
   /** Open the XEP-0114 component listener on `address` (a free port; CantoNode.componentPort). */
@@ -60,6 +62,7 @@ log_format = "json"
 interfaces = ["${spec.address}"]
 ports = [${port}]
 direct_tls_ports = []
+${spec.c2s ?? ''}
 [component_listener]
 ${componentPort === undefined ? 'ports = []' : `interfaces = ["${spec.address}"]\nports = [${componentPort}]`}
 [http]

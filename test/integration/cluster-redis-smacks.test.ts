@@ -6,8 +6,11 @@
  * - The client's connection to n1 is cut with messages in flight; more come while it hibernates;
  *   it resumes against n2: every message arrives exactly once (those in flight, those sent while
  *   it hibernated, during the takeover and after it), from a sender on n1.
- * - The same id again, on n1 (which handed the session over), within the one-takeover window:
- *   item-not-found; after it, the session moves again (n2 → n1, found through smloc).
+ * - Once the move is done its takeover key is gone: the client is cut again at once and resumes
+ *   on n1 (n2 → n1, found through smloc), again every message exactly once. While another
+ *   takeover of the id holds the key, a resume elsewhere is refused (`taken`); a replayed older
+ *   resumption (an 'h' behind the client's last acknowledgement) is refused by the holder and
+ *   leaves the session where it is.
  * - A raw client resumes on the stream (RFC 6120 SASL, `<resume/>` element) on n3 a session
  *   n1 holds: the unacknowledged message comes once, the acknowledged one not again.
  * - A session hibernating on n3, then n3 killed: a resume on n1 gets item-not-found (once n3's
@@ -119,8 +122,8 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-clusterTest('cut on n1, resumed on n2: every message exactly once; the id again on n1: item-not-found; later it moves back to n1', async () => {
-  const [n1, n2] = nodes as [CantoNode, CantoNode];
+clusterTest('cut on n1, resumed on n2, at once cut again and resumed on n1: every message exactly once; one takeover at a time; an older resumption refused', async () => {
+  const [n1, n2, n3] = nodes as [CantoNode, CantoNode, CantoNode];
   const juliet = await login(n1, 'juliet', 'phone', true);
   const romeo = await login(n1, 'romeo', 'desk');
   const seen: string[] = [];
@@ -163,33 +166,47 @@ clusterTest('cut on n1, resumed on n2: every message exactly once; the id again 
   // The same resource, now bound on n2: an iq from n1 reaches it and comes back.
   assert.equal(juliet.jid.split('/')[1], 'phone');
 
-  assert.equal(await resumeAttempt(n1, 'juliet', id, smOf(juliet).inbound), false, 'the id resumed again on n1');
-  // n1 finds where the session went (n2), but a takeover of the id was made moments ago.
-  await n1.waitForLine((l) => l.msg === 'resumption on another node failed' && l.reason === 'taken', 5000);
-  assert.ok(!n1.lines.some(line('session ended with unacknowledged stanzas')), 'n1 gave the moved queue the fates of an ended session');
-
-  // Once the one-takeover window of the id is over, the session moves on: back to n1, which
-  // learns from canto:smloc:{id} that n2 holds it now.
   const r = createClient({ url: redis?.url ?? '' });
   await r.connect();
   try {
     assert.equal(await r.get(`canto:smloc:${id}`), memberOf(n2), 'where the id leads now');
-    await waitFor(async () => (await r.exists(`canto:smtake:${id}`)) === 0, { timeoutMs: 40_000, intervalMs: 250, message: 'the one-takeover key did not expire' });
+    // The move is complete: its takeover key is released (not left to expire in 30 s).
+    await waitFor(async () => (await r.exists(`canto:smtake:${id}`)) === 0, { timeoutMs: 2000, intervalMs: 50, message: 'the takeover key was not released after the move' });
+
+    // At once, the session moves on: back to n1, which learns from smloc that n2 holds it now.
+    resumed = false;
+    optionsOf(juliet).service = n1.service;
+    cut(juliet);
+    await n2.waitForLine(line('connection lost: session hibernating'), 10_000);
+    await romeo.send(chat(juliet.jid, 'm9'));
+    await waitFor(() => resumed, { timeoutMs: 15_000, message: 'xmpp.js did not resume on n1 again' });
+    await romeo.send(chat(bare(juliet), 'm10'));
+    const both = [...all, 'm9', 'm10'];
+    await waitFor(() => both.every((m) => seen.includes(m)), { timeoutMs: 15_000, message: () => `received ${seen.join(', ')}` });
+    await romeo.iq(xml('iq', { type: 'get', to: juliet.jid }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+    assert.deepEqual([...seen].sort(), [...both].sort(), 'each message exactly once across both moves');
+    await n2.waitForLine(line('stream management session handed over to another node'), 5000);
+    assert.equal(n1.lines.filter(line('stream management session resumed from another cluster node')).length, 1);
+    assert.equal(await r.get(`canto:smloc:${id}`), memberOf(n1));
+    await waitFor(async () => (await r.exists(`canto:smtake:${id}`)) === 0, { timeoutMs: 2000, intervalMs: 50, message: 'the takeover key was not released after the second move' });
+
+    // Exactly one takeover at a time: while another holds the id's key, a resume on n3 is refused.
+    await r.set(`canto:smtake:${id}`, 'another takeover', { PX: 30_000 });
+    assert.equal(await resumeAttempt(n3, 'juliet', id, smOf(juliet).inbound), false, 'resumed while another takeover held the key');
+    await n3.waitForLine((l) => l.msg === 'resumption on another node failed' && l.reason === 'taken', 5000);
+    assert.equal(await r.get(`canto:smtake:${id}`), 'another takeover', 'a refused takeover removed the key another one holds');
+    await r.del(`canto:smtake:${id}`);
   } finally {
     await r.quit();
   }
-  // n1's check for a requester that never bound (15 s after the hand-over) found n2's binding.
-  assert.ok(!n1.lines.some(line('a handed-over session was never bound by the node that asked for it: its binding here is removed')));
-  resumed = false;
-  optionsOf(juliet).service = n1.service;
-  cut(juliet);
-  await n2.waitForLine(line('connection lost: session hibernating'), 10_000);
-  await romeo.send(chat(juliet.jid, 'm9'));
-  await waitFor(() => resumed, { timeoutMs: 15_000, message: 'xmpp.js did not resume on n1 again' });
-  await romeo.send(chat(bare(juliet), 'm10'));
-  await waitFor(() => seen.includes('m9') && seen.includes('m10'), { timeoutMs: 15_000, message: () => `received ${seen.join(', ')}` });
-  await romeo.iq(xml('iq', { type: 'get', to: juliet.jid }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
-  assert.deepEqual([...seen].sort(), [...all, 'm10', 'm9'].sort(), 'each message exactly once after the second move');
+  // A replayed older resumption ('h' behind what the client acknowledged at its last resume):
+  // the holder (n1) refuses it; the session stays with juliet's connection.
+  assert.ok(smOf(juliet).inbound > 0);
+  await resumeAttempt(n3, 'juliet', id, 0).catch(() => false);
+  await n3.waitForLine((l) => l.msg === 'resumption on another node failed' && l.reason === 'too-high', 5000);
+  await romeo.send(chat(juliet.jid, 'm11'));
+  await waitFor(() => seen.includes('m11'), { timeoutMs: 10_000, message: 'the session left juliet\'s connection' });
+  assert.ok(!n1.lines.some(line('session ended with unacknowledged stanzas')), 'n1 gave the moved queue the fates of an ended session');
   await juliet.xmpp.stop();
   await romeo.stop();
 });

@@ -5,7 +5,8 @@
  * resource conflict across nodes; a duplicate node_id refused; `canto cluster status`; `kill -9`
  * of a node while messages flow to its user (every message the sending node accepted is
  * delivered or stored offline, none twice to one resource, contacts see the user go
- * unavailable); Redis stopped (nodes fence: sessions closed, binds refused) and restarted (nodes
+ * unavailable, and so does a user on another node it had sent directed presence to, outside its
+ * roster); Redis stopped (nodes fence: sessions closed, binds refused) and restarted (nodes
  * rejoin by themselves).
  */
 import { before, after } from 'node:test';
@@ -24,6 +25,7 @@ import { silentLogger } from '../../src/core/logging.js';
 import { startPostgres, type PostgresInstance } from '../helpers/postgres.js';
 import { makeCredentials } from '../../src/sasl/scram-credentials.js';
 import { waitFor } from '../../src/testing/index.js';
+import { createClient } from 'redis';
 
 const PASSWORD = 'pw';
 const USERS = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay', 'gus'];
@@ -203,6 +205,25 @@ clusterTest('kill -9 of a node while messages flow to its user: nothing acked is
   await gus.send(xml('presence'));
   await befriend(gus, dan);
   const fay = await login(n2, 'fay', 'sender');
+  // Directed presence (RFC 6121 §4.6) from dan on n3 to fay on n2, who is not in dan's roster;
+  // one to an offline JID taken back at once (its record goes).
+  await dan.send(xml('presence', { to: fay.jid }, xml('status', {}, 'directed')));
+  await fay.waitFor((s) => isPresenceFrom(dan.jid)(s) && s.getChildText('status') === 'directed');
+  await dan.send(xml('presence', { to: 'eve@localhost/elsewhere' }));
+  await dan.send(xml('presence', { to: 'eve@localhost/elsewhere', type: 'unavailable' }));
+  const n3Member = String(n3.lines.find((l) => l.msg === 'joined the cluster')?.member);
+  const r = createClient({ url: (redis as RedisInstance).url });
+  await r.connect();
+  const directedKey = `canto:dpres:${n3Member}`;
+  await dan.iq(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+  let records: Record<string, string> = {};
+  await waitFor(async () => {
+    records = await r.hGetAll(directedKey);
+    return Object.keys(records).length === 1 && Object.values(records)[0] === dan.jid;
+  }, { timeoutMs: 5000, intervalMs: 50, message: () => `${directedKey}: ${JSON.stringify(records)}` });
+  assert.ok(Object.keys(await r.hGetAll(directedKey))[0]?.endsWith(`\u0000${fay.jid}`), 'the record names fay');
+  // When fay hears dan go unavailable (the flow and the kill come first).
+  const fayTold = fay.waitFor(isPresenceFrom(dan.jid, 'unavailable'), 60_000).then(() => Date.now(), (err: unknown) => err as Error);
 
   const seenBeforeKill = new Map<string, number>();
   dan.xmpp.on('stanza', (s: XElement) => {
@@ -215,11 +236,13 @@ clusterTest('kill -9 of a node while messages flow to its user: nothing acked is
   // The node is killed half-way through, once dan has received a quarter: some entries are then
   // delivered, some read but not acked, some not read yet, and the rest arrive after the kill.
   let killed = false;
+  let killedAt = 0;
   for (let i = 0; i < FLOW; i++) {
     await fay.send(xml('message', { to: dan.jid, type: 'chat', id: `flow-${i}` }, xml('body', {}, `n${i}`)));
     if (!killed && i === Math.floor(FLOW / 2)) {
       await waitFor(() => seenBeforeKill.size >= FLOW / 4, { timeoutMs: 10_000, intervalMs: 2, message: 'dan received a quarter of the flow before the kill' });
       n3.kill('SIGKILL');
+      killedAt = Date.now();
       killed = true;
     }
     if (i % 50 === 49) await new Promise((r) => setImmediate(r));
@@ -232,6 +255,15 @@ clusterTest('kill -9 of a node while messages flow to its user: nothing acked is
     n2.waitForLine((l) => l.msg === 'reaped a cluster node whose lease expired', 15_000),
   ]);
   assert.match(String(reaped.dead_member), /^n3#/);
+  // The recipient of dan's directed presence is told too, within the lease plus a heartbeat.
+  const toldAt = await fayTold;
+  if (toldAt instanceof Error) throw toldAt;
+  const tookMs = toldAt - killedAt;
+  console.log(`# kill -9: directed presence recipient told after ${tookMs} ms`);
+  assert.ok(tookMs <= 6000 + 1500 + 2000, `fay was told after ${tookMs} ms`);
+  assert.equal(reaped.directed_presence, 1);
+  assert.equal(await r.exists(directedKey), 0, 'the reaper deleted the dead member\'s directed presence hash');
+  await r.quit();
 
   // dan comes back on another node with a new resource: the rest is in offline storage.
   const offline = new Map<string, number>();

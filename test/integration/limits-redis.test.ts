@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/core/logging.js';
 import { RedisBucketStore } from '../../src/modules/limits/redis-bucket-store.js';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
+import { waitFor } from '../../src/testing/index.js';
 
 let redis: RedisInstance | undefined;
 before(async () => {
@@ -138,5 +139,35 @@ redisTest('with Redis slow or away, failures answers undefined within its time l
   } finally {
     await store.close();
     await r.start();
+  }
+});
+
+redisTest('count: per-store counts summed across stores; a store\'s count expires after its last increase; Redis away: undefined', () => redis, async () => {
+  const r = redis as RedisInstance;
+  const nodeA = new RedisBucketStore(r.url, silentLogger());
+  const nodeB = new RedisBucketStore(r.url, silentLogger());
+  const key = `unauthed:test-${Math.random().toString(36).slice(2)}`;
+  let stopped = false;
+  try {
+    assert.equal(await nodeA.count(key, 'a', 1, 60_000), 1);
+    assert.equal(await nodeB.count(key, 'b', 1, 60_000), 2);
+    assert.equal(await nodeA.count(key, 'a', 1, 60_000), 3, 'every store\'s count in the total');
+    assert.equal(await nodeA.count(key, 'a', -1, 60_000), 2);
+    assert.equal(await nodeB.count(key, 'b', -1, 60_000), 1);
+    assert.equal(await nodeB.count(key, 'b', -1, 60_000), 1, 'a count never goes below zero');
+    // A store that stops counting down (its node died): its count expires after its TTL.
+    assert.equal(await nodeA.count(key, 'a', 1, 300), 2);
+    assert.equal(await nodeB.count(key, 'b', 1, 60_000), 3);
+    await waitFor(async () => (await nodeB.count(key, 'b', 0, 60_000)) === 1, { timeoutMs: 5000, intervalMs: 50, message: 'the dead store\'s count did not expire' });
+    await nodeB.count(key, 'b', -1, 60_000);
+    stopped = true;
+    await r.stop();
+    const t = Date.now();
+    assert.equal(await nodeA.count(key, 'a', 1, 60_000), undefined, 'Redis away: the caller counts locally');
+    assert.ok(Date.now() - t < 3000, `count waited ${Date.now() - t} ms`);
+  } finally {
+    await nodeA.close();
+    await nodeB.close();
+    if (stopped) await r.start();
   }
 });

@@ -2,7 +2,8 @@
  * The Redis engine's atomic steps against a real private redis-server: the lease (unique node
  * ids, renewal only by the holder), fencing of registry writes and deliveries, the later binding
  * winning a conflict, stale unbinds and updates ignored, dead-member detection and reaping; and
- * the de-duplication of re-read stream entries.
+ * the de-duplication of re-read stream entries; a takeover key released only by the takeover
+ * holding it; directed-presence records written only under a current lease.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,8 @@ import { createClient } from 'redis';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { keys, memberOf, parseMember, registryField } from '../../src/cluster/redis/keys.js';
 import {
-  BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE, type Script,
+  BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELETE_IF, DELIVER, DIRECTED_ADD, JOIN, REAP_ENTRIES, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE,
+  type Script,
 } from '../../src/cluster/redis/scripts.js';
 import { RecentIds } from '../../src/cluster/redis/recent-ids.js';
 
@@ -162,4 +164,28 @@ clusterTest('held services (external components): never taken for a stanza; refu
   await client.sendCommand(['DEL', keys.lease('hb')]);
   assert.deepEqual(await route(a, 'z'), [4]);
   assert.equal(await claim(a, '0'), 1, 'a new connection on a takes it from the dead holder');
+});
+
+clusterTest('a takeover key is deleted only by the takeover that holds it', async () => {
+  const key = keys.smTakeover('n1#abc.tok');
+  assert.equal(await client.set(key, 'rid-1', { NX: true, PX: 30_000 }), 'OK');
+  assert.equal(await client.set(key, 'rid-2', { NX: true, PX: 30_000 }), null, 'one takeover at a time');
+  assert.equal(Number(await run(DELETE_IF, [key], ['rid-2'])), 0, 'another takeover cannot release it');
+  assert.equal(await client.get(key), 'rid-1');
+  assert.equal(Number(await run(DELETE_IF, [key], ['rid-1'])), 1);
+  assert.equal(await client.exists(key), 0);
+  assert.equal(await client.set(key, 'rid-2', { NX: true, PX: 30_000 }), 'OK', 'the next takeover may start at once');
+  assert.equal(Number(await run(DELETE_IF, [key], ['rid-1'])), 0, 'an older takeover never deletes a newer one\'s key');
+  assert.equal(await client.get(key), 'rid-2');
+});
+
+clusterTest('directed presence is recorded only while the member holds its lease', async () => {
+  await join('dp', 'i1');
+  const member = memberOf('dp', 'i1');
+  const field = 'sid1\u0000bob@example.org/x';
+  assert.equal(Number(await run(DIRECTED_ADD, [keys.lease('dp'), keys.directed(member)], ['i1', field, 'ann@localhost/r'])), 1);
+  assert.deepEqual({ ...(await client.hGetAll(keys.directed(member))) }, { [field]: 'ann@localhost/r' });
+  // An older incarnation (reaped, or fenced) writes nothing: a reaped hash is never made again.
+  assert.equal(Number(await run(DIRECTED_ADD, [keys.lease('dp'), keys.directed(memberOf('dp', 'old'))], ['old', field, 'ann@localhost/r'])), 0);
+  assert.equal(await client.exists(keys.directed(memberOf('dp', 'old'))), 0);
 });

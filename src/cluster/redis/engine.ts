@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import type { Logger } from '../../core/logging.js';
-import type { CloseMessage, DeliverMessage, ForwardMessage, PrimaryToWorker, RegistryEntry, WorkerToPrimary } from '../protocol.js';
+import type { CloseMessage, DeliverMessage, DirectedPresence, ForwardMessage, PrimaryToWorker, RegistryEntry, WorkerToPrimary } from '../protocol.js';
 import type { ClusterEngine } from '../worker.js';
 import {
   CHANNEL, FENCE_MARGIN_MS, GROUP, HEARTBEAT_MS, LEASE_MS, REAP_LOCK_MS,
@@ -27,7 +27,8 @@ import {
 import { RecentIds } from './recent-ids.js';
 import type { ControlMessage } from './sm-takeover.js';
 import {
-  BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELIVER, JOIN, REAP_ENTRIES, RELEASE, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE, type Script,
+  BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELETE_IF, DELIVER, DIRECTED_ADD, JOIN, REAP_ENTRIES, RELEASE, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE,
+  type Script,
 } from './scripts.js';
 
 type Client = ReturnType<typeof createClient>;
@@ -270,9 +271,40 @@ export class RedisEngine implements ClusterEngine {
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message, key }, 'could not write a key to Redis'));
   }
 
-  /** `SET key NX PX`: true for the first caller within `ms`. */
-  async claimOnce(key: string, ms: number): Promise<boolean> {
-    return String(await this.cmd.sendCommand(['SET', key, this.member, 'NX', 'PX', String(ms)])) === 'OK';
+  /** `SET key value NX PX`: true for the first caller within `ms` (or until it releases the key). */
+  async claimOnce(key: string, ms: number, value: string = this.member): Promise<boolean> {
+    return String(await this.cmd.sendCommand(['SET', key, value, 'NX', 'PX', String(ms)])) === 'OK';
+  }
+
+  /** Delete `key` if it still holds `value` (what `claimOnce` wrote); errors are logged (the key expires). */
+  releaseOnce(key: string, value: string): void {
+    this.run(DELETE_IF, [key], [value])
+      .catch((err: unknown) => this.log.debug({ err: (err as Error).message, key }, 'could not release a key in Redis (it expires)'));
+  }
+
+  // ───────────────────────── directed presence (directed-presence.ts) ─────────────────────────
+
+  /**
+   * Record a directed presence of a local session in this member's hash (only while the lease is
+   * current): the member it was written under, or undefined (not serving, lease gone, Redis error).
+   */
+  async recordDirected(field: string, fullJid: string): Promise<string | undefined> {
+    if (this.state !== 'serving') return undefined;
+    const member = this.member;
+    try {
+      const ok = await this.run(DIRECTED_ADD, [keys.lease(this.nodeId), keys.directed(member)], [this.incarnation, field, fullJid]);
+      return Number(ok) === 1 ? member : undefined;
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'could not record a directed presence in Redis');
+      return undefined;
+    }
+  }
+
+  /** Remove records of `member`'s hash (HDEL: never creates it again). */
+  forgetDirected(member: string, fields: string[]): void {
+    if (fields.length === 0 || this.state === 'stopped') return;
+    this.cmd.sendCommand(['HDEL', keys.directed(member), ...fields])
+      .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 'could not remove a directed presence record from Redis'));
   }
 
   /**
@@ -734,7 +766,10 @@ export class RedisEngine implements ClusterEngine {
       const drop = JSON.stringify({ t: 'drop', worker: member } satisfies ChannelEvent);
       const raw = await this.run(REAP_ENTRIES, [keys.registry, keys.memberSessions(member)], [member, CHANNEL, drop]) as string[];
       const entries = raw.map((r) => parseJson<RegistryEntry>(r)).filter((e): e is RegistryEntry => e !== undefined);
-      await this.handler?.({ t: 'drop-worker', worker: member, reap: true, entries });
+      // Directed presence its sessions had sent: told with the contacts (a reaper that dies after
+      // this tells them again: unavailable presence twice is harmless).
+      const directed = directedOf(await this.cmd.sendCommand(['HGETALL', keys.directed(member)]));
+      await this.handler?.({ t: 'drop-worker', worker: member, reap: true, entries, directed });
       const stream = keys.stream(member);
       let rerouted = 0;
       // Entries the dead member read but never acknowledged (whoever holds them now)…
@@ -756,11 +791,11 @@ export class RedisEngine implements ClusterEngine {
         await this.handle(stream, unread, true);
       }
       await Promise.all([
-        this.cmd.sendCommand(['DEL', stream]),
+        this.cmd.sendCommand(['DEL', stream, keys.directed(member)]),
         this.cmd.sendCommand(['ZREM', keys.members, member]),
       ]);
       await this.cmd.sendCommand(['DEL', keys.reapLock(member)]);
-      this.log.warn({ dead_member: member, resources: entries.length, stanzas_rerouted: rerouted }, 'reaped a cluster node whose lease expired');
+      this.log.warn({ dead_member: member, resources: entries.length, directed_presence: directed.length, stanzas_rerouted: rerouted }, 'reaped a cluster node whose lease expired');
     } finally {
       this.reaping.delete(member);
     }
@@ -822,6 +857,18 @@ function parseJson<T>(raw: unknown): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** HGETALL of a member's directed-presence hash (field `{sid}\0{to}` → from) → the pairs. */
+function directedOf(reply: unknown): DirectedPresence[] {
+  const out: DirectedPresence[] = [];
+  if (!Array.isArray(reply)) return out;
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const field = String(reply[i]);
+    const cut = field.indexOf('\u0000');
+    if (cut >= 0) out.push({ from: String(reply[i + 1]), to: field.slice(cut + 1) });
+  }
+  return out;
 }
 
 function fieldValue(fields: string[], name: string): string | undefined {

@@ -23,8 +23,13 @@ export const keys = {
   reapLock: (member: string): string => `${PREFIX}reap:${member}`,
   /** String with a TTL: the member owning a singleton service (a MUC domain), renewed with its lease. */
   owner: (service: string): string => `${PREFIX}owner:${service}`,
-  /** String with a TTL: one takeover per XEP-0198 resumption id (sm-takeover.ts). */
+  /** String with a TTL: one takeover per XEP-0198 resumption id at a time, deleted by it once the holder answered (sm-takeover.ts). */
   smTakeover: (id: string): string => `${PREFIX}smtake:${id}`,
+  /**
+   * Hash: directed available presence a member's sessions sent (RFC 6121 §4.6), field
+   * `{sid}\0{to}` → the session's full JID; deleted when the member is reaped (directed-presence.ts).
+   */
+  directed: (member: string): string => `${PREFIX}dpres:${member}`,
   /** String with a TTL (the session's window): the member an XEP-0198 session moved to. */
   smLocation: (id: string): string => `${PREFIX}smloc:${id}`,
   /** String, no TTL: the cluster's random secret, made by the first node that needs it (SET NX; shared-secret.ts). */

@@ -173,3 +173,25 @@ export const RELEASE_SERVICE: Script = {
   lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`,
 };
+
+/**
+ * KEYS key · ARGV value: delete the key if it still holds `value` → 1, else 0. A takeover key
+ * (sm-takeover.ts) is released by the takeover that took it, never by an older one.
+ */
+export const DELETE_IF: Script = {
+  name: 'delete-if',
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+};
+
+/**
+ * Directed presence (directed-presence.ts). KEYS caller's lease, the caller's directed hash ·
+ * ARGV caller incarnation, field, value → 1 recorded, 0 the lease is gone (a reaped member's
+ * hash is never written again).
+ */
+export const DIRECTED_ADD: Script = {
+  name: 'directed-add',
+  lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1`,
+};

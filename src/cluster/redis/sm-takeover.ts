@@ -4,10 +4,13 @@
  * a `<resume/>` for a session another live member holds asks that member to hand it over:
  *
  * - requester: the holder is the member the id names, or where the session moved since
- *   (`canto:smloc:{id}`); `SET canto:smtake:{id} NX PX 30000` (one takeover per id within 30 s:
- *   a second resume elsewhere meanwhile fails), then an `sm-takeover` control message on the
- *   holder's stream; it waits for the `sm-state` answer on its own stream,
- *   giving up when the holder's lease goes (checked every second) or after ANSWER_TIMEOUT_MS;
+ *   (`canto:smloc:{id}`); `SET canto:smtake:{id} {rid} NX PX 30000` (one takeover per id at a
+ *   time: a second resume elsewhere meanwhile fails), then an `sm-takeover` control message on
+ *   the holder's stream; it waits for the `sm-state` answer on its own stream,
+ *   giving up when the holder's lease goes (checked every second) or after ANSWER_TIMEOUT_MS.
+ *   Once the holder's answer is in (the move is done, or refused), the requester deletes the key
+ *   if it still holds its own `rid`: the session can move again at once. A takeover that got no
+ *   answer leaves the key to expire (the holder may still act on the request);
  * - holder: the stream management module freezes the session and unbinds it locally without
  *   events, returning its state; this node then points the resource at the requester (a proxy
  *   in its replica: stanzas it still routes there follow the answer on the requester's stream,
@@ -50,7 +53,10 @@ export interface TakeoverStateMessage {
 
 export type ControlMessage = TakeoverRequestMessage | TakeoverStateMessage;
 
-/** One takeover per resumption id within this time. */
+/**
+ * The takeover key's lifetime: one takeover per resumption id at a time; the key is released
+ * when the holder's answer arrives, and only expires when none did.
+ */
 export const TAKEOVER_ONCE_MS = 30_000;
 /** A holder that neither answers nor loses its lease for this long: the requester gives up. */
 const ANSWER_TIMEOUT_MS = 10_000;
@@ -61,6 +67,8 @@ const LIVENESS_MS = 1000;
 
 interface Pending {
   member: string;
+  /** The takeover key this request holds (set once claimed), released when the holder answers. */
+  claimed?: string;
   answer: (a: TakeoverAnswer) => void;
   timer: NodeJS.Timeout;
   watch: NodeJS.Timeout;
@@ -125,12 +133,16 @@ export class SmTakeover implements SessionMover {
         this.settle(rid, failure('dead'));
         return;
       }
-      if (!(await this.engine.claimOnce(keys.smTakeover(req.id), TAKEOVER_ONCE_MS))) {
+      const key = keys.smTakeover(req.id);
+      if (!(await this.engine.claimOnce(key, TAKEOVER_ONCE_MS, rid))) {
         this.settle(rid, failure('taken'));
         return;
       }
       const p = this.pending.get(rid);
-      if (p !== undefined) p.member = holder;
+      if (p !== undefined) {
+        p.member = holder;
+        p.claimed = key;
+      }
       const msg: TakeoverRequestMessage = { t: 'sm-takeover', to: holder, from: self, rid, id: req.id, owner: req.owner, h: req.h, sid: req.sid };
       if (!(await this.engine.sendControl(msg))) this.settle(rid, failure('dead'));
     } catch (err) {
@@ -139,13 +151,17 @@ export class SmTakeover implements SessionMover {
     }
   }
 
-  private settle(rid: string, a: TakeoverAnswer): boolean {
+  /** `answered`: the holder's answer (the takeover is over there: its key can go). */
+  private settle(rid: string, a: TakeoverAnswer, answered = false): boolean {
     const p = this.pending.get(rid);
     if (p === undefined) return false;
     this.pending.delete(rid);
     clearTimeout(p.timer);
     clearInterval(p.watch);
     p.answer(a);
+    // After the answer was acted on (the resource is bound here, in this node's command order
+    // before the delete): the next resume of this id, anywhere, finds the session here via smloc.
+    if (answered && p.claimed !== undefined) this.engine.releaseOnce(p.claimed, rid);
     return true;
   }
 
@@ -156,7 +172,7 @@ export class SmTakeover implements SessionMover {
       return;
     }
     // An answer for a dead requester, or one it stopped waiting for: nobody resumes it.
-    if ((reaped || !this.settle(msg.rid, msg.answer)) && msg.answer.ok) this.orphan(msg.owner, msg.answer.state);
+    if ((reaped || !this.settle(msg.rid, msg.answer, true)) && msg.answer.ok) this.orphan(msg.owner, msg.answer.state);
   }
 
   /** On the holder: hand the session over, point the resource at the requester, answer. */

@@ -2,13 +2,14 @@
  * The client session, shared by every transport (TCP/TLS, WebSocket, and BOSH later): the
  * c2s_unauthed → c2s lifecycle, the stream open checks (to, version, host kept across
  * restarts), stream features, the dispatch of stream elements, the auth timeout, the per-IP cap
- * on unauthenticated connections and the destroy on close.
+ * on unauthenticated connections (shared by the nodes of a Redis cluster) and the destroy on close.
  *
  * A transport provides the Connection and a framing object (how opens, stanzas and closes look
  * on its wire) and calls the returned handle when its framing reports something. The framing
  * checks what is framing-specific itself (e.g. TCP: <stream:stream> in the streams namespace;
  * WebSocket: <open/> in the framing namespace) and reports an accepted open as a StreamOpen.
  */
+import { randomBytes } from 'node:crypto';
 import type { ModuleServer } from '../../core/server.js';
 import type { Logger } from '../../core/logging.js';
 import { newSessionId, type C2SSession, type C2SUnauthedSession, type Connection, type Framing } from '../../core/session.js';
@@ -19,6 +20,21 @@ import type { Completion } from '../../core/router.js';
 
 /** Elements waiting behind a held stanza before reading from the peer pauses. */
 const BACKLOG_PAUSE = 64;
+/**
+ * A process's shared count of an address's unauthenticated connections lives this much longer
+ * than the auth timeout after its last increase: every connection it counts has authenticated or
+ * been closed by then, so only a dead process's count (or one whose decrease was lost) expires.
+ */
+const SHARED_COUNT_SLACK_MS = 10_000;
+
+/**
+ * Counts shared by the nodes of a Redis cluster (RedisBucketStore.count): each process adds to
+ * its own count of a key; the answer is every live process's total, or undefined when the store
+ * cannot be reached (then the local count alone applies).
+ */
+export interface SharedCounts {
+  count(key: string, instance: string, delta: number, ttlMs: number): Promise<number | undefined>;
+}
 
 /** The attributes of a client's stream open that matter to the session. */
 export interface StreamOpen {
@@ -71,13 +87,22 @@ export interface ClientSessionOptions {
  * The client sessions of one server, whatever their transport: the c2s module makes one and
  * provides it as the 'c2s' service, so the WebSocket and BOSH modules start their sessions
  * through it and the `c2s.max_unauthed_per_ip` cap counts every transport's connections together.
+ * On a Redis cluster node (`shared`) the cap counts every node's connections: each connection is
+ * added to this process's count in Redis, and one the cluster-wide total puts over the cap is
+ * closed when the answer comes (while still unauthenticated). Logins never wait for Redis: a
+ * connection is let in (or refused) on the local count at once, and with Redis away the local
+ * count is all there is.
  */
 export class ClientSessions {
   /** Unauthenticated connections per address. */
   readonly unauthedPerIp = new Map<string, number>();
+  /** This process in the shared counts. */
+  readonly instance = randomBytes(9).toString('base64url');
+
+  constructor(readonly shared?: SharedCounts) {}
 
   start(opts: ClientSessionOptions): ClientSessionHandle {
-    return startClientSession(opts, this.unauthedPerIp);
+    return startClientSession(opts, this);
   }
 }
 
@@ -87,8 +112,9 @@ declare module '../../core/services.js' {
   }
 }
 
-/** `counts`: the server-wide unauthenticated connections per address (ClientSessions). */
-function startClientSession(opts: ClientSessionOptions, counts: Map<string, number>): ClientSessionHandle {
+/** `sessions.unauthedPerIp`: the server-wide unauthenticated connections per address. */
+function startClientSession(opts: ClientSessionOptions, sessions: ClientSessions): ClientSessionHandle {
+  const counts = sessions.unauthedPerIp;
   const { server, conn } = opts;
   const cfg = server.config.c2s;
   const id = newSessionId('c2s');
@@ -98,12 +124,20 @@ function startClientSession(opts: ClientSessionOptions, counts: Map<string, numb
   const count = (counts.get(ip) ?? 0) + 1;
   counts.set(ip, count);
   let countedUnauthed = true;
+  /** Whether this connection was added to the shared count (settles with the store's answer). */
+  let sharedAdded: Promise<boolean> | undefined;
+  const sharedKey = `unauthed:${ip}`;
+  const sharedTtl = cfg.auth_timeout + SHARED_COUNT_SLACK_MS;
   const releaseUnauthed = () => {
     if (!countedUnauthed) return;
     countedUnauthed = false;
     const n = (counts.get(ip) ?? 1) - 1;
     if (n <= 0) counts.delete(ip);
     else counts.set(ip, n);
+    const { shared } = sessions;
+    if (shared !== undefined && sharedAdded !== undefined) {
+      void sharedAdded.then((added) => (added ? shared.count(sharedKey, sessions.instance, -1, sharedTtl) : undefined)).catch(() => undefined);
+    }
   };
 
   const events: ClientStreamEvents = {
@@ -119,6 +153,19 @@ function startClientSession(opts: ClientSessionOptions, counts: Map<string, numb
   if (count > cfg.max_unauthed_per_ip) {
     log.warn({ count }, 'too many unauthenticated connections from this address');
     session.close({ condition: 'policy-violation', text: 'too many unauthenticated connections from your address' });
+  } else if (sessions.shared !== undefined && ip !== '') {
+    const max = cfg.max_unauthed_per_ip;
+    sharedAdded = sessions.shared.count(sharedKey, sessions.instance, 1, sharedTtl).then(
+      (total) => {
+        if (total === undefined) return false;
+        if (total > max && countedUnauthed && !session.destroyed) {
+          log.warn({ count: total, local: counts.get(ip) ?? 0 }, 'too many unauthenticated connections from this address across the cluster');
+          session.close({ condition: 'policy-violation', text: 'too many unauthenticated connections from your address' });
+        }
+        return true;
+      },
+      () => false,
+    );
   }
 
   const authTimer = setTimeout(() => {

@@ -18,14 +18,23 @@ import { SocketConnection } from '../../net/socket-connection.js';
 import { listenAll } from '../../net/listen.js';
 import { ClientSessions, type ClientSessionHandle, type ClientStreamEvents } from './client-session.js';
 import type { C2SConfig } from './config.js';
+import { RedisBucketStore } from '../limits/redis-bucket-store.js';
 
 export default defineModule({
   name: 'c2s',
   description: 'RFC 6120 client-to-server streams',
   scope: 'global',
   async setup(mod) {
-    // Provided first: WebSocket and BOSH start their client sessions through it too.
-    mod.provides('c2s', new ClientSessions());
+    // Provided first: WebSocket and BOSH start their client sessions through it too. On a Redis
+    // cluster node the per-address cap on unauthenticated connections counts every node's
+    // (connected now: a connection's count waits for Redis briefly only).
+    const redisUrl = mod.server.config.cluster.redis;
+    const shared = redisUrl === undefined ? undefined : new RedisBucketStore(redisUrl, mod.log);
+    if (shared) {
+      shared.connectSoon();
+      mod.onUnload(() => shared.close());
+    }
+    mod.provides('c2s', new ClientSessions(shared));
     const tlsContexts = mod.server.tls;
     /** Untrack functions of the direct TLS listeners' session-ticket keys. */
     const tracked = new Map<NetServer, () => void>();

@@ -9,7 +9,9 @@
  * Besides `take` (one token, for the account limits) it has `spend` (any number of tokens, going
  * into debt: the per-address read buckets settle their local spending here in batches,
  * shared-bucket.ts) and `slot` (a sliding window of events, for the registration limits), and
- * `fail`/`failures` (sliding windows of failed logins, for the saslauth throttle: saslauth/throttle.ts).
+ * `fail`/`failures` (sliding windows of failed logins, for the saslauth throttle: saslauth/throttle.ts),
+ * and `count` (per-process counts with a TTL, summed: the unauthenticated connections per address,
+ * c2s/client-session.ts).
  */
 import type { createClient } from 'redis';
 import type { Logger } from '../../core/logging.js';
@@ -94,7 +96,47 @@ for i, key in ipairs(KEYS) do
 end
 return counts`;
 
-const SCRIPTS = { take: TAKE, spend: SPEND, slot: SLOT, fail: FAIL, failures: FAILURES };
+/**
+ * KEYS counts (a hash: process instance → "count:expiry ms") · ARGV instance, delta, ttl ms → the
+ * total of the live instances' counts after adding `delta` to this instance's. An instance's
+ * count expires `ttl` after its last increase (a dead process's count goes by itself); an
+ * increase renews it, a decrease does not.
+ */
+const COUNT = `local delta = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local total = 0
+local mine = 0
+local flat = redis.call('HGETALL', KEYS[1])
+for i = 1, #flat, 2 do
+  local f, v = flat[i], flat[i + 1]
+  local sep = string.find(v, ':', 1, true)
+  local n = tonumber(string.sub(v, 1, sep - 1)) or 0
+  local exp = tonumber(string.sub(v, sep + 1)) or 0
+  if exp <= now then
+    redis.call('HDEL', KEYS[1], f)
+  elseif f == ARGV[1] then
+    mine = n
+  else
+    total = total + n
+  end
+end
+mine = mine + delta
+if mine <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return total
+end
+if delta > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], mine .. ':' .. (now + ttl))
+  redis.call('PEXPIRE', KEYS[1], ttl)
+else
+  local v = redis.call('HGET', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[1], ARGV[1], mine .. ':' .. string.sub(v, string.find(v, ':', 1, true) + 1))
+end
+return total + mine`;
+
+const SCRIPTS = { take: TAKE, spend: SPEND, slot: SLOT, fail: FAIL, failures: FAILURES, count: COUNT };
 type ScriptName = keyof typeof SCRIPTS;
 
 export class RedisBucketStore implements BucketStore {
@@ -160,6 +202,17 @@ export class RedisBucketStore implements BucketStore {
     return r.map((n) => Number(n));
   }
 
+  /**
+   * Add `delta` to this process's (`instance`'s) count of `key`, which expires `ttlMs` after its
+   * last increase: the total of every live instance's count after it, or undefined when Redis
+   * cannot be reached (the caller counts locally). For counts of open things (unauthenticated
+   * connections per address, c2s/client-session.ts).
+   */
+  async count(key: string, instance: string, delta: number, ttlMs: number): Promise<number | undefined> {
+    const r = await this.ask((client) => this.run(client, 'count', key, [instance, delta, Math.max(1, Math.round(ttlMs))]));
+    return r === undefined ? undefined : Number(r);
+  }
+
   /** Connect in the background (calls made meanwhile wait for it, within their time limits). */
   connectSoon(): void {
     if (!this.closed) this.client_().catch(() => {});
@@ -176,7 +229,7 @@ export class RedisBucketStore implements BucketStore {
     try {
       return await Promise.race([this.client_().then(fn), timeout]);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'limits: Redis unavailable: account limits let through, address, registration and login failure limits counted on this node alone');
+      this.log.warn({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'limits: Redis unavailable: account limits let through, address, registration, login failure and unauthenticated connection limits counted on this node alone');
       this.downUntil = Date.now() + RETRY_MS;
       return undefined;
     } finally {

@@ -116,9 +116,11 @@ export class PresenceService {
     let set = this.directed.get(origin);
     if (type === undefined) {
       if (!set) this.directed.set(origin, (set = new Set()));
+      if (set.has(to.full)) return;
       set.add(to.full);
-    } else {
-      set?.delete(to.full);
+      this.mod.fire('presence/directed', { session: origin, to: to.full, available: true });
+    } else if (set?.delete(to.full) === true) {
+      this.mod.fire('presence/directed', { session: origin, to: to.full, available: false });
     }
   }
 
@@ -220,7 +222,10 @@ export class PresenceService {
   private async broadcastUnavailable(session: BoundC2SSession, p: Element, wasAvailable: boolean): Promise<void> {
     const directed = this.directed.get(session);
     this.directed.delete(session);
-    for (const jid of directed ?? []) this.mod.send(withTo(p, jid));
+    for (const jid of directed ?? []) {
+      this.mod.send(withTo(p, jid));
+      this.mod.fire('presence/directed', { session, to: jid, available: false });
+    }
     if (!wasAvailable) return;
     const roster = await this.currentRoster(session.username, session);
     for (const item of roster.items()) {
