@@ -2,7 +2,7 @@
 import { loginScenario } from './login.js';
 import { loginFastScenario } from './login-fast.js';
 import { messagesScenario } from './messages.js';
-import { idleScenario } from './idle.js';
+import { idleClusterScenario, idleScenario } from './idle.js';
 import { fanoutScenario } from './fanout.js';
 import { soakScenario } from './soak.js';
 import { resumeScenario } from './resume.js';
@@ -30,6 +30,7 @@ export const scenarios: ReadonlyArray<Scenario<Record<string, number>>> = [
   uploadScenario as unknown as Scenario<Record<string, number>>,
   floodScenario as unknown as Scenario<Record<string, number>>,
   clusterScenario as unknown as Scenario<Record<string, number>>,
+  idleClusterScenario as unknown as Scenario<Record<string, number>>,
 ];
 
 export function scenarioByName(name: string): Scenario<Record<string, number>> | undefined {
