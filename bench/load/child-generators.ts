@@ -174,7 +174,7 @@ export class ChildGenerators {
    * One child per plan, each logging `count` users from `first` in to its own target (e.g. one
    * node of a Redis cluster) from its own source address; otherwise as `start`.
    */
-  static async startPlans(plans: ChildPlan[], opts: { presence: boolean; deadlineMs: number }): Promise<ChildGenerators> {
+  static async startPlans(plans: ChildPlan[], opts: { presence: boolean; deadlineMs: number; concurrency?: number }): Promise<ChildGenerators> {
     const children: GeneratorChild[] = [];
     try {
       for (const [k, plan] of plans.entries()) {
@@ -183,7 +183,7 @@ export class ChildGenerators {
         const where = target.host !== undefined ? ` → ${target.host}` : '';
         const child = GeneratorChild.spawn(`generator child ${k + 1}/${plans.length} (${usernames[0]}…${usernames[plan.count - 1]}${where})`);
         children.push(child);
-        child.send({ type: 'login', port: target.port, host: target.host, localAddress: plan.localAddress, domain: target.domain, password: target.password, usernames, presence: opts.presence, deadlineMs: opts.deadlineMs });
+        child.send({ type: 'login', port: target.port, host: target.host, localAddress: plan.localAddress, domain: target.domain, password: target.password, usernames, presence: opts.presence, deadlineMs: opts.deadlineMs, concurrency: opts.concurrency });
       }
       await Promise.all(children.map((c) => c.next('ready', opts.deadlineMs + STARTUP_MS)));
       return new ChildGenerators(children);

@@ -7,6 +7,11 @@
  * - cross: sender i on node i mod K, its receiver on the next node ((i + 1) mod K) — every
  *   message goes through Redis (EVALSHA DELIVER → XADD to the owner's stream → XREADGROUP).
  *
+ * - mixed (the capacity model's check, docs/scaling.md "Capacity model"): receiver i on node
+ *   (i + ⌊i / K⌋) mod K, so a fraction f ≈ (K − 1) / K of the pairs is cross-node, as when users
+ *   are spread at random; its node CPU per message is compared with the model's prediction
+ *   c_local + f · (c_cross − c_local) from the two measurements before it.
+ *
  * Each has a warm-up tenth first, not counted. Reported per mode: delivered messages/s, p99
  * send-to-receive latency, node CPU per 1,000 messages (utime + stime summed over the K node
  * processes), Redis CPU per 1,000 messages (the redis-server process) and Redis commands per
@@ -34,7 +39,7 @@ export interface ClusterParams extends Record<string, number> {
   cantoOnly: number;
 }
 
-type Mode = 'local' | 'cross';
+type Mode = 'local' | 'cross' | 'mixed';
 
 /** What one mode measured. */
 export interface ModeOutcome {
@@ -85,8 +90,8 @@ async function measure(cluster: RedisCluster, senders: BenchClient[], receivers:
   const nodeCpu = nodeCpuSeconds(cluster) - node0;
   const redisCpu = cpuSeconds(cluster.redis.pid) - redis0;
   const calls = commandCalls(await cluster.redis.cli('INFO', 'commandstats'));
-  calls.delete('config');
-  calls.delete('info');
+  // The bench's own CONFIG RESETSTAT and INFO (Redis 7 names subcommands "config|resetstat").
+  for (const name of [...calls.keys()]) if (/^(config|info)(\||$)/.test(name)) calls.delete(name);
   const redisCommands = [...calls.values()].reduce((a, b) => a + b, 0);
   return { delivered: run.delivered, seconds: run.seconds, p50: run.latencies.quantile(0.5), p99: run.latencies.quantile(0.99), nodeCpu, redisCpu, redisCommands, calls };
 }
@@ -111,21 +116,23 @@ export const clusterScenario: Scenario<ClusterParams> = {
   name: 'cluster',
   description: 'messages pump on K Redis-cluster nodes, pairs on one node (local) and across nodes (cross)',
   sizes: {
-    tiny: [{ nodes: 2, pairs: 2, window: 2, messages: 40, maxSeconds: 20, cantoOnly: 1 }],
+    tiny: [{ nodes: 2, pairs: 4, window: 2, messages: 40, maxSeconds: 20, cantoOnly: 1 }],
     small: [1, 2, 3].map((nodes) => ({ nodes, pairs: 60, window: 10, messages: 30_000, maxSeconds: 120, cantoOnly: 1 })),
     full: [1, 2, 3].map((nodes) => ({ nodes, pairs: 300, window: 10, messages: 100_000, maxSeconds: 300, cantoOnly: 1 })),
   },
-  // Senders u0 … u(P-1), local receivers uP …, cross receivers u2P ….
-  setup: (p) => ({ accounts: 3 * p.pairs, redisNodes: p.nodes }),
+  // Senders u0 … u(P-1), local receivers uP …, cross receivers u2P …, mixed receivers u3P ….
+  setup: (p) => ({ accounts: 4 * p.pairs, redisNodes: p.nodes }),
   async run(server: RunningServer, p: ClusterParams): Promise<ScenarioResult> {
     const cluster = server.cluster;
     if (!cluster) throw new Error('cluster: the server under test is not a Redis cluster (ServerSetup.redisNodes)');
     const K = cluster.nodes.length;
     const P = p.pairs;
     const idx = (n: number) => Array.from({ length: n }, (_, i) => i);
-    // Node of each user: sender i and local receiver P+i on i mod K, cross receiver 2P+i on (i+1) mod K.
-    const nodeOf = (u: number) => (u < 2 * P ? (u % P) % K : ((u - 2 * P + 1) % K));
-    const users = idx(3 * P);
+    // Node of each user: sender i and local receiver P+i on i mod K, cross receiver 2P+i on
+    // (i+1) mod K, mixed receiver 3P+i on (i + ⌊i/K⌋) mod K.
+    const mixedNode = (i: number) => (i + Math.floor(i / K)) % K;
+    const nodeOf = (u: number) => (u < 2 * P ? (u % P) % K : u < 3 * P ? (u - 2 * P + 1) % K : mixedNode(u - 3 * P));
+    const users = idx(4 * P);
     const clients = await loginOnNodes(server, cluster, users, nodeOf);
     try {
       const senders = clients.slice(0, P);
@@ -143,6 +150,16 @@ export const clusterScenario: Scenario<ClusterParams> = {
         metrics.push({ name: 'node CPU cross / local', value: round(cross.nodeCpu / Math.max(1, cross.delivered) / (local.nodeCpu / Math.max(1, local.delivered)), 2), unit: '×', better: 'lower' });
         notes.push(callsNote('cross', cross));
         if (cross.delivered < p.messages) notes.push(`cross: time limit: ${cross.delivered} of ${p.messages} delivered`);
+        // The model's check: a mix with a fraction f of cross-node pairs.
+        const f = idx(P).filter((i) => mixedNode(i) !== i % K).length / P;
+        const mixed = await measure(cluster, senders, clients.slice(3 * P), idx(P).map((i) => jid(3 * P + i)), p);
+        const perMsg = (o: ModeOutcome) => o.nodeCpu / Math.max(1, o.delivered);
+        const predicted = perMsg(local) + f * (perMsg(cross) - perMsg(local));
+        metrics.push(...metricsOf('mixed', mixed).slice(0, 3));
+        metrics.push({ name: 'mixed: cross-node fraction f', value: round(f, 3), unit: 'count', better: 'lower' });
+        metrics.push({ name: 'mixed: predicted node CPU per 1k msgs', value: round(predicted * 1000, 3), unit: 's', better: 'lower' });
+        metrics.push({ name: 'mixed: measured / predicted', value: round(perMsg(mixed) / predicted, 2), unit: '×', better: 'lower' });
+        if (mixed.delivered < p.messages) notes.push(`mixed: time limit: ${mixed.delivered} of ${p.messages} delivered`);
       }
       return { scenario: 'cluster', server: server.name, params: p, metrics, generator: clock.read(), notes };
     } finally {

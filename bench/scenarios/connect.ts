@@ -21,6 +21,8 @@ export interface LoginManyOptions {
   /** Enable carbons and stream management after binding (the "mobile" client of issue 13). */
   carbons?: boolean;
   sm?: 'plain' | 'resume';
+  /** Logins in flight at once (default SETUP_CONCURRENCY). */
+  concurrency?: number;
   /** Called after each successful login with the number logged in so far. */
   onProgress?: (done: number) => void;
 }
@@ -31,7 +33,7 @@ export async function loginMany(server: LoginTarget, first: number, count: numbe
   const deadline = nowMs() + opts.deadlineMs;
   let loggedIn = 0;
   try {
-    const done = await pool(count, SETUP_CONCURRENCY, deadline, async (k) => {
+    const done = await pool(count, opts.concurrency ?? SETUP_CONCURRENCY, deadline, async (k) => {
       clients[k] = await BenchClient.login({
         port: server.port,
         host: server.host,
