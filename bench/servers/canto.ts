@@ -19,7 +19,6 @@ import { parseXmlFragment } from '../../src/xml/parse-fragment.js';
 import { asClientStanza } from '../../src/xml/stanza.js';
 import { ARCHIVE_PEER_RESOURCE, fillItems } from './archive-fill.js';
 import { freePort, spawnServer, whenListening, withHttps } from './proc.js';
-import { startCantoCluster } from './canto-cluster.js';
 import { BENCH_UPLOAD_DOMAIN, BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type ArchiveFill, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 /** The launcher `canto` and `npm start` run (bin/canto): it chooses the allocator and node's flags. */
@@ -253,7 +252,8 @@ export const canto: ServerUnderTest = {
     if (missing.length > 0) {
       throw new Error(`Canto has no module ${missing.map((m) => `"${m}"`).join(', ')} (not in src/modules/index.ts): this scenario needs it`);
     }
-    if ((setup.redisNodes ?? 0) > 0) return startCantoCluster(setup);
+    // Loaded here, not at the top: canto-cluster.ts imports this module (no import cycle at load).
+    if ((setup.redisNodes ?? 0) > 0) return (await import('./canto-cluster.js')).startCantoCluster(setup);
     const dir = mkdtempSync(join(tmpdir(), 'canto-bench-'));
     const dataDir = join(dir, 'data');
     await seed(dataDir, setup);

@@ -123,6 +123,9 @@ test('a Redis cluster idle run spreads connections over the nodes, children unde
   plans.forEach((p, i) => assert.equal(p.first, i === 0 ? 0 : plans[i - 1]!.first + plans[i - 1]!.count));
   const full = idleClusterScenario.sizes.full[0]!;
   assert.ok(full.connections / full.redisNodes! + 100 < 20_000, 'each node stays under the 20,000 open-files limit');
+  const onePerNode = clusterPlans(server, { nodes, redis: { pid: 1, cli: () => Promise.resolve('') } }, 51_000, 17_000);
+  assert.deepEqual(onePerNode.map((p) => [p.target.host, p.count]), [['127.0.0.2', 17_000], ['127.0.0.3', 17_000], ['127.0.0.4', 17_000]]);
+  assert.ok(full.perChild! + 100 < 20_000, 'each generator child stays under the 20,000 open-files limit');
 });
 
 test('the report table carries ratios that say how many times better Canto is', () => {
