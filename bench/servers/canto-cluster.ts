@@ -102,7 +102,7 @@ export async function startCantoCluster(setup: ServerSetup): Promise<RunningServ
       const child = spawnServer('/bin/sh', [LAUNCHER, 'start', '--config', configFile], { cwd: dir, logFile, env: cantoEnv() });
       children.push(child);
       try {
-        await waitForPortOn(host, port, 30_000, child);
+        await waitForPortOn(host, port, 120_000, child); // a node may take long to start on a busy machine
       } catch (err) {
         throw new Error(`Canto node n${k} did not start: ${(err as Error).message}\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
       }
