@@ -35,6 +35,14 @@ export function generatorSlices(connections: number, generators = 0): number[] {
 
 type Reply = Exclude<FromIdleChild, { type: 'error' | 'progress' }>;
 
+/** What one generator child does: log users `first` … `first + count - 1` in to `target`, from `localAddress`. */
+export interface ChildPlan {
+  target: LoginTarget;
+  first: number;
+  count: number;
+  localAddress?: string;
+}
+
 /** One child: its process, the replies it sends, and what went wrong if it failed. */
 class GeneratorChild {
   /** Logins reported so far. */
@@ -149,17 +157,33 @@ export class ChildGenerators {
    * Start one child per slice and log users `first` … in (slice after slice) with initial
    * presence; resolves when every child holds its slice, rejects with the first child's error
    * (after stopping every child) or when `deadlineMs` (plus start-up time) has passed.
+   * `localAddresses[k]`, when given, is the source address child k's clients bind (else the
+   * target's `localAddress`, else the kernel's choice).
    */
-  static async start(server: LoginTarget, first: number, slices: number[], opts: { presence: boolean; deadlineMs: number }): Promise<ChildGenerators> {
+  static async start(server: LoginTarget, first: number, slices: number[], opts: { presence: boolean; deadlineMs: number; localAddresses?: string[] }): Promise<ChildGenerators> {
+    let next = first;
+    const plans = slices.map((count, k) => {
+      const plan: ChildPlan = { target: server, first: next, count, localAddress: opts.localAddresses?.[k] ?? server.localAddress };
+      next += count;
+      return plan;
+    });
+    return ChildGenerators.startPlans(plans, opts);
+  }
+
+  /**
+   * One child per plan, each logging `count` users from `first` in to its own target (e.g. one
+   * node of a Redis cluster) from its own source address; otherwise as `start`.
+   */
+  static async startPlans(plans: ChildPlan[], opts: { presence: boolean; deadlineMs: number; concurrency?: number }): Promise<ChildGenerators> {
     const children: GeneratorChild[] = [];
     try {
-      let next = first;
-      for (const [k, size] of slices.entries()) {
-        const usernames = Array.from({ length: size }, (_, i) => server.username(next + i));
-        const child = GeneratorChild.spawn(`generator child ${k + 1}/${slices.length} (${usernames[0]}…${usernames[size - 1]})`);
+      for (const [k, plan] of plans.entries()) {
+        const { target } = plan;
+        const usernames = Array.from({ length: plan.count }, (_, i) => target.username(plan.first + i));
+        const where = target.host !== undefined ? ` → ${target.host}` : '';
+        const child = GeneratorChild.spawn(`generator child ${k + 1}/${plans.length} (${usernames[0]}…${usernames[plan.count - 1]}${where})`);
         children.push(child);
-        child.send({ type: 'login', port: server.port, domain: server.domain, password: server.password, usernames, presence: opts.presence, deadlineMs: opts.deadlineMs });
-        next += size;
+        child.send({ type: 'login', port: target.port, host: target.host, localAddress: plan.localAddress, domain: target.domain, password: target.password, usernames, presence: opts.presence, deadlineMs: opts.deadlineMs, concurrency: opts.concurrency });
       }
       await Promise.all(children.map((c) => c.next('ready', opts.deadlineMs + STARTUP_MS)));
       return new ChildGenerators(children);

@@ -15,6 +15,13 @@ import { ScramSha1 } from './scram.js';
 
 export interface LoginOptions {
   port: number;
+  /** The server's address; default 127.0.0.1 (a Redis cluster's nodes listen on 127.0.0.2, .3, …). */
+  host?: string;
+  /**
+   * Local (source) address to bind, e.g. 127.0.1.7: a bound source address gets its own
+   * ~28k ephemeral ports, so 100k connections from one machine spread over several of them.
+   */
+  localAddress?: string;
   /** The server's domain (stream 'to', TLS SNI). */
   domain: string;
   username: string;
@@ -119,7 +126,7 @@ export class BenchClient {
   private static async connected<T>(o: LoginOptions, use: (c: BenchClient, ms: number) => Promise<T>): Promise<T> {
     const ms = o.timeoutMs ?? 15_000;
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = netConnect({ port: o.port, host: '127.0.0.1', noDelay: true }, () => {
+      const s = netConnect({ port: o.port, host: o.host ?? '127.0.0.1', ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}), noDelay: true }, () => {
         s.off('error', reject);
         resolve(s);
       });

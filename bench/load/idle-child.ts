@@ -38,9 +38,10 @@ async function closeAndExit(code: number): Promise<never> {
 async function login(m: Extract<ToIdleChild, { type: 'login' }>): Promise<void> {
   let lastReport = 0;
   try {
-    clients = await loginMany({ port: m.port, domain: m.domain, password: m.password, username: (i) => m.usernames[i] ?? `missing-${i}` }, 0, m.usernames.length, {
+    clients = await loginMany({ port: m.port, host: m.host, localAddress: m.localAddress, domain: m.domain, password: m.password, username: (i) => m.usernames[i] ?? `missing-${i}` }, 0, m.usernames.length, {
       presence: m.presence,
       deadlineMs: m.deadlineMs,
+      concurrency: m.concurrency,
       onProgress: (done) => {
         const now = Date.now();
         if (now - lastReport < PROGRESS_EVERY_MS) return;

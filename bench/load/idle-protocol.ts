@@ -6,7 +6,7 @@
 /** Parent → child. */
 export type ToIdleChild =
   /** Log these users in (with initial presence) and hold the connections. */
-  | { type: 'login'; port: number; domain: string; password: string; usernames: string[]; presence: boolean; deadlineMs: number }
+  | { type: 'login'; port: number; host?: string; localAddress?: string; domain: string; password: string; usernames: string[]; presence: boolean; deadlineMs: number; concurrency?: number }
   /** Report how many connections are still open. */
   | { type: 'count' }
   /** Close every connection and exit. */

@@ -7,7 +7,12 @@ import type { RunningServer } from '../servers/types.js';
 export const SETUP_CONCURRENCY = 100;
 
 /** What logging in needs from a server: a RunningServer, or its plain parts in a generator child. */
-export type LoginTarget = Pick<RunningServer, 'port' | 'domain' | 'password' | 'username'>;
+export type LoginTarget = Pick<RunningServer, 'port' | 'domain' | 'password' | 'username'> & {
+  /** The server's address (default 127.0.0.1): one node of a Redis cluster. */
+  host?: string;
+  /** Source address the clients bind (default: the kernel's choice). */
+  localAddress?: string;
+};
 
 export interface LoginManyOptions {
   presence: boolean;
@@ -16,6 +21,8 @@ export interface LoginManyOptions {
   /** Enable carbons and stream management after binding (the "mobile" client of issue 13). */
   carbons?: boolean;
   sm?: 'plain' | 'resume';
+  /** Logins in flight at once (default SETUP_CONCURRENCY). */
+  concurrency?: number;
   /** Called after each successful login with the number logged in so far. */
   onProgress?: (done: number) => void;
 }
@@ -26,9 +33,11 @@ export async function loginMany(server: LoginTarget, first: number, count: numbe
   const deadline = nowMs() + opts.deadlineMs;
   let loggedIn = 0;
   try {
-    const done = await pool(count, SETUP_CONCURRENCY, deadline, async (k) => {
+    const done = await pool(count, opts.concurrency ?? SETUP_CONCURRENCY, deadline, async (k) => {
       clients[k] = await BenchClient.login({
         port: server.port,
+        host: server.host,
+        localAddress: server.localAddress,
         domain: server.domain,
         username: server.username(first + k),
         password: server.password,

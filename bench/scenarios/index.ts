@@ -2,7 +2,7 @@
 import { loginScenario } from './login.js';
 import { loginFastScenario } from './login-fast.js';
 import { messagesScenario } from './messages.js';
-import { idleScenario } from './idle.js';
+import { idleClusterScenario, idleScenario } from './idle.js';
 import { fanoutScenario } from './fanout.js';
 import { soakScenario } from './soak.js';
 import { resumeScenario } from './resume.js';
@@ -11,6 +11,7 @@ import { pepScenario } from './pep.js';
 import { mucJoinScenario, mucMessagesScenario } from './muc.js';
 import { uploadScenario } from './upload.js';
 import { floodScenario } from './flood.js';
+import { clusterScenario } from './cluster.js';
 import type { Scenario } from './types.js';
 
 // The parameter types differ per scenario; the runner treats them as plain number records.
@@ -28,6 +29,8 @@ export const scenarios: ReadonlyArray<Scenario<Record<string, number>>> = [
   mucMessagesScenario as unknown as Scenario<Record<string, number>>,
   uploadScenario as unknown as Scenario<Record<string, number>>,
   floodScenario as unknown as Scenario<Record<string, number>>,
+  clusterScenario as unknown as Scenario<Record<string, number>>,
+  idleClusterScenario as unknown as Scenario<Record<string, number>>,
 ];
 
 export function scenarioByName(name: string): Scenario<Record<string, number>> | undefined {

@@ -23,7 +23,7 @@ import { startBenchRedis, type BenchRedis } from './redis.js';
 import { BENCH_UPLOAD_DOMAIN, BENCH_DOMAIN, BENCH_PASSWORD, BENCH_SCRAM_ITERATIONS, benchUsername, rosterGroupContacts, type ArchiveFill, type RunningServer, type ServerSetup, type ServerUnderTest } from './types.js';
 
 /** The launcher `canto` and `npm start` run (bin/canto): it chooses the allocator and node's flags. */
-const LAUNCHER = fileURLToPath(new URL('../../../bin/canto', import.meta.url));
+export const LAUNCHER = fileURLToPath(new URL('../../../bin/canto', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
 
 /** The same feature set as the Prosody config: roster, presence, message (+offline), ping, disco. */
@@ -141,7 +141,8 @@ export function cantoMissingModules(setup: ServerSetup): string[] {
   return [...modulesFor(setup), ...(setup.muc ? ['muc'] : []), ...(setup.upload ? ['upload'] : [])].filter((name) => !builtinModules.has(name));
 }
 
-function configToml(dataDir: string, port: number, setup: ServerSetup, httpsPort = 0): string {
+/** The config file; `address` is the c2s interface (a Redis cluster node's own loopback address). */
+export function configToml(dataDir: string, port: number, setup: ServerSetup, httpsPort = 0, address = '127.0.0.1'): string {
   const modules = modulesFor(setup);
   const mobile = setup.mobile;
   return `# Written by the bench suite (bench/servers/canto.ts).
@@ -155,7 +156,7 @@ scram_iterations = ${BENCH_SCRAM_ITERATIONS}
 scram_hashes = ["SHA-1"]
 
 [c2s]
-interfaces = ["127.0.0.1"]
+interfaces = ["${address}"]
 ports = [${port}]
 direct_tls_ports = []
 require_encryption = true
@@ -180,7 +181,7 @@ domain = "${BENCH_DOMAIN}"
 ${mobileToml(mobile)}${pepToml(setup.pep)}${mucToml(setup.muc)}${uploadToml(setup.upload)}${limitsToml(setup.limits)}`;
 }
 
-async function seed(dataDir: string, setup: ServerSetup): Promise<void> {
+export async function seed(dataDir: string, setup: ServerSetup): Promise<void> {
   const storage = openSqliteStorage({ dataDir });
   try {
     // One derivation for all accounts: same salt everywhere, which the client cache exploits.
@@ -233,6 +234,17 @@ async function fillArchive(storage: StorageDriver, fill: ArchiveFill): Promise<v
   }
 }
 
+/** The environment bin/canto gets (see the CANTO_BENCH_* variables in canto.start). */
+export function cantoEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CANTO_NODE_ARGS: process.env.CANTO_BENCH_NODE_ARGS ?? '', CANTO_ALLOCATOR: process.env.CANTO_BENCH_ALLOCATOR ?? 'auto' };
+  delete env.GLIBC_TUNABLES;
+  if (process.env.CANTO_BENCH_GLIBC_TUNABLES !== undefined) {
+    env.CANTO_ALLOCATOR = 'glibc';
+    env.GLIBC_TUNABLES = process.env.CANTO_BENCH_GLIBC_TUNABLES;
+  }
+  return env;
+}
+
 export const canto: ServerUnderTest = {
   name: 'canto',
   version() {
@@ -243,6 +255,8 @@ export const canto: ServerUnderTest = {
     if (missing.length > 0) {
       throw new Error(`Canto has no module ${missing.map((m) => `"${m}"`).join(', ')} (not in src/modules/index.ts): this scenario needs it`);
     }
+    // Loaded here, not at the top: canto-cluster.ts imports this module (no import cycle at load).
+    if ((setup.redisNodes ?? 0) > 0) return (await import('./canto-cluster.js')).startCantoCluster(setup);
     const dir = mkdtempSync(join(tmpdir(), 'canto-bench-'));
     const dataDir = join(dir, 'data');
     await seed(dataDir, setup);
@@ -259,12 +273,7 @@ export const canto: ServerUnderTest = {
     // size). CANTO_BENCH_NODE_ARGS adds flags for the server's node only, e.g. "--cpu-prof
     // --cpu-prof-dir=/tmp/prof"; CANTO_BENCH_ALLOCATOR=jemalloc|glibc|system forces the allocator;
     // CANTO_BENCH_GLIBC_TUNABLES=… runs it on glibc's malloc with those tunables ("" for glibc's defaults).
-    const env: NodeJS.ProcessEnv = { ...process.env, CANTO_NODE_ARGS: process.env.CANTO_BENCH_NODE_ARGS ?? '', CANTO_ALLOCATOR: process.env.CANTO_BENCH_ALLOCATOR ?? 'auto' };
-    delete env.GLIBC_TUNABLES;
-    if (process.env.CANTO_BENCH_GLIBC_TUNABLES !== undefined) {
-      env.CANTO_ALLOCATOR = 'glibc';
-      env.GLIBC_TUNABLES = process.env.CANTO_BENCH_GLIBC_TUNABLES;
-    }
+    const env = cantoEnv();
     const child = spawnServer('/bin/sh', [LAUNCHER, 'start', '--config', configFile], { cwd: dir, logFile: join(dir, 'server.log'), env });
     const started = await whenListening('canto', child, port, dir, () => readFileSync(join(dir, 'server.log'), 'utf8').slice(-2000)).catch(async (err: unknown) => {
       await redis?.stop();

@@ -56,6 +56,12 @@ export interface ServerSetup {
    * Prosody: its bundled mod_limits with the same c2s byte rate and burst (it has no stanza rate).
    */
   limits?: 'defaults' | 'bytes';
+  /**
+   * Canto as this many nodes of a Redis cluster (`[cluster] redis`, docs/scaling.md): a private
+   * redis-server and one `canto start` per node on 127.0.0.2, .3, …, all on one SQLite file
+   * (bench/servers/canto-cluster.ts). Unset or 0: one ordinary process. Canto only.
+   */
+  redisNodes?: number;
 }
 
 /**
@@ -80,8 +86,27 @@ export interface RunningServer {
   /** The HTTPS port on 127.0.0.1 (`ServerSetup.upload` only). */
   readonly httpsPort?: number;
   readonly password: string;
+  /** The c2s address when it is not 127.0.0.1 (a Redis cluster: node 1's). */
+  readonly host?: string;
+  /** `ServerSetup.redisNodes`: every node and the private Redis. `pid` is then node 1's only. */
+  readonly cluster?: RedisCluster;
   username(i: number): string;
   stop(): Promise<void>;
+}
+
+/** One Canto node of a Redis cluster under test. */
+export interface ClusterNode {
+  readonly nodeId: string;
+  /** Its c2s address (127.0.0.2, .3, …) and port. */
+  readonly host: string;
+  readonly port: number;
+  readonly pid: number;
+}
+
+/** A Canto Redis cluster under test: its nodes and the private redis-server they share. */
+export interface RedisCluster {
+  readonly nodes: readonly ClusterNode[];
+  readonly redis: { readonly pid: number; cli(...args: string[]): Promise<string> };
 }
 
 export interface ServerUnderTest {

@@ -13,7 +13,7 @@ import { resultSections, resultsMarkdown, skipReason, table, targetLines, type S
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { ChildGenerators, generatorSlices, MAX_PER_CHILD } from '../../bench/load/child-generators.js';
-import { idleScenario } from '../../bench/scenarios/idle.js';
+import { clusterPlans, idleClusterScenario, idleScenario } from '../../bench/scenarios/idle.js';
 import { cpuSeconds, processTree, rssBytes, stopChild } from '../../bench/servers/proc.js';
 import { configYaml as ejabberdConfig, ejabberdSkipReason, seedEval as ejabberdSeedEval } from '../../bench/servers/ejabberd.js';
 
@@ -79,7 +79,15 @@ for (const scenario of scenarios) {
         const rate = result.metrics[0]!;
         const metric = (name: string) => result.metrics.find((m) => m.name === name)?.value ?? Number.NaN;
         if (scenario.name === 'idle') assert.ok(metric('RSS after') > 0);
-        else if (scenario.name === 'soak') {
+        else if (scenario.name === 'cluster') {
+          // Cross-node messages go through Redis (EVALSHA DELIVER, XADD, XREADGROUP …); local ones do not.
+          assert.ok(metric('cross: Redis commands per msg') >= 1, 'a cross-node message costs Redis commands');
+          assert.ok(metric('local: Redis commands per msg') < 0.9, 'a local message does not go through Redis');
+          assert.ok(metric('cross: node CPU per 1k msgs') > 0);
+        } else if (scenario.name === 'idle-cluster') {
+          assert.equal(metric('connections held'), params.connections);
+          assert.ok(metric('RSS after (all nodes)') > 0);
+        } else if (scenario.name === 'soak') {
           // The first metric is RSS growth, which may be zero or negative; the load must have run.
           for (const name of ['RSS start', 'RSS end', 'messages delivered/s', 'offline messages delivered', 'logins/s', 'presence received/s', 'iq answered/s']) {
             assert.ok(metric(name) > 0, `${name} must be positive`);
@@ -89,9 +97,36 @@ for (const scenario of scenarios) {
       } finally {
         await server.stop();
       }
+      if (server.cluster) {
+        // Every node and the private redis-server were stopped with it (gone, or a zombie until reaped).
+        for (const pid of [...server.cluster.nodes.map((n) => n.pid), server.cluster.redis.pid]) {
+          const state = existsSync(`/proc/${pid}`) ? /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] : 'gone';
+          assert.ok(state === 'gone' || state === 'Z', `process ${pid} of the cluster was stopped (state ${state})`);
+        }
+      }
     }
   });
 }
+
+test('a Redis cluster idle run spreads connections over the nodes, children under MAX_PER_CHILD, each from its own source address', () => {
+  const nodes = [1, 2, 3].map((k) => ({ nodeId: `n${k}`, host: `127.0.0.${k + 1}`, port: 5000 + k, pid: 1 }));
+  const server = { name: 'canto' as const, domain: 'localhost', port: 5001, pid: 1, password: 'p', username: (i: number) => `u${i}`, stop: () => Promise.resolve() };
+  const plans = clusterPlans(server, { nodes, redis: { pid: 1, cli: () => Promise.resolve('') } }, 100_000);
+  assert.equal(plans.reduce((s, p) => s + p.count, 0), 100_000);
+  assert.ok(plans.every((p) => p.count <= MAX_PER_CHILD));
+  assert.equal(new Set(plans.map((p) => p.localAddress)).size, plans.length, 'one source address per child');
+  for (const node of nodes) {
+    const share = plans.filter((p) => p.target.host === node.host).reduce((s, p) => s + p.count, 0);
+    assert.ok(share === 33_334 || share === 33_333, `${node.host} gets a third (${share})`);
+  }
+  // Users are numbered on without gaps or overlaps.
+  plans.forEach((p, i) => assert.equal(p.first, i === 0 ? 0 : plans[i - 1]!.first + plans[i - 1]!.count));
+  const full = idleClusterScenario.sizes.full[0]!;
+  assert.ok(full.connections / full.redisNodes! + 100 < 20_000, 'each node stays under the 20,000 open-files limit');
+  const onePerNode = clusterPlans(server, { nodes, redis: { pid: 1, cli: () => Promise.resolve('') } }, 51_000, 17_000);
+  assert.deepEqual(onePerNode.map((p) => [p.target.host, p.count]), [['127.0.0.2', 17_000], ['127.0.0.3', 17_000], ['127.0.0.4', 17_000]]);
+  assert.ok(full.perChild! + 100 < 20_000, 'each generator child stays under the 20,000 open-files limit');
+});
 
 test('the report table carries ratios that say how many times better Canto is', () => {
   const metric = (value: number, better: 'higher' | 'lower') => ({ name: better === 'higher' ? 'rate' : 'time', value, unit: 'x', better });
