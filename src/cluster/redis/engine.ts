@@ -70,6 +70,11 @@ export class RedisEngine implements ClusterEngine {
   private readonly cmd: Client;
   private readonly sub: Client;
   private readonly reader: Client;
+  /**
+   * The lease's own connection: a renewal must not wait behind the bulk of the other commands
+   * (thousands of binds when clients come back at once), or a busy node fences itself.
+   */
+  private readonly leaseConn: Client;
   private handler: Handler | undefined;
   private incarnation = '';
   private member = '';
@@ -80,6 +85,7 @@ export class RedisEngine implements ClusterEngine {
   private generation = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private ticking = false;
+  private renewing = false;
   private reapingNow = false;
   private snapshotChain: Promise<void> = Promise.resolve();
   private snapshotWaiting = false;
@@ -126,7 +132,8 @@ export class RedisEngine implements ClusterEngine {
     });
     this.sub = this.cmd.duplicate();
     this.reader = this.cmd.duplicate();
-    for (const [name, c] of [['commands', this.cmd], ['subscriber', this.sub], ['stream reader', this.reader]] as const) {
+    this.leaseConn = this.cmd.duplicate();
+    for (const [name, c] of [['commands', this.cmd], ['subscriber', this.sub], ['stream reader', this.reader], ['lease', this.leaseConn]] as const) {
       c.on('error', (err: Error) => this.log.debug({ err: err.message, connection: name }, 'redis connection error'));
     }
     // After a reconnect the channel may have lost events: load the registry again.
@@ -147,7 +154,7 @@ export class RedisEngine implements ClusterEngine {
 
   /** Connect and take the lease; throws NodeIdTakenError when another live node has this id. */
   async start(): Promise<void> {
-    await Promise.all([this.cmd.connect(), this.sub.connect(), this.reader.connect()]);
+    await Promise.all([this.cmd.connect(), this.sub.connect(), this.reader.connect(), this.leaseConn.connect()]);
     await this.sub.subscribe(CHANNEL, (message: string) => this.onChannel(message));
     const joined = await this.join();
     if (joined !== true) {
@@ -340,12 +347,19 @@ export class RedisEngine implements ClusterEngine {
     if (this.state === 'serving' && Date.now() > this.leaseDeadline) {
       this.fence(`could not renew the cluster lease in Redis for ${this.leaseMs - FENCE_MARGIN_MS} ms`);
     }
+    // The renewal runs every heartbeat on its own, whatever the rest of a round (a resync of
+    // thousands of bindings, claims) is still doing: a slow round must not cost the lease.
+    if (this.state === 'serving' && !this.renewing) {
+      this.renewing = true;
+      this.renew()
+        .catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 'cluster lease renewal failed'))
+        .finally(() => (this.renewing = false));
+    }
     // One round at a time; the deadline check above still runs while one hangs.
     if (this.ticking || this.state === 'stopped') return;
     this.ticking = true;
     try {
-      if (this.state === 'serving') await this.renew();
-      else if (this.state === 'fenced') await this.rejoin();
+      if (this.state === 'fenced') await this.rejoin();
       if (this.state === 'serving' && this.dirty) await this.resync();
       if (this.state === 'serving') await this.claimServices();
       // Reaping may route hundreds of stanzas: it must never hold up the next renewal.
@@ -365,7 +379,7 @@ export class RedisEngine implements ClusterEngine {
   private async renew(): Promise<void> {
     const gen = this.generation;
     const sentAt = Date.now();
-    const ok = await this.run(RENEW, [keys.lease(this.nodeId), keys.members], [this.incarnation, String(this.leaseMs), this.member, String(sentAt + this.leaseMs)]);
+    const ok = await this.run(RENEW, [keys.lease(this.nodeId), keys.members], [this.incarnation, String(this.leaseMs), this.member, String(sentAt + this.leaseMs)], this.leaseConn);
     if (gen !== this.generation || this.state !== 'serving') return;
     if (Number(ok) === 1) this.leaseDeadline = sentAt + this.leaseMs - FENCE_MARGIN_MS;
     else this.fence('the cluster lease is gone from Redis (expired, or Redis lost its data)');
@@ -814,21 +828,21 @@ export class RedisEngine implements ClusterEngine {
   // ───────────────────────── plumbing ─────────────────────────
 
   /** EVALSHA, loading the script when Redis does not know it (first use, or after a restart). */
-  private async run(script: Script, keyList: string[], args: string[]): Promise<unknown> {
+  private async run(script: Script, keyList: string[], args: string[], conn: Client = this.cmd): Promise<unknown> {
     const sha = this.shas.get(script.name);
     if (sha !== undefined) {
       try {
-        return await this.cmd.sendCommand(['EVALSHA', sha, String(keyList.length), ...keyList, ...args]);
+        return await conn.sendCommand(['EVALSHA', sha, String(keyList.length), ...keyList, ...args]);
       } catch (err) {
         if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
       }
     }
-    this.shas.set(script.name, String(await this.cmd.sendCommand(['SCRIPT', 'LOAD', script.lua])));
-    return this.cmd.sendCommand(['EVAL', script.lua, String(keyList.length), ...keyList, ...args]);
+    this.shas.set(script.name, String(await conn.sendCommand(['SCRIPT', 'LOAD', script.lua])));
+    return conn.sendCommand(['EVAL', script.lua, String(keyList.length), ...keyList, ...args]);
   }
 
   private async closeClients(): Promise<void> {
-    for (const c of [this.reader, this.sub, this.cmd]) {
+    for (const c of [this.reader, this.sub, this.cmd, this.leaseConn]) {
       try {
         c.destroy();
       } catch {
