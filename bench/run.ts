@@ -164,7 +164,13 @@ export function targetLines(report: SuiteReport, scenario?: string): string[] {
       // Memory: the peak during the flood against the peak of the baseline phase (RSS moves by ±10 % with no flood at all).
       const [ratio, before, peak] = [c('p99 flood / no flood'), c('server RSS peak (no flood)'), c('server RSS peak (flood)')];
       if (ratio !== undefined && before !== undefined && peak !== undefined) {
-        lines.push(`- a flood slows other clients' p99 by ≤ 10 % without raising memory (${where}): p99 ×${f(ratio)}, RSS peak ${f(before)} → ${f(peak)} MiB: ${verdict(ratio <= 1.1 && peak <= before * 1.1)}`);
+        if (run.params.stanzaLimit === 0) {
+          // Canto's limits set as Prosody's (bytes only): shown beside Prosody's own ratio, not checked (the target is Canto as configured by default).
+          const pr = p('p99 flood / no flood');
+          lines.push(`- for comparison, not the target: with bytes-only limits as Prosody's (${where}): p99 ×${f(ratio)}${pr === undefined ? '' : ` (Prosody ×${f(pr)})`}, RSS peak ${f(before)} → ${f(peak)} MiB`);
+        } else {
+          lines.push(`- a flood slows other clients' p99 by ≤ 10 % without raising memory (${where}): p99 ×${f(ratio)}, RSS peak ${f(before)} → ${f(peak)} MiB: ${verdict(ratio <= 1.1 && peak <= before * 1.1)}`);
+        }
       }
     } else if (run.scenario === 'fanout') {
       const [cr, pr] = [c('presence deliveries/s'), p('presence deliveries/s')];

@@ -320,8 +320,9 @@ test('the targets check says met or not met from the run', () => {
     run('muc-messages', { occupants: 500 }, [m('delivered msgs/s', 40000), m('message to all p99', 100, 'ms', 'lower'), m('server CPU per 1k deliveries', 0.01, 's', 'lower')], [m('delivered msgs/s', 10000), m('message to all p99', 300, 'ms', 'lower'), m('server CPU per 1k deliveries', 0.05, 's', 'lower')]),
     run('login-fast', { accounts: 1, tlsResume: 0 }, [m('FAST logins/s', 820)]),
     run('flood', { pairs: 1 }, [m('p99 flood / no flood', 1.05, '×', 'lower'), m('server RSS peak (no flood)', 100, 'MiB', 'lower'), m('server RSS peak (flood)', 120, 'MiB', 'lower')], [m('p99 flood / no flood', 3, '×', 'lower')]),
+    run('flood', { pairs: 1, stanzaLimit: 0 }, [m('p99 flood / no flood', 1.4, '×', 'lower'), m('server RSS peak (no flood)', 100, 'MiB', 'lower'), m('server RSS peak (flood)', 100, 'MiB', 'lower')], [m('p99 flood / no flood', 1.6, '×', 'lower')]),
   ]));
-  assert.equal(lines.length, 11);
+  assert.equal(lines.length, 12);
   assert.match(lines[0]!, /^- messages\/s .*3\.00×, p99 50\.0 vs 40\.0 ms: \*\*not met\*\*$/, 'a worse p99 fails the messages target');
   assert.match(lines[1]!, /^- SCRAM logins\/s ≥ 2× .*1\.60×: \*\*not met\*\*$/, 'issue 17 asks 2×');
   assert.match(lines[2]!, /44\.0 vs 48\.0 KiB: \*\*met\*\*$/);
@@ -333,6 +334,7 @@ test('the targets check says met or not met from the run', () => {
   assert.match(lines[8]!, /^- MUC delivered msgs\/s .*4\.00×, p99 100 vs 300 ms, CPU per 1k deliveries 0\.010 vs 0\.050 s: \*\*met\*\*$/);
   assert.match(lines[9]!, /^- FAST logins\/s .*820\/s, 5\.13× and 8\.20×: \*\*met\*\*$/, 'FAST is compared with the login run of the same TLS resumption');
   assert.match(lines[10]!, /^- a flood .*p99 ×1\.05, RSS peak 100 → 120 MiB: \*\*not met\*\*$/, 'memory raised by 20 % fails');
+  assert.match(lines[11]!, /^- for comparison, not the target: .*stanzaLimit=0.*p99 ×1\.40 \(Prosody ×1\.60\), RSS peak 100 → 100 MiB$/, 'bytes-only limits are shown, not checked');
   assert.deepEqual(targetLines({ ...reportOf('tiny', []), versions: { canto: '0.1.0' } }), [], 'no Prosody, no targets');
   const fastOnly = targetLines(reportOf('full', [run('login', { accounts: 1, tlsResume: 0 }, [m('logins/s', 160)], [m('logins/s', 100)]), run('login-fast', { accounts: 1, tlsResume: 0 }, [m('FAST logins/s', 820)])]), 'login-fast');
   assert.equal(fastOnly.length, 1, 'one scenario\'s lines, compared with the other scenarios of the run');
