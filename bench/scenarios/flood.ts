@@ -22,6 +22,7 @@ import { Latencies, nowMs, round, sleep } from '../load/stats.js';
 import { rssBytes } from '../servers/proc.js';
 import type { RunningServer } from '../servers/types.js';
 import { closeAll, loginMany } from './connect.js';
+import { arrivalHandler, BODY } from './messages.js';
 import { GeneratorClock, type Scenario, type ScenarioResult } from './types.js';
 
 export interface FloodParams extends Record<string, number> {
@@ -37,7 +38,6 @@ export interface FloodParams extends Record<string, number> {
 }
 
 const MiB = 1024 * 1024;
-const BODY = 'The quick brown fox jumps over the lazy dog; a benchmark message of ordinary length.';
 /** How often the pacer sends what is due. */
 const PACE_TICK_MS = 5;
 /** How long a phase waits for its last messages after it stopped sending. */
@@ -83,18 +83,11 @@ function paced(senders: BenchClient[], receivers: BenchClient[], receiverJids: s
     let sent = 0;
     let delivered = 0;
     receivers.forEach((r, i) => {
-      r.onStanza = (stanza) => {
-        if (!stanza.startsWith('<message')) return;
-        const id = /\sid=["']([0-9]+)\.([0-9]+)["']/.exec(stanza);
-        if (!id || Number(id[1]) !== i) return;
-        const seq = Number(id[2]);
-        const t = sentAt[i]!.get(seq);
-        if (t === undefined) return;
-        sentAt[i]!.delete(seq);
-        latencies.add(nowMs() - t);
+      r.onStanza = arrivalHandler(i, sentAt[i]!, (ms) => {
+        latencies.add(ms);
         delivered++;
         if (stopped && delivered === sent) finish();
-      };
+      });
     });
     let stopped = false;
     let drainTimer: NodeJS.Timeout | undefined;

@@ -25,12 +25,29 @@ export interface MessagesParams extends Record<string, number> {
   mobile: number;
 }
 
-const BODY = 'The quick brown fox jumps over the lazy dog; a benchmark message of ordinary length.';
+export const BODY = 'The quick brown fox jumps over the lazy dog; a benchmark message of ordinary length.';
 
 export interface PhaseOutcome {
   delivered: number;
   seconds: number;
   latencies: Latencies;
+}
+
+/**
+ * Receiver i's handler for the pumps' messages (ids "<sender index>.<sequence>", written at the
+ * times in `sentAt`): `arrived` gets the latency of each one still waited for.
+ */
+export function arrivalHandler(i: number, sentAt: Map<number, number>, arrived: (ms: number) => void): (stanza: string) => void {
+  return (stanza) => {
+    if (!stanza.startsWith('<message')) return;
+    const id = /\sid=["']([0-9]+)\.([0-9]+)["']/.exec(stanza);
+    if (!id || Number(id[1]) !== i) return;
+    const seq = Number(id[2]);
+    const t = sentAt.get(seq);
+    if (t === undefined) return;
+    sentAt.delete(seq);
+    arrived(nowMs() - t);
+  };
 }
 
 /**
@@ -65,19 +82,12 @@ export function pump(senders: BenchClient[], receivers: BenchClient[], receiverJ
     };
 
     receivers.forEach((r, i) => {
-      r.onStanza = (stanza) => {
-        if (!stanza.startsWith('<message')) return;
-        const id = /\sid=["']([0-9]+)\.([0-9]+)["']/.exec(stanza);
-        if (!id || Number(id[1]) !== i) return;
-        const seq = Number(id[2]);
-        const t = sentAt[i]!.get(seq);
-        if (t === undefined) return;
-        sentAt[i]!.delete(seq);
-        latencies.add(nowMs() - t);
+      r.onStanza = arrivalHandler(i, sentAt[i]!, (ms) => {
+        latencies.add(ms);
         delivered++;
         if (delivered >= total) finish();
         else sendOne(i);
-      };
+      });
     });
     // Fill every window.
     for (let w = 0; w < window; w++) for (let i = 0; i < senders.length; i++) sendOne(i);

@@ -34,6 +34,24 @@ export interface CantoNode {
   kill(signal: NodeJS.Signals): void;
 }
 
+/** Collect a `canto start` child's JSON log lines from its stdout into `lines` (non-JSON lines as `msg`). */
+export function collectLogLines(child: ChildProcess, lines: LogLine[]): void {
+  let buffer = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        lines.push(JSON.parse(line) as LogLine);
+      } catch {
+        lines.push({ msg: line });
+      }
+    }
+  });
+}
+
 export interface NodeSpec {
   nodeId: string;
   address: string;
@@ -129,20 +147,7 @@ export async function startNode(spec: NodeSpec): Promise<CantoNode> {
     node.child = child;
     node.lines = [];
     const lines = node.lines;
-    let buffer = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          lines.push({ msg: line });
-        }
-      }
-    });
+    collectLogLines(child, lines);
     node.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   };
   await node.restart();

@@ -15,6 +15,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CANTO_BIN, runCanto } from '../helpers/cli.js';
+import { collectLogLines } from '../helpers/cluster-nodes.js';
 import { freeLoopbackPort, redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { tempDir, type TestServer } from '../helpers/server.js';
 import { loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
@@ -95,20 +96,7 @@ node_id = "n"
 `);
   const child = spawn(process.execPath, [CANTO_BIN, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: LogLine[] = [];
-  let buffer = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    buffer += d.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(line) as LogLine);
-      } catch {
-        lines.push({ msg: line });
-      }
-    }
-  });
+  collectLogLines(child, lines);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const c = { child, lines, dir, configFile, port, tlsPort, exited };
   await waitForLine(c, (l) => l.msg === 'cluster started: every local node accepts connections', 20_000);
