@@ -152,7 +152,7 @@ export const clusterScenario: Scenario<ClusterParams> = {
   name: 'cluster',
   description: 'messages pump on K Redis-cluster nodes, pairs on one node (local) and across nodes (cross)',
   sizes: {
-    tiny: [{ nodes: 2, pairs: 4, window: 2, messages: 40, maxSeconds: 20, cantoOnly: 1 }],
+    tiny: [{ nodes: 2, pairs: 4, window: 2, messages: 400, maxSeconds: 20, cantoOnly: 1 }],
     small: [1, 2, 3].map((nodes) => ({ nodes, pairs: 60, window: 10, messages: 30_000, maxSeconds: 120, cantoOnly: 1 })),
     full: [1, 2, 3].map((nodes) => ({ nodes, pairs: 300, window: 10, messages: 100_000, maxSeconds: 300, cantoOnly: 1 })),
   },

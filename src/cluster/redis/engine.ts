@@ -27,8 +27,8 @@ import {
 import { RecentIds } from './recent-ids.js';
 import type { ControlMessage } from './sm-takeover.js';
 import {
-  BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELETE_IF, DELIVER, DIRECTED_ADD, JOIN, REAP_ENTRIES, RELEASE, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE,
-  type Script,
+  ALL_SCRIPTS, BIND, CLAIM_SERVICE, DEAD_MEMBERS, DELETE_IF, DELIVER, DIRECTED_ADD, JOIN, REAP_ENTRIES, RELEASE, RELEASE_SERVICE, RENEW, ROUTE_SERVICE, UNBIND, UPDATE,
+  scriptSha, type Script,
 } from './scripts.js';
 
 type Client = ReturnType<typeof createClient>;
@@ -90,7 +90,6 @@ export class RedisEngine implements ClusterEngine {
   private snapshotChain: Promise<void> = Promise.resolve();
   private snapshotWaiting = false;
   private readonly processed = new RecentIds();
-  private readonly shas = new Map<string, string>();
   /** Channel events that arrive while a snapshot is loading, applied after it in order. */
   private buffered: ChannelEvent[] | undefined;
   private readonly reaping = new Set<string>();
@@ -156,6 +155,7 @@ export class RedisEngine implements ClusterEngine {
   async start(): Promise<void> {
     await Promise.all([this.cmd.connect(), this.sub.connect(), this.reader.connect(), this.leaseConn.connect()]);
     await this.sub.subscribe(CHANNEL, (message: string) => this.onChannel(message));
+    await Promise.all(ALL_SCRIPTS.map((script) => this.cmd.sendCommand(['SCRIPT', 'LOAD', script.lua])));
     const joined = await this.join();
     if (joined !== true) {
       await this.closeClients();
@@ -504,7 +504,13 @@ export class RedisEngine implements ClusterEngine {
     if (this.state !== 'serving') return;
     const event = JSON.stringify({ t: 'updated', e } satisfies ChannelEvent);
     try {
-      await this.run(UPDATE, [keys.registry, keys.lease(this.nodeId)], [registryField(e), JSON.stringify(e), this.incarnation, CHANNEL, event, this.member, e.sid]);
+      const reply = Number(await this.run(UPDATE, [keys.registry, keys.lease(this.nodeId)], [registryField(e), JSON.stringify(e), this.incarnation, CHANNEL, event, this.member, e.sid]));
+      // No such binding in Redis although this node still holds it: it was not written (yet):
+      // written again, with this state, at the next heartbeat.
+      if (reply === -1 && this.own.get(field)?.sid === e.sid) {
+        this.dirty = true;
+        this.log.warn({ resource: e.resource }, 'a binding was missing from the cluster registry when its state changed (written again at the next heartbeat)');
+      }
     } catch (err) {
       this.dirty = true;
       this.log.warn({ err: (err as Error).message, resource: e.resource }, 'could not update a binding in Redis (written again when it answers)');
@@ -828,16 +834,19 @@ export class RedisEngine implements ClusterEngine {
   // ───────────────────────── plumbing ─────────────────────────
 
   /** EVALSHA, loading the script when Redis does not know it (first use, or after a restart). */
+  /**
+   * Run a script. EVALSHA goes out at once, in call order: Redis runs one connection's commands
+   * in the order sent, and a binding's BIND, UPDATE and UNBIND (or two deliveries to one member)
+   * must reach it in the order made. (Waiting here for a SCRIPT LOAD let an UPDATE overtake its
+   * BIND: it found no binding and the presence was lost.) The scripts are loaded at start; when
+   * Redis has lost them (restart, SCRIPT FLUSH) EVAL runs the body and caches it again.
+   */
   private async run(script: Script, keyList: string[], args: string[], conn: Client = this.cmd): Promise<unknown> {
-    const sha = this.shas.get(script.name);
-    if (sha !== undefined) {
-      try {
-        return await conn.sendCommand(['EVALSHA', sha, String(keyList.length), ...keyList, ...args]);
-      } catch (err) {
-        if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      }
+    try {
+      return await conn.sendCommand(['EVALSHA', scriptSha(script), String(keyList.length), ...keyList, ...args]);
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
     }
-    this.shas.set(script.name, String(await conn.sendCommand(['SCRIPT', 'LOAD', script.lua])));
     return conn.sendCommand(['EVAL', script.lua, String(keyList.length), ...keyList, ...args]);
   }
 

@@ -5,6 +5,7 @@
  * Scripts derive lease keys from member names, so the engine needs standalone Redis/Valkey (or
  * Sentinel), not Redis Cluster.
  */
+import { createHash } from 'node:crypto';
 import { PREFIX } from './keys.js';
 
 export interface Script {
@@ -195,3 +196,20 @@ export const DIRECTED_ADD: Script = {
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1`,
 };
+
+/** Every script, loaded into Redis when a node starts (RedisEngine.start). */
+export const ALL_SCRIPTS: readonly Script[] = [
+  JOIN, RENEW, RELEASE, DEAD_MEMBERS, BIND, UPDATE, UNBIND, DELIVER, REAP_ENTRIES, ROUTE_SERVICE, CLAIM_SERVICE, RELEASE_SERVICE, DELETE_IF, DIRECTED_ADD,
+];
+
+const shas = new WeakMap<Script, string>();
+
+/** The name Redis gives a script (the SHA-1 of its body, as SCRIPT LOAD answers), computed here. */
+export function scriptSha(script: Script): string {
+  let sha = shas.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script.lua).digest('hex');
+    shas.set(script, sha);
+  }
+  return sha;
+}
