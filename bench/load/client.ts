@@ -5,6 +5,7 @@
  * `onStanza`, so scenarios see plain strings and do only the matching they need.
  * Optionally (issue 13's mobile client) carbons and XEP-0198 stream management after binding:
  * SM elements are handled here, never passed on, and `BenchClient.resume` resumes a lost stream.
+ * The server's XEP-0199 pings are answered here too, never passed on (a long idle run needs it).
  * `BenchClient.sasl2Login`: SASL2 + Bind2 with a FAST token (XEP-0484) or SCRAM asking for one.
  */
 import { createHmac } from 'node:crypto';
@@ -58,6 +59,7 @@ export interface SmResumeState {
 }
 
 const NS_SM = 'urn:xmpp:sm:3';
+const NS_PING = 'urn:xmpp:ping';
 
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const NS_SASL2 = 'urn:xmpp:sasl:2';
@@ -302,6 +304,7 @@ export class BenchClient {
         const stanza = first === 109 /* m */ || first === 112 /* p */ || first === 105; /* i */
         if (!stanza && this.smElement(s)) continue;
         if (stanza && this.sm.on) this.sm.h = (this.sm.h + 1) % 2 ** 32;
+        if (first === 105 && this.answerPing(s)) continue;
         if (this.onStanza) this.onStanza(s);
         else if (this.queue.length < MAX_QUEUED) this.queue.push(s); // nobody listening: keep a few
       }
@@ -316,6 +319,23 @@ export class BenchClient {
     socket.on('error', () => {
       // 'close' follows; the waiting step reports it.
     });
+  }
+
+  /**
+   * Answers a server's XEP-0199 ping (an iq get with <ping xmlns='urn:xmpp:ping'/>), as every real
+   * client does, and keeps it from the scenario: a connection that leaves it unanswered is closed
+   * (Canto pings a session silent for 5 minutes and closes it a minute later), which would end a
+   * long idle run. False for any other iq.
+   */
+  private answerPing(s: string): boolean {
+    if (!s.includes(NS_PING)) return false;
+    const head = s.slice(0, s.indexOf('>'));
+    if (!/\stype=(['"])get\1/.test(head)) return false;
+    const id = /\sid=(['"])(.*?)\1/.exec(head);
+    if (!id) return false;
+    const from = /\sfrom=(['"])(.*?)\1/.exec(head);
+    this.send(`<iq type='result' id=${id[1]}${id[2]}${id[1]}${from ? ` to=${from[1]}${from[2]}${from[1]}` : ''}/>`);
+    return true;
   }
 
   /**

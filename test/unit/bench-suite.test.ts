@@ -5,7 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { BenchClient } from '../../bench/load/client.js';
 import { StanzaSplitter } from '../../bench/load/splitter.js';
+import { startTestServer } from '../helpers/server.js';
+import { createAccount } from '../helpers/xmpp-client.js';
+import { waitFor } from '../../src/testing/index.js';
 import { ScramSha1, scramDerivations } from '../../bench/load/scram.js';
 import { scenarios } from '../../bench/scenarios/index.js';
 import { canto, cantoMissingModules } from '../../bench/servers/canto.js';
@@ -168,6 +172,35 @@ test('connections are split evenly over generator children only when needed or f
   assert.deepEqual(generatorSlices(10, 2), [5, 5]);
   assert.deepEqual(generatorSlices(3, 5), [1, 1, 1], 'never an empty child');
   assert.deepEqual(generatorSlices(20_000, 1), [6667, 6667, 6666], 'forcing never overfills a child');
+});
+
+test('the bench client answers the server\'s pings: an idle connection outlives several ping timeouts', { timeout: 30_000 }, async () => {
+  const ts = await startTestServer((c) => {
+    c.modules.ping = { ping_interval: '100ms', ping_timeout: '200ms' };
+  });
+  try {
+    await createAccount(ts, 'idler', 'pw');
+    // The pongs reaching the host, counted ahead of the ping module (which consumes them).
+    let pongs = 0;
+    ts.server.hosts.get('localhost')!.events.on('iq/host', ({ stanza }) => {
+      if (stanza.attrs.type === 'result' && stanza.attrs.id !== undefined) pongs++;
+      return false;
+    }, 1000);
+    const client = await BenchClient.login({ port: ts.c2sPort, domain: 'localhost', username: 'idler', password: 'pw', presence: true });
+    const seen: string[] = [];
+    client.listen((stanza) => seen.push(stanza));
+    try {
+      // Ten pongs: about ten ping timeouts of a session that sends nothing else.
+      await waitFor(() => pongs >= 10 || client.closed, { timeoutMs: 20_000, intervalMs: 20, message: 'ten pings answered' });
+      assert.equal(client.closed, false, 'the server kept the connection');
+      assert.equal(ts.server.sessions.getUserSessions('localhost', 'idler').length, 1);
+      assert.deepEqual(seen.filter((s) => s.includes('urn:xmpp:ping')), [], 'pings are answered by the client, not passed to the scenario');
+    } finally {
+      client.close();
+    }
+  } finally {
+    await ts.stop();
+  }
 });
 
 test('idle through generator children (2 × 2 connections) against Canto; a child\'s failure fails the run', { timeout: 60_000 }, async () => {
