@@ -9,50 +9,17 @@
  * node and the Redis, and nodeCpuSeconds / nodeRssBytes sum over the nodes (Redis apart).
  */
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { sleep } from '../load/stats.js';
 import { LAUNCHER, cantoEnv, configToml, seed } from './canto.js';
-import { cpuSeconds, rssBytes, spawnServer, stopChild } from './proc.js';
+import { cpuSeconds, freePort, rssBytes, spawnServer, stopChild, waitForPort } from './proc.js';
 import { startBenchRedis, type BenchRedis } from './redis.js';
 import { BENCH_DOMAIN, BENCH_PASSWORD, benchUsername, type ClusterNode, type RedisCluster, type RunningServer, type ServerSetup } from './types.js';
 
 /** Node k's (1-based) c2s address. */
 export function nodeAddress(k: number): string {
   return `127.0.0.${k + 1}`;
-}
-
-/** A port free on `host` right now (bound and released). */
-function freePortOn(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once `host:port` accepts TCP connections; rejects after `ms` or when the child exits. */
-async function waitForPortOn(host: string, port: number, ms: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`node exited with code ${child.exitCode} before listening`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ port, host }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on ${host}:${port} after ${ms} ms`);
-    await sleep(100);
-  }
 }
 
 /** The `[cluster]` table of node k. */
@@ -95,14 +62,14 @@ export async function startCantoCluster(setup: ServerSetup): Promise<RunningServ
     // SQLite file at the same moment.
     for (let k = 1; k <= count; k++) {
       const host = nodeAddress(k);
-      const port = await freePortOn(host);
+      const port = await freePort(host);
       const configFile = join(dir, `n${k}.toml`);
       writeFileSync(configFile, configToml(dataDir, port, setup, 0, host) + clusterTable(redis.url, k));
       const logFile = join(dir, `n${k}.log`);
       const child = spawnServer('/bin/sh', [LAUNCHER, 'start', '--config', configFile], { cwd: dir, logFile, env: cantoEnv() });
       children.push(child);
       try {
-        await waitForPortOn(host, port, 120_000, child); // a node may take long to start on a busy machine
+        await waitForPort(port, 120_000, child, host); // a node may take long to start on a busy machine
       } catch (err) {
         throw new Error(`Canto node n${k} did not start: ${(err as Error).message}\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
       }

@@ -101,12 +101,12 @@ export function rssBytes(pid: number): number {
   return sumOverTree(pid, ownRssBytes);
 }
 
-/** A currently free loopback TCP port (bound and released; a tiny race is acceptable here). */
-export async function freePort(): Promise<number> {
+/** A currently free TCP port on loopback `host` (bound and released; a tiny race is acceptable here). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const address = srv.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       srv.close(() => resolve(port));
@@ -114,20 +114,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once something accepts TCP connections on the port; rejects after `ms`. */
-export async function waitForPort(port: number, ms: number, child?: ChildProcess): Promise<void> {
+/** Resolves once something accepts TCP connections on `host:port`; rejects after `ms` or when `child` exits. */
+export async function waitForPort(port: number, ms: number, child?: ChildProcess, host = '127.0.0.1'): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (child && child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before listening`);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ port, host: '127.0.0.1' }, () => {
+      const s = connect({ port, host }, () => {
         s.destroy();
         resolve(true);
       });
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on port ${port} after ${ms} ms`);
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${host}:${port} after ${ms} ms`);
     await sleep(100);
   }
 }

@@ -18,8 +18,7 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { CANTO_BIN } from '../helpers/cli.js';
+import { runCanto } from '../helpers/cli.js';
 import { tempDir, type TestServer } from '../helpers/server.js';
 import { errorCondition, loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -61,14 +60,6 @@ const nodes: CantoNode[] = [];
 const clients: LoggedInClient[] = [];
 const components: XmppComponent[] = [];
 const raws: RawClient[] = [];
-
-function cantoCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CANTO_BIN, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const clusterTest = (name: string, fn: () => Promise<void>): void => redisTest(name, () => redis, fn);
 
@@ -235,7 +226,7 @@ clusterTest('MUC: a room with occupants on all three nodes (join, presence, fan-
   const info = await cat.iq(xml('iq', { type: 'get', to: ROOM }, xml('query', { xmlns: NS_DISCO_INFO })));
   assert.equal(info.getChild('query')?.getChild('identity')?.attrs.name, 'The Lobby');
   // canto cluster status names the node serving the domain.
-  const status = await cantoCli('cluster', 'status', '--json', '--config', n1.configFile);
+  const status = await runCanto(['cluster', 'status', '--json', '--config', n1.configFile], { timeoutMs: 20_000 });
   const serving = (JSON.parse(status.stdout) as Array<{ nodeId: string; incarnation: string; services: string[] }>).filter((m) => m.services.includes(MUC));
   assert.deepEqual(serving.map((m) => `${m.nodeId}#${m.incarnation}`), [await serviceOwner()]);
 });
@@ -339,7 +330,7 @@ clusterTest('pubsub: a node and an item made through one node, the notification 
   await ownerClient.stop();
   assert.equal(await ownerOf(PUBSUB), owner);
   // canto cluster status lists the pubsub domain under its owner.
-  const status = await cantoCli('cluster', 'status', '--json', '--config', a.configFile);
+  const status = await runCanto(['cluster', 'status', '--json', '--config', a.configFile], { timeoutMs: 20_000 });
   const serving = (JSON.parse(status.stdout) as Array<{ nodeId: string; incarnation: string; services: string[] }>).filter((m) => m.services.includes(PUBSUB));
   assert.deepEqual(serving.map((m) => `${m.nodeId}#${m.incarnation}`), [owner]);
 });
@@ -454,9 +445,33 @@ clusterTest('external component: connected to one node, reached from clients on 
   assert.equal((await cat.waitFor(isEcho('m4'), 10_000)).getChildText('body'), `echo from ${n1.nodeId}: back?`);
   await ann.send(chat('m5', 'local now'));
   await ann.waitFor(isEcho('m5'), 10_000);
-  const status = await cantoCli('cluster', 'status', '--json', '--config', n1.configFile);
+  const status = await runCanto(['cluster', 'status', '--json', '--config', n1.configFile], { timeoutMs: 20_000 });
   const serving = (JSON.parse(status.stdout) as Array<{ nodeId: string; services: string[] }>).filter((m) => m.services.includes(COMPONENT));
   assert.deepEqual(serving.map((m) => m.nodeId), [n1.nodeId]);
+});
+
+clusterTest('external component: its iq to the pubsub service served by another node is answered by that node, the reply routed back to the component', async () => {
+  await allUp();
+  const owner = nodeOf(await ownerOf(PUBSUB));
+  // The component moves to a node that does not serve pubsub.
+  for (const c of components.splice(0)) await c.stop().catch(() => undefined);
+  await waitFor(async () => (await heldBy()) === '', { timeoutMs: 10_000, intervalMs: 20, message: 'the component domain was released' });
+  const at = nodes.find((n) => n !== owner) as CantoNode;
+  const comp = await echoComponent(at);
+  await waitFor(async () => (await heldBy()).startsWith(`${at.nodeId}#`), { timeoutMs: 5000, intervalMs: 20, message: `${at.nodeId} holds the component domain` });
+  const answers: XElement[] = [];
+  comp.on('stanza', (el) => {
+    if (el.is('iq') && el.attrs.id === 'comp-disco') answers.push(el);
+  });
+  await comp.send(xml('iq', { type: 'get', id: 'comp-disco', from: COMPONENT, to: PUBSUB }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
+  await waitFor(() => answers.length > 0, { timeoutMs: 10_000, intervalMs: 20, message: 'the pubsub service answered the component' });
+  const reply = answers[0] as XElement;
+  assert.equal(reply.attrs.type, 'result', reply.toString());
+  assert.equal(reply.attrs.from, PUBSUB);
+  assert.equal(reply.attrs.to, COMPONENT);
+  const identity = reply.getChild('query', 'http://jabber.org/protocol/disco#info')?.getChild('identity');
+  assert.equal(identity?.attrs.category, 'pubsub');
+  assert.equal(answers.length, 1, 'one answer, from the owner only');
 });
 
 clusterTest('external component: kill -9 of the node holding it; it reconnects to a survivor (refused while the dead holder\'s lease lasts) and is served from every node', async () => {

@@ -11,7 +11,7 @@
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CANTO_BIN, runCanto } from '../helpers/cli.js';
@@ -25,6 +25,15 @@ import { waitFor } from '../../src/testing/index.js';
 
 const PASSWORD = 'pw';
 const USERS = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'];
+/** The TOML that turns off every listener but c2s (both configs here). */
+const NO_OTHER_LISTENERS = `[s2s]
+ports = []
+[component_listener]
+ports = []
+[http]
+ports = []
+tls_ports = []
+`;
 /** The reaping of a killed node: its lease (6 s) runs out, then a survivor's heartbeat (1.5 s) reaps it. */
 const REAP_MS = 15_000;
 
@@ -80,14 +89,7 @@ log_format = "json"
 interfaces = ["127.0.0.1"]
 ports = [${port}]
 direct_tls_ports = [${tlsPort}]
-[s2s]
-ports = []
-[component_listener]
-ports = []
-[http]
-ports = []
-tls_ports = []
-[auth]
+${NO_OTHER_LISTENERS}[auth]
 scram_iterations = 4096
 [cluster]
 workers = 2
@@ -162,13 +164,6 @@ async function loginElsewhere(users: string[], not: number): Promise<LoggedInCli
   throw new Error('round-robin never reached the other node');
 }
 
-function cantoCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CANTO_BIN, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 before(async () => {
   redis = await startRedis();
@@ -305,12 +300,12 @@ redisTest('direct TLS is served by the local nodes too', current, async () => {
 
 redisTest('canto cluster status lists the local nodes as members', current, async () => {
   const c = running();
-  const { code, stdout, stderr } = await cantoCli('cluster', 'status', '--json', '--config', c.configFile);
+  const { code, stdout, stderr } = await runCanto(['cluster', 'status', '--json', '--config', c.configFile], { timeoutMs: 20_000 });
   assert.equal(code, 0, stderr);
   const members = JSON.parse(stdout) as Array<{ nodeId: string; alive: boolean; sessions: number }>;
   const alive = members.filter((m) => m.alive).map((m) => m.nodeId).sort();
   assert.deepEqual(alive, ['n-1', 'n-2']);
-  const text = await cantoCli('cluster', 'status', '--config', c.configFile);
+  const text = await runCanto(['cluster', 'status', '--config', c.configFile], { timeoutMs: 20_000 });
   assert.equal(text.code, 0, text.stderr);
   for (const id of ['n-1', 'n-2']) assert.match(text.stdout, new RegExp(`^${id}\\s+\\S+\\s+alive`, 'm'));
 });
@@ -362,7 +357,7 @@ redisTest('SIGTERM to the parent stops every local node and exits 0', current, a
   assert.equal(c.lines.filter((l) => l.msg === 'local node stopped').length, 2);
   for (const id of ['n-1', 'n-2']) assert.ok(c.lines.some((l) => l.node === id && l.msg === 'server stopped'), `${id} stopped its server`);
   // Both gave their leases back: no member is left alive in Redis.
-  const status = await cantoCli('cluster', 'status', '--json', '--config', c.configFile);
+  const status = await runCanto(['cluster', 'status', '--json', '--config', c.configFile], { timeoutMs: 20_000 });
   const members = JSON.parse(status.stdout) as Array<{ nodeId: string; alive: boolean }>;
   assert.deepEqual(members.filter((m) => m.alive), []);
 });
@@ -379,14 +374,7 @@ driver = "memory"
 interfaces = ["127.0.0.1"]
 ports = [${await freeLoopbackPort()}]
 direct_tls_ports = []
-[s2s]
-ports = []
-[component_listener]
-ports = []
-[http]
-ports = []
-tls_ports = []
-[cluster]
+${NO_OTHER_LISTENERS}[cluster]
 workers = 2
 redis = "${redis?.url ?? ''}"
 node_id = "m"
