@@ -20,11 +20,10 @@ import { SmTakeover } from '../cluster/redis/sm-takeover.js';
 import { DirectedPresenceRecords } from '../cluster/redis/directed-presence.js';
 import { untilSignalled } from './until-signal.js';
 import { Reloader } from '../app/reload.js';
-import { LEASE_MS } from '../cluster/redis/keys.js';
 import { LOCAL_NODE_READY, localNodeId } from '../cluster/local-nodes.js';
 
-/** A restarted local node waits at most this long for its dead predecessor's lease to run out. */
-const RESTART_LEASE_WAIT_MS = LEASE_MS + 2000;
+/** A restarted local node waits at most its lease and this long for its dead predecessor's lease to run out. */
+const RESTART_LEASE_SLACK_MS = 2000;
 const RESTART_RETRY_MS = 500;
 
 /** This process is local node k of `[cluster] workers = N` on one machine (src/cluster/local-nodes.ts). */
@@ -52,9 +51,11 @@ export async function runNode(config: CantoConfig, redisUrl: string, baseLog: Lo
   // Loaded only on a Redis node: the Redis client adds ~20 MiB to every process that imports it.
   const { RedisEngine, NodeIdTakenError } = await import('../cluster/redis/engine.js');
   let engine: RedisEngine;
-  const waitUntil = Date.now() + (local?.restarted ? RESTART_LEASE_WAIT_MS : 0);
+  const leaseMs = config.cluster.lease;
+  const waitUntil = Date.now() + (local?.restarted ? leaseMs + RESTART_LEASE_SLACK_MS : 0);
   for (;;) {
-    engine = new RedisEngine({ url: redisUrl, nodeId, log });
+    // Renewed four times per lease: one lost round trip never costs it.
+    engine = new RedisEngine({ url: redisUrl, nodeId, log, leaseMs, heartbeatMs: Math.round(leaseMs / 4) });
     try {
       await engine.start();
       break;

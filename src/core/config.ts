@@ -19,7 +19,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { storageConfigSchema, type StorageConfig } from '../storage/registry.js';
-import { check, domain, intAtLeast, isBareJid, isDomain, list as strings, size as anySize } from './option-schemas.js';
+import { check, domain, duration, intAtLeast, isBareJid, isDomain, list as strings, size as anySize } from './option-schemas.js';
 import { ConfigError, describeZodIssues, errorFor, location, withLines, type RawIssue } from './config-errors.js';
 import { asArray, asRecord, defaultedTable, portConflicts, type ConfigTables } from './config-tables.js';
 import { formatPath, lineOf, scanKeyLines, type KeyLines } from './toml-lines.js';
@@ -82,7 +82,7 @@ export interface CantoConfig {
    * cluster named `node_id`; `workers` > 1 (only with `redis`) forks that many Redis nodes on this
    * machine, named `{node_id}-1` … `{node_id}-N`.
    */
-  cluster: { workers: number; redis?: string; node_id?: string; advertise_http?: string };
+  cluster: { workers: number; redis?: string; node_id?: string; advertise_http?: string; lease: number };
   /** Where the config was read from, for messages about `[modules.NAME]` tables; absent when built in code. */
   source?: ConfigSource;
 }
@@ -123,6 +123,13 @@ function isModuleName(v: unknown): v is string {
 
 /** `[cluster] workers` upper bound: far more processes than cores only adds cross-node hops. */
 export const MAX_CLUSTER_WORKERS = 64;
+
+/**
+ * `[cluster] lease` bounds: renewed every quarter of it, so 2 s still leaves 500 ms per round
+ * trip; past 60 s a dead node's users look online, and its services stay unserved, for too long.
+ */
+export const MIN_CLUSTER_LEASE_MS = 2000;
+export const MAX_CLUSTER_LEASE_MS = 60_000;
 
 /** A cluster node id: it names Redis keys and the node's admin socket, so a plain token. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -219,6 +226,8 @@ const coreAfter = {
     node_id: check((v): v is string => typeof v === 'string' && NODE_ID_PATTERN.test(v), 'a node id: 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit').optional(),
     // This node's HTTP base URL other nodes forward BOSH requests to (src/modules/bosh/cluster.ts).
     advertise_http: check(isHttpBaseUrl, 'an http(s) URL other nodes reach this node\'s HTTP listener at, such as "http://10.0.0.5:5280" (no path)').optional(),
+    // The node's Redis lease (ms), renewed every quarter of it (src/cluster/redis/engine.ts).
+    lease: duration('6s', { min: MIN_CLUSTER_LEASE_MS, max: MAX_CLUSTER_LEASE_MS }),
   }),
 };
 
@@ -304,6 +313,9 @@ function crossFieldIssues(raw: Record<string, unknown>, lines: KeyLines, tables:
   }
   if (cluster && cluster['advertise_http'] !== undefined && cluster['redis'] === undefined) {
     out.push({ path: ['cluster', 'advertise_http'], message: 'advertise_http is for the nodes of a Redis cluster: set [cluster] redis too, or remove advertise_http' });
+  }
+  if (cluster && cluster['lease'] !== undefined && cluster['redis'] === undefined) {
+    out.push({ path: ['cluster', 'lease'], message: 'lease is the Redis lease of a cluster node: set [cluster] redis too, or remove lease' });
   }
   if (cluster && cluster['node_id'] !== undefined && cluster['redis'] === undefined) {
     out.push({ path: ['cluster', 'node_id'], message: 'node_id names this node in a Redis cluster: set [cluster] redis too, or remove node_id' });

@@ -39,7 +39,7 @@ export const intAtLeast = (min: number, why = '') =>
   check((v): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min, `an integer >= ${min}${why}`);
 
 /** Transforms a unit-bearing value with `parse`, turning its Error into an issue. */
-function unitValue(parse: (v: string | number) => number, expected: string, min: number) {
+function unitValue(parse: (v: string | number) => number, expected: string, min: number, max: number) {
   return z.unknown().transform((v, ctx) => {
     if (typeof v !== 'string' && typeof v !== 'number') {
       ctx.addIssue({ code: 'custom', message: `expected ${expected}` });
@@ -48,6 +48,7 @@ function unitValue(parse: (v: string | number) => number, expected: string, min:
     try {
       const n = parse(v);
       if (n < min) throw new Error(`must be at least ${min}`);
+      if (n > max) throw new Error(`must be at most ${max}`);
       return n;
     } catch (err) {
       // The units parser's message already quotes the value, so no "got …" is appended.
@@ -60,6 +61,8 @@ function unitValue(parse: (v: string | number) => number, expected: string, min:
 export interface UnitOptions {
   /** The smallest value accepted, in the result's unit (ms or bytes); default 0. */
   min?: number;
+  /** The largest value accepted, in the result's unit; default none. */
+  max?: number;
 }
 
 const DURATION = 'a duration ("30s", "5 minutes", or a number of seconds)';
@@ -70,7 +73,7 @@ export function duration(dflt: string | number, opts?: UnitOptions): z.ZodType<n
 /** A duration in ms, or undefined when the key is left out. */
 export function duration(dflt?: undefined, opts?: UnitOptions): z.ZodType<number | undefined, unknown>;
 export function duration(dflt?: string | number, opts: UnitOptions = {}): z.ZodType<number | undefined, unknown> {
-  const schema = unitValue(parseDuration, DURATION, opts.min ?? 0);
+  const schema = unitValue(parseDuration, DURATION, opts.min ?? 0, opts.max ?? Infinity);
   return dflt === undefined ? schema.optional() : schema.prefault(dflt);
 }
 
@@ -79,7 +82,7 @@ export function size(dflt: string | number, opts?: UnitOptions): z.ZodType<numbe
 /** A size in bytes, or undefined when the key is left out. */
 export function size(dflt?: undefined, opts?: UnitOptions): z.ZodType<number | undefined, unknown>;
 export function size(dflt?: string | number, opts: UnitOptions = {}): z.ZodType<number | undefined, unknown> {
-  const schema = unitValue(parseSize, SIZE, opts.min ?? 0);
+  const schema = unitValue(parseSize, SIZE, opts.min ?? 0, opts.max ?? Infinity);
   return dflt === undefined ? schema.optional() : schema.prefault(dflt);
 }
 

@@ -11,10 +11,9 @@
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CANTO_BIN } from '../helpers/cli.js';
+import { runCanto } from '../helpers/cli.js';
 import { tempDir, type TestServer } from '../helpers/server.js';
 import { loginClient, xml, type LoggedInClient, type XElement } from '../helpers/xmpp-client.js';
 import { redisTest, startRedis, type RedisInstance } from '../helpers/redis-server.js';
@@ -50,15 +49,6 @@ async function login(node: CantoNode, user: string, resource: string): Promise<L
 }
 
 const rosterGet = () => xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' }));
-
-
-function cantoCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CANTO_BIN, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 before(async () => {
   redis = await startRedis();
@@ -181,10 +171,10 @@ clusterTest('canto cluster status lists the nodes, their leases and sessions', a
   const [n1, n2] = nodes as [CantoNode, CantoNode, CantoNode];
   const a = await login(n1, 'cat', 'status1');
   const b = await login(n2, 'dan', 'status2');
-  const { code, stdout, stderr } = await cantoCli('cluster', 'status', '--config', n1.configFile);
+  const { code, stdout, stderr } = await runCanto(['cluster', 'status', '--config', n1.configFile], { timeoutMs: 20_000 });
   assert.equal(code, 0, stderr);
   for (const id of ['n1', 'n2', 'n3']) assert.match(stdout, new RegExp(`^${id}\\s+\\S+\\s+alive\\s+\\d+\\.\\d s\\s+\\d+`, 'm'));
-  const json = await cantoCli('cluster', 'status', '--json', '--config', n1.configFile);
+  const json = await runCanto(['cluster', 'status', '--json', '--config', n1.configFile], { timeoutMs: 20_000 });
   const members = JSON.parse(json.stdout) as Array<{ nodeId: string; alive: boolean; sessions: number; leaseExpiresInMs: number }>;
   const byId = new Map(members.filter((m) => m.alive).map((m) => [m.nodeId, m]));
   assert.equal(byId.size, 3);
@@ -193,6 +183,18 @@ clusterTest('canto cluster status lists the nodes, their leases and sessions', a
   for (const m of byId.values()) assert.ok(m.leaseExpiresInMs > 0 && m.leaseExpiresInMs <= 6000);
   await a.stop();
   await b.stop();
+});
+
+clusterTest('[cluster] lease sets a node\'s lease: a node with lease = "30s" holds one longer than the default 6 s', async () => {
+  const n4 = await startNode({ nodeId: 'n4', address: '127.0.0.5', dir, dataDir: join(dir, 'data'), redisUrl: (redis as RedisInstance).url, extra: `lease = "30s"\n${storageTable}` });
+  try {
+    const { stdout } = await runCanto(['cluster', 'status', '--json', '--config', n4.configFile], { timeoutMs: 20_000 });
+    const n4s = (JSON.parse(stdout) as Array<{ nodeId: string; alive: boolean; leaseExpiresInMs: number }>).find((m) => m.nodeId === 'n4' && m.alive);
+    assert.ok(n4s, stdout);
+    assert.ok(n4s.leaseExpiresInMs > 6000 && n4s.leaseExpiresInMs <= 30_000, `n4's lease expires in ${n4s.leaseExpiresInMs} ms`);
+  } finally {
+    assert.equal(await stopNode(n4), 0);
+  }
 });
 
 clusterTest('kill -9 of a node while messages flow to its user: nothing acked is lost, nothing twice, contacts see it go', async () => {
@@ -250,10 +252,9 @@ clusterTest('kill -9 of a node while messages flow to its user: nothing acked is
   await n3.exited;
   // Contacts see the dead node's user go unavailable within the lease (6 s) plus a heartbeat.
   await gus.waitFor(isPresenceFrom(dan.jid, 'unavailable'), 12_000);
-  const reaped = await Promise.race([
-    n1.waitForLine((l) => l.msg === 'reaped a cluster node whose lease expired', 15_000),
-    n2.waitForLine((l) => l.msg === 'reaped a cluster node whose lease expired', 15_000),
-  ]);
+  // (n3's reaping: the node the lease test stopped gracefully is reaped by a survivor too.)
+  const reapedN3 = (l: { msg?: unknown; dead_member?: unknown }) => l.msg === 'reaped a cluster node whose lease expired' && String(l.dead_member).startsWith('n3#');
+  const reaped = await Promise.race([n1.waitForLine(reapedN3, 15_000), n2.waitForLine(reapedN3, 15_000)]);
   assert.match(String(reaped.dead_member), /^n3#/);
   // The recipient of dan's directed presence is told too, within the lease plus a heartbeat.
   const toldAt = await fayTold;
@@ -316,7 +317,7 @@ clusterTest('Redis stopped: nodes fence (sessions closed, binds refused); Redis 
   await ann2.send(xml('message', { to: ben2.jid, type: 'chat', id: 'after' }, xml('body', {}, 'redis is back')));
   const after = await ben2.waitFor((s) => s.is('message') && s.attrs.id === 'after');
   assert.equal(after.getChildText('body'), 'redis is back');
-  const { stdout } = await cantoCli('cluster', 'status', '--json', '--config', n1.configFile);
+  const { stdout } = await runCanto(['cluster', 'status', '--json', '--config', n1.configFile], { timeoutMs: 20_000 });
   const alive = (JSON.parse(stdout) as Array<{ nodeId: string; alive: boolean }>).filter((m) => m.alive).map((m) => m.nodeId).sort();
   assert.deepEqual(alive, nodes.map((n) => n.nodeId).sort());
 });
@@ -324,7 +325,7 @@ clusterTest('Redis stopped: nodes fence (sessions closed, binds refused); Redis 
 clusterTest('SIGTERM stops a node gracefully: exit 0, lease given back', async () => {
   const [n1, n2] = nodes as [CantoNode, CantoNode];
   assert.equal(await stopNode(n2), 0);
-  const { stdout } = await cantoCli('cluster', 'status', '--json', '--config', n1.configFile);
+  const { stdout } = await runCanto(['cluster', 'status', '--json', '--config', n1.configFile], { timeoutMs: 20_000 });
   const n2s = (JSON.parse(stdout) as Array<{ nodeId: string; alive: boolean }>).filter((m) => m.nodeId === 'n2');
   assert.ok(n2s.every((m) => !m.alive), 'n2 holds no lease after a graceful stop');
   assert.equal(await stopNode(n1), 0);

@@ -460,6 +460,16 @@ test('[cluster] redis and node_id: accepted when valid, errors name the key and 
   issue(configError('[cluster]\nnode_id = "a"\n'), 'cluster.node_id', 2, /set \[cluster\] redis too/);
 });
 
+test('[cluster] lease: a duration from 2 s to 60 s, 6 s by default, only with redis', () => {
+  assert.equal(parseConfig('').cluster.lease, 6000);
+  assert.equal(parseConfig('[cluster]\nredis = "redis://127.0.0.1"\nlease = "15s"\n').cluster.lease, 15_000);
+  assert.equal(parseConfig('[cluster]\nredis = "redis://127.0.0.1"\nlease = 2\n').cluster.lease, 2000);
+  issue(configError('[cluster]\nredis = "redis://127.0.0.1"\nlease = "1s"\n'), 'cluster.lease', 3, /at least 2000/);
+  issue(configError('[cluster]\nredis = "redis://127.0.0.1"\nlease = "2 minutes"\n'), 'cluster.lease', 3, /at most 60000/);
+  issue(configError('[cluster]\nredis = "redis://127.0.0.1"\nlease = "soon"\n'), 'cluster.lease', 3, /expected a duration/);
+  issue(configError('[cluster]\nlease = "10s"\n'), 'cluster.lease', 2, /set \[cluster\] redis too/);
+});
+
 test('[cluster] advertise_http: an http(s) base URL, only with redis', () => {
   const c = parseConfig('[cluster]\nredis = "redis://127.0.0.1"\nadvertise_http = "http://10.0.0.5:5280"\n');
   assert.equal(c.cluster.advertise_http, 'http://10.0.0.5:5280');
