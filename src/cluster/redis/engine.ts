@@ -505,8 +505,8 @@ export class RedisEngine implements ClusterEngine {
     const event = JSON.stringify({ t: 'updated', e } satisfies ChannelEvent);
     try {
       const reply = Number(await this.run(UPDATE, [keys.registry, keys.lease(this.nodeId)], [registryField(e), JSON.stringify(e), this.incarnation, CHANNEL, event, this.member, e.sid]));
-      // No such binding in Redis although this node still holds it: it was not written (yet):
-      // written again, with this state, at the next heartbeat.
+      // Redis has no such binding although this node still holds it (its BIND was lost): the
+      // node's bindings are written again, with this state, at the next heartbeat.
       if (reply === -1 && this.own.get(field)?.sid === e.sid) {
         this.dirty = true;
         this.log.warn({ resource: e.resource }, 'a binding was missing from the cluster registry when its state changed (written again at the next heartbeat)');
@@ -833,7 +833,6 @@ export class RedisEngine implements ClusterEngine {
 
   // ───────────────────────── plumbing ─────────────────────────
 
-  /** EVALSHA, loading the script when Redis does not know it (first use, or after a restart). */
   /**
    * Run a script. EVALSHA goes out at once, in call order: Redis runs one connection's commands
    * in the order sent, and a binding's BIND, UPDATE and UNBIND (or two deliveries to one member)
