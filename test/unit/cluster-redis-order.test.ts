@@ -13,6 +13,7 @@ import { keys, registryField } from '../../src/cluster/redis/keys.js';
 import { ALL_SCRIPTS, UPDATE, scriptSha } from '../../src/cluster/redis/scripts.js';
 import type { RegistryEntry } from '../../src/cluster/protocol.js';
 import { silentLogger } from '../../src/core/logging.js';
+import { waitFor } from '../../src/testing/index.js';
 
 let redis: RedisInstance | undefined;
 before(async () => {
@@ -67,11 +68,7 @@ redisTest('a burst of binds, each followed at once by its presence: every presen
     // engine that waited for SCRIPT LOAD on the first BIND sent the UPDATE that followed it
     // straight away, ahead of the BIND, and every presence of the burst was lost.
     engine.send({ t: 'updated', e: entry(engine, -1, "<presence from='nobody@order.test/r'/>") });
-    const seen = Date.now() + 5000;
-    while ((await db.sendCommand(['SCRIPT', 'EXISTS', scriptSha(UPDATE)]) as number[])[0] !== 1) {
-      assert.ok(Date.now() < seen, 'the update script was used');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(async () => (await db.sendCommand(['SCRIPT', 'EXISTS', scriptSha(UPDATE)]) as number[])[0] === 1, { timeoutMs: 5000, intervalMs: 20, message: 'the update script was used' });
     await new Promise((r) => setTimeout(r, 100)); // its reply reached the engine
     for (let i = 0; i < 300; i++) {
       engine.send({ t: 'bound', e: entry(engine, i) });
@@ -93,11 +90,7 @@ redisTest('an update that finds its binding missing from Redis writes the bindin
   await withEngine('order-b', async (engine, db) => {
     engine.send({ t: 'bound', e: entry(engine, 1) });
     const field = registryField(entry(engine, 1));
-    const deadline = Date.now() + 5000;
-    while ((await db.hGet(keys.registry, field)) === undefined || (await db.hGet(keys.registry, field)) === null) {
-      assert.ok(Date.now() < deadline, 'the binding was written');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(() => db.hGet(keys.registry, field), { timeoutMs: 5000, intervalMs: 20, message: 'the binding was written' });
     await db.hDel(keys.registry, field); // lost behind the engine's back
     engine.send({ t: 'updated', e: entry(engine, 1, "<presence from='u1@order.test/r'/>") });
     assert.equal(await presencesIn(db, 1), 1, 'the binding is back with its presence');
