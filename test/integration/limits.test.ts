@@ -1,7 +1,8 @@
 /**
  * The limits module end to end (docs/abuse.md): a flooding @xmpp/client session is read no
  * faster than its rate while another client's traffic flows; each per-account limit answers
- * policy-violation; a flood from another Canto over s2s is read at the s2s rate.
+ * policy-violation; a flood from another Canto over s2s is read at the s2s rate; subscription spam
+ * from another Canto is cut at its per-sender limit.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -217,4 +218,47 @@ test('a flood from another Canto over s2s is read at the s2s rate', { timeout: 9
   assert.ok(took >= ((FLOOD - BURST - SLICE_STANZAS) / RATE) * 1000, `the s2s flood went through in ${took.toFixed(0)} ms`);
   assert.match(await pair.b.server.metrics.render(), /canto_limits_read_pauses_total\{kind="s2s"\} [1-9]/);
   assert.doesNotMatch(await pair.a.server.metrics.render(), /canto_limits_read_pauses_total\{kind="s2s"\} [1-9]/, 'the sending side was not throttled');
+});
+
+test('subscription spam from another server: one sender gets so many requests through an hour, legitimate requests still arrive', { timeout: 90_000 }, async () => {
+  const ca = await makeTestCa(['a.test', 'b.test']);
+  cleanups.push(async () => rmSync(ca.dir, { recursive: true, force: true }));
+  const logA: Record<string, unknown>[] = [];
+  const pair = await startPair(ca, {
+    trustCa: false,
+    adjustA: (c) => (c.modules.limits = { account: { remote_subscriptions_per_hour: 3 } }),
+    // The spammer's own server limits nothing: what is under test is a.test's defence.
+    adjustB: (c) => (c.modules.limits = { account: NO_ACCOUNT_LIMITS }),
+    logRecordsA: logA,
+  });
+  cleanups.push(() => pair.stop());
+  const online = async (ts: TestServer, name: string, domain: string): Promise<LoggedInClient> => {
+    await createAccount(ts, name, 'secret', domain);
+    const c = await loginClient(ts, name, 'secret', 'r', { domain });
+    cleanups.push(() => c.stop());
+    await c.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })));
+    await c.send(xml('presence'));
+    return c;
+  };
+  const users = [];
+  for (let i = 0; i < 5; i++) users.push(await online(pair.a, `u${i}`, 'a.test'));
+  const spammer = await online(pair.b, 'spammer', 'b.test');
+  const friend = await online(pair.b, 'friend', 'b.test');
+  const isRequestFrom = (from: string) => (s: XElement) => s.is('presence') && s.attrs.type === 'subscribe' && s.attrs.from === from;
+
+  for (let i = 0; i < 5; i++) await spammer.send(xml('presence', { to: `u${i}@a.test`, type: 'subscribe', id: `spam${i}` }));
+  for (let i = 0; i < 3; i++) await users[i]!.waitFor(isRequestFrom('spammer@b.test'));
+  for (const id of ['spam3', 'spam4']) {
+    const refused = await spammer.waitFor((s) => s.is('presence') && s.attrs.type === 'error' && s.attrs.id === id);
+    assert.equal(errorCondition(refused), 'policy-violation');
+    assert.match(refused.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? '', /too many subscription requests/);
+  }
+  // Someone else on the same server is not held back by the spammer's count.
+  await friend.send(xml('presence', { to: 'u4@a.test', type: 'subscribe', id: 'hello' }));
+  await users[4]!.waitFor(isRequestFrom('friend@b.test'));
+  for (const i of [3, 4]) assert.ok(await users[i]!.nothing(isRequestFrom('spammer@b.test')), `u${i} never saw the spammer's request`);
+
+  assert.match(await pair.a.server.metrics.render(), /canto_limits_policy_violations_total\{limit="remote_subscriptions"\} 2\n/);
+  const logged = logA.filter((r) => r.limit === 'remote_subscriptions');
+  assert.deepEqual(logged.map((r) => [r.from, r.to]), [['spammer@b.test', 'u3@a.test'], ['spammer@b.test', 'u4@a.test']]);
 });

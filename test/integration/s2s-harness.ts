@@ -64,6 +64,8 @@ export interface PairOptions {
   adjustB?: (c: CantoConfig) => void;
   /** Runs once B is up, before A starts (e.g. to prepare something A uses at start). */
   beforeA?: (b: TestServer) => Promise<void>;
+  /** Collect A's log records here (level info and up) instead of printing them. */
+  logRecordsA?: Record<string, unknown>[];
 }
 
 /** The config of one side: its domain with the CA's certificate, s2s on loopback port 0. */
@@ -90,7 +92,7 @@ export async function startPair(ca: TestCa, opts: PairOptions): Promise<{ a: Tes
     federating(ca, 'a.test', opts.trustCa)(c);
     c.s2s.hosts['b.test'] = `127.0.0.1:${bPort}`;
     opts.adjustA?.(c);
-  });
+  }, { logRecords: opts.logRecordsA });
   b.server.config.s2s.hosts['a.test'] = `127.0.0.1:${a.server.port('s2s')}`;
   return {
     a,

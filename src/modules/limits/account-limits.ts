@@ -1,9 +1,11 @@
 /**
  * Per-account limits on what a local user sends, checked on the sender-side `pre-` events (after
  * blocking): messages to JIDs not in the roster, presence subscription requests, group chat
- * joins. Over a limit the stanza is refused with `policy-violation` (RFC 6120 §8.3.3.12), with a
- * text saying which limit, logged and counted. The buckets are in a BucketStore (shared through
- * Redis in a cluster).
+ * joins. And one on what an account of another server sends here: subscription requests to this
+ * server's users (the recipient-side `presence/bare`, after blocking and block lists), since a
+ * remote server's own limits cannot be relied on. Over a limit the stanza is refused with
+ * `policy-violation` (RFC 6120 §8.3.3.12), with a text saying which limit, logged and counted.
+ * The buckets are in a BucketStore (shared through Redis in a cluster).
  */
 import type { StanzaEvent } from '../../core/event-map.js';
 import type { HandlerResult } from '../../core/events.js';
@@ -21,7 +23,7 @@ import type { LimitsOptions } from './options.js';
 export const NS_MUC = 'http://jabber.org/protocol/muc';
 
 /** The per-account limits, as metric label values. */
-export type AccountLimitKind = 'messages_to_strangers' | 'subscriptions' | 'muc_joins';
+export type AccountLimitKind = 'messages_to_strangers' | 'subscriptions' | 'muc_joins' | 'remote_subscriptions';
 
 const HOUR = 3600;
 const MINUTE = 60;
@@ -43,6 +45,7 @@ const TEXTS: Record<AccountLimitKind, string> = {
   messages_to_strangers: 'too many messages to people who are not in your contact list; try again later',
   subscriptions: 'too many subscription requests; try again later',
   muc_joins: 'too many group chat joins; try again later',
+  remote_subscriptions: 'too many subscription requests to users of this server; try again later',
 };
 
 export class AccountLimits {
@@ -58,6 +61,7 @@ export class AccountLimits {
       messages_to_strangers: perPeriod(options.messages_to_strangers_per_hour, HOUR),
       subscriptions: perPeriod(options.subscriptions_per_hour, HOUR),
       muc_joins: options.muc_joins_per_minute > 0 ? { rate: options.muc_joins_per_minute / MINUTE, burst: options.muc_join_burst } : undefined,
+      remote_subscriptions: perPeriod(options.remote_subscriptions_per_hour, HOUR),
     };
   }
 
@@ -83,6 +87,26 @@ export class AccountLimits {
     if (type === 'subscribe') return this.check(event, origin, 'subscriptions');
     if (type === undefined && event.to.resource !== '' && stanza.getChild('x', NS_MUC) !== undefined) return this.check(event, origin, 'muc_joins');
     return undefined;
+  };
+
+  /**
+   * presence/bare: a subscription request from an account of another server (this server's own
+   * accounts were counted when they sent it). Counted per sender across all of this server's
+   * users; refused over the limit, the sender's server told why.
+   */
+  readonly onInboundPresence = (event: StanzaEvent): HandlerResult => {
+    const { from, stanza, origin } = event;
+    if (stanza.attrs.type !== 'subscribe' || this.limits.remote_subscriptions === undefined) return undefined;
+    const { hosts, components } = this.deps.server;
+    if (origin.type === 'c2s' || from.local === '' || hosts.has(from.domain) || components.has(from.domain)) return undefined;
+    const limit = this.limits.remote_subscriptions;
+    return this.deps.store.take(`remote_subscriptions:${from.bare}`, limit).then((ok) => {
+      if (ok) return false;
+      this.deps.refused('remote_subscriptions');
+      this.deps.log.info({ limit: 'remote_subscriptions', from: from.bare, to: event.to.bare }, 'subscription request from another server refused: over the per-sender limit');
+      this.deps.server.router.bounce(origin, stanza, 'policy-violation', TEXTS.remote_subscriptions);
+      return true;
+    });
   };
 
   /** Take a token for the account; refuse the stanza when there is none. */

@@ -4,7 +4,8 @@
  *   burst (its own buckets and its address's shared ones); over that, reading from its socket
  *   pauses until the buckets refill (session-limits.ts): nothing is dropped or buffered;
  * - every account may send so many messages to strangers and subscription requests an hour, and
- *   join so many group chats a minute (account-limits.ts); over that: policy-violation.
+ *   join so many group chats a minute (account-limits.ts); over that: policy-violation; an account
+ *   of another server may send this server's users so many subscription requests an hour.
  * Options in `[modules.limits]` (options.ts). In a Redis cluster the account buckets are in
  * Redis, shared by every node, and so are the per-address read buckets (settled in batches,
  * shared-bucket.ts); the per-connection ones are local (a connection is on one node).
@@ -33,7 +34,7 @@ export default defineModule({
 
     const pauses = mod.measure.counter('limits_read_pauses_total', 'Times reading from a connection was paused because it was over its stanza or byte rate, by connection kind', ['kind']);
     const throttled = mod.measure.counter('limits_throttled_sessions_total', 'Connections that went over their rate at least once, by connection kind', ['kind']);
-    const violations = mod.measure.counter('limits_policy_violations_total', 'Stanzas refused with policy-violation over a per-account limit, by limit', ['limit']);
+    const violations = mod.measure.counter('limits_policy_violations_total', 'Stanzas refused with policy-violation over a per-account limit (remote_subscriptions: sent by accounts of other servers), by limit', ['limit']);
     const redis = server.config.cluster.redis !== undefined ? new RedisBucketStore(server.config.cluster.redis, mod.log) : undefined;
     const store: BucketStore = redis ?? new MemoryBucketStore(() => mod.now());
     mod.onUnload(() => store.close());
@@ -85,11 +86,13 @@ export default defineModule({
     let account = makeAccountLimits(mod.options);
     const onMessage = (event: StanzaEvent): HandlerResult => account.onMessage(event);
     const onPresence = (event: StanzaEvent): HandlerResult => account.onPresence(event);
+    const onInboundPresence = (event: StanzaEvent): HandlerResult => account.onInboundPresence(event);
     for (const host of server.hosts.values()) {
       mod.onUnload(host.events.on('pre-message/bare', onMessage, PRIORITY));
       mod.onUnload(host.events.on('pre-message/full', onMessage, PRIORITY));
       mod.onUnload(host.events.on('pre-presence/bare', onPresence, PRIORITY));
       mod.onUnload(host.events.on('pre-presence/full', onPresence, PRIORITY));
+      mod.onUnload(host.events.on('presence/bare', onInboundPresence, PRIORITY));
     }
 
     // A reload with new numbers: every connection is limited afresh by them (full buckets; its

@@ -47,6 +47,12 @@ export const limitsOptions = z.strictObject({
      * stream that could not be resumed) joins every bookmarked room in one go, often dozens.
      */
     muc_join_burst: z.number().int().min(1).default(100),
+    /**
+     * Subscription requests one account of another server may send to this server's users, per
+     * hour (0: no limit): the receiving side of `subscriptions_per_hour`, for servers that do
+     * not limit their users.
+     */
+    remote_subscriptions_per_hour: z.number().int().min(0).default(60),
   }).prefault({}),
 });
 
