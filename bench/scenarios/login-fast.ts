@@ -6,8 +6,11 @@
  * run. Servers without SASL2/FAST (Prosody 0.12) are skipped: compare with their `login`.
  * With `tlsResume` 1 each device also offers the TLS session (ticket) of its last connection
  * at STARTTLS, as a mobile client does (node's `session` option); the note counts resumptions.
+ * After the logins, the machine's floor (load/floor.ts): bare TLS handshakes per second to a
+ * trivial server, as many in flight and resumed alike. No login rate can be above it here.
  */
 import { BenchClient, type FastCredential } from '../load/client.js';
+import { tlsHandshakeFloor } from '../load/floor.js';
 import { Latencies, nowMs, pool, round } from '../load/stats.js';
 import { cpuSeconds } from '../servers/proc.js';
 import type { RunningServer } from '../servers/types.js';
@@ -70,6 +73,7 @@ export const loginFastScenario: Scenario<LoginFastParams> = {
     });
     const seconds = (nowMs() - start) / 1000;
     const serverCpu = cpuSeconds(server.pid) - cpu0;
+    const floor = await tlsHandshakeFloor({ seconds: Math.min(5, Math.max(1, seconds)), concurrency: p.concurrency, resume: p.tlsResume === 1 });
     return {
       scenario: 'login-fast',
       server: server.name,
@@ -79,6 +83,8 @@ export const loginFastScenario: Scenario<LoginFastParams> = {
         { name: 'FAST login p50', value: round(latencies.quantile(0.5), 2), unit: 'ms', better: 'lower' },
         { name: 'FAST login p99', value: round(latencies.quantile(0.99), 2), unit: 'ms', better: 'lower' },
         { name: 'server CPU per FAST login', value: round((serverCpu / done) * 1000, 3), unit: 'ms', better: 'lower' },
+        { name: 'floor: TLS handshakes/s (trivial server)', value: round(floor.perSecond), unit: '1/s', better: 'higher' },
+        { name: 'floor: server CPU per TLS handshake', value: round(floor.serverCpuMs, 3), unit: 'ms', better: 'lower' },
       ],
       generator: clock.read(),
       notes: [...(done < total ? [`time limit: ${done} of ${total} logins`] : []), ...(p.tlsResume ? [`${resumed} of ${done} TLS sessions resumed`] : [])],

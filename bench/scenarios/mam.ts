@@ -13,7 +13,9 @@
  * steady state 1–2 ms), and the first reads warm SQLite's page cache; a server that has been up
  * for a minute is past both, and the p99 should say what its users see then.
  *
- * The server's CPU over the timed queries, per page, is reported with the latencies.
+ * The server's CPU over the timed queries, per page, is reported with the latencies, and so is
+ * the machine's floor for the same round trip (load/floor.ts: a trivial server in its own process
+ * answering a page of the same size after 50 µs of work): no server's p99 can be below it here.
  *
  * Then the write cost: u1 sends K live messages to u0 (W in flight), each archived twice (u1's
  * and u0's archive) before delivery; reported as server CPU per message and delivered messages/s.
@@ -23,6 +25,7 @@ import { Latencies, nowMs, round, seededRandom, settleGenerator } from '../load/
 import { fillStartMs, ARCHIVE_FILL_END_MS } from '../servers/archive-fill.js';
 import { cpuSeconds } from '../servers/proc.js';
 import type { ArchiveFill, RunningServer } from '../servers/types.js';
+import { roundTripFloor } from '../load/floor.js';
 import { closeAll, loginMany } from './connect.js';
 import { GeneratorClock, type Scenario, type ScenarioResult } from './types.js';
 
@@ -68,19 +71,24 @@ function queryXml(id: string, kind: Kind, p: MamParams, random: () => number, do
   return `<iq type='set' id='${id}'><query xmlns='urn:xmpp:mam:2' queryid='${id}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>${fields}</x><set xmlns='http://jabber.org/protocol/rsm'>${rsm}</set></query></iq>`;
 }
 
-/** Sends one query; resolves with its time and how many results came before the iq result. */
-function ask(client: BenchClient, id: string, xml: string, timeoutMs: number): Promise<{ ms: number; results: number }> {
+/** The floor server's work per page: next to nothing (a page on Canto costs it 0.6–0.9 ms of CPU). */
+const FLOOR_WORK_MS = 0.05;
+
+/** Sends one query; resolves with its time, how many results came before the iq result and their characters. */
+function ask(client: BenchClient, id: string, xml: string, timeoutMs: number): Promise<{ ms: number; results: number; chars: number }> {
   return new Promise((resolve, reject) => {
     let results = 0;
+    let chars = 0;
     const t0 = nowMs();
     const timer = setTimeout(() => reject(new Error(`MAM query ${id} timed out`)), timeoutMs);
     const [single, double] = [`'${id}'`, `"${id}"`];
     client.onStanza = (s) => {
       if (!s.includes(single) && !s.includes(double)) return;
+      chars += s.length;
       if (s.startsWith('<message')) results++;
       else if (s.startsWith('<iq')) {
         clearTimeout(timer);
-        if (/type=["']result["']/.test(s)) resolve({ ms: nowMs() - t0, results });
+        if (/type=["']result["']/.test(s)) resolve({ ms: nowMs() - t0, results, chars });
         else reject(new Error(`MAM query failed: ${s.slice(0, 300)}`));
       }
     };
@@ -128,6 +136,7 @@ export const mamScenario: Scenario<MamParams> = {
       let n = 0;
       const warmup = 30;
       let queryCpu0 = 0;
+      let pageChars = 0;
       for (let pass = 0; pass < warmup + p.queries && nowMs() < deadline; pass++) {
         if (pass === warmup) {
           settleGenerator();
@@ -136,15 +145,18 @@ export const mamScenario: Scenario<MamParams> = {
         for (const kind of KINDS) {
           const id = `mq${n++}`;
           const xml = queryXml(id, kind, p, random, server.domain, (i) => server.username(i));
-          const { ms, results } = await ask(owner!, id, xml, 30_000);
+          const { ms, results, chars } = await ask(owner!, id, xml, 30_000);
           if (pass < warmup) continue;
           latencies.get(kind)!.add(ms);
+          pageChars += chars;
           if (results !== PAGE) short.set(kind, short.get(kind)! + 1);
         }
       }
 
+      const queryCpu = cpuSeconds(server.pid) - queryCpu0;
+      const timedPages = 3 * latencies.get('last')!.count;
+      const floor = await roundTripFloor({ pageBytes: Math.round(pageChars / Math.max(1, timedPages)), workMs: FLOOR_WORK_MS, queries: Math.max(1, timedPages) });
       const cpu0 = cpuSeconds(server.pid);
-      const queryCpu = cpu0 - queryCpu0;
       const t0 = nowMs();
       const delivered = await sendLive(sender!, owner!, `${server.username(0)}@${server.domain}`, p.live, p.window, Math.max(1000, deadline - nowMs()));
       const liveSeconds = (nowMs() - t0) / 1000;
@@ -166,6 +178,8 @@ export const mamScenario: Scenario<MamParams> = {
             { name: `${kind} page p99`, value: q(kind, 0.99), unit: 'ms', better: 'lower' as const },
           ]),
           { name: 'server CPU per page', value: round((queryCpu / Math.max(1, 3 * timed)) * 1000, 3), unit: 'ms', better: 'lower' },
+          { name: 'floor page p50 (trivial server)', value: round(floor.p50, 2), unit: 'ms', better: 'lower' },
+          { name: 'floor page p99 (trivial server)', value: round(floor.p99, 2), unit: 'ms', better: 'lower' },
           { name: 'live msgs/s archived', value: round(delivered / liveSeconds), unit: '1/s', better: 'higher' },
           { name: 'server CPU per live msg', value: round((liveCpu / Math.max(1, delivered)) * 1000, 3), unit: 'ms', better: 'lower' },
         ],

@@ -372,6 +372,15 @@ test('the targets check says met or not met from the run', () => {
   const fastOnly = targetLines(reportOf('full', [run('login', { accounts: 1, tlsResume: 0 }, [m('logins/s', 160)], [m('logins/s', 100)]), run('login-fast', { accounts: 1, tlsResume: 0 }, [m('FAST logins/s', 820)])]), 'login-fast');
   assert.equal(fastOnly.length, 1, 'one scenario\'s lines, compared with the other scenarios of the run');
   assert.match(fastOnly[0]!, /^- FAST logins\/s /);
+  // The machine's floors, measured in the same run, are named beside the targets they bound.
+  const floors = targetLines(reportOf('full', [
+    run('login', { accounts: 1, tlsResume: 1 }, [m('logins/s', 700)], [m('logins/s', 240)]),
+    run('login-fast', { accounts: 1, tlsResume: 1 }, [m('FAST logins/s', 900), m('floor: TLS handshakes/s (trivial server)', 1200)]),
+    run('mam', { items: 1 }, [m('with page p99', 2, 'ms', 'lower'), m('last page p99', 2.5, 'ms', 'lower'), m('floor page p99 (trivial server)', 2.2, 'ms', 'lower')], [m('with page p99', 12, 'ms', 'lower'), m('last page p99', 7, 'ms', 'lower')]),
+  ]));
+  assert.match(floors[1]!, /900\/s, 1\.29× and 3\.75×; 5× needs 3500\/s, this machine's bare TLS handshakes to a trivial server: 1200\/s \(the target is above it\): \*\*not met\*\*$/);
+  assert.match(floors[2]!, /'with' .*6\.00×; 5× needs ≤ 2\.40 ms, this machine's floor for the round trip is p99 2\.20 ms: \*\*met\*\*$/);
+  assert.match(floors[3]!, /'last' .*2\.80×; 5× needs ≤ 1\.40 ms, this machine's floor for the round trip is p99 2\.20 ms \(the target is below it\): \*\*not met\*\*$/);
 });
 
 test('RESULTS.md keeps a section per scenario: a run replaces its own and keeps the others', () => {
