@@ -100,6 +100,12 @@ export interface ModuleApi<O extends object = object> {
   hookIq(type: 'get' | 'set', dest: Destination, xmlns: string, name: string, handler: (event: StanzaEvent) => HandlerResult, priority?: number): void;
   /** Hook an event on the server-wide bus. */
   hookGlobal<E extends EventName>(event: E, handler: Handler<E>, priority?: number): void;
+  /**
+   * Hook an event on every virtual host's bus: those there now and each one a reload adds later
+   * (global modules that act on every host's stanzas: without this, a host added by a reload
+   * would go without them until a restart).
+   */
+  hookEveryHost<E extends EventName>(event: E, handler: Handler<E>, priority?: number): void;
   fire<E extends EventName>(event: E, payload: EventMap[E]): boolean;
   /**
    * Fire an event on this module's bus whose handlers may hold it (EventBus.dispatch): a boolean
@@ -227,6 +233,18 @@ export async function loadModule(server: Server, def: ModuleDefinition, context:
     },
     hookGlobal(event, handler, priority) {
       cleanups.push(server.events.on(event, handler, priority));
+    },
+    hookEveryHost(event, handler, priority) {
+      // By context, not name: a host removed and added again by later reloads is a new bus.
+      const hooked = new WeakSet<HostContext>();
+      const hookOne = (ctx: HostContext | undefined): void => {
+        if (ctx === undefined || hooked.has(ctx)) return;
+        hooked.add(ctx);
+        cleanups.push(ctx.events.on(event, handler, priority));
+      };
+      for (const ctx of server.hosts.values()) hookOne(ctx);
+      // At start the hosts are listed before their host-activated fires: hooked once all the same.
+      cleanups.push(server.events.on('host-activated', ({ host }) => hookOne(server.hosts.get(host))));
     },
     fire(event, payload) {
       return bus.fire(event, payload);

@@ -262,3 +262,18 @@ test('subscription spam from another server: one sender gets so many requests th
   const logged = logA.filter((r) => r.limit === 'remote_subscriptions');
   assert.deepEqual(logged.map((r) => [r.from, r.to]), [['spammer@b.test', 'u3@a.test'], ['spammer@b.test', 'u4@a.test']]);
 });
+
+test('a host added by a reload is limited like the others', { timeout: 60_000 }, async () => {
+  const ts = await serverWith({ account: { messages_to_strangers_per_hour: 1 } });
+  const next = structuredClone(ts.server.config);
+  next.virtualhost.push({ ...structuredClone(next.virtualhost[0]!), domain: 'added.localhost' });
+  const report = await ts.server.reconfigure(next);
+  assert.deepEqual(report.failed, []);
+  assert.ok(ts.server.hosts.has('added.localhost'), JSON.stringify(report));
+  const carol = new FakeClient(ts.server, 'carol@added.localhost/r');
+  for (const id of ['first', 'second']) carol.send(message({ to: `${id}@elsewhere.example`, type: 'chat', id }).c('body').t('hello').up());
+  const refused = await carol.receives((s) => s.name === 'message' && s.attrs.id === 'second' && s.attrs.type === 'error', { timeoutMs: 5000 });
+  const violation = (s: (typeof carol.sent)[number]) => s.getChild('error')?.getChild('policy-violation', 'urn:ietf:params:xml:ns:xmpp-stanzas') !== undefined;
+  assert.ok(violation(refused), refused.toString());
+  assert.ok(!carol.sent.some((s) => s.attrs.id === 'first' && violation(s)), 'the first went out');
+});

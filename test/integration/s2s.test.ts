@@ -2,7 +2,7 @@
  * Federation between two Canto servers in one process (a.test ⇄ b.test over loopback):
  * messages, presence subscriptions and iq ping both ways, with dialback (no CA trusted) and
  * with SASL EXTERNAL (the test CA trusted); bounces for unreachable and silent domains;
- * secure_auth refusing dialback.
+ * secure_auth refusing dialback; a host added by a reload federating at once.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { makeTestCa, startPair, type TestCa } from './s2s-harness.js';
 
 let ca: TestCa;
 before(async () => {
-  ca = await makeTestCa(['a.test', 'b.test']);
+  ca = await makeTestCa(['a.test', 'b.test', 'c.test']);
 });
 after(() => {
   rmSync(ca.dir, { recursive: true, force: true });
@@ -294,6 +294,26 @@ test('targets are tried in turn; a direct TLS target (XEP-0368) is connected wit
     assert.equal(stats?.authExternal, 1);
     const out = [...a.sessions.all].find((s) => s.type === 's2s' && s.direction === 'outgoing');
     assert.ok(out?.conn.encrypted);
+  } finally {
+    await pair.stop();
+  }
+});
+
+test('a host added by a reload federates at once', async () => {
+  const pair = await startPair(ca, { trustCa: false });
+  try {
+    const next = structuredClone(pair.a.server.config);
+    const cert = ca.certs.get('c.test');
+    next.virtualhost.push({ ...structuredClone(next.virtualhost[0]!), domain: 'c.test', certificate: cert?.certificate, key: cert?.key });
+    const report = await pair.a.server.reconfigure(next);
+    assert.deepEqual(report.failed, []);
+    pair.b.server.config.s2s.hosts['c.test'] = `127.0.0.1:${pair.a.server.port('s2s')}`;
+    const carol = new FakeClient(pair.a.server, 'carol@c.test/r');
+    const juliet = new FakeClient(pair.b.server, 'juliet@b.test/balcony');
+    carol.send(message({ to: 'juliet@b.test/balcony', type: 'chat', id: 'c1' }).c('body').t('hello from a new host').up());
+    const m = await until('c → b message', find(juliet, (e) => e.attrs.id === 'c1'));
+    assert.equal(m.attrs.from, 'carol@c.test/r');
+    assert.equal(carol.sent.find((e) => e.attrs.id === 'c1'), undefined, 'no bounce');
   } finally {
     await pair.stop();
   }

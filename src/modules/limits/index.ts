@@ -87,13 +87,12 @@ export default defineModule({
     const onMessage = (event: StanzaEvent): HandlerResult => account.onMessage(event);
     const onPresence = (event: StanzaEvent): HandlerResult => account.onPresence(event);
     const onInboundPresence = (event: StanzaEvent): HandlerResult => account.onInboundPresence(event);
-    for (const host of server.hosts.values()) {
-      mod.onUnload(host.events.on('pre-message/bare', onMessage, PRIORITY));
-      mod.onUnload(host.events.on('pre-message/full', onMessage, PRIORITY));
-      mod.onUnload(host.events.on('pre-presence/bare', onPresence, PRIORITY));
-      mod.onUnload(host.events.on('pre-presence/full', onPresence, PRIORITY));
-      mod.onUnload(host.events.on('presence/bare', onInboundPresence, PRIORITY));
-    }
+    // Every host's bus, those a reload adds included.
+    mod.hookEveryHost('pre-message/bare', onMessage, PRIORITY);
+    mod.hookEveryHost('pre-message/full', onMessage, PRIORITY);
+    mod.hookEveryHost('pre-presence/bare', onPresence, PRIORITY);
+    mod.hookEveryHost('pre-presence/full', onPresence, PRIORITY);
+    mod.hookEveryHost('presence/bare', onInboundPresence, PRIORITY);
 
     // A reload with new numbers: every connection is limited afresh by them (full buckets; its
     // in filter, added once, reads `sessions`), and accounts are counted against the new limits

@@ -110,8 +110,9 @@ export default defineModule({
       outgoing.send(fromHost, toHost, stanza, origin);
       return true;
     };
-    // The router fires route/remote on the sender's host bus, or the server bus for a component.
-    for (const host of server.hosts.values()) mod.onUnload(host.events.on('route/remote', deliver, 0));
+    // The router fires route/remote on the sender's host bus (hosts a reload adds included), or
+    // the server bus for a component.
+    mod.hookEveryHost('route/remote', deliver, 0);
     mod.hook('route/remote', deliver, 0);
 
     const live = new Set<IncomingHandle>();
