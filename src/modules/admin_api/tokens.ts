@@ -15,6 +15,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { MapStore } from '../../storage/types.js';
+import { randomToken } from '../../util/random-token.js';
 
 export const TOKENS_HOST = '*';
 export const TOKENS_STORE = 'admin_api_tokens';
@@ -85,7 +86,7 @@ export interface NewToken {
 
 /** Make a token and store its record; the token itself is returned once and exists nowhere else. */
 export async function createToken(store: MapStore<StoredToken>, now: number, opts: NewToken): Promise<{ token: string; record: StoredToken }> {
-  const id = randomBytes(12).toString('base64url');
+  const id = randomToken(12); // also `canto token revoke ID`
   const secret = randomBytes(32).toString('base64url');
   const record: StoredToken = { id, name: opts.name, hash: hashSecret(secret), scopes: [...new Set(opts.scopes)].sort(), created: now };
   if (opts.expiresInMs !== undefined) record.expires = now + opts.expiresInMs;

@@ -4,8 +4,8 @@
  * `canto invite` command, which writes the same store while the server runs; the module reads
  * it at each use (no cache), so an invite made or revoked by the command counts at once.
  */
-import { randomBytes } from 'node:crypto';
 import type { MapStore } from '../../storage/types.js';
+import { randomToken } from '../../util/random-token.js';
 
 export const INVITES_STORE = 'invites';
 export const HOST_KEY = '';
@@ -34,9 +34,9 @@ export interface Invite {
 
 export type InviteProblem = 'unknown' | 'expired' | 'revoked' | 'used';
 
-/** 18 random bytes, base64url: unguessable, and safe in URLs, xmpp: URIs and XML attributes. */
+/** 18 random bytes, base64url: unguessable, safe in URLs, xmpp: URIs and XML attributes, and as a CLI argument. */
 export function newToken(): string {
-  return randomBytes(18).toString('base64url');
+  return randomToken(18);
 }
 
 export const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,64}$/;
