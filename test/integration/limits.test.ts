@@ -251,6 +251,7 @@ test('subscription spam from another server: one sender gets so many requests th
   for (const id of ['spam3', 'spam4']) {
     const refused = await spammer.waitFor((s) => s.is('presence') && s.attrs.type === 'error' && s.attrs.id === id);
     assert.equal(errorCondition(refused), 'policy-violation');
+    assert.equal(refused.getChild('error')?.attrs.type, 'wait', refused.toString());
     assert.match(refused.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? '', /too many subscription requests/);
   }
   // Someone else on the same server is not held back by the spammer's count.

@@ -104,7 +104,8 @@ export class AccountLimits {
       if (ok) return false;
       this.deps.refused('remote_subscriptions');
       this.deps.log.info({ limit: 'remote_subscriptions', from: from.bare, to: event.to.bare }, 'subscription request from another server refused: over the per-sender limit');
-      this.deps.server.router.bounce(origin, stanza, 'policy-violation', TEXTS.remote_subscriptions);
+      // As the local limits answer: a rate, so `wait` (RFC 6120 §8.3.2: retry after waiting).
+      origin.send(errorReply(stanza, 'policy-violation', TEXTS.remote_subscriptions, 'wait'));
       return true;
     });
   };
