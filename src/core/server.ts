@@ -64,7 +64,7 @@ export type ModuleServer = Pick<
   Server,
   | 'config' | 'log' | 'storage' | 'tls' | 'hosts' | 'components' | 'sessions' | 'router' | 'services' | 'metrics'
   | 'startedAt' | 'cluster' | 'runsServiceListeners' | 'registerListener' | 'unregisterListener' | 'addresses' | 'port'
-  | 'startInternalComponent' | 'afterModulesLoaded'
+  | 'startInternalComponent' | 'afterModulesLoaded' | 'serves'
 >;
 
 export interface ListenerInfo {
@@ -121,6 +121,11 @@ export class Server {
     this.router = new Router(this);
     this.coreMetrics = registerCoreMetrics(this);
     this.components = new ComponentRegistry(this.config.component);
+  }
+
+  /** Whether this server serves `domain`: one of its virtual hosts or components. */
+  serves(domain: string): boolean {
+    return this.hosts.has(domain) || this.components.has(domain);
   }
 
   /** The configuration in force: the one started with, or the last one a reload applied. */

@@ -97,8 +97,7 @@ export class AccountLimits {
   readonly onInboundPresence = (event: StanzaEvent): HandlerResult => {
     const { from, stanza, origin } = event;
     if (stanza.attrs.type !== 'subscribe' || this.limits.remote_subscriptions === undefined) return undefined;
-    const { hosts, components } = this.deps.server;
-    if (origin.type === 'c2s' || from.local === '' || hosts.has(from.domain) || components.has(from.domain)) return undefined;
+    if (origin.type === 'c2s' || from.local === '' || this.deps.server.serves(from.domain)) return undefined;
     const limit = this.limits.remote_subscriptions;
     return this.deps.store.take(`remote_subscriptions:${from.bare}`, limit).then((ok) => {
       if (ok) return false;

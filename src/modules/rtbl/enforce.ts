@@ -53,8 +53,7 @@ export class RtblEnforcer {
 
   /** A sender on another server (not one of this server's hosts or components). */
   private isRemote(from: Jid): boolean {
-    const server = this.mod.server;
-    return !server.hosts.has(from.domain) && !server.components.has(from.domain);
+    return !this.mod.server.serves(from.domain);
   }
 
   /** Stanzas to this host and its users. True when refused or dropped. */

@@ -36,7 +36,7 @@ const pairKey = (from: string, to: string) => `${from} ${to}`;
 export function acceptIncoming(ctx: S2SContext, socket: Socket, live: Set<IncomingHandle>): void {
   const { server, security, stats } = ctx;
   /** Domains a peer may address: our hosts and our components. */
-  const served = (domain: string) => server.hosts.has(domain) || server.components.has(domain);
+  const served = (domain: string) => server.serves(domain);
   const id = newSessionId('s2sin');
   const log = ctx.log.child({ s2s: 'in', session: id, ip: socket.remoteAddress });
   const pairs = new Set<string>();

@@ -458,7 +458,7 @@ export class OutgoingStream {
   private verifyElement(el: Element): void {
     const type = el.attrs.type;
     if (type === undefined) {
-      const result = authoritativeAnswer(el, this.ctx.secret, (d) => this.ctx.server.hosts.has(d) || this.ctx.server.components.has(d));
+      const result = authoritativeAnswer(el, this.ctx.secret, (d) => this.ctx.server.serves(d));
       if (!result) {
         this.fail('remote-server-not-found', 'a db:verify request without from, to or id', 'improper-addressing');
         return;

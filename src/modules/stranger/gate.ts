@@ -130,7 +130,7 @@ export class StrangerGate {
 
   /** A domain of this server: one of its hosts or components (e.g. its chat rooms, whose invitations pass). */
   private isLocal(domain: string): boolean {
-    return domain === this.mod.host || this.mod.server.hosts.has(domain) || this.mod.server.components.has(domain);
+    return domain === this.mod.host || this.mod.server.serves(domain);
   }
 
   /** Whether the stanza is one the policy looks at. */
